@@ -1,0 +1,100 @@
+"""EventLog: the journal as a persistent append-only sequence.
+
+Appending never copies the journal: events go into a short tail tuple, and every full tail
+becomes one chunk of an ``immutables.Map`` keyed by chunk number (a small persistent vector).
+An appended log shares everything with its parent, so earlier ledgers keep their journal
+untouched and any old ledger can be extended (branched) at the same cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, overload
+
+import immutables
+
+from patient_ledger.events import Event
+
+_CHUNK = 32
+
+
+class EventLog(Sequence[Event]):
+    """An immutable sequence of events; ``appended`` returns a new log sharing this one."""
+
+    __slots__ = ("_chunks", "_len", "_tail")
+
+    def __init__(
+        self,
+        chunks: immutables.Map[int, tuple[Event, ...]] | None = None,
+        tail: tuple[Event, ...] = (),
+    ) -> None:
+        self._chunks: immutables.Map[int, tuple[Event, ...]] = (
+            immutables.Map() if chunks is None else chunks
+        )
+        self._tail = tail
+        self._len = len(self._chunks) * _CHUNK + len(tail)
+
+    def appended(self, event: Event) -> EventLog:
+        """Return a log with ``event`` added at the end (O(1) amortized, no copy)."""
+        tail = (*self._tail, event)
+        if len(tail) == _CHUNK:
+            return EventLog(self._chunks.set(len(self._chunks), tail))
+        return EventLog(self._chunks, tail)
+
+    def __len__(self) -> int:
+        return self._len
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Event, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Event | tuple[Event, ...]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(self._len)))
+        if not isinstance(index, int):
+            raise TypeError(f"EventLog indices must be int or slice, not {type(index).__name__}")
+        if index < 0:
+            index += self._len
+        if not 0 <= index < self._len:
+            raise IndexError(f"event index {index} out of range for {self._len} events")
+        chunk, offset = divmod(index, _CHUNK)
+        if chunk == len(self._chunks):
+            return self._tail[offset]
+        return self._chunks[chunk][offset]
+
+    def __iter__(self) -> Iterator[Event]:
+        for number in range(len(self._chunks)):
+            yield from self._chunks[number]
+        yield from self._tail
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, EventLog):
+            return NotImplemented
+        if self._len != other._len or self._tail != other._tail:
+            return False
+        # A shared prefix holds the very same chunk objects: their identity short-cuts ==.
+        return all(
+            self._chunks[n] == other._chunks[n]  # noqa: SLF001 - same class
+            for n in range(len(self._chunks))
+        )
+
+    def __hash__(self) -> int:
+        return hash((self._len, self[-1] if self._len else None))
+
+    def __repr__(self) -> str:
+        return f"<EventLog of {self._len} events>"
+
+    @classmethod
+    def of(cls, events: Iterable[Event]) -> EventLog:
+        """Build a log from events (used by tests and tools; replay appends one by one)."""
+        log = cls()
+        for event in events:
+            log = log.appended(event)
+        return log
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (EventLog.of, (tuple(self),))

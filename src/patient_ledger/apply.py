@@ -1,0 +1,310 @@
+"""apply_event: the one function that turns an event into the next state; replay folds it.
+
+``apply_event`` never validates and never raises on a well-formed journal: the business rules
+were checked by the command that decided the event, so a journal replays without re-running
+them.  Each event is applied through a short-lived :class:`_Changes` (mutable only inside this
+call) that collects the new persistent maps and freezes them into the next :class:`State`.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from typing import assert_never
+
+import attrs
+
+from patient_ledger.errors import InvalidInputError
+from patient_ledger.events import (
+    EVENT_TYPES,
+    AllocationReturned,
+    AppointmentAdded,
+    ChargeAdded,
+    ChargeAdjusted,
+    CreditMoved,
+    CreditTransferred,
+    EntriesCancelled,
+    Event,
+    LedgerOpened,
+    PaymentPosted,
+    PaymentReversed,
+    RefundPosted,
+    UnallocatedApplied,
+)
+from patient_ledger.state import (
+    AppointmentState,
+    Bucket,
+    ChargeState,
+    Entry,
+    Ledger,
+    PatientState,
+    PaymentState,
+    State,
+    opened_state,
+)
+
+_NEW_PATIENT = PatientState()
+
+
+class _Changes:
+    """The maps of one state being changed by one event; ``freeze`` makes the next State."""
+
+    def __init__(self, state: State, event: Event) -> None:
+        self.state = state
+        self.log = state.log.appended(event)
+        self.appointments = state.appointments
+        self.charges = state.charges
+        self.payments = state.payments
+        self.entries = state.entries
+        self.patients = state.patients
+        self.adjustments = state.adjustments
+        self.transfers = state.transfers
+        self.next_seq = state.next_seq
+
+    def freeze(self) -> State:
+        s = self.state
+        return State(
+            s.currency,
+            s.exponent,
+            self.log,
+            self.appointments,
+            self.charges,
+            self.payments,
+            self.entries,
+            self.patients,
+            self.adjustments,
+            self.transfers,
+            self.next_seq,
+        )
+
+    # -- patients and payments -------------------------------------------------------------
+
+    def patient(self, patient_id: str) -> PatientState:
+        return self.patients.get(patient_id, _NEW_PATIENT)
+
+    def add_paid(self, patient_id: str, amount: int) -> None:
+        p = self.patient(patient_id)
+        self.patients = self.patients.set(
+            patient_id, PatientState(p.appointments, p.general, p.paid + amount)
+        )
+
+    def add_holder(self, payment_id: str, patient_id: str) -> None:
+        ps = self.payments[payment_id]
+        if patient_id not in ps.holders:
+            self.payments = self.payments.set(
+                payment_id, attrs.evolve(ps, holders=(*ps.holders, patient_id))
+            )
+
+    # -- entries and buckets ---------------------------------------------------------------
+
+    def open_entry(  # noqa: PLR0917 - the six facts of a new entry, always all given
+        self,
+        entry_id: str,
+        patient_id: str,
+        appointment_id: str | None,
+        payment_id: str,
+        received_on: datetime.date,
+        amount: int,
+    ) -> None:
+        entry = Entry(
+            entry_id, patient_id, appointment_id, payment_id, received_on, self.next_seq, amount
+        )
+        self.next_seq += 1
+        self.entries = self.entries.set(entry_id, entry)
+        self._set_bucket(entry, self._bucket(entry).opened(entry.key, amount))
+
+    def change_entry(self, entry_id: str, delta: int, *, cancelled: bool = False) -> Entry:
+        """Change an open entry's amount by ``delta``; return the entry as it was."""
+        entry = self.entries[entry_id]
+        self._set_bucket(entry, self._bucket(entry).changed(entry, delta))
+        self.entries = self.entries.set(
+            entry_id,
+            attrs.evolve(
+                entry,
+                remaining=entry.remaining + delta,
+                cancelled=entry.cancelled - delta if cancelled else entry.cancelled,
+            ),
+        )
+        return entry
+
+    def _bucket(self, entry: Entry) -> Bucket:
+        if entry.appointment_id is None:
+            return self.patient(entry.patient_id).general
+        return self.appointments[entry.appointment_id].bucket
+
+    def _set_bucket(self, entry: Entry, bucket: Bucket) -> None:
+        if entry.appointment_id is None:
+            p = self.patient(entry.patient_id)
+            self.patients = self.patients.set(
+                entry.patient_id, PatientState(p.appointments, bucket, p.paid)
+            )
+        else:
+            a = self.appointments[entry.appointment_id]
+            self.appointments = self.appointments.set(
+                entry.appointment_id,
+                AppointmentState(a.appointment, a.charged, a.allocated, a.allocations, bucket),
+            )
+
+    # -- appointments ----------------------------------------------------------------------
+
+    def allocate(self, appointment_id: str, payment_id: str, amount: int) -> None:
+        a = self.appointments[appointment_id]
+        self.appointments = self.appointments.set(
+            appointment_id,
+            AppointmentState(
+                a.appointment,
+                a.charged,
+                a.allocated + amount,
+                (*a.allocations, (payment_id, amount)),
+                a.bucket,
+            ),
+        )
+
+    def deallocate(self, appointment_id: str, payment_id: str, amount: int) -> None:
+        """Take ``amount`` of ``payment_id``'s allocations off, its newest first."""
+        a = self.appointments[appointment_id]
+        allocations = list(a.allocations)
+        left = amount
+        for i in range(len(allocations) - 1, -1, -1):
+            pid, part = allocations[i]
+            if pid != payment_id or not left:
+                continue
+            take = min(part, left)
+            left -= take
+            allocations[i] = (pid, part - take)
+        self.appointments = self.appointments.set(
+            appointment_id,
+            AppointmentState(
+                a.appointment,
+                a.charged,
+                a.allocated - amount,
+                tuple(pair for pair in allocations if pair[1]),
+                a.bucket,
+            ),
+        )
+
+    def add_charged(self, appointment_id: str, amount: int) -> None:
+        a = self.appointments[appointment_id]
+        self.appointments = self.appointments.set(
+            appointment_id,
+            AppointmentState(
+                a.appointment, a.charged + amount, a.allocated, a.allocations, a.bucket
+            ),
+        )
+
+
+def apply_event(state: State, event: Event) -> State:  # noqa: PLR0915 - one case per event
+    """Return the state after ``event``: the one mutator, shared by commands and replay."""
+    if isinstance(event, LedgerOpened):
+        return opened_state(event)
+    c = _Changes(state, event)
+    match event:
+        case PaymentPosted(payment=p, allocated=allocated, entry_id=entry_id):
+            c.payments = c.payments.set(p.id, PaymentState(p, (p.patient_id,)))
+            c.add_paid(p.patient_id, p.minor_units)
+            if allocated:
+                c.allocate(p.appointment_id, p.id, allocated)  # type: ignore[arg-type]
+            if entry_id is not None:
+                c.open_entry(
+                    entry_id,
+                    p.patient_id,
+                    p.appointment_id,
+                    p.id,
+                    p.received_on,
+                    p.minor_units - allocated,
+                )
+        case UnallocatedApplied(entry_id=entry_id, appointment_id=appointment_id, amount=amount):
+            entry = c.change_entry(entry_id, -amount)
+            c.allocate(appointment_id, entry.payment_id, amount)
+        case ChargeAdded(charge=charge):
+            c.charges = c.charges.set(charge.id, ChargeState(charge, charge.minor_units))
+            c.add_charged(charge.appointment_id, charge.minor_units)
+        case AppointmentAdded(appointment=appointment):
+            c.appointments = c.appointments.set(appointment.id, AppointmentState(appointment))
+            owner = c.patient(appointment.patient_id)
+            c.patients = c.patients.set(
+                appointment.patient_id,
+                PatientState((*owner.appointments, appointment.id), owner.general, owner.paid),
+            )
+        case RefundPosted(payment=p, entry_id=entry_id):
+            c.payments = c.payments.set(p.id, PaymentState(p, (p.patient_id,)))
+            c.add_paid(p.patient_id, p.minor_units)
+            c.open_entry(
+                entry_id, p.patient_id, p.appointment_id, p.id, p.received_on, p.minor_units
+            )
+        case EntriesCancelled(parts=parts):
+            for entry_id, amount in parts:
+                c.change_entry(entry_id, -amount, cancelled=True)
+        case AllocationReturned():
+            c.deallocate(event.appointment_id, event.payment_id, event.amount)
+            appointment = c.appointments[event.appointment_id].appointment
+            c.open_entry(
+                event.entry_id,
+                appointment.patient_id,
+                None if event.to_general else appointment.id,
+                event.payment_id,
+                c.payments[event.payment_id].payment.received_on,
+                event.amount,
+            )
+        case CreditMoved():
+            source = c.change_entry(event.from_entry_id, -event.amount)
+            c.open_entry(
+                event.entry_id,
+                event.to_patient_id,
+                None,
+                source.payment_id,
+                source.received_on,
+                event.amount,
+            )
+            if event.to_patient_id != source.patient_id:
+                c.add_paid(source.patient_id, -event.amount)
+                c.add_paid(event.to_patient_id, event.amount)
+                c.add_holder(source.payment_id, event.to_patient_id)
+        case ChargeAdjusted(adjustment=adjustment):
+            cs = c.charges[adjustment.charge_id]
+            c.charges = c.charges.set(
+                cs.charge.id, ChargeState(cs.charge, cs.amount + adjustment.minor_units)
+            )
+            c.add_charged(cs.charge.appointment_id, adjustment.minor_units)
+            c.adjustments = c.adjustments.set(adjustment.id, adjustment)
+        case CreditTransferred(transfer=transfer):
+            c.transfers = c.transfers.set(transfer.id, transfer)
+            c.patients = c.patients.set(transfer.to_patient_id, c.patient(transfer.to_patient_id))
+        case PaymentReversed():
+            for appointment_id, amount in event.allocations:
+                c.deallocate(appointment_id, event.payment_id, amount)
+                c.add_paid(c.appointments[appointment_id].appointment.patient_id, -amount)
+            for entry_id, amount in event.entries:
+                entry = c.change_entry(entry_id, -amount)
+                c.add_paid(entry.patient_id, -amount)
+            ps = c.payments[event.payment_id]
+            c.payments = c.payments.set(event.payment_id, attrs.evolve(ps, reversed=True))
+        case _:
+            assert_never(event)
+    return c.freeze()
+
+
+def replay(events: Iterable[Event]) -> Ledger:
+    """Rebuild a ledger from its journal: ``replay(ledger.events) == ledger`` always.
+
+    Business rules are not re-run; only the journal's shape is checked.
+
+    Raises:
+        InvalidInputError: the journal is empty, does not start with ``LedgerOpened``, opens
+            twice, or holds something that is not an event.
+    """
+    state: State | None = None
+    for number, event in enumerate(events):
+        if type(event) not in EVENT_TYPES:
+            raise InvalidInputError(
+                f"journal item {number} is not an event: {type(event).__name__}", index=number
+            )
+        if (number == 0) != isinstance(event, LedgerOpened):
+            raise InvalidInputError(
+                f"journal item {number}: LedgerOpened must come first, and only once",
+                index=number,
+            )
+        state = apply_event(state, event) if state is not None else opened_state(event)  # type: ignore[arg-type]
+    if state is None:
+        raise InvalidInputError("cannot replay an empty journal: it must start with LedgerOpened")
+    return Ledger(state)

@@ -1,0 +1,771 @@
+"""The pure commands: each validates, decides events, and folds them with ``apply_event``.
+
+Every command is ``command(ledger, ...) -> Ledger``: it returns a new ledger and leaves its
+argument as it was; on a broken rule it raises a :class:`~patient_ledger.errors.LedgerError`
+and returns nothing.  Rules are checked in one fixed precedence — input shape, idempotency,
+references, state — so the first broken rule in that order names the error.
+
+Invariants kept by every command (SPEC §6), for every patient: total paid = allocated +
+unallocated; no appointment is over-applied; every bucket's available amount is ≥ 0; an
+appointment whose bucket holds money has no balance due; every amount is exact.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Iterator
+
+from moneyed import Money
+
+from patient_ledger.apply import apply_event
+from patient_ledger.errors import (
+    AlreadyReversedError,
+    DuplicateIdError,
+    InsufficientAllocatedError,
+    InsufficientUnallocatedError,
+    InvalidAmountError,
+    InvalidInputError,
+    NotOffsettingError,
+    OverApplicationError,
+    PatientMismatchError,
+    UnknownIdError,
+)
+from patient_ledger.events import (
+    AllocationReturned,
+    AppointmentAdded,
+    ChargeAdded,
+    ChargeAdjusted,
+    CreditMoved,
+    CreditTransferred,
+    EntriesCancelled,
+    EntryPart,
+    Event,
+    PaymentPosted,
+    PaymentReversed,
+    RefundPosted,
+    UnallocatedApplied,
+)
+from patient_ledger.money import check_currency, to_minor, to_money
+from patient_ledger.state import (
+    AppointmentState,
+    Bucket,
+    Ledger,
+    PatientState,
+    State,
+    appointment_order,
+)
+from patient_ledger.values import (
+    Adjustment,
+    AdjustmentType,
+    Appointment,
+    Charge,
+    Payment,
+    PaymentType,
+    Transfer,
+    check_date,
+    check_id,
+)
+
+# -- shared checks ----------------------------------------------------------------------------
+
+
+def _state(ledger: object) -> State:
+    if not isinstance(ledger, Ledger):
+        raise InvalidInputError(f"expected a Ledger, got {type(ledger).__name__}")
+    return ledger.state
+
+
+def _of_type(value: object, kind: type, what: str) -> None:
+    if not isinstance(value, kind):
+        raise InvalidInputError(
+            f"{what} must be a {kind.__name__}, got {type(value).__name__} {value!r}"
+        )
+
+
+def _fmt(state: State, minor: int) -> str:
+    """An amount for a message: exact, with its currency (``'200.00 USD'``)."""
+    return f"{to_money(minor, state.currency).amount} {state.currency}"
+
+
+def _amount_arg(state: State, amount: object, what: str) -> int | None:
+    """An optional Money argument of a command: ``None``, or exact, in currency, and > 0."""
+    if amount is None:
+        return None
+    minor = to_minor(amount, what)
+    check_currency(amount, state.currency, what)  # type: ignore[arg-type]
+    if minor <= 0:
+        raise InvalidAmountError(f"{what} must be > 0, got {_fmt(state, minor)}", amount=amount)
+    return minor
+
+
+def _is_resubmission(existing: object, new: object, kind: str, item_id: str) -> bool:
+    """Idempotency: True for an equal resubmission; a different one is a DuplicateIdError."""
+    if existing is None:
+        return False
+    if existing == new:
+        return True
+    raise DuplicateIdError(
+        f"{kind} id {item_id!r} is already in the ledger with different content: "
+        f"{existing!r} (now submitted: {new!r})",
+        id=item_id,
+    )
+
+
+def _patient(state: State, patient_id: object) -> PatientState:
+    found = state.patients.get(check_id(patient_id, "patient_id"))
+    if found is None:
+        raise UnknownIdError(f"patient {patient_id!r} is not in the ledger", id=patient_id)
+    return found
+
+
+def _appointment(state: State, appointment_id: object) -> AppointmentState:
+    found = state.appointments.get(check_id(appointment_id, "appointment_id"))
+    if found is None:
+        raise UnknownIdError(
+            f"appointment {appointment_id!r} is not in the ledger", id=appointment_id
+        )
+    return found
+
+
+def _appointment_of(state: State, appointment_id: str, patient_id: str) -> AppointmentState:
+    found = _appointment(state, appointment_id)
+    owner = found.appointment.patient_id
+    if owner != patient_id:
+        raise PatientMismatchError(
+            f"appointment {appointment_id!r} belongs to patient {owner!r}, not {patient_id!r}",
+            id=appointment_id,
+            patient_id=patient_id,
+        )
+    return found
+
+
+def _commit(state: State, events: Iterable[Event]) -> State:
+    for event in events:
+        state = apply_event(state, event)
+    return state
+
+
+def _draw(state: State, bucket: Bucket, amount: int) -> Iterator[EntryPart]:
+    """Parts of a bucket's open positive entries, oldest first, adding up to ``amount``.
+
+    Callers never ask for more than the bucket's available amount, which is at most the sum
+    of its positive entries, so the draw always completes.
+    """
+    for _, _, entry_id in bucket.open:
+        if amount <= 0:
+            return
+        remaining = state.entries[entry_id].remaining
+        if remaining > 0:
+            take = min(remaining, amount)
+            amount -= take
+            yield entry_id, take
+
+
+def _auto_apply(state: State, appointment_id: str, on: datetime.date | None) -> State:
+    """Apply the appointment's own bucket to its balance due (invariant 5), oldest first."""
+    appointment = state.appointments[appointment_id]
+    amount = min(appointment.bucket.available, appointment.due)
+    if amount <= 0:
+        return state
+    return _commit(
+        state,
+        [
+            UnallocatedApplied(entry_id=entry_id, appointment_id=appointment_id, amount=take, on=on)
+            for entry_id, take in _draw(state, appointment.bucket, amount)
+        ],
+    )
+
+
+def _check_payment(state: State, payment: object, refund: bool) -> Payment:
+    _of_type(payment, Payment, "payment")
+    assert isinstance(payment, Payment)  # noqa: S101 - narrowing only; checked just above
+    if refund and payment.type is not PaymentType.REFUND:
+        raise InvalidInputError(
+            f"refund() takes a payment of type REFUND; payment {payment.id!r} is "
+            f"{payment.type.value}: use post_payment()",
+            id=payment.id,
+        )
+    if not refund and payment.type is PaymentType.REFUND:
+        raise InvalidInputError(
+            f"payment {payment.id!r} is a REFUND: use refund(), not post_payment()", id=payment.id
+        )
+    check_currency(payment.amount, state.currency, f"payment {payment.id!r} amount")
+    return payment
+
+
+# -- SPEC §4: the seed's workflow -------------------------------------------------------------
+
+
+def add_appointment(ledger: Ledger, appointment: Appointment) -> Ledger:
+    """Register an appointment, and so its patient.
+
+    Raises:
+        InvalidInputError: ``appointment`` is not an :class:`Appointment`.
+        DuplicateIdError: its id is known with different content.
+    """
+    state = _state(ledger)
+    _of_type(appointment, Appointment, "appointment")
+    known = state.appointments.get(appointment.id)
+    if _is_resubmission(known and known.appointment, appointment, "appointment", appointment.id):
+        return ledger
+    return Ledger(apply_event(state, AppointmentAdded(appointment)))
+
+
+def add_charge(ledger: Ledger, charge: Charge) -> Ledger:
+    """Add a charge to its appointment, then auto-apply that appointment's held money.
+
+    The appointment's open bucket entries are applied oldest first until the balance due or the
+    bucket's available amount is zero; a partly used entry keeps its remainder open.
+
+    Raises:
+        InvalidInputError: not a :class:`Charge`; CurrencyMismatchError: wrong currency.
+        DuplicateIdError: its id is known with different content.
+        UnknownIdError: the appointment is not in the ledger.
+    """
+    state = _state(ledger)
+    _of_type(charge, Charge, "charge")
+    check_currency(charge.amount, state.currency, f"charge {charge.id!r} amount")
+    known = state.charges.get(charge.id)
+    if _is_resubmission(known and known.charge, charge, "charge", charge.id):
+        return ledger
+    _appointment(state, charge.appointment_id)
+    state = apply_event(state, ChargeAdded(charge))
+    return Ledger(_auto_apply(state, charge.appointment_id, None))
+
+
+def post_payment(ledger: Ledger, payment: Payment) -> Ledger:
+    """Post a payment (amount > 0, any type but ``REFUND``).
+
+    With no appointment the whole amount is held in the patient's general bucket. With an
+    appointment (of the same patient), ``min(amount, balance due)`` is allocated to it and any
+    remainder is held in that appointment's bucket, to be applied when charges are added.
+
+    Raises:
+        InvalidInputError: not a :class:`Payment`, or a ``REFUND``; CurrencyMismatchError.
+        DuplicateIdError: its id is known with different content.
+        UnknownIdError / PatientMismatchError: the appointment is unknown / another patient's.
+    """
+    state = _state(ledger)
+    payment = _check_payment(state, payment, refund=False)
+    known = state.payments.get(payment.id)
+    if _is_resubmission(known and known.payment, payment, "payment", payment.id):
+        return ledger
+    allocated = 0
+    if payment.appointment_id is not None:
+        appointment = _appointment_of(state, payment.appointment_id, payment.patient_id)
+        allocated = min(payment.minor_units, appointment.due)
+    entry_id = state.next_entry_id() if allocated < payment.minor_units else None
+    return Ledger(
+        apply_event(state, PaymentPosted(payment=payment, allocated=allocated, entry_id=entry_id))
+    )
+
+
+def refund(ledger: Ledger, payment: Payment) -> Ledger:
+    """Give money back: a ``REFUND`` payment with a negative amount.
+
+    It draws on the general bucket (no appointment) or the appointment's bucket, and adds an
+    open negative entry there, so the bucket's available amount and Total Paid fall by it.
+
+    Raises:
+        InvalidInputError: not a :class:`Payment`, or not a ``REFUND``; CurrencyMismatchError.
+        DuplicateIdError: its id is known with different content.
+        UnknownIdError / PatientMismatchError: unknown patient or appointment / another's.
+        InsufficientUnallocatedError: larger than the bucket's available amount.
+    """
+    state = _state(ledger)
+    payment = _check_payment(state, payment, refund=True)
+    known = state.payments.get(payment.id)
+    if _is_resubmission(known and known.payment, payment, "payment", payment.id):
+        return ledger
+    patient = _patient(state, payment.patient_id)
+    if payment.appointment_id is None:
+        bucket, where = patient.general, f"patient {payment.patient_id!r}'s general bucket"
+    else:
+        bucket = _appointment_of(state, payment.appointment_id, payment.patient_id).bucket
+        where = f"appointment {payment.appointment_id!r}'s bucket"
+    if -payment.minor_units > bucket.available:
+        raise InsufficientUnallocatedError(
+            f"refund {payment.id!r} of {_fmt(state, payment.minor_units)} exceeds "
+            f"{where}, which has {_fmt(state, bucket.available)} available",
+            id=payment.id,
+            amount=payment.amount,
+            available=to_money(bucket.available, state.currency),
+        )
+    return Ledger(apply_event(state, RefundPosted(payment=payment, entry_id=state.next_entry_id())))
+
+
+def apply_unallocated(
+    ledger: Ledger,
+    patient_id: str,
+    appointment_id: str,
+    amount: Money | None = None,
+    *,
+    on: datetime.date,
+) -> Ledger:
+    """Apply money from the patient's general bucket to an appointment, oldest entries first.
+
+    ``amount=None`` applies as much as both the bucket and the balance due allow (the ledger is
+    returned unchanged if that is zero).
+
+    Raises:
+        InvalidInputError / InvalidAmountError: malformed ids, date, or amount (must be > 0).
+        UnknownIdError / PatientMismatchError: unknown patient or appointment / another's.
+        InsufficientUnallocatedError: more than the general bucket's available amount.
+        OverApplicationError: more than the appointment's balance due.
+    """
+    state = _state(ledger)
+    check_id(patient_id, "patient_id")
+    check_id(appointment_id, "appointment_id")
+    minor = _amount_arg(state, amount, "amount to apply")
+    check_date(on, "on")
+    general = _patient(state, patient_id).general
+    appointment = _appointment_of(state, appointment_id, patient_id)
+    if minor is None:
+        minor = min(general.available, appointment.due)
+        if minor <= 0:
+            return ledger
+    if minor > general.available:
+        raise InsufficientUnallocatedError(
+            f"cannot apply {_fmt(state, minor)} to appointment {appointment_id!r}: patient "
+            f"{patient_id!r} has {_fmt(state, general.available)} in the general bucket",
+            id=patient_id,
+            amount=amount,
+            available=to_money(general.available, state.currency),
+        )
+    if minor > appointment.due:
+        raise OverApplicationError(
+            f"cannot apply {_fmt(state, minor)} to appointment {appointment_id!r}: its balance "
+            f"due is {_fmt(state, appointment.due)}",
+            id=appointment_id,
+            amount=amount,
+            balance_due=to_money(appointment.due, state.currency),
+        )
+    return Ledger(
+        _commit(
+            state,
+            [
+                UnallocatedApplied(
+                    entry_id=entry_id, appointment_id=appointment_id, amount=take, on=on
+                )
+                for entry_id, take in _draw(state, general, minor)
+            ],
+        )
+    )
+
+
+def cancel_offsetting(
+    ledger: Ledger,
+    patient_id: str,
+    entry_ids: Iterable[str] | None = None,
+    *,
+    on: datetime.date,
+) -> Ledger:
+    """Close open entries whose amounts sum to zero (a payment and its refund, say).
+
+    With ``entry_ids``: those open entries, all of this patient and in one bucket, must sum to
+    exactly zero; they are closed. Without: in each bucket, open negative entries are matched
+    against open positive ones oldest first (splitting the last positive one if needed) and the
+    matched parts are closed. Totals never change; the open table shrinks.
+
+    Raises:
+        InvalidInputError: malformed id, date or ``entry_ids`` (a str, empty, repeated ids).
+        UnknownIdError: the patient or an entry is not in the ledger.
+        NotOffsettingError: the entries do not sum to zero, are not open, or span patients or
+            buckets.
+    """
+    state = _state(ledger)
+    check_id(patient_id, "patient_id")
+    ids = None if entry_ids is None else _entry_ids(entry_ids)
+    check_date(on, "on")
+    patient = _patient(state, patient_id)
+    if ids is None:
+        parts = _offsetting_parts(state, patient)
+        if not parts:
+            return ledger
+    else:
+        parts = _chosen_parts(state, patient_id, ids)
+    return Ledger(
+        apply_event(state, EntriesCancelled(patient_id=patient_id, parts=tuple(parts), on=on))
+    )
+
+
+def _entry_ids(entry_ids: object) -> tuple[str, ...]:
+    if isinstance(entry_ids, str) or not isinstance(entry_ids, Iterable):
+        raise InvalidInputError(
+            f"entry_ids must be a collection of entry ids (not a single str), got {entry_ids!r}"
+        )
+    ids = tuple(entry_ids)
+    for entry_id in ids:
+        check_id(entry_id, "entry id")
+    if not ids:
+        raise InvalidInputError("entry_ids is empty: name the entries to cancel, or pass None")
+    if len(set(ids)) != len(ids):
+        raise InvalidInputError(f"entry_ids names an entry twice: {ids!r}")
+    return ids
+
+
+def _chosen_parts(state: State, patient_id: str, ids: tuple[str, ...]) -> list[EntryPart]:
+    entries = []
+    for entry_id in ids:
+        entry = state.entries.get(entry_id)
+        if entry is None:
+            raise UnknownIdError(f"entry {entry_id!r} is not in the ledger", id=entry_id)
+        entries.append(entry)
+    for entry in entries:
+        if entry.patient_id != patient_id:
+            raise NotOffsettingError(
+                f"entry {entry.id!r} belongs to patient {entry.patient_id!r}, not {patient_id!r}",
+                id=entry.id,
+            )
+        if entry.remaining == 0:
+            raise NotOffsettingError(f"entry {entry.id!r} is not open", id=entry.id)
+    buckets = {entry.appointment_id for entry in entries}
+    if len(buckets) > 1:
+        raise NotOffsettingError(
+            f"entries {ids!r} span several buckets: "
+            + ", ".join(sorted("general" if b is None else f"appointment {b!r}" for b in buckets)),
+            ids=ids,
+        )
+    total = sum(entry.remaining for entry in entries)
+    if total:
+        raise NotOffsettingError(
+            f"entries {ids!r} sum to {_fmt(state, total)}, not zero",
+            ids=ids,
+            total=to_money(total, state.currency),
+        )
+    return [(entry.id, entry.remaining) for entry in entries]
+
+
+def _offsetting_parts(state: State, patient: PatientState) -> list[EntryPart]:
+    """In each bucket, close every open negative entry and as much of the open positive ones,
+    oldest first, as offsets them (a bucket's available amount is ≥ 0, so all are matched)."""
+    buckets = [patient.general] + [state.appointments[a].bucket for a in patient.appointments]
+    parts: list[EntryPart] = []
+    for bucket in buckets:
+        negatives = [
+            (entry_id, state.entries[entry_id].remaining)
+            for _, _, entry_id in bucket.open
+            if state.entries[entry_id].remaining < 0
+        ]
+        if negatives:
+            parts.extend(_draw(state, bucket, -sum(amount for _, amount in negatives)))
+            parts.extend(negatives)
+    return parts
+
+
+# -- SPEC §9: the rest of the workflow --------------------------------------------------------
+
+
+def _returned(
+    state: State, appointment: AppointmentState, amount: int, *, to_general: bool, on: datetime.date
+) -> Iterator[AllocationReturned]:
+    """Take ``amount`` of an appointment's allocations back, newest first."""
+    for number, (payment_id, part) in enumerate(reversed(appointment.allocations)):
+        if amount <= 0:
+            return
+        take = min(part, amount)
+        amount -= take
+        yield AllocationReturned(
+            appointment_id=appointment.appointment.id,
+            payment_id=payment_id,
+            amount=take,
+            entry_id=state.next_entry_id(number),
+            to_general=to_general,
+            on=on,
+        )
+
+
+def _moved(
+    state: State, bucket: Bucket, amount: int, to_patient_id: str, on: datetime.date
+) -> list[CreditMoved]:
+    """Move ``amount`` of a bucket's open entries, oldest first, to a patient's general bucket."""
+    return [
+        CreditMoved(
+            from_entry_id=entry_id,
+            entry_id=state.next_entry_id(number),
+            to_patient_id=to_patient_id,
+            amount=take,
+            on=on,
+        )
+        for number, (entry_id, take) in enumerate(_draw(state, bucket, amount))
+    ]
+
+
+def _optional_str(value: object, what: str) -> None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidInputError(f"{what} must be a str or None, got {type(value).__name__}")
+
+
+def unapply(
+    ledger: Ledger, appointment_id: str, amount: Money | None = None, *, on: datetime.date
+) -> Ledger:
+    """Take allocated money off an appointment (newest allocations first) into the patient's
+    general bucket — a copay collected where insurance then assigned none, say.
+
+    ``amount=None`` takes all of it (the ledger is returned unchanged if nothing is allocated).
+    The balance due rises by the amount, unless the appointment's own bucket holds money: that
+    is then applied at once (invariant 5).
+
+    Raises:
+        InvalidInputError / InvalidAmountError: malformed id, date or amount (must be > 0).
+        UnknownIdError: the appointment is not in the ledger.
+        InsufficientAllocatedError: more than is allocated to the appointment.
+    """
+    state = _state(ledger)
+    check_id(appointment_id, "appointment_id")
+    minor = _amount_arg(state, amount, "amount to unapply")
+    check_date(on, "on")
+    appointment = _appointment(state, appointment_id)
+    if minor is None:
+        minor = appointment.allocated
+        if not minor:
+            return ledger
+    if minor > appointment.allocated:
+        raise InsufficientAllocatedError(
+            f"cannot unapply {_fmt(state, minor)} from appointment {appointment_id!r}: only "
+            f"{_fmt(state, appointment.allocated)} is allocated to it",
+            id=appointment_id,
+            amount=amount,
+            allocated=to_money(appointment.allocated, state.currency),
+        )
+    state = _commit(state, _returned(state, appointment, minor, to_general=True, on=on))
+    return Ledger(_auto_apply(state, appointment_id, on))
+
+
+def release_credit(
+    ledger: Ledger, appointment_id: str, amount: Money | None = None, *, on: datetime.date
+) -> Ledger:
+    """Move money from an appointment's bucket to the patient's general bucket, oldest first.
+
+    ``amount=None`` moves all that is available (unchanged ledger if that is zero).
+
+    Raises:
+        InvalidInputError / InvalidAmountError: malformed id, date or amount (must be > 0).
+        UnknownIdError: the appointment is not in the ledger.
+        InsufficientUnallocatedError: more than the bucket's available amount.
+    """
+    state = _state(ledger)
+    check_id(appointment_id, "appointment_id")
+    minor = _amount_arg(state, amount, "amount to release")
+    check_date(on, "on")
+    appointment = _appointment(state, appointment_id)
+    available = appointment.bucket.available
+    if minor is None:
+        minor = available
+        if minor <= 0:
+            return ledger
+    if minor > available:
+        raise InsufficientUnallocatedError(
+            f"cannot release {_fmt(state, minor)} from appointment {appointment_id!r}: its "
+            f"bucket has {_fmt(state, available)} available",
+            id=appointment_id,
+            amount=amount,
+            available=to_money(available, state.currency),
+        )
+    patient_id = appointment.appointment.patient_id
+    return Ledger(_commit(state, _moved(state, appointment.bucket, minor, patient_id, on)))
+
+
+def adjust_charge(ledger: Ledger, adjustment: Adjustment) -> Ledger:
+    """Change a charge's patient responsibility by the adjustment's signed amount.
+
+    When the appointment's allocations then exceed its charges, the excess (newest allocations
+    first) is held in the appointment's own bucket — still the patient's money; when its balance
+    due rises, the appointment's bucket is auto-applied.
+
+    Raises:
+        InvalidInputError: not an :class:`Adjustment`; CurrencyMismatchError: wrong currency.
+        DuplicateIdError: its id is known with different content.
+        UnknownIdError: the charge is not in the ledger.
+        OverApplicationError: the charge would go below zero, or a ``WRITE_OFF`` exceeds the
+            appointment's balance due.
+    """
+    state = _state(ledger)
+    _of_type(adjustment, Adjustment, "adjustment")
+    check_currency(adjustment.amount, state.currency, f"adjustment {adjustment.id!r} amount")
+    known = state.adjustments.get(adjustment.id)
+    if _is_resubmission(known, adjustment, "adjustment", adjustment.id):
+        return ledger
+    charge = state.charges.get(adjustment.charge_id)
+    if charge is None:
+        raise UnknownIdError(
+            f"charge {adjustment.charge_id!r} is not in the ledger", id=adjustment.charge_id
+        )
+    appointment_id = charge.charge.appointment_id
+    if charge.amount + adjustment.minor_units < 0:
+        raise OverApplicationError(
+            f"adjustment {adjustment.id!r} of {_fmt(state, adjustment.minor_units)} would take "
+            f"charge {charge.charge.id!r} ({_fmt(state, charge.amount)}) below zero",
+            id=adjustment.id,
+            amount=adjustment.amount,
+        )
+    due = state.appointments[appointment_id].due
+    if adjustment.type is AdjustmentType.WRITE_OFF and -adjustment.minor_units > due:
+        raise OverApplicationError(
+            f"write-off {adjustment.id!r} of {_fmt(state, -adjustment.minor_units)} exceeds "
+            f"appointment {appointment_id!r}'s balance due of {_fmt(state, due)}",
+            id=adjustment.id,
+            amount=adjustment.amount,
+            balance_due=to_money(due, state.currency),
+        )
+    state = apply_event(state, ChargeAdjusted(adjustment))
+    appointment = state.appointments[appointment_id]
+    excess = appointment.allocated - appointment.charged
+    if excess > 0:
+        state = _commit(
+            state, _returned(state, appointment, excess, to_general=False, on=adjustment.on)
+        )
+    return Ledger(_auto_apply(state, appointment_id, adjustment.on))
+
+
+def reverse_payment(
+    ledger: Ledger, payment_id: str, *, on: datetime.date, reason: str | None = None
+) -> Ledger:
+    """Take a payment back (a bounced check, a chargeback, a posting in error).
+
+    Its allocations are undone (balances due reopen, and an appointment's own held money is then
+    applied) and its open entries close, wherever they are now — transferred money included.
+    Reversing a refund puts its money back. Total Paid falls for whichever patients held it.
+
+    Raises:
+        InvalidInputError: malformed id, date or reason.
+        UnknownIdError: the payment is not in the ledger.
+        AlreadyReversedError: it was reversed before.
+        InsufficientUnallocatedError: the money has already left — part of it was closed by
+            ``cancel_offsetting``, or closing its entries would leave a bucket below zero.
+    """
+    state = _state(ledger)
+    check_id(payment_id, "payment_id")
+    check_date(on, "on")
+    _optional_str(reason, "reason")
+    known = state.payments.get(payment_id)
+    if known is None:
+        raise UnknownIdError(f"payment {payment_id!r} is not in the ledger", id=payment_id)
+    if known.reversed:
+        raise AlreadyReversedError(f"payment {payment_id!r} was already reversed", id=payment_id)
+    allocations: list[tuple[str, int]] = []
+    entries: list[EntryPart] = []
+    touched: list[str] = []
+    for holder in known.holders:
+        patient = state.patients[holder]
+        for appointment_id in patient.appointments:
+            appointment = state.appointments[appointment_id]
+            allocated = sum(amount for pid, amount in appointment.allocations if pid == payment_id)
+            if allocated:
+                allocations.append((appointment_id, allocated))
+                touched.append(appointment_id)
+        buckets: list[tuple[str | None, Bucket]] = [(None, patient.general)]
+        buckets.extend((a, state.appointments[a].bucket) for a in patient.appointments)
+        for bucket_appointment_id, bucket in buckets:
+            held = [
+                (entry_id, state.entries[entry_id].remaining)
+                for _, _, entry_id in bucket.open
+                if state.entries[entry_id].payment_id == payment_id
+            ]
+            total = sum(amount for _, amount in held)
+            if bucket.available - total < 0:
+                where = (
+                    "general"
+                    if bucket_appointment_id is None
+                    else f"appointment {bucket_appointment_id!r}"
+                )
+                raise InsufficientUnallocatedError(
+                    f"cannot reverse payment {payment_id!r}: closing its {_fmt(state, total)} "
+                    f"would leave patient {holder!r}'s {where} bucket at "
+                    f"{_fmt(state, bucket.available - total)} (an open refund holds it)",
+                    id=payment_id,
+                )
+            entries.extend(held)
+            if held and bucket_appointment_id is not None:
+                touched.append(bucket_appointment_id)
+    amount = known.payment.minor_units
+    accounted = sum(part for _, part in allocations) + sum(part for _, part in entries)
+    if accounted != amount:
+        raise InsufficientUnallocatedError(
+            f"cannot reverse payment {payment_id!r} of {_fmt(state, amount)}: "
+            f"{_fmt(state, amount - accounted)} of it has already left "
+            "(closed by cancel_offsetting)",
+            id=payment_id,
+            amount=known.payment.amount,
+        )
+    state = apply_event(
+        state,
+        PaymentReversed(
+            payment_id=payment_id,
+            allocations=tuple(allocations),
+            entries=tuple(entries),
+            on=on,
+            reason=reason,
+        ),
+    )
+    for appointment_id in touched:
+        state = _auto_apply(state, appointment_id, on)
+    return Ledger(state)
+
+
+def transfer_credit(ledger: Ledger, transfer: Transfer) -> Ledger:
+    """Move general-bucket money from one patient to another (a family member, a guarantor).
+
+    The oldest entries go first; Total Paid moves with the money. The receiver may be new to
+    the ledger: it becomes known, as a payment's patient does.
+
+    Raises:
+        InvalidInputError: not a :class:`Transfer`; CurrencyMismatchError: wrong currency.
+        DuplicateIdError: its id is known with different content.
+        UnknownIdError: the sender is not in the ledger.
+        InsufficientUnallocatedError: more than the sender's general bucket has available.
+    """
+    state = _state(ledger)
+    _of_type(transfer, Transfer, "transfer")
+    check_currency(transfer.amount, state.currency, f"transfer {transfer.id!r} amount")
+    if _is_resubmission(state.transfers.get(transfer.id), transfer, "transfer", transfer.id):
+        return ledger
+    general = _patient(state, transfer.from_patient_id).general
+    if transfer.minor_units > general.available:
+        raise InsufficientUnallocatedError(
+            f"transfer {transfer.id!r} of {_fmt(state, transfer.minor_units)} exceeds patient "
+            f"{transfer.from_patient_id!r}'s general bucket, which has "
+            f"{_fmt(state, general.available)} available",
+            id=transfer.id,
+            amount=transfer.amount,
+            available=to_money(general.available, state.currency),
+        )
+    state = apply_event(state, CreditTransferred(transfer))
+    moves = _moved(state, general, transfer.minor_units, transfer.to_patient_id, transfer.on)
+    return Ledger(_commit(state, moves))
+
+
+def auto_allocate(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Ledger:
+    """Apply the patient's general bucket to their appointments with a balance due, oldest
+    appointment first (date, then id), never to one dated after ``on``. Idempotent.
+
+    Raises:
+        InvalidInputError: malformed id or date.
+        UnknownIdError: the patient is not in the ledger.
+    """
+    state = _state(ledger)
+    check_id(patient_id, "patient_id")
+    check_date(on, "on")
+    patient = _patient(state, patient_id)
+    start = state
+    for appointment in sorted(
+        (state.appointments[a] for a in patient.appointments), key=appointment_order
+    ):
+        if appointment.appointment.date > on:
+            break
+        general = state.patients[patient_id].general
+        amount = min(general.available, appointment.due)
+        if amount > 0:
+            state = _commit(
+                state,
+                [
+                    UnallocatedApplied(
+                        entry_id=entry_id,
+                        appointment_id=appointment.appointment.id,
+                        amount=take,
+                        on=on,
+                    )
+                    for entry_id, take in _draw(state, general, amount)
+                ],
+            )
+    return ledger if state is start else Ledger(state)

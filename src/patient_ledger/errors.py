@@ -1,0 +1,120 @@
+"""The error hierarchy: every refusal is a :class:`LedgerError` with a machine-readable code.
+
+Each error passes its message to ``super().__init__`` (so ``str()`` and ``.args`` work) and
+keeps the ids and amounts involved in ``details``.  When several rules are broken at once the
+first in this order wins: input shape, idempotency, references, state.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import ClassVar
+
+
+class ErrorCode(enum.Enum):
+    """Machine-readable reason for a :class:`LedgerError`, one per error class."""
+
+    INVALID_INPUT = "invalid_input"
+    INVALID_AMOUNT = "invalid_amount"
+    CURRENCY_MISMATCH = "currency_mismatch"
+    DUPLICATE_ID = "duplicate_id"
+    UNKNOWN_ID = "unknown_id"
+    PATIENT_MISMATCH = "patient_mismatch"
+    INSUFFICIENT_UNALLOCATED = "insufficient_unallocated"
+    OVER_APPLICATION = "over_application"
+    NOT_OFFSETTING = "not_offsetting"
+    INSUFFICIENT_ALLOCATED = "insufficient_allocated"
+    ALREADY_REVERSED = "already_reversed"
+
+
+class LedgerError(ValueError):
+    """A broken rule. The ledger the command was given is left as it was.
+
+    Attributes:
+        code: the :class:`ErrorCode` of this error's class.
+        details: the ids and amounts involved, by name (amounts as ``Money``).
+    """
+
+    code: ClassVar[ErrorCode]
+    details: Mapping[str, object]
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.details = MappingProxyType(details)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword details are not in .args, so rebuild through a helper that restores them.
+        return (_rebuild, (type(self), str(self), dict(self.details)))
+
+
+def _rebuild(cls: type[LedgerError], message: str, details: dict[str, object]) -> LedgerError:
+    return cls(message, **details)
+
+
+class InvalidInputError(LedgerError):
+    """A field is malformed: an empty id, a wrong type, a wrong payment type for the command."""
+
+    code = ErrorCode.INVALID_INPUT
+
+
+class InvalidAmountError(InvalidInputError):
+    """An amount is not finite, zero where it must not be, of the wrong sign, finer than the
+    currency's minor unit, or beyond the supported maximum."""
+
+    code = ErrorCode.INVALID_AMOUNT
+
+
+class CurrencyMismatchError(InvalidInputError):
+    """An amount is not in the ledger's currency."""
+
+    code = ErrorCode.CURRENCY_MISMATCH
+
+
+class DuplicateIdError(LedgerError):
+    """An id already in the ledger with different content."""
+
+    code = ErrorCode.DUPLICATE_ID
+
+
+class UnknownIdError(LedgerError):
+    """An appointment, patient, charge, payment or entry the ledger does not know."""
+
+    code = ErrorCode.UNKNOWN_ID
+
+
+class PatientMismatchError(LedgerError):
+    """An appointment (or entry) that belongs to another patient."""
+
+    code = ErrorCode.PATIENT_MISMATCH
+
+
+class InsufficientUnallocatedError(LedgerError):
+    """A refund, application, release or transfer larger than the bucket's available amount."""
+
+    code = ErrorCode.INSUFFICIENT_UNALLOCATED
+
+
+class OverApplicationError(LedgerError):
+    """An application larger than the appointment's balance due (or a charge driven below zero)."""
+
+    code = ErrorCode.OVER_APPLICATION
+
+
+class NotOffsettingError(LedgerError):
+    """Entries to cancel that do not sum to zero, are not open, or span patients or buckets."""
+
+    code = ErrorCode.NOT_OFFSETTING
+
+
+class InsufficientAllocatedError(LedgerError):
+    """An unapply larger than what is allocated to the appointment."""
+
+    code = ErrorCode.INSUFFICIENT_ALLOCATED
+
+
+class AlreadyReversedError(LedgerError):
+    """A payment that has already been reversed."""
+
+    code = ErrorCode.ALREADY_REVERSED

@@ -1,0 +1,102 @@
+"""The one place that touches py-moneyed: Money to and from exact integer minor units.
+
+Nothing here reads the Decimal context: conversions go through ``Decimal.as_integer_ratio``
+(exact) and the string constructor (exact), never through context arithmetic.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from moneyed import CURRENCIES, Currency, Money
+
+from patient_ledger.errors import CurrencyMismatchError, InvalidAmountError, InvalidInputError
+
+#: The largest supported amount, in major units (dollars for USD): 10¹².
+MAX_MAJOR_UNITS = 10**12
+
+_EXPONENTS: dict[str, int] = {}
+
+
+def currency_code(currency: object) -> str:
+    """Return the ISO code of a currency given as a code or a ``moneyed.Currency``.
+
+    Raises:
+        InvalidInputError: the currency is not a str or Currency, or is unknown to py-moneyed.
+    """
+    if isinstance(currency, Currency):
+        code = currency.code
+    elif isinstance(currency, str):
+        code = currency
+    else:
+        raise InvalidInputError(f"currency must be an ISO code or a Currency, got {currency!r}")
+    if code not in CURRENCIES:
+        raise InvalidInputError(f"unknown currency {code!r}", currency=code)
+    return code
+
+
+def exponent(code: str) -> int:
+    """Number of decimal places of the currency's minor unit (2 for USD, 0 for JPY)."""
+    exp = _EXPONENTS.get(code)
+    if exp is None:
+        sub_unit = CURRENCIES[code].sub_unit
+        exp = len(str(sub_unit)) - 1
+        if 10**exp != sub_unit:  # pragma: no cover - every ISO currency in moneyed is 10**n
+            raise InvalidInputError(f"currency {code} has a non-decimal minor unit {sub_unit}")
+        _EXPONENTS[code] = exp
+    return exp
+
+
+def to_minor(value: object, what: str) -> int:
+    """Convert a ``Money`` to exact integer minor units of its own currency.
+
+    Args:
+        value: the amount to convert.
+        what: how to name the amount in an error message (``"payment 'P1' amount"``).
+
+    Raises:
+        InvalidInputError: ``value`` is not a ``Money`` (a float, int, str, Decimal, bool ...).
+        InvalidAmountError: not finite, finer than the minor unit, or beyond the maximum.
+    """
+    if not isinstance(value, Money):
+        raise InvalidInputError(
+            f"{what} must be a moneyed.Money, got {type(value).__name__} {value!r}", value=value
+        )
+    amount = value.amount
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        raise InvalidAmountError(f"{what} must be a finite amount, got {amount!r}", amount=value)
+    code = value.currency.code
+    if code not in CURRENCIES:
+        raise InvalidInputError(f"{what} has an unknown currency {code!r}", amount=value)
+    exp = exponent(code)
+    numerator, denominator = amount.as_integer_ratio()
+    minor, rest = divmod(numerator * 10**exp, denominator)
+    if rest:
+        raise InvalidAmountError(
+            f"{what} {amount} {code} is finer than the currency's minor unit "
+            f"(10^-{exp}); it is refused, never rounded",
+            amount=value,
+        )
+    if abs(minor) > MAX_MAJOR_UNITS * 10**exp:
+        raise InvalidAmountError(
+            f"{what} {amount} {code} is beyond the supported maximum of "
+            f"{MAX_MAJOR_UNITS} major units",
+            amount=value,
+        )
+    return int(minor)
+
+
+def check_currency(value: Money, code: str, what: str) -> None:
+    """Raise :class:`CurrencyMismatchError` unless ``value`` is in currency ``code``."""
+    if value.currency.code != code:
+        raise CurrencyMismatchError(
+            f"{what} {value.amount} {value.currency.code} is not in the ledger's currency {code}",
+            amount=value,
+            currency=code,
+        )
+
+
+def to_money(minor: int, code: str) -> Money:
+    """Build a fresh ``Money`` from integer minor units, exactly."""
+    exp = exponent(code)
+    return Money(Decimal(f"{minor}E-{exp}") if exp else Decimal(minor), code)

@@ -1,0 +1,256 @@
+"""Immutable value objects: appointments, charges, payments, adjustments, transfers.
+
+Each checks its own fields on construction and raises the matching :class:`LedgerError`;
+rules that involve the ledger (currency, references, balances) are checked by the commands.
+A value's amount is converted once, here, to exact integer minor units (``minor_units``),
+which the engine uses from then on.  The amount ``Money`` is treated as read-only.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from typing import TypeVar
+
+import attrs
+from moneyed import Money
+
+from patient_ledger.errors import InvalidAmountError, InvalidInputError
+from patient_ledger.money import to_minor
+
+
+class _Choice(enum.StrEnum):
+    """A closed choice whose ``repr`` is valid Python (hypothesis prints failing runs as code)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}.{self.name}"
+
+
+class PaymentMethod(_Choice):
+    """How the money came in."""
+
+    CASH = "CASH"
+    CHECK = "CHECK"
+    CREDIT_CARD = "CREDIT_CARD"
+    DEBIT_CARD = "DEBIT_CARD"
+    ONLINE = "ONLINE"
+    OTHER = "OTHER"
+
+
+class PaymentType(_Choice):
+    """What the money is for. ``REFUND`` amounts are negative, every other type's positive."""
+
+    PAYMENT = "PAYMENT"
+    COPAY = "COPAY"
+    COINSURANCE = "COINSURANCE"
+    DEDUCTIBLE = "DEDUCTIBLE"
+    CORRECTION = "CORRECTION"
+    REFUND = "REFUND"
+    OTHER = "OTHER"
+
+
+class AdjustmentType(_Choice):
+    """Why a charge's patient responsibility changed. ``WRITE_OFF`` may only lower it."""
+
+    INSURANCE = "INSURANCE"
+    CONTRACTUAL = "CONTRACTUAL"
+    WRITE_OFF = "WRITE_OFF"
+    OTHER = "OTHER"
+
+
+_E = TypeVar("_E", bound=enum.StrEnum)
+
+
+def _choice(enum_type: type[_E], value: object) -> _E:
+    """Accept a member of ``enum_type`` or its exact string value."""
+    if isinstance(value, enum_type):
+        return value
+    if isinstance(value, str):
+        try:
+            return enum_type(value)
+        except ValueError:
+            pass
+    names = ", ".join(member.value for member in enum_type)
+    raise InvalidInputError(f"{enum_type.__name__} must be one of {names}; got {value!r}")
+
+
+def _payment_method(value: object) -> PaymentMethod:
+    return _choice(PaymentMethod, value)
+
+
+def _payment_type(value: object) -> PaymentType:
+    return _choice(PaymentType, value)
+
+
+def _adjustment_type(value: object) -> AdjustmentType:
+    return _choice(AdjustmentType, value)
+
+
+def check_id(value: object, what: str) -> str:
+    """Return ``value`` if it is a non-blank str, else raise :class:`InvalidInputError`."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{what} must be a str, got {type(value).__name__} {value!r}")
+    if not value.strip():
+        raise InvalidInputError(f"{what} must not be empty, got {value!r}")
+    return value
+
+
+def check_optional_id(value: object, what: str) -> str | None:
+    """Like :func:`check_id`, but ``None`` is allowed."""
+    return None if value is None else check_id(value, what)
+
+
+def check_date(value: object, what: str) -> datetime.date:
+    """Return ``value`` if it is a ``datetime.date`` (not a ``datetime``), else raise."""
+    if not isinstance(value, datetime.date) or isinstance(value, datetime.datetime):
+        raise InvalidInputError(
+            f"{what} must be a datetime.date, got {type(value).__name__} {value!r}"
+        )
+    return value
+
+
+def _check_optional_str(value: object, what: str) -> None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidInputError(f"{what} must be a str or None, got {type(value).__name__}")
+
+
+@attrs.frozen
+class Appointment:
+    """A visit of one patient on one date; charges and payments attach to it."""
+
+    id: str
+    patient_id: str
+    date: datetime.date
+    provider: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        check_id(self.id, "appointment id")
+        what = f"appointment {self.id!r}"
+        check_id(self.patient_id, f"{what} patient_id")
+        check_date(self.date, f"{what} date")
+        _check_optional_str(self.provider, f"{what} provider")
+
+
+@attrs.frozen
+class Charge:
+    """One line of patient responsibility on an appointment; its amount is ≥ 0."""
+
+    id: str
+    appointment_id: str
+    amount: Money
+    code: str | None = None
+    description: str | None = None
+    minor_units: int = attrs.field(init=False, repr=False, eq=False, hash=False)
+
+    def __attrs_post_init__(self) -> None:
+        check_id(self.id, "charge id")
+        what = f"charge {self.id!r}"
+        check_id(self.appointment_id, f"{what} appointment_id")
+        minor = to_minor(self.amount, f"{what} amount")
+        if minor < 0:
+            raise InvalidAmountError(
+                f"{what} amount {self.amount.amount} must not be negative", amount=self.amount
+            )
+        _check_optional_str(self.code, f"{what} code")
+        _check_optional_str(self.description, f"{what} description")
+        object.__setattr__(self, "minor_units", minor)
+
+
+@attrs.frozen
+class Payment:
+    """Money received from a patient (amount > 0), or given back (type ``REFUND``, amount < 0)."""
+
+    id: str
+    patient_id: str
+    amount: Money
+    received_on: datetime.date
+    method: PaymentMethod = attrs.field(default=PaymentMethod.OTHER, converter=_payment_method)
+    type: PaymentType = attrs.field(default=PaymentType.PAYMENT, converter=_payment_type)
+    appointment_id: str | None = None
+    provider: str | None = None
+    notes: str = ""
+    reference: str | None = None
+    minor_units: int = attrs.field(init=False, repr=False, eq=False, hash=False)
+
+    def __attrs_post_init__(self) -> None:
+        check_id(self.id, "payment id")
+        what = f"payment {self.id!r}"
+        check_id(self.patient_id, f"{what} patient_id")
+        minor = to_minor(self.amount, f"{what} amount")
+        check_date(self.received_on, f"{what} received_on")
+        check_optional_id(self.appointment_id, f"{what} appointment_id")
+        _check_optional_str(self.provider, f"{what} provider")
+        if not isinstance(self.notes, str):
+            raise InvalidInputError(f"{what} notes must be a str, got {type(self.notes).__name__}")
+        _check_optional_str(self.reference, f"{what} reference")
+        if self.type is PaymentType.REFUND and minor >= 0:
+            raise InvalidAmountError(
+                f"{what} is a REFUND: its amount must be negative, got {self.amount.amount}",
+                amount=self.amount,
+            )
+        if self.type is not PaymentType.REFUND and minor <= 0:
+            raise InvalidAmountError(
+                f"{what} of type {self.type.value} must have an amount > 0, "
+                f"got {self.amount.amount}",
+                amount=self.amount,
+            )
+        object.__setattr__(self, "minor_units", minor)
+
+
+@attrs.frozen
+class Adjustment:
+    """A signed change to a charge's patient responsibility (insurance, contractual, write-off)."""
+
+    id: str
+    charge_id: str
+    amount: Money
+    on: datetime.date
+    type: AdjustmentType = attrs.field(default=AdjustmentType.OTHER, converter=_adjustment_type)
+    reason: str | None = None
+    minor_units: int = attrs.field(init=False, repr=False, eq=False, hash=False)
+
+    def __attrs_post_init__(self) -> None:
+        check_id(self.id, "adjustment id")
+        what = f"adjustment {self.id!r}"
+        check_id(self.charge_id, f"{what} charge_id")
+        minor = to_minor(self.amount, f"{what} amount")
+        check_date(self.on, f"{what} on")
+        _check_optional_str(self.reason, f"{what} reason")
+        if minor == 0:
+            raise InvalidAmountError(f"{what} amount must not be zero", amount=self.amount)
+        if self.type is AdjustmentType.WRITE_OFF and minor > 0:
+            raise InvalidAmountError(
+                f"{what} is a WRITE_OFF: it may only lower a balance (amount < 0), "
+                f"got {self.amount.amount}",
+                amount=self.amount,
+            )
+        object.__setattr__(self, "minor_units", minor)
+
+
+@attrs.frozen
+class Transfer:
+    """General-bucket money moved from one patient to another (a family member, a guarantor)."""
+
+    id: str
+    from_patient_id: str
+    to_patient_id: str
+    amount: Money
+    on: datetime.date
+    minor_units: int = attrs.field(init=False, repr=False, eq=False, hash=False)
+
+    def __attrs_post_init__(self) -> None:
+        check_id(self.id, "transfer id")
+        what = f"transfer {self.id!r}"
+        check_id(self.from_patient_id, f"{what} from_patient_id")
+        check_id(self.to_patient_id, f"{what} to_patient_id")
+        minor = to_minor(self.amount, f"{what} amount")
+        check_date(self.on, f"{what} on")
+        if minor <= 0:
+            raise InvalidAmountError(
+                f"{what} amount must be > 0, got {self.amount.amount}", amount=self.amount
+            )
+        if self.from_patient_id == self.to_patient_id:
+            raise InvalidInputError(
+                f"{what} moves money from patient {self.from_patient_id!r} to itself"
+            )
+        object.__setattr__(self, "minor_units", minor)

@@ -1,0 +1,188 @@
+"""What the ledger shows: the dashboard, the claims feed, the open entries, aging, patients.
+
+Every amount is a fresh ``Money`` in the ledger's currency, zero included (never ``None``).
+A patient the ledger has never seen is an :class:`~patient_ledger.errors.UnknownIdError`.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import attrs
+from moneyed import Money
+
+from patient_ledger.errors import InvalidInputError, UnknownIdError
+from patient_ledger.money import to_money
+from patient_ledger.state import AppointmentState, Ledger, PatientState, State, appointment_order
+from patient_ledger.values import check_date, check_id
+
+
+@attrs.frozen(kw_only=True)
+class Dashboard:
+    """The patient payment dashboard.
+
+    ``total_paid`` = payments − refunds (± reversals and transfers); ``allocated`` is paid to
+    appointments; ``unallocated`` is held in both buckets; ``patient_responsibility`` is all
+    charges (with adjustments); ``statement_balance`` = responsibility − allocated;
+    ``total_balance`` = responsibility − total paid (negative: a credit).
+    """
+
+    total_paid: Money
+    allocated: Money
+    unallocated: Money
+    patient_responsibility: Money
+    statement_balance: Money
+    total_balance: Money
+
+
+@attrs.frozen(kw_only=True)
+class FeedRow:
+    """One appointment in the claims feed.
+
+    ``appointment_unallocated`` is its own bucket (the seed's yellow box);
+    ``patient_unallocated`` is the patient's whole unallocated amount (the green box).
+    """
+
+    appointment_id: str
+    date: datetime.date
+    patient_responsibility: Money
+    paid: Money
+    balance_due: Money
+    appointment_unallocated: Money
+    patient_unallocated: Money
+
+
+@attrs.frozen(kw_only=True)
+class UnallocatedEntry:
+    """An open row of the unallocated payments table (``appointment_id`` None: general)."""
+
+    id: str
+    payment_id: str
+    appointment_id: str | None
+    amount: Money
+    received_on: datetime.date
+
+
+@attrs.frozen(kw_only=True)
+class Aging:
+    """A patient's balance due by the appointment's age in days: ≤ 30 (future included),
+    31–60, 61–90, over 90. Credits are not netted against it."""
+
+    current: Money
+    days_31_60: Money
+    days_61_90: Money
+    over_90: Money
+
+
+def _lookup(ledger: object, patient_id: object) -> tuple[State, PatientState]:
+    if not isinstance(ledger, Ledger):
+        raise InvalidInputError(f"expected a Ledger, got {type(ledger).__name__}")
+    state = ledger.state
+    patient = state.patients.get(check_id(patient_id, "patient_id"))
+    if patient is None:
+        raise UnknownIdError(f"patient {patient_id!r} is not in the ledger", id=patient_id)
+    return state, patient
+
+
+def _appointments(state: State, patient: PatientState) -> list[AppointmentState]:
+    return sorted((state.appointments[a] for a in patient.appointments), key=appointment_order)
+
+
+def _unallocated(state: State, patient: PatientState) -> int:
+    return patient.general.available + sum(
+        state.appointments[a].bucket.available for a in patient.appointments
+    )
+
+
+def dashboard(ledger: Ledger, patient_id: str) -> Dashboard:
+    """The patient's dashboard: Total Paid, Allocated, Unallocated, Statement/Total Balance.
+
+    >>> from patient_ledger import Ledger, Payment, post_payment
+    >>> import datetime; from moneyed import Money
+    >>> ledger = post_payment(Ledger.empty(), Payment("PAY1", "P1", Money("200.00", "USD"),
+    ...                                                datetime.date(2025, 1, 2)))
+    >>> dashboard(ledger, "P1").total_balance
+    Money('-200.00', 'USD')
+    """
+    state, patient = _lookup(ledger, patient_id)
+    responsibility = allocated = 0
+    for appointment in patient.appointments:
+        a = state.appointments[appointment]
+        responsibility += a.charged
+        allocated += a.allocated
+    code = state.currency
+    return Dashboard(
+        total_paid=to_money(patient.paid, code),
+        allocated=to_money(allocated, code),
+        unallocated=to_money(_unallocated(state, patient), code),
+        patient_responsibility=to_money(responsibility, code),
+        statement_balance=to_money(responsibility - allocated, code),
+        total_balance=to_money(responsibility - patient.paid, code),
+    )
+
+
+def claims_feed(ledger: Ledger, patient_id: str) -> tuple[FeedRow, ...]:
+    """One row per appointment of the patient, by date then id."""
+    state, patient = _lookup(ledger, patient_id)
+    code = state.currency
+    patient_unallocated = to_money(_unallocated(state, patient), code)
+    return tuple(
+        FeedRow(
+            appointment_id=a.appointment.id,
+            date=a.appointment.date,
+            patient_responsibility=to_money(a.charged, code),
+            paid=to_money(a.allocated, code),
+            balance_due=to_money(a.due, code),
+            appointment_unallocated=to_money(a.bucket.available, code),
+            patient_unallocated=patient_unallocated,
+        )
+        for a in _appointments(state, patient)
+    )
+
+
+def unallocated_entries(ledger: Ledger, patient_id: str) -> tuple[UnallocatedEntry, ...]:
+    """The patient's open entries in both buckets, oldest first (received date, posting)."""
+    state, patient = _lookup(ledger, patient_id)
+    keys = list(patient.general.open)
+    for appointment in patient.appointments:
+        keys.extend(state.appointments[appointment].bucket.open)
+    code = state.currency
+    rows = []
+    for _, _, entry_id in sorted(keys):
+        entry = state.entries[entry_id]
+        rows.append(
+            UnallocatedEntry(
+                id=entry.id,
+                payment_id=entry.payment_id,
+                appointment_id=entry.appointment_id,
+                amount=to_money(entry.remaining, code),
+                received_on=entry.received_on,
+            )
+        )
+    return tuple(rows)
+
+
+def patients(ledger: Ledger) -> tuple[str, ...]:
+    """The ids of every patient the ledger knows, sorted."""
+    if not isinstance(ledger, Ledger):
+        raise InvalidInputError(f"expected a Ledger, got {type(ledger).__name__}")
+    return tuple(sorted(ledger.state.patients.keys()))
+
+
+def aging(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Aging:
+    """The patient's balance due split by each appointment's age in days on ``on``."""
+    state, patient = _lookup(ledger, patient_id)
+    check_date(on, "on")
+    buckets = [0, 0, 0, 0]
+    for appointment in patient.appointments:
+        a = state.appointments[appointment]
+        days = (on - a.appointment.date).days
+        buckets[0 if days <= 30 else 1 if days <= 60 else 2 if days <= 90 else 3] += a.due
+    code = state.currency
+    current, days_31_60, days_61_90, over_90 = (to_money(b, code) for b in buckets)
+    return Aging(
+        current=current,
+        days_31_60=days_31_60,
+        days_61_90=days_61_90,
+        over_90=over_90,
+    )
