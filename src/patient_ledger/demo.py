@@ -1,0 +1,337 @@
+"""The demo scenarios: the seed's walkthrough, and a month of the rest of the workflow.
+
+Each scenario is a list of :class:`Step`; :func:`run` applies them one by one and prints, after
+each, the patient's dashboard, claims feed and open unallocated entries.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterator
+from typing import TextIO
+
+import attrs
+from moneyed import Money
+
+from patient_ledger.commands import (
+    add_appointment,
+    add_charge,
+    adjust_charge,
+    auto_allocate,
+    cancel_offsetting,
+    post_payment,
+    refund,
+    reverse_payment,
+    transfer_credit,
+    unapply,
+)
+from patient_ledger.render import amount, patient_report, table
+from patient_ledger.state import Ledger
+from patient_ledger.values import (
+    Adjustment,
+    AdjustmentType,
+    Appointment,
+    Charge,
+    Payment,
+    PaymentMethod,
+    PaymentType,
+    Transfer,
+)
+from patient_ledger.views import aging
+
+Command = Callable[[Ledger], Ledger]
+
+
+@attrs.frozen
+class Step:
+    """One step of a scenario: what happens, whose views to show, and the commands."""
+
+    title: str
+    patient_id: str
+    commands: tuple[Command, ...]
+
+
+def usd(text: str) -> Money:
+    """US dollars from exact text."""
+    return Money(text, "USD")
+
+
+D = datetime.date
+
+
+def seed_walkthrough() -> list[Step]:
+    """The billing help page's walkthrough, with the numbers of SPEC §8."""
+    return [
+        Step(
+            "A $100 patient responsibility on the 1/22/2025 service, paid down at the desk",
+            "P1",
+            (
+                lambda l: add_appointment(l, Appointment("A1", "P1", D(2025, 1, 22), "Dr. Lee")),
+                lambda l: add_charge(l, Charge("C1", "A1", usd("100.00"), "99213", "Office visit")),
+                lambda l: post_payment(
+                    l,
+                    Payment(
+                        "PAY1",
+                        "P1",
+                        usd("100.00"),
+                        D(2025, 1, 22),
+                        PaymentMethod.CREDIT_CARD,
+                        PaymentType.COPAY,
+                        appointment_id="A1",
+                    ),
+                ),
+            ),
+        ),
+        Step(
+            "$200 prepaid with no appointment: held unallocated for a future service (green)",
+            "P1",
+            (
+                lambda l: post_payment(
+                    l,
+                    Payment(
+                        "PAY2",
+                        "P1",
+                        usd("200.00"),
+                        D(2025, 1, 23),
+                        PaymentMethod.CHECK,
+                        notes="prepayment for the February procedure",
+                    ),
+                ),
+            ),
+        ),
+        Step(
+            "$20 posted to appointment A2, which has no charges yet: the appt's unallocated "
+            "payment (yellow)",
+            "P1",
+            (
+                lambda l: add_appointment(l, Appointment("A2", "P1", D(2025, 2, 5), "Dr. Lee")),
+                lambda l: post_payment(
+                    l,
+                    Payment(
+                        "PAY3",
+                        "P1",
+                        usd("20.00"),
+                        D(2025, 1, 24),
+                        PaymentMethod.CASH,
+                        PaymentType.COPAY,
+                        appointment_id="A2",
+                    ),
+                ),
+            ),
+        ),
+        Step(
+            "A $35 charge is added to A2: its $20 is applied at once",
+            "P1",
+            (lambda l: add_charge(l, Charge("C2", "A2", usd("35.00"), "99212", "Follow-up")),),
+        ),
+        Step(
+            "The $200 is refunded: a REFUND of -$200, Unallocated/No Appointment",
+            "P1",
+            (
+                lambda l: refund(
+                    l,
+                    Payment(
+                        "R1",
+                        "P1",
+                        usd("-200.00"),
+                        D(2025, 1, 30),
+                        PaymentMethod.CHECK,
+                        PaymentType.REFUND,
+                        notes="procedure cancelled; prepayment returned",
+                    ),
+                ),
+            ),
+        ),
+        Step(
+            "The +$200 and -$200 entries are cancelled against each other",
+            "P1",
+            (lambda l: cancel_offsetting(l, "P1", on=D(2025, 1, 30)),),
+        ),
+    ]
+
+
+def month_at_the_practice() -> list[Step]:
+    """March 2025 at a practice: SPEC §9's commands in the situations they are for."""
+    return [
+        Step(
+            "A $25 copay is taken at check-in (3/3)",
+            "MARIA",
+            (
+                lambda l: add_appointment(l, Appointment("V10", "MARIA", D(2025, 3, 3))),
+                lambda l: add_charge(l, Charge("L10", "V10", usd("25.00"), "COPAY")),
+                lambda l: post_payment(
+                    l,
+                    Payment(
+                        "PAY10",
+                        "MARIA",
+                        usd("25.00"),
+                        D(2025, 3, 3),
+                        PaymentMethod.DEBIT_CARD,
+                        PaymentType.COPAY,
+                        appointment_id="V10",
+                    ),
+                ),
+            ),
+        ),
+        Step(
+            "Insurance assigns no copay: unapply it, adjust the charge to zero, refund, cancel",
+            "MARIA",
+            (
+                lambda l: unapply(l, "V10", on=D(2025, 3, 17)),
+                lambda l: adjust_charge(
+                    l,
+                    Adjustment(
+                        "ADJ10",
+                        "L10",
+                        usd("-25.00"),
+                        D(2025, 3, 17),
+                        AdjustmentType.INSURANCE,
+                        "EOB: copay waived",
+                    ),
+                ),
+                lambda l: refund(
+                    l,
+                    Payment(
+                        "R10",
+                        "MARIA",
+                        usd("-25.00"),
+                        D(2025, 3, 18),
+                        PaymentMethod.DEBIT_CARD,
+                        PaymentType.REFUND,
+                    ),
+                ),
+                lambda l: cancel_offsetting(l, "MARIA", on=D(2025, 3, 18)),
+            ),
+        ),
+        Step(
+            "An $80 check pays a visit (3/5) and bounces (3/12): the payment is reversed",
+            "TOM",
+            (
+                lambda l: add_appointment(l, Appointment("V20", "TOM", D(2025, 3, 5))),
+                lambda l: add_charge(l, Charge("L20", "V20", usd("80.00"), "99213")),
+                lambda l: post_payment(
+                    l,
+                    Payment(
+                        "PAY20",
+                        "TOM",
+                        usd("80.00"),
+                        D(2025, 3, 5),
+                        PaymentMethod.CHECK,
+                        appointment_id="V20",
+                        reference="check 1042",
+                    ),
+                ),
+                lambda l: reverse_payment(l, "PAY20", on=D(2025, 3, 12), reason="NSF check"),
+            ),
+        ),
+        Step(
+            "Adjudication lowers a paid $150 visit by $60: a $60 credit on the visit (yellow); "
+            "a $40 lab charge then uses it",
+            "ANA",
+            (
+                lambda l: add_appointment(l, Appointment("V30", "ANA", D(2025, 3, 7))),
+                lambda l: add_charge(l, Charge("L30", "V30", usd("150.00"), "99214")),
+                lambda l: post_payment(
+                    l,
+                    Payment(
+                        "PAY30",
+                        "ANA",
+                        usd("150.00"),
+                        D(2025, 3, 7),
+                        PaymentMethod.CREDIT_CARD,
+                        appointment_id="V30",
+                    ),
+                ),
+                lambda l: adjust_charge(
+                    l,
+                    Adjustment(
+                        "ADJ30", "L30", usd("-60.00"), D(2025, 3, 20), AdjustmentType.CONTRACTUAL
+                    ),
+                ),
+                lambda l: add_charge(l, Charge("L31", "V30", usd("40.00"), "80053", "Lab panel")),
+            ),
+        ),
+        Step(
+            "A parent's $50 credit is transferred to a child, then auto-allocated",
+            "KID",
+            (
+                lambda l: post_payment(
+                    l, Payment("PAY40", "PARENT", usd("100.00"), D(2025, 3, 10), PaymentMethod.CASH)
+                ),
+                lambda l: add_appointment(l, Appointment("V41", "KID", D(2025, 3, 11))),
+                lambda l: add_charge(l, Charge("L41", "V41", usd("45.00"), "99392")),
+                lambda l: transfer_credit(
+                    l, Transfer("T40", "PARENT", "KID", usd("50.00"), D(2025, 3, 21))
+                ),
+                lambda l: auto_allocate(l, "KID", on=D(2025, 3, 21)),
+            ),
+        ),
+        Step(
+            "A $100 prepayment is auto-allocated to January's and February's balances, "
+            "not to next month's visit",
+            "LEO",
+            (
+                lambda l: add_appointment(l, Appointment("V50", "LEO", D(2025, 1, 10))),
+                lambda l: add_charge(l, Charge("L50", "V50", usd("30.00"))),
+                lambda l: add_appointment(l, Appointment("V51", "LEO", D(2025, 2, 14))),
+                lambda l: add_charge(l, Charge("L51", "V51", usd("45.00"))),
+                lambda l: add_appointment(l, Appointment("V52", "LEO", D(2025, 4, 2))),
+                lambda l: add_charge(l, Charge("L52", "V52", usd("60.00"))),
+                lambda l: post_payment(
+                    l, Payment("PAY50", "LEO", usd("100.00"), D(2025, 3, 24), PaymentMethod.ONLINE)
+                ),
+                lambda l: auto_allocate(l, "LEO", on=D(2025, 3, 31)),
+            ),
+        ),
+    ]
+
+
+SCENARIOS: dict[str, Callable[[], list[Step]]] = {
+    "seed": seed_walkthrough,
+    "month": month_at_the_practice,
+}
+
+
+def play(steps: list[Step], ledger: Ledger | None = None) -> Iterator[tuple[Step, Ledger]]:
+    """Apply each step's commands in turn, yielding the ledger after each step."""
+    ledger = Ledger.empty("USD") if ledger is None else ledger
+    for step in steps:
+        for command in step.commands:
+            ledger = command(ledger)
+        yield step, ledger
+
+
+def aging_report(ledger: Ledger, on: datetime.date) -> str:
+    """Every patient's balance due by age on ``on``, as a text table."""
+    from patient_ledger.views import patients  # noqa: PLC0415 - keeps the import list short
+
+    rows = []
+    for patient_id in patients(ledger):
+        a = aging(ledger, patient_id, on=on)
+        rows.append(
+            [
+                patient_id,
+                amount(a.current),
+                amount(a.days_31_60),
+                amount(a.days_61_90),
+                amount(a.over_90),
+            ]
+        )
+    return table(["Patient", "0-30 days", "31-60", "61-90", "over 90"], rows, left=1)
+
+
+def run(names: list[str], out: TextIO, *, colour: bool = False) -> Ledger:
+    """Play the named scenarios into one ledger, printing each step; return the ledger."""
+    ledger = Ledger.empty("USD")
+    for name in names:
+        steps = SCENARIOS[name]()
+        print(f"\n===== Scenario: {name} — {SCENARIOS[name].__doc__} =====", file=out)
+        for number, (step, after) in enumerate(play(steps, ledger), start=1):
+            ledger = after
+            print(f"\n--- Step {number}: {step.title}\n", file=out)
+            print(patient_report(ledger, step.patient_id, colour=colour), file=out)
+        if name == "month":
+            month_end = D(2025, 3, 31)
+            print(f"\n--- Aging at month end ({month_end})\n", file=out)
+            print(aging_report(ledger, month_end), file=out)
+    return ledger
