@@ -66,10 +66,14 @@ def seed_walkthrough() -> list[Step]:
             "A $100 patient responsibility on the 1/22/2025 service, paid down at the desk",
             "P1",
             (
-                lambda l: add_appointment(l, Appointment("A1", "P1", D(2025, 1, 22), "Dr. Lee")),
-                lambda l: add_charge(l, Charge("C1", "A1", usd("100.00"), "99213", "Office visit")),
-                lambda l: post_payment(
-                    l,
+                lambda led: add_appointment(
+                    led, Appointment("A1", "P1", D(2025, 1, 22), "Dr. Lee")
+                ),
+                lambda led: add_charge(
+                    led, Charge("C1", "A1", usd("100.00"), "99213", "Office visit")
+                ),
+                lambda led: post_payment(
+                    led,
                     Payment(
                         "PAY1",
                         "P1",
@@ -86,8 +90,8 @@ def seed_walkthrough() -> list[Step]:
             "$200 prepaid with no appointment: held unallocated for a future service (green)",
             "P1",
             (
-                lambda l: post_payment(
-                    l,
+                lambda led: post_payment(
+                    led,
                     Payment(
                         "PAY2",
                         "P1",
@@ -104,9 +108,9 @@ def seed_walkthrough() -> list[Step]:
             "payment (yellow)",
             "P1",
             (
-                lambda l: add_appointment(l, Appointment("A2", "P1", D(2025, 2, 5), "Dr. Lee")),
-                lambda l: post_payment(
-                    l,
+                lambda led: add_appointment(led, Appointment("A2", "P1", D(2025, 2, 5), "Dr. Lee")),
+                lambda led: post_payment(
+                    led,
                     Payment(
                         "PAY3",
                         "P1",
@@ -122,14 +126,14 @@ def seed_walkthrough() -> list[Step]:
         Step(
             "A $35 charge is added to A2: its $20 is applied at once",
             "P1",
-            (lambda l: add_charge(l, Charge("C2", "A2", usd("35.00"), "99212", "Follow-up")),),
+            (lambda led: add_charge(led, Charge("C2", "A2", usd("35.00"), "99212", "Follow-up")),),
         ),
         Step(
             "The $200 is refunded: a REFUND of -$200, Unallocated/No Appointment",
             "P1",
             (
-                lambda l: refund(
-                    l,
+                lambda led: refund(
+                    led,
                     Payment(
                         "R1",
                         "P1",
@@ -145,7 +149,7 @@ def seed_walkthrough() -> list[Step]:
         Step(
             "The +$200 and -$200 entries are cancelled against each other",
             "P1",
-            (lambda l: cancel_offsetting(l, "P1", on=D(2025, 1, 30)),),
+            (lambda led: cancel_offsetting(led, "P1", on=D(2025, 1, 30)),),
         ),
     ]
 
@@ -157,10 +161,10 @@ def month_at_the_practice() -> list[Step]:
             "A $25 copay is taken at check-in (3/3)",
             "MARIA",
             (
-                lambda l: add_appointment(l, Appointment("V10", "MARIA", D(2025, 3, 3))),
-                lambda l: add_charge(l, Charge("L10", "V10", usd("25.00"), "COPAY")),
-                lambda l: post_payment(
-                    l,
+                lambda led: add_appointment(led, Appointment("V10", "MARIA", D(2025, 3, 3))),
+                lambda led: add_charge(led, Charge("L10", "V10", usd("25.00"), "COPAY")),
+                lambda led: post_payment(
+                    led,
                     Payment(
                         "PAY10",
                         "MARIA",
@@ -177,9 +181,9 @@ def month_at_the_practice() -> list[Step]:
             "Insurance assigns no copay: unapply it, adjust the charge to zero, refund, cancel",
             "MARIA",
             (
-                lambda l: unapply(l, "V10", on=D(2025, 3, 17)),
-                lambda l: adjust_charge(
-                    l,
+                lambda led: unapply(led, "V10", on=D(2025, 3, 17)),
+                lambda led: adjust_charge(
+                    led,
                     Adjustment(
                         "ADJ10",
                         "L10",
@@ -189,8 +193,8 @@ def month_at_the_practice() -> list[Step]:
                         "EOB: copay waived",
                     ),
                 ),
-                lambda l: refund(
-                    l,
+                lambda led: refund(
+                    led,
                     Payment(
                         "R10",
                         "MARIA",
@@ -200,17 +204,17 @@ def month_at_the_practice() -> list[Step]:
                         PaymentType.REFUND,
                     ),
                 ),
-                lambda l: cancel_offsetting(l, "MARIA", on=D(2025, 3, 18)),
+                lambda led: cancel_offsetting(led, "MARIA", on=D(2025, 3, 18)),
             ),
         ),
         Step(
             "An $80 check pays a visit (3/5) and bounces (3/12): the payment is reversed",
             "TOM",
             (
-                lambda l: add_appointment(l, Appointment("V20", "TOM", D(2025, 3, 5))),
-                lambda l: add_charge(l, Charge("L20", "V20", usd("80.00"), "99213")),
-                lambda l: post_payment(
-                    l,
+                lambda led: add_appointment(led, Appointment("V20", "TOM", D(2025, 3, 5))),
+                lambda led: add_charge(led, Charge("L20", "V20", usd("80.00"), "99213")),
+                lambda led: post_payment(
+                    led,
                     Payment(
                         "PAY20",
                         "TOM",
@@ -221,7 +225,7 @@ def month_at_the_practice() -> list[Step]:
                         reference="check 1042",
                     ),
                 ),
-                lambda l: reverse_payment(l, "PAY20", on=D(2025, 3, 12), reason="NSF check"),
+                lambda led: reverse_payment(led, "PAY20", on=D(2025, 3, 12), reason="NSF check"),
             ),
         ),
         Step(
@@ -229,10 +233,10 @@ def month_at_the_practice() -> list[Step]:
             "a $40 lab charge then uses it",
             "ANA",
             (
-                lambda l: add_appointment(l, Appointment("V30", "ANA", D(2025, 3, 7))),
-                lambda l: add_charge(l, Charge("L30", "V30", usd("150.00"), "99214")),
-                lambda l: post_payment(
-                    l,
+                lambda led: add_appointment(led, Appointment("V30", "ANA", D(2025, 3, 7))),
+                lambda led: add_charge(led, Charge("L30", "V30", usd("150.00"), "99214")),
+                lambda led: post_payment(
+                    led,
                     Payment(
                         "PAY30",
                         "ANA",
@@ -242,28 +246,31 @@ def month_at_the_practice() -> list[Step]:
                         appointment_id="V30",
                     ),
                 ),
-                lambda l: adjust_charge(
-                    l,
+                lambda led: adjust_charge(
+                    led,
                     Adjustment(
                         "ADJ30", "L30", usd("-60.00"), D(2025, 3, 20), AdjustmentType.CONTRACTUAL
                     ),
                 ),
-                lambda l: add_charge(l, Charge("L31", "V30", usd("40.00"), "80053", "Lab panel")),
+                lambda led: add_charge(
+                    led, Charge("L31", "V30", usd("40.00"), "80053", "Lab panel")
+                ),
             ),
         ),
         Step(
             "A parent's $50 credit is transferred to a child, then auto-allocated",
             "KID",
             (
-                lambda l: post_payment(
-                    l, Payment("PAY40", "PARENT", usd("100.00"), D(2025, 3, 10), PaymentMethod.CASH)
+                lambda led: post_payment(
+                    led,
+                    Payment("PAY40", "PARENT", usd("100.00"), D(2025, 3, 10), PaymentMethod.CASH),
                 ),
-                lambda l: add_appointment(l, Appointment("V41", "KID", D(2025, 3, 11))),
-                lambda l: add_charge(l, Charge("L41", "V41", usd("45.00"), "99392")),
-                lambda l: transfer_credit(
-                    l, Transfer("T40", "PARENT", "KID", usd("50.00"), D(2025, 3, 21))
+                lambda led: add_appointment(led, Appointment("V41", "KID", D(2025, 3, 11))),
+                lambda led: add_charge(led, Charge("L41", "V41", usd("45.00"), "99392")),
+                lambda led: transfer_credit(
+                    led, Transfer("T40", "PARENT", "KID", usd("50.00"), D(2025, 3, 21))
                 ),
-                lambda l: auto_allocate(l, "KID", on=D(2025, 3, 21)),
+                lambda led: auto_allocate(led, "KID", on=D(2025, 3, 21)),
             ),
         ),
         Step(
@@ -271,16 +278,17 @@ def month_at_the_practice() -> list[Step]:
             "not to next month's visit",
             "LEO",
             (
-                lambda l: add_appointment(l, Appointment("V50", "LEO", D(2025, 1, 10))),
-                lambda l: add_charge(l, Charge("L50", "V50", usd("30.00"))),
-                lambda l: add_appointment(l, Appointment("V51", "LEO", D(2025, 2, 14))),
-                lambda l: add_charge(l, Charge("L51", "V51", usd("45.00"))),
-                lambda l: add_appointment(l, Appointment("V52", "LEO", D(2025, 4, 2))),
-                lambda l: add_charge(l, Charge("L52", "V52", usd("60.00"))),
-                lambda l: post_payment(
-                    l, Payment("PAY50", "LEO", usd("100.00"), D(2025, 3, 24), PaymentMethod.ONLINE)
+                lambda led: add_appointment(led, Appointment("V50", "LEO", D(2025, 1, 10))),
+                lambda led: add_charge(led, Charge("L50", "V50", usd("30.00"))),
+                lambda led: add_appointment(led, Appointment("V51", "LEO", D(2025, 2, 14))),
+                lambda led: add_charge(led, Charge("L51", "V51", usd("45.00"))),
+                lambda led: add_appointment(led, Appointment("V52", "LEO", D(2025, 4, 2))),
+                lambda led: add_charge(led, Charge("L52", "V52", usd("60.00"))),
+                lambda led: post_payment(
+                    led,
+                    Payment("PAY50", "LEO", usd("100.00"), D(2025, 3, 24), PaymentMethod.ONLINE),
                 ),
-                lambda l: auto_allocate(l, "LEO", on=D(2025, 3, 31)),
+                lambda led: auto_allocate(led, "LEO", on=D(2025, 3, 31)),
             ),
         ),
     ]
