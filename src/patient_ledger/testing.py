@@ -1,0 +1,447 @@
+"""Tools for test suites that validate balance math: invariant checks and Hypothesis strategies.
+
+``check_invariants`` and ``assert_invariants`` need nothing beyond the library. The strategies
+(``money``, ``operations``, ``ledgers`` …) need Hypothesis: install the ``testing`` extra
+(``pip install "patient-ledger[testing]"``).
+
+>>> from patient_ledger import Ledger
+>>> check_invariants(Ledger.empty())
+()
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from moneyed import Money
+
+from patient_ledger.apply import replay
+from patient_ledger.commands import (
+    add_appointment,
+    add_charge,
+    adjust_charge,
+    apply_unallocated,
+    auto_allocate,
+    cancel_offsetting,
+    post_payment,
+    refund,
+    release_credit,
+    reverse_payment,
+    transfer_credit,
+    unapply,
+)
+from patient_ledger.errors import LedgerError
+from patient_ledger.events import (
+    AllocationReturned,
+    AppointmentAdded,
+    CreditMoved,
+    Event,
+    PaymentPosted,
+    PaymentReversed,
+    RefundPosted,
+)
+from patient_ledger.money import to_minor, to_money
+from patient_ledger.state import Ledger
+from patient_ledger.values import (
+    Adjustment,
+    AdjustmentType,
+    Appointment,
+    Charge,
+    Payment,
+    PaymentMethod,
+    PaymentType,
+    Transfer,
+)
+from patient_ledger.views import claims_feed, dashboard, patients, unallocated_entries
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
+
+
+@attrs.frozen
+class Violation:
+    """One broken invariant: its number in SPEC §6 (0: money created or lost), whose, what."""
+
+    invariant: int
+    patient_id: str | None
+    message: str
+
+
+class InvariantError(AssertionError):
+    """Raised by :func:`assert_invariants`; ``violations`` lists every broken invariant."""
+
+    def __init__(self, violations: Sequence[Violation]) -> None:
+        self.violations = tuple(violations)
+        lines = "\n".join(
+            f"  invariant {v.invariant} ({v.patient_id or 'ledger'}): {v.message}"
+            for v in violations
+        )
+        super().__init__(f"{len(violations)} invariant(s) broken:\n{lines}")
+
+
+def _journal_paid(events: Iterable[Event]) -> tuple[dict[str, int], int]:
+    """Total Paid per patient and in all, re-derived from the journal alone."""
+    paid: dict[str, int] = defaultdict(int)
+    owner_of_entry: dict[str, str] = {}
+    owner_of_appointment: dict[str, str] = {}
+    amount_of_payment: dict[str, int] = {}
+    total = 0
+    for event in events:
+        match event:
+            case AppointmentAdded(appointment=a):
+                owner_of_appointment[a.id] = a.patient_id
+            case (
+                PaymentPosted(payment=p, entry_id=entry_id)
+                | RefundPosted(payment=p, entry_id=entry_id)
+            ):
+                paid[p.patient_id] += p.minor_units
+                total += p.minor_units
+                amount_of_payment[p.id] = p.minor_units
+                if entry_id is not None:
+                    owner_of_entry[entry_id] = p.patient_id
+            case CreditMoved(from_entry_id=source, entry_id=entry_id, to_patient_id=to):
+                owner_of_entry[entry_id] = to
+                paid[owner_of_entry[source]] -= event.amount
+                paid[to] += event.amount
+            case AllocationReturned(appointment_id=a, entry_id=entry_id):
+                owner_of_entry[entry_id] = owner_of_appointment[a]
+            case PaymentReversed(payment_id=payment_id):
+                for appointment_id, amount in event.allocations:
+                    paid[owner_of_appointment[appointment_id]] -= amount
+                for entry_id, amount in event.entries:
+                    paid[owner_of_entry[entry_id]] -= amount
+                total -= amount_of_payment[payment_id]
+            case _:
+                pass
+    return paid, total
+
+
+def check_invariants(ledger: Ledger) -> tuple[Violation, ...]:
+    """Check SPEC §6 for every patient; return the violations (empty when all hold).
+
+    Besides the seven invariants it checks that the views agree with each other (the feed with
+    the dashboard, the open entries with the buckets) and that Total Paid matches what the
+    journal says was received, refunded, reversed and transferred (invariant 0: no money is
+    created or lost).
+    """
+    checker = _Checker(ledger.currency)
+    journal_paid, journal_total = _journal_paid(ledger.events)
+    total_paid_all = 0
+    for pid in patients(ledger):
+        total_paid_all += checker.patient(ledger, pid, journal_paid.get(pid, 0))
+    checker.check(
+        total_paid_all == journal_total,
+        0,
+        None,
+        f"patients' total paid sums to {total_paid_all}, but the journal received "
+        f"{journal_total} (payments - refunds - reversals): money created or lost",
+    )
+    checker.check(replay(ledger.events) == ledger, 7, None, "replay(ledger.events) != ledger")
+    return tuple(checker.found)
+
+
+class _Checker:
+    def __init__(self, code: str) -> None:
+        self.code = code
+        self.found: list[Violation] = []
+
+    def check(self, ok: bool, invariant: int, patient_id: str | None, message: str) -> None:
+        if not ok:
+            self.found.append(Violation(invariant, patient_id, message))
+
+    def minor(self, value: object, what: str, patient_id: str) -> int:
+        if not isinstance(value, Money) or value.currency.code != self.code:
+            self.found.append(
+                Violation(6, patient_id, f"{what} {value!r} is not Money in {self.code}")
+            )
+            return 0
+        try:
+            return to_minor(value, what)
+        except LedgerError as error:
+            self.found.append(Violation(6, patient_id, f"{what} is not exact: {error}"))
+            return 0
+
+    def patient(self, ledger: Ledger, pid: str, journal_paid: int) -> int:
+        """Check one patient's views; return its Total Paid in minor units."""
+        check, minor = self.check, self.minor
+        d = dashboard(ledger, pid)
+        paid = minor(d.total_paid, "total_paid", pid)
+        allocated = minor(d.allocated, "allocated", pid)
+        unallocated = minor(d.unallocated, "unallocated", pid)
+        responsibility = minor(d.patient_responsibility, "patient_responsibility", pid)
+        statement = minor(d.statement_balance, "statement_balance", pid)
+        balance = minor(d.total_balance, "total_balance", pid)
+        check(
+            paid == allocated + unallocated,
+            1,
+            pid,
+            f"total paid {paid} != allocated {allocated} + unallocated {unallocated}",
+        )
+        check(
+            balance == statement - unallocated,
+            2,
+            pid,
+            f"total balance {balance} != statement {statement} - unallocated {unallocated}",
+        )
+        check(statement == responsibility - allocated, 2, pid, "statement != resp. - allocated")
+        check(balance == responsibility - paid, 2, pid, "total balance != resp. - total paid")
+        check(
+            paid == journal_paid,
+            0,
+            pid,
+            f"total paid {paid} != {journal_paid} received for the patient by the journal",
+        )
+        buckets = self._entries(ledger, pid)
+        check(
+            sum(buckets.values()) == unallocated,
+            1,
+            pid,
+            f"open entries sum to {sum(buckets.values())}, unallocated is {unallocated}",
+        )
+        check(buckets.get(None, 0) >= 0, 4, pid, "general bucket below zero")
+        feed_paid, feed_responsibility = self._feed(ledger, pid, buckets, unallocated)
+        check(feed_paid == allocated, 1, pid, f"feed paid {feed_paid} != allocated {allocated}")
+        check(feed_responsibility == responsibility, 1, pid, "feed responsibility != dashboard's")
+        return paid
+
+    def _entries(self, ledger: Ledger, pid: str) -> dict[str | None, int]:
+        buckets: dict[str | None, int] = defaultdict(int)
+        dates = []
+        for e in unallocated_entries(ledger, pid):
+            amount = self.minor(e.amount, f"entry {e.id} amount", pid)
+            self.check(amount != 0, 4, pid, f"entry {e.id} is open with a zero amount")
+            buckets[e.appointment_id] += amount
+            dates.append(e.received_on)
+        self.check(dates == sorted(dates), 4, pid, "open entries are not oldest first")
+        for bucket, total in buckets.items():
+            self.check(total >= 0, 4, pid, f"bucket {bucket or 'general'} has {total} available")
+        return buckets
+
+    def _feed(
+        self, ledger: Ledger, pid: str, buckets: Mapping[str | None, int], unallocated: int
+    ) -> tuple[int, int]:
+        check, minor = self.check, self.minor
+        rows = claims_feed(ledger, pid)
+        order = [(r.date, r.appointment_id) for r in rows]
+        check(order == sorted(order), 5, pid, "claims feed is not by date then id")
+        sum_paid = sum_resp = 0
+        for r in rows:
+            r_resp = minor(r.patient_responsibility, "row responsibility", pid)
+            r_paid = minor(r.paid, "row paid", pid)
+            r_due = minor(r.balance_due, "row balance_due", pid)
+            r_held = minor(r.appointment_unallocated, "row appointment_unallocated", pid)
+            r_all = minor(r.patient_unallocated, "row patient_unallocated", pid)
+            sum_paid += r_paid
+            sum_resp += r_resp
+            where = f"appointment {r.appointment_id}"
+            check(0 <= r_paid <= r_resp, 3, pid, f"{where}: paid {r_paid} of {r_resp} charged")
+            check(r_due == r_resp - r_paid, 3, pid, f"{where}: due {r_due} != charged - paid")
+            check(r_held >= 0, 4, pid, f"{where}: its bucket has {r_held} available")
+            check(
+                r_held == buckets.get(r.appointment_id, 0),
+                4,
+                pid,
+                f"{where}: bucket {r_held} != its open entries",
+            )
+            check(r_held == 0 or r_due == 0, 5, pid, f"{where}: holds {r_held} but {r_due} due")
+            check(r_all == unallocated, 1, pid, f"{where}: patient_unallocated != unallocated")
+        return sum_paid, sum_resp
+
+
+def assert_invariants(ledger: Ledger) -> None:
+    """Raise :class:`InvariantError` (an ``AssertionError``) listing every broken invariant."""
+    violations = check_invariants(ledger)
+    if violations:
+        raise InvariantError(violations)
+
+
+# -- operations: commands as printable data -------------------------------------------------
+
+
+@attrs.frozen
+class Operation:
+    """One command with its arguments, as data (its repr is the call it makes)."""
+
+    command: Callable[..., Ledger]
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def __call__(self, ledger: Ledger) -> Ledger:
+        """Run the command on ``ledger``."""
+        return self.command(ledger, *self.args, **self.kwargs)
+
+    def __repr__(self) -> str:
+        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        return f"{self.command.__name__}(ledger, {', '.join(parts)})"
+
+
+def run_operations(
+    operations: Iterable[Operation], ledger: Ledger | None = None
+) -> tuple[Ledger, list[LedgerError]]:
+    """Apply operations in turn; refused ones leave the ledger as it was and are returned."""
+    ledger = Ledger.empty("USD") if ledger is None else ledger
+    refused = []
+    for operation in operations:
+        try:
+            ledger = operation(ledger)
+        except LedgerError as error:
+            refused.append(error)
+    return ledger, refused
+
+
+def _require_hypothesis() -> Any:
+    try:
+        from hypothesis import strategies  # noqa: PLC0415 - an optional dependency
+    except ImportError as error:  # pragma: no cover - the testing extra is installed in CI
+        msg = 'these strategies need Hypothesis: pip install "patient-ledger[testing]"'
+        raise ImportError(msg) from error
+    return strategies
+
+
+START = datetime.date(2025, 1, 1)
+
+
+def money(
+    min_minor: int = 1, max_minor: int = 50_000, currency: str = "USD"
+) -> SearchStrategy[Money]:
+    """Money generated from integer minor units (it shrinks towards small amounts)."""
+    st = _require_hypothesis()
+    return st.integers(min_minor, max_minor).map(lambda m: to_money(m, currency))  # type: ignore[no-any-return]
+
+
+def dates(days: int = 120) -> SearchStrategy[datetime.date]:
+    """Dates in the first ``days`` days of 2025."""
+    st = _require_hypothesis()
+    return st.integers(0, days).map(lambda n: START + datetime.timedelta(days=n))  # type: ignore[no-any-return]
+
+
+def operations(
+    *, patients: int = 3, appointments: int = 6, max_minor: int = 30_000
+) -> SearchStrategy[Operation]:
+    """Any command, with ids drawn from small pools so that they meet and collide.
+
+    Appointment ``A{n}`` always belongs to patient ``P{n % patients}``, so most references are
+    valid; some are unknown or another patient's on purpose, and some commands will be refused.
+    """
+    st = _require_hypothesis()
+    patient = st.integers(0, patients - 1).map(lambda n: f"P{n}")
+    appointment_no = st.integers(0, appointments - 1)
+    appointment = appointment_no.map(lambda n: f"A{n}")
+    amount = money(1, max_minor)
+    maybe_amount = st.none() | amount
+    day = dates()
+
+    def appointment_op(n: int, d: datetime.date) -> Operation:
+        return Operation(add_appointment, (Appointment(f"A{n}", f"P{n % patients}", d),))
+
+    def charge_op(n: int, a: int, m: Money) -> Operation:
+        return Operation(add_charge, (Charge(f"C{n}", f"A{a}", m),))
+
+    def payment_op(n: int, a: int | None, m: Money, d: datetime.date, t: PaymentType) -> Operation:
+        pid = f"P{(a if a is not None else n) % patients}"
+        appt = None if a is None else f"A{a}"
+        return Operation(
+            post_payment, (Payment(f"PAY{n}", pid, m, d, PaymentMethod.CASH, t, appt),)
+        )
+
+    def refund_op(n: int, a: int | None, m: Money, d: datetime.date) -> Operation:
+        pid = f"P{(a if a is not None else n) % patients}"
+        appt = None if a is None else f"A{a}"
+        negative = to_money(-to_minor(m, "refund"), m.currency.code)
+        return Operation(
+            refund,
+            (Payment(f"R{n}", pid, negative, d, type=PaymentType.REFUND, appointment_id=appt),),
+        )
+
+    def adjust_op(
+        n: int, c: int, m: Money, down: bool, t: AdjustmentType, d: datetime.date
+    ) -> Operation:
+        signed = (
+            -to_minor(m, "adjustment")
+            if down or t is AdjustmentType.WRITE_OFF
+            else to_minor(m, "a")
+        )
+        return Operation(
+            adjust_charge,
+            (Adjustment(f"ADJ{n}", f"C{c}", to_money(signed, m.currency.code), d, t),),
+        )
+
+    def transfer_op(n: int, a: int, b: int, m: Money, d: datetime.date) -> Operation:
+        if a == b:
+            b = (b + 1) % patients
+        return Operation(transfer_credit, (Transfer(f"T{n}", f"P{a}", f"P{b}", m, d),))
+
+    small = st.integers(0, 12)
+    pno = st.integers(0, patients - 1)
+    charges = st.builds(charge_op, small, appointment_no, money(0, max_minor))
+    payments = st.builds(
+        payment_op,
+        small,
+        st.none() | appointment_no,
+        amount,
+        day,
+        st.sampled_from([PaymentType.PAYMENT, PaymentType.COPAY]),
+    )
+    # Payments and charges are listed more than once: they are what most ledgers are made of.
+    return st.one_of(  # type: ignore[no-any-return]
+        payments,
+        charges,
+        payments,
+        st.builds(appointment_op, appointment_no, day),
+        charges,
+        st.builds(refund_op, small, st.none() | appointment_no, amount, day),
+        st.builds(
+            lambda p, a, m, d: Operation(apply_unallocated, (p, a, m), {"on": d}),
+            patient,
+            appointment,
+            maybe_amount,
+            day,
+        ),
+        st.builds(lambda p, d: Operation(cancel_offsetting, (p,), {"on": d}), patient, day),
+        st.builds(
+            lambda a, m, d: Operation(unapply, (a, m), {"on": d}), appointment, maybe_amount, day
+        ),
+        st.builds(
+            lambda a, m, d: Operation(release_credit, (a, m), {"on": d}),
+            appointment,
+            maybe_amount,
+            day,
+        ),
+        st.builds(
+            adjust_op, small, small, amount, st.booleans(), st.sampled_from(AdjustmentType), day
+        ),
+        st.builds(
+            lambda n, d: Operation(reverse_payment, (n,), {"on": d}),
+            st.sampled_from([f"PAY{i}" for i in range(13)] + [f"R{i}" for i in range(13)]),
+            day,
+        ),
+        st.builds(transfer_op, small, pno, pno, amount, day),
+        st.builds(lambda p, d: Operation(auto_allocate, (p,), {"on": d}), patient, day),
+    )
+
+
+def command_sequences(
+    *, patients: int = 3, appointments: int = 6, max_operations: int = 40
+) -> SearchStrategy[list[Operation]]:
+    """Operation lists that start by booking every appointment (on drawn dates), then run
+    random commands: most are accepted, and some are refused on purpose."""
+    st = _require_hypothesis()
+    setup = st.tuples(*(dates() for _ in range(appointments))).map(
+        lambda days: [
+            Operation(add_appointment, (Appointment(f"A{n}", f"P{n % patients}", d),))
+            for n, d in enumerate(days)
+        ]
+    )
+    body = st.lists(
+        operations(patients=patients, appointments=appointments), max_size=max_operations
+    )
+    return st.builds(lambda head, tail: head + tail, setup, body)  # type: ignore[no-any-return]
+
+
+def ledgers(*, max_operations: int = 40) -> SearchStrategy[Ledger]:
+    """Valid ledgers built by running generated operations (refused ones are skipped)."""
+    return command_sequences(max_operations=max_operations).map(lambda ops: run_operations(ops)[0])
