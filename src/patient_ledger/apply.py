@@ -17,18 +17,21 @@ import attrs
 from patient_ledger.errors import InvalidInputError
 from patient_ledger.events import (
     EVENT_TYPES,
-    AllocationReturned,
+    AllocationUnapplied,
+    Application,
     AppointmentAdded,
     ChargeAdded,
     ChargeAdjusted,
-    CreditMoved,
+    CreditReleased,
     CreditTransferred,
     EntriesCancelled,
     Event,
     LedgerOpened,
+    Move,
     PaymentPosted,
     PaymentReversed,
     RefundPosted,
+    Return,
     UnallocatedApplied,
 )
 from patient_ledger.state import (
@@ -183,6 +186,40 @@ class _Changes:
             ),
         )
 
+    def apply_held(self, applied: tuple[Application, ...]) -> None:
+        """Apply parts of open entries to appointments' charges."""
+        for entry_id, appointment_id, amount in applied:
+            entry = self.change_entry(entry_id, -amount)
+            self.allocate(appointment_id, entry.payment_id, amount)
+
+    def return_allocations(
+        self, appointment_id: str, returned: tuple[Return, ...], *, to_general: bool
+    ) -> None:
+        """Hold allocations again as new entries: in the general or the appointment's bucket."""
+        patient_id = self.appointments[appointment_id].appointment.patient_id
+        for payment_id, amount, entry_id in returned:
+            self.deallocate(appointment_id, payment_id, amount)
+            self.open_entry(
+                entry_id,
+                patient_id,
+                None if to_general else appointment_id,
+                payment_id,
+                self.payments[payment_id].payment.received_on,
+                amount,
+            )
+
+    def move_credit(self, moves: tuple[Move, ...], to_patient_id: str) -> None:
+        """Move parts of open entries into new entries of a patient's general bucket."""
+        for from_entry_id, entry_id, amount in moves:
+            source = self.change_entry(from_entry_id, -amount)
+            self.open_entry(
+                entry_id, to_patient_id, None, source.payment_id, source.received_on, amount
+            )
+            if to_patient_id != source.patient_id:
+                self.add_paid(source.patient_id, -amount)
+                self.add_paid(to_patient_id, amount)
+                self.add_holder(source.payment_id, to_patient_id)
+
     def add_charged(self, appointment_id: str, amount: int) -> None:
         a = self.appointments[appointment_id]
         self.appointments = self.appointments.set(
@@ -213,12 +250,10 @@ def apply_event(state: State, event: Event) -> State:  # noqa: PLR0915 - one cas
                     p.received_on,
                     p.minor_units - allocated,
                 )
-        case UnallocatedApplied(entry_id=entry_id, appointment_id=appointment_id, amount=amount):
-            entry = c.change_entry(entry_id, -amount)
-            c.allocate(appointment_id, entry.payment_id, amount)
-        case ChargeAdded(charge=charge):
+        case ChargeAdded(charge=charge, applied=applied):
             c.charges = c.charges.set(charge.id, ChargeState(charge, charge.minor_units))
             c.add_charged(charge.appointment_id, charge.minor_units)
+            c.apply_held(applied)
         case AppointmentAdded(appointment=appointment):
             c.appointments = c.appointments.set(appointment.id, AppointmentState(appointment))
             owner = c.patient(appointment.patient_id)
@@ -226,6 +261,8 @@ def apply_event(state: State, event: Event) -> State:  # noqa: PLR0915 - one cas
                 appointment.patient_id,
                 PatientState((*owner.appointments, appointment.id), owner.general, owner.paid),
             )
+        case UnallocatedApplied(applied=applied):
+            c.apply_held(applied)
         case RefundPosted(payment=p, entry_id=entry_id):
             c.payments = c.payments.set(p.id, PaymentState(p, (p.patient_id,)))
             c.add_paid(p.patient_id, p.minor_units)
@@ -235,41 +272,25 @@ def apply_event(state: State, event: Event) -> State:  # noqa: PLR0915 - one cas
         case EntriesCancelled(parts=parts):
             for entry_id, amount in parts:
                 c.change_entry(entry_id, -amount, cancelled=True)
-        case AllocationReturned():
-            c.deallocate(event.appointment_id, event.payment_id, event.amount)
-            appointment = c.appointments[event.appointment_id].appointment
-            c.open_entry(
-                event.entry_id,
-                appointment.patient_id,
-                None if event.to_general else appointment.id,
-                event.payment_id,
-                c.payments[event.payment_id].payment.received_on,
-                event.amount,
-            )
-        case CreditMoved():
-            source = c.change_entry(event.from_entry_id, -event.amount)
-            c.open_entry(
-                event.entry_id,
-                event.to_patient_id,
-                None,
-                source.payment_id,
-                source.received_on,
-                event.amount,
-            )
-            if event.to_patient_id != source.patient_id:
-                c.add_paid(source.patient_id, -event.amount)
-                c.add_paid(event.to_patient_id, event.amount)
-                c.add_holder(source.payment_id, event.to_patient_id)
+        case AllocationUnapplied(appointment_id=appointment_id):
+            c.return_allocations(appointment_id, event.returned, to_general=True)
+            c.apply_held(event.applied)
+        case CreditReleased(appointment_id=appointment_id, moves=moves):
+            c.move_credit(moves, c.appointments[appointment_id].appointment.patient_id)
         case ChargeAdjusted(adjustment=adjustment):
             cs = c.charges[adjustment.charge_id]
+            appointment_id = cs.charge.appointment_id
             c.charges = c.charges.set(
                 cs.charge.id, ChargeState(cs.charge, cs.amount + adjustment.minor_units)
             )
-            c.add_charged(cs.charge.appointment_id, adjustment.minor_units)
+            c.add_charged(appointment_id, adjustment.minor_units)
             c.adjustments = c.adjustments.set(adjustment.id, adjustment)
-        case CreditTransferred(transfer=transfer):
+            c.return_allocations(appointment_id, event.returned, to_general=False)
+            c.apply_held(event.applied)
+        case CreditTransferred(transfer=transfer, moves=moves):
             c.transfers = c.transfers.set(transfer.id, transfer)
             c.patients = c.patients.set(transfer.to_patient_id, c.patient(transfer.to_patient_id))
+            c.move_credit(moves, transfer.to_patient_id)
         case PaymentReversed():
             for appointment_id, amount in event.allocations:
                 c.deallocate(appointment_id, event.payment_id, amount)
@@ -279,6 +300,7 @@ def apply_event(state: State, event: Event) -> State:  # noqa: PLR0915 - one cas
                 c.add_paid(entry.patient_id, -amount)
             ps = c.payments[event.payment_id]
             c.payments = c.payments.set(event.payment_id, attrs.evolve(ps, reversed=True))
+            c.apply_held(event.applied)
         case _:
             assert_never(event)
     return c.freeze()

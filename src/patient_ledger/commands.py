@@ -1,9 +1,11 @@
-"""The pure commands: each validates, decides events, and folds them with ``apply_event``.
+"""The pure commands: each validates, decides one event, and applies it with ``apply_event``.
 
-Every command is ``command(ledger, ...) -> Ledger``: it returns a new ledger and leaves its
-argument as it was; on a broken rule it raises a :class:`~patient_ledger.errors.LedgerError`
-and returns nothing.  Rules are checked in one fixed precedence — input shape, idempotency,
-references, state — so the first broken rule in that order names the error.
+Every command is ``command(ledger, ...) -> Ledger``: it decides exactly one event (with all it
+caused inside: auto-applied money, moved entries) and returns the ledger after it, leaving its
+argument as it was; on a broken rule it raises a
+:class:`~patient_ledger.errors.LedgerError` and returns nothing. Rules are checked in one fixed
+precedence — input shape, idempotency, references, state — so the first broken rule in that
+order names the error.
 
 Invariants kept by every command (SPEC §6), for every patient: total paid = allocated +
 unallocated; no appointment is over-applied; every bucket's available amount is ≥ 0; an
@@ -15,6 +17,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Iterator
 
+import attrs
 from moneyed import Money
 
 from patient_ledger.apply import apply_event
@@ -31,18 +34,20 @@ from patient_ledger.errors import (
     UnknownIdError,
 )
 from patient_ledger.events import (
-    AllocationReturned,
+    AllocationUnapplied,
+    Application,
     AppointmentAdded,
     ChargeAdded,
     ChargeAdjusted,
-    CreditMoved,
+    CreditReleased,
     CreditTransferred,
     EntriesCancelled,
     EntryPart,
-    Event,
+    Move,
     PaymentPosted,
     PaymentReversed,
     RefundPosted,
+    Return,
     UnallocatedApplied,
 )
 from patient_ledger.money import check_currency, to_minor, to_money
@@ -139,12 +144,6 @@ def _appointment_of(state: State, appointment_id: str, patient_id: str) -> Appoi
     return found
 
 
-def _commit(state: State, events: Iterable[Event]) -> State:
-    for event in events:
-        state = apply_event(state, event)
-    return state
-
-
 def _draw(state: State, bucket: Bucket, amount: int) -> Iterator[EntryPart]:
     """Parts of a bucket's open positive entries, oldest first, adding up to ``amount``.
 
@@ -161,19 +160,23 @@ def _draw(state: State, bucket: Bucket, amount: int) -> Iterator[EntryPart]:
             yield entry_id, take
 
 
-def _auto_apply(state: State, appointment_id: str, on: datetime.date | None) -> State:
-    """Apply the appointment's own bucket to its balance due (invariant 5), oldest first."""
+def _applications(
+    state: State, bucket: Bucket, amount: int, appointment_id: str
+) -> tuple[Application, ...]:
+    """Apply ``amount`` of a bucket, oldest entries first, to an appointment."""
+    return tuple(
+        (entry_id, appointment_id, take) for entry_id, take in _draw(state, bucket, amount)
+    )
+
+
+def _auto_applied(state: State, appointment_id: str) -> tuple[Application, ...]:
+    """What auto-apply takes from the appointment's own bucket for its balance due (invariant
+    5): oldest entries first, until the balance due or the bucket's available amount is zero."""
     appointment = state.appointments[appointment_id]
     amount = min(appointment.bucket.available, appointment.due)
     if amount <= 0:
-        return state
-    return _commit(
-        state,
-        [
-            UnallocatedApplied(entry_id=entry_id, appointment_id=appointment_id, amount=take, on=on)
-            for entry_id, take in _draw(state, appointment.bucket, amount)
-        ],
-    )
+        return ()
+    return _applications(state, appointment.bucket, amount, appointment_id)
 
 
 def _check_payment(state: State, payment: object, refund: bool) -> Payment:
@@ -228,9 +231,12 @@ def add_charge(ledger: Ledger, charge: Charge) -> Ledger:
     known = state.charges.get(charge.id)
     if _is_resubmission(known and known.charge, charge, "charge", charge.id):
         return ledger
-    _appointment(state, charge.appointment_id)
-    state = apply_event(state, ChargeAdded(charge))
-    return Ledger(_auto_apply(state, charge.appointment_id, None))
+    appointment = _appointment(state, charge.appointment_id)
+    event = ChargeAdded(charge)
+    if appointment.bucket.available > 0:
+        # Decide what the held money pays on the state with the charge, then record both.
+        event = ChargeAdded(charge, _auto_applied(apply_event(state, event), charge.appointment_id))
+    return Ledger(apply_event(state, event))
 
 
 def post_payment(ledger: Ledger, payment: Payment) -> Ledger:
@@ -340,16 +346,9 @@ def apply_unallocated(
             amount=amount,
             balance_due=to_money(appointment.due, state.currency),
         )
+    applied = _applications(state, general, minor, appointment_id)
     return Ledger(
-        _commit(
-            state,
-            [
-                UnallocatedApplied(
-                    entry_id=entry_id, appointment_id=appointment_id, amount=take, on=on
-                )
-                for entry_id, take in _draw(state, general, minor)
-            ],
-        )
+        apply_event(state, UnallocatedApplied(patient_id=patient_id, applied=applied, on=on))
     )
 
 
@@ -456,39 +455,24 @@ def _offsetting_parts(state: State, patient: PatientState) -> list[EntryPart]:
 # -- SPEC §9: the rest of the workflow --------------------------------------------------------
 
 
-def _returned(
-    state: State, appointment: AppointmentState, amount: int, *, to_general: bool, on: datetime.date
-) -> Iterator[AllocationReturned]:
-    """Take ``amount`` of an appointment's allocations back, newest first."""
-    for number, (payment_id, part) in enumerate(reversed(appointment.allocations)):
+def _returned(state: State, appointment: AppointmentState, amount: int) -> tuple[Return, ...]:
+    """Take ``amount`` of an appointment's allocations back, newest first, as new entries."""
+    returned: list[Return] = []
+    for payment_id, part in reversed(appointment.allocations):
         if amount <= 0:
-            return
+            break
         take = min(part, amount)
         amount -= take
-        yield AllocationReturned(
-            appointment_id=appointment.appointment.id,
-            payment_id=payment_id,
-            amount=take,
-            entry_id=state.next_entry_id(number),
-            to_general=to_general,
-            on=on,
-        )
+        returned.append((payment_id, take, state.next_entry_id(len(returned))))
+    return tuple(returned)
 
 
-def _moved(
-    state: State, bucket: Bucket, amount: int, to_patient_id: str, on: datetime.date
-) -> list[CreditMoved]:
-    """Move ``amount`` of a bucket's open entries, oldest first, to a patient's general bucket."""
-    return [
-        CreditMoved(
-            from_entry_id=entry_id,
-            entry_id=state.next_entry_id(number),
-            to_patient_id=to_patient_id,
-            amount=take,
-            on=on,
-        )
+def _moves(state: State, bucket: Bucket, amount: int) -> tuple[Move, ...]:
+    """Move ``amount`` of a bucket's open entries, oldest first, into new entries."""
+    return tuple(
+        (entry_id, state.next_entry_id(number), take)
         for number, (entry_id, take) in enumerate(_draw(state, bucket, amount))
-    ]
+    )
 
 
 def _optional_str(value: object, what: str) -> None:
@@ -528,8 +512,17 @@ def unapply(
             amount=amount,
             allocated=to_money(appointment.allocated, state.currency),
         )
-    state = _commit(state, _returned(state, appointment, minor, to_general=True, on=on))
-    return Ledger(_auto_apply(state, appointment_id, on))
+    event = AllocationUnapplied(
+        appointment_id=appointment_id,
+        returned=_returned(state, appointment, minor),
+        applied=(),
+        on=on,
+    )
+    if appointment.bucket.available > 0:
+        # The reopened balance meets the appointment's own held money (invariant 5).
+        applied = _auto_applied(apply_event(state, event), appointment_id)
+        event = attrs.evolve(event, applied=applied)
+    return Ledger(apply_event(state, event))
 
 
 def release_credit(
@@ -562,8 +555,10 @@ def release_credit(
             amount=amount,
             available=to_money(available, state.currency),
         )
-    patient_id = appointment.appointment.patient_id
-    return Ledger(_commit(state, _moved(state, appointment.bucket, minor, patient_id, on)))
+    moves = _moves(state, appointment.bucket, minor)
+    return Ledger(
+        apply_event(state, CreditReleased(appointment_id=appointment_id, moves=moves, on=on))
+    )
 
 
 def adjust_charge(ledger: Ledger, adjustment: Adjustment) -> Ledger:
@@ -608,14 +603,18 @@ def adjust_charge(ledger: Ledger, adjustment: Adjustment) -> Ledger:
             amount=adjustment.amount,
             balance_due=to_money(due, state.currency),
         )
-    state = apply_event(state, ChargeAdjusted(adjustment))
-    appointment = state.appointments[appointment_id]
+    event = ChargeAdjusted(adjustment=adjustment)
+    after = apply_event(state, event)
+    appointment = after.appointments[appointment_id]
     excess = appointment.allocated - appointment.charged
     if excess > 0:
-        state = _commit(
-            state, _returned(state, appointment, excess, to_general=False, on=adjustment.on)
-        )
-    return Ledger(_auto_apply(state, appointment_id, adjustment.on))
+        returned = _returned(after, appointment, excess)
+        event = ChargeAdjusted(adjustment=adjustment, returned=returned)
+        after = apply_event(state, event)
+    applied = _auto_applied(after, appointment_id)
+    if applied:
+        event = attrs.evolve(event, applied=applied)
+    return Ledger(apply_event(state, event))
 
 
 def reverse_payment(
@@ -650,7 +649,7 @@ def reverse_payment(
         patient = state.patients[holder]
         for appointment_id in patient.appointments:
             appointment = state.appointments[appointment_id]
-            allocated = sum(amount for pid, amount in appointment.allocations if pid == payment_id)
+            allocated = sum(part for pid, part in appointment.allocations if pid == payment_id)
             if allocated:
                 allocations.append((appointment_id, allocated))
                 touched.append(appointment_id)
@@ -662,7 +661,7 @@ def reverse_payment(
                 for _, _, entry_id in bucket.open
                 if state.entries[entry_id].payment_id == payment_id
             ]
-            total = sum(amount for _, amount in held)
+            total = sum(part for _, part in held)
             if bucket.available - total < 0:
                 where = (
                     "general"
@@ -688,19 +687,23 @@ def reverse_payment(
             id=payment_id,
             amount=known.payment.amount,
         )
-    state = apply_event(
-        state,
-        PaymentReversed(
-            payment_id=payment_id,
-            allocations=tuple(allocations),
-            entries=tuple(entries),
-            on=on,
-            reason=reason,
-        ),
+    event = PaymentReversed(
+        payment_id=payment_id,
+        allocations=tuple(allocations),
+        entries=tuple(entries),
+        applied=(),
+        on=on,
+        reason=reason,
     )
-    for appointment_id in touched:
-        state = _auto_apply(state, appointment_id, on)
-    return Ledger(state)
+    after = apply_event(state, event)
+    applied = tuple(
+        part
+        for appointment_id in dict.fromkeys(touched)
+        for part in _auto_applied(after, appointment_id)
+    )
+    if applied:
+        event = attrs.evolve(event, applied=applied)
+    return Ledger(apply_event(state, event))
 
 
 def transfer_credit(ledger: Ledger, transfer: Transfer) -> Ledger:
@@ -730,9 +733,8 @@ def transfer_credit(ledger: Ledger, transfer: Transfer) -> Ledger:
             amount=transfer.amount,
             available=to_money(general.available, state.currency),
         )
-    state = apply_event(state, CreditTransferred(transfer))
-    moves = _moved(state, general, transfer.minor_units, transfer.to_patient_id, transfer.on)
-    return Ledger(_commit(state, moves))
+    moves = _moves(state, general, transfer.minor_units)
+    return Ledger(apply_event(state, CreditTransferred(transfer=transfer, moves=moves)))
 
 
 def auto_allocate(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Ledger:
@@ -747,25 +749,22 @@ def auto_allocate(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Ledg
     check_id(patient_id, "patient_id")
     check_date(on, "on")
     patient = _patient(state, patient_id)
-    start = state
+    applied: list[Application] = []
+    after = state
     for appointment in sorted(
         (state.appointments[a] for a in patient.appointments), key=appointment_order
     ):
         if appointment.appointment.date > on:
             break
-        general = state.patients[patient_id].general
+        general = after.patients[patient_id].general
         amount = min(general.available, appointment.due)
         if amount > 0:
-            state = _commit(
-                state,
-                [
-                    UnallocatedApplied(
-                        entry_id=entry_id,
-                        appointment_id=appointment.appointment.id,
-                        amount=take,
-                        on=on,
-                    )
-                    for entry_id, take in _draw(state, general, amount)
-                ],
+            parts = _applications(after, general, amount, appointment.appointment.id)
+            applied.extend(parts)
+            after = apply_event(
+                after, UnallocatedApplied(patient_id=patient_id, applied=parts, on=on)
             )
-    return ledger if state is start else Ledger(state)
+    if not applied:
+        return ledger
+    event = UnallocatedApplied(patient_id=patient_id, applied=tuple(applied), on=on)
+    return Ledger(apply_event(state, event))

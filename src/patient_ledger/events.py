@@ -1,8 +1,11 @@
 """The journal's events: frozen, self-contained, past-tense facts.
 
-A command decides these; :func:`patient_ledger.apply.apply_event` applies them, and the same
-function replays a journal.  Amounts inside events are exact integer minor units of the ledger's
-currency (``LedgerOpened`` records it); value objects keep their own ``Money``.
+A command decides exactly one event — with everything it caused (auto-applied money, entries
+moved) inside it — so every prefix of a journal is a whole number of commands, and
+``ledger.at(n)`` always shows a ledger that keeps every invariant.
+:func:`patient_ledger.apply.apply_event` applies them, and the same function replays a journal.
+Amounts inside events are exact integer minor units of the ledger's currency (``LedgerOpened``
+records it); value objects keep their own ``Money``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,13 @@ from patient_ledger.values import Adjustment, Appointment, Charge, Payment, Tran
 
 #: ``(entry_id, amount)`` — a part of one open entry, in minor units.
 EntryPart = tuple[str, int]
+#: ``(entry_id, appointment_id, amount)`` — held money applied to an appointment's charges.
+Application = tuple[str, str, int]
+#: ``(payment_id, amount, entry_id)`` — a payment's allocation taken back and held again as
+#: the new open entry ``entry_id``.
+Return = tuple[str, int, str]
+#: ``(from_entry_id, entry_id, amount)`` — part of an open entry moved to a new open entry.
+Move = tuple[str, str, int]
 
 
 @attrs.frozen
@@ -33,9 +43,10 @@ class AppointmentAdded:
 
 @attrs.frozen
 class ChargeAdded:
-    """A charge was added to its appointment (auto-apply follows as ``UnallocatedApplied``)."""
+    """A charge was added to its appointment, and the appointment's held money ``applied``."""
 
     charge: Charge
+    applied: tuple[Application, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -58,14 +69,11 @@ class RefundPosted:
 
 @attrs.frozen(kw_only=True)
 class UnallocatedApplied:
-    """``amount`` of an open entry was applied to an appointment's charges.
+    """Money of the patient's general bucket was applied to appointments' charges."""
 
-    ``on`` is ``None`` when a new charge triggered it (a charge carries no date)."""
-
-    entry_id: str
-    appointment_id: str
-    amount: int
-    on: datetime.date | None
+    patient_id: str
+    applied: tuple[Application, ...]
+    on: datetime.date
 
 
 @attrs.frozen(kw_only=True)
@@ -78,53 +86,53 @@ class EntriesCancelled:
 
 
 @attrs.frozen(kw_only=True)
-class AllocationReturned:
-    """``amount`` of ``payment_id``'s allocation left an appointment and is held again as
-    the new open entry ``entry_id`` — in the patient's general bucket (``to_general``) or in
-    the appointment's own bucket (a charge lowered below what was paid)."""
+class AllocationUnapplied:
+    """Allocations left an appointment (newest first) for the patient's general bucket; the
+    appointment's own held money was then ``applied`` to the reopened balance."""
 
     appointment_id: str
-    payment_id: str
-    amount: int
-    entry_id: str
-    to_general: bool
+    returned: tuple[Return, ...]
+    applied: tuple[Application, ...]
     on: datetime.date
 
 
 @attrs.frozen(kw_only=True)
-class CreditMoved:
-    """``amount`` of the open entry ``from_entry_id`` moved to a new open entry ``entry_id``
-    in ``to_patient_id``'s general bucket (a release or a transfer)."""
+class CreditReleased:
+    """Money moved from an appointment's bucket to the patient's general bucket."""
 
-    from_entry_id: str
-    entry_id: str
-    to_patient_id: str
-    amount: int
+    appointment_id: str
+    moves: tuple[Move, ...]
     on: datetime.date
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class ChargeAdjusted:
-    """A charge's patient responsibility changed by the adjustment's signed amount."""
+    """A charge's patient responsibility changed by the adjustment's signed amount. Allocations
+    beyond the new charges were ``returned`` to the appointment's bucket; held money was
+    ``applied`` to a risen balance."""
 
     adjustment: Adjustment
+    returned: tuple[Return, ...] = ()
+    applied: tuple[Application, ...] = ()
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class CreditTransferred:
-    """A transfer was accepted (its money moves as ``CreditMoved`` events)."""
+    """General-bucket money moved from one patient to another."""
 
     transfer: Transfer
+    moves: tuple[Move, ...]
 
 
 @attrs.frozen(kw_only=True)
 class PaymentReversed:
-    """A payment (or refund) was taken back: ``allocations`` — ``(appointment_id, amount)``
-    — were undone and the open ``entries`` closed."""
+    """A payment (or refund) was taken back: ``allocations`` — ``(appointment_id, amount)`` —
+    were undone, its open ``entries`` closed, and held money ``applied`` to reopened balances."""
 
     payment_id: str
     allocations: tuple[tuple[str, int], ...]
     entries: tuple[EntryPart, ...]
+    applied: tuple[Application, ...]
     on: datetime.date
     reason: str | None
 
@@ -137,8 +145,8 @@ Event = (
     | RefundPosted
     | UnallocatedApplied
     | EntriesCancelled
-    | AllocationReturned
-    | CreditMoved
+    | AllocationUnapplied
+    | CreditReleased
     | ChargeAdjusted
     | CreditTransferred
     | PaymentReversed
@@ -152,8 +160,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     RefundPosted,
     UnallocatedApplied,
     EntriesCancelled,
-    AllocationReturned,
-    CreditMoved,
+    AllocationUnapplied,
+    CreditReleased,
     ChargeAdjusted,
     CreditTransferred,
     PaymentReversed,

@@ -36,9 +36,12 @@ from patient_ledger.commands import (
 )
 from patient_ledger.errors import LedgerError
 from patient_ledger.events import (
-    AllocationReturned,
+    AllocationUnapplied,
     AppointmentAdded,
-    CreditMoved,
+    ChargeAdded,
+    ChargeAdjusted,
+    CreditReleased,
+    CreditTransferred,
     Event,
     PaymentPosted,
     PaymentReversed,
@@ -88,12 +91,15 @@ def _journal_paid(events: Iterable[Event]) -> tuple[dict[str, int], int]:
     paid: dict[str, int] = defaultdict(int)
     owner_of_entry: dict[str, str] = {}
     owner_of_appointment: dict[str, str] = {}
+    appointment_of_charge: dict[str, str] = {}
     amount_of_payment: dict[str, int] = {}
     total = 0
     for event in events:
         match event:
             case AppointmentAdded(appointment=a):
                 owner_of_appointment[a.id] = a.patient_id
+            case ChargeAdded(charge=c):
+                appointment_of_charge[c.id] = c.appointment_id
             case (
                 PaymentPosted(payment=p, entry_id=entry_id)
                 | RefundPosted(payment=p, entry_id=entry_id)
@@ -103,12 +109,21 @@ def _journal_paid(events: Iterable[Event]) -> tuple[dict[str, int], int]:
                 amount_of_payment[p.id] = p.minor_units
                 if entry_id is not None:
                     owner_of_entry[entry_id] = p.patient_id
-            case CreditMoved(from_entry_id=source, entry_id=entry_id, to_patient_id=to):
-                owner_of_entry[entry_id] = to
-                paid[owner_of_entry[source]] -= event.amount
-                paid[to] += event.amount
-            case AllocationReturned(appointment_id=a, entry_id=entry_id):
-                owner_of_entry[entry_id] = owner_of_appointment[a]
+            case AllocationUnapplied(appointment_id=a, returned=returned):
+                for _, _, entry_id in returned:
+                    owner_of_entry[entry_id] = owner_of_appointment[a]
+            case ChargeAdjusted(adjustment=adjustment, returned=returned):
+                owner = owner_of_appointment[appointment_of_charge[adjustment.charge_id]]
+                for _, _, entry_id in returned:
+                    owner_of_entry[entry_id] = owner
+            case CreditReleased(appointment_id=a, moves=moves):
+                for _, entry_id, _ in moves:
+                    owner_of_entry[entry_id] = owner_of_appointment[a]
+            case CreditTransferred(transfer=t, moves=moves):
+                for _, entry_id, _ in moves:
+                    owner_of_entry[entry_id] = t.to_patient_id
+                paid[t.from_patient_id] -= t.minor_units
+                paid[t.to_patient_id] += t.minor_units
             case PaymentReversed(payment_id=payment_id):
                 for appointment_id, amount in event.allocations:
                     paid[owner_of_appointment[appointment_id]] -= amount

@@ -1,0 +1,83 @@
+"""Small builders that keep the scenario tests readable."""
+
+from __future__ import annotations
+
+import datetime
+
+from moneyed import Money
+
+import patient_ledger as pl
+
+D = datetime.date
+
+
+def usd(text: str) -> Money:
+    return Money(text, "USD")
+
+
+def appointment(ledger: pl.Ledger, aid: str, pid: str = "P1", day: datetime.date = D(2025, 1, 22)) -> pl.Ledger:
+    return pl.add_appointment(ledger, pl.Appointment(aid, pid, day))
+
+
+def charge(ledger: pl.Ledger, cid: str, aid: str, amount: str) -> pl.Ledger:
+    return pl.add_charge(ledger, pl.Charge(cid, aid, usd(amount)))
+
+
+def pay(
+    ledger: pl.Ledger,
+    pay_id: str,
+    amount: str,
+    aid: str | None = None,
+    pid: str = "P1",
+    day: datetime.date = D(2025, 1, 22),
+) -> pl.Ledger:
+    return pl.post_payment(ledger, pl.Payment(pay_id, pid, usd(amount), day, appointment_id=aid))
+
+
+def refund(
+    ledger: pl.Ledger,
+    rid: str,
+    amount: str,
+    aid: str | None = None,
+    pid: str = "P1",
+    day: datetime.date = D(2025, 1, 30),
+) -> pl.Ledger:
+    return pl.refund(
+        ledger, pl.Payment(rid, pid, usd(amount), day, type=pl.PaymentType.REFUND, appointment_id=aid)
+    )
+
+
+def dash(ledger: pl.Ledger, pid: str = "P1") -> dict[str, str]:
+    """The dashboard as plain strings: easy to compare and to read in a failure."""
+    d = pl.dashboard(ledger, pid)
+    return {
+        "paid": str(d.total_paid.amount),
+        "allocated": str(d.allocated.amount),
+        "unallocated": str(d.unallocated.amount),
+        "responsibility": str(d.patient_responsibility.amount),
+        "statement": str(d.statement_balance.amount),
+        "total": str(d.total_balance.amount),
+    }
+
+
+def feed(ledger: pl.Ledger, pid: str = "P1") -> list[tuple[str, str, str, str, str, str]]:
+    """Claims feed rows as (id, responsibility, paid, due, appt unallocated, pt unallocated)."""
+    return [
+        (
+            r.appointment_id,
+            str(r.patient_responsibility.amount),
+            str(r.paid.amount),
+            str(r.balance_due.amount),
+            str(r.appointment_unallocated.amount),
+            str(r.patient_unallocated.amount),
+        )
+        for r in pl.claims_feed(ledger, pid)
+    ]
+
+
+def entries(ledger: pl.Ledger, pid: str = "P1") -> list[tuple[str, str | None, str]]:
+    """Open entries as (payment id, appointment id, amount)."""
+    return [
+        (e.payment_id, e.appointment_id, str(e.amount.amount))
+        for e in pl.unallocated_entries(ledger, pid)
+    ]
