@@ -16,12 +16,19 @@ from moneyed import Money
 from patient_ledger import Ledger
 
 settings.register_profile(
-    "ci", derandomize=True, max_examples=100, deadline=None, print_blob=True,
+    "ci",
+    derandomize=True,
+    max_examples=100,
+    deadline=None,
+    print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("dev", max_examples=100, deadline=None)
 settings.register_profile(
-    "deep", max_examples=20_000, stateful_step_count=100, deadline=None,
+    "deep",
+    max_examples=20_000,
+    stateful_step_count=100,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))

@@ -15,7 +15,9 @@ def usd(text: str) -> Money:
     return Money(text, "USD")
 
 
-def appointment(ledger: pl.Ledger, aid: str, pid: str = "P1", day: datetime.date = D(2025, 1, 22)) -> pl.Ledger:
+def appointment(
+    ledger: pl.Ledger, aid: str, pid: str = "P1", day: datetime.date = D(2025, 1, 22)
+) -> pl.Ledger:
     return pl.add_appointment(ledger, pl.Appointment(aid, pid, day))
 
 
@@ -43,7 +45,8 @@ def refund(
     day: datetime.date = D(2025, 1, 30),
 ) -> pl.Ledger:
     return pl.refund(
-        ledger, pl.Payment(rid, pid, usd(amount), day, type=pl.PaymentType.REFUND, appointment_id=aid)
+        ledger,
+        pl.Payment(rid, pid, usd(amount), day, type=pl.PaymentType.REFUND, appointment_id=aid),
     )
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from moneyed import Money
+from tests.helpers import D, appointment, charge, dash, entries, feed, pay, refund, usd
 
 import patient_ledger as pl
 from patient_ledger.testing import assert_invariants
-from tests.helpers import D, appointment, charge, dash, entries, feed, pay, refund, usd
 
 
 @pytest.fixture
@@ -125,8 +125,12 @@ def test_payment_to_an_appointment_allocates_up_to_the_balance_due(booked: pl.Le
     assert feed(ledger)[0] == ("A1", "100.00", "100.00", "0.00", "30.00", "30.00")
     assert entries(ledger) == [("PAY1", "A1", "30.00")]
     assert dash(ledger) == {
-        "paid": "130.00", "allocated": "100.00", "unallocated": "30.00",
-        "responsibility": "100.00", "statement": "0.00", "total": "-30.00",
+        "paid": "130.00",
+        "allocated": "100.00",
+        "unallocated": "30.00",
+        "responsibility": "100.00",
+        "statement": "0.00",
+        "total": "-30.00",
     }
 
 
@@ -181,9 +185,12 @@ def test_commands_refuse_what_is_not_a_ledger() -> None:
 def test_resubmitting_equal_content_returns_the_ledger_unchanged(booked: pl.Ledger) -> None:
     ledger = pay(booked, "PAY1", "20.00", "A1")
     assert pay(ledger, "PAY1", "20.00", "A1") is ledger
-    assert pl.post_payment(
-        ledger, pl.Payment("PAY1", "P1", usd("20"), D(2025, 1, 22), appointment_id="A1")
-    ) is ledger
+    assert (
+        pl.post_payment(
+            ledger, pl.Payment("PAY1", "P1", usd("20"), D(2025, 1, 22), appointment_id="A1")
+        )
+        is ledger
+    )
     assert appointment(ledger, "A1", day=D(2025, 1, 22)) is ledger
     assert charge(ledger, "C1", "A1", "100.00") is ledger
     ledger = pay(ledger, "PAY2", "50.00")
@@ -194,13 +201,13 @@ def test_resubmitting_equal_content_returns_the_ledger_unchanged(booked: pl.Ledg
 @pytest.mark.parametrize(
     "resubmit",
     [
-        lambda l: appointment(l, "A1", day=D(2025, 1, 23)),
-        lambda l: appointment(l, "A1", "P2", D(2025, 1, 22)),
-        lambda l: charge(l, "C1", "A1", "100.01"),
-        lambda l: charge(l, "C1", "A2", "100.00"),
-        lambda l: pay(l, "PAY1", "20.01", "A1"),
-        lambda l: pay(l, "PAY1", "20.00"),
-        lambda l: refund(l, "PAY1", "-20.00", "A1"),
+        lambda led: appointment(led, "A1", day=D(2025, 1, 23)),
+        lambda led: appointment(led, "A1", "P2", D(2025, 1, 22)),
+        lambda led: charge(led, "C1", "A1", "100.01"),
+        lambda led: charge(led, "C1", "A2", "100.00"),
+        lambda led: pay(led, "PAY1", "20.01", "A1"),
+        lambda led: pay(led, "PAY1", "20.00"),
+        lambda led: refund(led, "PAY1", "-20.00", "A1"),
     ],
 )
 def test_same_id_with_different_content_is_a_duplicate(booked: pl.Ledger, resubmit: object) -> None:

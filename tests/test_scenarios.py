@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from tests.helpers import D, appointment, charge, dash, entries, feed, pay, refund
+
 import patient_ledger as pl
 from patient_ledger.testing import assert_invariants
-from tests.helpers import D, appointment, charge, dash, entries, feed, pay, refund
 
 
 def test_worked_example_of_spec_section_8() -> None:
@@ -16,8 +17,12 @@ def test_worked_example_of_spec_section_8() -> None:
     ledger = pay(ledger, "PAY1", "100.00", "A1")
     assert feed(ledger)[0][3] == "0.00"
     assert dash(ledger) == {
-        "paid": "100.00", "allocated": "100.00", "unallocated": "0.00",
-        "responsibility": "100.00", "statement": "0.00", "total": "0.00",
+        "paid": "100.00",
+        "allocated": "100.00",
+        "unallocated": "0.00",
+        "responsibility": "100.00",
+        "statement": "0.00",
+        "total": "0.00",
     }
     step1 = ledger
 

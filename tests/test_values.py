@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 from moneyed import Money
+from tests.helpers import D, usd
 
 import patient_ledger as pl
-from tests.helpers import D, usd
 
 
 def test_values_are_immutable_and_compared_by_value() -> None:
@@ -35,7 +35,12 @@ def test_repr_is_valid_python() -> None:
 def test_defaults_of_a_payment() -> None:
     p = pl.Payment("PAY1", "P1", usd("1.00"), D(2025, 1, 1))
     assert (p.method, p.type, p.appointment_id, p.provider, p.notes, p.reference) == (
-        pl.PaymentMethod.OTHER, pl.PaymentType.PAYMENT, None, None, "", None,
+        pl.PaymentMethod.OTHER,
+        pl.PaymentType.PAYMENT,
+        None,
+        None,
+        "",
+        None,
     )
 
 
@@ -90,13 +95,22 @@ def test_values_pickle() -> None:
             pl.InvalidAmountError,
         ),
         (lambda: pl.Payment("PAY1", "P1", usd("1"), None), pl.InvalidInputError),
-        (lambda: pl.Payment("PAY1", "P1", usd("1"), D(2025, 1, 1), "BITCOIN"), pl.InvalidInputError),
-        (lambda: pl.Payment("PAY1", "P1", usd("1"), D(2025, 1, 1), type="GIFT"), pl.InvalidInputError),
+        (
+            lambda: pl.Payment("PAY1", "P1", usd("1"), D(2025, 1, 1), "BITCOIN"),
+            pl.InvalidInputError,
+        ),
+        (
+            lambda: pl.Payment("PAY1", "P1", usd("1"), D(2025, 1, 1), type="GIFT"),
+            pl.InvalidInputError,
+        ),
         (
             lambda: pl.Payment("PAY1", "P1", usd("1"), D(2025, 1, 1), appointment_id=""),
             pl.InvalidInputError,
         ),
-        (lambda: pl.Payment("PAY1", "P1", usd("1"), D(2025, 1, 1), notes=None), pl.InvalidInputError),
+        (
+            lambda: pl.Payment("PAY1", "P1", usd("1"), D(2025, 1, 1), notes=None),
+            pl.InvalidInputError,
+        ),
         (
             lambda: pl.Adjustment("ADJ1", "C1", usd("0"), D(2025, 1, 1)),
             pl.InvalidAmountError,

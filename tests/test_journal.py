@@ -1,0 +1,86 @@
+"""The journal: an append-only Sequence of events, and replay."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+from tests.helpers import D, appointment, charge, pay
+
+import patient_ledger as pl
+from patient_ledger._log import EventLog
+
+
+def build(n: int) -> pl.Ledger:
+    ledger = pl.Ledger.empty()
+    for i in range(n):
+        ledger = pay(ledger, f"PAY{i}", "1.00", pid=f"P{i % 7}")
+    return ledger
+
+
+@pytest.mark.parametrize("n", [0, 1, 30, 31, 32, 33, 100])
+def test_events_are_a_sequence(n: int) -> None:
+    ledger = build(n)
+    events = ledger.events
+    items = list(events)
+    assert len(events) == n + 1 == len(items)
+    assert events[0] == pl.LedgerOpened("USD")
+    assert events[-1] == items[-1]
+    assert [events[i] for i in range(len(events))] == items
+    assert list(events[1:5]) == items[1:5]
+    assert list(events[::-3]) == items[::-3]
+    with pytest.raises(IndexError):
+        events[n + 1]
+    with pytest.raises(TypeError):
+        events["x"]  # type: ignore[call-overload]
+    assert events.index(items[-1]) == n
+    assert items[-1] in events
+
+
+def test_earlier_journals_never_change() -> None:
+    ledger = build(40)
+    snapshot = list(ledger.events)
+    longer = pay(ledger, "X", "1.00")
+    branch = pay(ledger, "Y", "2.00")
+    assert list(ledger.events) == snapshot
+    assert list(longer.events)[:-1] == snapshot
+    assert list(branch.events)[:-1] == snapshot
+    assert longer != branch
+
+
+def test_replay_rebuilds_an_equal_ledger() -> None:
+    ledger = appointment(build(50), "A1")
+    ledger = charge(ledger, "C1", "A1", "3.00")
+    again = pl.replay(ledger.events)
+    assert again == ledger
+    assert hash(again) == hash(ledger)
+    assert pl.replay(list(ledger.events)) == ledger
+    assert pl.dashboard(again, "P1") == pl.dashboard(ledger, "P1")
+    assert pl.replay(iter(ledger.events)) == ledger
+
+
+def test_replay_refuses_a_malformed_journal() -> None:
+    events = list(build(3).events)
+    with pytest.raises(pl.InvalidInputError, match="empty"):
+        pl.replay([])
+    with pytest.raises(pl.InvalidInputError, match="LedgerOpened"):
+        pl.replay(events[1:])
+    with pytest.raises(pl.InvalidInputError, match="LedgerOpened"):
+        pl.replay([*events, pl.LedgerOpened("USD")])
+    with pytest.raises(pl.InvalidInputError, match="not an event"):
+        pl.replay([events[0], "payment"])
+
+
+def test_ledgers_pickle_through_their_journal() -> None:
+    ledger = build(40)
+    assert pickle.loads(pickle.dumps(ledger.events)) == ledger.events
+    assert EventLog.of(ledger.events) == ledger.events
+    assert EventLog.of(ledger.events) != build(39).events
+    assert (ledger.events == "x") is False
+
+
+def test_event_repr_and_ledger_repr() -> None:
+    ledger = pay(pl.Ledger.empty(), "PAY1", "1.00", day=D(2025, 1, 1))
+    assert "PaymentPosted(payment=Payment(id='PAY1'" in repr(ledger.events[1])
+    assert repr(ledger) == "<Ledger USD: 2 events, 1 patients, 0 appointments, 1 payments>"
+    assert repr(ledger.events) == "<EventLog of 2 events>"
