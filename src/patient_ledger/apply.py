@@ -12,8 +12,6 @@ import datetime
 from collections.abc import Iterable
 from typing import assert_never
 
-import attrs
-
 from patient_ledger.errors import InvalidInputError
 from patient_ledger.events import (
     EVENT_TYPES,
@@ -52,6 +50,21 @@ _NEW_PATIENT = PatientState()
 class _Changes:
     """The maps of one state being changed by one event; ``freeze`` makes the next State."""
 
+    __slots__ = (
+        "adjustments",
+        "appointments",
+        "charges",
+        "entries",
+        "log",
+        "next_seq",
+        "patients",
+        "payments",
+        "state",
+        "touched_appointments",
+        "touched_patients",
+        "transfers",
+    )
+
     def __init__(self, state: State, event: Event) -> None:
         self.state = state
         self.log = state.log.appended(event)
@@ -63,18 +76,27 @@ class _Changes:
         self.adjustments = state.adjustments
         self.transfers = state.transfers
         self.next_seq = state.next_seq
+        # Patients and appointments an event changes several times are written to their maps
+        # once, in freeze().
+        self.touched_patients: dict[str, PatientState] = {}
+        self.touched_appointments: dict[str, AppointmentState] = {}
 
     def freeze(self) -> State:
         s = self.state
+        patients, appointments = self.patients, self.appointments
+        for patient_id, patient in self.touched_patients.items():
+            patients = patients.set(patient_id, patient)
+        for appointment_id, appointment in self.touched_appointments.items():
+            appointments = appointments.set(appointment_id, appointment)
         return State(
             s.currency,
             s.exponent,
             self.log,
-            self.appointments,
+            appointments,
             self.charges,
             self.payments,
             self.entries,
-            self.patients,
+            patients,
             self.adjustments,
             self.transfers,
             self.next_seq,
@@ -83,19 +105,28 @@ class _Changes:
     # -- patients and payments -------------------------------------------------------------
 
     def patient(self, patient_id: str) -> PatientState:
-        return self.patients.get(patient_id, _NEW_PATIENT)
+        touched = self.touched_patients.get(patient_id)
+        return self.patients.get(patient_id, _NEW_PATIENT) if touched is None else touched
+
+    def put_patient(self, patient_id: str, patient: PatientState) -> None:
+        self.touched_patients[patient_id] = patient
+
+    def appointment(self, appointment_id: str) -> AppointmentState:
+        touched = self.touched_appointments.get(appointment_id)
+        return self.appointments[appointment_id] if touched is None else touched
+
+    def put_appointment(self, appointment_id: str, appointment: AppointmentState) -> None:
+        self.touched_appointments[appointment_id] = appointment
 
     def add_paid(self, patient_id: str, amount: int) -> None:
         p = self.patient(patient_id)
-        self.patients = self.patients.set(
-            patient_id, PatientState(p.appointments, p.general, p.paid + amount)
-        )
+        self.put_patient(patient_id, PatientState(p.appointments, p.general, p.paid + amount))
 
     def add_holder(self, payment_id: str, patient_id: str) -> None:
         ps = self.payments[payment_id]
         if patient_id not in ps.holders:
             self.payments = self.payments.set(
-                payment_id, attrs.evolve(ps, holders=(*ps.holders, patient_id))
+                payment_id, ps._replace(holders=(*ps.holders, patient_id))
             )
 
     # -- entries and buckets ---------------------------------------------------------------
@@ -122,8 +153,7 @@ class _Changes:
         self._set_bucket(entry, self._bucket(entry).changed(entry, delta))
         self.entries = self.entries.set(
             entry_id,
-            attrs.evolve(
-                entry,
+            entry._replace(
                 remaining=entry.remaining + delta,
                 cancelled=entry.cancelled - delta if cancelled else entry.cancelled,
             ),
@@ -133,17 +163,15 @@ class _Changes:
     def _bucket(self, entry: Entry) -> Bucket:
         if entry.appointment_id is None:
             return self.patient(entry.patient_id).general
-        return self.appointments[entry.appointment_id].bucket
+        return self.appointment(entry.appointment_id).bucket
 
     def _set_bucket(self, entry: Entry, bucket: Bucket) -> None:
         if entry.appointment_id is None:
             p = self.patient(entry.patient_id)
-            self.patients = self.patients.set(
-                entry.patient_id, PatientState(p.appointments, bucket, p.paid)
-            )
+            self.put_patient(entry.patient_id, PatientState(p.appointments, bucket, p.paid))
         else:
-            a = self.appointments[entry.appointment_id]
-            self.appointments = self.appointments.set(
+            a = self.appointment(entry.appointment_id)
+            self.put_appointment(
                 entry.appointment_id,
                 AppointmentState(a.appointment, a.charged, a.allocated, a.allocations, bucket),
             )
@@ -151,8 +179,8 @@ class _Changes:
     # -- appointments ----------------------------------------------------------------------
 
     def allocate(self, appointment_id: str, payment_id: str, amount: int) -> None:
-        a = self.appointments[appointment_id]
-        self.appointments = self.appointments.set(
+        a = self.appointment(appointment_id)
+        self.put_appointment(
             appointment_id,
             AppointmentState(
                 a.appointment,
@@ -165,7 +193,7 @@ class _Changes:
 
     def deallocate(self, appointment_id: str, payment_id: str, amount: int) -> None:
         """Take ``amount`` of ``payment_id``'s allocations off, its newest first."""
-        a = self.appointments[appointment_id]
+        a = self.appointment(appointment_id)
         allocations = list(a.allocations)
         left = amount
         for i in range(len(allocations) - 1, -1, -1):
@@ -175,7 +203,7 @@ class _Changes:
             take = min(part, left)
             left -= take
             allocations[i] = (pid, part - take)
-        self.appointments = self.appointments.set(
+        self.put_appointment(
             appointment_id,
             AppointmentState(
                 a.appointment,
@@ -196,7 +224,7 @@ class _Changes:
         self, appointment_id: str, returned: tuple[Return, ...], *, to_general: bool
     ) -> None:
         """Hold allocations again as new entries: in the general or the appointment's bucket."""
-        patient_id = self.appointments[appointment_id].appointment.patient_id
+        patient_id = self.appointment(appointment_id).appointment.patient_id
         for payment_id, amount, entry_id in returned:
             self.deallocate(appointment_id, payment_id, amount)
             self.open_entry(
@@ -221,8 +249,8 @@ class _Changes:
                 self.add_holder(source.payment_id, to_patient_id)
 
     def add_charged(self, appointment_id: str, amount: int) -> None:
-        a = self.appointments[appointment_id]
-        self.appointments = self.appointments.set(
+        a = self.appointment(appointment_id)
+        self.put_appointment(
             appointment_id,
             AppointmentState(
                 a.appointment, a.charged + amount, a.allocated, a.allocations, a.bucket
@@ -255,9 +283,9 @@ def apply_event(state: State, event: Event) -> State:  # noqa: PLR0915 - one cas
             c.add_charged(charge.appointment_id, charge.minor_units)
             c.apply_held(applied)
         case AppointmentAdded(appointment=appointment):
-            c.appointments = c.appointments.set(appointment.id, AppointmentState(appointment))
+            c.put_appointment(appointment.id, AppointmentState(appointment))
             owner = c.patient(appointment.patient_id)
-            c.patients = c.patients.set(
+            c.put_patient(
                 appointment.patient_id,
                 PatientState((*owner.appointments, appointment.id), owner.general, owner.paid),
             )
@@ -276,7 +304,7 @@ def apply_event(state: State, event: Event) -> State:  # noqa: PLR0915 - one cas
             c.return_allocations(appointment_id, event.returned, to_general=True)
             c.apply_held(event.applied)
         case CreditReleased(appointment_id=appointment_id, moves=moves):
-            c.move_credit(moves, c.appointments[appointment_id].appointment.patient_id)
+            c.move_credit(moves, c.appointment(appointment_id).appointment.patient_id)
         case ChargeAdjusted(adjustment=adjustment):
             cs = c.charges[adjustment.charge_id]
             appointment_id = cs.charge.appointment_id
@@ -289,17 +317,17 @@ def apply_event(state: State, event: Event) -> State:  # noqa: PLR0915 - one cas
             c.apply_held(event.applied)
         case CreditTransferred(transfer=transfer, moves=moves):
             c.transfers = c.transfers.set(transfer.id, transfer)
-            c.patients = c.patients.set(transfer.to_patient_id, c.patient(transfer.to_patient_id))
+            c.put_patient(transfer.to_patient_id, c.patient(transfer.to_patient_id))
             c.move_credit(moves, transfer.to_patient_id)
         case PaymentReversed():
             for appointment_id, amount in event.allocations:
                 c.deallocate(appointment_id, event.payment_id, amount)
-                c.add_paid(c.appointments[appointment_id].appointment.patient_id, -amount)
+                c.add_paid(c.appointment(appointment_id).appointment.patient_id, -amount)
             for entry_id, amount in event.entries:
                 entry = c.change_entry(entry_id, -amount)
                 c.add_paid(entry.patient_id, -amount)
             ps = c.payments[event.payment_id]
-            c.payments = c.payments.set(event.payment_id, attrs.evolve(ps, reversed=True))
+            c.payments = c.payments.set(event.payment_id, ps._replace(reversed=True))
             c.apply_held(event.applied)
         case _:
             assert_never(event)

@@ -169,11 +169,18 @@ def _applications(
     )
 
 
-def _auto_applied(state: State, appointment_id: str) -> tuple[Application, ...]:
+def _auto_applied(
+    state: State, appointment_id: str, due: int | None = None
+) -> tuple[Application, ...]:
     """What auto-apply takes from the appointment's own bucket for its balance due (invariant
-    5): oldest entries first, until the balance due or the bucket's available amount is zero."""
+    5): oldest entries first, until the balance due or the bucket's available amount is zero.
+
+    ``due`` is the balance due the command leaves (the appointment's current one if None): a
+    command that only changes charges or allocations, not the bucket, decides auto-apply
+    without applying its event twice.
+    """
     appointment = state.appointments[appointment_id]
-    amount = min(appointment.bucket.available, appointment.due)
+    amount = min(appointment.bucket.available, appointment.due if due is None else due)
     if amount <= 0:
         return ()
     return _applications(state, appointment.bucket, amount, appointment_id)
@@ -235,7 +242,8 @@ def add_charge(ledger: Ledger, charge: Charge) -> Ledger:
     event = ChargeAdded(charge)
     if appointment.bucket.available > 0:
         # Decide what the held money pays on the state with the charge, then record both.
-        event = ChargeAdded(charge, _auto_applied(apply_event(state, event), charge.appointment_id))
+        due = appointment.due + charge.minor_units
+        event = ChargeAdded(charge, _auto_applied(state, charge.appointment_id, due))
     return Ledger(apply_event(state, event))
 
 
@@ -520,7 +528,7 @@ def unapply(
     )
     if appointment.bucket.available > 0:
         # The reopened balance meets the appointment's own held money (invariant 5).
-        applied = _auto_applied(apply_event(state, event), appointment_id)
+        applied = _auto_applied(state, appointment_id, appointment.due + minor)
         event = attrs.evolve(event, applied=applied)
     return Ledger(apply_event(state, event))
 
@@ -603,17 +611,14 @@ def adjust_charge(ledger: Ledger, adjustment: Adjustment) -> Ledger:
             amount=adjustment.amount,
             balance_due=to_money(due, state.currency),
         )
-    event = ChargeAdjusted(adjustment=adjustment)
-    after = apply_event(state, event)
-    appointment = after.appointments[appointment_id]
-    excess = appointment.allocated - appointment.charged
-    if excess > 0:
-        returned = _returned(after, appointment, excess)
-        event = ChargeAdjusted(adjustment=adjustment, returned=returned)
-        after = apply_event(state, event)
-    applied = _auto_applied(after, appointment_id)
-    if applied:
-        event = attrs.evolve(event, applied=applied)
+    appointment = state.appointments[appointment_id]
+    due = appointment.due + adjustment.minor_units
+    if due < 0:  # allocations beyond the new charges: held again on the appointment
+        event = ChargeAdjusted(adjustment=adjustment, returned=_returned(state, appointment, -due))
+    else:  # the bucket is unchanged; a risen balance meets its held money
+        event = ChargeAdjusted(
+            adjustment=adjustment, applied=_auto_applied(state, appointment_id, due)
+        )
     return Ledger(apply_event(state, event))
 
 
