@@ -1,0 +1,51 @@
+"""Canaries: plant a known bug in a rule and check that the state machine catches it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis.stateful import run_state_machine_as_test
+from tests.test_stateful import LedgerMachine
+
+from patient_ledger import commands
+from patient_ledger.state import Bucket, State
+
+# No shrinking: the canary only needs to know that a failure is found.
+FIND = settings(
+    max_examples=300,
+    stateful_step_count=30,
+    deadline=None,
+    derandomize=True,
+    phases=[Phase.generate],
+    suppress_health_check=list(HealthCheck),
+    database=None,
+)
+
+
+def newest_first(state: State, bucket: Bucket, amount: int) -> Iterator[tuple[str, int]]:
+    """The bug: draws the newest entries first instead of the oldest."""
+    for _, _, entry_id in reversed(bucket.open):
+        if amount <= 0:
+            return
+        remaining = state.entries[entry_id].remaining
+        if remaining > 0:
+            take = min(remaining, amount)
+            amount -= take
+            yield entry_id, take
+
+
+@pytest.mark.parametrize(
+    ("name", "bug"),
+    [
+        ("_auto_applied", lambda *args, **kwargs: ()),  # held money never auto-applied
+        ("_draw", newest_first),  # newest entries used first
+    ],
+)
+def test_the_state_machine_catches_a_planted_bug(
+    monkeypatch: pytest.MonkeyPatch, name: str, bug: object
+) -> None:
+    monkeypatch.setattr(commands, name, bug)
+    with pytest.raises(AssertionError):
+        run_state_machine_as_test(LedgerMachine, settings=FIND)
