@@ -1,0 +1,230 @@
+"""Edge-biased inputs against every command: each is refused with a specific code (or accepted),
+each refusal leaves the ledger as it was, and together they reach every ErrorCode."""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+from collections import Counter
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+from moneyed import Money
+from tests.helpers import D, appointment, charge, pay, refund
+
+import patient_ledger as pl
+
+ON = D(2025, 3, 1)
+
+EDGE_AMOUNTS: dict[str, object] = {
+    "zero": Money("0", "USD"),
+    "minus zero": Money("-0", "USD"),
+    "one cent": Money("0.01", "USD"),
+    "minus one cent": Money("-0.01", "USD"),
+    "maximum": Money("1000000000000.00", "USD"),
+    "past the maximum": Money("1000000000000.01", "USD"),
+    "minus the maximum": Money("-1000000000000.00", "USD"),
+    "minus past the maximum": Money("-1000000000000.01", "USD"),
+    "NaN": Money(Decimal("NaN"), "USD"),
+    "sNaN": Money(Decimal("sNaN"), "USD"),
+    "Infinity": Money(Decimal("Infinity"), "USD"),
+    "-Infinity": Money(Decimal("-Infinity"), "USD"),
+    "sub-cent": Money("10.005", "USD"),
+    "ten dollars": Money("10.00", "USD"),
+    "minus ten dollars": Money("-10.00", "USD"),
+    "euros": Money("10.00", "EUR"),
+    "yen": Money("10", "JPY"),
+    "float": 10.0,
+    "bool": True,
+    "str": "10.00",
+    "int": 10,
+    "Decimal": Decimal("10.00"),
+    "None": None,
+}
+
+EDGE_IDS = {
+    "new": "NEW1",
+    "known": "KNOWN",
+    "empty": "",
+    "blank": "  ",
+    "not a str": 7,
+    "other patient's": "OTHER",
+}
+
+
+def base() -> pl.Ledger:
+    """P1 owns appointment KNOWN ($50 charge KNOWN, $20 paid by payment KNOWN) and holds $30;
+    P2 owns appointment OTHER; a refund R-OPEN holds $5 of P1's general bucket."""
+    ledger = appointment(pl.Ledger.empty(), "KNOWN", "P1")
+    ledger = appointment(ledger, "OTHER", "P2")
+    ledger = charge(ledger, "KNOWN", "KNOWN", "50.00")
+    ledger = pay(ledger, "KNOWN", "20.00", "KNOWN")
+    ledger = pay(ledger, "HELD", "30.00")
+    return refund(ledger, "R-OPEN", "-5.00")
+
+
+def attempts(ledger: pl.Ledger) -> list[tuple[str, Callable[[], pl.Ledger]]]:
+    """Every command with every edge id and amount it takes."""
+    out: list[tuple[str, Callable[[], pl.Ledger]]] = []
+    pairs = itertools.product(EDGE_IDS.items(), EDGE_AMOUNTS.items())
+    for (id_name, some_id), (amount_name, amount) in pairs:
+        label = f"id {id_name}, amount {amount_name}"
+
+        def value(build: Callable[[], object]) -> object:
+            try:
+                return build()
+            except pl.LedgerError as error:
+                return error
+
+        s_id: str = some_id  # type: ignore[assignment]
+        m: Money = amount  # type: ignore[assignment]
+        for name, build, command in [
+            ("add_charge", lambda s_id=s_id, m=m: pl.Charge(s_id, s_id, m), pl.add_charge),
+            (
+                "post_payment",
+                lambda s_id=s_id, m=m: pl.Payment(s_id, "P1", m, ON, appointment_id=s_id),
+                pl.post_payment,
+            ),
+            (
+                "refund",
+                lambda s_id=s_id, m=m: pl.Payment(
+                    s_id, "P1", m, ON, type=pl.PaymentType.REFUND, appointment_id=s_id
+                ),
+                pl.refund,
+            ),
+            (
+                "adjust_charge",
+                lambda s_id=s_id, m=m: pl.Adjustment(s_id, s_id, m, ON),
+                pl.adjust_charge,
+            ),
+            (
+                "transfer_credit",
+                lambda s_id=s_id, m=m: pl.Transfer(s_id, "P1", "P3", m, ON),
+                pl.transfer_credit,
+            ),
+        ]:
+            made = value(build)
+            out.append((f"{name}: {label}", _call(command, ledger, made)))
+        out += [
+            (
+                f"apply_unallocated: {label}",
+                lambda s_id=s_id, m=m: pl.apply_unallocated(ledger, "P1", s_id, m, on=ON),
+            ),
+            (f"unapply: {label}", lambda s_id=s_id, m=m: pl.unapply(ledger, s_id, m, on=ON)),
+            (
+                f"release_credit: {label}",
+                lambda s_id=s_id, m=m: pl.release_credit(ledger, s_id, m, on=ON),
+            ),
+            (
+                f"cancel_offsetting: {label}",
+                lambda s_id=s_id: pl.cancel_offsetting(ledger, s_id, on=ON),
+            ),
+            (
+                f"reverse_payment: {label}",
+                lambda s_id=s_id: pl.reverse_payment(ledger, s_id, on=ON),
+            ),
+            (f"auto_allocate: {label}", lambda s_id=s_id: pl.auto_allocate(ledger, s_id, on=ON)),
+        ]
+    entries = [e.id for e in pl.unallocated_entries(ledger, "P1")]
+    out += [
+        (
+            "cancel chosen entries that do not offset",
+            lambda: pl.cancel_offsetting(ledger, "P1", entries, on=ON),
+        ),
+        ("cancel an unknown entry", lambda: pl.cancel_offsetting(ledger, "P1", ["E999"], on=ON)),
+        (
+            "reverse twice",
+            lambda: pl.reverse_payment(pl.reverse_payment(ledger, "KNOWN", on=ON), "KNOWN", on=ON),
+        ),
+        (
+            "appointment of another patient's id, other content",
+            lambda: pl.add_appointment(ledger, pl.Appointment("KNOWN", "P2", ON)),
+        ),
+        ("a float date", lambda: pl.auto_allocate(ledger, "P1", on=1.5)),  # type: ignore[arg-type]
+    ]
+    return out
+
+
+def _call(
+    command: Callable[..., pl.Ledger], ledger: pl.Ledger, made: object
+) -> Callable[[], pl.Ledger]:
+    def call() -> pl.Ledger:
+        if isinstance(made, pl.LedgerError):
+            raise made  # the value object itself refused its fields
+        return command(ledger, made)
+
+    return call
+
+
+def test_edge_inputs_are_refused_with_a_code_and_leave_the_ledger_as_it_was() -> None:
+    ledger = base()
+    events = list(ledger.events)
+    views = {
+        p: (pl.dashboard(ledger, p), pl.claims_feed(ledger, p), pl.unallocated_entries(ledger, p))
+        for p in pl.patients(ledger)
+    }
+    codes: Counter[pl.ErrorCode] = Counter()
+    accepted = 0
+    for label, attempt in attempts(ledger):
+        try:
+            after = attempt()
+        except pl.LedgerError as error:
+            codes[error.code] += 1
+            assert str(error), label
+            assert type(error).code is error.code, label
+        except Exception as error:  # noqa: BLE001 - anything else is a bug: say which input
+            pytest.fail(f"{label}: {type(error).__name__}: {error}")
+        else:
+            accepted += 1
+            assert isinstance(after, pl.Ledger), label
+        assert list(ledger.events) == events, label
+    assert {
+        p: (pl.dashboard(ledger, p), pl.claims_feed(ledger, p), pl.unallocated_entries(ledger, p))
+        for p in pl.patients(ledger)
+    } == views
+    # Every error code was produced by some edge input.
+    assert set(codes) == set(pl.ErrorCode), set(pl.ErrorCode) - set(codes)
+    assert accepted > 0
+
+
+@pytest.mark.parametrize(("name", "amount"), EDGE_AMOUNTS.items(), ids=list(EDGE_AMOUNTS))
+def test_edge_amounts_of_a_payment(name: str, amount: object) -> None:
+    expected = {
+        "one cent": None,
+        "maximum": None,
+        "ten dollars": None,
+        "yen": None,
+        "zero": pl.InvalidAmountError,
+        "minus zero": pl.InvalidAmountError,
+        "minus one cent": pl.InvalidAmountError,
+        "past the maximum": pl.InvalidAmountError,
+        "minus past the maximum": pl.InvalidAmountError,
+        "minus the maximum": pl.InvalidAmountError,
+        "NaN": pl.InvalidAmountError,
+        "sNaN": pl.InvalidAmountError,
+        "Infinity": pl.InvalidAmountError,
+        "-Infinity": pl.InvalidAmountError,
+        "sub-cent": pl.InvalidAmountError,
+        "minus ten dollars": pl.InvalidAmountError,
+        "euros": None,
+        "float": pl.InvalidInputError,
+        "bool": pl.InvalidInputError,
+        "str": pl.InvalidInputError,
+        "int": pl.InvalidInputError,
+        "Decimal": pl.InvalidInputError,
+        "None": pl.InvalidInputError,
+    }[name]
+    if expected is None:
+        payment = pl.Payment("PAY1", "P1", amount, datetime.date(2025, 1, 1))  # type: ignore[arg-type]
+        if name in ("euros", "yen"):
+            with pytest.raises(pl.CurrencyMismatchError):
+                pl.post_payment(pl.Ledger.empty(), payment)
+        else:
+            assert (
+                pl.dashboard(pl.post_payment(pl.Ledger.empty(), payment), "P1").total_paid == amount
+            )
+    else:
+        with pytest.raises(expected) as caught:
+            pl.Payment("PAY1", "P1", amount, datetime.date(2025, 1, 1))  # type: ignore[arg-type]
+        assert type(caught.value) is expected
