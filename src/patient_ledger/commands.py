@@ -69,6 +69,7 @@ from patient_ledger.values import (
     Transfer,
     check_date,
     check_id,
+    check_optional_str,
 )
 
 # -- shared checks ----------------------------------------------------------------------------
@@ -483,11 +484,6 @@ def _moves(state: State, bucket: Bucket, amount: int) -> tuple[Move, ...]:
     )
 
 
-def _optional_str(value: object, what: str) -> None:
-    if value is not None and not isinstance(value, str):
-        raise InvalidInputError(f"{what} must be a str or None, got {type(value).__name__}")
-
-
 def unapply(
     ledger: Ledger, appointment_id: str, amount: Money | None = None, *, on: datetime.date
 ) -> Ledger:
@@ -641,7 +637,7 @@ def reverse_payment(
     state = _state(ledger)
     check_id(payment_id, "payment_id")
     check_date(on, "on")
-    _optional_str(reason, "reason")
+    check_optional_str(reason, "reason")
     known = state.payments.get(payment_id)
     if known is None:
         raise UnknownIdError(f"payment {payment_id!r} is not in the ledger", id=payment_id)

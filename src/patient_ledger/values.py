@@ -109,7 +109,8 @@ def check_date(value: object, what: str) -> datetime.date:
     return value
 
 
-def _check_optional_str(value: object, what: str) -> None:
+def check_optional_str(value: object, what: str) -> None:
+    """Raise :class:`InvalidInputError` unless ``value`` is a str or None."""
     if value is not None and not isinstance(value, str):
         raise InvalidInputError(f"{what} must be a str or None, got {type(value).__name__}")
 
@@ -128,7 +129,7 @@ class Appointment:
         what = f"appointment {self.id!r}"
         check_id(self.patient_id, f"{what} patient_id")
         check_date(self.date, f"{what} date")
-        _check_optional_str(self.provider, f"{what} provider")
+        check_optional_str(self.provider, f"{what} provider")
 
 
 @attrs.frozen
@@ -151,8 +152,8 @@ class Charge:
             raise InvalidAmountError(
                 f"{what} amount {self.amount.amount} must not be negative", amount=self.amount
             )
-        _check_optional_str(self.code, f"{what} code")
-        _check_optional_str(self.description, f"{what} description")
+        check_optional_str(self.code, f"{what} code")
+        check_optional_str(self.description, f"{what} description")
         object.__setattr__(self, "minor_units", minor)
 
 
@@ -179,10 +180,10 @@ class Payment:
         minor = to_minor(self.amount, f"{what} amount")
         check_date(self.received_on, f"{what} received_on")
         check_optional_id(self.appointment_id, f"{what} appointment_id")
-        _check_optional_str(self.provider, f"{what} provider")
+        check_optional_str(self.provider, f"{what} provider")
         if not isinstance(self.notes, str):
             raise InvalidInputError(f"{what} notes must be a str, got {type(self.notes).__name__}")
-        _check_optional_str(self.reference, f"{what} reference")
+        check_optional_str(self.reference, f"{what} reference")
         if self.type is PaymentType.REFUND and minor >= 0:
             raise InvalidAmountError(
                 f"{what} is a REFUND: its amount must be negative, got {self.amount.amount}",
@@ -215,7 +216,7 @@ class Adjustment:
         check_id(self.charge_id, f"{what} charge_id")
         minor = to_minor(self.amount, f"{what} amount")
         check_date(self.on, f"{what} on")
-        _check_optional_str(self.reason, f"{what} reason")
+        check_optional_str(self.reason, f"{what} reason")
         if minor == 0:
             raise InvalidAmountError(f"{what} amount must not be zero", amount=self.amount)
         if self.type is AdjustmentType.WRITE_OFF and minor > 0:
