@@ -31,6 +31,16 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+# For mutation testing: every mutant runs the tests that cover it, so keep each run short.
+settings.register_profile(
+    "mutation",
+    derandomize=True,
+    max_examples=30,
+    stateful_step_count=30,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 D = datetime.date
