@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
-from tests.test_stateful import LedgerMachine
 
 from patient_ledger import commands
 from patient_ledger.state import Bucket, State
+from tests.test_stateful import LedgerMachine
 
 # No shrinking: the canary only needs to know that a failure is found.
 FIND = settings(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from moneyed import Money
-from tests.helpers import D, appointment, charge, dash, entries, feed, pay, refund, usd
 
 import patient_ledger as pl
 from patient_ledger.testing import assert_invariants
+from tests.helpers import D, appointment, charge, dash, entries, feed, pay, refund, usd
 
 
 @pytest.fixture

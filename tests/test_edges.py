@@ -11,9 +11,9 @@ from decimal import Decimal
 
 import pytest
 from moneyed import Money
-from tests.helpers import D, appointment, charge, pay, refund
 
 import patient_ledger as pl
+from tests.helpers import D, appointment, charge, pay, refund
 
 ON = D(2025, 3, 1)
 

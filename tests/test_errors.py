@@ -7,15 +7,19 @@ from collections.abc import Callable
 
 import pytest
 from moneyed import Money
-from tests.helpers import D, appointment, charge, pay, refund, usd
 
 import patient_ledger as pl
+from tests.helpers import D, appointment, charge, pay, refund, usd
 
 ON = D(2025, 3, 1)
 
 
 @pytest.fixture(scope="module")
 def base() -> pl.Ledger:
+    return precedence_ledger()
+
+
+def precedence_ledger() -> pl.Ledger:
     """P1: A1 ($100 charge, $40 paid by PAY1), $50 held (PAY2), A2 without charges.
     P2: B1 with a $10 charge."""
     ledger = appointment(pl.Ledger.empty(), "A1")

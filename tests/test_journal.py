@@ -5,10 +5,10 @@ from __future__ import annotations
 import pickle
 
 import pytest
-from tests.helpers import D, appointment, charge, pay
 
 import patient_ledger as pl
 from patient_ledger._log import EventLog
+from tests.helpers import D, appointment, charge, pay
 
 
 def build(n: int) -> pl.Ledger:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from tests.helpers import D, appointment, charge, dash, entries, feed, pay, refund
-
 import patient_ledger as pl
 from patient_ledger.testing import assert_invariants
+from tests.helpers import D, appointment, charge, dash, entries, feed, pay, refund
 
 
 def test_worked_example_of_spec_section_8() -> None:

@@ -19,11 +19,11 @@ from hypothesis.stateful import (
     rule,
 )
 from moneyed import Money
-from tests.model import Model, Refused
 
 import patient_ledger as pl
 from patient_ledger.money import to_minor, to_money
 from patient_ledger.testing import check_invariants
+from tests.model import Model, Refused
 
 E = pl.ErrorCode
 START = datetime.date(2025, 1, 1)

@@ -7,11 +7,11 @@ from collections import Counter
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from tests.helpers import D, appointment, charge, pay
 
 import patient_ledger as pl
 from patient_ledger.events import PaymentPosted
 from patient_ledger.testing import InvariantError, assert_invariants, check_invariants, ledgers
+from tests.helpers import D, appointment, charge, pay
 
 SEEN: Counter[str] = Counter()
 

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 from moneyed import Money
-from tests.helpers import D, usd
 
 import patient_ledger as pl
+from tests.helpers import D, usd
 
 
 def test_values_are_immutable_and_compared_by_value() -> None:

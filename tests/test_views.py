@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from moneyed import Money
-from tests.helpers import D, appointment, charge, pay
 
 import patient_ledger as pl
+from tests.helpers import D, appointment, charge, pay
 
 
 @pytest.fixture

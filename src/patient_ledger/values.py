@@ -86,6 +86,11 @@ def _adjustment_type(value: object) -> AdjustmentType:
     return _choice(AdjustmentType, value)
 
 
+def _shown(money: Money) -> str:
+    """An amount with its currency, for a message: ``'-0.01 USD'``."""
+    return f"{money.amount} {money.currency.code}"
+
+
 def check_id(value: object, what: str) -> str:
     """Return ``value`` if it is a non-blank str, else raise :class:`InvalidInputError`."""
     if not isinstance(value, str):
@@ -150,7 +155,7 @@ class Charge:
         minor = to_minor(self.amount, f"{what} amount")
         if minor < 0:
             raise InvalidAmountError(
-                f"{what} amount {self.amount.amount} must not be negative", amount=self.amount
+                f"{what} amount {_shown(self.amount)} must not be negative", amount=self.amount
             )
         check_optional_str(self.code, f"{what} code")
         check_optional_str(self.description, f"{what} description")
@@ -186,13 +191,13 @@ class Payment:
         check_optional_str(self.reference, f"{what} reference")
         if self.type is PaymentType.REFUND and minor >= 0:
             raise InvalidAmountError(
-                f"{what} is a REFUND: its amount must be negative, got {self.amount.amount}",
+                f"{what} is a REFUND: its amount must be negative, got {_shown(self.amount)}",
                 amount=self.amount,
             )
         if self.type is not PaymentType.REFUND and minor <= 0:
             raise InvalidAmountError(
                 f"{what} of type {self.type.value} must have an amount > 0, "
-                f"got {self.amount.amount}",
+                f"got {_shown(self.amount)}",
                 amount=self.amount,
             )
         object.__setattr__(self, "minor_units", minor)
@@ -222,7 +227,7 @@ class Adjustment:
         if self.type is AdjustmentType.WRITE_OFF and minor > 0:
             raise InvalidAmountError(
                 f"{what} is a WRITE_OFF: it may only lower a balance (amount < 0), "
-                f"got {self.amount.amount}",
+                f"got {_shown(self.amount)}",
                 amount=self.amount,
             )
         object.__setattr__(self, "minor_units", minor)
@@ -248,7 +253,7 @@ class Transfer:
         check_date(self.on, f"{what} on")
         if minor <= 0:
             raise InvalidAmountError(
-                f"{what} amount must be > 0, got {self.amount.amount}", amount=self.amount
+                f"{what} amount must be > 0, got {_shown(self.amount)}", amount=self.amount
             )
         if self.from_patient_id == self.to_patient_id:
             raise InvalidInputError(
