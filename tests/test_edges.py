@@ -125,6 +125,13 @@ def attempts(ledger: pl.Ledger) -> list[tuple[str, Callable[[], pl.Ledger]]]:
                 lambda s_id=s_id: pl.reverse_payment(ledger, s_id, on=ON),
             ),
             (f"auto_allocate: {label}", lambda s_id=s_id: pl.auto_allocate(ledger, s_id, on=ON)),
+            (f"dashboard: {label}", lambda s_id=s_id: pl.dashboard(ledger, s_id)),
+            (f"claims_feed: {label}", lambda s_id=s_id: pl.claims_feed(ledger, s_id)),
+            (
+                f"unallocated_entries: {label}",
+                lambda s_id=s_id: pl.unallocated_entries(ledger, s_id),
+            ),
+            (f"aging: {label}", lambda s_id=s_id: pl.aging(ledger, s_id, on=ON)),
         ]
     entries = [e.id for e in pl.unallocated_entries(ledger, "P1")]
     out += [
@@ -142,6 +149,11 @@ def attempts(ledger: pl.Ledger) -> list[tuple[str, Callable[[], pl.Ledger]]]:
             lambda: pl.add_appointment(ledger, pl.Appointment("KNOWN", "P2", ON)),
         ),
         ("a float date", lambda: pl.auto_allocate(ledger, "P1", on=1.5)),  # type: ignore[arg-type]
+        ("aging on a str date", lambda: pl.aging(ledger, "P1", on="2025-03-01")),  # type: ignore[arg-type]
+        ("at zero", lambda: ledger.at(0)),
+        ("at past the end", lambda: ledger.at(len(ledger.events) + 1)),
+        ("a ledger that is not one", lambda: pl.patients("ledger")),  # type: ignore[arg-type]
+        ("replay of nothing", lambda: pl.replay([])),
     ]
     return out
 

@@ -84,3 +84,20 @@ def test_event_repr_and_ledger_repr() -> None:
     assert "PaymentPosted(payment=Payment(id='PAY1'" in repr(ledger.events[1])
     assert repr(ledger) == "<Ledger USD: 2 events, 1 patients, 0 appointments, 1 payments>"
     assert repr(ledger.events) == "<EventLog of 2 events>"
+
+
+def test_different_journals_hash_apart() -> None:
+    ledgers = [build(n) for n in (0, 1, 2, 31, 32, 33)]
+    assert len({hash(ledger) for ledger in ledgers}) == len(ledgers)
+    assert len({hash(ledger.events) for ledger in ledgers}) == len(ledgers)
+    assert hash(pl.replay(ledgers[-1].events)) == hash(ledgers[-1])
+
+
+def test_events_index_at_the_end_of_a_full_chunk() -> None:
+    events = build(31).events  # 32 events: exactly one full chunk, empty tail
+    assert len(events) == 32
+    assert events[31] == list(events)[31]
+    with pytest.raises(IndexError):
+        events[32]
+    with pytest.raises(IndexError):
+        events[-33]

@@ -3,6 +3,8 @@ auto_allocate, aging and ledger.at."""
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 
 import patient_ledger as pl
@@ -275,3 +277,24 @@ def test_at_gives_the_ledger_after_n_events(paid: pl.Ledger) -> None:
     for bad in (0, -1, len(paid.events) + 1, "2", True):
         with pytest.raises(pl.InvalidInputError):
             paid.at(bad)  # type: ignore[arg-type]
+
+
+def test_unapply_leaving_one_cent_of_an_older_allocation(paid: pl.Ledger) -> None:
+    # Newest first: all of PAY2's 40.00, then exactly one cent of PAY1's.
+    ledger = pl.unapply(paid, "A1", usd("40.01"), on=ON)
+    assert entries(ledger) == [("PAY1", None, "0.01"), ("PAY2", None, "40.00")]
+    assert feed(ledger)[0][2] == "59.99"
+
+
+def test_adjustment_returning_one_cent_beyond_the_newest_allocation(paid: pl.Ledger) -> None:
+    ledger = adjust(paid, "ADJ1", "C1", "-40.01")
+    assert sorted(entries(ledger)) == [("PAY1", "A1", "0.01"), ("PAY2", "A1", "40.00")]
+
+
+def test_aging_boundaries_at_90_and_91_days() -> None:
+    ledger = pl.Ledger.empty()
+    for n, days in enumerate([90, 91]):
+        ledger = appointment(ledger, f"A{n}", day=D(2025, 6, 30) - datetime.timedelta(days=days))
+        ledger = charge(ledger, f"C{n}", f"A{n}", f"{n + 1}.00")
+    a = pl.aging(ledger, "P1", on=D(2025, 6, 30))
+    assert (a.days_61_90, a.over_90) == (usd("1.00"), usd("2.00"))
