@@ -7,10 +7,20 @@ from collections import Counter
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import patient_ledger as pl
 from patient_ledger.events import PaymentPosted
-from patient_ledger.testing import InvariantError, assert_invariants, check_invariants, ledgers
+from patient_ledger.testing import (
+    InvariantError,
+    appointments,
+    assert_invariants,
+    charges,
+    check_invariants,
+    ledgers,
+    payments,
+    refunds,
+)
 from tests.helpers import D, appointment, charge, pay
 
 SEEN: Counter[str] = Counter()
@@ -84,4 +94,19 @@ def test_check_invariants_finds_money_created() -> None:
 
 def test_assert_invariants_passes_quietly_on_a_good_ledger() -> None:
     ledger = pay(appointment(pl.Ledger.empty(), "A1", day=datetime.date(2025, 1, 1)), "X", "1.00")
+    assert_invariants(ledger)
+
+
+@given(appointments(), charges(appointment_ids=st.just("A0")), payments(), refunds())
+def test_value_strategies_give_valid_values(
+    appointment_: pl.Appointment, charge_: pl.Charge, payment: pl.Payment, refund_: pl.Payment
+) -> None:
+    assert payment.type is not pl.PaymentType.REFUND
+    assert payment.amount.amount > 0 > refund_.amount.amount
+    assert charge_.amount.amount >= 0
+    ledger = pl.add_appointment(pl.Ledger.empty(), pl.Appointment("A0", "P0", appointment_.date))
+    ledger = pl.add_charge(ledger, charge_)
+    general = pl.Payment(payment.id, payment.patient_id, payment.amount, payment.received_on)
+    ledger = pl.post_payment(ledger, general)
+    assert pl.dashboard(ledger, payment.patient_id).total_paid == payment.amount
     assert_invariants(ledger)

@@ -335,6 +335,70 @@ def dates(days: int = 120) -> SearchStrategy[datetime.date]:
     return st.integers(0, days).map(lambda n: START + datetime.timedelta(days=n))  # type: ignore[no-any-return]
 
 
+def appointments(
+    ids: SearchStrategy[str] | None = None, patient_ids: SearchStrategy[str] | None = None
+) -> SearchStrategy[Appointment]:
+    """Valid appointments (ids from small pools by default, so that they meet)."""
+    st = _require_hypothesis()
+    return st.builds(  # type: ignore[no-any-return]
+        Appointment,
+        ids or st.sampled_from([f"A{n}" for n in range(6)]),
+        patient_ids or st.sampled_from([f"P{n}" for n in range(3)]),
+        dates(),
+    )
+
+
+def charges(
+    ids: SearchStrategy[str] | None = None, appointment_ids: SearchStrategy[str] | None = None
+) -> SearchStrategy[Charge]:
+    """Valid charges, $0 to $300."""
+    st = _require_hypothesis()
+    return st.builds(  # type: ignore[no-any-return]
+        Charge,
+        ids or st.sampled_from([f"C{n}" for n in range(8)]),
+        appointment_ids or st.sampled_from([f"A{n}" for n in range(6)]),
+        money(0, 30_000),
+    )
+
+
+def payments(
+    ids: SearchStrategy[str] | None = None,
+    patient_ids: SearchStrategy[str] | None = None,
+    appointment_ids: SearchStrategy[str | None] | None = None,
+) -> SearchStrategy[Payment]:
+    """Valid payments (any type but REFUND, amount > 0), to an appointment or unallocated."""
+    st = _require_hypothesis()
+    return st.builds(  # type: ignore[no-any-return]
+        Payment,
+        ids or st.sampled_from([f"PAY{n}" for n in range(12)]),
+        patient_ids or st.sampled_from([f"P{n}" for n in range(3)]),
+        money(1, 30_000),
+        dates(),
+        st.sampled_from(PaymentMethod),
+        st.sampled_from([t for t in PaymentType if t is not PaymentType.REFUND]),
+        appointment_ids or st.none() | st.sampled_from([f"A{n}" for n in range(6)]),
+    )
+
+
+def refunds(
+    ids: SearchStrategy[str] | None = None,
+    patient_ids: SearchStrategy[str] | None = None,
+    appointment_ids: SearchStrategy[str | None] | None = None,
+) -> SearchStrategy[Payment]:
+    """Valid refunds: type REFUND, a negative amount."""
+    st = _require_hypothesis()
+    return st.builds(  # type: ignore[no-any-return]
+        Payment,
+        ids or st.sampled_from([f"R{n}" for n in range(6)]),
+        patient_ids or st.sampled_from([f"P{n}" for n in range(3)]),
+        money(-10_000, -1),
+        dates(),
+        st.sampled_from(PaymentMethod),
+        st.just(PaymentType.REFUND),
+        appointment_ids or st.none() | st.sampled_from([f"A{n}" for n in range(6)]),
+    )
+
+
 def operations(
     *, patients: int = 3, appointments: int = 6, max_minor: int = 30_000
 ) -> SearchStrategy[Operation]:
