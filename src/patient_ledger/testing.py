@@ -342,8 +342,8 @@ def appointments(
     st = _require_hypothesis()
     return st.builds(  # type: ignore[no-any-return]
         Appointment,
-        ids or st.sampled_from([f"A{n}" for n in range(6)]),
-        patient_ids or st.sampled_from([f"P{n}" for n in range(3)]),
+        ids if ids is not None else st.sampled_from([f"A{n}" for n in range(6)]),
+        patient_ids if patient_ids is not None else st.sampled_from([f"P{n}" for n in range(3)]),
         dates(),
     )
 
@@ -355,8 +355,10 @@ def charges(
     st = _require_hypothesis()
     return st.builds(  # type: ignore[no-any-return]
         Charge,
-        ids or st.sampled_from([f"C{n}" for n in range(8)]),
-        appointment_ids or st.sampled_from([f"A{n}" for n in range(6)]),
+        ids if ids is not None else st.sampled_from([f"C{n}" for n in range(8)]),
+        appointment_ids
+        if appointment_ids is not None
+        else st.sampled_from([f"A{n}" for n in range(6)]),
         money(0, 30_000),
     )
 
@@ -370,13 +372,15 @@ def payments(
     st = _require_hypothesis()
     return st.builds(  # type: ignore[no-any-return]
         Payment,
-        ids or st.sampled_from([f"PAY{n}" for n in range(12)]),
-        patient_ids or st.sampled_from([f"P{n}" for n in range(3)]),
+        ids if ids is not None else st.sampled_from([f"PAY{n}" for n in range(12)]),
+        patient_ids if patient_ids is not None else st.sampled_from([f"P{n}" for n in range(3)]),
         money(1, 30_000),
         dates(),
         st.sampled_from(PaymentMethod),
         st.sampled_from([t for t in PaymentType if t is not PaymentType.REFUND]),
-        appointment_ids or st.none() | st.sampled_from([f"A{n}" for n in range(6)]),
+        appointment_ids
+        if appointment_ids is not None
+        else st.none() | st.sampled_from([f"A{n}" for n in range(6)]),
     )
 
 
@@ -389,13 +393,15 @@ def refunds(
     st = _require_hypothesis()
     return st.builds(  # type: ignore[no-any-return]
         Payment,
-        ids or st.sampled_from([f"R{n}" for n in range(6)]),
-        patient_ids or st.sampled_from([f"P{n}" for n in range(3)]),
+        ids if ids is not None else st.sampled_from([f"R{n}" for n in range(6)]),
+        patient_ids if patient_ids is not None else st.sampled_from([f"P{n}" for n in range(3)]),
         money(-10_000, -1),
         dates(),
         st.sampled_from(PaymentMethod),
         st.just(PaymentType.REFUND),
-        appointment_ids or st.none() | st.sampled_from([f"A{n}" for n in range(6)]),
+        appointment_ids
+        if appointment_ids is not None
+        else st.none() | st.sampled_from([f"A{n}" for n in range(6)]),
     )
 
 
