@@ -43,6 +43,7 @@ from patient_ledger.events import (
     CreditTransferred,
     EntriesCancelled,
     EntryPart,
+    Minor,
     Move,
     PaymentPosted,
     PaymentReversed,
@@ -158,7 +159,7 @@ def _draw(state: State, bucket: Bucket, amount: int) -> Iterator[EntryPart]:
         if remaining > 0:
             take = min(remaining, amount)
             amount -= take
-            yield entry_id, take
+            yield entry_id, Minor(take)
 
 
 def _applications(
@@ -271,7 +272,9 @@ def post_payment(ledger: Ledger, payment: Payment) -> Ledger:
         allocated = min(payment.minor_units, appointment.due)
     entry_id = state.next_entry_id() if allocated < payment.minor_units else None
     return Ledger(
-        apply_event(state, PaymentPosted(payment=payment, allocated=allocated, entry_id=entry_id))
+        apply_event(
+            state, PaymentPosted(payment=payment, allocated=Minor(allocated), entry_id=entry_id)
+        )
     )
 
 
@@ -441,7 +444,7 @@ def _chosen_parts(state: State, patient_id: str, ids: tuple[str, ...]) -> list[E
             ids=ids,
             total=to_money(total, state.currency),
         )
-    return [(entry.id, entry.remaining) for entry in entries]
+    return [(entry.id, Minor(entry.remaining)) for entry in entries]
 
 
 def _offsetting_parts(state: State, patient: PatientState) -> list[EntryPart]:
@@ -451,7 +454,7 @@ def _offsetting_parts(state: State, patient: PatientState) -> list[EntryPart]:
     parts: list[EntryPart] = []
     for bucket in buckets:
         negatives = [
-            (entry_id, state.entries[entry_id].remaining)
+            (entry_id, Minor(state.entries[entry_id].remaining))
             for _, _, entry_id in bucket.open
             if state.entries[entry_id].remaining < 0
         ]
@@ -472,7 +475,7 @@ def _returned(state: State, appointment: AppointmentState, amount: int) -> tuple
             break
         take = min(part, amount)
         amount -= take
-        returned.append((payment_id, take, state.next_entry_id(len(returned))))
+        returned.append((payment_id, Minor(take), state.next_entry_id(len(returned))))
     return tuple(returned)
 
 
@@ -643,7 +646,7 @@ def reverse_payment(
         raise UnknownIdError(f"payment {payment_id!r} is not in the ledger", id=payment_id)
     if known.reversed:
         raise AlreadyReversedError(f"payment {payment_id!r} was already reversed", id=payment_id)
-    allocations: list[tuple[str, int]] = []
+    allocations: list[tuple[str, Minor]] = []
     entries: list[EntryPart] = []
     touched: list[str] = []
     for holder in known.holders:
@@ -652,13 +655,13 @@ def reverse_payment(
             appointment = state.appointments[appointment_id]
             allocated = sum(part for pid, part in appointment.allocations if pid == payment_id)
             if allocated:
-                allocations.append((appointment_id, allocated))
+                allocations.append((appointment_id, Minor(allocated)))
                 touched.append(appointment_id)
         buckets: list[tuple[str | None, Bucket]] = [(None, patient.general)]
         buckets.extend((a, state.appointments[a].bucket) for a in patient.appointments)
         for bucket_appointment_id, bucket in buckets:
             held = [
-                (entry_id, state.entries[entry_id].remaining)
+                (entry_id, Minor(state.entries[entry_id].remaining))
                 for _, _, entry_id in bucket.open
                 if state.entries[entry_id].payment_id == payment_id
             ]

@@ -27,6 +27,12 @@ class ErrorCode(enum.Enum):
     NOT_OFFSETTING = "not_offsetting"
     INSUFFICIENT_ALLOCATED = "insufficient_allocated"
     ALREADY_REVERSED = "already_reversed"
+    CORRUPT_JOURNAL = "corrupt_journal"
+    CONCURRENCY_CONFLICT = "concurrency_conflict"
+
+
+#: The codes the commands raise (SPEC §7 and §9), in the order of the checks that raise them.
+COMMAND_CODES = tuple(ErrorCode)[:11]
 
 
 class LedgerError(ValueError):
@@ -118,3 +124,32 @@ class AlreadyReversedError(LedgerError):
     """A payment that has already been reversed."""
 
     code = ErrorCode.ALREADY_REVERSED
+
+
+class JournalError(LedgerError):
+    """A serialized journal that is malformed, altered, reordered, cut, or does not replay.
+
+    Attributes:
+        line: the number (from 1) of the first bad line.
+    """
+
+    code = ErrorCode.CORRUPT_JOURNAL
+
+    def __init__(self, message: str, *, line: int, **details: object) -> None:
+        super().__init__(f"line {line}: {message}", line=line, **details)
+        self.line = line
+
+    def __reduce__(self) -> tuple[object, ...]:
+        message = str(self).split(": ", 1)[1]
+        details = {k: v for k, v in self.details.items() if k != "line"}
+        return (_rebuild_journal_error, (message, self.line, details))
+
+
+def _rebuild_journal_error(message: str, line: int, details: dict[str, object]) -> JournalError:
+    return JournalError(message, line=line, **details)
+
+
+class ConcurrencyError(LedgerError):
+    """A save based on a stale version: another writer saved first. Nothing was written."""
+
+    code = ErrorCode.CONCURRENCY_CONFLICT

@@ -11,20 +11,24 @@ records it); value objects keep their own ``Money``.
 from __future__ import annotations
 
 import datetime
+from typing import NewType
 
 import attrs
 
 from patient_ledger.values import Adjustment, Appointment, Charge, Payment, Transfer
 
-#: ``(entry_id, amount)`` — a part of one open entry, in minor units.
-EntryPart = tuple[str, int]
+#: An amount in integer minor units of the ledger's currency (cents for USD). A distinct type
+#: so that serializers can write it as an exact decimal amount with its currency.
+Minor = NewType("Minor", int)
+#: ``(entry_id, amount)`` — a part of one open entry.
+EntryPart = tuple[str, Minor]
 #: ``(entry_id, appointment_id, amount)`` — held money applied to an appointment's charges.
-Application = tuple[str, str, int]
+Application = tuple[str, str, Minor]
 #: ``(payment_id, amount, entry_id)`` — a payment's allocation taken back and held again as
 #: the new open entry ``entry_id``.
-Return = tuple[str, int, str]
+Return = tuple[str, Minor, str]
 #: ``(from_entry_id, entry_id, amount)`` — part of an open entry moved to a new open entry.
-Move = tuple[str, str, int]
+Move = tuple[str, str, Minor]
 
 
 @attrs.frozen
@@ -55,7 +59,7 @@ class PaymentPosted:
     the open entry ``entry_id`` (in the appointment's bucket, or the general one)."""
 
     payment: Payment
-    allocated: int
+    allocated: Minor
     entry_id: str | None
 
 
@@ -130,7 +134,7 @@ class PaymentReversed:
     were undone, its open ``entries`` closed, and held money ``applied`` to reopened balances."""
 
     payment_id: str
-    allocations: tuple[tuple[str, int], ...]
+    allocations: tuple[tuple[str, Minor], ...]
     entries: tuple[EntryPart, ...]
     applied: tuple[Application, ...]
     on: datetime.date

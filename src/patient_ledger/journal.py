@@ -1,0 +1,226 @@
+"""A journal that lasts: canonical JSON Lines with a SHA-256 hash chain (a shell module).
+
+Each line is one event::
+
+    {"event":{...},"hash":"…","prev":"…","seq":7,"type":"PaymentPosted","v":1}
+
+with keys sorted and no spaces, amounts as exact decimal strings with their currency
+(``{"amount":"10.00","currency":"USD"}``), dates in ISO form. ``hash`` is the SHA-256 of the
+line's other keys (canonical JSON), which include ``prev``, the previous line's hash (64 zeros
+for the first), so any edit, reordering, deletion or cut line breaks the chain at that line.
+Lines dropped from the end leave a valid, shorter journal: keep ``head(text)`` elsewhere and
+check with ``verify(text, head=...)``.
+
+``dumps(loads(text)) == text`` for every journal ``dumps`` wrote.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import hashlib
+import json
+from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import cattrs
+from moneyed import Money
+
+from patient_ledger.apply import apply_event
+from patient_ledger.errors import JournalError
+from patient_ledger.events import EVENT_TYPES, Event, LedgerOpened, Minor
+from patient_ledger.money import to_minor, to_money
+from patient_ledger.state import Ledger, State, opened_state
+
+#: The version of the line format; a reader refuses versions it does not know.
+SCHEMA_VERSION = 1
+GENESIS = "0" * 64
+_TYPES: dict[str, type[Event]] = {t.__name__: t for t in EVENT_TYPES}
+
+
+def _canonical(obj: object) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _hash(content: dict[str, Any]) -> str:
+    return hashlib.sha256(_canonical(content).encode("utf-8")).hexdigest()
+
+
+@functools.cache
+def _converter(currency: str) -> cattrs.Converter:
+    """(Un)structures events of a ledger in ``currency``; minor units become exact amounts."""
+    converter = cattrs.Converter()
+
+    def money_out(money: Money) -> dict[str, str]:
+        code = money.currency.code
+        return {"amount": str(to_money(to_minor(money, "amount"), code).amount), "currency": code}
+
+    def money_in(value: Any, _: object) -> Money:
+        if not isinstance(value, dict) or set(value) != {"amount", "currency"}:
+            raise TypeError(f"an amount must be {{amount, currency}}, got {value!r}")
+        amount, code = value["amount"], value["currency"]
+        if not isinstance(amount, str) or not isinstance(code, str):
+            raise TypeError(f"amount and currency must be strings, got {value!r}")
+        return Money(Decimal(amount), code)
+
+    def minor_out(minor: int) -> dict[str, str]:
+        return money_out(to_money(minor, currency))
+
+    def minor_in(value: Any, _: object) -> Minor:
+        money = money_in(value, None)
+        if money.currency.code != currency:
+            raise ValueError(f"amount {value!r} is not in the ledger's currency {currency}")
+        return Minor(to_minor(money, "amount"))
+
+    def date_in(value: Any, _: object) -> datetime.date:
+        if not isinstance(value, str):
+            raise TypeError(f"a date must be an ISO string, got {value!r}")
+        return datetime.date.fromisoformat(value)
+
+    converter.register_unstructure_hook(Money, money_out)
+    converter.register_structure_hook(Money, money_in)
+    converter.register_unstructure_hook(Minor, minor_out)
+    converter.register_structure_hook(Minor, minor_in)
+    converter.register_unstructure_hook(datetime.date, datetime.date.isoformat)
+    converter.register_structure_hook(datetime.date, date_in)
+    return converter
+
+
+def _lines(ledger: Ledger) -> Iterator[tuple[str, str]]:
+    """(line, hash) for each event of the ledger's journal."""
+    converter = _converter(ledger.currency)
+    prev = GENESIS
+    for seq, event in enumerate(ledger.events):
+        name = type(event).__name__
+        content = {
+            "v": SCHEMA_VERSION,
+            "seq": seq,
+            "type": name,
+            "event": converter.unstructure(event, unstructure_as=type(event)),
+            "prev": prev,
+        }
+        prev = _hash(content)
+        yield _canonical({**content, "hash": prev}), prev
+
+
+def dumps(ledger: Ledger) -> str:
+    """The ledger's journal as canonical, hash-chained JSON Lines (one event per line)."""
+    return "".join(line + "\n" for line, _ in _lines(ledger))
+
+
+def dump_lines(ledger: Ledger, start: int = 0) -> list[tuple[int, str, str]]:
+    """``(seq, line, hash)`` of the journal's lines from ``start`` (for event stores)."""
+    return [(seq, line, h) for seq, (line, h) in enumerate(_lines(ledger)) if seq >= start]
+
+
+def _parse(text: str, head: str | None = None) -> Iterator[tuple[int, Event, str]]:
+    """Check the chain line by line and yield ``(line number, event, hash)``."""
+    if not isinstance(text, str):
+        raise JournalError(f"a journal is text, got {type(text).__name__}", line=1)
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if not lines:
+        raise JournalError("the journal is empty", line=1)
+    prev = GENESIS
+    converter: cattrs.Converter | None = None
+    for number, line in enumerate(lines, start=1):
+        try:
+            record = json.loads(line)
+        except ValueError as error:
+            raise JournalError(
+                f"not a JSON object (cut or edited?): {error}", line=number
+            ) from None
+        if not isinstance(record, dict) or set(record) != {
+            "v",
+            "seq",
+            "type",
+            "event",
+            "prev",
+            "hash",
+        }:
+            raise JournalError("not a journal line (wrong keys)", line=number)
+        if record["v"] != SCHEMA_VERSION:
+            raise JournalError(f"unknown schema version {record['v']!r}", line=number)
+        if record["seq"] != number - 1:
+            raise JournalError(
+                f"sequence number {record['seq']!r} where {number - 1} was expected "
+                "(lines reordered, deleted or inserted)",
+                line=number,
+            )
+        if record["prev"] != prev:
+            raise JournalError("does not follow the line before it (broken chain)", line=number)
+        claimed = record.pop("hash")
+        if _hash(record) != claimed:
+            raise JournalError("content does not match its hash (edited)", line=number)
+        prev = claimed
+        event_type = _TYPES.get(record["type"])
+        if event_type is None:
+            raise JournalError(f"unknown event type {record['type']!r}", line=number)
+        if converter is None:
+            if event_type is not LedgerOpened:
+                raise JournalError("the first line must open the ledger", line=number)
+            currency = (
+                record["event"].get("currency") if isinstance(record["event"], dict) else None
+            )
+            if not isinstance(currency, str):
+                raise JournalError("the ledger's currency is missing", line=number)
+            converter = _converter(currency)
+        elif event_type is LedgerOpened:
+            raise JournalError("the ledger is opened a second time", line=number)
+        try:
+            event = converter.structure(record["event"], event_type)
+        except (cattrs.BaseValidationError, ValueError, TypeError, InvalidOperation) as error:
+            raise JournalError(f"malformed {record['type']}: {error}", line=number) from None
+        yield number, event, prev
+    if head is not None and prev != head:
+        raise JournalError(
+            f"the journal ends at hash {prev[:12]}…, not at the expected head {head[:12]}… "
+            "(lines dropped from the end?)",
+            line=len(lines),
+        )
+
+
+def loads(text: str, *, head: str | None = None) -> Ledger:
+    """Rebuild a ledger from journal text, checking the chain on the way.
+
+    Raises:
+        JournalError: the first bad line (``.line``): malformed, edited, reordered, deleted,
+            cut, not ending at ``head``, or an event that does not apply.
+    """
+    state: State | None = None
+    for number, event, _ in _parse(text, head):
+        if state is None:
+            state = opened_state(event)  # type: ignore[arg-type]
+            continue
+        try:
+            state = apply_event(state, event)
+        except Exception as error:  # noqa: BLE001 - any failure to apply names its line
+            raise JournalError(
+                f"{type(event).__name__} does not apply to the ledger before it: "
+                f"{type(error).__name__} {error}",
+                line=number,
+            ) from None
+    if state is None:  # pragma: no cover - _parse refuses an empty journal
+        raise JournalError("the journal is empty", line=1)
+    return Ledger(state)
+
+
+def verify(text: str, *, head: str | None = None) -> None:
+    """Check a journal: its chain, every line, that it replays, and that it ends at ``head``.
+
+    Raises:
+        JournalError: naming the first bad line (also as ``.line``).
+    """
+    loads(text, head=head)
+
+
+def head(text: str) -> str:
+    """The hash of a checked journal's last line: keep it elsewhere to detect dropped lines.
+
+    Raises:
+        JournalError: the journal is not sound (see :func:`verify`).
+    """
+    hashes = [line_hash for _, _, line_hash in _parse(text)]
+    return hashes[-1]
