@@ -87,47 +87,49 @@ def _converter(currency: str) -> cattrs.Converter:
     return converter
 
 
-def _lines(ledger: Ledger) -> Iterator[tuple[str, str]]:
-    """(line, hash) for each event of the ledger's journal."""
+def lines(ledger: Ledger, start: int = 0, prev: str = GENESIS) -> Iterator[tuple[int, str, str]]:
+    """``(seq, line, hash)`` for the ledger's events from ``start`` on, chained from ``prev``
+    (the hash of line ``start - 1``; event stores append with it)."""
     converter = _converter(ledger.currency)
-    prev = GENESIS
-    for seq, event in enumerate(ledger.events):
-        name = type(event).__name__
+    events = ledger.events
+    for seq in range(start, len(events)):
+        event = events[seq]
         content = {
             "v": SCHEMA_VERSION,
             "seq": seq,
-            "type": name,
+            "type": type(event).__name__,
             "event": converter.unstructure(event, unstructure_as=type(event)),
             "prev": prev,
         }
         prev = _hash(content)
-        yield _canonical({**content, "hash": prev}), prev
+        yield seq, _canonical({**content, "hash": prev}), prev
 
 
 def dumps(ledger: Ledger) -> str:
     """The ledger's journal as canonical, hash-chained JSON Lines (one event per line)."""
-    return "".join(line + "\n" for line, _ in _lines(ledger))
+    return "".join(line + "\n" for _, line, _ in lines(ledger))
 
 
-def dump_lines(ledger: Ledger, start: int = 0) -> list[tuple[int, str, str]]:
-    """``(seq, line, hash)`` of the journal's lines from ``start`` (for event stores)."""
-    return [(seq, line, h) for seq, (line, h) in enumerate(_lines(ledger)) if seq >= start]
+def _parse(
+    text: str, head: str | None = None, *, base: Ledger | None = None, prev: str = GENESIS
+) -> Iterator[tuple[int, Event, str]]:
+    """Check the chain line by line and yield ``(line number, event, hash)``.
 
-
-def _parse(text: str, head: str | None = None) -> Iterator[tuple[int, Event, str]]:
-    """Check the chain line by line and yield ``(line number, event, hash)``."""
+    With ``base``, the text continues that ledger's journal: its first line has sequence
+    number ``len(base.events)`` and follows ``prev``, the hash of the base's last line.
+    """
     if not isinstance(text, str):
         raise JournalError(f"a journal is text, got {type(text).__name__}", line=1)
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    if not lines:
+    rows = text.split("\n")
+    if rows and rows[-1] == "":
+        rows.pop()
+    if not rows and base is None:
         raise JournalError("the journal is empty", line=1)
-    prev = GENESIS
-    converter: cattrs.Converter | None = None
-    for number, line in enumerate(lines, start=1):
+    offset = 0 if base is None else len(base.events)
+    converter = None if base is None else _converter(base.currency)
+    for number, row in enumerate(rows, start=offset + 1):
         try:
-            record = json.loads(line)
+            record = json.loads(row)
         except ValueError as error:
             raise JournalError(
                 f"not a JSON object (cut or edited?): {error}", line=number
@@ -178,7 +180,7 @@ def _parse(text: str, head: str | None = None) -> Iterator[tuple[int, Event, str
         raise JournalError(
             f"the journal ends at hash {prev[:12]}…, not at the expected head {head[:12]}… "
             "(lines dropped from the end?)",
-            line=len(lines),
+            line=offset + len(rows),
         )
 
 
@@ -189,8 +191,21 @@ def loads(text: str, *, head: str | None = None) -> Ledger:
         JournalError: the first bad line (``.line``): malformed, edited, reordered, deleted,
             cut, not ending at ``head``, or an event that does not apply.
     """
-    state: State | None = None
-    for number, event, _ in _parse(text, head):
+    return _replay(_parse(text, head), None)
+
+
+def extend(ledger: Ledger, text: str, *, prev: str, head: str | None = None) -> Ledger:
+    """Apply journal lines that continue ``ledger``'s journal (``prev``: the hash of its last
+    line) — how an event store catches a ledger up without replaying it from the start.
+
+    Raises:
+        JournalError: as :func:`loads`, with line numbers counted from the journal's start.
+    """
+    return _replay(_parse(text, head, base=ledger, prev=prev), ledger.state)
+
+
+def _replay(parsed: Iterator[tuple[int, Event, str]], state: State | None) -> Ledger:
+    for number, event, _ in parsed:
         if state is None:
             state = opened_state(event)  # type: ignore[arg-type]
             continue

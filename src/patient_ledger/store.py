@@ -1,0 +1,345 @@
+"""Event stores: keep journals in a database, append with optimistic concurrency (a shell).
+
+``open_store(url)`` gives one interface over two backends:
+
+* ``sqlite:///path/to/file.db`` — the embedded default (stdlib ``sqlite3``, WAL mode);
+* ``postgresql://user@host:port/dbname`` — PostgreSQL through psycopg 3 (the ``postgres``
+  extra: ``pip install "patient-ledger[postgres]"``).
+
+A store keeps each named journal as its canonical, hash-chained lines (see
+:mod:`patient_ledger.journal`) plus a head row with its version (the number of events) and
+last hash. ``save(name, ledger, expected_version=n)`` appends the ledger's events after the
+first ``n`` in one transaction; if another writer saved since, it raises
+:class:`~patient_ledger.errors.ConcurrencyError` and writes nothing — reload and retry.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import urllib.parse
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from patient_ledger import journal
+from patient_ledger.errors import ConcurrencyError, InvalidInputError, UnknownIdError
+from patient_ledger.state import Ledger
+
+_SCHEMA = (
+    (
+        "CREATE TABLE IF NOT EXISTS journal_heads ("
+        " name TEXT PRIMARY KEY, version INTEGER NOT NULL, head TEXT NOT NULL)"
+    ),
+    (
+        "CREATE TABLE IF NOT EXISTS journal_lines ("
+        " name TEXT NOT NULL, seq INTEGER NOT NULL, line TEXT NOT NULL,"
+        " PRIMARY KEY (name, seq))"
+    ),
+)
+
+
+class Store(Protocol):
+    """What every backend offers."""
+
+    def load(self, name: str, *, base: Ledger | None = None) -> Ledger:
+        """The named ledger (or ``base`` caught up with what was saved since it was loaded)."""
+        ...
+
+    def save(self, name: str, ledger: Ledger, *, expected_version: int) -> int:
+        """Append ``ledger``'s events after the first ``expected_version``; the new version."""
+        ...
+
+    def version(self, name: str) -> int:
+        """The number of events saved under ``name`` (0 if none)."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...
+
+
+class _SqlStore:
+    """The logic both backends share; they differ in connections, placeholders and locking."""
+
+    placeholder = "?"
+
+    def _execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", self.placeholder)
+
+    def version(self, name: str) -> int:
+        """The number of events saved under ``name`` (0 if none)."""
+        rows = self._execute(self._sql("SELECT version FROM journal_heads WHERE name = ?"), (name,))
+        return int(rows[0][0]) if rows else 0
+
+    def load(self, name: str, *, base: Ledger | None = None) -> Ledger:
+        """The named ledger, its whole journal checked (chain, head, replay).
+
+        With ``base`` (a ledger loaded from this store before), only the lines saved since are
+        read and applied to it.
+
+        Raises:
+            UnknownIdError: nothing is saved under ``name``.
+            JournalError: a stored line is corrupt (its number is in the message and ``.line``).
+        """
+        _check_name(name)
+        heads = self._execute(
+            self._sql("SELECT version, head FROM journal_heads WHERE name = ?"), (name,)
+        )
+        if not heads:
+            raise UnknownIdError(f"no journal named {name!r} in the store", id=name)
+        version, head = int(heads[0][0]), str(heads[0][1])
+        start = 0 if base is None else len(base.events)
+        # Lines past the head read first may be a newer save committing meanwhile: not ours.
+        rows = self._execute(
+            self._sql(
+                "SELECT seq, line FROM journal_lines"
+                " WHERE name = ? AND seq >= ? AND seq < ? ORDER BY seq"
+            ),
+            (name, max(start - 1, 0), version),
+        )
+        texts = [str(line) for _, line in rows]
+        if base is None:
+            return journal.loads(_joined(texts), head=head)
+        if start > version:
+            raise ConcurrencyError(
+                f"the base ledger has {start} events, more than the {version} saved as {name!r}"
+            )
+        if texts:
+            # The base's last line, chained as stored, must be the stored line.
+            _, own, prev = next(journal.lines(base, start - 1, json.loads(texts[0])["prev"]))
+            if own == texts[0]:
+                return journal.extend(base, _joined(texts[1:]), prev=prev, head=head)
+        raise ConcurrencyError(f"the base ledger is not a prefix of the journal saved as {name!r}")
+
+    def save(self, name: str, ledger: Ledger, *, expected_version: int) -> int:
+        """Append ``ledger``'s events after its first ``expected_version`` in one transaction.
+
+        ``expected_version`` is the number of events the caller's base ledger had (what it
+        loaded). Returns the new version.
+
+        Raises:
+            InvalidInputError: a malformed name or version.
+            ConcurrencyError: the store is not at ``expected_version`` (another writer saved
+                first), or the ledger does not extend what is stored. Nothing is written.
+        """
+        _check_name(name)
+        if not isinstance(ledger, Ledger):
+            raise InvalidInputError(f"expected a Ledger, got {type(ledger).__name__}")
+        total = len(ledger.events)
+        if (
+            isinstance(expected_version, bool)
+            or not isinstance(expected_version, int)
+            or not 0 <= expected_version <= total
+        ):
+            raise InvalidInputError(
+                f"expected_version must be an int from 0 to {total}, got {expected_version!r}"
+            )
+        with self._transaction():
+            current, head = self._lock_head(name)
+            if current != expected_version:
+                raise ConcurrencyError(
+                    f"journal {name!r} is at version {current}, not {expected_version}: another "
+                    "writer saved first; reload and retry",
+                    id=name,
+                    expected_version=expected_version,
+                    version=current,
+                )
+            if expected_version == total:
+                return total
+            if expected_version:
+                self._check_extends(name, ledger, expected_version)
+            new = list(journal.lines(ledger, expected_version, head or journal.GENESIS))
+            self._insert_lines(name, ((seq, line) for seq, line, _ in new))
+            self._set_head(name, total, new[-1][2], exists=expected_version > 0)
+        return total
+
+    def _check_extends(self, name: str, ledger: Ledger, version: int) -> None:
+        """The ledger must extend what is stored: its last shared line is the stored one."""
+        stored = self._execute(
+            self._sql("SELECT line FROM journal_lines WHERE name = ? AND seq = ?"),
+            (name, version - 1),
+        )
+        if stored:
+            prev = json.loads(stored[0][0])["prev"]
+            _, shared, _ = next(journal.lines(ledger, version - 1, prev))
+            if shared == stored[0][0]:
+                return
+        raise ConcurrencyError(f"the ledger does not extend the journal saved as {name!r}", id=name)
+
+    # -- backend hooks ------------------------------------------------------------------------
+
+    def _transaction(self) -> Any:
+        raise NotImplementedError
+
+    def _lock_head(self, name: str) -> tuple[int, str]:
+        raise NotImplementedError
+
+    def _insert_lines(self, name: str, rows: Iterable[tuple[int, str]]) -> None:
+        raise NotImplementedError
+
+    def _set_head(self, name: str, version: int, head: str, *, exists: bool) -> None:
+        raise NotImplementedError
+
+
+def _joined(texts: list[str]) -> str:
+    return "".join(text + "\n" for text in texts)
+
+
+def _check_name(name: object) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInputError(f"a journal name must be a non-empty str, got {name!r}")
+
+
+class SqliteStore(_SqlStore):
+    """Journals in an SQLite file (WAL mode; writers serialized by ``BEGIN IMMEDIATE``)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._conn = sqlite3.connect(path, isolation_level=None, timeout=60.0)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        for statement in _SCHEMA:
+            self._conn.execute(statement)
+
+    def _execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        return self._conn.execute(sql, tuple(params)).fetchall()
+
+    def _transaction(self) -> Any:
+        return _SqliteTransaction(self._conn)
+
+    def _lock_head(self, name: str) -> tuple[int, str]:
+        rows = self._execute("SELECT version, head FROM journal_heads WHERE name = ?", (name,))
+        return (int(rows[0][0]), str(rows[0][1])) if rows else (0, "")
+
+    def _insert_lines(self, name: str, rows: Iterable[tuple[int, str]]) -> None:
+        self._conn.executemany(
+            "INSERT INTO journal_lines (name, seq, line) VALUES (?, ?, ?)",
+            ((name, seq, line) for seq, line in rows),
+        )
+
+    def _set_head(self, name: str, version: int, head: str, *, exists: bool) -> None:
+        self._conn.execute(
+            "INSERT INTO journal_heads (name, version, head) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET version = excluded.version, head = excluded.head",
+            (name, version, head),
+        )
+        del exists
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+
+class _SqliteTransaction:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> None:
+        # IMMEDIATE takes the write lock now: a concurrent writer waits, then sees the new head.
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        self.conn.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+class PostgresStore(_SqlStore):
+    """Journals in PostgreSQL (psycopg 3); the head row is locked ``FOR UPDATE`` while saving."""
+
+    placeholder = "%s"
+
+    def __init__(self, url: str) -> None:
+        try:
+            import psycopg  # noqa: PLC0415 - an optional dependency (the postgres extra)
+        except ImportError as error:  # pragma: no cover - depends on the installation
+            msg = 'PostgreSQL stores need psycopg: pip install "patient-ledger[postgres]"'
+            raise ImportError(msg) from error
+        self._psycopg = psycopg
+        self._conn = psycopg.connect(url, autocommit=True)
+        with self._conn.transaction():
+            for statement in _SCHEMA:
+                self._conn.execute(statement)
+
+    def _execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        cursor = self._conn.execute(sql, tuple(params))
+        return list(cursor.fetchall()) if cursor.description else []
+
+    def _transaction(self) -> Any:
+        return _PostgresTransaction(self)
+
+    def _lock_head(self, name: str) -> tuple[int, str]:
+        rows = self._execute(
+            "SELECT version, head FROM journal_heads WHERE name = %s FOR UPDATE", (name,)
+        )
+        return (int(rows[0][0]), str(rows[0][1])) if rows else (0, "")
+
+    def _insert_lines(self, name: str, rows: Iterable[tuple[int, str]]) -> None:
+        with self._conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO journal_lines (name, seq, line) VALUES (%s, %s, %s)",
+                [(name, seq, line) for seq, line in rows],
+            )
+
+    def _set_head(self, name: str, version: int, head: str, *, exists: bool) -> None:
+        if exists:
+            self._execute(
+                "UPDATE journal_heads SET version = %s, head = %s WHERE name = %s",
+                (version, head, name),
+            )
+        else:
+            self._execute(
+                "INSERT INTO journal_heads (name, version, head) VALUES (%s, %s, %s)",
+                (name, version, head),
+            )
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+
+class _PostgresTransaction:
+    def __init__(self, store: PostgresStore) -> None:
+        self.store = store
+        self.transaction: Any = None
+
+    def __enter__(self) -> None:
+        self.transaction = self.store._conn.transaction()  # noqa: SLF001 - the store's own
+        self.transaction.__enter__()
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        unique_violation = self.store._psycopg.errors.UniqueViolation  # noqa: SLF001
+        try:
+            self.transaction.__exit__(kind, error, trace)  # rolls back if the block failed
+        except unique_violation as clash:
+            raise _lost_race() from clash
+        if isinstance(error, unique_violation):
+            # Two first saves of one name at once: the loser's lines clash; it wrote nothing.
+            raise _lost_race() from error
+
+
+def _lost_race() -> ConcurrencyError:
+    return ConcurrencyError("another writer created this journal first; reload and retry")
+
+
+def open_store(url: str) -> Store:
+    """Open an event store: ``sqlite:///path.db`` or ``postgresql://...``.
+
+    Raises:
+        InvalidInputError: an unsupported or malformed URL.
+    """
+    if not isinstance(url, str):
+        raise InvalidInputError(f"a store URL must be a str, got {type(url).__name__}")
+    scheme = urllib.parse.urlsplit(url).scheme
+    if scheme == "sqlite":
+        path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
+        if not path:
+            raise InvalidInputError(f"an SQLite store URL is sqlite:///path, got {url!r}")
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return SqliteStore(path)
+    if scheme in ("postgresql", "postgres"):
+        return PostgresStore(url)
+    raise InvalidInputError(f"unsupported store URL {url!r}: use sqlite:/// or postgresql://")
