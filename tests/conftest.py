@@ -10,7 +10,7 @@ import datetime
 import os
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from moneyed import Money
 
 from patient_ledger import Ledger
@@ -39,6 +39,7 @@ settings.register_profile(
     stateful_step_count=30,
     deadline=None,
     database=None,
+    phases=[Phase.explicit, Phase.generate],  # a failure is enough: no time spent shrinking
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
