@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from moneyed import Money
 
+import patient_ledger as pl
+from patient_ledger import journal
 from patient_ledger.cli import main
 
 
@@ -43,3 +48,166 @@ def test_python_dash_m_runs_the_demo() -> None:
         timeout=120,
     )
     assert "Live claims feed" in done.stdout
+
+
+@pytest.fixture
+def demo_journal(tmp_path: Path) -> Path:
+    path = tmp_path / "demo.jsonl"
+    assert main(["demo", "--scenario", "all", "--colour", "never", "--journal", str(path)]) == 0
+    return path
+
+
+def test_report_json(demo_journal: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "report",
+                str(demo_journal),
+                "--patient",
+                "P1",
+                "--format",
+                "json",
+                "--on",
+                "2025-03-31",
+            ]
+        )
+        == 0
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert data["patient_id"] == "P1"
+    assert data["dashboard"] == {
+        "total_paid": "120.00",
+        "allocated": "120.00",
+        "unallocated": "0.00",
+        "patient_responsibility": "135.00",
+        "statement_balance": "15.00",
+        "total_balance": "15.00",
+    }
+    assert [r["appointment_id"] for r in data["claims_feed"]] == ["A1", "A2"]
+    assert data["claims_feed"][1]["balance_due"] == "15.00"
+    assert data["unallocated_entries"] == []
+    assert data["aging"]["days_31_60"] == "15.00"
+
+
+def test_report_text_and_html(demo_journal: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "report",
+                str(demo_journal),
+                "--patient",
+                "ANA",
+                "--on",
+                "2025-03-31",
+                "--colour",
+                "never",
+            ]
+        )
+        == 0
+    )
+    text = capsys.readouterr().out
+    assert "20.00 [Y]" in text
+    assert "Aging on 2025-03-31" in text
+    assert (
+        main(
+            [
+                "report",
+                str(demo_journal),
+                "--patient",
+                "ANA",
+                "--format",
+                "html",
+                "--on",
+                "2025-03-31",
+            ]
+        )
+        == 0
+    )
+    page = capsys.readouterr().out
+    assert page.startswith("<!doctype html>")
+    assert 'class="amount yellow">20.00<' in page
+    assert 'class="amount green">20.00<' in page
+
+
+def test_report_of_an_unknown_patient_or_file(
+    demo_journal: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", str(demo_journal), "--patient", "NOBODY"]) == 1
+    assert "NOBODY" in capsys.readouterr().err
+    assert main(["report", str(demo_journal) + ".missing", "--patient", "P1"]) == 3
+
+
+def test_verify(demo_journal: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", str(demo_journal)]) == 0
+    assert "OK: 39 events" in capsys.readouterr().out
+    lines = demo_journal.read_text().splitlines()
+    lines[10] = lines[10].replace('"', "'", 1)
+    demo_journal.write_text("\n".join(lines) + "\n")
+    assert main(["verify", str(demo_journal)]) == 1
+    assert "line 11" in capsys.readouterr().err
+
+
+CSV_HEAD = "id,patient_id,amount,received_on,method,type,appointment_id\n"
+
+
+def test_import_payments_all_or_nothing(
+    demo_journal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = demo_journal.read_bytes()
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        CSV_HEAD + "X1,P1,15.00,2025-04-01,CASH,COPAY,A2\n"
+        "X2,P9,50.00,2025-04-01,CHECK,PAYMENT,\n"
+        "X3,P9,-80.00,2025-04-02,CHECK,REFUND,\n"
+    )
+    assert main(["import-payments", str(bad), "--journal", str(demo_journal)]) == 1
+    err = capsys.readouterr().err
+    assert "line 4" in err
+    assert "X3" in err
+    assert demo_journal.read_bytes() == before
+    good = tmp_path / "good.csv"
+    good.write_text(
+        CSV_HEAD + "X1,P1,15.00,2025-04-01,cash,COPAY,A2\n"
+        "\n"
+        "X2,P9,50.00,2025-04-01,CHECK,,\n"
+        "X3,P9,-20.00,2025-04-02,CHECK,REFUND,\n"
+    )
+    assert main(["import-payments", str(good), "--journal", str(demo_journal)]) == 0
+    after = demo_journal.read_bytes()
+    assert after.startswith(before)
+    ledger = journal.loads(after.decode())
+    assert pl.dashboard(ledger, "P1").statement_balance == Money("0.00", "USD")
+    assert pl.dashboard(ledger, "P9").total_paid == Money("30.00", "USD")
+    assert main(["verify", str(demo_journal)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("rows", "line"),
+    [
+        ("id,patient,amount\n", 1),
+        (CSV_HEAD + "X1,P1,ten,2025-04-01,CASH,PAYMENT,\n", 2),
+        (CSV_HEAD + "X1,P1,1.00,2025-04-01,CASH,PAYMENT,\nX2,P1,1.00,April,CASH,PAYMENT,\n", 3),
+        (CSV_HEAD + "X1,P1,1.00,2025-04-01,BITCOIN,PAYMENT,\n", 2),
+        (CSV_HEAD + "X1,P1,1.00,2025-04-01,CASH,PAYMENT,A404\n", 2),
+        (CSV_HEAD + "X1,P1,1.00\n", 2),
+    ],
+)
+def test_import_names_the_bad_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], rows: str, line: int
+) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text(rows)
+    target = tmp_path / "new.jsonl"
+    assert main(["import-payments", str(source), "--journal", str(target)]) == 1
+    assert f"line {line}" in capsys.readouterr().err
+    assert not target.exists()
+
+
+def test_import_into_a_new_journal(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text(CSV_HEAD + "X1,P1,1.00,2025-04-01,CASH,PAYMENT,\n")
+    target = tmp_path / "new.jsonl"
+    assert main(["import-payments", str(source), "--journal", str(target)]) == 0
+    assert len(journal.loads(target.read_text()).events) == 2

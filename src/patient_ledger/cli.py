@@ -1,18 +1,44 @@
-"""The ``patient-ledger`` command line (a shell around the core)."""
+"""The ``patient-ledger`` command line (a shell around the core).
+
+Exit codes (also in ``patient-ledger --help``):
+
+* 0 — success;
+* 1 — refused: a ledger rule, a bad CSV row, a corrupt journal or broken invariants;
+* 2 — bad usage (unknown subcommand or option);
+* 3 — a file could not be read or written.
+"""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import datetime
+import json
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TextIO
 
-from patient_ledger import __version__
+from moneyed import Money
+
+from patient_ledger import __version__, journal
 from patient_ledger.apply import replay
+from patient_ledger.commands import post_payment, refund
 from patient_ledger.demo import SCENARIOS, run
-from patient_ledger.errors import LedgerError
+from patient_ledger.errors import InvalidInputError, LedgerError
+from patient_ledger.render import report_data, report_html, report_text
+from patient_ledger.state import Ledger
+from patient_ledger.values import Payment, PaymentType
+from patient_ledger.views import patients
 
-#: Exit codes: 0 success, 1 a ledger rule refused the input, 2 bad usage (argparse).
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_IO = 0, 1, 2, 3
+CSV_HEADER = ["id", "patient_id", "amount", "received_on", "method", "type", "appointment_id"]
+
+_EPILOG = "exit codes: 0 success; 1 refused (a ledger rule, a bad row, a corrupt journal); "
+_EPILOG += "2 bad usage; 3 a file could not be read or written"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -20,9 +46,11 @@ def _parser() -> argparse.ArgumentParser:
         prog="patient-ledger",
         description="The money math of patient payments: allocation, unallocated credit, "
         "refunds and balances.",
+        epilog=_EPILOG,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+
     demo = commands.add_parser(
         "demo", help="play the billing help page's walkthrough and a month at a practice"
     )
@@ -36,7 +64,34 @@ def _parser() -> argparse.ArgumentParser:
         "--colour",
         choices=["auto", "always", "never"],
         default="auto",
-        help="highlight the seed's green and yellow boxes in colour (default: on a terminal)",
+        help="highlight the seed's green and yellow boxes (default: on a terminal)",
+    )
+    demo.add_argument("--journal", type=Path, help="also write the demo's journal to this file")
+
+    report = commands.add_parser("report", help="one patient's dashboard, feed, entries, aging")
+    report.add_argument("journal", type=Path, help="a journal file (JSON Lines)")
+    report.add_argument("--patient", required=True, help="the patient id")
+    report.add_argument("--format", choices=["text", "json", "html"], default="text")
+    report.add_argument(
+        "--on",
+        type=datetime.date.fromisoformat,
+        help="the date aging is computed on, YYYY-MM-DD (default: today)",
+    )
+    report.add_argument("--colour", choices=["auto", "always", "never"], default="auto")
+
+    verify = commands.add_parser("verify", help="check a journal: chain, replay, invariants")
+    verify.add_argument("journal", type=Path)
+    verify.add_argument("--head", help="the hash the journal must end at (kept elsewhere)")
+
+    imports = commands.add_parser(
+        "import-payments", help="append payments and refunds from a CSV file, all or nothing"
+    )
+    imports.add_argument("csv", type=Path, help="header: " + ",".join(CSV_HEADER))
+    imports.add_argument(
+        "--journal", type=Path, required=True, help="the journal to append to (created if missing)"
+    )
+    imports.add_argument(
+        "--currency", default="USD", help="the currency of a new journal (default: USD)"
     )
     return parser
 
@@ -44,18 +99,179 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = _parser().parse_args(argv)
-    colour = args.colour == "always" or (args.colour == "auto" and sys.stdout.isatty())
-    names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+    handlers = {
+        "demo": _demo,
+        "report": _report,
+        "verify": _verify,
+        "import-payments": _import_payments,
+    }
     try:
-        ledger = run(names, sys.stdout, colour=colour)
-    except LedgerError as error:  # pragma: no cover - the scenarios are valid by construction
+        return handlers[args.command](args)
+    except LedgerError as error:
         print(f"refused: {error}", file=sys.stderr)
         return EXIT_REFUSED
+    except BrokenPipeError:  # the reader went away (``| head``): nothing more to say
+        sys.stderr.close()
+        return EXIT_OK
+    except OSError as error:
+        print(
+            f"cannot read or write {error.filename or ''}: {error.strerror or error}",
+            file=sys.stderr,
+        )
+        return EXIT_IO
+
+
+def _colour(choice: str) -> bool:
+    return choice == "always" or (choice == "auto" and sys.stdout.isatty())
+
+
+def _demo(args: argparse.Namespace) -> int:
+    names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+    ledger = run(names, sys.stdout, colour=_colour(args.colour))
     if replay(ledger.events) != ledger:  # pragma: no cover - a broken engine, not bad input
         print("replay of the journal differs from the ledger", file=sys.stderr)
         return EXIT_REFUSED
     print(f"\nJournal: {len(ledger.events)} events; replayed and compared equal.")
+    if args.journal:
+        _write_atomically(args.journal, journal.dumps(ledger))
+        print(f"Journal written to {args.journal}")
     return EXIT_OK
+
+
+def _load(path: Path) -> Ledger:
+    return journal.loads(path.read_text(encoding="utf-8"))
+
+
+def _report(args: argparse.Namespace) -> int:
+    ledger = _load(args.journal)
+    on = args.on or datetime.date.today()  # noqa: DTZ011 - the shell may read the clock
+    if args.format == "json":
+        print(json.dumps(report_data(ledger, args.patient, on), indent=2))
+    elif args.format == "html":
+        print(report_html(ledger, args.patient, on))
+    else:
+        print(report_text(ledger, args.patient, on, colour=_colour(args.colour)))
+    return EXIT_OK
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from patient_ledger.testing import check_invariants  # noqa: PLC0415 - only verify needs it
+
+    text = args.journal.read_text(encoding="utf-8")
+    ledger = journal.loads(text, head=args.head)  # a JournalError names the first bad line
+    violations = check_invariants(ledger)
+    if violations:
+        for v in violations:
+            print(
+                f"invariant {v.invariant} ({v.patient_id or 'ledger'}): {v.message}",
+                file=sys.stderr,
+            )
+        return EXIT_REFUSED
+    print(
+        f"OK: {len(ledger.events)} events, {len(patients(ledger))} patients; chain, replay "
+        f"and invariants check out; head {journal.head(text)}"
+    )
+    return EXIT_OK
+
+
+def _import_payments(args: argparse.Namespace) -> int:
+    exists = args.journal.exists()
+    before = args.journal.read_text(encoding="utf-8") if exists else ""
+    ledger = journal.loads(before) if exists else Ledger.empty(args.currency)
+    start = len(ledger.events)
+    with args.csv.open(newline="", encoding="utf-8") as source:
+        rows = list(csv.reader(source))
+    if not rows or [cell.strip() for cell in rows[0]] != CSV_HEADER:
+        msg = f"line 1: the header must be {','.join(CSV_HEADER)}"
+        raise InvalidInputError(msg, line=1)
+    progress = _Progress(len(rows) - 1, sys.stderr)
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        try:
+            payment = _payment(row, ledger.currency)
+            ledger = (refund if payment.type is PaymentType.REFUND else post_payment)(
+                ledger, payment
+            )
+        except LedgerError as error:
+            progress.done()
+            print(f"line {number}: {error}", file=sys.stderr)
+            print(f"nothing imported: {args.journal} is unchanged", file=sys.stderr)
+            return EXIT_REFUSED
+        progress.step()
+    progress.done()
+    new_lines = (
+        journal.lines(ledger, start, _last_hash(before)) if exists else journal.lines(ledger)
+    )
+    _write_atomically(args.journal, before + "".join(line + "\n" for _, line, _ in new_lines))
+    print(f"imported {len(ledger.events) - start} payments and refunds into {args.journal}")
+    return EXIT_OK
+
+
+def _last_hash(text: str) -> str:
+    """The hash of a checked journal text's last line (the chain continues from it)."""
+    last = text.rstrip("\n").rsplit("\n", 1)[-1]
+    return str(json.loads(last)["hash"]) if last else journal.GENESIS
+
+
+def _payment(row: list[str], currency: str) -> Payment:
+    if len(row) != len(CSV_HEADER):
+        msg = f"expected {len(CSV_HEADER)} fields ({','.join(CSV_HEADER)}), got {len(row)}"
+        raise InvalidInputError(msg)
+    pid, patient, amount, received, method, kind, appointment = (cell.strip() for cell in row)
+    try:
+        value = Decimal(amount)
+    except InvalidOperation:
+        msg = f"payment {pid!r}: amount {amount!r} is not a decimal number"
+        raise InvalidInputError(msg) from None
+    try:
+        day = datetime.date.fromisoformat(received)
+    except ValueError:
+        msg = f"payment {pid!r}: received_on {received!r} is not a date (YYYY-MM-DD)"
+        raise InvalidInputError(msg) from None
+    return Payment(
+        pid,
+        patient,
+        Money(value, currency),
+        day,
+        method=method.upper() or "OTHER",
+        type=kind.upper() or "PAYMENT",
+        appointment_id=appointment or None,
+    )
+
+
+class _Progress:
+    """A progress bar on a terminal for large imports; silent otherwise."""
+
+    def __init__(self, total: int, out: TextIO) -> None:
+        self.total, self.out, self.count = total, out, 0
+        self.shown = total >= 1000 and out.isatty()
+
+    def step(self) -> None:
+        self.count += 1
+        if self.shown and (self.count % 500 == 0 or self.count == self.total):
+            filled = 30 * self.count // self.total
+            self.out.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.count}/{self.total}")
+            self.out.flush()
+
+    def done(self) -> None:
+        if self.shown:
+            self.out.write("\n")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all (a temporary file, then a rename)."""
+    folder = path.parent if str(path.parent) else Path()
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

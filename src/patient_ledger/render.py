@@ -8,12 +8,14 @@ when ``colour=True``, and always with a ``[G]``/``[Y]`` mark so they survive cop
 
 from __future__ import annotations
 
+import datetime
+import html
 from collections.abc import Sequence
 
 from moneyed import Money
 
 from patient_ledger.state import Ledger
-from patient_ledger.views import claims_feed, dashboard, unallocated_entries
+from patient_ledger.views import aging, claims_feed, dashboard, unallocated_entries
 
 _GREEN = "\x1b[42;30m"
 _YELLOW = "\x1b[43;30m"
@@ -123,4 +125,176 @@ def patient_report(ledger: Ledger, patient_id: str, *, colour: bool = False) -> 
         f"Dashboard of patient {patient_id}\n{dash}\n\n"
         f"Live claims feed  ([G] green: patient's unallocated  [Y] yellow: appt's unallocated)\n"
         f"{feed}\n\nOpen unallocated entries\n{entries}"
+    )
+
+
+def report_data(ledger: Ledger, patient_id: str, on: datetime.date) -> dict[str, object]:
+    """One patient's views as JSON-ready data: every amount an exact decimal string."""
+    d = dashboard(ledger, patient_id)
+    a = aging(ledger, patient_id, on=on)
+    return {
+        "patient_id": patient_id,
+        "currency": ledger.currency,
+        "dashboard": {
+            name: amount(getattr(d, name))
+            for name in (
+                "total_paid",
+                "allocated",
+                "unallocated",
+                "patient_responsibility",
+                "statement_balance",
+                "total_balance",
+            )
+        },
+        "claims_feed": [
+            {
+                "appointment_id": r.appointment_id,
+                "date": r.date.isoformat(),
+                "patient_responsibility": amount(r.patient_responsibility),
+                "paid": amount(r.paid),
+                "balance_due": amount(r.balance_due),
+                "appointment_unallocated": amount(r.appointment_unallocated),
+                "patient_unallocated": amount(r.patient_unallocated),
+            }
+            for r in claims_feed(ledger, patient_id)
+        ],
+        "unallocated_entries": [
+            {
+                "id": e.id,
+                "payment_id": e.payment_id,
+                "appointment_id": e.appointment_id,
+                "amount": amount(e.amount),
+                "received_on": e.received_on.isoformat(),
+            }
+            for e in unallocated_entries(ledger, patient_id)
+        ],
+        "aging": {
+            "on": on.isoformat(),
+            "current": amount(a.current),
+            "days_31_60": amount(a.days_31_60),
+            "days_61_90": amount(a.days_61_90),
+            "over_90": amount(a.over_90),
+        },
+    }
+
+
+def report_text(ledger: Ledger, patient_id: str, on: datetime.date, *, colour: bool) -> str:
+    """The patient report as text tables."""
+    a = aging(ledger, patient_id, on=on)
+    ages = table(
+        ["0-30 days", "31-60", "61-90", "over 90"],
+        [[amount(a.current), amount(a.days_31_60), amount(a.days_61_90), amount(a.over_90)]],
+        left=0,
+    )
+    return f"{patient_report(ledger, patient_id, colour=colour)}\n\nAging on {on}\n{ages}"
+
+
+_STYLE = (
+    "table{border-collapse:collapse;margin:.3em 0 1em}"
+    "th,td{border:1px solid #ccc;padding:.2em .6em;font-family:sans-serif}"
+    "td.amount{text-align:right;font-variant-numeric:tabular-nums}"
+    "td.green{background:#b7e4b0}td.yellow{background:#fff3a6}"
+)
+
+
+def html_table(headers: Sequence[str], rows: Sequence[Sequence[tuple[str, str]]]) -> str:
+    """An HTML table; each cell is ``(text, css class)`` and is escaped."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="{css}">{html.escape(text)}</td>'
+            if css
+            else f"<td>{html.escape(text)}</td>"
+            for text, css in row
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def report_html(ledger: Ledger, patient_id: str, on: datetime.date) -> str:
+    """The patient report as a standalone HTML page, with the seed's green and yellow boxes."""
+    d = dashboard(ledger, patient_id)
+    a = aging(ledger, patient_id, on=on)
+    feed = [
+        [
+            (r.appointment_id, ""),
+            (r.date.isoformat(), ""),
+            (amount(r.patient_responsibility), "amount"),
+            (amount(r.paid), "amount"),
+            (amount(r.balance_due), "amount"),
+            (
+                amount(r.appointment_unallocated),
+                "amount yellow" if r.appointment_unallocated.amount else "amount",
+            ),
+            (
+                amount(r.patient_unallocated),
+                "amount green" if r.patient_unallocated.amount else "amount",
+            ),
+        ]
+        for r in claims_feed(ledger, patient_id)
+    ]
+    entries = [
+        [
+            (e.id, ""),
+            (e.received_on.isoformat(), ""),
+            (e.payment_id, ""),
+            (e.appointment_id or "(none: general)", ""),
+            (amount(e.amount), "amount"),
+        ]
+        for e in unallocated_entries(ledger, patient_id)
+    ]
+    parts = [
+        f"<h2>Patient {html.escape(patient_id)}</h2>",
+        "<h3>Dashboard</h3>",
+        html_table(
+            [
+                "Total Paid",
+                "Allocated",
+                "Unallocated",
+                "Responsibility",
+                "Statement Balance",
+                "Total Balance",
+            ],
+            [
+                [
+                    (amount(m), "amount")
+                    for m in (
+                        d.total_paid,
+                        d.allocated,
+                        d.unallocated,
+                        d.patient_responsibility,
+                        d.statement_balance,
+                        d.total_balance,
+                    )
+                ]
+            ],
+        ),
+        "<h3>Live claims feed</h3>",
+        html_table(
+            [
+                "Appointment",
+                "Date",
+                "Pt. Resp.",
+                "Paid",
+                "Balance Due",
+                "Appt Unallocated",
+                "Pt Unallocated",
+            ],
+            feed,
+        ),
+        "<h3>Open unallocated entries</h3>",
+        html_table(["Entry", "Received", "Payment", "Appointment", "Amount"], entries),
+        f"<h3>Aging on {on.isoformat()}</h3>",
+        html_table(
+            ["0-30 days", "31-60", "61-90", "over 90"],
+            [[(amount(m), "amount") for m in (a.current, a.days_31_60, a.days_61_90, a.over_90)]],
+        ),
+    ]
+    return (
+        '<!doctype html><html><head><meta charset="utf-8">'
+        f"<title>Patient {html.escape(patient_id)}</title><style>{_STYLE}</style></head>"
+        f"<body>{''.join(parts)}</body></html>"
     )
