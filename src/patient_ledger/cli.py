@@ -38,7 +38,8 @@ EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_IO = 0, 1, 2, 3
 CSV_HEADER = ["id", "patient_id", "amount", "received_on", "method", "type", "appointment_id"]
 
 _EPILOG = "exit codes: 0 success; 1 refused (a ledger rule, a bad row, a corrupt journal); "
-_EPILOG += "2 bad usage; 3 a file could not be read or written"
+_EPILOG += "2 bad usage; 3 a file could not be read or written "
+_EPILOG += "(import-drchrono: 1 also when the balances do not reconcile)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -93,6 +94,19 @@ def _parser() -> argparse.ArgumentParser:
     imports.add_argument(
         "--currency", default="USD", help="the currency of a new journal (default: USD)"
     )
+
+    drchrono = commands.add_parser(
+        "import-drchrono",
+        help="build a journal from DrChrono API exports and reconcile its balances",
+    )
+    drchrono.add_argument(
+        "folder",
+        type=Path,
+        help="holds appointments.json, line_items.json and patient_payments.json "
+        "(each a list, an API page with results, or a list of pages)",
+    )
+    drchrono.add_argument("--journal", type=Path, required=True, help="the journal to write")
+    drchrono.add_argument("--currency", default="USD")
     return parser
 
 
@@ -104,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "report": _report,
         "verify": _verify,
         "import-payments": _import_payments,
+        "import-drchrono": _import_drchrono,
     }
     try:
         return handlers[args.command](args)
@@ -206,6 +221,25 @@ def _import_payments(args: argparse.Namespace) -> int:
     _write_atomically(args.journal, before + "".join(line + "\n" for _, line, _ in new_lines))
     print(f"imported {len(ledger.events) - start} payments and refunds into {args.journal}")
     return EXIT_OK
+
+
+def _import_drchrono(args: argparse.Namespace) -> int:
+    from patient_ledger import drchrono  # noqa: PLC0415 - only this subcommand needs it
+
+    appointments, line_items, payments = drchrono.load_directory(str(args.folder))
+    ledger = drchrono.load(appointments, line_items, payments, currency=args.currency)
+    _write_atomically(args.journal, journal.dumps(ledger))
+    print(
+        f"wrote {len(ledger.events)} events for {len(patients(ledger))} patients to {args.journal}"
+    )
+    discrepancies = drchrono.reconcile(ledger, line_items)
+    if not discrepancies:
+        print("reconciled: every appointment's paid and balance due agree with DrChrono")
+        return EXIT_OK
+    print(f"{len(discrepancies)} discrepancies (ours vs DrChrono's):")
+    for d in discrepancies:
+        print(f"  appointment {d.appointment_id}: {d.field} {d.ours.amount} vs {d.theirs.amount}")
+    return EXIT_REFUSED
 
 
 def _last_hash(text: str) -> str:
