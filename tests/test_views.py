@@ -104,3 +104,32 @@ def test_views_in_a_currency_without_minor_units() -> None:
     assert pl.dashboard(ledger, "P1").unallocated == Money("1500", "JPY")
     with pytest.raises(pl.CurrencyMismatchError):
         pl.post_payment(ledger, pl.Payment("PAY2", "P1", Money("1", "USD"), D(2025, 1, 1)))
+
+
+def test_views_show_themselves_as_html_with_the_seed_colours() -> None:
+    from patient_ledger.demo import play, seed_walkthrough
+
+    ledger = None
+    for n, (_, ledger) in enumerate(play(seed_walkthrough())):  # noqa: B007
+        if n == 2:  # $200 held in general, $20 on A2 (no charges yet)
+            break
+    assert ledger is not None
+    feed = pl.claims_feed(ledger, "P1")
+    page = feed._repr_html_()
+    assert page.count('class="amount green">220.00<') == 2
+    assert page.count('class="amount yellow">20.00<') == 1
+    assert "<caption>Live claims feed</caption>" in page
+    assert feed[1]._repr_html_().count('yellow">20.00') == 1
+    assert feed == tuple(feed)  # still the tuple SPEC names
+    assert "Total Paid" in pl.dashboard(ledger, "P1")._repr_html_()
+    entries = pl.unallocated_entries(ledger, "P1")
+    assert "(none: general)" in entries._repr_html_()
+    assert "(none: general)" in entries[0]._repr_html_()
+    assert "over 90" in pl.aging(ledger, "P1", on=D(2025, 3, 1))._repr_html_()
+
+
+def test_html_escapes_ids() -> None:
+    ledger = appointment(pl.Ledger.empty(), "<A&1>", "<b>")
+    page = pl.claims_feed(ledger, "<b>")._repr_html_()
+    assert "&lt;A&amp;1&gt;" in page
+    assert "<A&1>" not in page

@@ -189,112 +189,18 @@ def report_text(ledger: Ledger, patient_id: str, on: datetime.date, *, colour: b
     return f"{patient_report(ledger, patient_id, colour=colour)}\n\nAging on {on}\n{ages}"
 
 
-_STYLE = (
-    "table{border-collapse:collapse;margin:.3em 0 1em}"
-    "th,td{border:1px solid #ccc;padding:.2em .6em;font-family:sans-serif}"
-    "td.amount{text-align:right;font-variant-numeric:tabular-nums}"
-    "td.green{background:#b7e4b0}td.yellow{background:#fff3a6}"
-)
-
-
-def html_table(headers: Sequence[str], rows: Sequence[Sequence[tuple[str, str]]]) -> str:
-    """An HTML table; each cell is ``(text, css class)`` and is escaped."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="{css}">{html.escape(text)}</td>'
-            if css
-            else f"<td>{html.escape(text)}</td>"
-            for text, css in row
-        )
-        + "</tr>"
-        for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def report_html(ledger: Ledger, patient_id: str, on: datetime.date) -> str:
     """The patient report as a standalone HTML page, with the seed's green and yellow boxes."""
-    d = dashboard(ledger, patient_id)
-    a = aging(ledger, patient_id, on=on)
-    feed = [
-        [
-            (r.appointment_id, ""),
-            (r.date.isoformat(), ""),
-            (amount(r.patient_responsibility), "amount"),
-            (amount(r.paid), "amount"),
-            (amount(r.balance_due), "amount"),
-            (
-                amount(r.appointment_unallocated),
-                "amount yellow" if r.appointment_unallocated.amount else "amount",
-            ),
-            (
-                amount(r.patient_unallocated),
-                "amount green" if r.patient_unallocated.amount else "amount",
-            ),
-        ]
-        for r in claims_feed(ledger, patient_id)
-    ]
-    entries = [
-        [
-            (e.id, ""),
-            (e.received_on.isoformat(), ""),
-            (e.payment_id, ""),
-            (e.appointment_id or "(none: general)", ""),
-            (amount(e.amount), "amount"),
-        ]
-        for e in unallocated_entries(ledger, patient_id)
-    ]
     parts = [
         f"<h2>Patient {html.escape(patient_id)}</h2>",
-        "<h3>Dashboard</h3>",
-        html_table(
-            [
-                "Total Paid",
-                "Allocated",
-                "Unallocated",
-                "Responsibility",
-                "Statement Balance",
-                "Total Balance",
-            ],
-            [
-                [
-                    (amount(m), "amount")
-                    for m in (
-                        d.total_paid,
-                        d.allocated,
-                        d.unallocated,
-                        d.patient_responsibility,
-                        d.statement_balance,
-                        d.total_balance,
-                    )
-                ]
-            ],
-        ),
-        "<h3>Live claims feed</h3>",
-        html_table(
-            [
-                "Appointment",
-                "Date",
-                "Pt. Resp.",
-                "Paid",
-                "Balance Due",
-                "Appt Unallocated",
-                "Pt Unallocated",
-            ],
-            feed,
-        ),
-        "<h3>Open unallocated entries</h3>",
-        html_table(["Entry", "Received", "Payment", "Appointment", "Amount"], entries),
+        dashboard(ledger, patient_id)._repr_html_(),
+        claims_feed(ledger, patient_id)._repr_html_(),
+        unallocated_entries(ledger, patient_id)._repr_html_(),
         f"<h3>Aging on {on.isoformat()}</h3>",
-        html_table(
-            ["0-30 days", "31-60", "61-90", "over 90"],
-            [[(amount(m), "amount") for m in (a.current, a.days_31_60, a.days_61_90, a.over_90)]],
-        ),
+        aging(ledger, patient_id, on=on)._repr_html_(),
     ]
     return (
         '<!doctype html><html><head><meta charset="utf-8">'
-        f"<title>Patient {html.escape(patient_id)}</title><style>{_STYLE}</style></head>"
+        f"<title>Patient {html.escape(patient_id)}</title></head>"
         f"<body>{''.join(parts)}</body></html>"
     )

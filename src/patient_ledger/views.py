@@ -11,6 +11,7 @@ import datetime
 import attrs
 from moneyed import Money
 
+from patient_ledger import _html
 from patient_ledger.errors import InvalidInputError, UnknownIdError
 from patient_ledger.money import to_money
 from patient_ledger.state import AppointmentState, Ledger, PatientState, State, appointment_order
@@ -34,6 +35,30 @@ class Dashboard:
     statement_balance: Money
     total_balance: Money
 
+    def _repr_html_(self) -> str:
+        amounts = [
+            self.total_paid,
+            self.allocated,
+            self.unallocated,
+            self.patient_responsibility,
+            self.statement_balance,
+            self.total_balance,
+        ]
+        return _html.styled(
+            _html.table(
+                [
+                    "Total Paid",
+                    "Allocated",
+                    "Unallocated",
+                    "Responsibility",
+                    "Statement Balance",
+                    "Total Balance",
+                ],
+                [[(str(m.amount), "amount") for m in amounts]],
+                caption="Patient payments",
+            )
+        )
+
 
 @attrs.frozen(kw_only=True)
 class FeedRow:
@@ -51,6 +76,45 @@ class FeedRow:
     appointment_unallocated: Money
     patient_unallocated: Money
 
+    def cells(self) -> list[_html.Cell]:
+        """This row as HTML cells, the seed's yellow and green boxes marked."""
+        held, credit = self.appointment_unallocated, self.patient_unallocated
+        return [
+            (self.appointment_id, ""),
+            (self.date.isoformat(), ""),
+            (str(self.patient_responsibility.amount), "amount"),
+            (str(self.paid.amount), "amount"),
+            (str(self.balance_due.amount), "amount"),
+            (str(held.amount), "amount yellow" if held.amount else "amount"),
+            (str(credit.amount), "amount green" if credit.amount else "amount"),
+        ]
+
+    def _repr_html_(self) -> str:
+        return ClaimsFeed((self,))._repr_html_()
+
+
+class ClaimsFeed(tuple[FeedRow, ...]):
+    """The claims feed: a tuple of rows that shows itself as a table in a notebook."""
+
+    __slots__ = ()
+
+    def _repr_html_(self) -> str:
+        return _html.styled(
+            _html.table(
+                [
+                    "Appointment",
+                    "Date",
+                    "Pt. Resp.",
+                    "Paid",
+                    "Balance Due",
+                    "Appt Unallocated",
+                    "Pt Unallocated",
+                ],
+                [row.cells() for row in self],
+                caption="Live claims feed",
+            )
+        )
+
 
 @attrs.frozen(kw_only=True)
 class UnallocatedEntry:
@@ -62,6 +126,34 @@ class UnallocatedEntry:
     amount: Money
     received_on: datetime.date
 
+    def cells(self) -> list[_html.Cell]:
+        """This entry as HTML cells."""
+        return [
+            (self.id, ""),
+            (self.received_on.isoformat(), ""),
+            (self.payment_id, ""),
+            (self.appointment_id or "(none: general)", ""),
+            (str(self.amount.amount), "amount"),
+        ]
+
+    def _repr_html_(self) -> str:
+        return UnallocatedEntries((self,))._repr_html_()
+
+
+class UnallocatedEntries(tuple[UnallocatedEntry, ...]):
+    """The open unallocated entries: a tuple that shows itself as a table in a notebook."""
+
+    __slots__ = ()
+
+    def _repr_html_(self) -> str:
+        return _html.styled(
+            _html.table(
+                ["Entry", "Received", "Payment", "Appointment", "Amount"],
+                [entry.cells() for entry in self],
+                caption="Open unallocated entries",
+            )
+        )
+
 
 @attrs.frozen(kw_only=True)
 class Aging:
@@ -72,6 +164,16 @@ class Aging:
     days_31_60: Money
     days_61_90: Money
     over_90: Money
+
+    def _repr_html_(self) -> str:
+        amounts = [self.current, self.days_31_60, self.days_61_90, self.over_90]
+        return _html.styled(
+            _html.table(
+                ["0-30 days", "31-60", "61-90", "over 90"],
+                [[(str(m.amount), "amount") for m in amounts]],
+                caption="Balance due by age",
+            )
+        )
 
 
 def _lookup(ledger: object, patient_id: object) -> tuple[State, PatientState]:
@@ -121,12 +223,12 @@ def dashboard(ledger: Ledger, patient_id: str) -> Dashboard:
     )
 
 
-def claims_feed(ledger: Ledger, patient_id: str) -> tuple[FeedRow, ...]:
-    """One row per appointment of the patient, by date then id."""
+def claims_feed(ledger: Ledger, patient_id: str) -> ClaimsFeed:
+    """One row per appointment of the patient, by date then id (a tuple of ``FeedRow``)."""
     state, patient = _lookup(ledger, patient_id)
     code = state.currency
     patient_unallocated = to_money(_unallocated(state, patient), code)
-    return tuple(
+    return ClaimsFeed(
         FeedRow(
             appointment_id=a.appointment.id,
             date=a.appointment.date,
@@ -140,7 +242,7 @@ def claims_feed(ledger: Ledger, patient_id: str) -> tuple[FeedRow, ...]:
     )
 
 
-def unallocated_entries(ledger: Ledger, patient_id: str) -> tuple[UnallocatedEntry, ...]:
+def unallocated_entries(ledger: Ledger, patient_id: str) -> UnallocatedEntries:
     """The patient's open entries in both buckets, oldest first (received date, posting)."""
     state, patient = _lookup(ledger, patient_id)
     keys = list(patient.general.open)
@@ -159,7 +261,7 @@ def unallocated_entries(ledger: Ledger, patient_id: str) -> tuple[UnallocatedEnt
                 received_on=entry.received_on,
             )
         )
-    return tuple(rows)
+    return UnallocatedEntries(rows)
 
 
 def patients(ledger: Ledger) -> tuple[str, ...]:
