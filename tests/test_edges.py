@@ -152,6 +152,44 @@ def attempts(ledger: pl.Ledger) -> list[tuple[str, Callable[[], pl.Ledger]]]:
         ("a float date", lambda: pl.auto_allocate(ledger, "P1", on=1.5)),  # type: ignore[arg-type]
         ("aging on a str date", lambda: pl.aging(ledger, "P1", on="2025-03-01")),  # type: ignore[arg-type]
         ("at zero", lambda: ledger.at(0)),
+        ("events at a str index", lambda: ledger.events["1"]),  # type: ignore[call-overload]
+        ("events past the end", lambda: ledger.events[len(ledger.events)]),
+        ("apply for an empty patient id", lambda: pl.apply_unallocated(ledger, "", "KNOWN", on=ON)),
+        ("apply for a non-str patient id", lambda: pl.apply_unallocated(ledger, 7, "KNOWN", on=ON)),  # type: ignore[arg-type]
+        ("apply on a str date", lambda: pl.apply_unallocated(ledger, "P1", "KNOWN", on="x")),  # type: ignore[arg-type]
+        ("unapply on a str date", lambda: pl.unapply(ledger, "KNOWN", on="x")),  # type: ignore[arg-type]
+        ("release on a str date", lambda: pl.release_credit(ledger, "KNOWN", on="x")),  # type: ignore[arg-type]
+        ("cancel on a str date", lambda: pl.cancel_offsetting(ledger, "P1", on="x")),  # type: ignore[arg-type]
+        ("reverse on a str date", lambda: pl.reverse_payment(ledger, "KNOWN", on="x")),  # type: ignore[arg-type]
+        (
+            "reverse with a non-str reason",
+            lambda: pl.reverse_payment(ledger, "KNOWN", on=ON, reason=5),
+        ),  # type: ignore[arg-type]
+        ("cancel a single str", lambda: pl.cancel_offsetting(ledger, "P1", "E1", on=ON)),
+        ("cancel nothing named", lambda: pl.cancel_offsetting(ledger, "P1", [], on=ON)),
+        ("cancel one entry twice", lambda: pl.cancel_offsetting(ledger, "P1", ["E2", "E2"], on=ON)),
+        ("cancel a blank entry id", lambda: pl.cancel_offsetting(ledger, "P1", [" "], on=ON)),
+        ("cancel a non-str entry id", lambda: pl.cancel_offsetting(ledger, "P1", [3], on=ON)),  # type: ignore[list-item]
+        ("cancel not a collection", lambda: pl.cancel_offsetting(ledger, "P1", 3, on=ON)),  # type: ignore[arg-type]
+        (
+            "cancel another patient's entry",
+            lambda: pl.cancel_offsetting(ledger, "P2", ["E1"], on=ON),
+        ),
+        (
+            "cancel entries of two buckets",
+            lambda: pl.cancel_offsetting(
+                pay(ledger, "PAY-A", "40.00", "KNOWN"), "P1", ["E1", "E2", "E3"], on=ON
+            ),
+        ),
+        (
+            "cancel a closed entry",
+            lambda: pl.cancel_offsetting(
+                pl.cancel_offsetting(ledger, "P1", on=ON), "P1", ["E2"], on=ON
+            ),
+        ),
+        ("replay with a stranger", lambda: pl.replay([ledger.events[0], "x"])),  # type: ignore[list-item]
+        ("replay opening twice", lambda: pl.replay([ledger.events[0], ledger.events[0]])),
+        ("replay not opening first", lambda: pl.replay(list(ledger.events)[1:])),
         ("at past the end", lambda: ledger.at(len(ledger.events) + 1)),
         ("a ledger that is not one", lambda: pl.patients("ledger")),  # type: ignore[arg-type]
         ("replay of nothing", lambda: pl.replay([])),
@@ -186,6 +224,9 @@ def test_edge_inputs_are_refused_with_a_code_and_leave_the_ledger_as_it_was() ->
             codes[error.code] += 1
             assert str(error), label
             assert type(error).code is error.code, label
+        except (IndexError, TypeError) as error:
+            # The journal is a Sequence: bad indices raise what a Sequence raises.
+            assert label.startswith("events"), f"{label}: {error!r}"
         except Exception as error:  # noqa: BLE001 - anything else is a bug: say which input
             pytest.fail(f"{label}: {type(error).__name__}: {error}")
         else:

@@ -101,3 +101,11 @@ def test_events_index_at_the_end_of_a_full_chunk() -> None:
         events[32]
     with pytest.raises(IndexError):
         events[-33]
+
+
+def test_same_length_journals_hash_apart_and_a_journal_equals_itself() -> None:
+    one = pay(pl.Ledger.empty(), "A", "1.00")
+    two = pay(pl.Ledger.empty(), "B", "1.00")
+    assert hash(one.events) != hash(two.events)
+    assert one.events == one.events
+    assert one.events != two.events

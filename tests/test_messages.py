@@ -18,19 +18,26 @@ from tests.test_errors import PRECEDENCE, precedence_ledger
 GOLDEN = Path(__file__).parent / "golden" / "messages.json"
 
 
+def shown(error: Exception) -> str:
+    """An error as the golden file keeps it: class, message and (sorted) details."""
+    details = getattr(error, "details", {})
+    extra = ", ".join(f"{k}={details[k]!r}" for k in sorted(details))
+    return f"{type(error).__name__}: {error}" + (f" [{extra}]" if extra else "")
+
+
 def messages() -> dict[str, str]:
     found: dict[str, str] = {}
     for label, attempt in attempts(base()):
         try:
             attempt()
-        except pl.LedgerError as error:
-            found[label] = f"{type(error).__name__}: {error}"
+        except (pl.LedgerError, IndexError, TypeError) as error:
+            found[label] = shown(error)
     ledger = precedence_ledger()
     for code, action in PRECEDENCE:
         try:
             action(ledger)
         except pl.LedgerError as error:
-            found[f"precedence {code.name}"] = f"{type(error).__name__}: {error}"
+            found[f"precedence {code.name}"] = shown(error)
     return found
 
 

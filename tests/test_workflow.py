@@ -298,3 +298,42 @@ def test_aging_boundaries_at_90_and_91_days() -> None:
         ledger = charge(ledger, f"C{n}", f"A{n}", f"{n + 1}.00")
     a = pl.aging(ledger, "P1", on=D(2025, 6, 30))
     assert (a.days_61_90, a.over_90) == (usd("1.00"), usd("2.00"))
+
+
+def test_one_cent_limits_of_none_amounts() -> None:
+    """`amount=None` acts on exactly one cent too (a boundary several commands share)."""
+    ledger = appointment(pl.Ledger.empty(), "A1")
+    ledger = charge(ledger, "C1", "A1", "0.01")
+    ledger = pay(ledger, "PAY1", "0.01", "A1")
+    assert feed(ledger)[0][2] == "0.01"
+    unapplied = pl.unapply(ledger, "A1", on=ON)
+    assert feed(unapplied)[0][2] == "0.00"
+    assert entries(unapplied) == [("PAY1", None, "0.01")]
+    applied = pl.apply_unallocated(unapplied, "P1", "A1", on=ON)
+    assert feed(applied)[0][2] == "0.01"
+    held = pay(ledger, "PAY2", "0.01", "A1")
+    assert feed(held)[0][4] == "0.01"
+    released = pl.release_credit(held, "A1", on=ON)
+    assert entries(released) == [("PAY2", None, "0.01")]
+
+
+def test_unapply_reapplies_a_single_held_cent() -> None:
+    ledger = appointment(pl.Ledger.empty(), "A1")
+    ledger = charge(ledger, "C1", "A1", "10.00")
+    ledger = pay(ledger, "PAY1", "10.00", "A1")
+    ledger = pay(ledger, "PAY2", "0.01", "A1")  # held: A1 is paid
+    ledger = pl.unapply(ledger, "A1", usd("5.00"), on=ON)
+    assert feed(ledger)[0][1:5] == ("10.00", "5.01", "4.99", "0.00")
+    assert_invariants(ledger)
+
+
+def test_unapplying_twice_takes_each_allocation_once(paid: pl.Ledger) -> None:
+    once = pl.unapply(paid, "A1", usd("40.00"), on=ON)  # all of PAY2
+    twice = pl.unapply(once, "A1", usd("60.00"), on=ON)  # then all of PAY1
+    assert sorted(entries(twice)) == [("PAY1", None, "60.00"), ("PAY2", None, "40.00")]
+    reversed_ = pl.reverse_payment(pl.unapply(paid, "A1", usd("30.00"), on=ON), "PAY2", on=ON)
+    # PAY2 had 30 unapplied (held) and 10 still allocated: both go.
+    assert feed(reversed_)[0][2] == "60.00"
+    assert entries(reversed_) == []
+    assert_invariants(twice)
+    assert_invariants(reversed_)

@@ -68,7 +68,8 @@ if TYPE_CHECKING:
 
 @attrs.frozen
 class Violation:
-    """One broken invariant: its number in SPEC §6 (0: money created or lost), whose, what."""
+    """One broken invariant: its number in SPEC §6 (0: Total Paid disagrees with the journal;
+    8: the engine's own records disagree), whose, and what."""
 
     invariant: int
     patient_id: str | None
@@ -157,7 +158,70 @@ def check_invariants(ledger: Ledger) -> tuple[Violation, ...]:
         f"{journal_total} (payments - refunds - reversals): money created or lost",
     )
     checker.check(replay(ledger.events) == ledger, 7, None, "replay(ledger.events) != ledger")
+    checker.found.extend(_check_records(ledger))
     return tuple(checker.found)
+
+
+def _check_records(ledger: Ledger) -> list[Violation]:
+    """Invariant 8 (beyond SPEC): the engine's own records agree with one another.
+
+    Every payment's money is accounted for — allocated, held in open entries, or closed by
+    ``cancel_offsetting`` — and is zero once reversed; each appointment's allocations add up to
+    what is allocated to it; each bucket's available amount is the sum of exactly its open
+    entries, oldest first; no event moves a zero amount.
+    """
+    found: list[Violation] = []
+    state = ledger.state
+    accounted: dict[str, int] = defaultdict(int)
+    for appointment in state.appointments.values():
+        pid = appointment.appointment.patient_id
+        where = f"appointment {appointment.appointment.id}"
+        if sum(part for _, part in appointment.allocations) != appointment.allocated:
+            found.append(Violation(8, pid, f"{where}: allocations do not add up"))
+        for payment_id, part in appointment.allocations:
+            accounted[payment_id] += part
+            if part <= 0:
+                found.append(Violation(8, pid, f"{where}: a non-positive allocation {part}"))
+    buckets: dict[tuple[str, str | None], list[Any]] = defaultdict(list)
+    for entry in state.entries.values():
+        accounted[entry.payment_id] += entry.remaining + entry.cancelled
+        if entry.remaining:
+            buckets[entry.patient_id, entry.appointment_id].append(entry.key)
+    for pid, patient in state.patients.items():
+        pairs = [(None, patient.general)] + [
+            (a, state.appointments[a].bucket) for a in patient.appointments
+        ]
+        for appointment_id, bucket in pairs:
+            keys = sorted(buckets.get((pid, appointment_id), []))
+            total = sum(state.entries[k[2]].remaining for k in keys)
+            if list(bucket.open) != keys or bucket.available != total:
+                name = appointment_id or "general"
+                found.append(Violation(8, pid, f"bucket {name}: open entries or sum disagree"))
+    for payment_id, known in state.payments.items():
+        expected = 0 if known.reversed else known.payment.minor_units
+        if accounted.get(payment_id, 0) != expected:
+            found.append(
+                Violation(
+                    8,
+                    known.payment.patient_id,
+                    f"payment {payment_id}: {accounted.get(payment_id, 0)} accounted for, "
+                    f"{expected} expected (money created or lost)",
+                )
+            )
+    for number, event in enumerate(ledger.events):
+        if any(amount == 0 for amount in _amounts(event)):
+            found.append(Violation(8, None, f"event {number} moves a zero amount: {event!r}"))
+    return found
+
+
+def _amounts(event: Event) -> list[int]:
+    """The amounts an event moves between entries and allocations: in each of its tuples of
+    parts, the one int is the amount (the other items are ids)."""
+    return [
+        next(item for item in part if isinstance(item, int))
+        for name in ("applied", "returned", "moves", "parts", "allocations", "entries")
+        for part in getattr(event, name, ())
+    ]
 
 
 class _Checker:
