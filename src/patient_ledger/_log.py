@@ -41,6 +41,17 @@ class EventLog(Sequence[Event]):
             return EventLog(self._chunks.set(len(self._chunks), tail))
         return EventLog(self._chunks, tail)
 
+    def extended(self, events: Sequence[Event]) -> EventLog:
+        """Return a log with ``events`` added at the end, filling whole chunks at once."""
+        pending = (*self._tail, *events)
+        chunks = self._chunks.mutate()
+        number = len(self._chunks)
+        while len(pending) >= _CHUNK:
+            chunks[number] = pending[:_CHUNK]
+            pending = pending[_CHUNK:]
+            number += 1
+        return EventLog(chunks.finish(), pending)
+
     def __len__(self) -> int:
         return self._len
 
@@ -90,11 +101,8 @@ class EventLog(Sequence[Event]):
 
     @classmethod
     def of(cls, events: Iterable[Event]) -> EventLog:
-        """Build a log from events (used by tests and tools; replay appends one by one)."""
-        log = cls()
-        for event in events:
-            log = log.appended(event)
-        return log
+        """Build a log from events."""
+        return cls().extended(tuple(events))
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (EventLog.of, (tuple(self),))

@@ -27,7 +27,7 @@ from typing import Any
 import cattrs
 from moneyed import Money
 
-from patient_ledger.apply import apply_event
+from patient_ledger.apply import Replayer, paused_gc
 from patient_ledger.errors import JournalError
 from patient_ledger.events import EVENT_TYPES, Event, LedgerOpened, Minor
 from patient_ledger.money import to_minor, to_money
@@ -205,21 +205,23 @@ def extend(ledger: Ledger, text: str, *, prev: str, head: str | None = None) -> 
 
 
 def _replay(parsed: Iterator[tuple[int, Event, str]], state: State | None) -> Ledger:
-    for number, event, _ in parsed:
-        if state is None:
-            state = opened_state(event)  # type: ignore[arg-type]
-            continue
-        try:
-            state = apply_event(state, event)
-        except Exception as error:  # noqa: BLE001 - any failure to apply names its line
-            raise JournalError(
-                f"{type(event).__name__} does not apply to the ledger before it: "
-                f"{type(error).__name__} {error}",
-                line=number,
-            ) from None
-    if state is None:  # pragma: no cover - _parse refuses an empty journal
-        raise JournalError("the journal is empty", line=1)
-    return Ledger(state)
+    replayer = None if state is None else Replayer(state)
+    with paused_gc():
+        for number, event, _ in parsed:
+            if replayer is None:
+                replayer = Replayer(opened_state(event))  # type: ignore[arg-type]
+                continue
+            try:
+                replayer.add(event)
+            except Exception as error:  # noqa: BLE001 - any failure to apply names its line
+                raise JournalError(
+                    f"{type(event).__name__} does not apply to the ledger before it: "
+                    f"{type(error).__name__} {error}",
+                    line=number,
+                ) from None
+        if replayer is None:  # pragma: no cover - _parse refuses an empty journal
+            raise JournalError("the journal is empty", line=1)
+        return Ledger(replayer.freeze())
 
 
 def verify(text: str, *, head: str | None = None) -> None:
