@@ -109,3 +109,11 @@ def test_same_length_journals_hash_apart_and_a_journal_equals_itself() -> None:
     assert hash(one.events) != hash(two.events)
     assert one.events == one.events
     assert one.events != two.events
+
+
+def test_an_empty_event_log_hashes_and_compares() -> None:
+    empty = EventLog()
+    assert len(empty) == 0
+    assert hash(empty) == hash(EventLog.of([]))
+    assert empty == EventLog.of([])
+    assert list(empty) == []

@@ -143,12 +143,6 @@ class State(NamedTuple):
         """The id the ``offset``-th entry created from this state will get."""
         return f"E{self.next_seq + offset}"
 
-    def bucket(self, patient_id: str, appointment_id: str | None) -> Bucket:
-        """The general bucket (``appointment_id=None``) or an appointment's bucket."""
-        if appointment_id is None:
-            return self.patients[patient_id].general
-        return self.appointments[appointment_id].bucket
-
 
 class Ledger:
     """A practice's patient-payment ledger: immutable, rebuilt from its journal.
