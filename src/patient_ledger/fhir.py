@@ -26,7 +26,7 @@ from moneyed import Money
 from patient_ledger.events import PaymentPosted, RefundPosted
 from patient_ledger.money import to_money
 from patient_ledger.state import Ledger
-from patient_ledger.views import dashboard
+from patient_ledger.views import DASHBOARD_FIELDS, dashboard
 
 PAYMENT_TYPE = "http://terminology.hl7.org/CodeSystem/payment-type"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
@@ -65,14 +65,7 @@ def to_fhir(ledger: Ledger, patient_id: str) -> dict[str, Any]:
         "subject": [{"reference": f"Patient/{patient_id}"}],
         "extension": [
             {"url": EXTENSION + name.replace("_", "-"), "valueMoney": _money(getattr(d, name))}
-            for name in (
-                "total_paid",
-                "allocated",
-                "unallocated",
-                "patient_responsibility",
-                "statement_balance",
-                "total_balance",
-            )
+            for name in DASHBOARD_FIELDS
         ],
     }
     resources: list[dict[str, Any]] = [account]

@@ -13,15 +13,13 @@ from typing import Any
 
 from patient_ledger.apply import apply_event
 from patient_ledger.state import Ledger
-from patient_ledger.views import aging, claims_feed, dashboard, patients, unallocated_entries
-
-_DASHBOARD_FIELDS = (
-    "total_paid",
-    "allocated",
-    "unallocated",
-    "patient_responsibility",
-    "statement_balance",
-    "total_balance",
+from patient_ledger.views import (
+    DASHBOARD_FIELDS,
+    aging,
+    claims_feed,
+    dashboard,
+    patients,
+    unallocated_entries,
 )
 
 
@@ -38,7 +36,7 @@ def records(ledger: Ledger, *, on: datetime.date | None = None) -> dict[str, lis
     for pid in patients(ledger):
         d = dashboard(ledger, pid)
         out["dashboards"].append(
-            {"patient_id": pid} | {name: getattr(d, name).amount for name in _DASHBOARD_FIELDS}
+            {"patient_id": pid} | {name: getattr(d, name).amount for name in DASHBOARD_FIELDS}
         )
         out["claims_feed"].extend(
             {
@@ -92,7 +90,7 @@ def balance_history(ledger: Ledger, patient_id: str) -> list[dict[str, Any]]:
         if patient_id not in now.state.patients:
             continue
         d = dashboard(now, patient_id)
-        figures = {name: getattr(d, name).amount for name in _DASHBOARD_FIELDS}
+        figures = {name: getattr(d, name).amount for name in DASHBOARD_FIELDS}
         if figures != last:
             rows.append({"event": index, "type": type(event).__name__} | figures)
             last = figures

@@ -15,7 +15,13 @@ from collections.abc import Sequence
 from moneyed import Money
 
 from patient_ledger.state import Ledger
-from patient_ledger.views import aging, claims_feed, dashboard, unallocated_entries
+from patient_ledger.views import (
+    DASHBOARD_FIELDS,
+    aging,
+    claims_feed,
+    dashboard,
+    unallocated_entries,
+)
 
 _GREEN = "\x1b[42;30m"
 _YELLOW = "\x1b[43;30m"
@@ -135,17 +141,7 @@ def report_data(ledger: Ledger, patient_id: str, on: datetime.date) -> dict[str,
     return {
         "patient_id": patient_id,
         "currency": ledger.currency,
-        "dashboard": {
-            name: amount(getattr(d, name))
-            for name in (
-                "total_paid",
-                "allocated",
-                "unallocated",
-                "patient_responsibility",
-                "statement_balance",
-                "total_balance",
-            )
-        },
+        "dashboard": {name: amount(getattr(d, name)) for name in DASHBOARD_FIELDS},
         "claims_feed": [
             {
                 "appointment_id": r.appointment_id,

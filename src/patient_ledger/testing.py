@@ -434,18 +434,8 @@ def payments(
 ) -> SearchStrategy[Payment]:
     """Valid payments (any type but REFUND, amount > 0), to an appointment or unallocated."""
     st = _require_hypothesis()
-    return st.builds(  # type: ignore[no-any-return]
-        Payment,
-        ids if ids is not None else st.sampled_from([f"PAY{n}" for n in range(12)]),
-        patient_ids if patient_ids is not None else st.sampled_from([f"P{n}" for n in range(3)]),
-        money(1, 30_000),
-        dates(),
-        st.sampled_from(PaymentMethod),
-        st.sampled_from([t for t in PaymentType if t is not PaymentType.REFUND]),
-        appointment_ids
-        if appointment_ids is not None
-        else st.none() | st.sampled_from([f"A{n}" for n in range(6)]),
-    )
+    kinds = st.sampled_from([t for t in PaymentType if t is not PaymentType.REFUND])
+    return _payments(ids, "PAY", 12, patient_ids, appointment_ids, money(1, 30_000), kinds)
 
 
 def refunds(
@@ -455,14 +445,28 @@ def refunds(
 ) -> SearchStrategy[Payment]:
     """Valid refunds: type REFUND, a negative amount."""
     st = _require_hypothesis()
+    refund_type = st.just(PaymentType.REFUND)
+    return _payments(ids, "R", 6, patient_ids, appointment_ids, money(-10_000, -1), refund_type)
+
+
+def _payments(
+    ids: SearchStrategy[str] | None,
+    prefix: str,
+    pool: int,
+    patient_ids: SearchStrategy[str] | None,
+    appointment_ids: SearchStrategy[str | None] | None,
+    amounts: SearchStrategy[Money],
+    kinds: SearchStrategy[PaymentType],
+) -> SearchStrategy[Payment]:
+    st = _require_hypothesis()
     return st.builds(  # type: ignore[no-any-return]
         Payment,
-        ids if ids is not None else st.sampled_from([f"R{n}" for n in range(6)]),
+        ids if ids is not None else st.sampled_from([f"{prefix}{n}" for n in range(pool)]),
         patient_ids if patient_ids is not None else st.sampled_from([f"P{n}" for n in range(3)]),
-        money(-10_000, -1),
+        amounts,
         dates(),
         st.sampled_from(PaymentMethod),
-        st.just(PaymentType.REFUND),
+        kinds,
         appointment_ids
         if appointment_ids is not None
         else st.none() | st.sampled_from([f"A{n}" for n in range(6)]),

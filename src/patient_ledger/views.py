@@ -17,6 +17,16 @@ from patient_ledger.money import to_money
 from patient_ledger.state import AppointmentState, Ledger, PatientState, State, appointment_order
 from patient_ledger.values import check_date, check_id
 
+#: The dashboard's fields, in the order the billing page shows them.
+DASHBOARD_FIELDS = (
+    "total_paid",
+    "allocated",
+    "unallocated",
+    "patient_responsibility",
+    "statement_balance",
+    "total_balance",
+)
+
 
 @attrs.frozen(kw_only=True)
 class Dashboard:
@@ -36,14 +46,7 @@ class Dashboard:
     total_balance: Money
 
     def _repr_html_(self) -> str:
-        amounts = [
-            self.total_paid,
-            self.allocated,
-            self.unallocated,
-            self.patient_responsibility,
-            self.statement_balance,
-            self.total_balance,
-        ]
+        amounts = [getattr(self, name) for name in DASHBOARD_FIELDS]
         return _html.styled(
             _html.table(
                 [
