@@ -385,3 +385,18 @@ def test_cancel_offsetting_by_ids_refusals(booked: pl.Ledger) -> None:
         pl.cancel_offsetting(ledger, "P1", [general, general], on=on)
     with pytest.raises(pl.UnknownIdError):
         pl.cancel_offsetting(ledger, "P9", on=on)
+
+
+def test_an_application_that_ends_inside_the_first_of_three_entries(booked: pl.Ledger) -> None:
+    ledger = booked
+    for n in range(3):
+        ledger = pay(ledger, f"PAY{n}", "40.00", day=D(2025, 1, 1 + n))
+    ledger = pl.apply_unallocated(ledger, "P1", "A1", usd("30.00"), on=D(2025, 2, 1))
+    [event] = ledger.events[-1:]
+    assert event.applied == (("E1", "A1", 3000),)  # type: ignore[union-attr]
+    assert entries(ledger) == [
+        ("PAY0", None, "10.00"),
+        ("PAY1", None, "40.00"),
+        ("PAY2", None, "40.00"),
+    ]
+    assert_invariants(ledger)

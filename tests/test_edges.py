@@ -282,3 +282,94 @@ def test_edge_amounts_of_a_payment(name: str, amount: object) -> None:
         with pytest.raises(expected) as caught:
             pl.Payment("PAY1", "P1", amount, datetime.date(2025, 1, 1))  # type: ignore[arg-type]
         assert type(caught.value) is expected
+
+
+def scenario_refusals() -> list[tuple[str, Callable[[], object]]]:
+    """Refusals that need a particular ledger, for the golden file of messages."""
+    ledger = base()
+    held = pay(ledger, "APPT-HELD", "40.00", "KNOWN")  # 30 allocated, 10 held on KNOWN
+    refunded = refund(held, "R-APPT", "-10.00", "KNOWN")
+    cancelled = pl.cancel_offsetting(pay(ledger, "G2", "5.00"), "P1", on=ON)
+    wrong = "not a value"
+    out: list[tuple[str, Callable[[], object]]] = [
+        (f"{command.__name__} on something not a ledger", lambda c=command: c("x", None))
+        for command in (
+            pl.add_appointment,
+            pl.add_charge,
+            pl.post_payment,
+            pl.refund,
+            pl.adjust_charge,
+            pl.transfer_credit,
+        )
+    ]
+    out += [
+        (f"{command.__name__} of a str", lambda c=command: c(ledger, wrong))
+        for command in (
+            pl.add_appointment,
+            pl.add_charge,
+            pl.post_payment,
+            pl.refund,
+            pl.adjust_charge,
+            pl.transfer_credit,
+        )
+    ]
+    out += [
+        (
+            "write-off beyond the balance due",
+            lambda: pl.adjust_charge(
+                ledger,
+                pl.Adjustment(
+                    "W1", "KNOWN", Money("-30.01", "USD"), ON, pl.AdjustmentType.WRITE_OFF
+                ),
+            ),
+        ),
+        (
+            "adjustment below zero",
+            lambda: pl.adjust_charge(
+                ledger, pl.Adjustment("ADJ-Z", "KNOWN", Money("-50.01", "USD"), ON)
+            ),
+        ),
+        (
+            "adjustment id resubmitted otherwise",
+            lambda: pl.adjust_charge(
+                pl.adjust_charge(ledger, pl.Adjustment("ADJ-1", "KNOWN", Money("-1", "USD"), ON)),
+                pl.Adjustment("ADJ-1", "KNOWN", Money("-2", "USD"), ON),
+            ),
+        ),
+        ("refund beyond an appointment's bucket", lambda: refund(held, "R9", "-10.01", "KNOWN")),
+        (
+            "reverse held money an open refund holds",
+            lambda: pl.reverse_payment(refunded, "APPT-HELD", on=ON),
+        ),
+        (
+            "reverse general money an open refund holds",
+            lambda: pl.reverse_payment(ledger, "HELD", on=ON),
+        ),
+        ("reverse money cancelled away", lambda: pl.reverse_payment(cancelled, "HELD", on=ON)),
+        (
+            "transfer beyond the general bucket",
+            lambda: pl.transfer_credit(
+                ledger, pl.Transfer("T1", "P1", "P2", Money("25.01", "USD"), ON)
+            ),
+        ),
+        (
+            "release beyond an appointment's bucket",
+            lambda: pl.release_credit(held, "KNOWN", Money("10.01", "USD"), on=ON),
+        ),
+        ("charge id resubmitted otherwise", lambda: charge(ledger, "KNOWN", "KNOWN", "1.00")),
+        (
+            "transfer id resubmitted otherwise",
+            lambda: pl.transfer_credit(
+                pl.transfer_credit(ledger, pl.Transfer("T1", "P1", "P2", Money("1", "USD"), ON)),
+                pl.Transfer("T1", "P1", "P2", Money("2", "USD"), ON),
+            ),
+        ),
+    ]
+    return out
+
+
+def test_scenario_refusals_are_refused() -> None:
+    for label, attempt in scenario_refusals():
+        with pytest.raises(pl.LedgerError):
+            attempt()
+        assert label

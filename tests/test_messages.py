@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 import patient_ledger as pl
-from tests.test_edges import attempts, base
+from tests.test_edges import attempts, base, scenario_refusals
 from tests.test_errors import PRECEDENCE, precedence_ledger
 
 GOLDEN = Path(__file__).parent / "golden" / "messages.json"
@@ -31,6 +31,11 @@ def messages() -> dict[str, str]:
         try:
             attempt()
         except (pl.LedgerError, IndexError, TypeError) as error:
+            found[label] = shown(error)
+    for label, attempt in scenario_refusals():
+        try:
+            attempt()
+        except pl.LedgerError as error:
             found[label] = shown(error)
     ledger = precedence_ledger()
     for code, action in PRECEDENCE:

@@ -15,7 +15,6 @@ from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     invariant,
-    precondition,
     rule,
 )
 from moneyed import Money
@@ -267,7 +266,6 @@ class LedgerMachine(RuleBasedStateMachine):
 
         self.run(lambda led: pl.cancel_offsetting(led, pid, on=day), predict)
 
-    @precondition(lambda self: any(self.model.open_entries(p) for p in PATIENTS))
     @rule(pid=st.sampled_from(PATIENTS), data=st.data(), day=days)
     def cancel_chosen_entries(self, pid: str, data: st.DataObject, day: datetime.date) -> None:
         m = self.model
