@@ -117,3 +117,13 @@ def test_an_empty_event_log_hashes_and_compares() -> None:
     assert hash(empty) == hash(EventLog.of([]))
     assert empty == EventLog.of([])
     assert list(empty) == []
+
+
+def test_extending_a_log_by_many_events_at_once() -> None:
+    events = list(build(200).events)
+    for cut in (0, 1, 31, 32, 33, 100):
+        log = EventLog.of(events[:cut]).extended(events[cut:])
+        assert list(log) == events
+        assert len(log) == len(events)
+        assert log[-1] == events[-1]
+        assert log == build(200).events

@@ -44,13 +44,13 @@ class EventLog(Sequence[Event]):
     def extended(self, events: Sequence[Event]) -> EventLog:
         """Return a log with ``events`` added at the end, filling whole chunks at once."""
         pending = (*self._tail, *events)
+        whole = len(pending) - len(pending) % _CHUNK
         chunks = self._chunks.mutate()
         number = len(self._chunks)
-        while len(pending) >= _CHUNK:
-            chunks[number] = pending[:_CHUNK]
-            pending = pending[_CHUNK:]
+        for start in range(0, whole, _CHUNK):
+            chunks[number] = pending[start : start + _CHUNK]
             number += 1
-        return EventLog(chunks.finish(), pending)
+        return EventLog(chunks.finish(), pending[whole:])
 
     def __len__(self) -> int:
         return self._len
