@@ -14,6 +14,7 @@ from pathlib import Path
 import patient_ledger as pl
 from tests.test_edges import attempts, base, scenario_refusals
 from tests.test_errors import PRECEDENCE, precedence_ledger
+from tests.test_values import value_messages
 
 GOLDEN = Path(__file__).parent / "golden" / "messages.json"
 
@@ -37,6 +38,7 @@ def messages() -> dict[str, str]:
             attempt()
         except pl.LedgerError as error:
             found[label] = shown(error)
+    found.update(value_messages())
     ledger = precedence_ledger()
     for code, action in PRECEDENCE:
         try:

@@ -149,3 +149,66 @@ def test_messages_name_the_ids_and_amounts() -> None:
         pl.Charge("C9", "A1", usd("10.005"))
     with pytest.raises(pl.InvalidAmountError, match=r"payment 'R9' is a REFUND"):
         pl.Payment("R9", "P1", usd("5"), D(2025, 1, 1), type=pl.PaymentType.REFUND)
+
+
+def test_every_currency_has_a_decimal_minor_unit() -> None:
+    from moneyed import CURRENCIES
+
+    from patient_ledger.money import exponent
+
+    for code, currency in CURRENCIES.items():
+        assert 10 ** exponent(code) == currency.sub_unit, code
+    assert (exponent("USD"), exponent("JPY"), exponent("BHD")) == (2, 0, 3)
+
+
+def test_a_ledger_in_a_moneyed_currency_object() -> None:
+    from moneyed import get_currency
+
+    assert pl.Ledger.empty(get_currency("EUR")).currency == "EUR"
+    with pytest.raises(pl.InvalidInputError, match="unknown currency 'ZZZ'") as caught:
+        pl.Ledger.empty("ZZZ")
+    assert caught.value.details == {"currency": "ZZZ"}
+    with pytest.raises(pl.InvalidInputError, match="ISO code or a Currency, got 5"):
+        pl.Ledger.empty(5)  # type: ignore[arg-type]
+
+
+BAD_FIELDS = [
+    ("Appointment", lambda: pl.Appointment("", "P1", D(2025, 1, 1))),
+    ("Appointment", lambda: pl.Appointment("A1", "", D(2025, 1, 1))),
+    ("Appointment", lambda: pl.Appointment("A1", "P1", "2025-01-01")),
+    ("Appointment", lambda: pl.Appointment("A1", "P1", D(2025, 1, 1), 5)),
+    ("Charge", lambda: pl.Charge("C1", "", usd("1"))),
+    ("Charge", lambda: pl.Charge("C1", "A1", usd("1"), 5)),
+    ("Charge", lambda: pl.Charge("C1", "A1", usd("1"), "c", 5)),
+    ("Payment", lambda: pl.Payment("P", "", usd("1"), D(2025, 1, 1))),
+    ("Payment", lambda: pl.Payment("P", "P1", usd("1"), "2025")),
+    ("Payment", lambda: pl.Payment("P", "P1", usd("1"), D(2025, 1, 1), appointment_id=5)),
+    ("Payment", lambda: pl.Payment("P", "P1", usd("1"), D(2025, 1, 1), provider=5)),
+    ("Payment", lambda: pl.Payment("P", "P1", usd("1"), D(2025, 1, 1), notes=5)),
+    ("Payment", lambda: pl.Payment("P", "P1", usd("1"), D(2025, 1, 1), reference=5)),
+    ("Payment", lambda: pl.Payment("P", "P1", usd("1"), D(2025, 1, 1), "GOLD")),
+    ("Adjustment", lambda: pl.Adjustment("J", "", usd("-1"), D(2025, 1, 1))),
+    ("Adjustment", lambda: pl.Adjustment("J", "C1", usd("-1"), "2025")),
+    ("Adjustment", lambda: pl.Adjustment("J", "C1", usd("-1"), D(2025, 1, 1), reason=5)),
+    ("Adjustment", lambda: pl.Adjustment("J", "C1", usd("0.01"), D(2025, 1, 1), "WRITE_OFF")),
+    ("Adjustment", lambda: pl.Adjustment("J", "C1", usd("-1"), D(2025, 1, 1), "GIFT")),
+    ("Transfer", lambda: pl.Transfer("T", "", "P2", usd("1"), D(2025, 1, 1))),
+    ("Transfer", lambda: pl.Transfer("T", "P1", "", usd("1"), D(2025, 1, 1))),
+    ("Transfer", lambda: pl.Transfer("T", "P1", "P2", usd("1"), "2025")),
+    ("Transfer", lambda: pl.Transfer("T", "P1", "P1", usd("1"), D(2025, 1, 1))),
+]
+
+
+def value_messages() -> dict[str, str]:
+    found = {}
+    for number, (kind, build) in enumerate(BAD_FIELDS):
+        try:
+            build()
+        except pl.LedgerError as error:
+            details = ", ".join(f"{k}={v!r}" for k, v in sorted(error.details.items()))
+            found[f"{kind} {number}"] = f"{type(error).__name__}: {error} [{details}]"
+    return found
+
+
+def test_every_bad_field_is_refused() -> None:
+    assert len(value_messages()) == len(BAD_FIELDS)

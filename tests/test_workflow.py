@@ -337,3 +337,36 @@ def test_unapplying_twice_takes_each_allocation_once(paid: pl.Ledger) -> None:
     assert entries(reversed_) == []
     assert_invariants(twice)
     assert_invariants(reversed_)
+
+
+def test_a_replayed_ledger_goes_on_like_the_original(paid: pl.Ledger) -> None:
+    ledger = adjust(paid, "ADJ1", "C1", "-10.00")
+    ledger = pay(ledger, "PAY3", "50.00")
+    ledger = pl.transfer_credit(ledger, pl.Transfer("T1", "P1", "KID", usd("5.00"), ON))
+    again = pl.replay(ledger.events)
+
+    def more(base: pl.Ledger) -> pl.Ledger:
+        base = adjust(base, "ADJ1", "C1", "-10.00")  # resubmitted: unchanged
+        base = pl.transfer_credit(base, pl.Transfer("T1", "P1", "KID", usd("5.00"), ON))
+        base = adjust(base, "ADJ2", "C1", "5.00")
+        return pay(base, "PAY4", "7.00")
+
+    assert more(again) == more(ledger)
+    assert pl.unallocated_entries(more(again), "P1") == pl.unallocated_entries(more(ledger), "P1")
+    with pytest.raises(pl.DuplicateIdError):
+        pl.transfer_credit(again, pl.Transfer("T1", "P1", "KID", usd("6.00"), ON))
+    with pytest.raises(pl.DuplicateIdError):
+        adjust(again, "ADJ1", "C1", "-11.00")
+
+
+def test_the_reason_of_a_reversal_is_kept(paid: pl.Ledger) -> None:
+    ledger = pl.reverse_payment(paid, "PAY1", on=ON, reason="NSF")
+    assert ledger.events[-1].reason == "NSF"  # type: ignore[union-attr]
+
+
+def test_auto_allocate_pays_a_single_cent() -> None:
+    ledger = appointment(pl.Ledger.empty(), "A1", day=D(2025, 1, 1))
+    ledger = charge(ledger, "C1", "A1", "0.01")
+    ledger = pay(ledger, "PAY1", "0.01")
+    ledger = pl.auto_allocate(ledger, "P1", on=ON)
+    assert feed(ledger)[0][3] == "0.00"

@@ -93,7 +93,6 @@ class _Changes:
             appointments = appointments.set(appointment_id, appointment)
         return State(
             s.currency,
-            s.exponent,
             self.log,
             appointments,
             self.charges,
@@ -381,7 +380,6 @@ class Replayer(_Changes):
         s = self.state
         return State(
             s.currency,
-            s.exponent,
             self.log.extended(self.events),
             self.appointments.finish(),  # type: ignore[attr-defined]
             self.charges.finish(),  # type: ignore[attr-defined]

@@ -15,7 +15,9 @@ from patient_ledger.errors import CurrencyMismatchError, InvalidAmountError, Inv
 #: The largest supported amount, in major units (dollars for USD): 10¹².
 MAX_MAJOR_UNITS = 10**12
 
-_EXPONENTS: dict[str, int] = {}
+#: Decimal places of each currency's minor unit; every ISO currency in py-moneyed has a
+#: power-of-ten sub-unit (checked by the tests).
+_EXPONENTS: dict[str, int] = {code: len(str(c.sub_unit)) - 1 for code, c in CURRENCIES.items()}
 
 
 def currency_code(currency: object) -> str:
@@ -37,14 +39,7 @@ def currency_code(currency: object) -> str:
 
 def exponent(code: str) -> int:
     """Number of decimal places of the currency's minor unit (2 for USD, 0 for JPY)."""
-    exp = _EXPONENTS.get(code)
-    if exp is None:
-        sub_unit = CURRENCIES[code].sub_unit
-        exp = len(str(sub_unit)) - 1
-        if 10**exp != sub_unit:  # pragma: no cover - every ISO currency in moneyed is 10**n
-            raise InvalidInputError(f"currency {code} has a non-decimal minor unit {sub_unit}")
-        _EXPONENTS[code] = exp
-    return exp
+    return _EXPONENTS[code]
 
 
 def to_minor(value: object, what: str) -> int:

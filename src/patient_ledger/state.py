@@ -20,7 +20,7 @@ import immutables
 from patient_ledger._log import EventLog
 from patient_ledger.errors import InvalidInputError
 from patient_ledger.events import LedgerOpened
-from patient_ledger.money import currency_code, exponent
+from patient_ledger.money import currency_code
 from patient_ledger.values import Adjustment, Appointment, Charge, Payment, Transfer
 
 if TYPE_CHECKING:
@@ -128,7 +128,6 @@ class State(NamedTuple):
     """Everything the ledger knows, as persistent maps keyed by id."""
 
     currency: str
-    exponent: int
     log: EventLog
     appointments: immutables.Map[str, AppointmentState] = _EMPTY  # type: ignore[assignment]
     charges: immutables.Map[str, ChargeState] = _EMPTY  # type: ignore[assignment]
@@ -214,6 +213,4 @@ class Ledger:
 
 def opened_state(event: LedgerOpened) -> State:
     """The state right after ``LedgerOpened``: empty, in the event's currency."""
-    return State(
-        currency=event.currency, exponent=exponent(event.currency), log=EventLog().appended(event)
-    )
+    return State(currency=event.currency, log=EventLog().appended(event))
