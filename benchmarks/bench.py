@@ -165,7 +165,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--patients", type=int, default=5_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--gen0",
+        type=int,
+        default=0,
+        help="run with gc.set_threshold(GEN0, 20, 100) (default: CPython's own thresholds)",
+    )
     args = parser.parse_args(argv)
+    if args.gen0:
+        gc.set_threshold(args.gen0, 20, 100)
     rows = []
     results = {}
     for n in (args.n, 2 * args.n):
@@ -189,7 +197,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"{t_replay / t_loop:6.1f}x",
             )
         )
-    print(f"patients: {args.patients:,}; best of {args.repeat}; µs = microseconds\n")
+    print(
+        f"patients: {args.patients:,}; best of {args.repeat}; µs = microseconds; "
+        f"gc thresholds {gc.get_threshold()}\n"
+    )
     header = ("commands", "loop µs", "cmd µs", "vs loop", "extra µs", "replay µs/ev", "vs loop")
     print("  ".join(f"{h:>12}" for h in header))
     for row in rows:
