@@ -400,3 +400,17 @@ def test_an_application_that_ends_inside_the_first_of_three_entries(booked: pl.L
         ("PAY2", None, "40.00"),
     ]
     assert_invariants(ledger)
+
+
+def test_same_day_entries_stay_in_posting_order_past_nine(booked: pl.Ledger) -> None:
+    ledger = booked
+    for n in range(12):
+        ledger = pay(ledger, f"PAY{n:02d}", "1.00", day=D(2025, 1, 5))
+    assert [e[0] for e in entries(ledger)] == [f"PAY{n:02d}" for n in range(12)]
+    ledger = pl.apply_unallocated(ledger, "P1", "A1", usd("11.00"), on=D(2025, 1, 6))
+    assert entries(ledger) == [("PAY11", None, "1.00")]
+
+
+def test_apply_event_opens_a_ledger() -> None:
+    state = pl.apply_event(pl.Ledger.empty("USD").state, pl.LedgerOpened("EUR"))
+    assert pl.Ledger(state) == pl.Ledger.empty("EUR")

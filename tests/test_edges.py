@@ -10,7 +10,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from moneyed import Money
+from moneyed import Currency, Money
 
 import patient_ledger as pl
 from patient_ledger.errors import COMMAND_CODES
@@ -190,6 +190,15 @@ def attempts(ledger: pl.Ledger) -> list[tuple[str, Callable[[], pl.Ledger]]]:
         ("replay with a stranger", lambda: pl.replay([ledger.events[0], "x"])),  # type: ignore[list-item]
         ("replay opening twice", lambda: pl.replay([ledger.events[0], ledger.events[0]])),
         ("replay not opening first", lambda: pl.replay(list(ledger.events)[1:])),
+        ("a view of something not a ledger", lambda: pl.dashboard("ledger", "P1")),  # type: ignore[arg-type]
+        (
+            "refund of a payment that is not a REFUND",
+            lambda: pl.refund(ledger, pl.Payment("RX", "P1", Money("1", "USD"), ON)),
+        ),
+        (
+            "an amount in a currency moneyed does not know",
+            lambda: pl.Payment("PX", "P1", Money(Decimal(1), Currency(code="ZZZ")), ON),
+        ),
         ("at past the end", lambda: ledger.at(len(ledger.events) + 1)),
         ("a ledger that is not one", lambda: pl.patients("ledger")),  # type: ignore[arg-type]
         ("replay of nothing", lambda: pl.replay([])),

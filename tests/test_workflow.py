@@ -370,3 +370,11 @@ def test_auto_allocate_pays_a_single_cent() -> None:
     ledger = pay(ledger, "PAY1", "0.01")
     ledger = pl.auto_allocate(ledger, "P1", on=ON)
     assert feed(ledger)[0][3] == "0.00"
+
+
+def test_adjustments_add_up_on_one_charge(paid: pl.Ledger) -> None:
+    ledger = adjust(paid, "ADJ1", "C1", "-60.00")
+    with pytest.raises(pl.OverApplicationError, match=r"\(40\.00 USD\) below zero"):
+        adjust(ledger, "ADJ2", "C1", "-40.01")
+    ledger = adjust(ledger, "ADJ2", "C1", "-40.00")
+    assert feed(ledger)[0][1] == "0.00"
