@@ -15,8 +15,10 @@ import argparse
 import datetime
 import gc
 import random
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from moneyed import Money
@@ -160,11 +162,43 @@ def best(repeat: int, work: Callable[[], object]) -> tuple[float, object]:
     return min(times), result
 
 
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+def beancount_figures(
+    ledger: pl.Ledger, n: int, *, t_loop: float, t_ledger: float, t_replay: float, args: Any
+) -> str:
+    """Time beancount building and realizing the same postings; check its balances agree."""
+    import beancount_baseline as bb  # noqa: PLC0415 - only with --beancount (the bench extra)
+
+    t_build, entries = best(args.repeat, lambda: bb.entries_from(ledger))
+    t_realize, balances = best(args.repeat, lambda: bb.realize(entries))  # type: ignore[arg-type]
+    assert isinstance(balances, dict)
+    for pid in pl.patients(ledger):
+        d = pl.dashboard(ledger, pid)
+        held = -sum(v for k, v in balances.items() if k.startswith(f"Liabilities:Held:{pid}:"))
+        owed = balances.get(f"Assets:Receivable:{pid}", 0)
+        assert (held, owed) == (d.unallocated.amount, d.statement_balance.amount), pid
+    both = t_build + t_realize
+    return (
+        f"{n:>9,}  build {t_build / n * 1e6:6.2f}  realize {t_realize / n * 1e6:6.2f}  "
+        f"(x loop {t_build / t_loop:4.1f} + {t_realize / t_loop:4.1f})   "
+        f"build+realize / our commands {both / t_ledger:4.2f};  realize / our replay "
+        f"{t_realize / t_replay:4.2f}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--patients", type=int, default=5_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--beancount",
+        action="store_true",
+        help="also time beancount 3 building the same postings and realizing the balances "
+        "(the bench extra)",
+    )
     parser.add_argument(
         "--gen0",
         type=int,
@@ -175,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.gen0:
         gc.set_threshold(args.gen0, 20, 100)
     rows = []
+    beancount_rows: list[str] = []
     results = {}
     for n in (args.n, 2 * args.n):
         steps = plan(n, args.patients)
@@ -186,6 +221,12 @@ def main(argv: list[str] | None = None) -> int:
         t_replay, again = best(args.repeat, lambda events=events: pl.replay(events))
         assert again == ledger
         results[n] = (t_ledger, t_loop, t_replay, len(events))
+        if args.beancount:
+            beancount_rows.append(
+                beancount_figures(
+                    ledger, n, t_loop=t_loop, t_ledger=t_ledger, t_replay=t_replay, args=args
+                )
+            )
         rows.append(
             (
                 f"{n:>9,}",
@@ -205,6 +246,11 @@ def main(argv: list[str] | None = None) -> int:
     print("  ".join(f"{h:>12}" for h in header))
     for row in rows:
         print("  ".join(f"{c:>12}" for c in row))
+    if beancount_rows:
+        print(
+            "\nbeancount 3 on the same money movements (µs per command; ratios: beancount / ours)"
+        )
+        print("\n".join(beancount_rows))
     (t1, l1, r1, _), (t2, l2, r2, _) = results[args.n], results[2 * args.n]
     print(
         f"\n2N/N build time: ledger {t2 / t1:.2f}  (bare loop {l2 / l1:.2f}; replay {r2 / r1:.2f})"
