@@ -59,6 +59,7 @@ from patient_ledger.state import (
     PatientState,
     State,
     appointment_order,
+    state_of,
 )
 from patient_ledger.values import (
     Adjustment,
@@ -74,12 +75,6 @@ from patient_ledger.values import (
 )
 
 # -- shared checks ----------------------------------------------------------------------------
-
-
-def _state(ledger: object) -> State:
-    if not isinstance(ledger, Ledger):
-        raise InvalidInputError(f"expected a Ledger, got {type(ledger).__name__}")
-    return ledger.state
 
 
 def _of_type(value: object, kind: type, what: str) -> None:
@@ -215,7 +210,7 @@ def add_appointment(ledger: Ledger, appointment: Appointment) -> Ledger:
         InvalidInputError: ``appointment`` is not an :class:`Appointment`.
         DuplicateIdError: its id is known with different content.
     """
-    state = _state(ledger)
+    state = state_of(ledger)
     _of_type(appointment, Appointment, "appointment")
     known = state.appointments.get(appointment.id)
     if _is_resubmission(known and known.appointment, appointment, "appointment", appointment.id):
@@ -234,7 +229,7 @@ def add_charge(ledger: Ledger, charge: Charge) -> Ledger:
         DuplicateIdError: its id is known with different content.
         UnknownIdError: the appointment is not in the ledger.
     """
-    state = _state(ledger)
+    state = state_of(ledger)
     _of_type(charge, Charge, "charge")
     check_currency(charge.amount, state.currency, f"charge {charge.id!r} amount")
     known = state.charges.get(charge.id)
@@ -261,7 +256,7 @@ def post_payment(ledger: Ledger, payment: Payment) -> Ledger:
         DuplicateIdError: its id is known with different content.
         UnknownIdError / PatientMismatchError: the appointment is unknown / another patient's.
     """
-    state = _state(ledger)
+    state = state_of(ledger)
     payment = _check_payment(state, payment, refund=False)
     known = state.payments.get(payment.id)
     if _is_resubmission(known and known.payment, payment, "payment", payment.id):
@@ -290,7 +285,7 @@ def refund(ledger: Ledger, payment: Payment) -> Ledger:
         UnknownIdError / PatientMismatchError: unknown patient or appointment / another's.
         InsufficientUnallocatedError: larger than the bucket's available amount.
     """
-    state = _state(ledger)
+    state = state_of(ledger)
     payment = _check_payment(state, payment, refund=True)
     known = state.payments.get(payment.id)
     if _is_resubmission(known and known.payment, payment, "payment", payment.id):
@@ -331,7 +326,7 @@ def apply_unallocated(
         InsufficientUnallocatedError: more than the general bucket's available amount.
         OverApplicationError: more than the appointment's balance due.
     """
-    state = _state(ledger)
+    state = state_of(ledger)
     check_id(patient_id, "patient_id")
     check_id(appointment_id, "appointment_id")
     minor = _amount_arg(state, amount, "amount to apply")
@@ -384,7 +379,7 @@ def cancel_offsetting(
         NotOffsettingError: the entries do not sum to zero, are not open, or span patients or
             buckets.
     """
-    state = _state(ledger)
+    state = state_of(ledger)
     check_id(patient_id, "patient_id")
     ids = None if entry_ids is None else _entry_ids(entry_ids)
     check_date(on, "on")
@@ -502,7 +497,7 @@ def unapply(
         UnknownIdError: the appointment is not in the ledger.
         InsufficientAllocatedError: more than is allocated to the appointment.
     """
-    state = _state(ledger)
+    state = state_of(ledger)
     check_id(appointment_id, "appointment_id")
     minor = _amount_arg(state, amount, "amount to unapply")
     check_date(on, "on")
@@ -544,7 +539,7 @@ def release_credit(
         UnknownIdError: the appointment is not in the ledger.
         InsufficientUnallocatedError: more than the bucket's available amount.
     """
-    state = _state(ledger)
+    state = state_of(ledger)
     check_id(appointment_id, "appointment_id")
     minor = _amount_arg(state, amount, "amount to release")
     check_date(on, "on")
@@ -582,7 +577,7 @@ def adjust_charge(ledger: Ledger, adjustment: Adjustment) -> Ledger:
         OverApplicationError: the charge would go below zero, or a ``WRITE_OFF`` exceeds the
             appointment's balance due.
     """
-    state = _state(ledger)
+    state = state_of(ledger)
     _of_type(adjustment, Adjustment, "adjustment")
     check_currency(adjustment.amount, state.currency, f"adjustment {adjustment.id!r} amount")
     known = state.adjustments.get(adjustment.id)
@@ -637,7 +632,7 @@ def reverse_payment(
         InsufficientUnallocatedError: the money has already left — part of it was closed by
             ``cancel_offsetting``, or closing its entries would leave a bucket below zero.
     """
-    state = _state(ledger)
+    state = state_of(ledger)
     check_id(payment_id, "payment_id")
     check_date(on, "on")
     check_optional_str(reason, "reason")
@@ -722,7 +717,7 @@ def transfer_credit(ledger: Ledger, transfer: Transfer) -> Ledger:
         UnknownIdError: the sender is not in the ledger.
         InsufficientUnallocatedError: more than the sender's general bucket has available.
     """
-    state = _state(ledger)
+    state = state_of(ledger)
     _of_type(transfer, Transfer, "transfer")
     check_currency(transfer.amount, state.currency, f"transfer {transfer.id!r} amount")
     if _is_resubmission(state.transfers.get(transfer.id), transfer, "transfer", transfer.id):
@@ -749,7 +744,7 @@ def auto_allocate(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Ledg
         InvalidInputError: malformed id or date.
         UnknownIdError: the patient is not in the ledger.
     """
-    state = _state(ledger)
+    state = state_of(ledger)
     check_id(patient_id, "patient_id")
     check_date(on, "on")
     patient = _patient(state, patient_id)

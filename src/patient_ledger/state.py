@@ -211,6 +211,17 @@ class Ledger:
         )
 
 
+def state_of(ledger: object) -> State:
+    """The state of a ledger given to a command or view; anything else is refused.
+
+    Raises:
+        InvalidInputError: ``ledger`` is not a :class:`Ledger`.
+    """
+    if not isinstance(ledger, Ledger):
+        raise InvalidInputError(f"expected a Ledger, got {type(ledger).__name__}")
+    return ledger.state
+
+
 def opened_state(event: LedgerOpened) -> State:
     """The state right after ``LedgerOpened``: empty, in the event's currency."""
     return State(currency=event.currency, log=EventLog().appended(event))

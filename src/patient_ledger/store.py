@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from patient_ledger import journal
 from patient_ledger.errors import ConcurrencyError, InvalidInputError, UnknownIdError
-from patient_ledger.state import Ledger
+from patient_ledger.state import Ledger, state_of
 
 _SCHEMA = (
     (
@@ -63,6 +63,7 @@ class _SqlStore:
     """The logic both backends share; they differ in connections, placeholders and locking."""
 
     placeholder = "?"
+    lock_clause = ""
 
     def _execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         raise NotImplementedError
@@ -127,9 +128,7 @@ class _SqlStore:
                 first), or the ledger does not extend what is stored. Nothing is written.
         """
         _check_name(name)
-        if not isinstance(ledger, Ledger):
-            raise InvalidInputError(f"expected a Ledger, got {type(ledger).__name__}")
-        total = len(ledger.events)
+        total = len(state_of(ledger).log)
         if (
             isinstance(expected_version, bool)
             or not isinstance(expected_version, int)
@@ -176,12 +175,23 @@ class _SqlStore:
         raise NotImplementedError
 
     def _lock_head(self, name: str) -> tuple[int, str]:
-        raise NotImplementedError
-
-    def _insert_lines(self, name: str, rows: Iterable[tuple[int, str]]) -> None:
-        raise NotImplementedError
+        """The head row, locked until the transaction ends (SQLite: by ``BEGIN IMMEDIATE``)."""
+        rows = self._execute(
+            # lock_clause is a constant of the backend class, never input.
+            self._sql("SELECT version, head FROM journal_heads WHERE name = ?" + self.lock_clause),  # noqa: S608
+            (name,),
+        )
+        return (int(rows[0][0]), str(rows[0][1])) if rows else (0, "")
 
     def _set_head(self, name: str, version: int, head: str, *, exists: bool) -> None:
+        if exists:
+            sql = "UPDATE journal_heads SET version = ?, head = ? WHERE name = ?"
+            self._execute(self._sql(sql), (version, head, name))
+        else:
+            sql = "INSERT INTO journal_heads (version, head, name) VALUES (?, ?, ?)"
+            self._execute(self._sql(sql), (version, head, name))
+
+    def _insert_lines(self, name: str, rows: Iterable[tuple[int, str]]) -> None:
         raise NotImplementedError
 
 
@@ -211,23 +221,11 @@ class SqliteStore(_SqlStore):
     def _transaction(self) -> Any:
         return _SqliteTransaction(self._conn)
 
-    def _lock_head(self, name: str) -> tuple[int, str]:
-        rows = self._execute("SELECT version, head FROM journal_heads WHERE name = ?", (name,))
-        return (int(rows[0][0]), str(rows[0][1])) if rows else (0, "")
-
     def _insert_lines(self, name: str, rows: Iterable[tuple[int, str]]) -> None:
         self._conn.executemany(
             "INSERT INTO journal_lines (name, seq, line) VALUES (?, ?, ?)",
             ((name, seq, line) for seq, line in rows),
         )
-
-    def _set_head(self, name: str, version: int, head: str, *, exists: bool) -> None:
-        self._conn.execute(
-            "INSERT INTO journal_heads (name, version, head) VALUES (?, ?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET version = excluded.version, head = excluded.head",
-            (name, version, head),
-        )
-        del exists
 
     def close(self) -> None:
         """Close the connection."""
@@ -250,6 +248,7 @@ class PostgresStore(_SqlStore):
     """Journals in PostgreSQL (psycopg 3); the head row is locked ``FOR UPDATE`` while saving."""
 
     placeholder = "%s"
+    lock_clause = " FOR UPDATE"
 
     def __init__(self, url: str) -> None:
         try:
@@ -270,29 +269,11 @@ class PostgresStore(_SqlStore):
     def _transaction(self) -> Any:
         return _PostgresTransaction(self)
 
-    def _lock_head(self, name: str) -> tuple[int, str]:
-        rows = self._execute(
-            "SELECT version, head FROM journal_heads WHERE name = %s FOR UPDATE", (name,)
-        )
-        return (int(rows[0][0]), str(rows[0][1])) if rows else (0, "")
-
     def _insert_lines(self, name: str, rows: Iterable[tuple[int, str]]) -> None:
         with self._conn.cursor() as cursor:
             cursor.executemany(
                 "INSERT INTO journal_lines (name, seq, line) VALUES (%s, %s, %s)",
                 [(name, seq, line) for seq, line in rows],
-            )
-
-    def _set_head(self, name: str, version: int, head: str, *, exists: bool) -> None:
-        if exists:
-            self._execute(
-                "UPDATE journal_heads SET version = %s, head = %s WHERE name = %s",
-                (version, head, name),
-            )
-        else:
-            self._execute(
-                "INSERT INTO journal_heads (name, version, head) VALUES (%s, %s, %s)",
-                (name, version, head),
             )
 
     def close(self) -> None:

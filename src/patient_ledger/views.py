@@ -12,9 +12,16 @@ import attrs
 from moneyed import Money
 
 from patient_ledger import _html
-from patient_ledger.errors import InvalidInputError, UnknownIdError
+from patient_ledger.errors import UnknownIdError
 from patient_ledger.money import to_money
-from patient_ledger.state import AppointmentState, Ledger, PatientState, State, appointment_order
+from patient_ledger.state import (
+    AppointmentState,
+    Ledger,
+    PatientState,
+    State,
+    appointment_order,
+    state_of,
+)
 from patient_ledger.values import check_date, check_id
 
 #: The dashboard's fields, in the order the billing page shows them.
@@ -180,9 +187,7 @@ class Aging:
 
 
 def _lookup(ledger: object, patient_id: object) -> tuple[State, PatientState]:
-    if not isinstance(ledger, Ledger):
-        raise InvalidInputError(f"expected a Ledger, got {type(ledger).__name__}")
-    state = ledger.state
+    state = state_of(ledger)
     patient = state.patients.get(check_id(patient_id, "patient_id"))
     if patient is None:
         raise UnknownIdError(f"patient {patient_id!r} is not in the ledger", id=patient_id)
@@ -269,9 +274,7 @@ def unallocated_entries(ledger: Ledger, patient_id: str) -> UnallocatedEntries:
 
 def patients(ledger: Ledger) -> tuple[str, ...]:
     """The ids of every patient the ledger knows, sorted."""
-    if not isinstance(ledger, Ledger):
-        raise InvalidInputError(f"expected a Ledger, got {type(ledger).__name__}")
-    return tuple(sorted(ledger.state.patients.keys()))
+    return tuple(sorted(state_of(ledger).patients.keys()))
 
 
 def aging(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Aging:
