@@ -2,8 +2,9 @@
 
 ``apply_event`` never validates and never raises on a well-formed journal: the business rules
 were checked by the command that decided the event, so a journal replays without re-running
-them.  Each event is applied through a short-lived :class:`_Changes` (mutable only inside this
-call) that collects the new persistent maps and freezes them into the next :class:`State`.
+them.  Each event is applied through a short-lived :class:`_Changes` that writes the lineage's
+tables, recording every write so that the state it started from stays readable (see
+:mod:`patient_ledger.state`), and freezes the result into the next :class:`State`.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import contextlib
 import datetime
 import gc
 from collections.abc import Iterable, Iterator
-from typing import assert_never
+from typing import Any, assert_never
 
+from patient_ledger._log import EventLog
 from patient_ledger.errors import InvalidInputError
 from patient_ledger.events import (
     EVENT_TYPES,
@@ -35,6 +37,7 @@ from patient_ledger.events import (
     UnallocatedApplied,
 )
 from patient_ledger.state import (
+    MISSING,
     AppointmentState,
     Bucket,
     ChargeState,
@@ -43,7 +46,10 @@ from patient_ledger.state import (
     PatientState,
     PaymentState,
     State,
+    Write,
     opened_state,
+    reroot,
+    undone,
 )
 from patient_ledger.values import Adjustment, Transfer
 
@@ -51,26 +57,25 @@ _NEW_PATIENT = PatientState()
 
 
 class _Changes:
-    """The maps of one state being changed by one event; ``freeze`` makes the next State."""
+    """One state's tables being written by events, each write recorded in ``undo`` (None when
+    nothing else refers to the state: a replay from scratch)."""
 
     __slots__ = (
         "adjustments",
         "appointments",
         "charges",
         "entries",
-        "log",
         "next_seq",
         "patients",
         "payments",
         "state",
-        "touched_appointments",
-        "touched_patients",
         "transfers",
+        "undo",
     )
 
-    def __init__(self, state: State, event: Event) -> None:
+    def __init__(self, state: State, undo: list[Write] | None) -> None:
         self.state = state
-        self.log = state.log.appended(event)
+        self.undo = undo
         self.appointments = state.appointments
         self.charges = state.charges
         self.payments = state.payments
@@ -79,61 +84,50 @@ class _Changes:
         self.adjustments = state.adjustments
         self.transfers = state.transfers
         self.next_seq = state.next_seq
-        # Patients and appointments an event changes several times are written to their maps
-        # once, in freeze().
-        self.touched_patients: dict[str, PatientState] = {}
-        self.touched_appointments: dict[str, AppointmentState] = {}
 
-    def freeze(self) -> State:
-        s = self.state
-        patients, appointments = self.patients, self.appointments
-        for patient_id, patient in self.touched_patients.items():
-            patients = patients.set(patient_id, patient)
-        for appointment_id, appointment in self.touched_appointments.items():
-            appointments = appointments.set(appointment_id, appointment)
-        return State(
-            s.currency,
-            self.log,
-            appointments,
-            self.charges,
-            self.payments,
-            self.entries,
-            patients,
-            self.adjustments,
-            self.transfers,
-            self.next_seq,
-        )
+    def _put(self, table: dict[str, Any], key: str, value: object) -> None:
+        if self.undo is not None:
+            self.undo.append((table, key, table.get(key, MISSING)))
+        table[key] = value
+
+    def abandon(self) -> None:
+        """Undo every write: the state is again as it was (after an event failed to apply)."""
+        if self.undo is not None:
+            undone(self.undo)
+            self.undo.clear()
+
+    def freeze(self, log: EventLog) -> State:
+        """The state after the writes, now the root; the old state links to it."""
+        return self.state.succeeded_by(log, self.next_seq, self.undo)
 
     # -- patients and payments -------------------------------------------------------------
 
     def patient(self, patient_id: str) -> PatientState:
-        touched = self.touched_patients.get(patient_id)
-        return self.patients.get(patient_id, _NEW_PATIENT) if touched is None else touched
+        return self.patients.get(patient_id, _NEW_PATIENT)
 
     def put_patient(self, patient_id: str, patient: PatientState) -> None:
-        self.touched_patients[patient_id] = patient
+        self._put(self.patients, patient_id, patient)
 
     def appointment(self, appointment_id: str) -> AppointmentState:
-        touched = self.touched_appointments.get(appointment_id)
-        return self.appointments[appointment_id] if touched is None else touched
+        return self.appointments[appointment_id]
 
     def put_appointment(self, appointment_id: str, appointment: AppointmentState) -> None:
-        self.touched_appointments[appointment_id] = appointment
+        self._put(self.appointments, appointment_id, appointment)
 
     def put_payment(self, payment_id: str, payment: PaymentState) -> None:
-        self.payments = self.payments.set(payment_id, payment)
+        self._put(self.payments, payment_id, payment)
 
     def put_entry(self, entry_id: str, entry: Entry) -> None:
-        self.entries = self.entries.set(entry_id, entry)
+        self._put(self.entries, entry_id, entry)
 
     def put_charge(self, charge_id: str, charge: ChargeState) -> None:
-        self.charges = self.charges.set(charge_id, charge)
+        self._put(self.charges, charge_id, charge)
 
     def put_adjustment(self, adjustment: Adjustment) -> None:
-        self.adjustments = self.adjustments.set(adjustment.id, adjustment)
+        self._put(self.adjustments, adjustment.id, adjustment)
 
     def put_transfer(self, transfer: Transfer) -> None:
-        self.transfers = self.transfers.set(transfer.id, transfer)
+        self._put(self.transfers, transfer.id, transfer)
 
     def add_paid(self, patient_id: str, amount: int) -> None:
         p = self.patient(patient_id)
@@ -274,12 +268,22 @@ class _Changes:
 
 
 def apply_event(state: State, event: Event) -> State:
-    """Return the state after ``event``: the one mutator, shared by commands and replay."""
+    """Return the state after ``event``: the one mutator, shared by commands and replay.
+
+    ``state`` is left as it was (see :mod:`patient_ledger.state` for how); if the event fails to
+    apply, nothing is changed.
+    """
     if isinstance(event, LedgerOpened):
         return opened_state(event)
-    changes = _Changes(state, event)
-    _apply(changes, event)
-    return changes.freeze()
+    with state.lock:
+        reroot(state)
+        changes = _Changes(state, [])
+        try:
+            _apply(changes, event)
+        except BaseException:
+            changes.abandon()
+            raise
+        return changes.freeze(state.log.appended(event))
 
 
 def _apply(c: _Changes, event: Event) -> None:  # noqa: PLR0915 - one case per event
@@ -354,69 +358,29 @@ def _apply(c: _Changes, event: Event) -> None:  # noqa: PLR0915 - one case per e
             assert_never(event)
 
 
-class Replayer(_Changes):
-    """Applies many events at once (replay, loading a journal): the maps are ``immutables``
-    mutations, written in place, and frozen into one State at the end. The same ``_apply`` as
-    ``apply_event`` does the work; ``add`` one event at a time, then ``freeze``."""
+class Replayer:
+    """Applies many events at once (replay, loading a journal) with the same ``_apply`` as
+    ``apply_event``: ``add`` one event at a time, then ``freeze`` the state after them all.
 
-    def __init__(self, state: State) -> None:
-        self.state = state
-        self.log = state.log
+    Started from an existing state (the ``base`` of a load), it records its writes so that
+    state stays as it was; from a new one it writes without a record. Hold the state's lock.
+    """
+
+    def __init__(self, state: State, *, base: bool) -> None:
+        reroot(state)
+        self.changes = _Changes(state, [] if base else None)
         self.events: list[Event] = []
-        self.appointments = state.appointments.mutate()  # type: ignore[assignment]
-        self.charges = state.charges.mutate()  # type: ignore[assignment]
-        self.payments = state.payments.mutate()  # type: ignore[assignment]
-        self.entries = state.entries.mutate()  # type: ignore[assignment]
-        self.patients = state.patients.mutate()  # type: ignore[assignment]
-        self.adjustments = state.adjustments.mutate()  # type: ignore[assignment]
-        self.transfers = state.transfers.mutate()  # type: ignore[assignment]
-        self.next_seq = state.next_seq
 
     def add(self, event: Event) -> None:
         self.events.append(event)
-        _apply(self, event)
+        _apply(self.changes, event)
+
+    def abandon(self) -> None:
+        """Undo everything added (a load that failed): the base state is as it was."""
+        self.changes.abandon()
 
     def freeze(self) -> State:
-        s = self.state
-        return State(
-            s.currency,
-            self.log.extended(self.events),
-            self.appointments.finish(),  # type: ignore[attr-defined]
-            self.charges.finish(),  # type: ignore[attr-defined]
-            self.payments.finish(),  # type: ignore[attr-defined]
-            self.entries.finish(),  # type: ignore[attr-defined]
-            self.patients.finish(),  # type: ignore[attr-defined]
-            self.adjustments.finish(),  # type: ignore[attr-defined]
-            self.transfers.finish(),  # type: ignore[attr-defined]
-            self.next_seq,
-        )
-
-    def patient(self, patient_id: str) -> PatientState:
-        return self.patients.get(patient_id, _NEW_PATIENT)
-
-    def put_patient(self, patient_id: str, patient: PatientState) -> None:
-        self.patients[patient_id] = patient  # type: ignore[index]
-
-    def appointment(self, appointment_id: str) -> AppointmentState:
-        return self.appointments[appointment_id]
-
-    def put_appointment(self, appointment_id: str, appointment: AppointmentState) -> None:
-        self.appointments[appointment_id] = appointment  # type: ignore[index]
-
-    def put_payment(self, payment_id: str, payment: PaymentState) -> None:
-        self.payments[payment_id] = payment  # type: ignore[index]
-
-    def put_entry(self, entry_id: str, entry: Entry) -> None:
-        self.entries[entry_id] = entry  # type: ignore[index]
-
-    def put_charge(self, charge_id: str, charge: ChargeState) -> None:
-        self.charges[charge_id] = charge  # type: ignore[index]
-
-    def put_adjustment(self, adjustment: Adjustment) -> None:
-        self.adjustments[adjustment.id] = adjustment  # type: ignore[index]
-
-    def put_transfer(self, transfer: Transfer) -> None:
-        self.transfers[transfer.id] = transfer  # type: ignore[index]
+        return self.changes.freeze(self.changes.state.log.extended(self.events))
 
 
 def replay(events: Iterable[Event]) -> Ledger:
@@ -453,7 +417,7 @@ def paused_gc() -> Iterator[None]:
 
 def _replay(events: Iterable[Event]) -> Ledger:
     bulk: Replayer | None = None
-    for number, event in enumerate(events):
+    for number, event in enumerate(events):  # a new lineage: nothing else sees it yet
         if type(event) not in EVENT_TYPES:
             raise InvalidInputError(
                 f"journal item {number} is not an event: {type(event).__name__}", index=number
@@ -464,7 +428,7 @@ def _replay(events: Iterable[Event]) -> Ledger:
                 index=number,
             )
         if bulk is None:
-            bulk = Replayer(opened_state(event))  # type: ignore[arg-type]
+            bulk = Replayer(opened_state(event), base=False)  # type: ignore[arg-type]
         else:
             bulk.add(event)
     if bulk is None:

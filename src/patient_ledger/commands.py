@@ -59,6 +59,7 @@ from patient_ledger.state import (
     PatientState,
     State,
     appointment_order,
+    exclusive,
     state_of,
 )
 from patient_ledger.values import (
@@ -203,6 +204,7 @@ def _check_payment(state: State, payment: object, refund: bool) -> Payment:
 # -- SPEC §4: the seed's workflow -------------------------------------------------------------
 
 
+@exclusive
 def add_appointment(ledger: Ledger, appointment: Appointment) -> Ledger:
     """Register an appointment, and so its patient.
 
@@ -218,6 +220,7 @@ def add_appointment(ledger: Ledger, appointment: Appointment) -> Ledger:
     return Ledger(apply_event(state, AppointmentAdded(appointment)))
 
 
+@exclusive
 def add_charge(ledger: Ledger, charge: Charge) -> Ledger:
     """Add a charge to its appointment, then auto-apply that appointment's held money.
 
@@ -244,6 +247,7 @@ def add_charge(ledger: Ledger, charge: Charge) -> Ledger:
     return Ledger(apply_event(state, event))
 
 
+@exclusive
 def post_payment(ledger: Ledger, payment: Payment) -> Ledger:
     """Post a payment (amount > 0, any type but ``REFUND``).
 
@@ -273,6 +277,7 @@ def post_payment(ledger: Ledger, payment: Payment) -> Ledger:
     )
 
 
+@exclusive
 def refund(ledger: Ledger, payment: Payment) -> Ledger:
     """Give money back: a ``REFUND`` payment with a negative amount.
 
@@ -307,6 +312,7 @@ def refund(ledger: Ledger, payment: Payment) -> Ledger:
     return Ledger(apply_event(state, RefundPosted(payment=payment, entry_id=state.next_entry_id())))
 
 
+@exclusive
 def apply_unallocated(
     ledger: Ledger,
     patient_id: str,
@@ -359,6 +365,7 @@ def apply_unallocated(
     )
 
 
+@exclusive
 def cancel_offsetting(
     ledger: Ledger,
     patient_id: str,
@@ -482,6 +489,7 @@ def _moves(state: State, bucket: Bucket, amount: int) -> tuple[Move, ...]:
     )
 
 
+@exclusive
 def unapply(
     ledger: Ledger, appointment_id: str, amount: Money | None = None, *, on: datetime.date
 ) -> Ledger:
@@ -527,6 +535,7 @@ def unapply(
     return Ledger(apply_event(state, event))
 
 
+@exclusive
 def release_credit(
     ledger: Ledger, appointment_id: str, amount: Money | None = None, *, on: datetime.date
 ) -> Ledger:
@@ -563,6 +572,7 @@ def release_credit(
     )
 
 
+@exclusive
 def adjust_charge(ledger: Ledger, adjustment: Adjustment) -> Ledger:
     """Change a charge's patient responsibility by the adjustment's signed amount.
 
@@ -616,6 +626,7 @@ def adjust_charge(ledger: Ledger, adjustment: Adjustment) -> Ledger:
     return Ledger(apply_event(state, event))
 
 
+@exclusive
 def reverse_payment(
     ledger: Ledger, payment_id: str, *, on: datetime.date, reason: str | None = None
 ) -> Ledger:
@@ -705,6 +716,7 @@ def reverse_payment(
     return Ledger(apply_event(state, event))
 
 
+@exclusive
 def transfer_credit(ledger: Ledger, transfer: Transfer) -> Ledger:
     """Move general-bucket money from one patient to another (a family member, a guarantor).
 
@@ -736,6 +748,7 @@ def transfer_credit(ledger: Ledger, transfer: Transfer) -> Ledger:
     return Ledger(apply_event(state, CreditTransferred(transfer=transfer, moves=moves)))
 
 
+@exclusive
 def auto_allocate(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Ledger:
     """Apply the patient's general bucket to their appointments with a balance due, oldest
     appointment first (date, then id), never to one dated after ``on``. Idempotent.

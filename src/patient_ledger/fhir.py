@@ -25,7 +25,7 @@ from moneyed import Money
 
 from patient_ledger.events import PaymentPosted, RefundPosted
 from patient_ledger.money import to_money
-from patient_ledger.state import Ledger
+from patient_ledger.state import Ledger, exclusive
 from patient_ledger.views import DASHBOARD_FIELDS, dashboard
 
 PAYMENT_TYPE = "http://terminology.hl7.org/CodeSystem/payment-type"
@@ -47,6 +47,7 @@ def _detail(code: str, amount: Money, appointment_id: str | None) -> dict[str, A
     return detail
 
 
+@exclusive
 def to_fhir(ledger: Ledger, patient_id: str) -> dict[str, Any]:
     """The patient's Account and PaymentReconciliation resources, as a collection Bundle."""
     d = dashboard(ledger, patient_id)  # also refuses an unknown patient

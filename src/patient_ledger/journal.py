@@ -205,11 +205,22 @@ def extend(ledger: Ledger, text: str, *, prev: str, head: str | None = None) -> 
 
 
 def _replay(parsed: Iterator[tuple[int, Event, str]], state: State | None) -> Ledger:
-    replayer = None if state is None else Replayer(state)
+    if state is None:
+        return _replay_into(parsed, None)
+    with state.lock:
+        replayer = Replayer(state, base=True)
+        try:
+            return _replay_into(parsed, replayer)
+        except BaseException:  # a bad line: the base ledger stays as it was
+            replayer.abandon()
+            raise
+
+
+def _replay_into(parsed: Iterator[tuple[int, Event, str]], replayer: Replayer | None) -> Ledger:
     with paused_gc():
         for number, event, _ in parsed:
             if replayer is None:
-                replayer = Replayer(opened_state(event))  # type: ignore[arg-type]
+                replayer = Replayer(opened_state(event), base=False)  # type: ignore[arg-type]
                 continue
             try:
                 replayer.add(event)

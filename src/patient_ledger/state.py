@@ -1,8 +1,23 @@
 """The immutable ledger and its state records.
 
-Every collection is persistent (``immutables.Map``, a HAMT, or a short tuple), so a command
-creates a handful of new nodes and never copies the ledger: its cost does not grow with the
-number of patients or events already held.  All amounts here are integer minor units.
+**How a ledger stays immutable at the speed of plain dicts.** All the ledgers descended from one
+empty (or replayed) ledger — a *lineage* — share one set of plain ``dict`` tables. Exactly one
+ledger of the lineage is the *root*: the tables hold its state. A command on the root writes the
+tables in place and records, for each write, the value it replaced (an *undo* list); the ledger it
+was given then stops being the root and keeps a link to the new one with that undo list. Reading
+any other ledger of the lineage first *reroots* the tables to it: the undo lists on the path
+between the two are applied (each turned into the list that goes back again), so every ledger
+always reads exactly as it was made, however many commands came after it, and any of them can be
+extended again (branched). This is Baker's trick for persistent arrays (H. G. Baker, *Shallow
+binding makes functional arrays fast*, 1991; S. Conchon and J.-C. Filliâtre, *A persistent
+union-find data structure*, 2007).
+
+The costs: a command on the newest ledger costs a few dict writes — it never copies the ledger
+and does not grow with it; going back to a ledger ``k`` commands away costs those ``k`` commands'
+writes once (after which it is the root). A lineage has one lock (``State.lock``): commands,
+views and ``replay`` of one lineage take it, so ledgers may be shared between threads. Everything
+but the tables — the journal (a persistent vector), the next entry number, the currency — is held
+by each ledger's own :class:`State`. All amounts here are integer minor units.
 
 The state records are ``NamedTuple``s rather than frozen attrs classes: they are as immutable,
 and build in about half the time, which matters on the path every command and replayed event
@@ -13,9 +28,9 @@ from __future__ import annotations
 
 import bisect
 import datetime
-from typing import TYPE_CHECKING, NamedTuple
-
-import immutables
+import functools
+import threading
+from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeVar
 
 from patient_ledger._log import EventLog
 from patient_ledger.errors import InvalidInputError
@@ -24,9 +39,12 @@ from patient_ledger.money import currency_code
 from patient_ledger.values import Adjustment, Appointment, Charge, Payment, Transfer
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from patient_ledger.events import Event
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 #: The one "oldest first" order of open entries: received date, then order of posting.
 EntryKey = tuple[datetime.date, int, str]
@@ -121,33 +139,81 @@ class PaymentState(NamedTuple):
     reversed: bool = False
 
 
-_EMPTY: immutables.Map[str, object] = immutables.Map()
+#: One write to a table, as it can be undone: the table, the key and the value it replaced
+#: (``MISSING`` when the key was new).
+Write = tuple[dict[str, Any], str, Any]
+#: The marker of a key that was not in its table.
+MISSING: Any = object()
 
 
 class State(NamedTuple):
-    """Everything the ledger knows, as persistent maps keyed by id."""
+    """Everything a ledger knows: the lineage's shared tables keyed by id (valid while this
+    state is the root: see :func:`reroot`), and this state's own journal and counters.
+
+    ``link`` is ``[None, None]`` for the root, else ``[next state towards the root, the writes
+    that turn that state's tables back into this one's]``.
+    """
 
     currency: str
     log: EventLog
-    appointments: immutables.Map[str, AppointmentState] = _EMPTY  # type: ignore[assignment]
-    charges: immutables.Map[str, ChargeState] = _EMPTY  # type: ignore[assignment]
-    payments: immutables.Map[str, PaymentState] = _EMPTY  # type: ignore[assignment]
-    entries: immutables.Map[str, Entry] = _EMPTY  # type: ignore[assignment]
-    patients: immutables.Map[str, PatientState] = _EMPTY  # type: ignore[assignment]
-    adjustments: immutables.Map[str, Adjustment] = _EMPTY  # type: ignore[assignment]
-    transfers: immutables.Map[str, Transfer] = _EMPTY  # type: ignore[assignment]
-    next_seq: int = 1
+    appointments: dict[str, AppointmentState]
+    charges: dict[str, ChargeState]
+    payments: dict[str, PaymentState]
+    entries: dict[str, Entry]
+    patients: dict[str, PatientState]
+    adjustments: dict[str, Adjustment]
+    transfers: dict[str, Transfer]
+    next_seq: int
+    lock: threading.RLock
+    link: list[Any]
 
     def next_entry_id(self, offset: int = 0) -> str:
         """The id the ``offset``-th entry created from this state will get."""
         return f"E{self.next_seq + offset}"
+
+    def succeeded_by(self, log: EventLog, next_seq: int, undo: list[Write] | None) -> State:
+        """The root state after this one's tables were written (``undo`` records the writes;
+        None when nothing else refers to this state, as in a replay from scratch)."""
+        after = self._replace(log=log, next_seq=next_seq, link=[None, None])
+        self.link[0] = after
+        self.link[1] = undo
+        return after
+
+
+def reroot(state: State) -> None:
+    """Make the lineage's tables hold ``state`` (hold ``state.lock``)."""
+    if state.link[0] is None:
+        return
+    path = []
+    node = state
+    while node.link[0] is not None:
+        path.append(node)
+        node = node.link[0]
+    for child in reversed(path):  # from the root's neighbour down to ``state``
+        parent, undo = child.link
+        parent.link[0] = child
+        parent.link[1] = undone(undo)
+        child.link[0] = child.link[1] = None
+
+
+def undone(writes: list[Write]) -> list[Write]:
+    """Undo ``writes``, newest first; return the writes that redo them."""
+    redo: list[Write] = []
+    for table, key, value in reversed(writes):
+        redo.append((table, key, table.get(key, MISSING)))
+        if value is MISSING:
+            del table[key]
+        else:
+            table[key] = value
+    return redo
 
 
 class Ledger:
     """A practice's patient-payment ledger: immutable, rebuilt from its journal.
 
     Make one with :meth:`Ledger.empty`, change it with the commands, read it with the views.
-    Two ledgers are equal when their journals (:attr:`events`) are equal.
+    Two ledgers are equal when their journals (:attr:`events`) are equal. A ledger pickles as
+    its journal.
     """
 
     __slots__ = ("_state",)
@@ -158,8 +224,11 @@ class Ledger:
 
     @property
     def state(self) -> State:
-        """The engine's state (read-only; the views are the supported way to read it)."""
-        return self._state
+        """The engine's state, made the root of its lineage (read-only, and only until another
+        ledger of the lineage is used: the views are the supported way to read a ledger)."""
+        with self._state.lock:
+            reroot(self._state)
+            return self._state
 
     @classmethod
     def empty(cls, currency: str = "USD") -> Ledger:
@@ -204,24 +273,60 @@ class Ledger:
         return hash(self.state.log)
 
     def __repr__(self) -> str:
-        s = self.state
-        return (
-            f"<Ledger {s.currency}: {len(s.log)} events, {len(s.patients)} patients, "
-            f"{len(s.appointments)} appointments, {len(s.payments)} payments>"
-        )
+        with self._state.lock:
+            s = self.state
+            return (
+                f"<Ledger {s.currency}: {len(s.log)} events, {len(s.patients)} patients, "
+                f"{len(s.appointments)} appointments, {len(s.payments)} payments>"
+            )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        from patient_ledger.apply import replay  # noqa: PLC0415 - apply imports this module
+
+        return (replay, (self._state.log,))
 
 
 def state_of(ledger: object) -> State:
-    """The state of a ledger given to a command or view; anything else is refused.
+    """The state of a ledger given to a command or view, made the root of its lineage (hold its
+    lock: see :func:`exclusive`); anything else is refused.
 
     Raises:
         InvalidInputError: ``ledger`` is not a :class:`Ledger`.
     """
     if not isinstance(ledger, Ledger):
         raise InvalidInputError(f"expected a Ledger, got {type(ledger).__name__}")
-    return ledger.state
+    state = ledger._state  # noqa: SLF001 - this module's own class
+    reroot(state)
+    return state
+
+
+def exclusive(function: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run a command or view holding its ledger's lineage lock (the ledger: first argument)."""
+
+    @functools.wraps(function)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        ledger = args[0] if args else kwargs.get("ledger")
+        if isinstance(ledger, Ledger):
+            with ledger._state.lock:  # noqa: SLF001 - this module's own class
+                return function(*args, **kwargs)
+        return function(*args, **kwargs)  # which refuses what is not a ledger (state_of)
+
+    return run
 
 
 def opened_state(event: LedgerOpened) -> State:
-    """The state right after ``LedgerOpened``: empty, in the event's currency."""
-    return State(currency=event.currency, log=EventLog().appended(event))
+    """The state right after ``LedgerOpened``: empty tables of a new lineage."""
+    return State(
+        event.currency,
+        EventLog().appended(event),
+        {},
+        {},
+        {},
+        {},
+        {},
+        {},
+        {},
+        1,
+        threading.RLock(),
+        [None, None],
+    )

@@ -49,7 +49,7 @@ from patient_ledger.events import (
     RefundPosted,
 )
 from patient_ledger.money import to_minor, to_money
-from patient_ledger.state import Ledger
+from patient_ledger.state import Ledger, exclusive
 from patient_ledger.values import (
     Adjustment,
     AdjustmentType,
@@ -137,6 +137,7 @@ def _journal_paid(events: Iterable[Event]) -> tuple[dict[str, int], int]:
     return paid, total
 
 
+@exclusive
 def check_invariants(ledger: Ledger) -> tuple[Violation, ...]:
     """Check SPEC §6 for every patient; return the violations (empty when all hold).
 

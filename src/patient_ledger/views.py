@@ -20,6 +20,7 @@ from patient_ledger.state import (
     PatientState,
     State,
     appointment_order,
+    exclusive,
     state_of,
 )
 from patient_ledger.values import check_date, check_id
@@ -204,6 +205,7 @@ def _unallocated(state: State, patient: PatientState) -> int:
     )
 
 
+@exclusive
 def dashboard(ledger: Ledger, patient_id: str) -> Dashboard:
     """The patient's dashboard: Total Paid, Allocated, Unallocated, Statement/Total Balance.
 
@@ -231,6 +233,7 @@ def dashboard(ledger: Ledger, patient_id: str) -> Dashboard:
     )
 
 
+@exclusive
 def claims_feed(ledger: Ledger, patient_id: str) -> ClaimsFeed:
     """One row per appointment of the patient, by date then id (a tuple of ``FeedRow``)."""
     state, patient = _lookup(ledger, patient_id)
@@ -250,6 +253,7 @@ def claims_feed(ledger: Ledger, patient_id: str) -> ClaimsFeed:
     )
 
 
+@exclusive
 def unallocated_entries(ledger: Ledger, patient_id: str) -> UnallocatedEntries:
     """The patient's open entries in both buckets, oldest first (received date, posting)."""
     state, patient = _lookup(ledger, patient_id)
@@ -272,11 +276,13 @@ def unallocated_entries(ledger: Ledger, patient_id: str) -> UnallocatedEntries:
     return UnallocatedEntries(rows)
 
 
+@exclusive
 def patients(ledger: Ledger) -> tuple[str, ...]:
     """The ids of every patient the ledger knows, sorted."""
     return tuple(sorted(state_of(ledger).patients.keys()))
 
 
+@exclusive
 def aging(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Aging:
     """The patient's balance due split by each appointment's age in days on ``on``."""
     state, patient = _lookup(ledger, patient_id)
