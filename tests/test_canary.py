@@ -29,7 +29,7 @@ def newest_first(state: State, bucket: Bucket, amount: int) -> Iterator[tuple[st
     for _, _, entry_id in reversed(bucket.open):
         if amount <= 0:
             return
-        remaining = state.entries[entry_id].remaining
+        remaining = state.entry(entry_id).remaining
         if remaining > 0:
             take = min(remaining, amount)
             amount -= take

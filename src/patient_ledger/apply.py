@@ -9,6 +9,7 @@ tables, recording every write so that the state it started from stays readable (
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime
 import gc
@@ -38,22 +39,21 @@ from patient_ledger.events import (
 )
 from patient_ledger.state import (
     MISSING,
-    AppointmentState,
-    Bucket,
-    ChargeState,
-    Entry,
+    AccountRow,
+    EntryKey,
+    EntryRow,
     Ledger,
-    PatientState,
-    PaymentState,
+    PatientRow,
     State,
     Write,
     opened_state,
     reroot,
     undone,
 )
-from patient_ledger.values import Adjustment, Transfer
+from patient_ledger.values import Appointment
 
-_NEW_PATIENT = PatientState()
+_NEW_PATIENT: PatientRow = ((), (), 0, 0)
+_NO_MONEY: AccountRow = (0, 0, (), (), 0)
 
 
 class _Changes:
@@ -61,13 +61,17 @@ class _Changes:
     nothing else refers to the state: a replay from scratch)."""
 
     __slots__ = (
+        "accounts",
+        "adjusted",
         "adjustments",
         "appointments",
         "charges",
         "entries",
+        "holders",
         "next_seq",
         "patients",
         "payments",
+        "reversed",
         "state",
         "transfers",
         "undo",
@@ -77,15 +81,20 @@ class _Changes:
         self.state = state
         self.undo = undo
         self.appointments = state.appointments
+        self.accounts = state.accounts
         self.charges = state.charges
+        self.adjusted = state.adjusted
         self.payments = state.payments
+        self.holders = state.holders
+        self.reversed = state.reversed
         self.entries = state.entries
         self.patients = state.patients
         self.adjustments = state.adjustments
         self.transfers = state.transfers
         self.next_seq = state.next_seq
 
-    def _put(self, table: dict[str, Any], key: str, value: object) -> None:
+    def put(self, table: dict[str, Any], key: str, value: object) -> None:
+        """Write one table entry, recording what it replaces."""
         if self.undo is not None:
             self.undo.append((table, key, table.get(key, MISSING)))
         table[key] = value
@@ -102,41 +111,14 @@ class _Changes:
 
     # -- patients and payments -------------------------------------------------------------
 
-    def patient(self, patient_id: str) -> PatientState:
-        return self.patients.get(patient_id, _NEW_PATIENT)
-
-    def put_patient(self, patient_id: str, patient: PatientState) -> None:
-        self._put(self.patients, patient_id, patient)
-
-    def appointment(self, appointment_id: str) -> AppointmentState:
-        return self.appointments[appointment_id]
-
-    def put_appointment(self, appointment_id: str, appointment: AppointmentState) -> None:
-        self._put(self.appointments, appointment_id, appointment)
-
-    def put_payment(self, payment_id: str, payment: PaymentState) -> None:
-        self._put(self.payments, payment_id, payment)
-
-    def put_entry(self, entry_id: str, entry: Entry) -> None:
-        self._put(self.entries, entry_id, entry)
-
-    def put_charge(self, charge_id: str, charge: ChargeState) -> None:
-        self._put(self.charges, charge_id, charge)
-
-    def put_adjustment(self, adjustment: Adjustment) -> None:
-        self._put(self.adjustments, adjustment.id, adjustment)
-
-    def put_transfer(self, transfer: Transfer) -> None:
-        self._put(self.transfers, transfer.id, transfer)
-
     def add_paid(self, patient_id: str, amount: int) -> None:
-        p = self.patient(patient_id)
-        self.put_patient(patient_id, PatientState(p.appointments, p.general, p.paid + amount))
+        appointments, keys, available, paid = self.patients.get(patient_id, _NEW_PATIENT)
+        self.put(self.patients, patient_id, (appointments, keys, available, paid + amount))
 
     def add_holder(self, payment_id: str, patient_id: str) -> None:
-        ps = self.payments[payment_id]
-        if patient_id not in ps.holders:
-            self.put_payment(payment_id, ps._replace(holders=(*ps.holders, patient_id)))
+        holders = self.holders.get(payment_id) or (self.payments[payment_id].patient_id,)
+        if patient_id not in holders:
+            self.put(self.holders, payment_id, (*holders, patient_id))
 
     # -- entries and buckets ---------------------------------------------------------------
 
@@ -149,91 +131,109 @@ class _Changes:
         received_on: datetime.date,
         amount: int,
     ) -> None:
-        entry = Entry(
-            entry_id, patient_id, appointment_id, payment_id, received_on, self.next_seq, amount
-        )
-        self.next_seq += 1
-        self.put_entry(entry_id, entry)
-        self._set_bucket(entry, self._bucket(entry).opened(entry.key, amount))
+        seq = self.next_seq
+        self.next_seq = seq + 1
+        row = (patient_id, appointment_id, payment_id, received_on, seq, amount, 0)
+        self.put(self.entries, entry_id, row)
+        self._change_bucket(patient_id, appointment_id, amount, opened=(received_on, seq, entry_id))
 
-    def change_entry(self, entry_id: str, delta: int, *, cancelled: bool = False) -> Entry:
+    def change_entry(self, entry_id: str, delta: int, *, cancelled: bool = False) -> EntryRow:
         """Change an open entry's amount by ``delta``; return the entry as it was."""
-        entry = self.entries[entry_id]
-        self._set_bucket(entry, self._bucket(entry).changed(entry, delta))
-        self.put_entry(
+        row = self.entries[entry_id]
+        patient_id, appointment_id, payment_id, received_on, seq, remaining, closed = row
+        left = remaining + delta
+        self.put(
+            self.entries,
             entry_id,
-            entry._replace(
-                remaining=entry.remaining + delta,
-                cancelled=entry.cancelled - delta if cancelled else entry.cancelled,
+            (
+                patient_id,
+                appointment_id,
+                payment_id,
+                received_on,
+                seq,
+                left,
+                closed - delta if cancelled else closed,
             ),
         )
-        return entry
+        self._change_bucket(patient_id, appointment_id, delta, closed=entry_id if not left else "")
+        return row
 
-    def _bucket(self, entry: Entry) -> Bucket:
-        if entry.appointment_id is None:
-            return self.patient(entry.patient_id).general
-        return self.appointment(entry.appointment_id).bucket
-
-    def _set_bucket(self, entry: Entry, bucket: Bucket) -> None:
-        if entry.appointment_id is None:
-            p = self.patient(entry.patient_id)
-            self.put_patient(entry.patient_id, PatientState(p.appointments, bucket, p.paid))
+    def _change_bucket(
+        self,
+        patient_id: str,
+        appointment_id: str | None,
+        delta: int,
+        *,
+        opened: EntryKey | None = None,
+        closed: str = "",
+    ) -> None:
+        """Change a bucket's available amount by ``delta``, opening or closing an entry."""
+        if appointment_id is None:
+            appointments, keys, available, paid = self.patients.get(patient_id, _NEW_PATIENT)
+            keys = _keys(keys, opened, closed)
+            self.put(self.patients, patient_id, (appointments, keys, available + delta, paid))
         else:
-            a = self.appointment(entry.appointment_id)
-            self.put_appointment(
-                entry.appointment_id,
-                AppointmentState(a.appointment, a.charged, a.allocated, a.allocations, bucket),
+            charged, allocated, allocations, keys, available = self.accounts[appointment_id]
+            keys = _keys(keys, opened, closed)
+            self.put(
+                self.accounts,
+                appointment_id,
+                (charged, allocated, allocations, keys, available + delta),
             )
 
     # -- appointments ----------------------------------------------------------------------
 
+    def add_appointment(self, appointment: Appointment) -> None:
+        self.put(self.appointments, appointment.id, appointment)
+        self.put(self.accounts, appointment.id, _NO_MONEY)
+        pid = appointment.patient_id
+        appointments, keys, available, paid = self.patients.get(pid, _NEW_PATIENT)
+        self.put(self.patients, pid, ((*appointments, appointment.id), keys, available, paid))
+
     def allocate(self, appointment_id: str, payment_id: str, amount: int) -> None:
-        a = self.appointment(appointment_id)
-        self.put_appointment(
+        charged, allocated, allocations, keys, available = self.accounts[appointment_id]
+        self.put(
+            self.accounts,
             appointment_id,
-            AppointmentState(
-                a.appointment,
-                a.charged,
-                a.allocated + amount,
-                (*a.allocations, (payment_id, amount)),
-                a.bucket,
-            ),
+            (charged, allocated + amount, (*allocations, (payment_id, amount)), keys, available),
         )
 
     def deallocate(self, appointment_id: str, payment_id: str, amount: int) -> None:
         """Take ``amount`` of ``payment_id``'s allocations off, its newest first."""
-        a = self.appointment(appointment_id)
-        allocations = list(a.allocations)
+        charged, allocated, allocations, keys, available = self.accounts[appointment_id]
+        parts = list(allocations)
         left = amount
-        for i in range(len(allocations) - 1, -1, -1):
-            pid, part = allocations[i]
+        for i in range(len(parts) - 1, -1, -1):
+            pid, part = parts[i]
             if pid != payment_id or not left:
                 continue
             take = min(part, left)
             left -= take
-            allocations[i] = (pid, part - take)
-        self.put_appointment(
+            parts[i] = (pid, part - take)
+        kept = tuple(pair for pair in parts if pair[1])
+        self.put(
+            self.accounts, appointment_id, (charged, allocated - amount, kept, keys, available)
+        )
+
+    def add_charged(self, appointment_id: str, amount: int) -> None:
+        charged, allocated, allocations, keys, available = self.accounts[appointment_id]
+        self.put(
+            self.accounts,
             appointment_id,
-            AppointmentState(
-                a.appointment,
-                a.charged,
-                a.allocated - amount,
-                tuple(pair for pair in allocations if pair[1]),
-                a.bucket,
-            ),
+            (charged + amount, allocated, allocations, keys, available),
         )
 
     def apply_held(self, applied: tuple[Application, ...]) -> None:
         """Apply parts of open entries to appointments' charges."""
         for entry_id, appointment_id, amount in applied:
-            entry = self.change_entry(entry_id, -amount)
-            self.allocate(appointment_id, entry.payment_id, amount)
+            row = self.change_entry(entry_id, -amount)
+            self.allocate(appointment_id, row[2], amount)
 
     def return_allocations(
         self, appointment_id: str, returned: tuple[Return, ...], *, to_general: bool
     ) -> None:
         """Hold allocations again as new entries: in the general or the appointment's bucket."""
-        patient_id = self.appointment(appointment_id).appointment.patient_id
+        patient_id = self.appointments[appointment_id].patient_id
         for payment_id, amount, entry_id in returned:
             self.deallocate(appointment_id, payment_id, amount)
             self.open_entry(
@@ -241,30 +241,34 @@ class _Changes:
                 patient_id,
                 None if to_general else appointment_id,
                 payment_id,
-                self.payments[payment_id].payment.received_on,
+                self.payments[payment_id].received_on,
                 amount,
             )
 
     def move_credit(self, moves: tuple[Move, ...], to_patient_id: str) -> None:
         """Move parts of open entries into new entries of a patient's general bucket."""
         for from_entry_id, entry_id, amount in moves:
-            source = self.change_entry(from_entry_id, -amount)
-            self.open_entry(
-                entry_id, to_patient_id, None, source.payment_id, source.received_on, amount
+            source_patient_id, _, payment_id, received_on, *_ = self.change_entry(
+                from_entry_id, -amount
             )
-            if to_patient_id != source.patient_id:
-                self.add_paid(source.patient_id, -amount)
+            self.open_entry(entry_id, to_patient_id, None, payment_id, received_on, amount)
+            if to_patient_id != source_patient_id:
+                self.add_paid(source_patient_id, -amount)
                 self.add_paid(to_patient_id, amount)
-                self.add_holder(source.payment_id, to_patient_id)
+                self.add_holder(payment_id, to_patient_id)
 
-    def add_charged(self, appointment_id: str, amount: int) -> None:
-        a = self.appointment(appointment_id)
-        self.put_appointment(
-            appointment_id,
-            AppointmentState(
-                a.appointment, a.charged + amount, a.allocated, a.allocations, a.bucket
-            ),
-        )
+
+def _keys(keys: tuple[EntryKey, ...], opened: EntryKey | None, closed: str) -> tuple[EntryKey, ...]:
+    """A bucket's open keys, oldest first, with an entry opened or (by id) closed."""
+    if opened is not None:
+        if not keys or keys[-1] < opened:  # the usual case: the newest entry is also the latest
+            return (*keys, opened)
+        ordered = list(keys)
+        bisect.insort(ordered, opened)
+        return tuple(ordered)
+    if closed:
+        return tuple(key for key in keys if key[2] != closed)
+    return keys
 
 
 def apply_event(state: State, event: Event) -> State:
@@ -290,7 +294,7 @@ def _apply(c: _Changes, event: Event) -> None:  # noqa: PLR0915 - one case per e
     """Apply one event (not ``LedgerOpened``) to the changes being collected."""
     match event:
         case PaymentPosted(payment=p, allocated=allocated, entry_id=entry_id):
-            c.put_payment(p.id, PaymentState(p, (p.patient_id,)))
+            c.put(c.payments, p.id, p)
             c.add_paid(p.patient_id, p.minor_units)
             if allocated:
                 c.allocate(p.appointment_id, p.id, allocated)  # type: ignore[arg-type]
@@ -304,20 +308,15 @@ def _apply(c: _Changes, event: Event) -> None:  # noqa: PLR0915 - one case per e
                     p.minor_units - allocated,
                 )
         case ChargeAdded(charge=charge, applied=applied):
-            c.put_charge(charge.id, ChargeState(charge, charge.minor_units))
+            c.put(c.charges, charge.id, charge)
             c.add_charged(charge.appointment_id, charge.minor_units)
             c.apply_held(applied)
         case AppointmentAdded(appointment=appointment):
-            c.put_appointment(appointment.id, AppointmentState(appointment))
-            owner = c.patient(appointment.patient_id)
-            c.put_patient(
-                appointment.patient_id,
-                PatientState((*owner.appointments, appointment.id), owner.general, owner.paid),
-            )
+            c.add_appointment(appointment)
         case UnallocatedApplied(applied=applied):
             c.apply_held(applied)
         case RefundPosted(payment=p, entry_id=entry_id):
-            c.put_payment(p.id, PaymentState(p, (p.patient_id,)))
+            c.put(c.payments, p.id, p)
             c.add_paid(p.patient_id, p.minor_units)
             c.open_entry(
                 entry_id, p.patient_id, p.appointment_id, p.id, p.received_on, p.minor_units
@@ -329,28 +328,27 @@ def _apply(c: _Changes, event: Event) -> None:  # noqa: PLR0915 - one case per e
             c.return_allocations(appointment_id, event.returned, to_general=True)
             c.apply_held(event.applied)
         case CreditReleased(appointment_id=appointment_id, moves=moves):
-            c.move_credit(moves, c.appointment(appointment_id).appointment.patient_id)
+            c.move_credit(moves, c.appointments[appointment_id].patient_id)
         case ChargeAdjusted(adjustment=adjustment):
-            cs = c.charges[adjustment.charge_id]
-            appointment_id = cs.charge.appointment_id
-            c.put_charge(cs.charge.id, ChargeState(cs.charge, cs.amount + adjustment.minor_units))
-            c.add_charged(appointment_id, adjustment.minor_units)
-            c.put_adjustment(adjustment)
-            c.return_allocations(appointment_id, event.returned, to_general=False)
+            charge = c.charges[adjustment.charge_id]
+            before = c.adjusted.get(charge.id, charge.minor_units)
+            c.put(c.adjusted, charge.id, before + adjustment.minor_units)
+            c.add_charged(charge.appointment_id, adjustment.minor_units)
+            c.put(c.adjustments, adjustment.id, adjustment)
+            c.return_allocations(charge.appointment_id, event.returned, to_general=False)
             c.apply_held(event.applied)
         case CreditTransferred(transfer=transfer, moves=moves):
-            c.put_transfer(transfer)
-            c.put_patient(transfer.to_patient_id, c.patient(transfer.to_patient_id))
+            c.put(c.transfers, transfer.id, transfer)
+            c.add_paid(transfer.to_patient_id, 0)  # the receiver becomes known
             c.move_credit(moves, transfer.to_patient_id)
         case PaymentReversed():
             for appointment_id, amount in event.allocations:
                 c.deallocate(appointment_id, event.payment_id, amount)
-                c.add_paid(c.appointment(appointment_id).appointment.patient_id, -amount)
+                c.add_paid(c.appointments[appointment_id].patient_id, -amount)
             for entry_id, amount in event.entries:
-                entry = c.change_entry(entry_id, -amount)
-                c.add_paid(entry.patient_id, -amount)
-            ps = c.payments[event.payment_id]
-            c.put_payment(event.payment_id, ps._replace(reversed=True))
+                row = c.change_entry(entry_id, -amount)
+                c.add_paid(row[0], -amount)
+            c.put(c.reversed, event.payment_id, event.on)
             c.apply_held(event.applied)
         case LedgerOpened():  # pragma: no cover - opened_state() handles it; never a change
             pass

@@ -53,6 +53,8 @@ from patient_ledger.events import (
 )
 from patient_ledger.money import check_currency, to_minor, to_money
 from patient_ledger.state import (
+    PAYMENT_ID,
+    REMAINING,
     AppointmentState,
     Bucket,
     Ledger,
@@ -115,19 +117,17 @@ def _is_resubmission(existing: object, new: object, kind: str, item_id: str) -> 
 
 
 def _patient(state: State, patient_id: object) -> PatientState:
-    found = state.patients.get(check_id(patient_id, "patient_id"))
-    if found is None:
+    if check_id(patient_id, "patient_id") not in state.patients:
         raise UnknownIdError(f"patient {patient_id!r} is not in the ledger", id=patient_id)
-    return found
+    return state.patient(patient_id)  # type: ignore[arg-type] # checked just above
 
 
 def _appointment(state: State, appointment_id: object) -> AppointmentState:
-    found = state.appointments.get(check_id(appointment_id, "appointment_id"))
-    if found is None:
+    if check_id(appointment_id, "appointment_id") not in state.appointments:
         raise UnknownIdError(
             f"appointment {appointment_id!r} is not in the ledger", id=appointment_id
         )
-    return found
+    return state.appointment(appointment_id)  # type: ignore[arg-type] # checked just above
 
 
 def _appointment_of(state: State, appointment_id: str, patient_id: str) -> AppointmentState:
@@ -151,7 +151,7 @@ def _draw(state: State, bucket: Bucket, amount: int) -> Iterator[EntryPart]:
     for _, _, entry_id in bucket.open:
         if amount <= 0:
             return
-        remaining = state.entries[entry_id].remaining
+        remaining = state.entries[entry_id][REMAINING]
         if remaining > 0:
             take = min(remaining, amount)
             amount -= take
@@ -177,7 +177,7 @@ def _auto_applied(
     command that only changes charges or allocations, not the bucket, decides auto-apply
     without applying its event twice.
     """
-    appointment = state.appointments[appointment_id]
+    appointment = state.appointment(appointment_id)
     amount = min(appointment.bucket.available, appointment.due if due is None else due)
     if amount <= 0:
         return ()
@@ -215,7 +215,7 @@ def add_appointment(ledger: Ledger, appointment: Appointment) -> Ledger:
     state = state_of(ledger)
     _of_type(appointment, Appointment, "appointment")
     known = state.appointments.get(appointment.id)
-    if _is_resubmission(known and known.appointment, appointment, "appointment", appointment.id):
+    if _is_resubmission(known, appointment, "appointment", appointment.id):
         return ledger
     return Ledger(apply_event(state, AppointmentAdded(appointment)))
 
@@ -236,7 +236,7 @@ def add_charge(ledger: Ledger, charge: Charge) -> Ledger:
     _of_type(charge, Charge, "charge")
     check_currency(charge.amount, state.currency, f"charge {charge.id!r} amount")
     known = state.charges.get(charge.id)
-    if _is_resubmission(known and known.charge, charge, "charge", charge.id):
+    if _is_resubmission(known, charge, "charge", charge.id):
         return ledger
     appointment = _appointment(state, charge.appointment_id)
     event = ChargeAdded(charge)
@@ -263,7 +263,7 @@ def post_payment(ledger: Ledger, payment: Payment) -> Ledger:
     state = state_of(ledger)
     payment = _check_payment(state, payment, refund=False)
     known = state.payments.get(payment.id)
-    if _is_resubmission(known and known.payment, payment, "payment", payment.id):
+    if _is_resubmission(known, payment, "payment", payment.id):
         return ledger
     allocated = 0
     if payment.appointment_id is not None:
@@ -293,7 +293,7 @@ def refund(ledger: Ledger, payment: Payment) -> Ledger:
     state = state_of(ledger)
     payment = _check_payment(state, payment, refund=True)
     known = state.payments.get(payment.id)
-    if _is_resubmission(known and known.payment, payment, "payment", payment.id):
+    if _is_resubmission(known, payment, "payment", payment.id):
         return ledger
     patient = _patient(state, payment.patient_id)
     if payment.appointment_id is None:
@@ -420,10 +420,9 @@ def _entry_ids(entry_ids: object) -> tuple[str, ...]:
 def _chosen_parts(state: State, patient_id: str, ids: tuple[str, ...]) -> list[EntryPart]:
     entries = []
     for entry_id in ids:
-        entry = state.entries.get(entry_id)
-        if entry is None:
+        if entry_id not in state.entries:
             raise UnknownIdError(f"entry {entry_id!r} is not in the ledger", id=entry_id)
-        entries.append(entry)
+        entries.append(state.entry(entry_id))
     for entry in entries:
         if entry.patient_id != patient_id:
             raise NotOffsettingError(
@@ -452,13 +451,13 @@ def _chosen_parts(state: State, patient_id: str, ids: tuple[str, ...]) -> list[E
 def _offsetting_parts(state: State, patient: PatientState) -> list[EntryPart]:
     """In each bucket, close every open negative entry and as much of the open positive ones,
     oldest first, as offsets them (a bucket's available amount is ≥ 0, so all are matched)."""
-    buckets = [patient.general] + [state.appointments[a].bucket for a in patient.appointments]
+    buckets = [patient.general] + [state.appointment(a).bucket for a in patient.appointments]
     parts: list[EntryPart] = []
     for bucket in buckets:
         negatives = [
-            (entry_id, Minor(state.entries[entry_id].remaining))
+            (entry_id, Minor(state.entries[entry_id][REMAINING]))
             for _, _, entry_id in bucket.open
-            if state.entries[entry_id].remaining < 0
+            if state.entries[entry_id][REMAINING] < 0
         ]
         if negatives:
             parts.extend(_draw(state, bucket, -sum(amount for _, amount in negatives)))
@@ -598,15 +597,17 @@ def adjust_charge(ledger: Ledger, adjustment: Adjustment) -> Ledger:
         raise UnknownIdError(
             f"charge {adjustment.charge_id!r} is not in the ledger", id=adjustment.charge_id
         )
-    appointment_id = charge.charge.appointment_id
-    if charge.amount + adjustment.minor_units < 0:
+    appointment_id = charge.appointment_id
+    amount = state.charge_amount(charge.id)
+    if amount + adjustment.minor_units < 0:
         raise OverApplicationError(
             f"adjustment {adjustment.id!r} of {_fmt(state, adjustment.minor_units)} would take "
-            f"charge {charge.charge.id!r} ({_fmt(state, charge.amount)}) below zero",
+            f"charge {charge.id!r} ({_fmt(state, amount)}) below zero",
             id=adjustment.id,
             amount=adjustment.amount,
         )
-    due = state.appointments[appointment_id].due
+    appointment = state.appointment(appointment_id)
+    due = appointment.due
     if adjustment.type is AdjustmentType.WRITE_OFF and -adjustment.minor_units > due:
         raise OverApplicationError(
             f"write-off {adjustment.id!r} of {_fmt(state, -adjustment.minor_units)} exceeds "
@@ -615,8 +616,7 @@ def adjust_charge(ledger: Ledger, adjustment: Adjustment) -> Ledger:
             amount=adjustment.amount,
             balance_due=to_money(due, state.currency),
         )
-    appointment = state.appointments[appointment_id]
-    due = appointment.due + adjustment.minor_units
+    due += adjustment.minor_units
     if due < 0:  # allocations beyond the new charges: held again on the appointment
         event = ChargeAdjusted(adjustment=adjustment, returned=_returned(state, appointment, -due))
     else:  # the bucket is unchanged; a risen balance meets its held money
@@ -650,26 +650,26 @@ def reverse_payment(
     known = state.payments.get(payment_id)
     if known is None:
         raise UnknownIdError(f"payment {payment_id!r} is not in the ledger", id=payment_id)
-    if known.reversed:
+    if payment_id in state.reversed:
         raise AlreadyReversedError(f"payment {payment_id!r} was already reversed", id=payment_id)
     allocations: list[tuple[str, Minor]] = []
     entries: list[EntryPart] = []
     touched: list[str] = []
-    for holder in known.holders:
-        patient = state.patients[holder]
+    for holder in state.holders_of(payment_id):
+        patient = state.patient(holder)
         for appointment_id in patient.appointments:
-            appointment = state.appointments[appointment_id]
+            appointment = state.appointment(appointment_id)
             allocated = sum(part for pid, part in appointment.allocations if pid == payment_id)
             if allocated:
                 allocations.append((appointment_id, Minor(allocated)))
                 touched.append(appointment_id)
         buckets: list[tuple[str | None, Bucket]] = [(None, patient.general)]
-        buckets.extend((a, state.appointments[a].bucket) for a in patient.appointments)
+        buckets.extend((a, state.appointment(a).bucket) for a in patient.appointments)
         for bucket_appointment_id, bucket in buckets:
             held = [
-                (entry_id, Minor(state.entries[entry_id].remaining))
+                (entry_id, Minor(state.entries[entry_id][REMAINING]))
                 for _, _, entry_id in bucket.open
-                if state.entries[entry_id].payment_id == payment_id
+                if state.entries[entry_id][PAYMENT_ID] == payment_id
             ]
             total = sum(part for _, part in held)
             if bucket.available - total < 0:
@@ -687,7 +687,7 @@ def reverse_payment(
             entries.extend(held)
             if held and bucket_appointment_id is not None:
                 touched.append(bucket_appointment_id)
-    amount = known.payment.minor_units
+    amount = known.minor_units
     accounted = sum(part for _, part in allocations) + sum(part for _, part in entries)
     if accounted != amount:
         raise InsufficientUnallocatedError(
@@ -695,7 +695,7 @@ def reverse_payment(
             f"{_fmt(state, amount - accounted)} of it has already left "
             "(closed by cancel_offsetting)",
             id=payment_id,
-            amount=known.payment.amount,
+            amount=known.amount,
         )
     event = PaymentReversed(
         payment_id=payment_id,
@@ -764,11 +764,11 @@ def auto_allocate(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Ledg
     applied: list[Application] = []
     after = state
     for appointment in sorted(
-        (state.appointments[a] for a in patient.appointments), key=appointment_order
+        (state.appointment(a) for a in patient.appointments), key=appointment_order
     ):
         if appointment.appointment.date > on:
             break
-        general = after.patients[patient_id].general
+        general = after.patient(patient_id).general
         amount = min(general.available, appointment.due)
         if amount > 0:
             parts = _applications(after, general, amount, appointment.appointment.id)

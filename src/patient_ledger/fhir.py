@@ -71,15 +71,15 @@ def to_fhir(ledger: Ledger, patient_id: str) -> dict[str, Any]:
     }
     resources: list[dict[str, Any]] = [account]
     allocations: dict[str, list[tuple[str, int]]] = {}
-    for appointment_id in state.patients[patient_id].appointments:
-        for payment_id, amount in state.appointments[appointment_id].allocations:
+    patient = state.patient(patient_id)
+    for appointment_id in patient.appointments:
+        for payment_id, amount in state.appointment(appointment_id).allocations:
             allocations.setdefault(payment_id, []).append((appointment_id, amount))
     held: dict[str, list[tuple[str | None, int]]] = {}
-    patient = state.patients[patient_id]
-    buckets = [patient.general, *(state.appointments[a].bucket for a in patient.appointments)]
+    buckets = [patient.general, *(state.appointment(a).bucket for a in patient.appointments)]
     for bucket in buckets:
         for _, _, entry_id in bucket.open:
-            entry = state.entries[entry_id]
+            entry = state.entry(entry_id)
             held.setdefault(entry.payment_id, []).append((entry.appointment_id, entry.remaining))
     for event in ledger.events:
         if not isinstance(event, PaymentPosted | RefundPosted):
@@ -96,7 +96,7 @@ def to_fhir(ledger: Ledger, patient_id: str) -> dict[str, Any]:
             _detail(kind, to_money(amount, code), appointment_id)
             for appointment_id, amount in held.get(payment.id, [])
         ]
-        reversed_ = state.payments[payment.id].reversed
+        reversed_ = payment.id in state.reversed
         resource: dict[str, Any] = {
             "resourceType": "PaymentReconciliation",
             "id": f"payment-{payment.id}",

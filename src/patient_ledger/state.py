@@ -26,11 +26,10 @@ takes (``benchmarks/bench.py``). The public value objects stay attrs classes.
 
 from __future__ import annotations
 
-import bisect
 import datetime
 import functools
 import threading
-from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, ParamSpec, TypeVar
 
 from patient_ledger._log import EventLog
 from patient_ledger.errors import InvalidInputError
@@ -55,6 +54,7 @@ class Entry(NamedTuple):
 
     ``remaining`` is what is still open (0 once used, moved or cancelled); ``cancelled`` is what
     ``cancel_offsetting`` closed of it (money that has left, so its payment cannot be reversed).
+    The ``entries`` table holds it as an :data:`EntryRow`; :meth:`State.entry` reads it.
     """
 
     id: str
@@ -78,25 +78,10 @@ class Bucket(NamedTuple):
     open: tuple[EntryKey, ...] = ()
     available: int = 0
 
-    def opened(self, key: EntryKey, amount: int) -> Bucket:
-        """This bucket with a new open entry of ``amount``."""
-        keys = self.open
-        if not keys or keys[-1] < key:  # the usual case: the newest entry is also the latest
-            return Bucket((*keys, key), self.available + amount)
-        ordered = list(keys)
-        bisect.insort(ordered, key)
-        return Bucket(tuple(ordered), self.available + amount)
-
-    def changed(self, entry: Entry, delta: int) -> Bucket:
-        """This bucket after ``entry``'s open amount changed by ``delta`` (closing it at zero)."""
-        keys = self.open
-        if entry.remaining + delta == 0:
-            keys = tuple(key for key in keys if key[2] != entry.id)
-        return Bucket(keys, self.available + delta)
-
 
 class AppointmentState(NamedTuple):
-    """An appointment with its charges total, what is allocated to it and its own bucket."""
+    """An appointment with its charges total, what is allocated to it and its own bucket
+    (read by :meth:`State.appointment` from the appointment and its :data:`AccountRow`)."""
 
     appointment: Appointment
     charged: int = 0
@@ -116,28 +101,34 @@ def appointment_order(appointment: AppointmentState) -> tuple[datetime.date, str
     return (appointment.appointment.date, appointment.appointment.id)
 
 
-class ChargeState(NamedTuple):
-    """A charge and its current patient responsibility (the charge plus its adjustments)."""
-
-    charge: Charge
-    amount: int
-
-
 class PatientState(NamedTuple):
-    """A patient: appointment ids in order added, the general bucket and Total Paid."""
+    """A patient: appointment ids in order added, the general bucket and Total Paid (read by
+    :meth:`State.patient` from its :data:`PatientRow`)."""
 
     appointments: tuple[str, ...] = ()
     general: Bucket = Bucket()
     paid: int = 0
 
 
-class PaymentState(NamedTuple):
-    """A payment or refund, whether it was reversed, and the patients holding its money."""
+# -- Rows: what the tables hold ---------------------------------------------------------------
+#
+# Plain tuples of strs, ints, dates and tuples of them. CPython's cyclic garbage collector stops
+# tracking such a tuple the first time it sees it, so the hundreds of thousands of rows of a big
+# ledger cost its full collections next to nothing (a NamedTuple is never untracked: holding
+# them made a third of a long command loop's time). The records above are the readable views.
 
-    payment: Payment
-    holders: tuple[str, ...]
-    reversed: bool = False
-
+#: An entry: patient_id, appointment_id, payment_id, received_on, seq, remaining, cancelled.
+EntryRow = tuple[str, str | None, str, datetime.date, int, int, int]
+#: Positions in an :data:`EntryRow` read on hot paths.
+PAYMENT_ID: Final = 2
+REMAINING: Final = 5
+#: An appointment's money: charged, allocated, allocations, its bucket's open keys, available.
+AccountRow = tuple[int, int, tuple[tuple[str, int], ...], tuple[EntryKey, ...], int]
+#: Positions in an :data:`AccountRow` read on hot paths.
+OPEN: Final = 3
+AVAILABLE: Final = 4
+#: A patient: appointment ids, the general bucket's open keys and available amount, Total Paid.
+PatientRow = tuple[tuple[str, ...], tuple[EntryKey, ...], int, int]
 
 #: One write to a table, as it can be undone: the table, the key and the value it replaced
 #: (``MISSING`` when the key was new).
@@ -156,16 +147,54 @@ class State(NamedTuple):
 
     currency: str
     log: EventLog
-    appointments: dict[str, AppointmentState]
-    charges: dict[str, ChargeState]
-    payments: dict[str, PaymentState]
-    entries: dict[str, Entry]
-    patients: dict[str, PatientState]
+    appointments: dict[str, Appointment]
+    #: Each appointment's money.
+    accounts: dict[str, AccountRow]
+    charges: dict[str, Charge]
+    #: A charge's patient responsibility after its adjustments (adjusted charges only).
+    adjusted: dict[str, int]
+    payments: dict[str, Payment]
+    #: The patients holding a payment's money, when it is not only its payer's (transfers).
+    holders: dict[str, tuple[str, ...]]
+    #: The payments that were reversed, with the day they were.
+    reversed: dict[str, datetime.date]
+    entries: dict[str, EntryRow]
+    patients: dict[str, PatientRow]
     adjustments: dict[str, Adjustment]
     transfers: dict[str, Transfer]
     next_seq: int
     lock: threading.RLock
     link: list[Any]
+
+    def entry(self, entry_id: str) -> Entry:
+        """The entry (KeyError if unknown)."""
+        return Entry(entry_id, *self.entries[entry_id])
+
+    def appointment(self, appointment_id: str) -> AppointmentState:
+        """The appointment with its money (KeyError if unknown)."""
+        charged, allocated, allocations, keys, available = self.accounts[appointment_id]
+        return AppointmentState(
+            self.appointments[appointment_id],
+            charged,
+            allocated,
+            allocations,
+            Bucket(keys, available),
+        )
+
+    def patient(self, patient_id: str) -> PatientState:
+        """The patient (KeyError if unknown)."""
+        appointments, keys, available, paid = self.patients[patient_id]
+        return PatientState(appointments, Bucket(keys, available), paid)
+
+    def charge_amount(self, charge_id: str) -> int:
+        """A charge's patient responsibility: the charge plus its adjustments."""
+        amount = self.adjusted.get(charge_id)
+        return self.charges[charge_id].minor_units if amount is None else amount
+
+    def holders_of(self, payment_id: str) -> tuple[str, ...]:
+        """The patients holding a payment's money: its payer, and any it was transferred to."""
+        holders = self.holders.get(payment_id)
+        return (self.payments[payment_id].patient_id,) if holders is None else holders
 
     def next_entry_id(self, offset: int = 0) -> str:
         """The id the ``offset``-th entry created from this state will get."""
@@ -319,6 +348,10 @@ def opened_state(event: LedgerOpened) -> State:
     return State(
         event.currency,
         EventLog().appended(event),
+        {},
+        {},
+        {},
+        {},
         {},
         {},
         {},

@@ -174,7 +174,7 @@ def _check_records(ledger: Ledger) -> list[Violation]:
     found: list[Violation] = []
     state = ledger.state
     accounted: dict[str, int] = defaultdict(int)
-    for appointment in state.appointments.values():
+    for appointment in map(state.appointment, state.appointments):
         pid = appointment.appointment.patient_id
         where = f"appointment {appointment.appointment.id}"
         if sum(part for _, part in appointment.allocations) != appointment.allocated:
@@ -184,27 +184,28 @@ def _check_records(ledger: Ledger) -> list[Violation]:
             if part <= 0:
                 found.append(Violation(8, pid, f"{where}: a non-positive allocation {part}"))
     buckets: dict[tuple[str, str | None], list[Any]] = defaultdict(list)
-    for entry in state.entries.values():
+    for entry in map(state.entry, state.entries):
         accounted[entry.payment_id] += entry.remaining + entry.cancelled
         if entry.remaining:
             buckets[entry.patient_id, entry.appointment_id].append(entry.key)
-    for pid, patient in state.patients.items():
+    for pid in state.patients:
+        patient = state.patient(pid)
         pairs = [(None, patient.general)] + [
-            (a, state.appointments[a].bucket) for a in patient.appointments
+            (a, state.appointment(a).bucket) for a in patient.appointments
         ]
         for appointment_id, bucket in pairs:
             keys = sorted(buckets.get((pid, appointment_id), []))
-            total = sum(state.entries[k[2]].remaining for k in keys)
+            total = sum(state.entry(k[2]).remaining for k in keys)
             if list(bucket.open) != keys or bucket.available != total:
                 name = appointment_id or "general"
                 found.append(Violation(8, pid, f"bucket {name}: open entries or sum disagree"))
     for payment_id, known in state.payments.items():
-        expected = 0 if known.reversed else known.payment.minor_units
+        expected = 0 if payment_id in state.reversed else known.minor_units
         if accounted.get(payment_id, 0) != expected:
             found.append(
                 Violation(
                     8,
-                    known.payment.patient_id,
+                    known.patient_id,
                     f"payment {payment_id}: {accounted.get(payment_id, 0)} accounted for, "
                     f"{expected} expected (money created or lost)",
                 )

@@ -15,6 +15,8 @@ from patient_ledger import _html
 from patient_ledger.errors import UnknownIdError
 from patient_ledger.money import to_money
 from patient_ledger.state import (
+    AVAILABLE,
+    OPEN,
     AppointmentState,
     Ledger,
     PatientState,
@@ -189,19 +191,18 @@ class Aging:
 
 def _lookup(ledger: object, patient_id: object) -> tuple[State, PatientState]:
     state = state_of(ledger)
-    patient = state.patients.get(check_id(patient_id, "patient_id"))
-    if patient is None:
+    if check_id(patient_id, "patient_id") not in state.patients:
         raise UnknownIdError(f"patient {patient_id!r} is not in the ledger", id=patient_id)
-    return state, patient
+    return state, state.patient(patient_id)  # type: ignore[arg-type] # checked just above
 
 
 def _appointments(state: State, patient: PatientState) -> list[AppointmentState]:
-    return sorted((state.appointments[a] for a in patient.appointments), key=appointment_order)
+    return sorted((state.appointment(a) for a in patient.appointments), key=appointment_order)
 
 
 def _unallocated(state: State, patient: PatientState) -> int:
     return patient.general.available + sum(
-        state.appointments[a].bucket.available for a in patient.appointments
+        state.accounts[a][AVAILABLE] for a in patient.appointments
     )
 
 
@@ -219,9 +220,9 @@ def dashboard(ledger: Ledger, patient_id: str) -> Dashboard:
     state, patient = _lookup(ledger, patient_id)
     responsibility = allocated = 0
     for appointment in patient.appointments:
-        a = state.appointments[appointment]
-        responsibility += a.charged
-        allocated += a.allocated
+        charged, paid, *_ = state.accounts[appointment]
+        responsibility += charged
+        allocated += paid
     code = state.currency
     return Dashboard(
         total_paid=to_money(patient.paid, code),
@@ -259,11 +260,11 @@ def unallocated_entries(ledger: Ledger, patient_id: str) -> UnallocatedEntries:
     state, patient = _lookup(ledger, patient_id)
     keys = list(patient.general.open)
     for appointment in patient.appointments:
-        keys.extend(state.appointments[appointment].bucket.open)
+        keys.extend(state.accounts[appointment][OPEN])
     code = state.currency
     rows = []
     for _, _, entry_id in sorted(keys):
-        entry = state.entries[entry_id]
+        entry = state.entry(entry_id)
         rows.append(
             UnallocatedEntry(
                 id=entry.id,
@@ -289,7 +290,7 @@ def aging(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Aging:
     check_date(on, "on")
     buckets = [0, 0, 0, 0]
     for appointment in patient.appointments:
-        a = state.appointments[appointment]
+        a = state.appointment(appointment)
         days = (on - a.appointment.date).days
         buckets[0 if days <= 30 else 1 if days <= 60 else 2 if days <= 90 else 3] += a.due
     code = state.currency
