@@ -16,6 +16,7 @@ import immutables
 from patient_ledger.events import Event
 
 _CHUNK = 32
+_new_log = object.__new__
 
 
 class EventLog(Sequence[Event]):
@@ -36,10 +37,14 @@ class EventLog(Sequence[Event]):
 
     def appended(self, event: Event) -> EventLog:
         """Return a log with ``event`` added at the end (O(1) amortized, no copy)."""
+        log = _new_log(EventLog)  # every command makes one: skip __init__'s general case
         tail = (*self._tail, event)
         if len(tail) == _CHUNK:
-            return EventLog(self._chunks.set(len(self._chunks), tail))
-        return EventLog(self._chunks, tail)
+            log._chunks, log._tail = self._chunks.set(len(self._chunks), tail), ()  # noqa: SLF001
+        else:
+            log._chunks, log._tail = self._chunks, tail  # noqa: SLF001 - the same class
+        log._len = self._len + 1  # noqa: SLF001 - the same class
+        return log
 
     def extended(self, events: Sequence[Event]) -> EventLog:
         """Return a log with ``events`` added at the end, filling whole chunks at once."""

@@ -60,20 +60,16 @@ class _Changes:
     """One state's tables being written by events, each write recorded in ``undo`` (None when
     nothing else refers to the state: a replay from scratch)."""
 
+    # The tables most events write; the others are read from ``state``.
     __slots__ = (
         "accounts",
-        "adjusted",
-        "adjustments",
         "appointments",
         "charges",
         "entries",
-        "holders",
         "next_seq",
         "patients",
         "payments",
-        "reversed",
         "state",
-        "transfers",
         "undo",
     )
 
@@ -83,14 +79,9 @@ class _Changes:
         self.appointments = state.appointments
         self.accounts = state.accounts
         self.charges = state.charges
-        self.adjusted = state.adjusted
         self.payments = state.payments
-        self.holders = state.holders
-        self.reversed = state.reversed
         self.entries = state.entries
         self.patients = state.patients
-        self.adjustments = state.adjustments
-        self.transfers = state.transfers
         self.next_seq = state.next_seq
 
     def put(self, table: dict[str, Any], key: str, value: object) -> None:
@@ -116,9 +107,10 @@ class _Changes:
         self.put(self.patients, patient_id, (appointments, keys, available, paid + amount))
 
     def add_holder(self, payment_id: str, patient_id: str) -> None:
-        holders = self.holders.get(payment_id) or (self.payments[payment_id].patient_id,)
+        table = self.state.holders
+        holders = table.get(payment_id) or (self.payments[payment_id].patient_id,)
         if patient_id not in holders:
-            self.put(self.holders, payment_id, (*holders, patient_id))
+            self.put(table, payment_id, (*holders, patient_id))
 
     # -- entries and buckets ---------------------------------------------------------------
 
@@ -135,51 +127,47 @@ class _Changes:
         self.next_seq = seq + 1
         row = (patient_id, appointment_id, payment_id, received_on, seq, amount, 0)
         self.put(self.entries, entry_id, row)
-        self._change_bucket(patient_id, appointment_id, amount, opened=(received_on, seq, entry_id))
+        key = (received_on, seq, entry_id)
+        if appointment_id is None:
+            appointments, keys, available, paid = self.patients.get(patient_id, _NEW_PATIENT)
+            keys = (*keys, key) if not keys or keys[-1] < key else _inserted(keys, key)
+            self.put(self.patients, patient_id, (appointments, keys, available + amount, paid))
+        else:
+            charged, allocated, allocations, keys, available = self.accounts[appointment_id]
+            keys = (*keys, key) if not keys or keys[-1] < key else _inserted(keys, key)
+            self.put(
+                self.accounts,
+                appointment_id,
+                (charged, allocated, allocations, keys, available + amount),
+            )
 
     def change_entry(self, entry_id: str, delta: int, *, cancelled: bool = False) -> EntryRow:
         """Change an open entry's amount by ``delta``; return the entry as it was."""
         row = self.entries[entry_id]
         patient_id, appointment_id, payment_id, received_on, seq, remaining, closed = row
         left = remaining + delta
+        if cancelled:
+            closed -= delta
         self.put(
             self.entries,
             entry_id,
-            (
-                patient_id,
-                appointment_id,
-                payment_id,
-                received_on,
-                seq,
-                left,
-                closed - delta if cancelled else closed,
-            ),
+            (patient_id, appointment_id, payment_id, received_on, seq, left, closed),
         )
-        self._change_bucket(patient_id, appointment_id, delta, closed=entry_id if not left else "")
-        return row
-
-    def _change_bucket(
-        self,
-        patient_id: str,
-        appointment_id: str | None,
-        delta: int,
-        *,
-        opened: EntryKey | None = None,
-        closed: str = "",
-    ) -> None:
-        """Change a bucket's available amount by ``delta``, opening or closing an entry."""
         if appointment_id is None:
-            appointments, keys, available, paid = self.patients.get(patient_id, _NEW_PATIENT)
-            keys = _keys(keys, opened, closed)
+            appointments, keys, available, paid = self.patients[patient_id]
+            if not left:
+                keys = _without(keys, entry_id)
             self.put(self.patients, patient_id, (appointments, keys, available + delta, paid))
         else:
             charged, allocated, allocations, keys, available = self.accounts[appointment_id]
-            keys = _keys(keys, opened, closed)
+            if not left:
+                keys = _without(keys, entry_id)
             self.put(
                 self.accounts,
                 appointment_id,
                 (charged, allocated, allocations, keys, available + delta),
             )
+        return row
 
     # -- appointments ----------------------------------------------------------------------
 
@@ -258,17 +246,17 @@ class _Changes:
                 self.add_holder(payment_id, to_patient_id)
 
 
-def _keys(keys: tuple[EntryKey, ...], opened: EntryKey | None, closed: str) -> tuple[EntryKey, ...]:
-    """A bucket's open keys, oldest first, with an entry opened or (by id) closed."""
-    if opened is not None:
-        if not keys or keys[-1] < opened:  # the usual case: the newest entry is also the latest
-            return (*keys, opened)
-        ordered = list(keys)
-        bisect.insort(ordered, opened)
-        return tuple(ordered)
-    if closed:
-        return tuple(key for key in keys if key[2] != closed)
-    return keys
+def _inserted(keys: tuple[EntryKey, ...], key: EntryKey) -> tuple[EntryKey, ...]:
+    """A bucket's open keys with ``key`` in its place, oldest first (an entry received before
+    the newest one: the usual case, appending, is written where it happens)."""
+    ordered = list(keys)
+    bisect.insort(ordered, key)
+    return tuple(ordered)
+
+
+def _without(keys: tuple[EntryKey, ...], entry_id: str) -> tuple[EntryKey, ...]:
+    """A bucket's open keys without the entry ``entry_id`` (closed)."""
+    return tuple(key for key in keys if key[2] != entry_id)
 
 
 def apply_event(state: State, event: Event) -> State:
@@ -280,14 +268,20 @@ def apply_event(state: State, event: Event) -> State:
     if isinstance(event, LedgerOpened):
         return opened_state(event)
     with state.lock:
+        return advance(state, event)
+
+
+def advance(state: State, event: Event) -> State:
+    """:func:`apply_event` for a caller that holds the lineage's lock (the commands)."""
+    if state.link[0] is not None:
         reroot(state)
-        changes = _Changes(state, [])
-        try:
-            _apply(changes, event)
-        except BaseException:
-            changes.abandon()
-            raise
-        return changes.freeze(state.log.appended(event))
+    changes = _Changes(state, [])
+    try:
+        _apply(changes, event)
+    except BaseException:
+        changes.abandon()
+        raise
+    return changes.freeze(state.log.appended(event))
 
 
 def _apply(c: _Changes, event: Event) -> None:  # noqa: PLR0915 - one case per event
@@ -331,14 +325,14 @@ def _apply(c: _Changes, event: Event) -> None:  # noqa: PLR0915 - one case per e
             c.move_credit(moves, c.appointments[appointment_id].patient_id)
         case ChargeAdjusted(adjustment=adjustment):
             charge = c.charges[adjustment.charge_id]
-            before = c.adjusted.get(charge.id, charge.minor_units)
-            c.put(c.adjusted, charge.id, before + adjustment.minor_units)
+            before = c.state.adjusted.get(charge.id, charge.minor_units)
+            c.put(c.state.adjusted, charge.id, before + adjustment.minor_units)
             c.add_charged(charge.appointment_id, adjustment.minor_units)
-            c.put(c.adjustments, adjustment.id, adjustment)
+            c.put(c.state.adjustments, adjustment.id, adjustment)
             c.return_allocations(charge.appointment_id, event.returned, to_general=False)
             c.apply_held(event.applied)
         case CreditTransferred(transfer=transfer, moves=moves):
-            c.put(c.transfers, transfer.id, transfer)
+            c.put(c.state.transfers, transfer.id, transfer)
             c.add_paid(transfer.to_patient_id, 0)  # the receiver becomes known
             c.move_credit(moves, transfer.to_patient_id)
         case PaymentReversed():
@@ -348,7 +342,7 @@ def _apply(c: _Changes, event: Event) -> None:  # noqa: PLR0915 - one case per e
             for entry_id, amount in event.entries:
                 row = c.change_entry(entry_id, -amount)
                 c.add_paid(row[0], -amount)
-            c.put(c.reversed, event.payment_id, event.on)
+            c.put(c.state.reversed, event.payment_id, event.on)
             c.apply_held(event.applied)
         case LedgerOpened():  # pragma: no cover - opened_state() handles it; never a change
             pass

@@ -1,4 +1,4 @@
-"""The pure commands: each validates, decides one event, and applies it with ``apply_event``.
+"""The pure commands: each validates, decides one event, and applies it (``apply_event``).
 
 Every command is ``command(ledger, ...) -> Ledger``: it decides exactly one event (with all it
 caused inside: auto-applied money, moved entries) and returns the ledger after it, leaving its
@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 import attrs
 from moneyed import Money
 
-from patient_ledger.apply import apply_event
+from patient_ledger.apply import advance
 from patient_ledger.errors import (
     AlreadyReversedError,
     DuplicateIdError,
@@ -53,10 +53,13 @@ from patient_ledger.events import (
 )
 from patient_ledger.money import check_currency, to_minor, to_money
 from patient_ledger.state import (
+    AVAILABLE,
     PAYMENT_ID,
     REMAINING,
+    AccountRow,
     AppointmentState,
     Bucket,
+    EntryKey,
     Ledger,
     PatientState,
     State,
@@ -87,6 +90,15 @@ def _of_type(value: object, kind: type, what: str) -> None:
         )
 
 
+def _item(state: State, item: object, kind: type, what: str) -> None:
+    """Refuse a value object of the wrong type, or whose amount is not in the ledger's currency
+    (the message is only built for a refusal: this is on every command's path)."""
+    _of_type(item, kind, what)
+    amount = item.amount  # type: ignore[attr-defined] # every kind checked here has one
+    if amount.currency.code != state.currency:
+        check_currency(amount, state.currency, f"{what} {item.id!r} amount")  # type: ignore[attr-defined]
+
+
 def _fmt(state: State, minor: int) -> str:
     """An amount for a message: exact, with its currency (``'200.00 USD'``)."""
     return f"{to_money(minor, state.currency).amount} {state.currency}"
@@ -104,9 +116,8 @@ def _amount_arg(state: State, amount: object, what: str) -> int | None:
 
 
 def _is_resubmission(existing: object, new: object, kind: str, item_id: str) -> bool:
-    """Idempotency: True for an equal resubmission; a different one is a DuplicateIdError."""
-    if existing is None:
-        return False
+    """Idempotency, for an id already known: True for an equal resubmission; a different one is
+    a DuplicateIdError."""
     if existing == new:
         return True
     raise DuplicateIdError(
@@ -122,33 +133,36 @@ def _patient(state: State, patient_id: object) -> PatientState:
     return state.patient(patient_id)  # type: ignore[arg-type] # checked just above
 
 
-def _appointment(state: State, appointment_id: object) -> AppointmentState:
-    if check_id(appointment_id, "appointment_id") not in state.appointments:
+def _account(state: State, appointment_id: object, patient_id: str | None = None) -> AccountRow:
+    """An appointment's money; refuses an unknown appointment, or another patient's."""
+    appointment = state.appointments.get(check_id(appointment_id, "appointment_id"))
+    if appointment is None:
         raise UnknownIdError(
             f"appointment {appointment_id!r} is not in the ledger", id=appointment_id
         )
-    return state.appointment(appointment_id)  # type: ignore[arg-type] # checked just above
-
-
-def _appointment_of(state: State, appointment_id: str, patient_id: str) -> AppointmentState:
-    found = _appointment(state, appointment_id)
-    owner = found.appointment.patient_id
-    if owner != patient_id:
+    owner = appointment.patient_id
+    if patient_id is not None and owner != patient_id:
         raise PatientMismatchError(
             f"appointment {appointment_id!r} belongs to patient {owner!r}, not {patient_id!r}",
             id=appointment_id,
             patient_id=patient_id,
         )
-    return found
+    return state.accounts[appointment.id]
 
 
-def _draw(state: State, bucket: Bucket, amount: int) -> Iterator[EntryPart]:
-    """Parts of a bucket's open positive entries, oldest first, adding up to ``amount``.
+def _appointment(state: State, appointment_id: object) -> AppointmentState:
+    _account(state, appointment_id)
+    return state.appointment(appointment_id)  # type: ignore[arg-type] # checked just above
+
+
+def _draw(state: State, keys: tuple[EntryKey, ...], amount: int) -> Iterator[EntryPart]:
+    """Parts of a bucket's open positive entries (its ``keys``, oldest first) adding up to
+    ``amount``.
 
     Callers never ask for more than the bucket's available amount, which is at most the sum
     of its positive entries, so the draw always completes.
     """
-    for _, _, entry_id in bucket.open:
+    for _, _, entry_id in keys:
         if amount <= 0:
             return
         remaining = state.entries[entry_id][REMAINING]
@@ -159,12 +173,11 @@ def _draw(state: State, bucket: Bucket, amount: int) -> Iterator[EntryPart]:
 
 
 def _applications(
-    state: State, bucket: Bucket, amount: int, appointment_id: str
+    state: State, keys: tuple[EntryKey, ...], amount: int, appointment_id: str
 ) -> tuple[Application, ...]:
-    """Apply ``amount`` of a bucket, oldest entries first, to an appointment."""
-    return tuple(
-        (entry_id, appointment_id, take) for entry_id, take in _draw(state, bucket, amount)
-    )
+    """Apply ``amount`` of a bucket (its open ``keys``), oldest entries first, to an
+    appointment."""
+    return tuple((entry_id, appointment_id, take) for entry_id, take in _draw(state, keys, amount))
 
 
 def _auto_applied(
@@ -177,15 +190,15 @@ def _auto_applied(
     command that only changes charges or allocations, not the bucket, decides auto-apply
     without applying its event twice.
     """
-    appointment = state.appointment(appointment_id)
-    amount = min(appointment.bucket.available, appointment.due if due is None else due)
+    charged, allocated, _, keys, available = state.accounts[appointment_id]
+    amount = min(available, charged - allocated if due is None else due)
     if amount <= 0:
         return ()
-    return _applications(state, appointment.bucket, amount, appointment_id)
+    return _applications(state, keys, amount, appointment_id)
 
 
 def _check_payment(state: State, payment: object, refund: bool) -> Payment:
-    _of_type(payment, Payment, "payment")
+    _item(state, payment, Payment, "payment")
     assert isinstance(payment, Payment)  # noqa: S101 - narrowing only; checked just above
     if refund and payment.type is not PaymentType.REFUND:
         raise InvalidInputError(
@@ -197,7 +210,6 @@ def _check_payment(state: State, payment: object, refund: bool) -> Payment:
         raise InvalidInputError(
             f"payment {payment.id!r} is a REFUND: use refund(), not post_payment()", id=payment.id
         )
-    check_currency(payment.amount, state.currency, f"payment {payment.id!r} amount")
     return payment
 
 
@@ -215,9 +227,9 @@ def add_appointment(ledger: Ledger, appointment: Appointment) -> Ledger:
     state = state_of(ledger)
     _of_type(appointment, Appointment, "appointment")
     known = state.appointments.get(appointment.id)
-    if _is_resubmission(known, appointment, "appointment", appointment.id):
+    if known is not None and _is_resubmission(known, appointment, "appointment", appointment.id):
         return ledger
-    return Ledger(apply_event(state, AppointmentAdded(appointment)))
+    return Ledger(advance(state, AppointmentAdded(appointment)))
 
 
 @exclusive
@@ -233,18 +245,17 @@ def add_charge(ledger: Ledger, charge: Charge) -> Ledger:
         UnknownIdError: the appointment is not in the ledger.
     """
     state = state_of(ledger)
-    _of_type(charge, Charge, "charge")
-    check_currency(charge.amount, state.currency, f"charge {charge.id!r} amount")
+    _item(state, charge, Charge, "charge")
     known = state.charges.get(charge.id)
-    if _is_resubmission(known, charge, "charge", charge.id):
+    if known is not None and _is_resubmission(known, charge, "charge", charge.id):
         return ledger
-    appointment = _appointment(state, charge.appointment_id)
+    charged, allocated, _, _, available = _account(state, charge.appointment_id)
     event = ChargeAdded(charge)
-    if appointment.bucket.available > 0:
+    if available > 0:
         # Decide what the held money pays on the state with the charge, then record both.
-        due = appointment.due + charge.minor_units
+        due = charged + charge.minor_units - allocated
         event = ChargeAdded(charge, _auto_applied(state, charge.appointment_id, due))
-    return Ledger(apply_event(state, event))
+    return Ledger(advance(state, event))
 
 
 @exclusive
@@ -263,15 +274,15 @@ def post_payment(ledger: Ledger, payment: Payment) -> Ledger:
     state = state_of(ledger)
     payment = _check_payment(state, payment, refund=False)
     known = state.payments.get(payment.id)
-    if _is_resubmission(known, payment, "payment", payment.id):
+    if known is not None and _is_resubmission(known, payment, "payment", payment.id):
         return ledger
     allocated = 0
     if payment.appointment_id is not None:
-        appointment = _appointment_of(state, payment.appointment_id, payment.patient_id)
-        allocated = min(payment.minor_units, appointment.due)
+        charged, paid, *_ = _account(state, payment.appointment_id, payment.patient_id)
+        allocated = min(payment.minor_units, charged - paid)
     entry_id = state.next_entry_id() if allocated < payment.minor_units else None
     return Ledger(
-        apply_event(
+        advance(
             state, PaymentPosted(payment=payment, allocated=Minor(allocated), entry_id=entry_id)
         )
     )
@@ -293,23 +304,24 @@ def refund(ledger: Ledger, payment: Payment) -> Ledger:
     state = state_of(ledger)
     payment = _check_payment(state, payment, refund=True)
     known = state.payments.get(payment.id)
-    if _is_resubmission(known, payment, "payment", payment.id):
+    if known is not None and _is_resubmission(known, payment, "payment", payment.id):
         return ledger
     patient = _patient(state, payment.patient_id)
     if payment.appointment_id is None:
-        bucket, where = patient.general, f"patient {payment.patient_id!r}'s general bucket"
+        available = patient.general.available
+        where = f"patient {payment.patient_id!r}'s general bucket"
     else:
-        bucket = _appointment_of(state, payment.appointment_id, payment.patient_id).bucket
+        available = _account(state, payment.appointment_id, payment.patient_id)[AVAILABLE]
         where = f"appointment {payment.appointment_id!r}'s bucket"
-    if -payment.minor_units > bucket.available:
+    if -payment.minor_units > available:
         raise InsufficientUnallocatedError(
             f"refund {payment.id!r} of {_fmt(state, payment.minor_units)} exceeds "
-            f"{where}, which has {_fmt(state, bucket.available)} available",
+            f"{where}, which has {_fmt(state, available)} available",
             id=payment.id,
             amount=payment.amount,
-            available=to_money(bucket.available, state.currency),
+            available=to_money(available, state.currency),
         )
-    return Ledger(apply_event(state, RefundPosted(payment=payment, entry_id=state.next_entry_id())))
+    return Ledger(advance(state, RefundPosted(payment=payment, entry_id=state.next_entry_id())))
 
 
 @exclusive
@@ -338,9 +350,10 @@ def apply_unallocated(
     minor = _amount_arg(state, amount, "amount to apply")
     check_date(on, "on")
     general = _patient(state, patient_id).general
-    appointment = _appointment_of(state, appointment_id, patient_id)
+    charged, allocated, *_ = _account(state, appointment_id, patient_id)
+    due = charged - allocated
     if minor is None:
-        minor = min(general.available, appointment.due)
+        minor = min(general.available, due)
         if minor <= 0:
             return ledger
     if minor > general.available:
@@ -351,18 +364,16 @@ def apply_unallocated(
             amount=amount,
             available=to_money(general.available, state.currency),
         )
-    if minor > appointment.due:
+    if minor > due:
         raise OverApplicationError(
             f"cannot apply {_fmt(state, minor)} to appointment {appointment_id!r}: its balance "
-            f"due is {_fmt(state, appointment.due)}",
+            f"due is {_fmt(state, due)}",
             id=appointment_id,
             amount=amount,
-            balance_due=to_money(appointment.due, state.currency),
+            balance_due=to_money(due, state.currency),
         )
-    applied = _applications(state, general, minor, appointment_id)
-    return Ledger(
-        apply_event(state, UnallocatedApplied(patient_id=patient_id, applied=applied, on=on))
-    )
+    applied = _applications(state, general.open, minor, appointment_id)
+    return Ledger(advance(state, UnallocatedApplied(patient_id=patient_id, applied=applied, on=on)))
 
 
 @exclusive
@@ -398,7 +409,7 @@ def cancel_offsetting(
     else:
         parts = _chosen_parts(state, patient_id, ids)
     return Ledger(
-        apply_event(state, EntriesCancelled(patient_id=patient_id, parts=tuple(parts), on=on))
+        advance(state, EntriesCancelled(patient_id=patient_id, parts=tuple(parts), on=on))
     )
 
 
@@ -460,7 +471,7 @@ def _offsetting_parts(state: State, patient: PatientState) -> list[EntryPart]:
             if state.entries[entry_id][REMAINING] < 0
         ]
         if negatives:
-            parts.extend(_draw(state, bucket, -sum(amount for _, amount in negatives)))
+            parts.extend(_draw(state, bucket.open, -sum(amount for _, amount in negatives)))
             parts.extend(negatives)
     return parts
 
@@ -484,7 +495,7 @@ def _moves(state: State, bucket: Bucket, amount: int) -> tuple[Move, ...]:
     """Move ``amount`` of a bucket's open entries, oldest first, into new entries."""
     return tuple(
         (entry_id, state.next_entry_id(number), take)
-        for number, (entry_id, take) in enumerate(_draw(state, bucket, amount))
+        for number, (entry_id, take) in enumerate(_draw(state, bucket.open, amount))
     )
 
 
@@ -531,7 +542,7 @@ def unapply(
         # The reopened balance meets the appointment's own held money (invariant 5).
         applied = _auto_applied(state, appointment_id, appointment.due + minor)
         event = attrs.evolve(event, applied=applied)
-    return Ledger(apply_event(state, event))
+    return Ledger(advance(state, event))
 
 
 @exclusive
@@ -566,9 +577,7 @@ def release_credit(
             available=to_money(available, state.currency),
         )
     moves = _moves(state, appointment.bucket, minor)
-    return Ledger(
-        apply_event(state, CreditReleased(appointment_id=appointment_id, moves=moves, on=on))
-    )
+    return Ledger(advance(state, CreditReleased(appointment_id=appointment_id, moves=moves, on=on)))
 
 
 @exclusive
@@ -587,10 +596,9 @@ def adjust_charge(ledger: Ledger, adjustment: Adjustment) -> Ledger:
             appointment's balance due.
     """
     state = state_of(ledger)
-    _of_type(adjustment, Adjustment, "adjustment")
-    check_currency(adjustment.amount, state.currency, f"adjustment {adjustment.id!r} amount")
+    _item(state, adjustment, Adjustment, "adjustment")
     known = state.adjustments.get(adjustment.id)
-    if _is_resubmission(known, adjustment, "adjustment", adjustment.id):
+    if known is not None and _is_resubmission(known, adjustment, "adjustment", adjustment.id):
         return ledger
     charge = state.charges.get(adjustment.charge_id)
     if charge is None:
@@ -623,7 +631,7 @@ def adjust_charge(ledger: Ledger, adjustment: Adjustment) -> Ledger:
         event = ChargeAdjusted(
             adjustment=adjustment, applied=_auto_applied(state, appointment_id, due)
         )
-    return Ledger(apply_event(state, event))
+    return Ledger(advance(state, event))
 
 
 @exclusive
@@ -705,7 +713,7 @@ def reverse_payment(
         on=on,
         reason=reason,
     )
-    after = apply_event(state, event)
+    after = advance(state, event)
     applied = tuple(
         part
         for appointment_id in dict.fromkeys(touched)
@@ -713,7 +721,7 @@ def reverse_payment(
     )
     if applied:
         event = attrs.evolve(event, applied=applied)
-    return Ledger(apply_event(state, event))
+    return Ledger(advance(state, event))
 
 
 @exclusive
@@ -730,9 +738,9 @@ def transfer_credit(ledger: Ledger, transfer: Transfer) -> Ledger:
         InsufficientUnallocatedError: more than the sender's general bucket has available.
     """
     state = state_of(ledger)
-    _of_type(transfer, Transfer, "transfer")
-    check_currency(transfer.amount, state.currency, f"transfer {transfer.id!r} amount")
-    if _is_resubmission(state.transfers.get(transfer.id), transfer, "transfer", transfer.id):
+    _item(state, transfer, Transfer, "transfer")
+    known = state.transfers.get(transfer.id)
+    if known is not None and _is_resubmission(known, transfer, "transfer", transfer.id):
         return ledger
     general = _patient(state, transfer.from_patient_id).general
     if transfer.minor_units > general.available:
@@ -745,7 +753,7 @@ def transfer_credit(ledger: Ledger, transfer: Transfer) -> Ledger:
             available=to_money(general.available, state.currency),
         )
     moves = _moves(state, general, transfer.minor_units)
-    return Ledger(apply_event(state, CreditTransferred(transfer=transfer, moves=moves)))
+    return Ledger(advance(state, CreditTransferred(transfer=transfer, moves=moves)))
 
 
 @exclusive
@@ -771,12 +779,10 @@ def auto_allocate(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Ledg
         general = after.patient(patient_id).general
         amount = min(general.available, appointment.due)
         if amount > 0:
-            parts = _applications(after, general, amount, appointment.appointment.id)
+            parts = _applications(after, general.open, amount, appointment.appointment.id)
             applied.extend(parts)
-            after = apply_event(
-                after, UnallocatedApplied(patient_id=patient_id, applied=parts, on=on)
-            )
+            after = advance(after, UnallocatedApplied(patient_id=patient_id, applied=parts, on=on))
     if not applied:
         return ledger
     event = UnallocatedApplied(patient_id=patient_id, applied=tuple(applied), on=on)
-    return Ledger(apply_event(state, event))
+    return Ledger(advance(state, event))

@@ -203,10 +203,14 @@ class State(NamedTuple):
     def succeeded_by(self, log: EventLog, next_seq: int, undo: list[Write] | None) -> State:
         """The root state after this one's tables were written (``undo`` records the writes;
         None when nothing else refers to this state, as in a replay from scratch)."""
-        after = self._replace(log=log, next_seq=next_seq, link=[None, None])
+        # The tables are all the fields between ``log`` and ``next_seq``: self[2:-3].
+        after = _new_state(State, (self[0], log, *self[2:-3], next_seq, self.lock, [None, None]))
         self.link[0] = after
         self.link[1] = undo
         return after
+
+
+_new_state = tuple.__new__  # builds a State from its fields without the keyword machinery
 
 
 def reroot(state: State) -> None:
