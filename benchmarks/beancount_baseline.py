@@ -26,60 +26,97 @@ def _posting(account: str, cents: int) -> Any:
     return data.Posting(account, amount.Amount(Decimal(cents) / 100, "USD"), None, None, None, None)
 
 
-def entries_from(ledger: pl.Ledger) -> list[Any]:
+def entries_from(ledger: pl.Ledger) -> list[Any]:  # noqa: PLR0915 - one case per event
     """One transaction per event that moves money, as postings between patient accounts."""
-    owner: dict[str, str] = {}
-    entry_owner: dict[str, tuple[str, str | None]] = {}
+    owner: dict[str, str] = {}  # appointment -> patient
+    charge_of: dict[str, str] = {}  # charge -> appointment
+    where: dict[str, str] = {}  # open entry -> its held account
     out = []
+
+    def held(pid: str, aid: str | None) -> str:
+        return f"Liabilities:Held:{pid}:{aid or 'general'}"
+
+    def applications(applied: Any) -> list[Any]:
+        return [
+            posting
+            for entry_id, aid, cents in applied
+            for posting in (
+                _posting(where[entry_id], cents),
+                _posting(f"Assets:Receivable:{owner[aid]}", -cents),
+            )
+        ]
+
+    def returns(aid: str, returned: Any, account: str) -> list[Any]:
+        postings = []
+        for _, cents, entry_id in returned:
+            where[entry_id] = account
+            postings += [
+                _posting(f"Assets:Receivable:{owner[aid]}", cents),
+                _posting(account, -cents),
+            ]
+        return postings
+
+    def moves(moved: Any, to_pid: str) -> list[Any]:
+        postings = []
+        for from_entry_id, entry_id, cents in moved:
+            where[entry_id] = held(to_pid, None)
+            postings += [_posting(where[from_entry_id], cents), _posting(where[entry_id], -cents)]
+        return postings
+
     for event in ledger.events:
         postings = []
         if isinstance(event, pl.AppointmentAdded):
             owner[event.appointment.id] = event.appointment.patient_id
         elif isinstance(event, pl.ChargeAdded):
+            charge_of[event.charge.id] = event.charge.appointment_id
             pid = owner[event.charge.appointment_id]
             postings += [
                 _posting(f"Assets:Receivable:{pid}", event.charge.minor_units),
                 _posting("Income:Services", -event.charge.minor_units),
+                *applications(event.applied),
             ]
-            postings += _applications(event.applied, owner, entry_owner)
-        elif isinstance(event, pl.PaymentPosted):
+        elif isinstance(event, pl.PaymentPosted | pl.RefundPosted):
             p = event.payment
-            held = p.minor_units - event.allocated
+            allocated = event.allocated if isinstance(event, pl.PaymentPosted) else 0
             postings.append(_posting("Assets:Cash", p.minor_units))
-            if event.allocated:
-                postings.append(_posting(f"Assets:Receivable:{p.patient_id}", -event.allocated))
-            if held:
-                bucket = p.appointment_id or "general"
-                entry_owner[str(event.entry_id)] = (p.patient_id, p.appointment_id)
-                postings.append(_posting(f"Liabilities:Held:{p.patient_id}:{bucket}", -held))
-        elif isinstance(event, pl.RefundPosted):
-            p = event.payment
-            entry_owner[event.entry_id] = (p.patient_id, p.appointment_id)
-            bucket = p.appointment_id or "general"
-            postings += [
-                _posting("Assets:Cash", p.minor_units),
-                _posting(f"Liabilities:Held:{p.patient_id}:{bucket}", -p.minor_units),
-            ]
+            if allocated:
+                postings.append(_posting(f"Assets:Receivable:{p.patient_id}", -allocated))
+            if event.entry_id is not None:
+                where[event.entry_id] = held(p.patient_id, p.appointment_id)
+                postings.append(_posting(where[event.entry_id], allocated - p.minor_units))
         elif isinstance(event, pl.UnallocatedApplied):
-            postings += _applications(event.applied, owner, entry_owner)
-        if postings:
+            postings += applications(event.applied)
+        elif isinstance(event, pl.ChargeAdjusted):
+            aid = charge_of[event.adjustment.charge_id]
+            cents = event.adjustment.minor_units
+            postings += [
+                _posting(f"Assets:Receivable:{owner[aid]}", cents),
+                _posting("Income:Services", -cents),
+                *returns(aid, event.returned, held(owner[aid], aid)),
+                *applications(event.applied),
+            ]
+        elif isinstance(event, pl.AllocationUnapplied):
+            aid = event.appointment_id
+            postings += returns(aid, event.returned, held(owner[aid], None))
+            postings += applications(event.applied)
+        elif isinstance(event, pl.CreditReleased):
+            postings += moves(event.moves, owner[event.appointment_id])
+        elif isinstance(event, pl.CreditTransferred):
+            postings += moves(event.moves, event.transfer.to_patient_id)
+        elif isinstance(event, pl.PaymentReversed):
+            for aid, cents in event.allocations:
+                postings += [
+                    _posting(f"Assets:Receivable:{owner[aid]}", cents),
+                    _posting("Assets:Cash", -cents),
+                ]
+            for entry_id, cents in event.entries:
+                postings += [_posting(where[entry_id], cents), _posting("Assets:Cash", -cents)]
+            postings += applications(event.applied)
+        if postings:  # (EntriesCancelled closes entries against each other: no money moves)
             out.append(
                 data.Transaction(ZERO_META, DAY, "*", None, "", frozenset(), frozenset(), postings)
             )
     return out
-
-
-def _applications(
-    applied: Any, owner: dict[str, str], entry_owner: dict[str, tuple[str, str | None]]
-) -> list[Any]:
-    postings = []
-    for entry_id, appointment_id, cents in applied:
-        pid, bucket = entry_owner[entry_id]
-        postings += [
-            _posting(f"Liabilities:Held:{pid}:{bucket or 'general'}", cents),
-            _posting(f"Assets:Receivable:{owner[appointment_id]}", -cents),
-        ]
-    return postings
 
 
 def realize(entries: list[Any]) -> dict[str, Decimal]:
