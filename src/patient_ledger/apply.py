@@ -267,7 +267,7 @@ def apply_event(state: State, event: Event) -> State:
     """
     if isinstance(event, LedgerOpened):
         return opened_state(event)
-    with state.lock:
+    with state.lineage.lock:
         return advance(state, event)
 
 
@@ -275,13 +275,21 @@ def advance(state: State, event: Event) -> State:
     """:func:`apply_event` for a caller that holds the lineage's lock (the commands)."""
     if state.link[0] is not None:
         reroot(state)
-    changes = _Changes(state, [])
+    changes = state.lineage.writer  # one per lineage, reused: its tables never change
+    if changes is None:
+        changes = state.lineage.writer = _Changes(state, None)
+    changes.state = state
+    changes.next_seq = state.next_seq
+    undo: list[Write] = []
+    changes.undo = undo
     try:
         _apply(changes, event)
     except BaseException:
         changes.abandon()
         raise
-    return changes.freeze(state.log.appended(event))
+    finally:
+        changes.undo = None  # the undo list belongs to the old state from here on
+    return state.succeeded_by(state.log.appended(event), changes.next_seq, undo)
 
 
 def _apply(c: _Changes, event: Event) -> None:  # noqa: PLR0915 - one case per event

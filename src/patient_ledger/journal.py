@@ -207,7 +207,7 @@ def extend(ledger: Ledger, text: str, *, prev: str, head: str | None = None) -> 
 def _replay(parsed: Iterator[tuple[int, Event, str]], state: State | None) -> Ledger:
     if state is None:
         return _replay_into(parsed, None)
-    with state.lock:
+    with state.lineage.lock:
         replayer = Replayer(state, base=True)
         try:
             return _replay_into(parsed, replayer)

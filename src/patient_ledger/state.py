@@ -14,7 +14,7 @@ union-find data structure*, 2007).
 
 The costs: a command on the newest ledger costs a few dict writes — it never copies the ledger
 and does not grow with it; going back to a ledger ``k`` commands away costs those ``k`` commands'
-writes once (after which it is the root). A lineage has one lock (``State.lock``): commands,
+writes once (after which it is the root). A lineage has one lock (``State.lineage``): commands,
 views and ``replay`` of one lineage take it, so ledgers may be shared between threads. Everything
 but the tables — the journal (a persistent vector), the next entry number, the currency — is held
 by each ledger's own :class:`State`. All amounts here are integer minor units.
@@ -137,6 +137,17 @@ Write = tuple[dict[str, Any], str, Any]
 MISSING: Any = object()
 
 
+class Lineage:
+    """What the ledgers of one lineage share besides their tables: the lock that commands, views
+    and loads hold, and the one object that writes the tables (``patient_ledger.apply``)."""
+
+    __slots__ = ("lock", "writer")
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.writer: Any = None
+
+
 class State(NamedTuple):
     """Everything a ledger knows: the lineage's shared tables keyed by id (valid while this
     state is the root: see :func:`reroot`), and this state's own journal and counters.
@@ -163,7 +174,7 @@ class State(NamedTuple):
     adjustments: dict[str, Adjustment]
     transfers: dict[str, Transfer]
     next_seq: int
-    lock: threading.RLock
+    lineage: Lineage
     link: list[Any]
 
     def entry(self, entry_id: str) -> Entry:
@@ -204,7 +215,7 @@ class State(NamedTuple):
         """The root state after this one's tables were written (``undo`` records the writes;
         None when nothing else refers to this state, as in a replay from scratch)."""
         # The tables are all the fields between ``log`` and ``next_seq``: self[2:-3].
-        after = _new_state(State, (self[0], log, *self[2:-3], next_seq, self.lock, [None, None]))
+        after = _new_state(State, (self[0], log, *self[2:-3], next_seq, self.lineage, [None, None]))
         self.link[0] = after
         self.link[1] = undo
         return after
@@ -214,7 +225,7 @@ _new_state = tuple.__new__  # builds a State from its fields without the keyword
 
 
 def reroot(state: State) -> None:
-    """Make the lineage's tables hold ``state`` (hold ``state.lock``)."""
+    """Make the lineage's tables hold ``state`` (hold ``state.lineage.lock``)."""
     if state.link[0] is None:
         return
     path = []
@@ -259,7 +270,7 @@ class Ledger:
     def state(self) -> State:
         """The engine's state, made the root of its lineage (read-only, and only until another
         ledger of the lineage is used: the views are the supported way to read a ledger)."""
-        with self._state.lock:
+        with self._state.lineage.lock:
             reroot(self._state)
             return self._state
 
@@ -306,7 +317,7 @@ class Ledger:
         return hash(self.state.log)
 
     def __repr__(self) -> str:
-        with self._state.lock:
+        with self._state.lineage.lock:
             s = self.state
             return (
                 f"<Ledger {s.currency}: {len(s.log)} events, {len(s.patients)} patients, "
@@ -340,7 +351,7 @@ def exclusive(function: Callable[_P, _R]) -> Callable[_P, _R]:
     def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         ledger = args[0] if args else kwargs.get("ledger")
         if isinstance(ledger, Ledger):
-            with ledger._state.lock:  # noqa: SLF001 - this module's own class
+            with ledger._state.lineage.lock:  # noqa: SLF001 - this module's own class
                 return function(*args, **kwargs)
         return function(*args, **kwargs)  # which refuses what is not a ledger (state_of)
 
@@ -364,6 +375,6 @@ def opened_state(event: LedgerOpened) -> State:
         {},
         {},
         1,
-        threading.RLock(),
+        Lineage(),
         [None, None],
     )
