@@ -8,7 +8,9 @@ and prints, next to a *baseline* measured in the same run — the same balance a
 integer cents in plain dicts (``workload.Bare``, the floor for pure Python):
 
 * µs per command for the whole build, and its ratio to the bare loop;
-* µs per command by type (each call timed on its own, the bare loop's steps likewise);
+* µs per command by type (each call timed on its own, the bare loop's steps likewise, with the
+  collector paused: its pauses would land on whichever call happens to trigger them — its
+  share is in the whole-run figure);
 * ``replay`` µs per event, and its ratio to the bare loop;
 * 2N/N build-time ratios (ledger, bare loop, replay);
 * memory the ledger holds per event (``tracemalloc``, peak while building N);
@@ -52,25 +54,30 @@ def best(repeat: int, work: Callable[[], object]) -> tuple[float, Any]:
 
 
 def by_type(steps: list[Any], commands: list[Any]) -> dict[str, tuple[int, float, float]]:
-    """Per kind: count, and the mean µs of the bare step and of the command, each call timed."""
+    """Per kind: count, and the mean µs of the bare step and of the command, each call timed
+    (the collector paused)."""
     clock = time.perf_counter
     bare = Bare()
     bare_time: Counter[str] = Counter()
     ledger_time: Counter[str] = Counter()
     count: Counter[str] = Counter()
     gc.collect()
-    for kind, a in steps:
+    for kind, a in steps:  # (the bare loop allocates nothing the collector tracks)
         handler = getattr(bare, kind)
         start = clock()
         handler(a)
         bare_time[kind] += clock() - start
     ledger = pl.Ledger.empty("USD")
     gc.collect()
-    for kind, (command, args, kwargs) in commands:
-        start = clock()
-        ledger = command(ledger, *args, **kwargs)
-        ledger_time[kind] += clock() - start
-        count[kind] += 1
+    gc.disable()
+    try:
+        for kind, (command, args, kwargs) in commands:
+            start = clock()
+            ledger = command(ledger, *args, **kwargs)
+            ledger_time[kind] += clock() - start
+            count[kind] += 1
+    finally:
+        gc.enable()
     return {
         kind: (
             count[kind],
@@ -99,16 +106,23 @@ def beancount_row(ledger: pl.Ledger, n: int, t_ledger: float, t_replay: float, r
 
     t_build, entries = best(repeat, lambda: bb.entries_from(ledger))
     t_realize, balances = best(repeat, lambda: bb.realize(entries))
+    held: Counter[str] = Counter()
+    for account, balance in balances.items():  # Liabilities:Held:{patient}:{bucket}
+        if account.startswith("Liabilities:Held:"):
+            held[account.split(":")[2]] -= balance
     for pid in pl.patients(ledger):
         d = pl.dashboard(ledger, pid)
-        held = -sum(v for k, v in balances.items() if k.startswith(f"Liabilities:Held:{pid}:"))
         owed = balances.get(f"Assets:Receivable:{pid}", 0)
-        assert (held, owed) == (d.unallocated.amount, d.statement_balance.amount), pid
+        assert (held[pid], owed) == (d.unallocated.amount, d.statement_balance.amount), pid
     return (
         f"{n:>10,}  {t_build / n * 1e6:9.2f}  {t_realize / n * 1e6:11.2f}  "
         f"{t_ledger / n * 1e6:8.2f}  {t_replay / n * 1e6:9.2f}  "
         f"{(t_build + t_realize) / t_ledger:12.2f}x  {t_realize / t_replay:16.2f}x"
     )
+
+
+def progress(what: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {what}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,8 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     types: dict[str, tuple[int, float, float]] = {}
     memory = (0.0, 0.0, 0)
     for n in sizes:
+        progress(f"planning {n:,} commands")
         steps = plan(n, args.patients)
         commands = to_commands(steps)
+        progress("timing the bare loop, the ledger and replay")
         t_loop, _ = best(args.repeat, lambda steps=steps: bare_loop(steps))
         t_ledger, ledger = best(args.repeat, lambda commands=commands: run_ledger(commands))
         events = ledger.events
@@ -143,9 +159,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{t_replay / t_loop:6.1f}x"
         )
         if n == args.n:
+            progress("timing each command on its own; memory")
             types = by_type(steps, commands)
             memory = memory_per_event(commands)
         if args.beancount:
+            progress("beancount")
             beancount_rows.append(beancount_row(ledger, n, t_ledger, t_replay, args.repeat))
         del ledger, again, events, commands, steps
     print(
