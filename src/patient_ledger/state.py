@@ -19,9 +19,9 @@ views and ``replay`` of one lineage take it, so ledgers may be shared between th
 but the tables — the journal (a persistent vector), the next entry number, the currency — is held
 by each ledger's own :class:`State`. All amounts here are integer minor units.
 
-The state records are ``NamedTuple``s rather than frozen attrs classes: they are as immutable,
-and build in about half the time, which matters on the path every command and replayed event
-takes (``benchmarks/bench.py``). The public value objects stay attrs classes.
+The tables hold plain-tuple *rows* (see "Rows" below) and the caller's own value objects; the
+``NamedTuple`` records (:class:`Entry`, :class:`AppointmentState`, :class:`PatientState`) are
+views built by :class:`State`'s methods for code that reads by name.
 """
 
 from __future__ import annotations
