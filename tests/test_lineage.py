@@ -93,7 +93,12 @@ def test_a_journal_that_fails_to_extend_leaves_its_base_as_it_was() -> None:
     with pytest.raises(JournalError):
         journal.extend(base, cut, prev=journal.head("".join(lines[: len(base.events)])))
     assert picture(base) == before
-    assert journal.extend(base, rest, prev=journal.head("".join(lines[: len(base.events)])))
+    extended = journal.extend(base, rest, prev=journal.head("".join(lines[: len(base.events)])))
+    assert extended == longer
+    # Both stay readable, in either order: the load recorded what it wrote.
+    assert picture(base) == before
+    assert picture(extended) == picture(longer)
+    assert picture(charge(base, "C9", "A1", "1.00"))[0][1].patient_responsibility == usd("1")
 
 
 def test_ledgers_of_one_lineage_are_safe_to_share_between_threads() -> None:

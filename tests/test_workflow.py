@@ -186,6 +186,17 @@ def test_reversing_transferred_money_lowers_the_receivers_total_paid(paid: pl.Le
     assert_invariants(ledger)
 
 
+def test_reversing_money_transferred_to_two_patients_reaches_both(paid: pl.Ledger) -> None:
+    ledger = pay(paid, "PAY3", "50.00")
+    ledger = pl.transfer_credit(ledger, pl.Transfer("T1", "P1", "KID", usd("30.00"), ON))
+    ledger = pl.transfer_credit(ledger, pl.Transfer("T2", "P1", "SPOUSE", usd("15.00"), ON))
+    ledger = pl.reverse_payment(ledger, "PAY3", on=ON)
+    assert (dash(ledger)["paid"], dash(ledger, "KID")["paid"]) == ("100.00", "0.00")
+    assert dash(ledger, "SPOUSE")["paid"] == "0.00"
+    assert entries(ledger, "KID") == entries(ledger, "SPOUSE") == []
+    assert_invariants(ledger)
+
+
 # -- transfer_credit --------------------------------------------------------------------------
 
 

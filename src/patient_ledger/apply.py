@@ -128,8 +128,8 @@ class _Changes:
         row = (patient_id, appointment_id, payment_id, received_on, seq, amount, 0)
         self.put(self.entries, entry_id, row)
         key = (received_on, seq, entry_id)
-        if appointment_id is None:
-            appointments, keys, available, paid = self.patients.get(patient_id, _NEW_PATIENT)
+        if appointment_id is None:  # (the event has made the patient known by now)
+            appointments, keys, available, paid = self.patients[patient_id]
             keys = (*keys, key) if not keys or keys[-1] < key else _inserted(keys, key)
             self.put(self.patients, patient_id, (appointments, keys, available + amount, paid))
         else:

@@ -152,8 +152,8 @@ class State(NamedTuple):
     """Everything a ledger knows: the lineage's shared tables keyed by id (valid while this
     state is the root: see :func:`reroot`), and this state's own journal and counters.
 
-    ``link`` is ``[None, None]`` for the root, else ``[next state towards the root, the writes
-    that turn that state's tables back into this one's]``.
+    ``link[0]`` is None for the root, else ``(the next state towards the root, the writes that
+    turn that state's tables back into this one's)``.
     """
 
     currency: str
@@ -175,7 +175,7 @@ class State(NamedTuple):
     transfers: dict[str, Transfer]
     next_seq: int
     lineage: Lineage
-    link: list[Any]
+    link: list[tuple[State, list[Write]] | None]
 
     def entry(self, entry_id: str) -> Entry:
         """The entry (KeyError if unknown)."""
@@ -215,9 +215,8 @@ class State(NamedTuple):
         """The root state after this one's tables were written (``undo`` records the writes;
         None when nothing else refers to this state, as in a replay from scratch)."""
         # The tables are all the fields between ``log`` and ``next_seq``: self[2:-3].
-        after = _new_state(State, (self[0], log, *self[2:-3], next_seq, self.lineage, [None, None]))
-        self.link[0] = after
-        self.link[1] = undo
+        after = _new_state(State, (self[0], log, *self[2:-3], next_seq, self.lineage, [None]))
+        self.link[0] = (after, undo)  # type: ignore[assignment] # None: a state no one can read
         return after
 
 
@@ -226,18 +225,15 @@ _new_state = tuple.__new__  # builds a State from its fields without the keyword
 
 def reroot(state: State) -> None:
     """Make the lineage's tables hold ``state`` (hold ``state.lineage.lock``)."""
-    if state.link[0] is None:
-        return
     path = []
     node = state
-    while node.link[0] is not None:
+    while (step := node.link[0]) is not None:
         path.append(node)
-        node = node.link[0]
+        node = step[0]
     for child in reversed(path):  # from the root's neighbour down to ``state``
-        parent, undo = child.link
-        parent.link[0] = child
-        parent.link[1] = undone(undo)
-        child.link[0] = child.link[1] = None
+        parent, undo = child.link[0]  # type: ignore[misc] # not the root: it has a link
+        parent.link[0] = (child, undone(undo))
+        child.link[0] = None
 
 
 def undone(writes: list[Write]) -> list[Write]:
@@ -376,5 +372,5 @@ def opened_state(event: LedgerOpened) -> State:
         {},
         1,
         Lineage(),
-        [None, None],
+        [None],
     )
