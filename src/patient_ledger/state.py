@@ -283,12 +283,12 @@ class Ledger:
     @property
     def currency(self) -> str:
         """The ledger's currency code, fixed at creation."""
-        return self.state.currency
+        return self._state.currency
 
     @property
     def events(self) -> Sequence[Event]:
         """The append-only journal: everything that happened, in order."""
-        return self.state.log
+        return self._state.log
 
     def at(self, n: int) -> Ledger:
         """The ledger as it was after its first ``n`` events (``replay(events[:n])``).
@@ -298,19 +298,20 @@ class Ledger:
         """
         from patient_ledger.apply import replay  # noqa: PLC0415 - apply imports this module
 
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(self.state.log):
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(self._state.log):
             raise InvalidInputError(
-                f"at(n) needs 1 <= n <= {len(self.state.log)} (the journal's length), got {n!r}"
+                f"at(n) needs 1 <= n <= {len(self._state.log)} (the journal's length), got {n!r}"
             )
-        return replay(self.state.log[:n])
+        return replay(self._state.log[:n])
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Ledger):
             return NotImplemented
-        return self.state.log == other.state.log
+        # The journal and currency are each state's own: reading them never reroots the tables.
+        return self._state.log == other._state.log
 
     def __hash__(self) -> int:
-        return hash(self.state.log)
+        return hash(self._state.log)
 
     def __repr__(self) -> str:
         with self._state.lineage.lock:
@@ -327,27 +328,31 @@ class Ledger:
 
 
 def state_of(ledger: object) -> State:
-    """The state of a ledger given to a command or view, made the root of its lineage (hold its
-    lock: see :func:`exclusive`); anything else is refused.
+    """The state of a ledger given to a command, view or store; anything else is refused.
+
+    Only its journal and currency may be read outside :func:`exclusive` (which makes it the
+    root of its lineage before the tables are read).
 
     Raises:
         InvalidInputError: ``ledger`` is not a :class:`Ledger`.
     """
     if not isinstance(ledger, Ledger):
         raise InvalidInputError(f"expected a Ledger, got {type(ledger).__name__}")
-    state = ledger._state  # noqa: SLF001 - this module's own class
-    reroot(state)
-    return state
+    return ledger._state  # noqa: SLF001 - this module's own class
 
 
 def exclusive(function: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Run a command or view holding its ledger's lineage lock (the ledger: first argument)."""
+    """Run a command or view (its ledger: the first argument) holding the ledger's lineage lock,
+    with the lineage's tables rerooted to the ledger."""
 
     @functools.wraps(function)
     def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         ledger = args[0] if args else kwargs.get("ledger")
         if isinstance(ledger, Ledger):
-            with ledger._state.lineage.lock:  # noqa: SLF001 - this module's own class
+            state = ledger._state  # noqa: SLF001 - this module's own class
+            with state.lineage.lock:
+                if state.link[0] is not None:
+                    reroot(state)
                 return function(*args, **kwargs)
         return function(*args, **kwargs)  # which refuses what is not a ledger (state_of)
 
