@@ -11,6 +11,7 @@ read.
 from __future__ import annotations
 
 import datetime
+from collections import Counter
 from decimal import Decimal
 from typing import Any
 
@@ -127,3 +128,12 @@ def realize(entries: list[Any]) -> dict[str, Decimal]:
         for real in realization.iter_children(root)
         if not real.balance.is_empty()
     }
+
+
+def held_by_patient(balances: dict[str, Decimal]) -> Counter[str]:
+    """Each patient's money held in their buckets (accounts ``Liabilities:Held:{patient}:…``)."""
+    held: Counter[str] = Counter()
+    for account, balance in balances.items():
+        if account.startswith("Liabilities:Held:"):
+            held[account.split(":")[2]] -= balance
+    return held

@@ -106,10 +106,7 @@ def beancount_row(ledger: pl.Ledger, n: int, t_ledger: float, t_replay: float, r
 
     t_build, entries = best(repeat, lambda: bb.entries_from(ledger))
     t_realize, balances = best(repeat, lambda: bb.realize(entries))
-    held: Counter[str] = Counter()
-    for account, balance in balances.items():  # Liabilities:Held:{patient}:{bucket}
-        if account.startswith("Liabilities:Held:"):
-            held[account.split(":")[2]] -= balance
+    held = bb.held_by_patient(balances)
     for pid in pl.patients(ledger):
         d = pl.dashboard(ledger, pid)
         owed = balances.get(f"Assets:Receivable:{pid}", 0)

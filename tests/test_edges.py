@@ -300,27 +300,21 @@ def scenario_refusals() -> list[tuple[str, Callable[[], object]]]:
     refunded = refund(held, "R-APPT", "-10.00", "KNOWN")
     cancelled = pl.cancel_offsetting(pay(ledger, "G2", "5.00"), "P1", on=ON)
     wrong = "not a value"
+    given_a_value = (
+        pl.add_appointment,
+        pl.add_charge,
+        pl.post_payment,
+        pl.refund,
+        pl.adjust_charge,
+        pl.transfer_credit,
+    )
     out: list[tuple[str, Callable[[], object]]] = [
         (f"{command.__name__} on something not a ledger", lambda c=command: c("x", None))
-        for command in (
-            pl.add_appointment,
-            pl.add_charge,
-            pl.post_payment,
-            pl.refund,
-            pl.adjust_charge,
-            pl.transfer_credit,
-        )
+        for command in given_a_value
     ]
     out += [
         (f"{command.__name__} of a str", lambda c=command: c(ledger, wrong))
-        for command in (
-            pl.add_appointment,
-            pl.add_charge,
-            pl.post_payment,
-            pl.refund,
-            pl.adjust_charge,
-            pl.transfer_credit,
-        )
+        for command in given_a_value
     ]
     out += [
         (

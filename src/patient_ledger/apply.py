@@ -275,21 +275,18 @@ def advance(state: State, event: Event) -> State:
     """:func:`apply_event` for a caller that holds the lineage's lock (the commands)."""
     if state.link[0] is not None:
         reroot(state)
-    changes = state.lineage.writer  # one per lineage, reused: its tables never change
+    changes: _Changes | None = state.lineage.writer  # one per lineage, reused: same tables
     if changes is None:
         changes = state.lineage.writer = _Changes(state, None)
     changes.state = state
     changes.next_seq = state.next_seq
-    undo: list[Write] = []
-    changes.undo = undo
+    changes.undo = []
     try:
         _apply(changes, event)
     except BaseException:
         changes.abandon()
         raise
-    finally:
-        changes.undo = None  # the undo list belongs to the old state from here on
-    return state.succeeded_by(state.log.appended(event), changes.next_seq, undo)
+    return changes.freeze(state.log.appended(event))
 
 
 def _apply(c: _Changes, event: Event) -> None:  # noqa: PLR0915 - one case per event

@@ -665,14 +665,14 @@ def reverse_payment(
     touched: list[str] = []
     for holder in state.holders_of(payment_id):
         patient = state.patient(holder)
-        for appointment_id in patient.appointments:
-            appointment = state.appointment(appointment_id)
+        buckets: list[tuple[str | None, Bucket]] = [(None, patient.general)]
+        for appointment in map(state.appointment, patient.appointments):
+            appointment_id = appointment.appointment.id
             allocated = sum(part for pid, part in appointment.allocations if pid == payment_id)
             if allocated:
                 allocations.append((appointment_id, Minor(allocated)))
                 touched.append(appointment_id)
-        buckets: list[tuple[str | None, Bucket]] = [(None, patient.general)]
-        buckets.extend((a, state.appointment(a).bucket) for a in patient.appointments)
+            buckets.append((appointment_id, appointment.bucket))
         for bucket_appointment_id, bucket in buckets:
             held = [
                 (entry_id, Minor(state.entries[entry_id][REMAINING]))
