@@ -2,11 +2,15 @@
 
 Nothing here reads the Decimal context: conversions go through ``Decimal.as_integer_ratio``
 (exact) and the string constructor (exact), never through context arithmetic.
+
+py-moneyed's ``Money`` can be changed in place (``m.amount = ...``); value objects keep a
+:class:`FrozenMoney` copy (see :func:`frozen`) so that nothing can change them after construction.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import NoReturn
 
 from moneyed import CURRENCIES, Currency, Money
 
@@ -95,3 +99,47 @@ def to_money(minor: int, code: str) -> Money:
     """Build a fresh ``Money`` from integer minor units, exactly."""
     exp = exponent(code)
     return Money(Decimal(f"{minor}E-{exp}") if exp else Decimal(minor), code)
+
+
+class FrozenMoney(Money):
+    """A ``Money`` whose attributes cannot be assigned or deleted after construction.
+
+    It is a ``Money`` in every other way: ``repr`` (``Money('10.00', 'USD')``,
+    so it evaluates to an equal plain ``Money``), ``==`` and ``hash`` against plain ``Money`` in
+    both directions, and arithmetic (whose results are ``FrozenMoney`` too: moneyed builds them
+    with ``self.__class__``). Copies are the object itself, as for ``Decimal``; pickling rebuilds
+    it through the constructor.
+    """
+
+    def __init__(self, amount: object, currency: str | Currency) -> None:
+        plain = Money(amount, currency)  # moneyed's own coercion of amount and currency
+        object.__setattr__(self, "amount", plain.amount)
+        object.__setattr__(self, "currency", plain.currency)
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError(
+            f"{type(self).__name__} is read-only: cannot set {name!r}; build a new Money instead"
+        )
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError(f"{type(self).__name__} is read-only: cannot delete {name!r}")
+
+    def __reduce__(self) -> tuple[type[FrozenMoney], tuple[Decimal, Currency]]:
+        return type(self), (self.amount, self.currency)
+
+    def __copy__(self) -> FrozenMoney:
+        return self
+
+    def __deepcopy__(self, memo: object) -> FrozenMoney:
+        return self
+
+
+def frozen(money: Money) -> FrozenMoney:
+    """A read-only copy of a validated ``money`` (a :class:`FrozenMoney` is returned as is).
+
+    Built from the exact ``Decimal`` amount and the ``Currency`` object, never through
+    ``str(Money)`` or the Decimal context.
+    """
+    if isinstance(money, FrozenMoney):
+        return money
+    return FrozenMoney(Decimal(money.amount), money.currency)

@@ -3,7 +3,9 @@
 Each checks its own fields on construction and raises the matching :class:`LedgerError`;
 rules that involve the ledger (currency, references, balances) are checked by the commands.
 A value's amount is converted once, here, to exact integer minor units (``minor_units``),
-which the engine uses from then on.  The amount ``Money`` is treated as read-only.
+which the engine uses from then on, and its ``amount`` is replaced by a read-only
+:class:`~patient_ledger.money.FrozenMoney` copy: changing the caller's ``Money`` afterwards
+changes nothing here (and nothing in a journal written later).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import attrs
 from moneyed import Money
 
 from patient_ledger.errors import InvalidAmountError, InvalidInputError
-from patient_ledger.money import to_minor
+from patient_ledger.money import frozen, to_minor
 
 
 class _Choice(enum.StrEnum):
@@ -160,6 +162,7 @@ class Charge:
         check_optional_str(self.code, f"{what} code")
         check_optional_str(self.description, f"{what} description")
         object.__setattr__(self, "minor_units", minor)
+        object.__setattr__(self, "amount", frozen(self.amount))
 
 
 @attrs.frozen
@@ -201,6 +204,7 @@ class Payment:
                 amount=self.amount,
             )
         object.__setattr__(self, "minor_units", minor)
+        object.__setattr__(self, "amount", frozen(self.amount))
 
 
 @attrs.frozen
@@ -231,6 +235,7 @@ class Adjustment:
                 amount=self.amount,
             )
         object.__setattr__(self, "minor_units", minor)
+        object.__setattr__(self, "amount", frozen(self.amount))
 
 
 @attrs.frozen
@@ -260,3 +265,4 @@ class Transfer:
                 f"{what} moves money from patient {self.from_patient_id!r} to itself"
             )
         object.__setattr__(self, "minor_units", minor)
+        object.__setattr__(self, "amount", frozen(self.amount))
