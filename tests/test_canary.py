@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from patient_ledger import commands
-from patient_ledger.state import EntryKey, State
+from patient_ledger import _sorted, commands
+from patient_ledger.state import State
 from tests.test_stateful import LedgerMachine
 
 # No shrinking: the canary only needs to know that a failure is found.
@@ -24,11 +24,9 @@ FIND = settings(
 )
 
 
-def newest_first(
-    state: State, keys: tuple[EntryKey, ...], amount: int
-) -> Iterator[tuple[str, int]]:
+def newest_first(state: State, keys: _sorted.Keys, amount: int) -> Iterator[tuple[str, int]]:
     """The bug: draws the newest entries first instead of the oldest."""
-    for _, _, entry_id in reversed(keys):
+    for _, _, entry_id in _sorted.iterate_reversed(keys):
         if amount <= 0:
             return
         remaining = state.entry(entry_id).remaining

@@ -411,6 +411,11 @@ def test_same_day_entries_stay_in_posting_order_past_nine(booked: pl.Ledger) -> 
     assert entries(ledger) == [("PAY11", None, "1.00")]
 
 
-def test_apply_event_opens_a_ledger() -> None:
-    state = pl.apply_event(pl.Ledger.empty("USD").state, pl.LedgerOpened("EUR"))
-    assert pl.Ledger(state) == pl.Ledger.empty("EUR")
+def test_apply_event_applies_an_event_and_refuses_a_second_opening() -> None:
+    empty = pl.Ledger.empty("USD")
+    visit = pl.Appointment("A1", "P1", D(2025, 1, 2))
+    assert pl.apply_event(empty, pl.AppointmentAdded(visit)) == pl.add_appointment(empty, visit)
+    with pytest.raises(pl.InvalidInputError, match="other than LedgerOpened"):
+        pl.apply_event(empty, pl.LedgerOpened("EUR"))
+    with pytest.raises(pl.InvalidInputError, match="expected a Ledger"):
+        pl.apply_event(None, pl.AppointmentAdded(visit))  # type: ignore[arg-type]

@@ -1,5 +1,5 @@
-"""Ledgers of one lineage share their tables (patient_ledger.state): every one of them must still
-read exactly as it was made, whatever order they are used in, from any thread."""
+"""Ledgers of one history share their persistent tables (patient_ledger.state): every one of them
+must still read exactly as it was made, whatever order they are used in, from any thread."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def test_an_event_that_fails_to_apply_changes_nothing() -> None:
         patient_id="P1", applied=(("E1", "A1", 1000), ("E1", "A9", 1000)), on=D(2025, 2, 1)
     )
     with pytest.raises(KeyError):
-        pl.apply_event(ledger.state, broken)
+        pl.apply_event(ledger, broken)
     assert picture(ledger) == before
     assert pl.replay(ledger.events) == ledger
     assert picture(charge(ledger, "C1", "A1", "20.00"))[0][1].allocated == usd("20")
@@ -95,7 +95,7 @@ def test_a_journal_that_fails_to_extend_leaves_its_base_as_it_was() -> None:
     assert picture(base) == before
     extended = journal.extend(base, rest, prev=journal.head("".join(lines[: len(base.events)])))
     assert extended == longer
-    # Both stay readable, in either order: the load recorded what it wrote.
+    # Both stay readable, in either order.
     assert picture(base) == before
     assert picture(extended) == picture(longer)
     assert picture(charge(base, "C9", "A1", "1.00"))[0][1].patient_responsibility == usd("1")

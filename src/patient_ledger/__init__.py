@@ -50,6 +50,12 @@ from patient_ledger.events import (
     RefundPosted,
     UnallocatedApplied,
 )
+from patient_ledger.invariants import (
+    InvariantError,
+    Violation,
+    assert_invariants,
+    check_invariants,
+)
 from patient_ledger.money import MAX_MAJOR_UNITS
 from patient_ledger.state import Ledger
 from patient_ledger.values import (
@@ -66,11 +72,13 @@ from patient_ledger.views import (
     Aging,
     Dashboard,
     FeedRow,
+    PaymentStatus,
     UnallocatedEntry,
     aging,
     claims_feed,
     dashboard,
     patients,
+    payment_status,
     unallocated_entries,
 )
 
@@ -101,6 +109,7 @@ __all__ = [
     "InsufficientUnallocatedError",
     "InvalidAmountError",
     "InvalidInputError",
+    "InvariantError",
     "Ledger",
     "LedgerError",
     "LedgerOpened",
@@ -111,12 +120,14 @@ __all__ = [
     "PaymentMethod",
     "PaymentPosted",
     "PaymentReversed",
+    "PaymentStatus",
     "PaymentType",
     "RefundPosted",
     "Transfer",
     "UnallocatedApplied",
     "UnallocatedEntry",
     "UnknownIdError",
+    "Violation",
     "__version__",
     "add_appointment",
     "add_charge",
@@ -124,11 +135,14 @@ __all__ = [
     "aging",
     "apply_event",
     "apply_unallocated",
+    "assert_invariants",
     "auto_allocate",
     "cancel_offsetting",
+    "check_invariants",
     "claims_feed",
     "dashboard",
     "patients",
+    "payment_status",
     "post_payment",
     "refund",
     "release_credit",

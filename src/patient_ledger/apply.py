@@ -1,22 +1,20 @@
-"""apply_event: the one function that turns an event into the next state; replay folds it.
+"""apply_event: the one function that turns an event into the next ledger; replay folds it.
 
 ``apply_event`` never validates and never raises on a well-formed journal: the business rules
 were checked by the command that decided the event, so a journal replays without re-running
-them.  Each event is applied through a short-lived :class:`_Changes` that writes the lineage's
-tables, recording every write so that the state it started from stays readable (see
-:mod:`patient_ledger.state`), and freezes the result into the next :class:`State`.
+them. Each event is applied through a short-lived :class:`_Changes` that holds a *transient*
+of each table (``immutables.MapMutation``: written in place, but only on nodes it copied
+itself), and freezes them into the next :class:`~patient_ledger.state.State`. The state it
+started from is never written, so if applying fails or is interrupted half-way, the half-built
+tables are simply dropped. ``replay`` applies a whole journal through one ``_Changes``.
 """
 
 from __future__ import annotations
 
-import bisect
-import contextlib
-import datetime
-import gc
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any, assert_never
 
-from patient_ledger._log import EventLog
+from patient_ledger import _sorted
 from patient_ledger.errors import InvalidInputError
 from patient_ledger.events import (
     EVENT_TYPES,
@@ -38,79 +36,88 @@ from patient_ledger.events import (
     UnallocatedApplied,
 )
 from patient_ledger.state import (
-    MISSING,
+    NEW_PATIENT,
     AccountRow,
-    EntryKey,
     EntryRow,
     Ledger,
     PatientRow,
     State,
-    Write,
+    ledger_of,
     opened_state,
-    reroot,
-    undone,
+    state_of,
 )
-from patient_ledger.values import Appointment
 
-_NEW_PATIENT: PatientRow = ((), (), 0, 0)
-_NO_MONEY: AccountRow = (0, 0, (), (), 0)
+_add = _sorted.add
+_remove = _sorted.remove
 
 
 class _Changes:
-    """One state's tables being written by events, each write recorded in ``undo`` (None when
-    nothing else refers to the state: a replay from scratch)."""
+    """The tables of one state being written by events, as transients."""
 
-    # The tables most events write; the others are read from ``state``.
     __slots__ = (
         "accounts",
-        "appointments",
+        "adjusted",
+        "adjustments",
         "charges",
+        "currency",
         "entries",
+        "held",
+        "holders",
         "next_seq",
         "patients",
         "payments",
-        "state",
-        "undo",
+        "placed",
+        "reversed",
+        "transfers",
     )
 
-    def __init__(self, state: State, undo: list[Write] | None) -> None:
-        self.state = state
-        self.undo = undo
-        self.appointments = state.appointments
-        self.accounts = state.accounts
-        self.charges = state.charges
-        self.payments = state.payments
-        self.entries = state.entries
-        self.patients = state.patients
+    def __init__(self, state: State) -> None:
+        self.currency = state.currency
         self.next_seq = state.next_seq
+        self.accounts = state.accounts.mutate()
+        self.patients = state.patients.mutate()
+        self.entries = state.entries.mutate()
+        self.payments = state.payments.mutate()
+        self.placed = state.placed.mutate()
+        self.held = state.held.mutate()
+        self.charges = state.charges.mutate()
+        # Seldom written: kept as maps, set whole.
+        self.adjusted = state.adjusted
+        self.adjustments = state.adjustments
+        self.transfers = state.transfers
+        self.holders = state.holders
+        self.reversed = state.reversed
 
-    def put(self, table: dict[str, Any], key: str, value: object) -> None:
-        """Write one table entry, recording what it replaces."""
-        if self.undo is not None:
-            self.undo.append((table, key, table.get(key, MISSING)))
-        table[key] = value
-
-    def abandon(self) -> None:
-        """Undo every write: the state is again as it was (after an event failed to apply)."""
-        if self.undo is not None:
-            undone(self.undo)
-            self.undo.clear()
-
-    def freeze(self, log: EventLog) -> State:
-        """The state after the writes, now the root; the old state links to it."""
-        return self.state.succeeded_by(log, self.next_seq, self.undo)
+    def freeze(self, log: Any) -> State:
+        """The state after the writes (the transients are finished: use this once)."""
+        return State(
+            self.currency,
+            log,
+            self.next_seq,
+            self.accounts.finish(),
+            self.patients.finish(),
+            self.entries.finish(),
+            self.payments.finish(),
+            self.placed.finish(),
+            self.held.finish(),
+            self.charges.finish(),
+            self.adjusted,
+            self.adjustments,
+            self.transfers,
+            self.holders,
+            self.reversed,
+        )
 
     # -- patients and payments -------------------------------------------------------------
 
     def add_paid(self, patient_id: str, amount: int) -> None:
-        appointments, keys, available, paid = self.patients.get(patient_id, _NEW_PATIENT)
-        self.put(self.patients, patient_id, (appointments, keys, available, paid + amount))
+        row = self.patients.get(patient_id, NEW_PATIENT)
+        self.patients[patient_id] = (*row[:3], row[3] + amount, *row[4:])
 
     def add_holder(self, payment_id: str, patient_id: str) -> None:
-        table = self.state.holders
-        holders = table.get(payment_id) or (self.payments[payment_id].patient_id,)
+        holders = self.holders.get(payment_id) or (self.payments[payment_id].patient_id,)
         if patient_id not in holders:
-            self.put(table, payment_id, (*holders, patient_id))
+            self.holders = self.holders.set(payment_id, (*holders, patient_id))
 
     # -- entries and buckets ---------------------------------------------------------------
 
@@ -120,26 +127,61 @@ class _Changes:
         patient_id: str,
         appointment_id: str | None,
         payment_id: str,
-        received_on: datetime.date,
+        received_on: Any,
         amount: int,
     ) -> None:
         seq = self.next_seq
         self.next_seq = seq + 1
-        row = (patient_id, appointment_id, payment_id, received_on, seq, amount, 0)
-        self.put(self.entries, entry_id, row)
+        self.entries[entry_id] = (
+            patient_id,
+            appointment_id,
+            payment_id,
+            received_on,
+            seq,
+            amount,
+            0,
+        )
+        self.held[payment_id] = (*self.held.get(payment_id, ()), entry_id)
         key = (received_on, seq, entry_id)
-        if appointment_id is None:  # (the event has made the patient known by now)
-            appointments, keys, available, paid = self.patients[patient_id]
-            keys = (*keys, key) if not keys or keys[-1] < key else _inserted(keys, key)
-            self.put(self.patients, patient_id, (appointments, keys, available + amount, paid))
+        # (the event has made the patient known by now)
+        (
+            apps,
+            general,
+            general_available,
+            paid,
+            charged,
+            allocated,
+            held,
+            negatives,
+            owing,
+            open_,
+        ) = self.patients[patient_id]
+        if amount < 0:
+            negatives = _add(negatives, key)
+        if appointment_id is None:
+            general = _add(general, key)
+            general_available += amount
         else:
-            charged, allocated, allocations, keys, available = self.accounts[appointment_id]
-            keys = (*keys, key) if not keys or keys[-1] < key else _inserted(keys, key)
-            self.put(
-                self.accounts,
-                appointment_id,
-                (charged, allocated, allocations, keys, available + amount),
+            account = self.accounts[appointment_id]
+            self.accounts[appointment_id] = (
+                *account[:5],
+                _add(account[5], key),
+                account[6] + amount,
+                account[7],
             )
+            held += amount
+        self.patients[patient_id] = (
+            apps,
+            general,
+            general_available,
+            paid,
+            charged,
+            allocated,
+            held,
+            negatives,
+            owing,
+            _add(open_, key),
+        )
 
     def change_entry(self, entry_id: str, delta: int, *, cancelled: bool = False) -> EntryRow:
         """Change an open entry's amount by ``delta``; return the entry as it was."""
@@ -148,68 +190,153 @@ class _Changes:
         left = remaining + delta
         if cancelled:
             closed -= delta
-        self.put(
-            self.entries,
-            entry_id,
-            (patient_id, appointment_id, payment_id, received_on, seq, left, closed),
+        self.entries[entry_id] = (
+            patient_id,
+            appointment_id,
+            payment_id,
+            received_on,
+            seq,
+            left,
+            closed,
         )
+        (
+            apps,
+            general,
+            general_available,
+            paid,
+            charged,
+            allocated,
+            held,
+            negatives,
+            owing,
+            open_,
+        ) = self.patients[patient_id]
+        key = (received_on, seq, entry_id)
+        if not left:
+            open_ = _remove(open_, key)
+            if remaining < 0:
+                negatives = _remove(negatives, key)
+            ids = self.held[payment_id]
+            if len(ids) == 1:
+                del self.held[payment_id]
+            else:
+                self.held[payment_id] = tuple(i for i in ids if i != entry_id)
         if appointment_id is None:
-            appointments, keys, available, paid = self.patients[patient_id]
             if not left:
-                keys = _without(keys, entry_id)
-            self.put(self.patients, patient_id, (appointments, keys, available + delta, paid))
+                general = _remove(general, key)
+            general_available += delta
         else:
-            charged, allocated, allocations, keys, available = self.accounts[appointment_id]
-            if not left:
-                keys = _without(keys, entry_id)
-            self.put(
-                self.accounts,
-                appointment_id,
-                (charged, allocated, allocations, keys, available + delta),
+            account = self.accounts[appointment_id]
+            self.accounts[appointment_id] = (
+                *account[:5],
+                _remove(account[5], key) if not left else account[5],
+                account[6] + delta,
+                account[7],
             )
+            held += delta
+        self.patients[patient_id] = (
+            apps,
+            general,
+            general_available,
+            paid,
+            charged,
+            allocated,
+            held,
+            negatives,
+            owing,
+            open_,
+        )
         return row
 
     # -- appointments ----------------------------------------------------------------------
 
-    def add_appointment(self, appointment: Appointment) -> None:
-        self.put(self.appointments, appointment.id, appointment)
-        self.put(self.accounts, appointment.id, _NO_MONEY)
-        pid = appointment.patient_id
-        appointments, keys, available, paid = self.patients.get(pid, _NEW_PATIENT)
-        self.put(self.patients, pid, ((*appointments, appointment.id), keys, available, paid))
+    def add_appointment(self, appointment: Any) -> None:
+        appointment_id = appointment.id
+        self.accounts[appointment_id] = (
+            appointment,
+            0,
+            0,
+            _sorted.EMPTY,
+            0,
+            _sorted.EMPTY,
+            0,
+            len(self.accounts),
+        )
+        row = self.patients.get(appointment.patient_id, NEW_PATIENT)
+        self.patients[appointment.patient_id] = (
+            _add(row[0], (appointment.date, appointment_id)),
+            *row[1:],
+        )
+
+    def _account_money(
+        self, appointment_id: str, charged_delta: int, allocated_delta: int
+    ) -> AccountRow:
+        """Change an appointment's charges and allocations, and its patient's sums; return the
+        appointment's row as it was."""
+        account = self.accounts[appointment_id]
+        appointment, charged, allocated = account[0], account[1], account[2]
+        self.accounts[appointment_id] = (
+            appointment,
+            charged + charged_delta,
+            allocated + allocated_delta,
+            *account[3:],
+        )
+        patient_id = appointment.patient_id
+        row: PatientRow = self.patients[patient_id]
+        owing = row[8]
+        was_due = charged > allocated
+        is_due = charged + charged_delta > allocated + allocated_delta
+        if was_due != is_due:
+            key = (appointment.date, appointment_id)
+            owing = _add(owing, key) if is_due else _remove(owing, key)
+        self.patients[patient_id] = (
+            *row[:4],
+            row[4] + charged_delta,
+            row[5] + allocated_delta,
+            row[6],
+            row[7],
+            owing,
+            row[9],
+        )
+        return account
 
     def allocate(self, appointment_id: str, payment_id: str, amount: int) -> None:
-        charged, allocated, allocations, keys, available = self.accounts[appointment_id]
-        self.put(
-            self.accounts,
-            appointment_id,
-            (charged, allocated + amount, (*allocations, (payment_id, amount)), keys, available),
+        account = self._account_money(appointment_id, 0, amount)
+        number = account[4]
+        self.accounts[appointment_id] = (
+            *self.accounts[appointment_id][:3],
+            _add(account[3], (number, payment_id, amount)),
+            number + 1,
+            *account[5:],
+        )
+        self.placed[payment_id] = (
+            *self.placed.get(payment_id, ()),
+            (appointment_id, number, amount),
         )
 
     def deallocate(self, appointment_id: str, payment_id: str, amount: int) -> None:
-        """Take ``amount`` of ``payment_id``'s allocations off, its newest first."""
-        charged, allocated, allocations, keys, available = self.accounts[appointment_id]
-        parts = list(allocations)
+        """Take ``amount`` of ``payment_id``'s allocations to the appointment off, newest first."""
+        self._account_money(appointment_id, 0, -amount)
+        account = self.accounts[appointment_id]
+        allocations = account[3]
+        placements = list(self.placed[payment_id])
         left = amount
-        for i in range(len(parts) - 1, -1, -1):
-            pid, part = parts[i]
-            if pid != payment_id or not left:
+        for i in range(len(placements) - 1, -1, -1):
+            where, number, part = placements[i]
+            if where != appointment_id or not left:
                 continue
             take = min(part, left)
             left -= take
-            parts[i] = (pid, part - take)
-        kept = tuple(pair for pair in parts if pair[1])
-        self.put(
-            self.accounts, appointment_id, (charged, allocated - amount, kept, keys, available)
-        )
-
-    def add_charged(self, appointment_id: str, amount: int) -> None:
-        charged, allocated, allocations, keys, available = self.accounts[appointment_id]
-        self.put(
-            self.accounts,
-            appointment_id,
-            (charged + amount, allocated, allocations, keys, available),
-        )
+            allocations = _remove(allocations, (number, payment_id, part))
+            if part > take:
+                allocations = _add(allocations, (number, payment_id, part - take))
+            placements[i] = (where, number, part - take)
+        kept = tuple(placement for placement in placements if placement[2])
+        if kept:
+            self.placed[payment_id] = kept
+        else:
+            del self.placed[payment_id]
+        self.accounts[appointment_id] = (*account[:3], allocations, *account[4:])
 
     def apply_held(self, applied: tuple[Application, ...]) -> None:
         """Apply parts of open entries to appointments' charges."""
@@ -221,7 +348,7 @@ class _Changes:
         self, appointment_id: str, returned: tuple[Return, ...], *, to_general: bool
     ) -> None:
         """Hold allocations again as new entries: in the general or the appointment's bucket."""
-        patient_id = self.appointments[appointment_id].patient_id
+        patient_id = self.accounts[appointment_id][0].patient_id
         for payment_id, amount, entry_id in returned:
             self.deallocate(appointment_id, payment_id, amount)
             self.open_entry(
@@ -246,54 +373,11 @@ class _Changes:
                 self.add_holder(payment_id, to_patient_id)
 
 
-def _inserted(keys: tuple[EntryKey, ...], key: EntryKey) -> tuple[EntryKey, ...]:
-    """A bucket's open keys with ``key`` in its place, oldest first (an entry received before
-    the newest one: the usual case, appending, is written where it happens)."""
-    ordered = list(keys)
-    bisect.insort(ordered, key)
-    return tuple(ordered)
-
-
-def _without(keys: tuple[EntryKey, ...], entry_id: str) -> tuple[EntryKey, ...]:
-    """A bucket's open keys without the entry ``entry_id`` (closed)."""
-    return tuple(key for key in keys if key[2] != entry_id)
-
-
-def apply_event(state: State, event: Event) -> State:
-    """Return the state after ``event``: the one mutator, shared by commands and replay.
-
-    ``state`` is left as it was (see :mod:`patient_ledger.state` for how); if the event fails to
-    apply, nothing is changed.
-    """
-    if isinstance(event, LedgerOpened):
-        return opened_state(event)
-    with state.lineage.lock:
-        return advance(state, event)
-
-
-def advance(state: State, event: Event) -> State:
-    """:func:`apply_event` for a caller that holds the lineage's lock (the commands)."""
-    if state.link[0] is not None:
-        reroot(state)
-    changes: _Changes | None = state.lineage.writer  # one per lineage, reused: same tables
-    if changes is None:
-        changes = state.lineage.writer = _Changes(state, None)
-    changes.state = state
-    changes.next_seq = state.next_seq
-    changes.undo = []
-    try:
-        _apply(changes, event)
-    except BaseException:
-        changes.abandon()
-        raise
-    return changes.freeze(state.log.appended(event))
-
-
 def _apply(c: _Changes, event: Event) -> None:  # noqa: PLR0915 - one case per event
     """Apply one event (not ``LedgerOpened``) to the changes being collected."""
     match event:
         case PaymentPosted(payment=p, allocated=allocated, entry_id=entry_id):
-            c.put(c.payments, p.id, p)
+            c.payments[p.id] = p
             c.add_paid(p.patient_id, p.minor_units)
             if allocated:
                 c.allocate(p.appointment_id, p.id, allocated)  # type: ignore[arg-type]
@@ -307,15 +391,15 @@ def _apply(c: _Changes, event: Event) -> None:  # noqa: PLR0915 - one case per e
                     p.minor_units - allocated,
                 )
         case ChargeAdded(charge=charge, applied=applied):
-            c.put(c.charges, charge.id, charge)
-            c.add_charged(charge.appointment_id, charge.minor_units)
+            c.charges[charge.id] = charge
+            c._account_money(charge.appointment_id, charge.minor_units, 0)  # noqa: SLF001
             c.apply_held(applied)
         case AppointmentAdded(appointment=appointment):
             c.add_appointment(appointment)
         case UnallocatedApplied(applied=applied):
             c.apply_held(applied)
         case RefundPosted(payment=p, entry_id=entry_id):
-            c.put(c.payments, p.id, p)
+            c.payments[p.id] = p
             c.add_paid(p.patient_id, p.minor_units)
             c.open_entry(
                 entry_id, p.patient_id, p.appointment_id, p.id, p.received_on, p.minor_units
@@ -327,27 +411,27 @@ def _apply(c: _Changes, event: Event) -> None:  # noqa: PLR0915 - one case per e
             c.return_allocations(appointment_id, event.returned, to_general=True)
             c.apply_held(event.applied)
         case CreditReleased(appointment_id=appointment_id, moves=moves):
-            c.move_credit(moves, c.appointments[appointment_id].patient_id)
+            c.move_credit(moves, c.accounts[appointment_id][0].patient_id)
         case ChargeAdjusted(adjustment=adjustment):
             charge = c.charges[adjustment.charge_id]
-            before = c.state.adjusted.get(charge.id, charge.minor_units)
-            c.put(c.state.adjusted, charge.id, before + adjustment.minor_units)
-            c.add_charged(charge.appointment_id, adjustment.minor_units)
-            c.put(c.state.adjustments, adjustment.id, adjustment)
+            before = c.adjusted.get(charge.id, charge.minor_units)
+            c.adjusted = c.adjusted.set(charge.id, before + adjustment.minor_units)
+            c._account_money(charge.appointment_id, adjustment.minor_units, 0)  # noqa: SLF001
+            c.adjustments = c.adjustments.set(adjustment.id, adjustment)
             c.return_allocations(charge.appointment_id, event.returned, to_general=False)
             c.apply_held(event.applied)
         case CreditTransferred(transfer=transfer, moves=moves):
-            c.put(c.state.transfers, transfer.id, transfer)
+            c.transfers = c.transfers.set(transfer.id, transfer)
             c.add_paid(transfer.to_patient_id, 0)  # the receiver becomes known
             c.move_credit(moves, transfer.to_patient_id)
         case PaymentReversed():
             for appointment_id, amount in event.allocations:
                 c.deallocate(appointment_id, event.payment_id, amount)
-                c.add_paid(c.appointments[appointment_id].patient_id, -amount)
+                c.add_paid(c.accounts[appointment_id][0].patient_id, -amount)
             for entry_id, amount in event.entries:
                 row = c.change_entry(entry_id, -amount)
                 c.add_paid(row[0], -amount)
-            c.put(c.state.reversed, event.payment_id, event.on)
+            c.reversed = c.reversed.set(event.payment_id, event.on)
             c.apply_held(event.applied)
         case LedgerOpened():  # pragma: no cover - opened_state() handles it; never a change
             pass
@@ -355,79 +439,73 @@ def _apply(c: _Changes, event: Event) -> None:  # noqa: PLR0915 - one case per e
             assert_never(event)
 
 
-class Replayer:
-    """Applies many events at once (replay, loading a journal) with the same ``_apply`` as
-    ``apply_event``: ``add`` one event at a time, then ``freeze`` the state after them all.
+def advance(state: State, event: Event) -> State:
+    """The state after ``event`` (not ``LedgerOpened``); ``state`` is left as it was."""
+    changes = _Changes(state)
+    _apply(changes, event)
+    return changes.freeze(state.log.appended(event))
 
-    Started from an existing state (the ``base`` of a load), it records its writes so that
-    state stays as it was; from a new one it writes without a record. Hold the state's lock.
+
+def apply_event(ledger: Ledger, event: Event) -> Ledger:
+    """Return the ledger after ``event``: the one mutator, shared by commands and replay.
+
+    No business rule is checked (the command that decided the event did): this is how a
+    recorded journal is applied. ``ledger`` is left as it was, whatever happens.
+
+    Raises:
+        InvalidInputError: ``event`` is not an event, or is a second ``LedgerOpened``.
     """
-
-    def __init__(self, state: State, *, base: bool) -> None:
-        reroot(state)
-        self.changes = _Changes(state, [] if base else None)
-        self.events: list[Event] = []
-
-    def add(self, event: Event) -> None:
-        self.events.append(event)
-        _apply(self.changes, event)
-
-    def abandon(self) -> None:
-        """Undo everything added (a load that failed): the base state is as it was."""
-        self.changes.abandon()
-
-    def freeze(self) -> State:
-        return self.changes.freeze(self.changes.state.log.extended(self.events))
+    state = state_of(ledger)
+    if type(event) not in EVENT_TYPES or isinstance(event, LedgerOpened):
+        raise InvalidInputError(
+            f"apply_event takes an event other than LedgerOpened, got {type(event).__name__}"
+        )
+    return ledger_of(advance(state, event))
 
 
-def replay(events: Iterable[Event]) -> Ledger:
+def replay(events: Iterable[Event], *, onto: Ledger | None = None) -> Ledger:
     """Rebuild a ledger from its journal: ``replay(ledger.events) == ledger`` always.
 
     Business rules are not re-run; only the journal's shape is checked. The events are applied
-    by the same mutator as the commands', in one batch of in-place map mutations.
+    by the same mutator as the commands', in one batch of transient writes. With ``onto``, the
+    events continue that ledger's journal (how a store catches a ledger up); ``onto`` is left
+    as it was.
 
     Raises:
-        InvalidInputError: the journal is empty, does not start with ``LedgerOpened``, opens
-            twice, or holds something that is not an event.
+        InvalidInputError: the journal is empty, does not start with ``LedgerOpened`` (or,
+            ``onto`` a ledger, holds one), holds something that is not an event, or an event
+            that does not apply to the ledger before it. Its ``index`` names the item.
     """
-    with paused_gc():
-        return _replay(events)
-
-
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector during a bulk build, then restore it.
-
-    A replay creates hundreds of thousands of long-lived, acyclic objects: the collector would
-    only traverse them again and again (half the time of a large replay, measured in
-    ``benchmarks/``). Reference counting still frees everything as usual; only the cycle
-    detector waits. Whether it was enabled before is restored, whatever happens.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _replay(events: Iterable[Event]) -> Ledger:
-    bulk: Replayer | None = None
-    for number, event in enumerate(events):  # a new lineage: nothing else sees it yet
+    changes: _Changes | None = None
+    log: Any = None
+    batch: list[Event] = []
+    opened = onto is not None
+    if onto is not None:
+        state = state_of(onto)
+        changes, log = _Changes(state), state.log
+    for number, event in enumerate(events):
         if type(event) not in EVENT_TYPES:
             raise InvalidInputError(
                 f"journal item {number} is not an event: {type(event).__name__}", index=number
             )
-        if (number == 0) != isinstance(event, LedgerOpened):
+        if opened == isinstance(event, LedgerOpened):
             raise InvalidInputError(
                 f"journal item {number}: LedgerOpened must come first, and only once",
                 index=number,
             )
-        if bulk is None:
-            bulk = Replayer(opened_state(event), base=False)  # type: ignore[arg-type]
-        else:
-            bulk.add(event)
-    if bulk is None:
+        if changes is None:
+            state = opened_state(event)  # type: ignore[arg-type] # checked just above
+            changes, log, opened = _Changes(state), state.log, True
+            continue
+        batch.append(event)
+        try:
+            _apply(changes, event)
+        except Exception as error:  # noqa: BLE001 - any failure to apply names its item
+            raise InvalidInputError(
+                f"journal item {number}: {type(event).__name__} does not apply to the ledger "
+                f"before it: {type(error).__name__} {error}",
+                index=number,
+            ) from None
+    if changes is None:
         raise InvalidInputError("cannot replay an empty journal: it must start with LedgerOpened")
-    return Ledger(bulk.freeze())
+    return ledger_of(changes.freeze(log.extended(batch)))

@@ -29,6 +29,7 @@ from patient_ledger.apply import replay
 from patient_ledger.commands import post_payment, refund
 from patient_ledger.demo import SCENARIOS, run
 from patient_ledger.errors import InvalidInputError, LedgerError
+from patient_ledger.invariants import check_invariants
 from patient_ledger.render import report_data, report_html, report_text
 from patient_ledger.state import Ledger
 from patient_ledger.values import Payment, PaymentType
@@ -170,8 +171,6 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from patient_ledger.testing import check_invariants  # noqa: PLC0415 - only verify needs it
-
     text = args.journal.read_text(encoding="utf-8")
     ledger = journal.loads(text, head=args.head)  # a JournalError names the first bad line
     violations = check_invariants(ledger)

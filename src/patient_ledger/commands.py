@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 import attrs
 from moneyed import Money
 
+from patient_ledger import _sorted
 from patient_ledger.apply import advance
 from patient_ledger.errors import (
     AlreadyReversedError,
@@ -53,18 +54,22 @@ from patient_ledger.events import (
 )
 from patient_ledger.money import check_currency, to_minor, to_money
 from patient_ledger.state import (
+    ADDED,
+    ALLOCATED,
+    APPOINTMENT,
     AVAILABLE,
-    PAYMENT_ID,
+    CHARGED,
+    GENERAL_AVAILABLE,
+    OPEN,
     REMAINING,
     AccountRow,
     AppointmentState,
     Bucket,
-    EntryKey,
+    Entry,
     Ledger,
     PatientState,
     State,
-    appointment_order,
-    exclusive,
+    ledger_of,
     state_of,
 )
 from patient_ledger.values import (
@@ -135,19 +140,19 @@ def _patient(state: State, patient_id: object) -> PatientState:
 
 def _account(state: State, appointment_id: object, patient_id: str | None = None) -> AccountRow:
     """An appointment's money; refuses an unknown appointment, or another patient's."""
-    appointment = state.appointments.get(check_id(appointment_id, "appointment_id"))
-    if appointment is None:
+    account = state.accounts.get(check_id(appointment_id, "appointment_id"))
+    if account is None:
         raise UnknownIdError(
             f"appointment {appointment_id!r} is not in the ledger", id=appointment_id
         )
-    owner = appointment.patient_id
+    owner = account[0].patient_id
     if patient_id is not None and owner != patient_id:
         raise PatientMismatchError(
             f"appointment {appointment_id!r} belongs to patient {owner!r}, not {patient_id!r}",
             id=appointment_id,
             patient_id=patient_id,
         )
-    return state.accounts[appointment.id]
+    return account
 
 
 def _appointment(state: State, appointment_id: object) -> AppointmentState:
@@ -155,17 +160,18 @@ def _appointment(state: State, appointment_id: object) -> AppointmentState:
     return state.appointment(appointment_id)  # type: ignore[arg-type] # checked just above
 
 
-def _draw(state: State, keys: tuple[EntryKey, ...], amount: int) -> Iterator[EntryPart]:
+def _draw(state: State, keys: _sorted.Keys, amount: int) -> Iterator[EntryPart]:
     """Parts of a bucket's open positive entries (its ``keys``, oldest first) adding up to
     ``amount``.
 
     Callers never ask for more than the bucket's available amount, which is at most the sum
     of its positive entries, so the draw always completes.
     """
-    for _, _, entry_id in keys:
+    entries = state.entries
+    for _, _, entry_id in _sorted.iterate(keys):
         if amount <= 0:
             return
-        remaining = state.entries[entry_id][REMAINING]
+        remaining = entries[entry_id][REMAINING]
         if remaining > 0:
             take = min(remaining, amount)
             amount -= take
@@ -173,7 +179,7 @@ def _draw(state: State, keys: tuple[EntryKey, ...], amount: int) -> Iterator[Ent
 
 
 def _applications(
-    state: State, keys: tuple[EntryKey, ...], amount: int, appointment_id: str
+    state: State, keys: _sorted.Keys, amount: int, appointment_id: str
 ) -> tuple[Application, ...]:
     """Apply ``amount`` of a bucket (its open ``keys``), oldest entries first, to an
     appointment."""
@@ -190,11 +196,11 @@ def _auto_applied(
     command that only changes charges or allocations, not the bucket, decides auto-apply
     without applying its event twice.
     """
-    charged, allocated, _, keys, available = state.accounts[appointment_id]
-    amount = min(available, charged - allocated if due is None else due)
+    account = state.accounts[appointment_id]
+    amount = min(account[AVAILABLE], account[CHARGED] - account[ALLOCATED] if due is None else due)
     if amount <= 0:
         return ()
-    return _applications(state, keys, amount, appointment_id)
+    return _applications(state, account[OPEN], amount, appointment_id)
 
 
 def _check_payment(state: State, payment: object, refund: bool) -> Payment:
@@ -216,7 +222,6 @@ def _check_payment(state: State, payment: object, refund: bool) -> Payment:
 # -- SPEC §4: the seed's workflow -------------------------------------------------------------
 
 
-@exclusive
 def add_appointment(ledger: Ledger, appointment: Appointment) -> Ledger:
     """Register an appointment, and so its patient.
 
@@ -226,13 +231,12 @@ def add_appointment(ledger: Ledger, appointment: Appointment) -> Ledger:
     """
     state = state_of(ledger)
     _of_type(appointment, Appointment, "appointment")
-    known = state.appointments.get(appointment.id)
-    if known is not None and _is_resubmission(known, appointment, "appointment", appointment.id):
+    known = state.accounts.get(appointment.id)
+    if known is not None and _is_resubmission(known[0], appointment, "appointment", appointment.id):
         return ledger
-    return Ledger(advance(state, AppointmentAdded(appointment)))
+    return ledger_of(advance(state, AppointmentAdded(appointment)))
 
 
-@exclusive
 def add_charge(ledger: Ledger, charge: Charge) -> Ledger:
     """Add a charge to its appointment, then auto-apply that appointment's held money.
 
@@ -249,16 +253,15 @@ def add_charge(ledger: Ledger, charge: Charge) -> Ledger:
     known = state.charges.get(charge.id)
     if known is not None and _is_resubmission(known, charge, "charge", charge.id):
         return ledger
-    charged, allocated, _, _, available = _account(state, charge.appointment_id)
+    account = _account(state, charge.appointment_id)
     event = ChargeAdded(charge)
-    if available > 0:
+    if account[AVAILABLE] > 0:
         # Decide what the held money pays on the state with the charge, then record both.
-        due = charged + charge.minor_units - allocated
+        due = account[CHARGED] + charge.minor_units - account[ALLOCATED]
         event = ChargeAdded(charge, _auto_applied(state, charge.appointment_id, due))
-    return Ledger(advance(state, event))
+    return ledger_of(advance(state, event))
 
 
-@exclusive
 def post_payment(ledger: Ledger, payment: Payment) -> Ledger:
     """Post a payment (amount > 0, any type but ``REFUND``).
 
@@ -278,17 +281,16 @@ def post_payment(ledger: Ledger, payment: Payment) -> Ledger:
         return ledger
     allocated = 0
     if payment.appointment_id is not None:
-        charged, paid, *_ = _account(state, payment.appointment_id, payment.patient_id)
-        allocated = min(payment.minor_units, charged - paid)
+        account = _account(state, payment.appointment_id, payment.patient_id)
+        allocated = min(payment.minor_units, account[CHARGED] - account[ALLOCATED])
     entry_id = state.next_entry_id() if allocated < payment.minor_units else None
-    return Ledger(
+    return ledger_of(
         advance(
             state, PaymentPosted(payment=payment, allocated=Minor(allocated), entry_id=entry_id)
         )
     )
 
 
-@exclusive
 def refund(ledger: Ledger, payment: Payment) -> Ledger:
     """Give money back: a ``REFUND`` payment with a negative amount.
 
@@ -321,10 +323,9 @@ def refund(ledger: Ledger, payment: Payment) -> Ledger:
             amount=payment.amount,
             available=to_money(available, state.currency),
         )
-    return Ledger(advance(state, RefundPosted(payment=payment, entry_id=state.next_entry_id())))
+    return ledger_of(advance(state, RefundPosted(payment=payment, entry_id=state.next_entry_id())))
 
 
-@exclusive
 def apply_unallocated(
     ledger: Ledger,
     patient_id: str,
@@ -350,8 +351,8 @@ def apply_unallocated(
     minor = _amount_arg(state, amount, "amount to apply")
     check_date(on, "on")
     general = _patient(state, patient_id).general
-    charged, allocated, *_ = _account(state, appointment_id, patient_id)
-    due = charged - allocated
+    account = _account(state, appointment_id, patient_id)
+    due = account[CHARGED] - account[ALLOCATED]
     if minor is None:
         minor = min(general.available, due)
         if minor <= 0:
@@ -373,10 +374,11 @@ def apply_unallocated(
             balance_due=to_money(due, state.currency),
         )
     applied = _applications(state, general.open, minor, appointment_id)
-    return Ledger(advance(state, UnallocatedApplied(patient_id=patient_id, applied=applied, on=on)))
+    return ledger_of(
+        advance(state, UnallocatedApplied(patient_id=patient_id, applied=applied, on=on))
+    )
 
 
-@exclusive
 def cancel_offsetting(
     ledger: Ledger,
     patient_id: str,
@@ -408,7 +410,7 @@ def cancel_offsetting(
             return ledger
     else:
         parts = _chosen_parts(state, patient_id, ids)
-    return Ledger(
+    return ledger_of(
         advance(state, EntriesCancelled(patient_id=patient_id, parts=tuple(parts), on=on))
     )
 
@@ -461,19 +463,27 @@ def _chosen_parts(state: State, patient_id: str, ids: tuple[str, ...]) -> list[E
 
 def _offsetting_parts(state: State, patient: PatientState) -> list[EntryPart]:
     """In each bucket, close every open negative entry and as much of the open positive ones,
-    oldest first, as offsets them (a bucket's available amount is ≥ 0, so all are matched)."""
-    buckets = [patient.general] + [state.appointment(a).bucket for a in patient.appointments]
+    oldest first, as offsets them (a bucket's available amount is ≥ 0, so all are matched).
+    Buckets go general first, then the appointments' in the order they were added."""
+    negatives: dict[str | None, list[EntryPart]] = {}
+    for _, _, entry_id in _sorted.iterate(patient.negatives):
+        row = state.entries[entry_id]
+        negatives.setdefault(row[APPOINTMENT], []).append((entry_id, Minor(row[REMAINING])))
     parts: list[EntryPart] = []
-    for bucket in buckets:
-        negatives = [
-            (entry_id, Minor(state.entries[entry_id][REMAINING]))
-            for _, _, entry_id in bucket.open
-            if state.entries[entry_id][REMAINING] < 0
-        ]
-        if negatives:
-            parts.extend(_draw(state, bucket.open, -sum(amount for _, amount in negatives)))
-            parts.extend(negatives)
+    for appointment_id in sorted(negatives, key=lambda a: _added(state, a)):
+        keys = (
+            patient.general.open if appointment_id is None else state.accounts[appointment_id][OPEN]
+        )
+        closed = negatives[appointment_id]
+        parts.extend(_draw(state, keys, -sum(amount for _, amount in closed)))
+        parts.extend(closed)
     return parts
+
+
+def _added(state: State, appointment_id: str | None) -> int:
+    """Where a bucket comes in a patient's buckets: the general one first, then appointments'
+    in the order they were added."""
+    return -1 if appointment_id is None else state.accounts[appointment_id][ADDED]
 
 
 # -- SPEC §9: the rest of the workflow --------------------------------------------------------
@@ -482,7 +492,7 @@ def _offsetting_parts(state: State, patient: PatientState) -> list[EntryPart]:
 def _returned(state: State, appointment: AppointmentState, amount: int) -> tuple[Return, ...]:
     """Take ``amount`` of an appointment's allocations back, newest first, as new entries."""
     returned: list[Return] = []
-    for payment_id, part in reversed(appointment.allocations):
+    for _, payment_id, part in _sorted.iterate_reversed(appointment.allocations):
         if amount <= 0:
             break
         take = min(part, amount)
@@ -499,7 +509,6 @@ def _moves(state: State, bucket: Bucket, amount: int) -> tuple[Move, ...]:
     )
 
 
-@exclusive
 def unapply(
     ledger: Ledger, appointment_id: str, amount: Money | None = None, *, on: datetime.date
 ) -> Ledger:
@@ -542,10 +551,9 @@ def unapply(
         # The reopened balance meets the appointment's own held money (invariant 5).
         applied = _auto_applied(state, appointment_id, appointment.due + minor)
         event = attrs.evolve(event, applied=applied)
-    return Ledger(advance(state, event))
+    return ledger_of(advance(state, event))
 
 
-@exclusive
 def release_credit(
     ledger: Ledger, appointment_id: str, amount: Money | None = None, *, on: datetime.date
 ) -> Ledger:
@@ -577,10 +585,11 @@ def release_credit(
             available=to_money(available, state.currency),
         )
     moves = _moves(state, appointment.bucket, minor)
-    return Ledger(advance(state, CreditReleased(appointment_id=appointment_id, moves=moves, on=on)))
+    return ledger_of(
+        advance(state, CreditReleased(appointment_id=appointment_id, moves=moves, on=on))
+    )
 
 
-@exclusive
 def adjust_charge(ledger: Ledger, adjustment: Adjustment) -> Ledger:
     """Change a charge's patient responsibility by the adjustment's signed amount.
 
@@ -631,10 +640,9 @@ def adjust_charge(ledger: Ledger, adjustment: Adjustment) -> Ledger:
         event = ChargeAdjusted(
             adjustment=adjustment, applied=_auto_applied(state, appointment_id, due)
         )
-    return Ledger(advance(state, event))
+    return ledger_of(advance(state, event))
 
 
-@exclusive
 def reverse_payment(
     ledger: Ledger, payment_id: str, *, on: datetime.date, reason: str | None = None
 ) -> Ledger:
@@ -660,41 +668,49 @@ def reverse_payment(
         raise UnknownIdError(f"payment {payment_id!r} is not in the ledger", id=payment_id)
     if payment_id in state.reversed:
         raise AlreadyReversedError(f"payment {payment_id!r} was already reversed", id=payment_id)
-    allocations: list[tuple[str, Minor]] = []
+    holders = state.holders_of(payment_id)
+
+    def owner(appointment_id: str | None, patient_id: str) -> tuple[int, int]:
+        return (holders.index(patient_id), _added(state, appointment_id))
+
+    # Events list the money as the holders hold it: each holder's appointments in the order
+    # they were added, general bucket first.
+    allocated: dict[str, int] = {}
+    for appointment_id, _, part in state.placed.get(payment_id, ()):
+        allocated[appointment_id] = allocated.get(appointment_id, 0) + part
+    allocation_order = sorted(allocated, key=lambda a: owner(a, state.accounts[a][0].patient_id))
+    allocations = [(a, Minor(allocated[a])) for a in allocation_order]
+    held: dict[tuple[str, str | None], list[Entry]] = {}
+    for entry_id in state.held.get(payment_id, ()):
+        entry = state.entry(entry_id)
+        held.setdefault((entry.patient_id, entry.appointment_id), []).append(entry)
     entries: list[EntryPart] = []
-    touched: list[str] = []
-    for holder in state.holders_of(payment_id):
-        patient = state.patient(holder)
-        buckets: list[tuple[str | None, Bucket]] = [(None, patient.general)]
-        for appointment in map(state.appointment, patient.appointments):
-            appointment_id = appointment.appointment.id
-            allocated = sum(part for pid, part in appointment.allocations if pid == payment_id)
-            if allocated:
-                allocations.append((appointment_id, Minor(allocated)))
-                touched.append(appointment_id)
-            buckets.append((appointment_id, appointment.bucket))
-        for bucket_appointment_id, bucket in buckets:
-            held = [
-                (entry_id, Minor(state.entries[entry_id][REMAINING]))
-                for _, _, entry_id in bucket.open
-                if state.entries[entry_id][PAYMENT_ID] == payment_id
-            ]
-            total = sum(part for _, part in held)
-            if bucket.available - total < 0:
-                where = (
-                    "general"
-                    if bucket_appointment_id is None
-                    else f"appointment {bucket_appointment_id!r}"
-                )
-                raise InsufficientUnallocatedError(
-                    f"cannot reverse payment {payment_id!r}: closing its {_fmt(state, total)} "
-                    f"would leave patient {holder!r}'s {where} bucket at "
-                    f"{_fmt(state, bucket.available - total)} (an open refund holds it)",
-                    id=payment_id,
-                )
-            entries.extend(held)
-            if held and bucket_appointment_id is not None:
-                touched.append(bucket_appointment_id)
+    touched: dict[str, list[str]] = {holder: [] for holder in holders}
+    for appointment_id in allocation_order:
+        touched[state.accounts[appointment_id][0].patient_id].append(appointment_id)
+    for holder, bucket_appointment_id in sorted(held, key=lambda b: owner(b[1], b[0])):
+        bucket = sorted(held[holder, bucket_appointment_id], key=lambda e: e.key)
+        total = sum(entry.remaining for entry in bucket)
+        available = (
+            state.patients[holder][GENERAL_AVAILABLE]
+            if bucket_appointment_id is None
+            else state.accounts[bucket_appointment_id][AVAILABLE]
+        )
+        if available - total < 0:
+            where = (
+                "general"
+                if bucket_appointment_id is None
+                else f"appointment {bucket_appointment_id!r}"
+            )
+            raise InsufficientUnallocatedError(
+                f"cannot reverse payment {payment_id!r}: closing its {_fmt(state, total)} "
+                f"would leave patient {holder!r}'s {where} bucket at "
+                f"{_fmt(state, available - total)} (an open refund holds it)",
+                id=payment_id,
+            )
+        entries.extend((entry.id, Minor(entry.remaining)) for entry in bucket)
+        if bucket_appointment_id is not None:
+            touched[holder].append(bucket_appointment_id)
     amount = known.minor_units
     accounted = sum(part for _, part in allocations) + sum(part for _, part in entries)
     if accounted != amount:
@@ -716,15 +732,14 @@ def reverse_payment(
     after = advance(state, event)
     applied = tuple(
         part
-        for appointment_id in dict.fromkeys(touched)
+        for appointment_id in dict.fromkeys(a for ids in touched.values() for a in ids)
         for part in _auto_applied(after, appointment_id)
     )
     if applied:
         event = attrs.evolve(event, applied=applied)
-    return Ledger(advance(state, event))
+    return ledger_of(advance(state, event))
 
 
-@exclusive
 def transfer_credit(ledger: Ledger, transfer: Transfer) -> Ledger:
     """Move general-bucket money from one patient to another (a family member, a guarantor).
 
@@ -753,10 +768,9 @@ def transfer_credit(ledger: Ledger, transfer: Transfer) -> Ledger:
             available=to_money(general.available, state.currency),
         )
     moves = _moves(state, general, transfer.minor_units)
-    return Ledger(advance(state, CreditTransferred(transfer=transfer, moves=moves)))
+    return ledger_of(advance(state, CreditTransferred(transfer=transfer, moves=moves)))
 
 
-@exclusive
 def auto_allocate(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Ledger:
     """Apply the patient's general bucket to their appointments with a balance due, oldest
     appointment first (date, then id), never to one dated after ``on``. Idempotent.
@@ -769,20 +783,27 @@ def auto_allocate(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Ledg
     check_id(patient_id, "patient_id")
     check_date(on, "on")
     patient = _patient(state, patient_id)
+    left = patient.general.available
     applied: list[Application] = []
-    after = state
-    for appointment in sorted(
-        (state.appointment(a) for a in patient.appointments), key=appointment_order
-    ):
-        if appointment.appointment.date > on:
+    held = (
+        (entry_id, state.entries[entry_id][REMAINING])
+        for _, _, entry_id in _sorted.iterate(patient.general.open)
+    )
+    entry_id, entry_left = "", 0
+    for date, appointment_id in _sorted.iterate(patient.owing):  # by date, then id
+        if date > on or left <= 0:
             break
-        general = after.patient(patient_id).general
-        amount = min(general.available, appointment.due)
-        if amount > 0:
-            parts = _applications(after, general.open, amount, appointment.appointment.id)
-            applied.extend(parts)
-            after = advance(after, UnallocatedApplied(patient_id=patient_id, applied=parts, on=on))
+        account = state.accounts[appointment_id]
+        amount = min(left, account[CHARGED] - account[ALLOCATED])
+        left -= amount
+        while amount:  # oldest open positive entries first
+            while entry_left <= 0:
+                entry_id, entry_left = next(held)
+            take = min(entry_left, amount)
+            applied.append((entry_id, appointment_id, Minor(take)))
+            entry_left -= take
+            amount -= take
     if not applied:
         return ledger
     event = UnallocatedApplied(patient_id=patient_id, applied=tuple(applied), on=on)
-    return Ledger(advance(state, event))
+    return ledger_of(advance(state, event))

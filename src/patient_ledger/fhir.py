@@ -24,9 +24,8 @@ from typing import Any
 from moneyed import Money
 
 from patient_ledger.events import PaymentPosted, RefundPosted
-from patient_ledger.money import to_money
-from patient_ledger.state import Ledger, exclusive
-from patient_ledger.views import DASHBOARD_FIELDS, dashboard
+from patient_ledger.state import Ledger
+from patient_ledger.views import DASHBOARD_FIELDS, claims_feed, dashboard, payment_status
 
 PAYMENT_TYPE = "http://terminology.hl7.org/CodeSystem/payment-type"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
@@ -47,12 +46,9 @@ def _detail(code: str, amount: Money, appointment_id: str | None) -> dict[str, A
     return detail
 
 
-@exclusive
 def to_fhir(ledger: Ledger, patient_id: str) -> dict[str, Any]:
     """The patient's Account and PaymentReconciliation resources, as a collection Bundle."""
     d = dashboard(ledger, patient_id)  # also refuses an unknown patient
-    state = ledger.state
-    code = state.currency
     account = {
         "resourceType": "Account",
         "id": f"patient-{patient_id}",
@@ -70,33 +66,26 @@ def to_fhir(ledger: Ledger, patient_id: str) -> dict[str, Any]:
         ],
     }
     resources: list[dict[str, Any]] = [account]
-    allocations: dict[str, list[tuple[str, int]]] = {}
-    patient = state.patient(patient_id)
-    for appointment_id in patient.appointments:
-        for payment_id, amount in state.appointment(appointment_id).allocations:
-            allocations.setdefault(payment_id, []).append((appointment_id, amount))
-    held: dict[str, list[tuple[str | None, int]]] = {}
-    buckets = [patient.general, *(state.appointment(a).bucket for a in patient.appointments)]
-    for bucket in buckets:
-        for _, _, entry_id in bucket.open:
-            entry = state.entry(entry_id)
-            held.setdefault(entry.payment_id, []).append((entry.appointment_id, entry.remaining))
+    appointments = {row.appointment_id for row in claims_feed(ledger, patient_id)}
     for event in ledger.events:
         if not isinstance(event, PaymentPosted | RefundPosted):
             continue
         payment = event.payment
         if payment.patient_id != patient_id:
             continue
+        status = payment_status(ledger, payment.id)
         details = [
-            _detail("payment", to_money(amount, code), appointment_id)
-            for appointment_id, amount in allocations.get(payment.id, [])
+            _detail("payment", amount, appointment_id)
+            for appointment_id, amount in status.allocated
+            if appointment_id in appointments
         ]
         kind = "adjustment" if isinstance(event, RefundPosted) else "advance"
         details += [
-            _detail(kind, to_money(amount, code), appointment_id)
-            for appointment_id, amount in held.get(payment.id, [])
+            _detail(kind, amount, appointment_id)
+            for holder, appointment_id, amount in status.held
+            if holder == patient_id
         ]
-        reversed_ = payment.id in state.reversed
+        reversed_ = status.reversed_on is not None
         resource: dict[str, Any] = {
             "resourceType": "PaymentReconciliation",
             "id": f"payment-{payment.id}",

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from patient_ledger.apply import apply_event
+from patient_ledger.errors import UnknownIdError
 from patient_ledger.state import Ledger
 from patient_ledger.views import (
     DASHBOARD_FIELDS,
@@ -80,16 +81,15 @@ def balance_history(ledger: Ledger, patient_id: str) -> list[dict[str, Any]]:
     """The patient's dashboard after every event of the journal that changed it: one row per
     such event, with its index (``event``) and type. Rebuilt in one pass over the journal."""
     rows: list[dict[str, Any]] = []
-    state = None
+    now = Ledger.empty(ledger.currency)
     last: dict[str, Decimal] | None = None
     for index, event in enumerate(ledger.events):
-        state = (
-            apply_event(state, event) if state is not None else Ledger.empty(ledger.currency).state
-        )
-        now = Ledger(state)
-        if patient_id not in now.state.patients:
+        if index:
+            now = apply_event(now, event)
+        try:
+            d = dashboard(now, patient_id)
+        except UnknownIdError:  # not known yet
             continue
-        d = dashboard(now, patient_id)
         figures = {name: getattr(d, name).amount for name in DASHBOARD_FIELDS}
         if figures != last:
             rows.append({"event": index, "type": type(event).__name__} | figures)

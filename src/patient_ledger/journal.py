@@ -27,11 +27,11 @@ from typing import Any
 import cattrs
 from moneyed import Money
 
-from patient_ledger.apply import Replayer, paused_gc
-from patient_ledger.errors import JournalError
+from patient_ledger.apply import replay
+from patient_ledger.errors import InvalidInputError, JournalError
 from patient_ledger.events import EVENT_TYPES, Event, LedgerOpened, Minor
 from patient_ledger.money import to_minor, to_money
-from patient_ledger.state import Ledger, State, opened_state
+from patient_ledger.state import Ledger
 
 #: The version of the line format; a reader refuses versions it does not know.
 SCHEMA_VERSION = 1
@@ -197,42 +197,26 @@ def loads(text: str, *, head: str | None = None) -> Ledger:
 def extend(ledger: Ledger, text: str, *, prev: str, head: str | None = None) -> Ledger:
     """Apply journal lines that continue ``ledger``'s journal (``prev``: the hash of its last
     line) — how an event store catches a ledger up without replaying it from the start.
+    ``ledger`` stays as it was, whatever happens.
 
     Raises:
         JournalError: as :func:`loads`, with line numbers counted from the journal's start.
     """
-    return _replay(_parse(text, head, base=ledger, prev=prev), ledger.state)
+    return _replay(_parse(text, head, base=ledger, prev=prev), ledger)
 
 
-def _replay(parsed: Iterator[tuple[int, Event, str]], state: State | None) -> Ledger:
-    if state is None:
-        return _replay_into(parsed, None)
-    with state.lineage.lock:
-        replayer = Replayer(state, base=True)
-        try:
-            return _replay_into(parsed, replayer)
-        except BaseException:  # a bad line: the base ledger stays as it was
-            replayer.abandon()
-            raise
+def _replay(parsed: Iterator[tuple[int, Event, str]], base: Ledger | None) -> Ledger:
+    line = [0]
 
-
-def _replay_into(parsed: Iterator[tuple[int, Event, str]], replayer: Replayer | None) -> Ledger:
-    with paused_gc():
+    def events() -> Iterator[Event]:
         for number, event, _ in parsed:
-            if replayer is None:
-                replayer = Replayer(opened_state(event), base=False)  # type: ignore[arg-type]
-                continue
-            try:
-                replayer.add(event)
-            except Exception as error:  # noqa: BLE001 - any failure to apply names its line
-                raise JournalError(
-                    f"{type(event).__name__} does not apply to the ledger before it: "
-                    f"{type(error).__name__} {error}",
-                    line=number,
-                ) from None
-        if replayer is None:  # pragma: no cover - _parse refuses an empty journal
-            raise JournalError("the journal is empty", line=1)
-        return Ledger(replayer.freeze())
+            line[0] = number
+            yield event
+
+    try:
+        return replay(events(), onto=base)
+    except InvalidInputError as error:  # an event that does not apply names its line
+        raise JournalError(str(error).partition(": ")[2], line=line[0]) from None
 
 
 def verify(text: str, *, head: str | None = None) -> None:

@@ -1,25 +1,20 @@
-"""The immutable ledger and its state records.
+"""The immutable ledger: persistent maps of plain-tuple rows, never written once made.
 
-**How a ledger stays immutable at the speed of plain dicts.** All the ledgers descended from one
-empty (or replayed) ledger — a *lineage* — share one set of plain ``dict`` tables. Exactly one
-ledger of the lineage is the *root*: the tables hold its state. A command on the root writes the
-tables in place and records, for each write, the value it replaced (an *undo* list); the ledger it
-was given then stops being the root and keeps a link to the new one with that undo list. Reading
-any other ledger of the lineage first *reroots* the tables to it: the undo lists on the path
-between the two are applied (each turned into the list that goes back again), so every ledger
-always reads exactly as it was made, however many commands came after it, and any of them can be
-extended again (branched). This is Baker's trick for persistent arrays (H. G. Baker, *Shallow
-binding makes functional arrays fast*, 1991; S. Conchon and J.-C. Filliâtre, *A persistent
-union-find data structure*, 2007).
+A ledger's :class:`State` holds its tables as ``immutables.Map`` (hash array mapped tries, as
+Clojure's maps): a command builds the next state by *setting* a few rows, which copies only the
+short path to each row and shares everything else with the state it started from. Nothing a
+ledger can reach is ever written again, so every ledger is a value by construction — any of them
+can be read or extended at any time, from any thread, at the same cost, and an exception or an
+interrupt at any point leaves every existing ledger as it was (the half-built state is simply
+dropped). An old ledger costs only the rows that differ from its successors'.
 
-The costs: a command on the newest ledger costs a few dict writes — it never copies the ledger
-and does not grow with it; going back to a ledger ``k`` commands away costs those ``k`` commands'
-writes once (after which it is the root). A lineage has one lock (``State.lineage``): commands,
-views and ``replay`` of one lineage take it, so ledgers may be shared between threads. Everything
-but the tables — the journal (a persistent vector), the next entry number, the currency — is held
-by each ledger's own :class:`State`. All amounts here are integer minor units.
+Within a patient, everything that grows with the patient — its appointments, its buckets' open
+entries, an appointment's allocations — is a persistent sorted set (:mod:`patient_ledger._sorted`),
+and the figures the dashboard shows are kept as running sums, so a patient with 100,000 payments
+costs per command what a small one does. All amounts here are integer minor units.
 
-The tables hold plain-tuple *rows* (see "Rows" below) and the caller's own value objects; the
+Rows are plain tuples of strs, ints, dates and tuples of them (see "Rows" below): CPython's cyclic
+collector stops tracking such tuples, so they cost its full collections next to nothing. The
 ``NamedTuple`` records (:class:`Entry`, :class:`AppointmentState`, :class:`PatientState`) are
 views built by :class:`State`'s methods for code that reads by name.
 """
@@ -27,10 +22,11 @@ views built by :class:`State`'s methods for code that reads by name.
 from __future__ import annotations
 
 import datetime
-import functools
-import threading
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
+import immutables
+
+from patient_ledger import _sorted
 from patient_ledger._log import EventLog
 from patient_ledger.errors import InvalidInputError
 from patient_ledger.events import LedgerOpened
@@ -38,15 +34,18 @@ from patient_ledger.money import currency_code
 from patient_ledger.values import Adjustment, Appointment, Charge, Payment, Transfer
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Iterator, Sequence
 
     from patient_ledger.events import Event
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
 #: The one "oldest first" order of open entries: received date, then order of posting.
 EntryKey = tuple[datetime.date, int, str]
+#: The one order of a patient's appointments: by date, then id.
+AppointmentKey = tuple[datetime.date, str]
+#: An allocation, in order of application: its number on the appointment, payment, amount.
+AllocationKey = tuple[int, str, int]
+
+Map = immutables.Map
 
 
 class Entry(NamedTuple):
@@ -73,21 +72,25 @@ class Entry(NamedTuple):
 
 
 class Bucket(NamedTuple):
-    """The open entries of one bucket, oldest first, and their sum (the available amount)."""
+    """The open entries of one bucket (a sorted set of their keys) and their sum."""
 
-    open: tuple[EntryKey, ...] = ()
+    open: _sorted.Keys = _sorted.EMPTY
     available: int = 0
+
+    def keys(self) -> Iterator[EntryKey]:
+        """The open entries' keys, oldest first."""
+        return _sorted.iterate(self.open)
 
 
 class AppointmentState(NamedTuple):
     """An appointment with its charges total, what is allocated to it and its own bucket
-    (read by :meth:`State.appointment` from the appointment and its :data:`AccountRow`)."""
+    (read by :meth:`State.appointment` from its :data:`AccountRow`)."""
 
     appointment: Appointment
     charged: int = 0
     allocated: int = 0
-    #: ``(payment_id, amount)`` in order of application, newest last.
-    allocations: tuple[tuple[str, int], ...] = ()
+    #: A sorted set of :data:`AllocationKey`: in order of application, newest last.
+    allocations: _sorted.Keys = _sorted.EMPTY
     bucket: Bucket = Bucket()
 
     @property
@@ -96,86 +99,92 @@ class AppointmentState(NamedTuple):
         return self.charged - self.allocated
 
 
-def appointment_order(appointment: AppointmentState) -> tuple[datetime.date, str]:
-    """The one order of a patient's appointments: by date, then id."""
-    return (appointment.appointment.date, appointment.appointment.id)
-
-
 class PatientState(NamedTuple):
-    """A patient: appointment ids in order added, the general bucket and Total Paid (read by
-    :meth:`State.patient` from its :data:`PatientRow`)."""
+    """A patient (read by :meth:`State.patient` from its :data:`PatientRow`)."""
 
-    appointments: tuple[str, ...] = ()
+    #: A sorted set of :data:`AppointmentKey`.
+    appointments: _sorted.Keys = _sorted.EMPTY
     general: Bucket = Bucket()
     paid: int = 0
+    charged: int = 0
+    allocated: int = 0
+    #: The sum of the patient's appointment buckets' available amounts.
+    held: int = 0
+    #: The keys of the patient's open negative entries (refunds not yet cancelled).
+    negatives: _sorted.Keys = _sorted.EMPTY
+    #: The appointments with a balance due (:data:`AppointmentKey`).
+    owing: _sorted.Keys = _sorted.EMPTY
+    #: The keys of all the patient's open entries, in both buckets.
+    open: _sorted.Keys = _sorted.EMPTY
 
 
 # -- Rows: what the tables hold ---------------------------------------------------------------
-#
-# Plain tuples of strs, ints, dates and tuples of them. CPython's cyclic garbage collector stops
-# tracking such a tuple the first time it sees it, so the hundreds of thousands of rows of a big
-# ledger cost its full collections next to nothing (a NamedTuple is never untracked: holding
-# them made a third of a long command loop's time). The records above are the readable views.
 
 #: An entry: patient_id, appointment_id, payment_id, received_on, seq, remaining, cancelled.
 EntryRow = tuple[str, str | None, str, datetime.date, int, int, int]
-#: Positions in an :data:`EntryRow` read on hot paths.
+#: Positions in an :data:`EntryRow`.
+PATIENT: Final = 0
+APPOINTMENT: Final = 1
 PAYMENT_ID: Final = 2
 REMAINING: Final = 5
-#: An appointment's money: charged, allocated, allocations, its bucket's open keys, available.
-AccountRow = tuple[int, int, tuple[tuple[str, int], ...], tuple[EntryKey, ...], int]
-#: Positions in an :data:`AccountRow` read on hot paths.
-OPEN: Final = 3
-AVAILABLE: Final = 4
-#: A patient: appointment ids, the general bucket's open keys and available amount, Total Paid.
-PatientRow = tuple[tuple[str, ...], tuple[EntryKey, ...], int, int]
-
-#: One write to a table, as it can be undone: the table, the key and the value it replaced
-#: (``MISSING`` when the key was new).
-Write = tuple[dict[str, Any], str, Any]
-#: The marker of a key that was not in its table.
-MISSING: Any = object()
-
-
-class Lineage:
-    """What the ledgers of one lineage share besides their tables: the lock that commands, views
-    and loads hold, and the one object that writes the tables (``patient_ledger.apply``)."""
-
-    __slots__ = ("lock", "writer")
-
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self.writer: Any = None
+#: An appointment: the appointment, charged, allocated, allocations (sorted set of
+#: :data:`AllocationKey`), the next allocation number, its bucket's open keys, available, and
+#: its number in the order appointments were added (events list them in that order).
+AccountRow = tuple[Appointment, int, int, _sorted.Keys, int, _sorted.Keys, int, int]
+#: Positions in an :data:`AccountRow`.
+CHARGED: Final = 1
+ALLOCATED: Final = 2
+OPEN: Final = 5
+AVAILABLE: Final = 6
+ADDED: Final = 7
+#: A patient: the fields of :class:`PatientState`, in order.
+PatientRow = tuple[
+    _sorted.Keys, _sorted.Keys, int, int, int, int, int, _sorted.Keys, _sorted.Keys, _sorted.Keys
+]
+#: Positions in a :data:`PatientRow`.
+GENERAL: Final = 1
+GENERAL_AVAILABLE: Final = 2
+PAID: Final = 3
+NEW_PATIENT: PatientRow = (
+    _sorted.EMPTY,
+    _sorted.EMPTY,
+    0,
+    0,
+    0,
+    0,
+    0,
+    _sorted.EMPTY,
+    _sorted.EMPTY,
+    _sorted.EMPTY,
+)
+#: Where a payment's money is allocated: ``(appointment_id, allocation number, amount)``.
+Placement = tuple[str, int, int]
 
 
 class State(NamedTuple):
-    """Everything a ledger knows: the lineage's shared tables keyed by id (valid while this
-    state is the root: see :func:`reroot`), and this state's own journal and counters.
-
-    ``link[0]`` is None for the root, else ``(the next state towards the root, the writes that
-    turn that state's tables back into this one's)``.
-    """
+    """Everything a ledger knows: its journal, counters and persistent tables keyed by id."""
 
     currency: str
     log: EventLog
-    appointments: dict[str, Appointment]
-    #: Each appointment's money.
-    accounts: dict[str, AccountRow]
-    charges: dict[str, Charge]
-    #: A charge's patient responsibility after its adjustments (adjusted charges only).
-    adjusted: dict[str, int]
-    payments: dict[str, Payment]
-    #: The patients holding a payment's money, when it is not only its payer's (transfers).
-    holders: dict[str, tuple[str, ...]]
-    #: The payments that were reversed, with the day they were.
-    reversed: dict[str, datetime.date]
-    entries: dict[str, EntryRow]
-    patients: dict[str, PatientRow]
-    adjustments: dict[str, Adjustment]
-    transfers: dict[str, Transfer]
     next_seq: int
-    lineage: Lineage
-    link: list[tuple[State, list[Write]] | None]
+    #: Each appointment with its money.
+    accounts: Map[str, AccountRow]
+    patients: Map[str, PatientRow]
+    entries: Map[str, EntryRow]
+    payments: Map[str, Payment]
+    #: Each payment's allocations (payments with none are absent).
+    placed: Map[str, tuple[Placement, ...]]
+    #: Each payment's open entries (payments with none are absent).
+    held: Map[str, tuple[str, ...]]
+    charges: Map[str, Charge]
+    #: A charge's patient responsibility after its adjustments (adjusted charges only).
+    adjusted: Map[str, int]
+    adjustments: Map[str, Adjustment]
+    transfers: Map[str, Transfer]
+    #: The patients holding a payment's money, when it is not only its payer's (transfers).
+    holders: Map[str, tuple[str, ...]]
+    #: The payments that were reversed, with the day they were.
+    reversed: Map[str, datetime.date]
 
     def entry(self, entry_id: str) -> Entry:
         """The entry (KeyError if unknown)."""
@@ -183,19 +192,21 @@ class State(NamedTuple):
 
     def appointment(self, appointment_id: str) -> AppointmentState:
         """The appointment with its money (KeyError if unknown)."""
-        charged, allocated, allocations, keys, available = self.accounts[appointment_id]
+        appointment, charged, allocated, allocations, _, keys, available, _ = self.accounts[
+            appointment_id
+        ]
         return AppointmentState(
-            self.appointments[appointment_id],
-            charged,
-            allocated,
-            allocations,
-            Bucket(keys, available),
+            appointment, charged, allocated, allocations, Bucket(keys, available)
         )
+
+    def appointment_ids(self, patient_id: str) -> Iterator[str]:
+        """The patient's appointments by date, then id."""
+        return (key[1] for key in _sorted.iterate(self.patients[patient_id][0]))
 
     def patient(self, patient_id: str) -> PatientState:
         """The patient (KeyError if unknown)."""
-        appointments, keys, available, paid = self.patients[patient_id]
-        return PatientState(appointments, Bucket(keys, available), paid)
+        row = self.patients[patient_id]
+        return PatientState(row[0], Bucket(row[1], row[2]), *row[3:])
 
     def charge_amount(self, charge_id: str) -> int:
         """A charge's patient responsibility: the charge plus its adjustments."""
@@ -211,41 +222,16 @@ class State(NamedTuple):
         """The id the ``offset``-th entry created from this state will get."""
         return f"E{self.next_seq + offset}"
 
-    def succeeded_by(self, log: EventLog, next_seq: int, undo: list[Write] | None) -> State:
-        """The root state after this one's tables were written (``undo`` records the writes;
-        None when nothing else refers to this state, as in a replay from scratch)."""
-        # The tables are all the fields between ``log`` and ``next_seq``: self[2:-3].
-        after = _new_state(State, (self[0], log, *self[2:-3], next_seq, self.lineage, [None]))
-        self.link[0] = (after, undo)  # type: ignore[assignment] # None: a state no one can read
-        return after
 
-
-_new_state = tuple.__new__  # builds a State from its fields without the keyword machinery
-
-
-def reroot(state: State) -> None:
-    """Make the lineage's tables hold ``state`` (hold ``state.lineage.lock``)."""
-    path = []
-    node = state
-    while (step := node.link[0]) is not None:
-        path.append(node)
-        node = step[0]
-    for child in reversed(path):  # from the root's neighbour down to ``state``
-        parent, undo = child.link[0]  # type: ignore[misc] # not the root: it has a link
-        parent.link[0] = (child, undone(undo))
-        child.link[0] = None
-
-
-def undone(writes: list[Write]) -> list[Write]:
-    """Undo ``writes``, newest first; return the writes that redo them."""
-    redo: list[Write] = []
-    for table, key, value in reversed(writes):
-        redo.append((table, key, table.get(key, MISSING)))
-        if value is MISSING:
-            del table[key]
-        else:
-            table[key] = value
-    return redo
+def opened_state(event: LedgerOpened) -> State:
+    """The state right after ``LedgerOpened``: empty tables."""
+    empty: Map[Any, Any] = Map()
+    return State(
+        event.currency,
+        EventLog().appended(event),
+        1,
+        *(empty,) * 12,
+    )
 
 
 class Ledger:
@@ -253,22 +239,17 @@ class Ledger:
 
     Make one with :meth:`Ledger.empty`, change it with the commands, read it with the views.
     Two ledgers are equal when their journals (:attr:`events`) are equal. A ledger pickles as
-    its journal.
+    its journal. Nothing a ledger holds is ever written after it is made: use any ledger at any
+    time, from any thread.
     """
 
     __slots__ = ("_state",)
 
-    def __init__(self, state: State) -> None:
-        """Wrap engine state; use :meth:`empty` or :func:`~patient_ledger.replay` instead."""
-        self._state = state
+    _state: State
 
-    @property
-    def state(self) -> State:
-        """The engine's state, made the root of its lineage (read-only, and only until another
-        ledger of the lineage is used: the views are the supported way to read a ledger)."""
-        with self._state.lineage.lock:
-            reroot(self._state)
-            return self._state
+    def __init__(self) -> None:
+        """Refuse direct construction: use :meth:`empty`, the commands or ``replay``."""
+        raise TypeError("make a Ledger with Ledger.empty(), the commands or replay()")
 
     @classmethod
     def empty(cls, currency: str = "USD") -> Ledger:
@@ -278,7 +259,7 @@ class Ledger:
         'USD'
         """
         code = currency_code(currency)
-        return cls(opened_state(LedgerOpened(code)))
+        return ledger_of(opened_state(LedgerOpened(code)))
 
     @property
     def currency(self) -> str:
@@ -307,19 +288,17 @@ class Ledger:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Ledger):
             return NotImplemented
-        # The journal and currency are each state's own: reading them never reroots the tables.
         return self._state.log == other._state.log
 
     def __hash__(self) -> int:
         return hash(self._state.log)
 
     def __repr__(self) -> str:
-        with self._state.lineage.lock:
-            s = self.state
-            return (
-                f"<Ledger {s.currency}: {len(s.log)} events, {len(s.patients)} patients, "
-                f"{len(s.appointments)} appointments, {len(s.payments)} payments>"
-            )
+        s = self._state
+        return (
+            f"<Ledger {s.currency}: {len(s.log)} events, {len(s.patients)} patients, "
+            f"{len(s.accounts)} appointments, {len(s.payments)} payments>"
+        )
 
     def __reduce__(self) -> tuple[Any, ...]:
         from patient_ledger.apply import replay  # noqa: PLC0415 - apply imports this module
@@ -327,11 +306,18 @@ class Ledger:
         return (replay, (self._state.log,))
 
 
-def state_of(ledger: object) -> State:
-    """The state of a ledger given to a command, view or store; anything else is refused.
+_new_ledger = object.__new__
 
-    Only its journal and currency may be read outside :func:`exclusive` (which makes it the
-    root of its lineage before the tables are read).
+
+def ledger_of(state: State) -> Ledger:
+    """The ledger holding ``state`` (the core's own constructor)."""
+    ledger = _new_ledger(Ledger)
+    ledger._state = state  # noqa: SLF001 - this module's own class
+    return ledger
+
+
+def state_of(ledger: object) -> State:
+    """The state of a ledger given to a command or view; anything else is refused.
 
     Raises:
         InvalidInputError: ``ledger`` is not a :class:`Ledger`.
@@ -339,43 +325,3 @@ def state_of(ledger: object) -> State:
     if not isinstance(ledger, Ledger):
         raise InvalidInputError(f"expected a Ledger, got {type(ledger).__name__}")
     return ledger._state  # noqa: SLF001 - this module's own class
-
-
-def exclusive(function: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Run a command or view (its ledger: the first argument) holding the ledger's lineage lock,
-    with the lineage's tables rerooted to the ledger."""
-
-    @functools.wraps(function)
-    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        ledger = args[0] if args else kwargs.get("ledger")
-        if isinstance(ledger, Ledger):
-            state = ledger._state  # noqa: SLF001 - this module's own class
-            with state.lineage.lock:
-                if state.link[0] is not None:
-                    reroot(state)
-                return function(*args, **kwargs)
-        return function(*args, **kwargs)  # which refuses what is not a ledger (state_of)
-
-    return run
-
-
-def opened_state(event: LedgerOpened) -> State:
-    """The state right after ``LedgerOpened``: empty tables of a new lineage."""
-    return State(
-        event.currency,
-        EventLog().appended(event),
-        {},
-        {},
-        {},
-        {},
-        {},
-        {},
-        {},
-        {},
-        {},
-        {},
-        {},
-        1,
-        Lineage(),
-        [None],
-    )

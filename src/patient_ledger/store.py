@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from patient_ledger import journal
 from patient_ledger.errors import ConcurrencyError, InvalidInputError, UnknownIdError
-from patient_ledger.state import Ledger, state_of
+from patient_ledger.state import Ledger
 
 _SCHEMA = (
     (
@@ -128,7 +128,9 @@ class _SqlStore:
                 first), or the ledger does not extend what is stored. Nothing is written.
         """
         _check_name(name)
-        total = len(state_of(ledger).log)
+        if not isinstance(ledger, Ledger):
+            raise InvalidInputError(f"expected a Ledger, got {type(ledger).__name__}")
+        total = len(ledger.events)
         if (
             isinstance(expected_version, bool)
             or not isinstance(expected_version, int)

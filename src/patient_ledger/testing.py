@@ -1,6 +1,7 @@
 """Tools for test suites that validate balance math: invariant checks and Hypothesis strategies.
 
-``check_invariants`` and ``assert_invariants`` need nothing beyond the library. The strategies
+``check_invariants`` and ``assert_invariants`` (from the core's :mod:`patient_ledger.invariants`,
+re-exported here) need nothing beyond the library. The strategies
 (``money``, ``operations``, ``ledgers`` …) need Hypothesis: install the ``testing`` extra
 (``pip install "patient-ledger[testing]"``).
 
@@ -13,14 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
 from moneyed import Money
 
-from patient_ledger.apply import replay
 from patient_ledger.commands import (
     add_appointment,
     add_charge,
@@ -37,19 +36,13 @@ from patient_ledger.commands import (
 )
 from patient_ledger.errors import LedgerError
 from patient_ledger.events import (
-    AllocationUnapplied,
-    AppointmentAdded,
     ChargeAdded,
-    ChargeAdjusted,
-    CreditReleased,
-    CreditTransferred,
-    Event,
     PaymentPosted,
-    PaymentReversed,
     RefundPosted,
 )
+from patient_ledger.invariants import InvariantError, Violation, assert_invariants, check_invariants
 from patient_ledger.money import to_minor, to_money
-from patient_ledger.state import Ledger, exclusive
+from patient_ledger.state import Ledger
 from patient_ledger.values import (
     Adjustment,
     AdjustmentType,
@@ -60,285 +53,29 @@ from patient_ledger.values import (
     PaymentType,
     Transfer,
 )
-from patient_ledger.views import claims_feed, dashboard, patients, unallocated_entries
+from patient_ledger.views import claims_feed, patients, unallocated_entries
+
+__all__ = [
+    "START",
+    "InvariantError",
+    "Operation",
+    "Violation",
+    "appointments",
+    "assert_invariants",
+    "charges",
+    "check_invariants",
+    "command_sequences",
+    "dates",
+    "ledgers",
+    "money",
+    "operations",
+    "payments",
+    "refunds",
+    "run_operations",
+]
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
-
-
-@attrs.frozen
-class Violation:
-    """One broken invariant: its number in SPEC §6 (0: Total Paid disagrees with the journal;
-    8: the engine's own records disagree), whose, and what."""
-
-    invariant: int
-    patient_id: str | None
-    message: str
-
-
-class InvariantError(AssertionError):
-    """Raised by :func:`assert_invariants`; ``violations`` lists every broken invariant."""
-
-    def __init__(self, violations: Sequence[Violation]) -> None:
-        self.violations = tuple(violations)
-        lines = "\n".join(
-            f"  invariant {v.invariant} ({v.patient_id or 'ledger'}): {v.message}"
-            for v in violations
-        )
-        super().__init__(f"{len(violations)} invariant(s) broken:\n{lines}")
-
-
-def _journal_paid(events: Iterable[Event]) -> tuple[dict[str, int], int]:
-    """Total Paid per patient and in all, re-derived from the journal alone."""
-    paid: dict[str, int] = defaultdict(int)
-    owner_of_entry: dict[str, str] = {}
-    owner_of_appointment: dict[str, str] = {}
-    appointment_of_charge: dict[str, str] = {}
-    amount_of_payment: dict[str, int] = {}
-    total = 0
-    for event in events:
-        match event:
-            case AppointmentAdded(appointment=a):
-                owner_of_appointment[a.id] = a.patient_id
-            case ChargeAdded(charge=c):
-                appointment_of_charge[c.id] = c.appointment_id
-            case (
-                PaymentPosted(payment=p, entry_id=entry_id)
-                | RefundPosted(payment=p, entry_id=entry_id)
-            ):
-                paid[p.patient_id] += p.minor_units
-                total += p.minor_units
-                amount_of_payment[p.id] = p.minor_units
-                if entry_id is not None:
-                    owner_of_entry[entry_id] = p.patient_id
-            case AllocationUnapplied(appointment_id=a, returned=returned):
-                for _, _, entry_id in returned:
-                    owner_of_entry[entry_id] = owner_of_appointment[a]
-            case ChargeAdjusted(adjustment=adjustment, returned=returned):
-                owner = owner_of_appointment[appointment_of_charge[adjustment.charge_id]]
-                for _, _, entry_id in returned:
-                    owner_of_entry[entry_id] = owner
-            case CreditReleased(appointment_id=a, moves=moves):
-                for _, entry_id, _ in moves:
-                    owner_of_entry[entry_id] = owner_of_appointment[a]
-            case CreditTransferred(transfer=t, moves=moves):
-                for _, entry_id, _ in moves:
-                    owner_of_entry[entry_id] = t.to_patient_id
-                paid[t.from_patient_id] -= t.minor_units
-                paid[t.to_patient_id] += t.minor_units
-            case PaymentReversed(payment_id=payment_id):
-                for appointment_id, amount in event.allocations:
-                    paid[owner_of_appointment[appointment_id]] -= amount
-                for entry_id, amount in event.entries:
-                    paid[owner_of_entry[entry_id]] -= amount
-                total -= amount_of_payment[payment_id]
-            case _:
-                pass
-    return paid, total
-
-
-@exclusive
-def check_invariants(ledger: Ledger) -> tuple[Violation, ...]:
-    """Check SPEC §6 for every patient; return the violations (empty when all hold).
-
-    Besides the seven invariants it checks that the views agree with each other (the feed with
-    the dashboard, the open entries with the buckets) and that Total Paid matches what the
-    journal says was received, refunded, reversed and transferred (invariant 0: no money is
-    created or lost).
-    """
-    checker = _Checker(ledger.currency)
-    journal_paid, journal_total = _journal_paid(ledger.events)
-    total_paid_all = 0
-    for pid in patients(ledger):
-        total_paid_all += checker.patient(ledger, pid, journal_paid.get(pid, 0))
-    checker.check(
-        total_paid_all == journal_total,
-        0,
-        None,
-        f"patients' total paid sums to {total_paid_all}, but the journal received "
-        f"{journal_total} (payments - refunds - reversals): money created or lost",
-    )
-    checker.check(replay(ledger.events) == ledger, 7, None, "replay(ledger.events) != ledger")
-    checker.found.extend(_check_records(ledger))
-    return tuple(checker.found)
-
-
-def _check_records(ledger: Ledger) -> list[Violation]:
-    """Invariant 8 (beyond SPEC): the engine's own records agree with one another.
-
-    Every payment's money is accounted for — allocated, held in open entries, or closed by
-    ``cancel_offsetting`` — and is zero once reversed; each appointment's allocations add up to
-    what is allocated to it; each bucket's available amount is the sum of exactly its open
-    entries, oldest first; no event moves a zero amount.
-    """
-    found: list[Violation] = []
-    state = ledger.state
-    accounted: dict[str, int] = defaultdict(int)
-    for appointment in map(state.appointment, state.appointments):
-        pid = appointment.appointment.patient_id
-        where = f"appointment {appointment.appointment.id}"
-        if sum(part for _, part in appointment.allocations) != appointment.allocated:
-            found.append(Violation(8, pid, f"{where}: allocations do not add up"))
-        for payment_id, part in appointment.allocations:
-            accounted[payment_id] += part
-            if part <= 0:
-                found.append(Violation(8, pid, f"{where}: a non-positive allocation {part}"))
-    buckets: dict[tuple[str, str | None], list[Any]] = defaultdict(list)
-    for entry in map(state.entry, state.entries):
-        accounted[entry.payment_id] += entry.remaining + entry.cancelled
-        if entry.remaining:
-            buckets[entry.patient_id, entry.appointment_id].append(entry.key)
-    for pid in state.patients:
-        patient = state.patient(pid)
-        pairs = [(None, patient.general)] + [
-            (a, state.appointment(a).bucket) for a in patient.appointments
-        ]
-        for appointment_id, bucket in pairs:
-            keys = sorted(buckets.get((pid, appointment_id), []))
-            total = sum(state.entry(k[2]).remaining for k in keys)
-            if list(bucket.open) != keys or bucket.available != total:
-                name = appointment_id or "general"
-                found.append(Violation(8, pid, f"bucket {name}: open entries or sum disagree"))
-    for payment_id, known in state.payments.items():
-        expected = 0 if payment_id in state.reversed else known.minor_units
-        if accounted.get(payment_id, 0) != expected:
-            found.append(
-                Violation(
-                    8,
-                    known.patient_id,
-                    f"payment {payment_id}: {accounted.get(payment_id, 0)} accounted for, "
-                    f"{expected} expected (money created or lost)",
-                )
-            )
-    for number, event in enumerate(ledger.events):
-        if any(amount == 0 for amount in _amounts(event)):
-            found.append(Violation(8, None, f"event {number} moves a zero amount: {event!r}"))
-    return found
-
-
-def _amounts(event: Event) -> list[int]:
-    """The amounts an event moves between entries and allocations: in each of its tuples of
-    parts, the one int is the amount (the other items are ids)."""
-    return [
-        next(item for item in part if isinstance(item, int))
-        for name in ("applied", "returned", "moves", "parts", "allocations", "entries")
-        for part in getattr(event, name, ())
-    ]
-
-
-class _Checker:
-    def __init__(self, code: str) -> None:
-        self.code = code
-        self.found: list[Violation] = []
-
-    def check(self, ok: bool, invariant: int, patient_id: str | None, message: str) -> None:
-        if not ok:
-            self.found.append(Violation(invariant, patient_id, message))
-
-    def minor(self, value: object, what: str, patient_id: str) -> int:
-        if not isinstance(value, Money) or value.currency.code != self.code:
-            self.found.append(
-                Violation(6, patient_id, f"{what} {value!r} is not Money in {self.code}")
-            )
-            return 0
-        try:
-            return to_minor(value, what)
-        except LedgerError as error:
-            self.found.append(Violation(6, patient_id, f"{what} is not exact: {error}"))
-            return 0
-
-    def patient(self, ledger: Ledger, pid: str, journal_paid: int) -> int:
-        """Check one patient's views; return its Total Paid in minor units."""
-        check, minor = self.check, self.minor
-        d = dashboard(ledger, pid)
-        paid = minor(d.total_paid, "total_paid", pid)
-        allocated = minor(d.allocated, "allocated", pid)
-        unallocated = minor(d.unallocated, "unallocated", pid)
-        responsibility = minor(d.patient_responsibility, "patient_responsibility", pid)
-        statement = minor(d.statement_balance, "statement_balance", pid)
-        balance = minor(d.total_balance, "total_balance", pid)
-        check(
-            paid == allocated + unallocated,
-            1,
-            pid,
-            f"total paid {paid} != allocated {allocated} + unallocated {unallocated}",
-        )
-        check(
-            balance == statement - unallocated,
-            2,
-            pid,
-            f"total balance {balance} != statement {statement} - unallocated {unallocated}",
-        )
-        check(statement == responsibility - allocated, 2, pid, "statement != resp. - allocated")
-        check(balance == responsibility - paid, 2, pid, "total balance != resp. - total paid")
-        check(
-            paid == journal_paid,
-            0,
-            pid,
-            f"total paid {paid} != {journal_paid} received for the patient by the journal",
-        )
-        buckets = self._entries(ledger, pid)
-        check(
-            sum(buckets.values()) == unallocated,
-            1,
-            pid,
-            f"open entries sum to {sum(buckets.values())}, unallocated is {unallocated}",
-        )
-        check(buckets.get(None, 0) >= 0, 4, pid, "general bucket below zero")
-        feed_paid, feed_responsibility = self._feed(ledger, pid, buckets, unallocated)
-        check(feed_paid == allocated, 1, pid, f"feed paid {feed_paid} != allocated {allocated}")
-        check(feed_responsibility == responsibility, 1, pid, "feed responsibility != dashboard's")
-        return paid
-
-    def _entries(self, ledger: Ledger, pid: str) -> dict[str | None, int]:
-        buckets: dict[str | None, int] = defaultdict(int)
-        dates = []
-        for e in unallocated_entries(ledger, pid):
-            amount = self.minor(e.amount, f"entry {e.id} amount", pid)
-            self.check(amount != 0, 4, pid, f"entry {e.id} is open with a zero amount")
-            buckets[e.appointment_id] += amount
-            dates.append(e.received_on)
-        self.check(dates == sorted(dates), 4, pid, "open entries are not oldest first")
-        for bucket, total in buckets.items():
-            self.check(total >= 0, 4, pid, f"bucket {bucket or 'general'} has {total} available")
-        return buckets
-
-    def _feed(
-        self, ledger: Ledger, pid: str, buckets: Mapping[str | None, int], unallocated: int
-    ) -> tuple[int, int]:
-        check, minor = self.check, self.minor
-        rows = claims_feed(ledger, pid)
-        order = [(r.date, r.appointment_id) for r in rows]
-        check(order == sorted(order), 5, pid, "claims feed is not by date then id")
-        sum_paid = sum_resp = 0
-        for r in rows:
-            r_resp = minor(r.patient_responsibility, "row responsibility", pid)
-            r_paid = minor(r.paid, "row paid", pid)
-            r_due = minor(r.balance_due, "row balance_due", pid)
-            r_held = minor(r.appointment_unallocated, "row appointment_unallocated", pid)
-            r_all = minor(r.patient_unallocated, "row patient_unallocated", pid)
-            sum_paid += r_paid
-            sum_resp += r_resp
-            where = f"appointment {r.appointment_id}"
-            check(0 <= r_paid <= r_resp, 3, pid, f"{where}: paid {r_paid} of {r_resp} charged")
-            check(r_due == r_resp - r_paid, 3, pid, f"{where}: due {r_due} != charged - paid")
-            check(r_held >= 0, 4, pid, f"{where}: its bucket has {r_held} available")
-            check(
-                r_held == buckets.get(r.appointment_id, 0),
-                4,
-                pid,
-                f"{where}: bucket {r_held} != its open entries",
-            )
-            check(r_held == 0 or r_due == 0, 5, pid, f"{where}: holds {r_held} but {r_due} due")
-            check(r_all == unallocated, 1, pid, f"{where}: patient_unallocated != unallocated")
-        return sum_paid, sum_resp
-
-
-def assert_invariants(ledger: Ledger) -> None:
-    """Raise :class:`InvariantError` (an ``AssertionError``) listing every broken invariant."""
-    violations = check_invariants(ledger)
-    if violations:
-        raise InvariantError(violations)
 
 
 # -- operations: commands as printable data -------------------------------------------------

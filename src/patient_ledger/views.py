@@ -11,21 +11,16 @@ import datetime
 import attrs
 from moneyed import Money
 
-from patient_ledger import _html
+from patient_ledger import _html, _sorted
 from patient_ledger.errors import UnknownIdError
 from patient_ledger.money import to_money
 from patient_ledger.state import (
-    AVAILABLE,
-    OPEN,
-    AppointmentState,
     Ledger,
     PatientState,
     State,
-    appointment_order,
-    exclusive,
     state_of,
 )
-from patient_ledger.values import check_date, check_id
+from patient_ledger.values import Payment, check_date, check_id
 
 #: The dashboard's fields, in the order the billing page shows them.
 DASHBOARD_FIELDS = (
@@ -196,17 +191,6 @@ def _lookup(ledger: object, patient_id: object) -> tuple[State, PatientState]:
     return state, state.patient(patient_id)  # type: ignore[arg-type] # checked just above
 
 
-def _appointments(state: State, patient: PatientState) -> list[AppointmentState]:
-    return sorted((state.appointment(a) for a in patient.appointments), key=appointment_order)
-
-
-def _unallocated(state: State, patient: PatientState) -> int:
-    return patient.general.available + sum(
-        state.accounts[a][AVAILABLE] for a in patient.appointments
-    )
-
-
-@exclusive
 def dashboard(ledger: Ledger, patient_id: str) -> Dashboard:
     """The patient's dashboard: Total Paid, Allocated, Unallocated, Statement/Total Balance.
 
@@ -218,28 +202,23 @@ def dashboard(ledger: Ledger, patient_id: str) -> Dashboard:
     Money('-200.00', 'USD')
     """
     state, patient = _lookup(ledger, patient_id)
-    responsibility = allocated = 0
-    for appointment in patient.appointments:
-        charged, paid, *_ = state.accounts[appointment]
-        responsibility += charged
-        allocated += paid
+    responsibility, allocated = patient.charged, patient.allocated
     code = state.currency
     return Dashboard(
         total_paid=to_money(patient.paid, code),
         allocated=to_money(allocated, code),
-        unallocated=to_money(_unallocated(state, patient), code),
+        unallocated=to_money(patient.general.available + patient.held, code),
         patient_responsibility=to_money(responsibility, code),
         statement_balance=to_money(responsibility - allocated, code),
         total_balance=to_money(responsibility - patient.paid, code),
     )
 
 
-@exclusive
 def claims_feed(ledger: Ledger, patient_id: str) -> ClaimsFeed:
     """One row per appointment of the patient, by date then id (a tuple of ``FeedRow``)."""
     state, patient = _lookup(ledger, patient_id)
     code = state.currency
-    patient_unallocated = to_money(_unallocated(state, patient), code)
+    patient_unallocated = to_money(patient.general.available + patient.held, code)
     return ClaimsFeed(
         FeedRow(
             appointment_id=a.appointment.id,
@@ -250,20 +229,16 @@ def claims_feed(ledger: Ledger, patient_id: str) -> ClaimsFeed:
             appointment_unallocated=to_money(a.bucket.available, code),
             patient_unallocated=patient_unallocated,
         )
-        for a in _appointments(state, patient)
+        for a in map(state.appointment, state.appointment_ids(patient_id))
     )
 
 
-@exclusive
 def unallocated_entries(ledger: Ledger, patient_id: str) -> UnallocatedEntries:
     """The patient's open entries in both buckets, oldest first (received date, posting)."""
     state, patient = _lookup(ledger, patient_id)
-    keys = list(patient.general.open)
-    for appointment in patient.appointments:
-        keys.extend(state.accounts[appointment][OPEN])
     code = state.currency
     rows = []
-    for _, _, entry_id in sorted(keys):
+    for _, _, entry_id in _sorted.iterate(patient.open):
         entry = state.entry(entry_id)
         rows.append(
             UnallocatedEntry(
@@ -277,21 +252,19 @@ def unallocated_entries(ledger: Ledger, patient_id: str) -> UnallocatedEntries:
     return UnallocatedEntries(rows)
 
 
-@exclusive
 def patients(ledger: Ledger) -> tuple[str, ...]:
     """The ids of every patient the ledger knows, sorted."""
     return tuple(sorted(state_of(ledger).patients.keys()))
 
 
-@exclusive
 def aging(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Aging:
     """The patient's balance due split by each appointment's age in days on ``on``."""
     state, patient = _lookup(ledger, patient_id)
     check_date(on, "on")
     buckets = [0, 0, 0, 0]
-    for appointment in patient.appointments:
-        a = state.appointment(appointment)
-        days = (on - a.appointment.date).days
+    for date, appointment_id in _sorted.iterate(patient.owing):  # those with a balance due
+        a = state.appointment(appointment_id)
+        days = (on - date).days
         buckets[0 if days <= 30 else 1 if days <= 60 else 2 if days <= 90 else 3] += a.due
     code = state.currency
     current, days_31_60, days_61_90, over_90 = (to_money(b, code) for b in buckets)
@@ -300,4 +273,43 @@ def aging(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Aging:
         days_31_60=days_31_60,
         days_61_90=days_61_90,
         over_90=over_90,
+    )
+
+
+@attrs.frozen(kw_only=True)
+class PaymentStatus:
+    """Where a payment's (or refund's) money is now.
+
+    ``allocated``: ``(appointment_id, amount)`` per appointment it is allocated to, in the order
+    it was first placed there; ``held``: ``(patient_id, appointment_id, amount)`` per open entry
+    it has, oldest first (``appointment_id`` None: a general bucket; ``patient_id``: whoever
+    holds it now, after transfers); ``reversed_on``: the day it was reversed, if it was.
+    """
+
+    payment: Payment
+    allocated: tuple[tuple[str, Money], ...]
+    held: tuple[tuple[str, str | None, Money], ...]
+    reversed_on: datetime.date | None
+
+
+def payment_status(ledger: Ledger, payment_id: str) -> PaymentStatus:
+    """Where a payment's money is now: its allocations and open entries (O(its parts)).
+
+    Raises:
+        UnknownIdError: the payment is not in the ledger.
+    """
+    state = state_of(ledger)
+    payment = state.payments.get(check_id(payment_id, "payment_id"))
+    if payment is None:
+        raise UnknownIdError(f"payment {payment_id!r} is not in the ledger", id=payment_id)
+    code = state.currency
+    allocated: dict[str, int] = {}
+    for appointment_id, _, amount in state.placed.get(payment_id, ()):
+        allocated[appointment_id] = allocated.get(appointment_id, 0) + amount
+    entries = sorted(map(state.entry, state.held.get(payment_id, ())), key=lambda e: e.key)
+    return PaymentStatus(
+        payment=payment,
+        allocated=tuple((a, to_money(amount, code)) for a, amount in allocated.items()),
+        held=tuple((e.patient_id, e.appointment_id, to_money(e.remaining, code)) for e in entries),
+        reversed_on=state.reversed.get(payment_id),
     )

@@ -1,0 +1,355 @@
+"""Invariants of SPEC §6, checked from outside the commands: for the command line's ``verify``,
+for the stores and for tests (``patient_ledger.testing`` re-exports them).
+
+:func:`check_invariants` reads a ledger through its public views and its journal, and — as the
+core's own check — the engine's records (invariant 8), which no shell reads.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+from moneyed import Money
+
+from patient_ledger import _sorted
+from patient_ledger.apply import replay
+from patient_ledger.errors import LedgerError
+from patient_ledger.events import (
+    AllocationUnapplied,
+    AppointmentAdded,
+    ChargeAdded,
+    ChargeAdjusted,
+    CreditReleased,
+    CreditTransferred,
+    Event,
+    PaymentPosted,
+    PaymentReversed,
+    RefundPosted,
+)
+from patient_ledger.money import to_minor
+from patient_ledger.state import AVAILABLE, REMAINING, Ledger, State, state_of
+from patient_ledger.views import claims_feed, dashboard, patients, unallocated_entries
+
+
+@attrs.frozen
+class Violation:
+    """One broken invariant: its number in SPEC §6 (0: Total Paid disagrees with the journal;
+    8: the engine's own records disagree), whose, and what."""
+
+    invariant: int
+    patient_id: str | None
+    message: str
+
+
+class InvariantError(AssertionError):
+    """Raised by :func:`assert_invariants`; ``violations`` lists every broken invariant."""
+
+    def __init__(self, violations: Sequence[Violation]) -> None:
+        self.violations = tuple(violations)
+        lines = "\n".join(
+            f"  invariant {v.invariant} ({v.patient_id or 'ledger'}): {v.message}"
+            for v in violations
+        )
+        super().__init__(f"{len(violations)} invariant(s) broken:\n{lines}")
+
+
+def _journal_paid(events: Iterable[Event]) -> tuple[dict[str, int], int]:
+    """Total Paid per patient and in all, re-derived from the journal alone."""
+    paid: dict[str, int] = defaultdict(int)
+    owner_of_entry: dict[str, str] = {}
+    owner_of_appointment: dict[str, str] = {}
+    appointment_of_charge: dict[str, str] = {}
+    amount_of_payment: dict[str, int] = {}
+    total = 0
+    for event in events:
+        match event:
+            case AppointmentAdded(appointment=a):
+                owner_of_appointment[a.id] = a.patient_id
+            case ChargeAdded(charge=c):
+                appointment_of_charge[c.id] = c.appointment_id
+            case (
+                PaymentPosted(payment=p, entry_id=entry_id)
+                | RefundPosted(payment=p, entry_id=entry_id)
+            ):
+                paid[p.patient_id] += p.minor_units
+                total += p.minor_units
+                amount_of_payment[p.id] = p.minor_units
+                if entry_id is not None:
+                    owner_of_entry[entry_id] = p.patient_id
+            case AllocationUnapplied(appointment_id=a, returned=returned):
+                for _, _, entry_id in returned:
+                    owner_of_entry[entry_id] = owner_of_appointment[a]
+            case ChargeAdjusted(adjustment=adjustment, returned=returned):
+                owner = owner_of_appointment[appointment_of_charge[adjustment.charge_id]]
+                for _, _, entry_id in returned:
+                    owner_of_entry[entry_id] = owner
+            case CreditReleased(appointment_id=a, moves=moves):
+                for _, entry_id, _ in moves:
+                    owner_of_entry[entry_id] = owner_of_appointment[a]
+            case CreditTransferred(transfer=t, moves=moves):
+                for _, entry_id, _ in moves:
+                    owner_of_entry[entry_id] = t.to_patient_id
+                paid[t.from_patient_id] -= t.minor_units
+                paid[t.to_patient_id] += t.minor_units
+            case PaymentReversed(payment_id=payment_id):
+                for appointment_id, amount in event.allocations:
+                    paid[owner_of_appointment[appointment_id]] -= amount
+                for entry_id, amount in event.entries:
+                    paid[owner_of_entry[entry_id]] -= amount
+                total -= amount_of_payment[payment_id]
+            case _:
+                pass
+    return paid, total
+
+
+def check_invariants(ledger: Ledger) -> tuple[Violation, ...]:
+    """Check SPEC §6 for every patient; return the violations (empty when all hold).
+
+    Besides the seven invariants it checks that the views agree with each other (the feed with
+    the dashboard, the open entries with the buckets) and that Total Paid matches what the
+    journal says was received, refunded, reversed and transferred (invariant 0: no money is
+    created or lost).
+    """
+    checker = _Checker(ledger.currency)
+    journal_paid, journal_total = _journal_paid(ledger.events)
+    total_paid_all = 0
+    for pid in patients(ledger):
+        total_paid_all += checker.patient(ledger, pid, journal_paid.get(pid, 0))
+    checker.check(
+        total_paid_all == journal_total,
+        0,
+        None,
+        f"patients' total paid sums to {total_paid_all}, but the journal received "
+        f"{journal_total} (payments - refunds - reversals): money created or lost",
+    )
+    checker.check(replay(ledger.events) == ledger, 7, None, "replay(ledger.events) != ledger")
+    checker.found.extend(_check_records(state_of(ledger)))
+    return tuple(checker.found)
+
+
+def _check_records(state: State) -> list[Violation]:
+    """Invariant 8 (beyond SPEC): the engine's own records agree with one another.
+
+    Every payment's money is accounted for — allocated, held in open entries, or closed by
+    ``cancel_offsetting`` — and is zero once reversed; each appointment's allocations add up to
+    what is allocated to it, as each payment's placements say; each bucket's available amount is
+    the sum of exactly its open entries, oldest first; each patient's running sums and indexes
+    (appointments, appointments owing, open and negative entries) are what its rows say.
+    """
+    found: list[Violation] = []
+    accounted: dict[str, int] = defaultdict(int)
+    placed: dict[tuple[str, str], int] = defaultdict(int)
+    sums: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    appointments: dict[str, set[tuple[Any, str]]] = defaultdict(set)
+    owing: dict[str, set[tuple[Any, str]]] = defaultdict(set)
+    for appointment_id, account in state.accounts.items():
+        a = state.appointment(appointment_id)
+        pid = a.appointment.patient_id
+        where = f"appointment {appointment_id}"
+        parts = list(_sorted.iterate(a.allocations))
+        if sum(part for _, _, part in parts) != a.allocated or a.allocated > a.charged:
+            found.append(Violation(8, pid, f"{where}: allocations do not add up"))
+        for _, payment_id, part in parts:
+            accounted[payment_id] += part
+            placed[payment_id, appointment_id] += part
+            if part <= 0:
+                found.append(Violation(8, pid, f"{where}: a non-positive allocation {part}"))
+        totals = sums[pid]
+        totals[0] += a.charged
+        totals[1] += a.allocated
+        totals[2] += account[AVAILABLE]
+        appointments[pid].add((a.appointment.date, appointment_id))
+        if a.due:
+            owing[pid].add((a.appointment.date, appointment_id))
+    for payment_id, placements in state.placed.items():
+        for appointment_id, _, part in placements:
+            placed[payment_id, appointment_id] -= part
+    if any(placed.values()):
+        found.append(Violation(8, None, "payments' placements disagree with the allocations"))
+    buckets: dict[tuple[str, str | None], list[Any]] = defaultdict(list)
+    held: dict[str, set[str]] = defaultdict(set)
+    for entry in map(state.entry, state.entries):
+        accounted[entry.payment_id] += entry.remaining + entry.cancelled
+        if entry.remaining:
+            buckets[entry.patient_id, entry.appointment_id].append(entry.key)
+            held[entry.payment_id].add(entry.id)
+    if held != {pid: set(ids) for pid, ids in state.held.items()}:
+        found.append(Violation(8, None, "payments' open entries disagree with the entries"))
+    for pid in state.patients:
+        found.extend(_check_patient(state, pid, buckets, sums[pid]))
+        patient = state.patient(pid)
+        if (
+            set(_sorted.iterate(patient.appointments)) != appointments[pid]
+            or set(_sorted.iterate(patient.owing)) != owing[pid]
+        ):
+            found.append(Violation(8, pid, "appointments or those owing disagree"))
+    for payment_id, known in state.payments.items():
+        expected = 0 if payment_id in state.reversed else known.minor_units
+        if accounted.get(payment_id, 0) != expected:
+            found.append(
+                Violation(
+                    8,
+                    known.patient_id,
+                    f"payment {payment_id}: {accounted.get(payment_id, 0)} accounted for, "
+                    f"{expected} expected (money created or lost)",
+                )
+            )
+    for number, event in enumerate(state.log):
+        if any(amount == 0 for amount in _amounts(event)):
+            found.append(Violation(8, None, f"event {number} moves a zero amount: {event!r}"))
+    return found
+
+
+def _check_patient(
+    state: State, pid: str, buckets: dict[tuple[str, str | None], list[Any]], sums: list[int]
+) -> list[Violation]:
+    """One patient's buckets, open and negative entries and running sums."""
+    found = []
+    patient = state.patient(pid)
+    pairs = [(None, patient.general)] + [
+        (a, state.appointment(a).bucket) for a in state.appointment_ids(pid)
+    ]
+    every: list[Any] = []
+    for appointment_id, bucket in pairs:
+        keys = sorted(buckets.get((pid, appointment_id), []))
+        every.extend(keys)
+        total = sum(state.entries[k[2]][REMAINING] for k in keys)
+        if list(bucket.keys()) != keys or bucket.available != total:
+            name = appointment_id or "general"
+            found.append(Violation(8, pid, f"bucket {name}: open entries or sum disagree"))
+    negatives = [k for k in sorted(every) if state.entries[k[2]][REMAINING] < 0]
+    if list(_sorted.iterate(patient.open)) != sorted(every) or (
+        list(_sorted.iterate(patient.negatives)) != negatives
+    ):
+        found.append(Violation(8, pid, "the patient's open or negative entries disagree"))
+    if [patient.charged, patient.allocated, patient.held] != sums:
+        found.append(Violation(8, pid, "the patient's running sums disagree with its rows"))
+    return found
+
+
+def _amounts(event: Event) -> list[int]:
+    """The amounts an event moves between entries and allocations: in each of its tuples of
+    parts, the one int is the amount (the other items are ids)."""
+    return [
+        next(item for item in part if isinstance(item, int))
+        for name in ("applied", "returned", "moves", "parts", "allocations", "entries")
+        for part in getattr(event, name, ())
+    ]
+
+
+class _Checker:
+    def __init__(self, code: str) -> None:
+        self.code = code
+        self.found: list[Violation] = []
+
+    def check(self, ok: bool, invariant: int, patient_id: str | None, message: str) -> None:
+        if not ok:
+            self.found.append(Violation(invariant, patient_id, message))
+
+    def minor(self, value: object, what: str, patient_id: str) -> int:
+        if not isinstance(value, Money) or value.currency.code != self.code:
+            self.found.append(
+                Violation(6, patient_id, f"{what} {value!r} is not Money in {self.code}")
+            )
+            return 0
+        try:
+            return to_minor(value, what)
+        except LedgerError as error:
+            self.found.append(Violation(6, patient_id, f"{what} is not exact: {error}"))
+            return 0
+
+    def patient(self, ledger: Ledger, pid: str, journal_paid: int) -> int:
+        """Check one patient's views; return its Total Paid in minor units."""
+        check, minor = self.check, self.minor
+        d = dashboard(ledger, pid)
+        paid = minor(d.total_paid, "total_paid", pid)
+        allocated = minor(d.allocated, "allocated", pid)
+        unallocated = minor(d.unallocated, "unallocated", pid)
+        responsibility = minor(d.patient_responsibility, "patient_responsibility", pid)
+        statement = minor(d.statement_balance, "statement_balance", pid)
+        balance = minor(d.total_balance, "total_balance", pid)
+        check(
+            paid == allocated + unallocated,
+            1,
+            pid,
+            f"total paid {paid} != allocated {allocated} + unallocated {unallocated}",
+        )
+        check(
+            balance == statement - unallocated,
+            2,
+            pid,
+            f"total balance {balance} != statement {statement} - unallocated {unallocated}",
+        )
+        check(statement == responsibility - allocated, 2, pid, "statement != resp. - allocated")
+        check(balance == responsibility - paid, 2, pid, "total balance != resp. - total paid")
+        check(
+            paid == journal_paid,
+            0,
+            pid,
+            f"total paid {paid} != {journal_paid} received for the patient by the journal",
+        )
+        buckets = self._entries(ledger, pid)
+        check(
+            sum(buckets.values()) == unallocated,
+            1,
+            pid,
+            f"open entries sum to {sum(buckets.values())}, unallocated is {unallocated}",
+        )
+        check(buckets.get(None, 0) >= 0, 4, pid, "general bucket below zero")
+        feed_paid, feed_responsibility = self._feed(ledger, pid, buckets, unallocated)
+        check(feed_paid == allocated, 1, pid, f"feed paid {feed_paid} != allocated {allocated}")
+        check(feed_responsibility == responsibility, 1, pid, "feed responsibility != dashboard's")
+        return paid
+
+    def _entries(self, ledger: Ledger, pid: str) -> dict[str | None, int]:
+        buckets: dict[str | None, int] = defaultdict(int)
+        dates = []
+        for e in unallocated_entries(ledger, pid):
+            amount = self.minor(e.amount, f"entry {e.id} amount", pid)
+            self.check(amount != 0, 4, pid, f"entry {e.id} is open with a zero amount")
+            buckets[e.appointment_id] += amount
+            dates.append(e.received_on)
+        self.check(dates == sorted(dates), 4, pid, "open entries are not oldest first")
+        for bucket, total in buckets.items():
+            self.check(total >= 0, 4, pid, f"bucket {bucket or 'general'} has {total} available")
+        return buckets
+
+    def _feed(
+        self, ledger: Ledger, pid: str, buckets: Mapping[str | None, int], unallocated: int
+    ) -> tuple[int, int]:
+        check, minor = self.check, self.minor
+        rows = claims_feed(ledger, pid)
+        order = [(r.date, r.appointment_id) for r in rows]
+        check(order == sorted(order), 5, pid, "claims feed is not by date then id")
+        sum_paid = sum_resp = 0
+        for r in rows:
+            r_resp = minor(r.patient_responsibility, "row responsibility", pid)
+            r_paid = minor(r.paid, "row paid", pid)
+            r_due = minor(r.balance_due, "row balance_due", pid)
+            r_held = minor(r.appointment_unallocated, "row appointment_unallocated", pid)
+            r_all = minor(r.patient_unallocated, "row patient_unallocated", pid)
+            sum_paid += r_paid
+            sum_resp += r_resp
+            where = f"appointment {r.appointment_id}"
+            check(0 <= r_paid <= r_resp, 3, pid, f"{where}: paid {r_paid} of {r_resp} charged")
+            check(r_due == r_resp - r_paid, 3, pid, f"{where}: due {r_due} != charged - paid")
+            check(r_held >= 0, 4, pid, f"{where}: its bucket has {r_held} available")
+            check(
+                r_held == buckets.get(r.appointment_id, 0),
+                4,
+                pid,
+                f"{where}: bucket {r_held} != its open entries",
+            )
+            check(r_held == 0 or r_due == 0, 5, pid, f"{where}: holds {r_held} but {r_due} due")
+            check(r_all == unallocated, 1, pid, f"{where}: patient_unallocated != unallocated")
+        return sum_paid, sum_resp
+
+
+def assert_invariants(ledger: Ledger) -> None:
+    """Raise :class:`InvariantError` (an ``AssertionError``) listing every broken invariant."""
+    violations = check_invariants(ledger)
+    if violations:
+        raise InvariantError(violations)
