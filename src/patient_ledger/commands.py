@@ -61,6 +61,7 @@ from patient_ledger.state import (
     CHARGED,
     GENERAL_AVAILABLE,
     OPEN,
+    OWNER,
     REMAINING,
     AccountRow,
     AppointmentState,
@@ -145,7 +146,7 @@ def _account(state: State, appointment_id: object, patient_id: str | None = None
         raise UnknownIdError(
             f"appointment {appointment_id!r} is not in the ledger", id=appointment_id
         )
-    owner = account[0].patient_id
+    owner = account[OWNER]
     if patient_id is not None and owner != patient_id:
         raise PatientMismatchError(
             f"appointment {appointment_id!r} belongs to patient {owner!r}, not {patient_id!r}",
@@ -231,8 +232,8 @@ def add_appointment(ledger: Ledger, appointment: Appointment) -> Ledger:
     """
     state = state_of(ledger)
     _of_type(appointment, Appointment, "appointment")
-    known = state.accounts.get(appointment.id)
-    if known is not None and _is_resubmission(known[0], appointment, "appointment", appointment.id):
+    known = state.appointments.get(appointment.id)
+    if known is not None and _is_resubmission(known, appointment, "appointment", appointment.id):
         return ledger
     return ledger_of(advance(state, AppointmentAdded(appointment)))
 
@@ -277,7 +278,7 @@ def post_payment(ledger: Ledger, payment: Payment) -> Ledger:
     state = state_of(ledger)
     payment = _check_payment(state, payment, refund=False)
     known = state.payments.get(payment.id)
-    if known is not None and _is_resubmission(known, payment, "payment", payment.id):
+    if known is not None and _is_resubmission(known[0], payment, "payment", payment.id):
         return ledger
     allocated = 0
     if payment.appointment_id is not None:
@@ -306,7 +307,7 @@ def refund(ledger: Ledger, payment: Payment) -> Ledger:
     state = state_of(ledger)
     payment = _check_payment(state, payment, refund=True)
     known = state.payments.get(payment.id)
-    if known is not None and _is_resubmission(known, payment, "payment", payment.id):
+    if known is not None and _is_resubmission(known[0], payment, "payment", payment.id):
         return ledger
     patient = _patient(state, payment.patient_id)
     if payment.appointment_id is None:
@@ -663,9 +664,10 @@ def reverse_payment(
     check_id(payment_id, "payment_id")
     check_date(on, "on")
     check_optional_str(reason, "reason")
-    known = state.payments.get(payment_id)
-    if known is None:
+    payment_row = state.payments.get(payment_id)
+    if payment_row is None:
         raise UnknownIdError(f"payment {payment_id!r} is not in the ledger", id=payment_id)
+    known = payment_row[0]
     if payment_id in state.reversed:
         raise AlreadyReversedError(f"payment {payment_id!r} was already reversed", id=payment_id)
     holders = state.holders_of(payment_id)
@@ -676,18 +678,18 @@ def reverse_payment(
     # Events list the money as the holders hold it: each holder's appointments in the order
     # they were added, general bucket first.
     allocated: dict[str, int] = {}
-    for appointment_id, _, part in state.placed.get(payment_id, ()):
+    for appointment_id, _, part in payment_row[1]:
         allocated[appointment_id] = allocated.get(appointment_id, 0) + part
-    allocation_order = sorted(allocated, key=lambda a: owner(a, state.accounts[a][0].patient_id))
+    allocation_order = sorted(allocated, key=lambda a: owner(a, state.accounts[a][OWNER]))
     allocations = [(a, Minor(allocated[a])) for a in allocation_order]
     held: dict[tuple[str, str | None], list[Entry]] = {}
-    for entry_id in state.held.get(payment_id, ()):
+    for entry_id in payment_row[2]:
         entry = state.entry(entry_id)
         held.setdefault((entry.patient_id, entry.appointment_id), []).append(entry)
     entries: list[EntryPart] = []
     touched: dict[str, list[str]] = {holder: [] for holder in holders}
     for appointment_id in allocation_order:
-        touched[state.accounts[appointment_id][0].patient_id].append(appointment_id)
+        touched[state.accounts[appointment_id][OWNER]].append(appointment_id)
     for holder, bucket_appointment_id in sorted(held, key=lambda b: owner(b[1], b[0])):
         bucket = sorted(held[holder, bucket_appointment_id], key=lambda e: e.key)
         total = sum(entry.remaining for entry in bucket)

@@ -164,7 +164,7 @@ def _check_records(state: State) -> list[Violation]:
         appointments[pid].add((a.appointment.date, appointment_id))
         if a.due:
             owing[pid].add((a.appointment.date, appointment_id))
-    for payment_id, placements in state.placed.items():
+    for payment_id, (_, placements, _) in state.payments.items():
         for appointment_id, _, part in placements:
             placed[payment_id, appointment_id] -= part
     if any(placed.values()):
@@ -176,7 +176,7 @@ def _check_records(state: State) -> list[Violation]:
         if entry.remaining:
             buckets[entry.patient_id, entry.appointment_id].append(entry.key)
             held[entry.payment_id].add(entry.id)
-    if held != {pid: set(ids) for pid, ids in state.held.items()}:
+    if held != {pid: set(row[2]) for pid, row in state.payments.items() if row[2]}:
         found.append(Violation(8, None, "payments' open entries disagree with the entries"))
     for pid in state.patients:
         found.extend(_check_patient(state, pid, buckets, sums[pid]))
@@ -186,7 +186,7 @@ def _check_records(state: State) -> list[Violation]:
             or set(_sorted.iterate(patient.owing)) != owing[pid]
         ):
             found.append(Violation(8, pid, "appointments or those owing disagree"))
-    for payment_id, known in state.payments.items():
+    for payment_id, (known, _, _) in state.payments.items():
         expected = 0 if payment_id in state.reversed else known.minor_units
         if accounted.get(payment_id, 0) != expected:
             found.append(
@@ -217,7 +217,8 @@ def _check_patient(
         keys = sorted(buckets.get((pid, appointment_id), []))
         every.extend(keys)
         total = sum(state.entries[k[2]][REMAINING] for k in keys)
-        if list(bucket.keys()) != keys or bucket.available != total:
+        positive = [k for k in keys if state.entries[k[2]][REMAINING] > 0]
+        if list(bucket.keys()) != positive or bucket.available != total:
             name = appointment_id or "general"
             found.append(Violation(8, pid, f"bucket {name}: open entries or sum disagree"))
     negatives = [k for k in sorted(every) if state.entries[k[2]][REMAINING] < 0]

@@ -72,13 +72,15 @@ class Entry(NamedTuple):
 
 
 class Bucket(NamedTuple):
-    """The open entries of one bucket (a sorted set of their keys) and their sum."""
+    """One bucket: the keys of its open *positive* entries (a sorted set: what draws take,
+    oldest first) and its available amount, the sum of all its open entries (an open refund's
+    negative entry is in the patient's ``negatives``)."""
 
     open: _sorted.Keys = _sorted.EMPTY
     available: int = 0
 
     def keys(self) -> Iterator[EntryKey]:
-        """The open entries' keys, oldest first."""
+        """The open positive entries' keys, oldest first."""
         return _sorted.iterate(self.open)
 
 
@@ -127,16 +129,17 @@ PATIENT: Final = 0
 APPOINTMENT: Final = 1
 PAYMENT_ID: Final = 2
 REMAINING: Final = 5
-#: An appointment: the appointment, charged, allocated, allocations (sorted set of
+#: An appointment's money: patient_id, date, charged, allocated, allocations (sorted set of
 #: :data:`AllocationKey`), the next allocation number, its bucket's open keys, available, and
 #: its number in the order appointments were added (events list them in that order).
-AccountRow = tuple[Appointment, int, int, _sorted.Keys, int, _sorted.Keys, int, int]
+AccountRow = tuple[str, datetime.date, int, int, _sorted.Keys, int, _sorted.Keys, int, int]
 #: Positions in an :data:`AccountRow`.
-CHARGED: Final = 1
-ALLOCATED: Final = 2
-OPEN: Final = 5
-AVAILABLE: Final = 6
-ADDED: Final = 7
+OWNER: Final = 0
+CHARGED: Final = 2
+ALLOCATED: Final = 3
+OPEN: Final = 6
+AVAILABLE: Final = 7
+ADDED: Final = 8
 #: A patient: the fields of :class:`PatientState`, in order.
 PatientRow = tuple[
     _sorted.Keys, _sorted.Keys, int, int, int, int, int, _sorted.Keys, _sorted.Keys, _sorted.Keys
@@ -159,6 +162,8 @@ NEW_PATIENT: PatientRow = (
 )
 #: Where a payment's money is allocated: ``(appointment_id, allocation number, amount)``.
 Placement = tuple[str, int, int]
+#: A payment (or refund), its allocations and its open entries' ids.
+PaymentRow = tuple[Payment, tuple[Placement, ...], tuple[str, ...]]
 
 
 class State(NamedTuple):
@@ -167,16 +172,13 @@ class State(NamedTuple):
     currency: str
     log: EventLog
     next_seq: int
-    #: Each appointment with its money.
+    #: Each appointment's money (rows of plain data: the collector leaves them alone).
     accounts: Map[str, AccountRow]
     patients: Map[str, PatientRow]
     entries: Map[str, EntryRow]
-    payments: Map[str, Payment]
-    #: Each payment's allocations (payments with none are absent).
-    placed: Map[str, tuple[Placement, ...]]
-    #: Each payment's open entries (payments with none are absent).
-    held: Map[str, tuple[str, ...]]
+    payments: Map[str, PaymentRow]
     charges: Map[str, Charge]
+    appointments: Map[str, Appointment]
     #: A charge's patient responsibility after its adjustments (adjusted charges only).
     adjusted: Map[str, int]
     adjustments: Map[str, Adjustment]
@@ -192,11 +194,13 @@ class State(NamedTuple):
 
     def appointment(self, appointment_id: str) -> AppointmentState:
         """The appointment with its money (KeyError if unknown)."""
-        appointment, charged, allocated, allocations, _, keys, available, _ = self.accounts[
-            appointment_id
-        ]
+        _, _, charged, allocated, allocations, _, keys, available, _ = self.accounts[appointment_id]
         return AppointmentState(
-            appointment, charged, allocated, allocations, Bucket(keys, available)
+            self.appointments[appointment_id],
+            charged,
+            allocated,
+            allocations,
+            Bucket(keys, available),
         )
 
     def appointment_ids(self, patient_id: str) -> Iterator[str]:
@@ -216,7 +220,7 @@ class State(NamedTuple):
     def holders_of(self, payment_id: str) -> tuple[str, ...]:
         """The patients holding a payment's money: its payer, and any it was transferred to."""
         holders = self.holders.get(payment_id)
-        return (self.payments[payment_id].patient_id,) if holders is None else holders
+        return (self.payments[payment_id][0].patient_id,) if holders is None else holders
 
     def next_entry_id(self, offset: int = 0) -> str:
         """The id the ``offset``-th entry created from this state will get."""
@@ -230,7 +234,7 @@ def opened_state(event: LedgerOpened) -> State:
         event.currency,
         EventLog().appended(event),
         1,
-        *(empty,) * 12,
+        *(empty,) * 11,
     )
 
 

@@ -299,14 +299,15 @@ def payment_status(ledger: Ledger, payment_id: str) -> PaymentStatus:
         UnknownIdError: the payment is not in the ledger.
     """
     state = state_of(ledger)
-    payment = state.payments.get(check_id(payment_id, "payment_id"))
-    if payment is None:
+    row = state.payments.get(check_id(payment_id, "payment_id"))
+    if row is None:
         raise UnknownIdError(f"payment {payment_id!r} is not in the ledger", id=payment_id)
+    payment, placed, held = row
     code = state.currency
     allocated: dict[str, int] = {}
-    for appointment_id, _, amount in state.placed.get(payment_id, ()):
+    for appointment_id, _, amount in placed:
         allocated[appointment_id] = allocated.get(appointment_id, 0) + amount
-    entries = sorted(map(state.entry, state.held.get(payment_id, ())), key=lambda e: e.key)
+    entries = sorted(map(state.entry, held), key=lambda e: e.key)
     return PaymentStatus(
         payment=payment,
         allocated=tuple((a, to_money(amount, code)) for a, amount in allocated.items()),
