@@ -1,39 +1,66 @@
-"""A persistent sorted set of keys: a B-tree of plain tuples, shared structurally.
+"""A persistent sorted set of keys: a plain sorted tuple while small, a B-tree of tuples when big.
 
-A set is ``(root, height, size)``; a leaf is a sorted tuple of keys, an internal node is
-``(firsts, children)`` with the first key of each child. Adding or removing a key copies only the
-``height + 1`` nodes on its path (O(log n)), so every earlier set stays as it was and shares the
-rest. Keys are tuples of strs, ints and dates: the whole tree is made of tuples of atomic values,
-which CPython's cyclic collector stops tracking (a big ledger's buckets cost its full
-collections nothing). Removing never merges nodes: a node that empties is dropped, and a root
-with one child is replaced by it, so the height stays logarithmic in the most keys ever held.
+A set of at most ``_MAX`` keys is just their sorted tuple (the usual case: a patient's or an
+appointment's entries). A bigger one is a :class:`_Tree`: a B-tree whose leaves are sorted tuples
+of keys and whose inner nodes are ``(firsts, children)`` with the first key of each child. Adding
+or removing a key copies only the ``height + 1`` nodes on its path (O(log n)), so every earlier
+set stays as it was and shares the rest. Keys are tuples of strs, ints and dates: the tuples are
+made of atomic values, which CPython's cyclic collector stops tracking. Removing never merges
+nodes: a node that empties is dropped, and a root with one child is replaced by it, so the height
+stays logarithmic in the most keys ever held.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Final
 
-#: The most keys in a leaf or children in a node before it splits in two.
-_MAX = 64
+#: The most keys in a leaf (and in a small set) or children in a node before it splits.
+_MAX: Final = 64
 
-#: A sorted set: ``(root, height, size)``.
-Keys = tuple[Any, int, int]
 
-EMPTY: Keys = ((), 0, 0)
+class _Tree:
+    """A big set: the B-tree's root, its height (≥ 1) and how many keys it holds."""
+
+    __slots__ = ("height", "root", "size")
+
+    def __init__(self, root: Any, height: int, size: int) -> None:
+        self.root = root
+        self.height = height
+        self.size = size
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Tree) and list(_walk(self)) == list(_walk(other))
+
+    __hash__ = None  # type: ignore[assignment] # compared by content, never hashed
+
+
+#: A sorted set: a sorted tuple of keys, or a :class:`_Tree`.
+Keys = tuple[Any, ...] | _Tree
+
+EMPTY: Keys = ()
 
 
 def add(keys: Keys, key: Any) -> Keys:
     """``keys`` with ``key`` (not already in it) added."""
-    root, height, size = keys
-    if not height and (not root or root[-1] < key) and len(root) < _MAX:
-        return ((*root, key), 0, size + 1)  # the usual case: a small set, appended
-    parts = _add(root, height, key)
+    if type(keys) is tuple:
+        if not keys or keys[-1] < key:
+            new = keys + (key,)
+        else:
+            i = bisect_right(keys, key)
+            new = keys[:i] + (key,) + keys[i:]
+        if len(new) <= _MAX:
+            return new
+        half = len(new) >> 1
+        return _Tree(((new[0], new[half]), (new[:half], new[half:])), 1, len(new))
+    assert isinstance(keys, _Tree)  # noqa: S101 - narrowing only
+    parts = _add(keys.root, keys.height, key)
     if len(parts) == 1:
-        return (parts[0], height, size + 1)
+        return _Tree(parts[0], keys.height, keys.size + 1)
     left, right = parts
-    return (((_first(left, height), _first(right, height)), (left, right)), height + 1, size + 1)
+    root = ((_first(left, keys.height), _first(right, keys.height)), (left, right))
+    return _Tree(root, keys.height + 1, keys.size + 1)
 
 
 def _first(node: Any, height: int) -> Any:
@@ -66,15 +93,22 @@ def _add(node: Any, height: int, key: Any) -> tuple[Any, ...]:
 
 
 def remove(keys: Keys, key: Any) -> Keys:
-    """``keys`` without ``key`` (which must be in it)."""
-    root, height, size = keys
-    node = _remove(root, height, key)
+    """``keys`` without ``key`` (KeyError if it is not in it)."""
+    if type(keys) is tuple:
+        i = bisect_left(keys, key)
+        if i == len(keys) or keys[i] != key:
+            raise KeyError(key)
+        return keys[:i] + keys[i + 1 :]
+    assert isinstance(keys, _Tree)  # noqa: S101 - narrowing only
+    node, height = _remove(keys.root, keys.height, key), keys.height
     if node is None:
         return EMPTY
     while height and len(node[1]) == 1:
         node = node[1][0]
         height -= 1
-    return (node, height, size - 1)
+    if not height:
+        return node  # type: ignore[no-any-return] # a leaf: a small set again
+    return _Tree(node, height, keys.size - 1)
 
 
 def _remove(node: Any, height: int, key: Any) -> Any:
@@ -83,55 +117,55 @@ def _remove(node: Any, height: int, key: Any) -> Any:
         i = bisect_left(node, key)
         if i == len(node) or node[i] != key:
             raise KeyError(key)
-        new = (*node[:i], *node[i + 1 :])
-        return new or None
+        return node[:i] + node[i + 1 :] or None
     firsts, children = node
     i = max(bisect_right(firsts, key) - 1, 0)
     child = _remove(children[i], height - 1, key)
     if child is None:
         if len(children) == 1:
             return None
-        return ((*firsts[:i], *firsts[i + 1 :]), (*children[:i], *children[i + 1 :]))
+        return (firsts[:i] + firsts[i + 1 :], children[:i] + children[i + 1 :])
     first = _first(child, height - 1)
     if first != firsts[i]:
-        firsts = (*firsts[:i], first, *firsts[i + 1 :])
-    return (firsts, (*children[:i], child, *children[i + 1 :]))
+        firsts = firsts[:i] + (first,) + firsts[i + 1 :]
+    return (firsts, children[:i] + (child,) + children[i + 1 :])
 
 
 def iterate(keys: Keys) -> Iterator[Any]:
     """The keys in ascending order."""
-    root, height, _ = keys
-    if not height:
-        return iter(root)
-    return _walk(root, height)
+    if type(keys) is tuple:
+        return iter(keys)
+    return _walk(keys)  # type: ignore[arg-type] # a _Tree
 
 
-def _walk(node: Any, height: int) -> Iterator[Any]:
-    if height == 1:
-        for leaf in node[1]:
-            yield from leaf
-    else:
-        for child in node[1]:
-            yield from _walk(child, height - 1)
+def _walk(tree: _Tree) -> Iterator[Any]:
+    def walk(node: Any, height: int) -> Iterator[Any]:
+        if height == 1:
+            for leaf in node[1]:
+                yield from leaf
+        else:
+            for child in node[1]:
+                yield from walk(child, height - 1)
+
+    return walk(tree.root, tree.height)
 
 
 def iterate_reversed(keys: Keys) -> Iterator[Any]:
     """The keys in descending order."""
-    root, height, _ = keys
-    if not height:
-        return reversed(root)
-    return _walk_reversed(root, height)
+    if type(keys) is tuple:
+        return reversed(keys)
 
+    def walk(node: Any, height: int) -> Iterator[Any]:
+        if height == 1:
+            for leaf in reversed(node[1]):
+                yield from reversed(leaf)
+        else:
+            for child in reversed(node[1]):
+                yield from walk(child, height - 1)
 
-def _walk_reversed(node: Any, height: int) -> Iterator[Any]:
-    if height == 1:
-        for leaf in reversed(node[1]):
-            yield from reversed(leaf)
-    else:
-        for child in reversed(node[1]):
-            yield from _walk_reversed(child, height - 1)
+    return walk(keys.root, keys.height)  # type: ignore[union-attr] # a _Tree
 
 
 def size(keys: Keys) -> int:
     """How many keys the set holds."""
-    return keys[2]
+    return len(keys) if type(keys) is tuple else keys.size  # type: ignore[union-attr]

@@ -54,6 +54,7 @@ from patient_ledger.values import Appointment, Charge
 
 _add = _sorted.add
 _remove = _sorted.remove
+_new_state = tuple.__new__
 
 
 class _Changes:
@@ -96,21 +97,24 @@ class _Changes:
     def freeze(self, log: EventLog) -> State:
         """The state after the writes."""
         s = self.state
-        return State(
-            s.currency,
-            log,
-            self.next_seq,
-            s.accounts.update(self.accounts) if self.accounts else s.accounts,
-            s.patients.update(self.patients) if self.patients else s.patients,
-            s.entries.update(self.entries) if self.entries else s.entries,
-            s.payments.update(self.payments) if self.payments else s.payments,
-            s.charges.update(self.charges) if self.charges else s.charges,
-            s.appointments.update(self.appointments) if self.appointments else s.appointments,
-            self.adjusted,
-            self.adjustments,
-            self.transfers,
-            self.holders,
-            self.reversed,
+        return _new_state(  # State's fields in order, without NamedTuple's keyword machinery
+            State,
+            (
+                s.currency,
+                log,
+                self.next_seq,
+                s.accounts.update(self.accounts) if self.accounts else s.accounts,
+                s.patients.update(self.patients) if self.patients else s.patients,
+                s.entries.update(self.entries) if self.entries else s.entries,
+                s.payments.update(self.payments) if self.payments else s.payments,
+                s.charges.update(self.charges) if self.charges else s.charges,
+                s.appointments.update(self.appointments) if self.appointments else s.appointments,
+                self.adjusted,
+                self.adjustments,
+                self.transfers,
+                self.holders,
+                self.reversed,
+            ),
         )
 
     # -- reads: the rows written so far, else the state's ---------------------------------
@@ -393,20 +397,67 @@ class _Changes:
 
 
 def _payment_posted(c: _Changes, event: PaymentPosted) -> None:
+    # The hottest event, written out in one pass: each row it changes is built once.
     p = event.payment
-    c.payments[p.id] = (p, (), ())
-    c.add_paid(p.patient_id, p.minor_units)
-    if event.allocated:
-        c.allocate(p.appointment_id, p.id, event.allocated)  # type: ignore[arg-type]
-    if event.entry_id is not None:
-        c.open_entry(
-            event.entry_id,
-            p.patient_id,
-            p.appointment_id,
-            p.id,
-            p.received_on,
-            p.minor_units - event.allocated,
+    patient_id, appointment_id, amount = p.patient_id, p.appointment_id, p.minor_units
+    allocated, entry_id = event.allocated, event.entry_id
+    apps, general, available, paid, charged, allocated_sum, held, negatives, owing, open_ = (
+        c.patient_or_new(patient_id)
+    )
+    placed: tuple[tuple[str, int, int], ...] = ()
+    held_ids: tuple[str, ...] = ()
+    if appointment_id is not None:
+        owner, date, a_charged, a_allocated, allocations, number, a_open, a_available, added = (
+            c.account(appointment_id)
         )
+        if allocated:
+            a_allocated += allocated
+            allocated_sum += allocated
+            if a_allocated == a_charged:  # its balance due is paid: no longer owing
+                owing = _remove(owing, (date, appointment_id))
+            allocations = _add(allocations, (number, p.id, allocated))
+            placed = ((appointment_id, number, allocated),)
+            number += 1
+    if entry_id is not None:
+        rest = amount - allocated
+        seq = c.next_seq
+        c.next_seq = seq + 1
+        c.entries[entry_id] = (patient_id, appointment_id, p.id, p.received_on, seq, rest, 0)
+        key = (p.received_on, seq, entry_id)
+        held_ids = (entry_id,)
+        open_ = _add(open_, key)
+        if appointment_id is None:
+            general = _add(general, key)
+            available += rest
+        else:
+            a_open = _add(a_open, key)
+            a_available += rest
+            held += rest
+    if appointment_id is not None:
+        c.accounts[appointment_id] = (
+            owner,
+            date,
+            a_charged,
+            a_allocated,
+            allocations,
+            number,
+            a_open,
+            a_available,
+            added,
+        )
+    c.patients[patient_id] = (
+        apps,
+        general,
+        available,
+        paid + amount,
+        charged,
+        allocated_sum,
+        held,
+        negatives,
+        owing,
+        open_,
+    )
+    c.payments[p.id] = (p, placed, held_ids)
 
 
 def _charge_added(c: _Changes, event: ChargeAdded) -> None:
