@@ -37,10 +37,12 @@ class Model:
     payments: dict[str, object] = field(default_factory=dict)  # id -> Payment value
     payment_amounts: dict[str, int] = field(default_factory=dict)
     payment_dates: dict[str, datetime.date] = field(default_factory=dict)
-    reversed: set[str] = field(default_factory=set)
+    reversed: dict[str, int] = field(default_factory=dict)  # id -> amount reversed so far
+    cancelled: set[str] = field(default_factory=set)
     adjustments: dict[str, object] = field(default_factory=dict)
     transfers: dict[str, object] = field(default_factory=dict)
-    allocations: list[list[object]] = field(default_factory=list)  # [aid, payment, amount]
+    # [aid, payment, amount, charge_id], oldest placement first
+    allocations: list[list[object]] = field(default_factory=list)
     entries: list[MEntry] = field(default_factory=list)
     paid: dict[str, int] = field(default_factory=dict)
     known: set[str] = field(default_factory=set)
@@ -57,6 +59,28 @@ class Model:
     def due(self, aid: str) -> int:
         return self.charged(aid) - self.allocated(aid)
 
+    def lines(self, aid: str) -> list[str]:
+        """The appointment's charges, in the order they were added."""
+        return [cid for cid, c in self.charges.items() if c[0] == aid]
+
+    def line_allocated(self, cid: str) -> int:
+        return sum(a[2] for a in self.allocations if a[3] == cid)  # type: ignore[misc]
+
+    def line_due(self, cid: str) -> int:
+        return self.charges[cid][1] - self.line_allocated(cid)  # type: ignore[operator,no-any-return]
+
+    def place(self, aid: str, payment: str, amount: int, first: str | None = None) -> None:
+        """The named line first, then the others in line order, each up to its balance due."""
+        order = self.lines(aid)
+        if first is not None:
+            order = [first] + [c for c in order if c != first]
+        for cid in order:
+            take = min(amount, self.line_due(cid))
+            if take > 0:
+                self.allocations.append([aid, payment, take, cid])
+                amount -= take
+        assert amount == 0
+
     def bucket(self, patient: str, aid: str | None) -> list[MEntry]:
         found = [
             e
@@ -67,6 +91,12 @@ class Model:
 
     def available(self, patient: str, aid: str | None) -> int:
         return sum(e.amount for e in self.bucket(patient, aid))
+
+    def left(self, payment: str) -> int:
+        """What is left of a payment: its allocations and its open entries."""
+        return sum(a[2] for a in self.allocations if a[1] == payment) + sum(  # type: ignore[misc]
+            e.amount for e in self.entries if e.payment == payment
+        )
 
     def owner(self, aid: str) -> str:
         return self.appointments[aid][0]
@@ -103,23 +133,27 @@ class Model:
         assert amount == 0
         return parts
 
-    def apply_from(self, patient: str, source: str | None, aid: str, amount: int) -> None:
+    def apply_from(
+        self, patient: str, source: str | None, aid: str, amount: int, first: str | None = None
+    ) -> None:
         for e, take in self.draw(patient, source, amount):
             e.amount -= take
-            self.allocations.append([aid, e.payment, take])
+            self.place(aid, e.payment, take, first)
 
     def auto_apply(self, aid: str) -> None:
         amount = min(self.available(self.owner(aid), aid), self.due(aid))
         if amount > 0:
             self.apply_from(self.owner(aid), aid, aid, amount)
 
-    def take_allocations(self, aid: str, amount: int) -> list[tuple[str, int]]:
-        """Newest allocations of the appointment first."""
+    def take_allocations(
+        self, aid: str, amount: int, line: str | None = None
+    ) -> list[tuple[str, int]]:
+        """Newest allocations of the appointment (or of its one line) first."""
         taken = []
         for record in reversed(self.allocations):
             if amount <= 0:
                 break
-            if record[0] != aid or not record[2]:
+            if record[0] != aid or not record[2] or line not in (None, record[3]):
                 continue
             take = min(record[2], amount)  # type: ignore[type-var]
             record[2] -= take  # type: ignore[operator]

@@ -51,14 +51,17 @@ EDGE_IDS = {
     "blank": "  ",
     "not a str": 7,
     "other patient's": "OTHER",
+    "cancelled": "GONE",
 }
 
 
 def base() -> pl.Ledger:
     """P1 owns appointment KNOWN ($50 charge KNOWN, $20 paid by payment KNOWN) and holds $30;
-    P2 owns appointment OTHER; a refund R-OPEN holds $5 of P1's general bucket."""
+    P2 owns appointment OTHER; a refund R-OPEN holds $5 of P1's general bucket; P1's
+    appointment GONE was cancelled."""
     ledger = appointment(pl.Ledger.empty(), "KNOWN", "P1")
     ledger = appointment(ledger, "OTHER", "P2")
+    ledger = pl.cancel_appointment(appointment(ledger, "GONE", "P1"), "GONE", on=ON)
     ledger = charge(ledger, "KNOWN", "KNOWN", "50.00")
     ledger = pay(ledger, "KNOWN", "20.00", "KNOWN")
     ledger = pay(ledger, "HELD", "30.00")

@@ -92,8 +92,22 @@ PRECEDENCE: list[tuple[pl.ErrorCode, Callable[[pl.Ledger], object]]] = [
         lambda led: pl.unapply(led, "A1", usd("40.01"), on=ON),
     ),
     (
-        pl.ErrorCode.ALREADY_REVERSED,
-        lambda led: pl.reverse_payment(pl.reverse_payment(led, "PAY1", on=ON), "PAY1", on=ON),
+        pl.ErrorCode.ALREADY_REVERSED,  # reversed whole, then an amount beyond what is left
+        lambda led: pl.reverse_payment(
+            pl.reverse_payment(led, "PAY1", on=ON), "PAY1", usd("999.00"), on=ON
+        ),
+    ),
+    (
+        pl.ErrorCode.APPOINTMENT_CANCELLED,  # a cancelled visit, more than is held or due
+        lambda led: pl.apply_unallocated(
+            pl.cancel_appointment(
+                pl.add_appointment(led, pl.Appointment("C1", "P1", ON)), "C1", on=ON
+            ),
+            "P1",
+            "C1",
+            usd("999.00"),
+            on=ON,
+        ),
     ),
 ]
 
@@ -126,6 +140,7 @@ def test_every_error_is_a_value_error_with_its_own_code() -> None:
         pl.NotOffsettingError,
         pl.InsufficientAllocatedError,
         pl.AlreadyReversedError,
+        pl.AppointmentCancelledError,
     ]
     assert sorted(c.code.value for c in classes) == sorted(c.value for c in COMMAND_CODES)
     for cls in classes:

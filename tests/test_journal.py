@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import pickle
+from pathlib import Path
 
 import pytest
 
 import patient_ledger as pl
+from patient_ledger import journal
 from patient_ledger._log import EventLog
-from tests.helpers import D, appointment, charge, pay
+from tests.helpers import D, appointment, charge, pay, usd
 
 
 def build(n: int) -> pl.Ledger:
@@ -127,3 +130,65 @@ def test_extending_a_log_by_many_events_at_once() -> None:
         assert len(log) == len(events)
         assert log[-1] == events[-1]
         assert log == build(200).events
+
+
+def test_a_journal_written_before_line_items_loads_verifies_and_shows_the_same_figures() -> None:
+    # Written by the release before SPEC §10 (git 17f47b9) from benchmarks/workload.py (527
+    # events, every kind, charges and adjustments on shared appointments), with the views it
+    # showed for every patient.
+    data = Path(__file__).parent / "data"
+    text = (data / "journal_before_lines.jsonl").read_text(encoding="utf-8")
+    shown = json.loads((data / "journal_before_lines.views.json").read_text(encoding="utf-8"))
+    journal.verify(text, head=shown["head"])
+    ledger = journal.loads(text, head=shown["head"])
+    assert journal.dumps(ledger) == text  # byte-identical: every line stays version 1
+    assert {json.loads(line)["v"] for line in text.splitlines()} == {1}
+    assert pl.check_invariants(ledger) == ()
+    for pid, views in shown["views"].items():
+        d = pl.dashboard(ledger, pid)
+        assert {k: str(getattr(d, k).amount) for k in views["dashboard"]} == views["dashboard"]
+        feed = [
+            [
+                r.appointment_id,
+                r.date.isoformat(),
+                str(r.patient_responsibility.amount),
+                str(r.paid.amount),
+                str(r.balance_due.amount),
+                str(r.appointment_unallocated.amount),
+                str(r.patient_unallocated.amount),
+            ]
+            for r in pl.claims_feed(ledger, pid)
+        ]
+        assert feed == views["feed"], pid
+        entries = [
+            [e.id, e.payment_id, e.appointment_id, str(e.amount.amount), e.received_on.isoformat()]
+            for e in pl.unallocated_entries(ledger, pid)
+        ]
+        assert entries == views["entries"], pid
+        for row in pl.claims_feed(ledger, pid):  # each appointment's lines add up to its row
+            lines = pl.line_items(ledger, row.appointment_id)
+            assert sum(line.paid.amount for line in lines) == row.paid.amount
+            assert sum(line.balance_due.amount for line in lines) == row.balance_due.amount
+
+
+def test_lines_with_a_shape_of_spec_10_are_version_2_and_the_others_stay_version_1() -> None:
+    ledger = pl.add_appointment(pl.Ledger.empty(), pl.Appointment("A1", "P1", D(2025, 1, 2)))
+    ledger = pl.add_charge(ledger, pl.Charge("C1", "A1", usd("10.00")))
+    ledger = pl.add_charge(ledger, pl.Charge("C2", "A1", usd("10.00")))
+    ledger = pl.post_payment(
+        ledger, pl.Payment("P-LINE", "P1", usd("5.00"), D(2025, 1, 3), charge_id="C2")
+    )
+    ledger = pl.post_payment(ledger, pl.Payment("P-PLAIN", "P1", usd("5.00"), D(2025, 1, 3)))
+    ledger = pl.add_appointment(ledger, pl.Appointment("A2", "P1", D(2025, 1, 9)))
+    ledger = pl.cancel_appointment(ledger, "A2", on=D(2025, 1, 4))
+    text = journal.dumps(ledger)
+    records = [json.loads(line) for line in text.splitlines()]
+    versions = {r["event"].get("payment", {}).get("id") or r["type"]: r["v"] for r in records}
+    assert versions["P-LINE"] == 2
+    assert versions["P-PLAIN"] == 1
+    assert versions["AppointmentCancelled"] == 2
+    assert versions["ChargeAdded"] == 1
+    again = journal.loads(text)
+    assert again == ledger
+    assert journal.dumps(again) == text
+    assert pl.line_items(again, "A1")[1].paid == usd("5.00")

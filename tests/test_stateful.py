@@ -22,7 +22,7 @@ from moneyed import Money
 import patient_ledger as pl
 from patient_ledger.money import to_minor, to_money
 from patient_ledger.testing import check_invariants
-from tests.model import Model, Refused
+from tests.model import MEntry, Model, Refused
 
 E = pl.ErrorCode
 START = datetime.date(2025, 1, 1)
@@ -30,6 +30,7 @@ PATIENTS = ["P0", "P1", "P2", "NEW"]
 APPOINTMENTS = [f"A{n}" for n in range(6)]
 CHARGES = [f"C{n}" for n in range(8)]
 PAYMENTS = [f"PAY{n}" for n in range(12)] + [f"R{n}" for n in range(6)]
+PROVIDERS = [None, "DR1", "DR2"]
 
 days = st.integers(0, 90).map(lambda n: START + datetime.timedelta(days=n))
 cents = st.integers(1, 20_000)
@@ -96,6 +97,29 @@ class LedgerMachine(RuleBasedStateMachine):
                 choices.append(st.just(around - 1))
         return data.draw(st.one_of(*choices))
 
+    def line(self, data: st.DataObject, aid: str | None) -> str | None:
+        """Mostly no line; else mostly a line of the appointment, sometimes any charge id."""
+        pick = data.draw(st.integers(0, 9))
+        if pick < 6:
+            return None
+        if pick < 9 and aid is not None and self.model.lines(aid):
+            return data.draw(st.sampled_from(self.model.lines(aid)))
+        return data.draw(st.sampled_from(CHARGES))
+
+    def check_line(self, cid: str | None, aid: str | None, pid: str) -> str | None:
+        """SPEC §10's checks of a named line; the appointment the money goes to."""
+        m = self.model
+        if cid is None:
+            return aid
+        if cid not in m.charges:
+            raise Refused(E.UNKNOWN_ID)
+        line_aid: str = m.charges[cid][0]  # type: ignore[assignment]
+        if m.owner(line_aid) != pid:
+            raise Refused(E.PATIENT_MISMATCH)
+        if aid is not None and line_aid != aid:
+            raise Refused(E.INVALID_INPUT)
+        return line_aid
+
     # -- rules ----------------------------------------------------------------------------
 
     @initialize(data=st.data())
@@ -110,9 +134,16 @@ class LedgerMachine(RuleBasedStateMachine):
             general = data.draw(st.booleans())
             self.post_payment(f"PAY{n}", general, data.draw(cents), data.draw(days), data)
 
-    @rule(aid=st.sampled_from(APPOINTMENTS), pid=st.sampled_from(PATIENTS), day=days)
-    def add_appointment(self, aid: str, pid: str, day: datetime.date) -> None:
-        value = pl.Appointment(aid, pid, day)
+    @rule(
+        aid=st.sampled_from(APPOINTMENTS),
+        pid=st.sampled_from(PATIENTS),
+        day=days,
+        provider=st.sampled_from(PROVIDERS),
+    )
+    def add_appointment(
+        self, aid: str, pid: str, day: datetime.date, provider: str | None = None
+    ) -> None:
+        value = pl.Appointment(aid, pid, day, provider)
         m = self.model
 
         def predict() -> None:
@@ -139,6 +170,8 @@ class LedgerMachine(RuleBasedStateMachine):
                 raise Refused(E.DUPLICATE_ID)
             if aid not in m.appointments:
                 raise Refused(E.UNKNOWN_ID)
+            if aid in m.cancelled:
+                raise Refused(E.APPOINTMENT_CANCELLED)
             m.charges[cid] = [aid, minor, value]
             m.auto_apply(aid)
 
@@ -157,7 +190,8 @@ class LedgerMachine(RuleBasedStateMachine):
         aid = None if general else self.appointment(data)
         owner = self.model.appointments.get(aid or "", (None,))[0]
         pid = owner if owner and data.draw(st.integers(0, 9)) < 9 else self.patient(data)
-        value = pl.Payment(pay, pid, usd(minor), day, appointment_id=aid)
+        cid = self.line(data, aid)
+        value = pl.Payment(pay, pid, usd(minor), day, appointment_id=aid, charge_id=cid)
         m = self.model
 
         def predict() -> None:
@@ -170,16 +204,19 @@ class LedgerMachine(RuleBasedStateMachine):
                     raise Refused(E.UNKNOWN_ID)
                 if m.owner(aid) != pid:
                     raise Refused(E.PATIENT_MISMATCH)
+            target = self.check_line(cid, aid, pid)
+            if target in m.cancelled:
+                raise Refused(E.APPOINTMENT_CANCELLED)
             m.payments[pay] = value
             m.payment_amounts[pay] = minor
             m.payment_dates[pay] = day
             m.known.add(pid)
             m.paid[pid] = m.paid.get(pid, 0) + minor
-            allocated = min(minor, m.due(aid)) if aid is not None else 0
+            allocated = min(minor, m.due(target)) if target is not None else 0
             if allocated:
-                m.allocations.append([aid, pay, allocated])
+                m.place(target, pay, allocated, cid)  # type: ignore[arg-type]
             if minor > allocated:
-                m.new_entry(pid, aid, pay, day, minor - allocated)
+                m.new_entry(pid, target, pay, day, minor - allocated)
 
         self.run(lambda led: pl.post_payment(led, value), predict)
 
@@ -208,6 +245,8 @@ class LedgerMachine(RuleBasedStateMachine):
                     raise Refused(E.UNKNOWN_ID)
                 if m.owner(aid) != pid:
                     raise Refused(E.PATIENT_MISMATCH)
+                if aid in m.cancelled:
+                    raise Refused(E.APPOINTMENT_CANCELLED)
             if minor > m.available(pid, aid):
                 raise Refused(E.INSUFFICIENT_UNALLOCATED)
             m.payments[rid] = value
@@ -228,12 +267,16 @@ class LedgerMachine(RuleBasedStateMachine):
         limit = m.available(pid, None) if pid in m.known else 0
         minor = None if data.draw(st.booleans()) else self.amount(data, limit)
         amount = None if minor is None else usd(minor)
+        cid = self.line(data, aid)
 
         def predict() -> None:
             if pid not in m.known or aid not in m.appointments:
                 raise Refused(E.UNKNOWN_ID)
             if m.owner(aid) != pid:
                 raise Refused(E.PATIENT_MISMATCH)
+            self.check_line(cid, aid, pid)
+            if aid in m.cancelled:
+                raise Refused(E.APPOINTMENT_CANCELLED)
             available, due = m.available(pid, None), m.due(aid)
             take = min(available, due) if minor is None else minor
             if minor is not None and minor > available:
@@ -241,9 +284,11 @@ class LedgerMachine(RuleBasedStateMachine):
             if minor is not None and minor > due:
                 raise Refused(E.OVER_APPLICATION)
             if take > 0:
-                m.apply_from(pid, None, aid, take)
+                m.apply_from(pid, None, aid, take, cid)
 
-        self.run(lambda led: pl.apply_unallocated(led, pid, aid, amount, on=day), predict)
+        self.run(
+            lambda led: pl.apply_unallocated(led, pid, aid, amount, on=day, charge_id=cid), predict
+        )
 
     @rule(day=days, data=st.data())
     def cancel_offsetting(self, day: datetime.date, data: st.DataObject) -> None:
@@ -312,23 +357,36 @@ class LedgerMachine(RuleBasedStateMachine):
         m = self.model
         paid_to = [a for a in m.appointments if m.allocated(a) > 0]
         aid = self.pick(data, paid_to, APPOINTMENTS) if paid_to else self.appointment(data)
-        limit = m.allocated(aid) if aid in m.appointments else 0
+        cid = self.line(data, aid)
+        limit = 0
+        if aid in m.appointments:
+            limit = m.line_allocated(cid) if cid in m.charges else m.allocated(aid)
         minor = None if data.draw(st.booleans()) else self.amount(data, limit)
 
         def predict() -> None:
             if aid not in m.appointments:
                 raise Refused(E.UNKNOWN_ID)
-            take = m.allocated(aid) if minor is None else minor
-            if take > m.allocated(aid):
+            self.check_line(cid, aid, m.owner(aid))
+            if aid in m.cancelled:
+                return
+            held = m.allocated(aid) if cid is None else m.line_allocated(cid)
+            take = held if minor is None else minor
+            if take > held:
                 raise Refused(E.INSUFFICIENT_ALLOCATED)
             if not take:
                 return
-            for payment, part in m.take_allocations(aid, take):
+            taken: dict[str, int] = {}  # one entry per payment, in the order taken
+            for payment, part in m.take_allocations(aid, take, cid):
+                taken[payment] = taken.get(payment, 0) + part
+            for payment, part in taken.items():
                 m.new_entry(m.owner(aid), None, payment, m.payment_dates[payment], part)
             m.auto_apply(aid)
 
         self.run(
-            lambda led: pl.unapply(led, aid, None if minor is None else usd(minor), on=day), predict
+            lambda led: pl.unapply(
+                led, aid, None if minor is None else usd(minor), on=day, charge_id=cid
+            ),
+            predict,
         )
 
     @rule(day=days, data=st.data())
@@ -342,6 +400,8 @@ class LedgerMachine(RuleBasedStateMachine):
         def predict() -> None:
             if aid not in m.appointments:
                 raise Refused(E.UNKNOWN_ID)
+            if aid in m.cancelled:
+                return
             available = m.available(m.owner(aid), aid)
             take = available if minor is None else minor
             if take > available:
@@ -370,7 +430,7 @@ class LedgerMachine(RuleBasedStateMachine):
         limit = (
             0
             if charge is None
-            else m.due(charge[0])
+            else m.line_due(cid)
             if kind is pl.AdjustmentType.WRITE_OFF
             else charge[1]
         )  # type: ignore[index,arg-type]
@@ -388,52 +448,110 @@ class LedgerMachine(RuleBasedStateMachine):
             aid = charge[0]
             if charge[1] + signed < 0:  # type: ignore[operator]
                 raise Refused(E.OVER_APPLICATION)
-            if kind is pl.AdjustmentType.WRITE_OFF and -signed > m.due(aid):  # type: ignore[arg-type]
+            if kind is pl.AdjustmentType.WRITE_OFF and -signed > m.line_due(cid):
                 raise Refused(E.OVER_APPLICATION)
             m.adjustments[adj] = value
             charge[1] += signed  # type: ignore[operator]
-            excess = m.allocated(aid) - m.charged(aid)  # type: ignore[arg-type]
-            if excess > 0:
-                for payment, part in m.take_allocations(aid, excess):  # type: ignore[arg-type]
-                    m.new_entry(m.owner(aid), aid, payment, m.payment_dates[payment], part)  # type: ignore[arg-type]
+            freed = m.line_allocated(cid) - charge[1]  # type: ignore[operator]
+            if freed > 0:  # newest freed first to the other lines, the rest to the bucket
+                parts = m.take_allocations(aid, freed, cid)  # type: ignore[arg-type]
+                room = sum(m.line_due(c) for c in m.lines(aid) if c != cid)  # type: ignore[arg-type]
+                for payment, part in parts:
+                    moved = min(part, room)
+                    room -= moved
+                    if moved:
+                        m.place(aid, payment, moved)  # type: ignore[arg-type]
+                    if part > moved:
+                        day_paid = m.payment_dates[payment]
+                        m.new_entry(m.owner(aid), aid, payment, day_paid, part - moved)  # type: ignore[arg-type]
             m.auto_apply(aid)  # type: ignore[arg-type]
 
         self.run(lambda led: pl.adjust_charge(led, value), predict)
 
-    @rule(day=days, data=st.data())
-    def reverse_payment(self, day: datetime.date, data: st.DataObject) -> None:
+    @rule(day=days, data=st.data(), partly=st.booleans())
+    def reverse_payment(self, day: datetime.date, data: st.DataObject, partly: bool) -> None:
         m = self.model
-        pay = self.pick(data, [p for p in m.payments if p not in m.reversed], PAYMENTS)
+        live = [p for p in m.payments if m.reversed.get(p, 0) != m.payment_amounts[p]]
+        pay = self.pick(data, live, PAYMENTS)
+        minor = self.amount(data, m.left(pay) if pay in m.payments else 0) if partly else None
 
         def predict() -> None:
             if pay not in m.payments:
                 raise Refused(E.UNKNOWN_ID)
-            if pay in m.reversed:
+            if minor is not None and m.payment_amounts[pay] < 0:
+                raise Refused(E.INVALID_INPUT)
+            if m.reversed.get(pay, 0) == m.payment_amounts[pay]:
                 raise Refused(E.ALREADY_REVERSED)
-            records = [r for r in m.allocations if r[1] == pay]
             held = [e for e in m.entries if e.payment == pay and e.amount != 0]
-            for e in held:
-                same = [x for x in held if (x.patient, x.appointment) == (e.patient, e.appointment)]
-                if m.available(e.patient, e.appointment) - sum(x.amount for x in same) < 0:
+            plan: list[tuple[MEntry, int]] = []
+            if minor is None:
+                for e in held:
+                    same = [
+                        x for x in held if (x.patient, x.appointment) == (e.patient, e.appointment)
+                    ]
+                    if m.available(e.patient, e.appointment) - sum(x.amount for x in same) < 0:
+                        raise Refused(E.INSUFFICIENT_UNALLOCATED)
+                if m.left(pay) != m.payment_amounts[pay] - m.reversed.get(pay, 0):
                     raise Refused(E.INSUFFICIENT_UNALLOCATED)
-            accounted = sum(r[2] for r in records) + sum(e.amount for e in held)  # type: ignore[misc]
-            if accounted != m.payment_amounts[pay]:
-                raise Refused(E.INSUFFICIENT_UNALLOCATED)
-            m.reversed.add(pay)
+                plan = [(e, e.amount) for e in held]
+                amount = sum(r[2] for r in m.allocations if r[1] == pay)  # type: ignore[misc]
+            else:
+                if minor > m.left(pay):
+                    raise Refused(E.INVALID_AMOUNT)
+                amount, drawn = minor, dict[tuple[str, str | None], int]()
+                for e in sorted(held, key=lambda e: (e.received_on, e.seq), reverse=True):
+                    if not amount:
+                        break
+                    take = min(e.amount, amount)
+                    where = (e.patient, e.appointment)
+                    if m.available(*where) - drawn.get(where, 0) - take < 0:
+                        raise Refused(E.INSUFFICIENT_UNALLOCATED)
+                    drawn[where] = drawn.get(where, 0) + take
+                    plan.append((e, take))
+                    amount -= take
+            m.reversed[pay] = m.reversed.get(pay, 0) + (minor or m.left(pay))
             touched = []
-            for r in records:
-                m.paid[m.owner(r[0])] -= r[2]  # type: ignore[arg-type,operator]
-                touched.append(r[0])
-            m.allocations = [r for r in m.allocations if r[1] != pay]
-            for e in held:
-                m.paid[e.patient] -= e.amount
+            for record in reversed(m.allocations):  # newest first
+                if record[1] != pay or not amount:
+                    continue
+                take = min(record[2], amount)  # type: ignore[type-var]
+                record[2] -= take  # type: ignore[operator]
+                amount -= take
+                m.paid[m.owner(record[0])] -= take  # type: ignore[arg-type]
+                touched.append(record[0])
+            m.allocations = [r for r in m.allocations if r[2]]
+            for e, take in plan:
+                m.paid[e.patient] -= take
                 if e.appointment is not None:
                     touched.append(e.appointment)
-                e.amount = 0
+                e.amount -= take
             for aid in dict.fromkeys(touched):
                 m.auto_apply(aid)  # type: ignore[arg-type]
 
-        self.run(lambda led: pl.reverse_payment(led, pay, on=day), predict)
+        self.run(
+            lambda led: pl.reverse_payment(led, pay, None if minor is None else usd(minor), on=day),
+            predict,
+        )
+
+    @rule(day=days, data=st.data())
+    def cancel_appointment(self, day: datetime.date, data: st.DataObject) -> None:
+        m = self.model
+        empty = [a for a in m.appointments if not m.lines(a)]
+        aid = self.pick(data, empty, APPOINTMENTS)
+
+        def predict() -> None:
+            if aid not in m.appointments:
+                raise Refused(E.UNKNOWN_ID)
+            if aid in m.cancelled:
+                return
+            if m.lines(aid):
+                raise Refused(E.INVALID_INPUT)
+            m.cancelled.add(aid)
+            for e in m.entries:
+                if e.appointment == aid and e.amount:
+                    e.appointment = None
+
+        self.run(lambda led: pl.cancel_appointment(led, aid, on=day), predict)
 
     @rule(
         tid=st.sampled_from([f"T{n}" for n in range(5)]),
@@ -466,22 +584,46 @@ class LedgerMachine(RuleBasedStateMachine):
 
         self.run(lambda led: pl.transfer_credit(led, value), predict)
 
-    @rule(day=days, data=st.data())
-    def auto_allocate(self, day: datetime.date, data: st.DataObject) -> None:
+    @rule(
+        day=days,
+        data=st.data(),
+        order=st.sampled_from(pl.AllocationOrder),
+        provider=st.sampled_from(PROVIDERS),
+    )
+    def auto_allocate(
+        self,
+        day: datetime.date,
+        data: st.DataObject,
+        order: pl.AllocationOrder,
+        provider: str | None,
+    ) -> None:
         m = self.model
         pid = self.patient(data)
 
         def predict() -> None:
             if pid not in m.known:
                 raise Refused(E.UNKNOWN_ID)
-            for aid in m.patient_appointments(pid):
-                if m.appointments[aid][1] > day:
-                    break
-                take = min(m.available(pid, None), m.due(aid))
+            chosen = [
+                a
+                for a in m.patient_appointments(pid)
+                if m.appointments[a][1] <= day
+                and m.due(a) > 0
+                and provider in (None, m.appointment_values[a].provider)  # type: ignore[attr-defined]
+            ]
+            if order is pl.AllocationOrder.SMALLEST_FIRST:
+                chosen.sort(key=lambda a: (m.due(a), m.appointments[a][1], a))
+            for aid in chosen:
+                available = m.available(pid, None)
+                if order is pl.AllocationOrder.SMALLEST_FIRST and m.due(aid) > available:
+                    continue
+                take = min(available, m.due(aid))
                 if take > 0:
                     m.apply_from(pid, None, aid, take)
 
-        self.run(lambda led: pl.auto_allocate(led, pid, on=day), predict)
+        self.run(
+            lambda led: pl.auto_allocate(led, pid, on=day, order=order, provider=provider),
+            predict,
+        )
 
     # -- what must always hold --------------------------------------------------------------
 
@@ -537,7 +679,14 @@ class LedgerMachine(RuleBasedStateMachine):
                     unallocated,
                 )
                 for a in appointments
+                if a not in m.cancelled
             ]
+            for a in appointments:
+                items = [
+                    (i.charge_id, to_minor(i.responsibility, "x"), to_minor(i.paid, "x"))
+                    for i in pl.line_items(ledger, a)
+                ]
+                assert items == [(c, m.charges[c][1], m.line_allocated(c)) for c in m.lines(a)]
             listing = [
                 (e.payment_id, e.appointment_id, to_minor(e.amount, "x"), e.received_on)
                 for e in pl.unallocated_entries(ledger, pid)

@@ -517,6 +517,7 @@ def test_a_tree_of_ledgers_read_and_extended_from_threads_keeps_every_value(seed
                     walker.extend(pick(rng, tree), rng.randint(1, 3))
         except BaseException as error:  # noqa: BLE001 - reported by the main thread
             failures.append(f"thread {walker.name}: {error}\n{traceback.format_exc()}")
+            barrier.abort()  # the others stop waiting for this one
 
     threads = [threading.Thread(target=walk, args=(w,)) for w in walkers]
     for thread in threads:
@@ -614,7 +615,7 @@ def scenario() -> Scenario:
 
 ON = D(2025, 3, 1)
 
-#: Each runs one command (or a load) on the scenario's base; every one changes something.
+#: Each runs one command on the scenario's base (every one changes something), or a load.
 INTERRUPTED: dict[str, Callable[[Scenario], pl.Ledger]] = {
     "post_payment to an appointment with charges": lambda s: pl.post_payment(
         s.base, pl.Payment("PX1", "P1", usd(7_000), D(2025, 2, 10), appointment_id="A2")
@@ -690,7 +691,8 @@ class Trap:
         self.raised: BaseException | None = None  # what came out of the interrupted call
 
     def run(self, call: Callable[[], pl.Ledger]) -> pl.Ledger | None:
-        """``call()``, or None when this trap interrupted it (a real Ctrl-C is raised on)."""
+        """``call()``, or None when it raised after this trap fired (``where`` tells whether it
+        did; a real Ctrl-C is raised on)."""
         previous = sys.gettrace()
         sys.settrace(self.on_call)
         try:
@@ -735,6 +737,21 @@ def check_kept(
         assert violations == (), f"{where}: {name} breaks invariants: {violations}"
 
 
+@pytest.fixture
+def collector_restored() -> Any:
+    """An interrupted library call may leave the cyclic collector off: turn it back as it was,
+    so that no other test runs with it off (and the collector test starts from a known state)."""
+    enabled = gc.isenabled()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+        else:
+            gc.disable()
+
+
+@pytest.mark.usefixtures("collector_restored")
 @pytest.mark.parametrize(("name", "last"), CASES)
 def test_a_keyboard_interrupt_at_any_line_changes_no_ledger(name: str, last: str) -> None:
     run = INTERRUPTED[name]
@@ -760,10 +777,11 @@ def test_a_keyboard_interrupt_at_any_line_changes_no_ledger(name: str, last: str
         assert k < MOST_LINES, f"{name} never runs to its end"
         trap = Trap(k)
         result = trap.run(lambda: run(s))
-        if result is not None:  # it ran to its end: attempts 1..k-1 were stopped at every line
+        if not trap.where:  # it ran to its end: attempts 1..k-1 were stopped at every line
             break
         where = f"{name} interrupted at {trap.where} (its line {k})"
         check_kept(kept, where, every_replay=False)  # (the views of every replay: 25% slower)
+        assert result is None, f"{where}: the KeyboardInterrupt was swallowed"
         assert isinstance(trap.raised, KeyboardInterrupt), (
             f"{where}: the KeyboardInterrupt came out as {trap.raised!r}"
         )
@@ -782,27 +800,25 @@ def test_a_keyboard_interrupt_at_any_line_changes_no_ledger(name: str, last: str
     check_kept(kept, f"{name}, after it ran to its end")
 
 
+@pytest.mark.usefixtures("collector_restored")
 @pytest.mark.parametrize("name", list(LOADS))
 def test_an_interrupted_load_leaves_the_garbage_collector_as_it_was(name: str) -> None:
     """A library call changes nothing process-wide (STYLE.md), even when it is interrupted
     (a load that pauses the cyclic collector must turn it back on, whatever line it stopped)."""
     run = INTERRUPTED[name]
     s = scenario()
-    enabled = gc.isenabled()
-    try:
-        for k in range(1, MOST_LINES):
-            trap = Trap(k)
-            if trap.run(lambda: run(s)) is not None:
-                break
-            assert gc.isenabled() == enabled, (
-                f"{name} interrupted at {trap.where} turned the collector "
-                f"{'off' if enabled else 'on'}"
-            )
-    finally:
-        if enabled:
-            gc.enable()
-        else:
-            gc.disable()
+    gc.enable()  # (the fixture puts it back as it was)
+    for k in range(1, MOST_LINES):
+        trap = Trap(k)
+        try:
+            trap.run(lambda: run(s))
+        except Exception as error:  # not interrupted this time: it failed on its own
+            raise AssertionError(
+                f"{name} (run after {k - 1} interrupts) raised {error!r}"
+            ) from error
+        if not trap.where:
+            break
+        assert gc.isenabled(), f"{name} interrupted at {trap.where} left the collector off"
     assert 20 < k < MOST_LINES - 1
 
 
@@ -840,17 +856,16 @@ def test_changing_a_money_a_view_returned_changes_nothing() -> None:
     assert len(moneys) > 40, "the views should show many amounts"
     zero = pl.dashboard(ledger, "P2").allocated
     assert cents(zero) == 0
-    for money in [*moneys, zero]:
-        _change(money)  # a read-only Money refuses: nothing to check then but the same reads
-    assert cents(pl.dashboard(ledger, "P1").total_paid) == paid
-    assert [cents(row.balance_due) for row in pl.claims_feed(ledger, "P1")] == due
-    assert pl.dashboard(ledger, "P2").allocated == usd(0)
-    assert pl.dashboard(ledger, "P2").allocated.amount == Decimal("0.00")
-    expect_snapshot(snapshot(ledger), recorded, "after the views' amounts were changed")
-    assert journal.dumps(ledger) == text
-    expect_reads_as(ledger, recorded, "after the views' amounts were changed")
+    changed = [_change(money) for money in [*moneys, zero]]  # a read-only Money refuses
+    what = f"after the caller changed {sum(changed)} of the {len(changed)} amounts it was shown"
+    assert cents(pl.dashboard(ledger, "P1").total_paid) == paid, f"{what}: total paid"
+    assert [cents(r.balance_due) for r in pl.claims_feed(ledger, "P1")] == due, f"{what}: due"
+    assert pl.dashboard(ledger, "P2").allocated.amount == Decimal("0.00"), f"{what}: a zero"
+    expect_snapshot(snapshot(ledger), recorded, what)
+    assert journal.dumps(ledger) == text, f"{what}: the journal changed"
+    expect_reads_as(ledger, recorded, what)
     more = pl.post_payment(ledger, pl.Payment("PX", "P1", usd(100), D(2025, 3, 1)))
-    assert cents(pl.dashboard(more, "P1").total_paid) == paid + 100
+    assert cents(pl.dashboard(more, "P1").total_paid) == paid + 100, f"{what}: a new ledger"
 
 
 def test_changing_a_money_the_caller_submitted_changes_nothing() -> None:
@@ -870,13 +885,13 @@ def test_changing_a_money_the_caller_submitted_changes_nothing() -> None:
     ledger = pl.transfer_credit(ledger, pl.Transfer("TX", "P1", "P3", amounts[4], D(2025, 3, 3)))
     recorded = snapshot(ledger)
     text = journal.dumps(ledger)
-    for money in amounts:
-        _change(money)
+    changed = [_change(money) for money in amounts]
     for event in ledger.events:  # the journal's own amounts, if any can be changed
         for field in ("payment", "charge", "adjustment", "transfer"):
             value = getattr(event, field, None)
             if value is not None:
-                _change(value.amount)
-    assert journal.dumps(ledger) == text, "the journal changed"
-    expect_reads_as(ledger, recorded, "after the submitted amounts were changed")
+                changed.append(_change(value.amount))
+    what = f"after the caller changed {sum(changed)} of {len(changed)} amounts it submitted"
+    assert journal.dumps(ledger) == text, f"{what}: the journal changed"
+    expect_reads_as(ledger, recorded, what)
     assert journal.loads(text) == ledger

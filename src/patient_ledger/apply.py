@@ -24,6 +24,7 @@ from patient_ledger.events import (
     AllocationUnapplied,
     Application,
     AppointmentAdded,
+    AppointmentCancelled,
     ChargeAdded,
     ChargeAdjusted,
     CreditReleased,
@@ -39,12 +40,18 @@ from patient_ledger.events import (
     UnallocatedApplied,
 )
 from patient_ledger.state import (
+    ADDED,
+    AVAILABLE,
+    LINES,
     NEW_PATIENT,
+    OPEN,
     AccountRow,
     EntryRow,
     Ledger,
+    Line,
     PatientRow,
     PaymentRow,
+    Placement,
     State,
     ledger_of,
     opened_state,
@@ -57,6 +64,39 @@ _remove = _sorted.remove
 _new_state = tuple.__new__
 
 
+def _place(
+    lines: tuple[Line, ...], amount: int, first: str | None
+) -> tuple[tuple[Line, ...], list[tuple[str, int]]]:
+    """Place ``amount`` on an appointment's lines: the line ``first`` (when named), then the
+    others in line order, each up to its balance due (SPEC §10). Return the new lines and the
+    parts ``(charge_id, amount)`` in the order placed. The caller never places more than the
+    lines' balance due."""
+    new = list(lines)
+    order = range(len(new))
+    if first is not None:
+        named = _line_index(new, first)
+        order = [named, *(i for i in order if i != named)]  # type: ignore[assignment]
+    parts = []
+    for i in order:
+        if not amount:
+            break
+        charge_id, responsibility, allocated = new[i]
+        take = min(amount, responsibility - allocated)
+        if take > 0:
+            new[i] = (charge_id, responsibility, allocated + take)
+            parts.append((charge_id, take))
+            amount -= take
+    return tuple(new), parts
+
+
+def _line_index(lines: list[Line] | tuple[Line, ...], charge_id: str) -> int:
+    """Where the line of ``charge_id`` is among an appointment's lines."""
+    for i, line in enumerate(lines):
+        if line[0] == charge_id:
+            return i
+    raise KeyError(charge_id)
+
+
 class _Changes:
     """The rows written by events, kept in plain dicts until :meth:`freeze` sets them into new
     maps. Reads look at the written rows first, then at the state's maps; the state is never
@@ -67,6 +107,7 @@ class _Changes:
         "adjusted",
         "adjustments",
         "appointments",
+        "cancelled",
         "charges",
         "entries",
         "holders",
@@ -93,6 +134,7 @@ class _Changes:
         self.transfers = state.transfers
         self.holders = state.holders
         self.reversed = state.reversed
+        self.cancelled = state.cancelled
 
     def freeze(self, log: EventLog) -> State:
         """The state after the writes."""
@@ -114,6 +156,7 @@ class _Changes:
                 self.transfers,
                 self.holders,
                 self.reversed,
+                self.cancelled,
             ),
         )
 
@@ -198,7 +241,7 @@ class _Changes:
                 *account[:6],
                 _add(account[6], key) if positive else account[6],
                 account[7] + amount,
-                account[8],
+                *account[8:],
             )
             held += amount
         self.patients[patient_id] = (
@@ -212,6 +255,32 @@ class _Changes:
             negatives,
             owing,
             _add(open_, key),
+        )
+
+    def move_to_general(self, entry_id: str) -> None:
+        """Move an open entry of an appointment's bucket to its patient's general bucket,
+        keeping its id, payment and key (its place in "oldest first")."""
+        patient_id, appointment_id, payment_id, received_on, seq, remaining, closed = self.entry(
+            entry_id
+        )
+        self.entries[entry_id] = (patient_id, None, payment_id, received_on, seq, remaining, closed)
+        key = (received_on, seq, entry_id)
+        positive = remaining > 0
+        account = self.account(appointment_id)  # type: ignore[arg-type] # in a bucket
+        self.accounts[appointment_id] = (  # type: ignore[index] # in a bucket: not None
+            *account[:OPEN],
+            _remove(account[OPEN], key) if positive else account[OPEN],
+            account[AVAILABLE] - remaining,
+            *account[ADDED:],
+        )
+        row = self.patient(patient_id)
+        self.patients[patient_id] = (
+            row[0],
+            _add(row[1], key) if positive else row[1],
+            row[2] + remaining,
+            *row[3:6],
+            row[6] - remaining,
+            *row[7:],
         )
 
     def change_entry(self, entry_id: str, delta: int, *, cancelled: bool = False) -> EntryRow:
@@ -254,7 +323,7 @@ class _Changes:
                 *account[:6],
                 _remove(account[6], key) if not left and remaining > 0 else account[6],
                 account[7] + delta,
-                account[8],
+                *account[8:],
             )
             held += delta
         self.patients[patient_id] = (
@@ -285,7 +354,9 @@ class _Changes:
             0,
             _sorted.EMPTY,
             0,
-            len(self.state.accounts) + len(self.accounts),  # (appointments are never removed)
+            # Its number in the order added: the state's appointments, then this writer's.
+            len(self.state.accounts) + len(self.appointments) - 1,
+            (),
         )
         pid = appointment.patient_id
         row = self.patient_or_new(pid)
@@ -321,56 +392,126 @@ class _Changes:
         )
         return account
 
-    def allocate(self, appointment_id: str, payment_id: str, amount: int) -> None:
+    def allocate(
+        self, appointment_id: str, payment_id: str, amount: int, first: str | None = None
+    ) -> None:
+        """Place ``amount`` of a payment on the appointment's lines: the line ``first`` (if
+        named), then the others in line order, each up to its balance due."""
         account = self.account_money(appointment_id, 0, amount)
-        number = account[5]
-        self.accounts[appointment_id] = (
-            *self.accounts[appointment_id][:4],
-            _add(account[4], (number, payment_id, amount)),
-            number + 1,
-            *account[6:],
-        )
-        payment, placed, held_ids = self.payment(payment_id)
-        self.payments[payment_id] = (payment, (*placed, (appointment_id, number, amount)), held_ids)
+        lines, parts = _place(account[LINES], amount, first)
+        self._record(appointment_id, payment_id, account, lines, parts)
 
-    def deallocate(self, appointment_id: str, payment_id: str, amount: int) -> None:
-        """Take ``amount`` of ``payment_id``'s allocations to the appointment off, newest first."""
+    def _record(
+        self,
+        appointment_id: str,
+        payment_id: str,
+        account: AccountRow,
+        lines: tuple[Line, ...],
+        parts: list[tuple[str, int]],
+    ) -> None:
+        """Record the parts of one placement, in the order placed: each is the newest
+        allocation of its payment on the appointment."""
+        number, allocations = account[5], account[4]
+        payment, placed, held_ids = self.payment(payment_id)
+        for charge_id, part in parts:
+            allocations = _add(allocations, (number, payment_id, part, charge_id))
+            placed = (*placed, (appointment_id, number, part, charge_id))
+            number += 1
+        self.payments[payment_id] = (payment, placed, held_ids)
+        current = self.accounts[appointment_id]
+        self.accounts[appointment_id] = (*current[:4], allocations, number, *current[6:9], lines)
+
+    def deallocate(
+        self,
+        appointment_id: str,
+        payment_id: str,
+        amount: int,
+        line: str | None = None,
+        *,
+        only: bool = True,
+    ) -> None:
+        """Take ``amount`` of ``payment_id``'s allocations to the appointment off, newest first:
+        only from ``line`` when it is named (``only``), or from it first and then from any
+        line (not ``only``)."""
         self.account_money(appointment_id, 0, -amount)
         account = self.accounts[appointment_id]
         allocations = account[4]
+        lines = list(account[LINES])
         payment, placed, held_ids = self.payment(payment_id)
         placements = list(placed)
         left = amount
-        for i in range(len(placements) - 1, -1, -1):
-            where, number, part = placements[i]
-            if where != appointment_id or not left:
-                continue
-            take = min(part, left)
-            left -= take
-            allocations = _remove(allocations, (number, payment_id, part))
-            if part > take:
-                allocations = _add(allocations, (number, payment_id, part - take))
-            placements[i] = (where, number, part - take)
+        # With a preferred line, its parts go first; then (unless only it) every other part.
+        passes = [line] if only or line is None else [line, None]
+        for wanted in passes:
+            for i in range(len(placements) - 1, -1, -1):
+                where, number, part, charge_id = placements[i]
+                if not left:
+                    break
+                if where != appointment_id or not part:
+                    continue
+                if wanted is not None and charge_id != wanted:
+                    continue
+                take = min(part, left)
+                left -= take
+                allocations = _remove(allocations, (number, payment_id, part, charge_id))
+                if part > take:
+                    allocations = _add(allocations, (number, payment_id, part - take, charge_id))
+                placements[i] = (where, number, part - take, charge_id)
+                j = _line_index(lines, charge_id)
+                lines[j] = (charge_id, lines[j][1], lines[j][2] - take)
         self.payments[payment_id] = (
             payment,
             tuple(placement for placement in placements if placement[2]),
             held_ids,
         )
-        self.accounts[appointment_id] = (*account[:4], allocations, *account[5:])
+        self.accounts[appointment_id] = (*account[:4], allocations, *account[5:9], tuple(lines))
 
-    def apply_held(self, applied: tuple[Application, ...]) -> None:
-        """Apply parts of open entries to appointments' charges."""
+    def rebalance(self, appointment_id: str) -> None:
+        """Move what a line holds beyond its responsibility (after an adjustment lowered it) to
+        the appointment's other lines with a balance due, in line order: newest freed first,
+        each part placed anew as the newest placement of its payment (SPEC §10)."""
+        account = self.account(appointment_id)
+        for charge_id, responsibility, allocated in account[LINES]:
+            if allocated <= responsibility:
+                continue
+            excess = allocated - responsibility
+            freed: list[tuple[str, int]] = []
+            for _, payment_id, part, line in _sorted.iterate_reversed(account[4]):
+                if line != charge_id:
+                    continue
+                take = min(part, excess)
+                freed.append((payment_id, take))
+                excess -= take
+                if not excess:
+                    break
+            for payment_id, take in freed:
+                self.deallocate(appointment_id, payment_id, take, charge_id, only=True)
+                self.account_money(appointment_id, 0, take)
+                current = self.accounts[appointment_id]
+                lines, parts = _place(current[LINES], take, None)
+                self._record(appointment_id, payment_id, current, lines, parts)
+            account = self.accounts[appointment_id]
+
+    def apply_held(self, applied: tuple[Application, ...], first: str | None = None) -> None:
+        """Apply parts of open entries to appointments' lines (``first`` first, if named)."""
         for entry_id, appointment_id, amount in applied:
             row = self.change_entry(entry_id, -amount)
-            self.allocate(appointment_id, row[2], amount)
+            self.allocate(appointment_id, row[2], amount, first)
 
     def return_allocations(
-        self, appointment_id: str, returned: tuple[Return, ...], *, to_general: bool
+        self,
+        appointment_id: str,
+        returned: tuple[Return, ...],
+        *,
+        to_general: bool,
+        line: str | None = None,
+        only: bool = False,
     ) -> None:
-        """Hold allocations again as new entries: in the general or the appointment's bucket."""
+        """Hold allocations again as new entries: in the general or the appointment's bucket;
+        taken from ``line`` only, or from it first, when one is given."""
         patient_id = self.account(appointment_id)[0]
         for payment_id, amount, entry_id in returned:
-            self.deallocate(appointment_id, payment_id, amount)
+            self.deallocate(appointment_id, payment_id, amount, line, only=only)
             self.open_entry(
                 entry_id,
                 patient_id,
@@ -400,24 +541,37 @@ def _payment_posted(c: _Changes, event: PaymentPosted) -> None:
     # The hottest event, written out in one pass: each row it changes is built once.
     p = event.payment
     patient_id, appointment_id, amount = p.patient_id, p.appointment_id, p.minor_units
+    if appointment_id is None and p.charge_id is not None:  # a line names its appointment
+        appointment_id = c.charge(p.charge_id).appointment_id
     allocated, entry_id = event.allocated, event.entry_id
     apps, general, available, paid, charged, allocated_sum, held, negatives, owing, open_ = (
         c.patient_or_new(patient_id)
     )
-    placed: tuple[tuple[str, int, int], ...] = ()
+    placed: tuple[Placement, ...] = ()
     held_ids: tuple[str, ...] = ()
     if appointment_id is not None:
-        owner, date, a_charged, a_allocated, allocations, number, a_open, a_available, added = (
-            c.account(appointment_id)
-        )
+        (
+            owner,
+            date,
+            a_charged,
+            a_allocated,
+            allocations,
+            number,
+            a_open,
+            a_available,
+            added,
+            lines,
+        ) = c.account(appointment_id)
         if allocated:
             a_allocated += allocated
             allocated_sum += allocated
             if a_allocated == a_charged:  # its balance due is paid: no longer owing
                 owing = _remove(owing, (date, appointment_id))
-            allocations = _add(allocations, (number, p.id, allocated))
-            placed = ((appointment_id, number, allocated),)
-            number += 1
+            lines, parts = _place(lines, allocated, p.charge_id)
+            for charge_id, part in parts:
+                allocations = _add(allocations, (number, p.id, part, charge_id))
+                placed = (*placed, (appointment_id, number, part, charge_id))
+                number += 1
     if entry_id is not None:
         rest = amount - allocated
         seq = c.next_seq
@@ -444,6 +598,7 @@ def _payment_posted(c: _Changes, event: PaymentPosted) -> None:
             a_open,
             a_available,
             added,
+            lines,
         )
     c.patients[patient_id] = (
         apps,
@@ -463,7 +618,12 @@ def _payment_posted(c: _Changes, event: PaymentPosted) -> None:
 def _charge_added(c: _Changes, event: ChargeAdded) -> None:
     charge = event.charge
     c.charges[charge.id] = charge
-    c.account_money(charge.appointment_id, charge.minor_units, 0)
+    account = c.account_money(charge.appointment_id, charge.minor_units, 0)
+    current = c.accounts[charge.appointment_id]
+    c.accounts[charge.appointment_id] = (
+        *current[:LINES],
+        (*account[LINES], (charge.id, charge.minor_units, 0)),
+    )
     c.apply_held(event.applied)
 
 
@@ -472,7 +632,7 @@ def _appointment_added(c: _Changes, event: AppointmentAdded) -> None:
 
 
 def _unallocated_applied(c: _Changes, event: UnallocatedApplied) -> None:
-    c.apply_held(event.applied)
+    c.apply_held(event.applied, event.charge_id)
 
 
 def _refund_posted(c: _Changes, event: RefundPosted) -> None:
@@ -488,7 +648,9 @@ def _entries_cancelled(c: _Changes, event: EntriesCancelled) -> None:
 
 
 def _allocation_unapplied(c: _Changes, event: AllocationUnapplied) -> None:
-    c.return_allocations(event.appointment_id, event.returned, to_general=True)
+    c.return_allocations(
+        event.appointment_id, event.returned, to_general=True, line=event.charge_id, only=True
+    )
     c.apply_held(event.applied)
 
 
@@ -499,12 +661,74 @@ def _credit_released(c: _Changes, event: CreditReleased) -> None:
 def _charge_adjusted(c: _Changes, event: ChargeAdjusted) -> None:
     adjustment = event.adjustment
     charge = c.charge(adjustment.charge_id)
+    appointment_id = charge.appointment_id
     before = c.adjusted.get(charge.id, charge.minor_units)
     c.adjusted = c.adjusted.set(charge.id, before + adjustment.minor_units)
-    c.account_money(charge.appointment_id, adjustment.minor_units, 0)
+    c.account_money(appointment_id, adjustment.minor_units, 0)
+    current = c.accounts[appointment_id]
+    lines = list(current[LINES])
+    j = _line_index(lines, charge.id)
+    lines[j] = (charge.id, lines[j][1] + adjustment.minor_units, lines[j][2])
+    c.accounts[appointment_id] = (*current[:LINES], tuple(lines))
     c.adjustments = c.adjustments.set(adjustment.id, adjustment)
-    c.return_allocations(charge.appointment_id, event.returned, to_general=False)
+    freed = _freed(c.accounts[appointment_id], charge.id)
+    returned = [(payment_id, amount) for payment_id, amount, _ in event.returned]
+    moved = sum(amount for _, amount in freed) - sum(amount for _, amount in returned)
+    if _tail(freed, moved) == returned:
+        # SPEC §10: the line's freed parts, newest first, go to the other lines while they have
+        # a balance due (placed anew), and the rest, as recorded, to the appointment's bucket.
+        entries = iter(event.returned)
+        for payment_id, amount in freed:
+            c.deallocate(appointment_id, payment_id, amount, charge.id)
+            to_lines = min(amount, moved)
+            moved -= to_lines
+            if to_lines:
+                c.allocate(appointment_id, payment_id, to_lines)
+            if amount > to_lines:
+                _, _, entry_id = next(entries)
+                c.open_entry(
+                    entry_id,
+                    current[0],
+                    appointment_id,
+                    payment_id,
+                    c.payment(payment_id)[0].received_on,
+                    amount - to_lines,
+                )
+    else:
+        # A journal written before line items: it names the payments whose money went back to
+        # the bucket (the appointment's newest allocations); they stand, taken from the
+        # adjusted line first, and what the line still holds beyond its responsibility moves
+        # to the other lines.
+        c.return_allocations(appointment_id, event.returned, to_general=False, line=charge.id)
+        c.rebalance(appointment_id)
     c.apply_held(event.applied)
+
+
+def _freed(account: AccountRow, charge_id: str) -> list[tuple[str, int]]:
+    """What a line holds beyond its responsibility, as ``(payment_id, amount)`` parts of its
+    allocations, newest first."""
+    _, responsibility, allocated = next(line for line in account[LINES] if line[0] == charge_id)
+    excess = allocated - responsibility
+    freed = []
+    for _, payment_id, part, line in _sorted.iterate_reversed(account[4]):
+        if excess <= 0:
+            break
+        if line == charge_id:
+            take = min(part, excess)
+            freed.append((payment_id, take))
+            excess -= take
+    return freed
+
+
+def _tail(parts: list[tuple[str, int]], skip: int) -> list[tuple[str, int]]:
+    """``parts`` after the first ``skip`` of their amount."""
+    tail = []
+    for payment_id, amount in parts:
+        passed = min(amount, skip)
+        skip -= passed
+        if amount > passed:
+            tail.append((payment_id, amount - passed))
+    return tail
 
 
 def _credit_transferred(c: _Changes, event: CreditTransferred) -> None:
@@ -515,14 +739,32 @@ def _credit_transferred(c: _Changes, event: CreditTransferred) -> None:
 
 
 def _payment_reversed(c: _Changes, event: PaymentReversed) -> None:
+    payment_id = event.payment_id
+    total = 0
     for appointment_id, amount in event.allocations:
-        c.deallocate(appointment_id, event.payment_id, amount)
+        c.deallocate(appointment_id, payment_id, amount)
         c.add_paid(c.account(appointment_id)[0], -amount)
+        total += amount
     for entry_id, amount in event.entries:
         row = c.change_entry(entry_id, -amount)
         c.add_paid(row[0], -amount)
-    c.reversed = c.reversed.set(event.payment_id, event.on)
+        total += amount
+    _, before = c.reversed.get(payment_id, (None, 0))
+    c.reversed = c.reversed.set(payment_id, (event.on, before + total))
     c.apply_held(event.applied)
+
+
+def _appointment_cancelled(c: _Changes, event: AppointmentCancelled) -> None:
+    appointment_id = event.appointment_id
+    account = c.account(appointment_id)
+    negatives = c.patient(account[0])[7]
+    keys = [
+        *_sorted.iterate(account[OPEN]),
+        *(key for key in _sorted.iterate(negatives) if c.entry(key[2])[1] == appointment_id),
+    ]
+    for key in keys:
+        c.move_to_general(key[2])
+    c.cancelled = c.cancelled.set(appointment_id, event.on)
 
 
 #: How each event but ``LedgerOpened`` (which makes a new state) is applied. A test checks that
@@ -539,6 +781,7 @@ _APPLY: dict[type[Any], Callable[[_Changes, Any], None]] = {
     ChargeAdjusted: _charge_adjusted,
     CreditTransferred: _credit_transferred,
     PaymentReversed: _payment_reversed,
+    AppointmentCancelled: _appointment_cancelled,
 }
 
 

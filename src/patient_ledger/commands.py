@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable, Iterator
+from itertools import takewhile
 
 import attrs
 from moneyed import Money
@@ -24,6 +25,7 @@ from patient_ledger import _sorted
 from patient_ledger.apply import advance
 from patient_ledger.errors import (
     AlreadyReversedError,
+    AppointmentCancelledError,
     DuplicateIdError,
     InsufficientAllocatedError,
     InsufficientUnallocatedError,
@@ -38,6 +40,7 @@ from patient_ledger.events import (
     AllocationUnapplied,
     Application,
     AppointmentAdded,
+    AppointmentCancelled,
     ChargeAdded,
     ChargeAdjusted,
     CreditReleased,
@@ -60,6 +63,7 @@ from patient_ledger.state import (
     AVAILABLE,
     CHARGED,
     GENERAL_AVAILABLE,
+    LINES,
     OPEN,
     OWNER,
     REMAINING,
@@ -68,6 +72,7 @@ from patient_ledger.state import (
     Bucket,
     Entry,
     Ledger,
+    Line,
     PatientState,
     State,
     ledger_of,
@@ -76,6 +81,7 @@ from patient_ledger.state import (
 from patient_ledger.values import (
     Adjustment,
     AdjustmentType,
+    AllocationOrder,
     Appointment,
     Charge,
     Payment,
@@ -83,6 +89,7 @@ from patient_ledger.values import (
     Transfer,
     check_date,
     check_id,
+    check_optional_id,
     check_optional_str,
 )
 
@@ -217,7 +224,60 @@ def _check_payment(state: State, payment: object, refund: bool) -> Payment:
         raise InvalidInputError(
             f"payment {payment.id!r} is a REFUND: use refund(), not post_payment()", id=payment.id
         )
+    if refund and payment.charge_id is not None:
+        raise InvalidInputError(
+            f"refund {payment.id!r} names line {payment.charge_id!r}: a refund draws on a "
+            "bucket, never on a line",
+            id=payment.id,
+        )
     return payment
+
+
+def _line(
+    state: State, charge_id: object, appointment_id: str | None, patient_id: str | None
+) -> str:
+    """A named line (charge), checked alike for every command (SPEC §10); return its
+    appointment.
+
+    Raises:
+        UnknownIdError: the charge is not in the ledger.
+        PatientMismatchError: it is a line of another patient's appointment.
+        InvalidInputError: it is a line of another appointment than ``appointment_id``.
+    """
+    charge = state.charges.get(check_id(charge_id, "charge_id"))
+    if charge is None:
+        raise UnknownIdError(f"charge {charge_id!r} is not in the ledger", id=charge_id)
+    owner = state.accounts[charge.appointment_id][OWNER]
+    if patient_id is not None and owner != patient_id:
+        raise PatientMismatchError(
+            f"charge {charge_id!r} is a line of appointment {charge.appointment_id!r} of "
+            f"patient {owner!r}, not of patient {patient_id!r}",
+            id=charge_id,
+            patient_id=patient_id,
+        )
+    if appointment_id is not None and charge.appointment_id != appointment_id:
+        raise InvalidInputError(
+            f"charge {charge_id!r} is a line of appointment {charge.appointment_id!r}, "
+            f"not of appointment {appointment_id!r}",
+            id=charge_id,
+            appointment_id=appointment_id,
+        )
+    return charge.appointment_id
+
+
+def _open(state: State, appointment_id: str) -> None:
+    """Refuse an appointment that was cancelled (SPEC §10)."""
+    cancelled_on = state.cancelled.get(appointment_id)
+    if cancelled_on is not None:
+        raise AppointmentCancelledError(
+            f"appointment {appointment_id!r} was cancelled on {cancelled_on.isoformat()}",
+            id=appointment_id,
+        )
+
+
+def _line_of(account: AccountRow, charge_id: str) -> Line:
+    """The line of ``charge_id`` among an appointment's lines."""
+    return next(line for line in account[LINES] if line[0] == charge_id)
 
 
 # -- SPEC §4: the seed's workflow -------------------------------------------------------------
@@ -239,7 +299,8 @@ def add_appointment(ledger: Ledger, appointment: Appointment) -> Ledger:
 
 
 def add_charge(ledger: Ledger, charge: Charge) -> Ledger:
-    """Add a charge to its appointment, then auto-apply that appointment's held money.
+    """Add a charge — a new line, last in line order — to its appointment, then auto-apply
+    that appointment's held money to it.
 
     The appointment's open bucket entries are applied oldest first until the balance due or the
     bucket's available amount is zero; a partly used entry keeps its remainder open.
@@ -248,6 +309,7 @@ def add_charge(ledger: Ledger, charge: Charge) -> Ledger:
         InvalidInputError: not a :class:`Charge`; CurrencyMismatchError: wrong currency.
         DuplicateIdError: its id is known with different content.
         UnknownIdError: the appointment is not in the ledger.
+        AppointmentCancelledError: the appointment was cancelled.
     """
     state = state_of(ledger)
     _item(state, charge, Charge, "charge")
@@ -255,6 +317,7 @@ def add_charge(ledger: Ledger, charge: Charge) -> Ledger:
     if known is not None and _is_resubmission(known, charge, "charge", charge.id):
         return ledger
     account = _account(state, charge.appointment_id)
+    _open(state, charge.appointment_id)
     event = ChargeAdded(charge)
     if account[AVAILABLE] > 0:
         # Decide what the held money pays on the state with the charge, then record both.
@@ -266,23 +329,34 @@ def add_charge(ledger: Ledger, charge: Charge) -> Ledger:
 def post_payment(ledger: Ledger, payment: Payment) -> Ledger:
     """Post a payment (amount > 0, any type but ``REFUND``).
 
-    With no appointment the whole amount is held in the patient's general bucket. With an
-    appointment (of the same patient), ``min(amount, balance due)`` is allocated to it and any
-    remainder is held in that appointment's bucket, to be applied when charges are added.
+    With no appointment and no line the whole amount is held in the patient's general bucket.
+    With an appointment (of the same patient), ``min(amount, balance due)`` is allocated to its
+    lines — the payment's ``charge_id`` line first, up to its balance due, then the others in
+    line order — and any remainder is held in that appointment's bucket, to be applied when
+    charges are added. A payment naming a line but no appointment goes to the line's
+    appointment.
 
     Raises:
         InvalidInputError: not a :class:`Payment`, or a ``REFUND``; CurrencyMismatchError.
         DuplicateIdError: its id is known with different content.
-        UnknownIdError / PatientMismatchError: the appointment is unknown / another patient's.
+        UnknownIdError / PatientMismatchError: the appointment or line is unknown / another
+            patient's; InvalidInputError: the line is not on the named appointment.
+        AppointmentCancelledError: the appointment was cancelled.
     """
     state = state_of(ledger)
     payment = _check_payment(state, payment, refund=False)
     known = state.payments.get(payment.id)
     if known is not None and _is_resubmission(known[0], payment, "payment", payment.id):
         return ledger
+    appointment_id = payment.appointment_id
+    if appointment_id is not None:
+        _account(state, appointment_id, payment.patient_id)
+    if payment.charge_id is not None:
+        appointment_id = _line(state, payment.charge_id, appointment_id, payment.patient_id)
     allocated = 0
-    if payment.appointment_id is not None:
-        account = _account(state, payment.appointment_id, payment.patient_id)
+    if appointment_id is not None:
+        _open(state, appointment_id)
+        account = state.accounts[appointment_id]
         allocated = min(payment.minor_units, account[CHARGED] - account[ALLOCATED])
     entry_id = state.next_entry_id() if allocated < payment.minor_units else None
     return ledger_of(
@@ -315,6 +389,7 @@ def refund(ledger: Ledger, payment: Payment) -> Ledger:
         where = f"patient {payment.patient_id!r}'s general bucket"
     else:
         available = _account(state, payment.appointment_id, payment.patient_id)[AVAILABLE]
+        _open(state, payment.appointment_id)
         where = f"appointment {payment.appointment_id!r}'s bucket"
     if -payment.minor_units > available:
         raise InsufficientUnallocatedError(
@@ -334,15 +409,19 @@ def apply_unallocated(
     amount: Money | None = None,
     *,
     on: datetime.date,
+    charge_id: str | None = None,
 ) -> Ledger:
-    """Apply money from the patient's general bucket to an appointment, oldest entries first.
+    """Apply money from the patient's general bucket to an appointment, oldest entries first:
+    to the line ``charge_id`` first when one is named, then to the others in line order.
 
     ``amount=None`` applies as much as both the bucket and the balance due allow (the ledger is
-    returned unchanged if that is zero).
+    returned unchanged if that is zero). Nothing goes to the appointment's own bucket.
 
     Raises:
         InvalidInputError / InvalidAmountError: malformed ids, date, or amount (must be > 0).
-        UnknownIdError / PatientMismatchError: unknown patient or appointment / another's.
+        UnknownIdError / PatientMismatchError: unknown patient, appointment or line / another's.
+        InvalidInputError: the line is not on the appointment.
+        AppointmentCancelledError: the appointment was cancelled.
         InsufficientUnallocatedError: more than the general bucket's available amount.
         OverApplicationError: more than the appointment's balance due.
     """
@@ -351,8 +430,12 @@ def apply_unallocated(
     check_id(appointment_id, "appointment_id")
     minor = _amount_arg(state, amount, "amount to apply")
     check_date(on, "on")
+    check_optional_id(charge_id, "charge_id")
     general = _patient(state, patient_id).general
     account = _account(state, appointment_id, patient_id)
+    if charge_id is not None:
+        _line(state, charge_id, appointment_id, patient_id)
+    _open(state, appointment_id)
     due = account[CHARGED] - account[ALLOCATED]
     if minor is None:
         minor = min(general.available, due)
@@ -375,9 +458,8 @@ def apply_unallocated(
             balance_due=to_money(due, state.currency),
         )
     applied = _applications(state, general.open, minor, appointment_id)
-    return ledger_of(
-        advance(state, UnallocatedApplied(patient_id=patient_id, applied=applied, on=on))
-    )
+    event = UnallocatedApplied(patient_id=patient_id, applied=applied, on=on, charge_id=charge_id)
+    return ledger_of(advance(state, event))
 
 
 def cancel_offsetting(
@@ -490,15 +572,27 @@ def _added(state: State, appointment_id: str | None) -> int:
 # -- SPEC §9: the rest of the workflow --------------------------------------------------------
 
 
-def _returned(state: State, appointment: AppointmentState, amount: int) -> tuple[Return, ...]:
-    """Take ``amount`` of an appointment's allocations back, newest first, as new entries."""
+def _returned(
+    state: State,
+    appointment: AppointmentState,
+    amount: int,
+    charge_id: str | None = None,
+    skip: int = 0,
+) -> tuple[Return, ...]:
+    """Take ``amount`` of an appointment's allocations back as new entries, newest first (only
+    the line ``charge_id``'s when one is named), after passing over the newest ``skip``."""
     returned: list[Return] = []
-    for _, payment_id, part in _sorted.iterate_reversed(appointment.allocations):
+    for _, payment_id, part, line in _sorted.iterate_reversed(appointment.allocations):
         if amount <= 0:
             break
-        take = min(part, amount)
-        amount -= take
-        returned.append((payment_id, Minor(take), state.next_entry_id(len(returned))))
+        if charge_id is not None and line != charge_id:
+            continue
+        passed = min(part, skip)
+        skip -= passed
+        take = min(part - passed, amount)
+        if take:
+            amount -= take
+            returned.append((payment_id, Minor(take), state.next_entry_id(len(returned))))
     return tuple(returned)
 
 
@@ -511,42 +605,68 @@ def _moves(state: State, bucket: Bucket, amount: int) -> tuple[Move, ...]:
 
 
 def unapply(
-    ledger: Ledger, appointment_id: str, amount: Money | None = None, *, on: datetime.date
+    ledger: Ledger,
+    appointment_id: str,
+    amount: Money | None = None,
+    *,
+    on: datetime.date,
+    charge_id: str | None = None,
 ) -> Ledger:
     """Take allocated money off an appointment (newest allocations first) into the patient's
-    general bucket — a copay collected where insurance then assigned none, say.
+    general bucket — a copay collected where insurance then assigned none, say. With
+    ``charge_id``, only that line's allocations are taken.
 
-    ``amount=None`` takes all of it (the ledger is returned unchanged if nothing is allocated).
-    The balance due rises by the amount, unless the appointment's own bucket holds money: that
-    is then applied at once (invariant 5).
+    ``amount=None`` takes all of it (the ledger is returned unchanged if nothing is allocated,
+    and for a cancelled appointment, which holds nothing). The balance due rises by the amount,
+    unless the appointment's own bucket holds money: that is then applied at once (invariant 5).
 
     Raises:
         InvalidInputError / InvalidAmountError: malformed id, date or amount (must be > 0).
-        UnknownIdError: the appointment is not in the ledger.
-        InsufficientAllocatedError: more than is allocated to the appointment.
+        UnknownIdError: the appointment or line is not in the ledger; PatientMismatchError /
+            InvalidInputError: the line is another patient's / not on the appointment.
+        InsufficientAllocatedError: more than is allocated to the appointment (or the line).
     """
     state = state_of(ledger)
     check_id(appointment_id, "appointment_id")
     minor = _amount_arg(state, amount, "amount to unapply")
     check_date(on, "on")
+    check_optional_id(charge_id, "charge_id")
     appointment = _appointment(state, appointment_id)
+    if charge_id is not None:
+        _line(state, charge_id, appointment_id, appointment.appointment.patient_id)
+    if appointment_id in state.cancelled:
+        return ledger
+    allocated = appointment.allocated
+    where = f"appointment {appointment_id!r}"
+    if charge_id is not None:
+        allocated = _line_of(state.accounts[appointment_id], charge_id)[2]
+        where = f"line {charge_id!r} of appointment {appointment_id!r}"
     if minor is None:
-        minor = appointment.allocated
+        minor = allocated
         if not minor:
             return ledger
-    if minor > appointment.allocated:
+    if minor > allocated:
         raise InsufficientAllocatedError(
-            f"cannot unapply {_fmt(state, minor)} from appointment {appointment_id!r}: only "
-            f"{_fmt(state, appointment.allocated)} is allocated to it",
+            f"cannot unapply {_fmt(state, minor)} from {where}: only "
+            f"{_fmt(state, allocated)} is allocated to it",
             id=appointment_id,
             amount=amount,
-            allocated=to_money(appointment.allocated, state.currency),
+            allocated=to_money(allocated, state.currency),
         )
+    # One entry per payment, not per line part (SPEC §10), in the order taken: newest first.
+    taken: dict[str, int] = {}
+    for payment_id, part, _ in _returned(state, appointment, minor, charge_id):
+        taken[payment_id] = taken.get(payment_id, 0) + part
+    returned = tuple(
+        (payment_id, Minor(part), state.next_entry_id(n))
+        for n, (payment_id, part) in enumerate(taken.items())
+    )
     event = AllocationUnapplied(
         appointment_id=appointment_id,
-        returned=_returned(state, appointment, minor),
+        returned=returned,
         applied=(),
         on=on,
+        charge_id=charge_id,
     )
     if appointment.bucket.available > 0:
         # The reopened balance meets the appointment's own held money (invariant 5).
@@ -572,6 +692,8 @@ def release_credit(
     minor = _amount_arg(state, amount, "amount to release")
     check_date(on, "on")
     appointment = _appointment(state, appointment_id)
+    if appointment_id in state.cancelled:  # its entries moved to the general bucket
+        return ledger
     available = appointment.bucket.available
     if minor is None:
         minor = available
@@ -592,18 +714,19 @@ def release_credit(
 
 
 def adjust_charge(ledger: Ledger, adjustment: Adjustment) -> Ledger:
-    """Change a charge's patient responsibility by the adjustment's signed amount.
+    """Change a charge's (a line's) patient responsibility by the adjustment's signed amount.
 
-    When the appointment's allocations then exceed its charges, the excess (newest allocations
-    first) is held in the appointment's own bucket — still the patient's money; when its balance
-    due rises, the appointment's bucket is auto-applied.
+    Money freed from the line, when its responsibility falls below what is allocated to it,
+    goes — newest freed first — to the appointment's other lines with a balance due (line
+    order), and only what is left into the appointment's own bucket, still the patient's money;
+    when the balance due rises, the appointment's bucket is auto-applied.
 
     Raises:
         InvalidInputError: not an :class:`Adjustment`; CurrencyMismatchError: wrong currency.
         DuplicateIdError: its id is known with different content.
         UnknownIdError: the charge is not in the ledger.
         OverApplicationError: the charge would go below zero, or a ``WRITE_OFF`` exceeds the
-            appointment's balance due.
+            line's balance due.
     """
     state = state_of(ledger)
     _item(state, adjustment, Adjustment, "adjustment")
@@ -616,28 +739,35 @@ def adjust_charge(ledger: Ledger, adjustment: Adjustment) -> Ledger:
             f"charge {adjustment.charge_id!r} is not in the ledger", id=adjustment.charge_id
         )
     appointment_id = charge.appointment_id
-    amount = state.charge_amount(charge.id)
-    if amount + adjustment.minor_units < 0:
+    account = state.accounts[appointment_id]
+    _, responsibility, allocated = _line_of(account, charge.id)
+    delta = adjustment.minor_units
+    if responsibility + delta < 0:
         raise OverApplicationError(
-            f"adjustment {adjustment.id!r} of {_fmt(state, adjustment.minor_units)} would take "
-            f"charge {charge.id!r} ({_fmt(state, amount)}) below zero",
+            f"adjustment {adjustment.id!r} of {_fmt(state, delta)} would take "
+            f"charge {charge.id!r} ({_fmt(state, responsibility)}) below zero",
             id=adjustment.id,
             amount=adjustment.amount,
         )
-    appointment = state.appointment(appointment_id)
-    due = appointment.due
-    if adjustment.type is AdjustmentType.WRITE_OFF and -adjustment.minor_units > due:
+    line_due = responsibility - allocated
+    if adjustment.type is AdjustmentType.WRITE_OFF and -delta > line_due:
         raise OverApplicationError(
-            f"write-off {adjustment.id!r} of {_fmt(state, -adjustment.minor_units)} exceeds "
-            f"appointment {appointment_id!r}'s balance due of {_fmt(state, due)}",
+            f"write-off {adjustment.id!r} of {_fmt(state, -delta)} exceeds line "
+            f"{charge.id!r}'s balance due of {_fmt(state, line_due)}",
             id=adjustment.id,
             amount=adjustment.amount,
-            balance_due=to_money(due, state.currency),
+            balance_due=to_money(line_due, state.currency),
         )
-    due += adjustment.minor_units
-    if due < 0:  # allocations beyond the new charges: held again on the appointment
-        event = ChargeAdjusted(adjustment=adjustment, returned=_returned(state, appointment, -due))
+    freed = allocated - (responsibility + delta)
+    if freed > 0:  # to the other lines' balances due first (newest freed), then the bucket
+        others = sum(r - a for c, r, a in account[LINES] if c != charge.id)
+        moved = min(freed, others)
+        returned = _returned(
+            state, state.appointment(appointment_id), freed - moved, charge.id, skip=moved
+        )
+        event = ChargeAdjusted(adjustment=adjustment, returned=returned)
     else:  # the bucket is unchanged; a risen balance meets its held money
+        due = account[CHARGED] - account[ALLOCATED] + delta
         event = ChargeAdjusted(
             adjustment=adjustment, applied=_auto_applied(state, appointment_id, due)
         )
@@ -645,101 +775,199 @@ def adjust_charge(ledger: Ledger, adjustment: Adjustment) -> Ledger:
 
 
 def reverse_payment(
-    ledger: Ledger, payment_id: str, *, on: datetime.date, reason: str | None = None
+    ledger: Ledger,
+    payment_id: str,
+    amount: Money | None = None,
+    *,
+    on: datetime.date,
+    reason: str | None = None,
 ) -> Ledger:
-    """Take a payment back (a bounced check, a chargeback, a posting in error).
+    """Take a payment back (a bounced check, a chargeback, a posting in error), all of it or
+    ``amount`` of it.
 
-    Its allocations are undone (balances due reopen, and an appointment's own held money is then
-    applied) and its open entries close, wherever they are now — transferred money included.
-    Reversing a refund puts its money back. Total Paid falls for whichever patients held it.
+    ``amount=None``: all of the payment not yet reversed — its allocations are undone (balances
+    due reopen, and an appointment's own held money is then applied) and its open entries
+    close, wherever they are now, transferred money included. Reversing a refund puts its
+    money back. With ``amount``, that much of what is left of the payment is taken back:
+    strictly first from its open entries, newest first, then from its allocations, newest
+    first. Total Paid falls by each amount reversed, for whichever patients held it.
 
     Raises:
-        InvalidInputError: malformed id, date or reason.
+        InvalidInputError / InvalidAmountError: malformed id, date, reason or amount (> 0), or
+            an amount for a refund (a refund is reversed only whole).
         UnknownIdError: the payment is not in the ledger.
-        AlreadyReversedError: it was reversed before.
+        AlreadyReversedError: reversals have already taken all of it back.
+        InvalidAmountError: more than what is left of the payment.
         InsufficientUnallocatedError: the money has already left — part of it was closed by
             ``cancel_offsetting``, or closing its entries would leave a bucket below zero.
     """
     state = state_of(ledger)
     check_id(payment_id, "payment_id")
+    minor = _amount_arg(state, amount, "amount to reverse")
     check_date(on, "on")
     check_optional_str(reason, "reason")
     payment_row = state.payments.get(payment_id)
     if payment_row is None:
         raise UnknownIdError(f"payment {payment_id!r} is not in the ledger", id=payment_id)
     known = payment_row[0]
-    if payment_id in state.reversed:
-        raise AlreadyReversedError(f"payment {payment_id!r} was already reversed", id=payment_id)
-    holders = state.holders_of(payment_id)
-
-    def owner(appointment_id: str | None, patient_id: str) -> tuple[int, int]:
-        return (holders.index(patient_id), _added(state, appointment_id))
-
-    # Events list the money as the holders hold it: each holder's appointments in the order
-    # they were added, general bucket first.
-    allocated: dict[str, int] = {}
-    for appointment_id, _, part in payment_row[1]:
-        allocated[appointment_id] = allocated.get(appointment_id, 0) + part
-    allocation_order = sorted(allocated, key=lambda a: owner(a, state.accounts[a][OWNER]))
-    allocations = [(a, Minor(allocated[a])) for a in allocation_order]
-    held: dict[tuple[str, str | None], list[Entry]] = {}
-    for entry_id in payment_row[2]:
-        entry = state.entry(entry_id)
-        held.setdefault((entry.patient_id, entry.appointment_id), []).append(entry)
-    entries: list[EntryPart] = []
-    touched: dict[str, list[str]] = {holder: [] for holder in holders}
-    for appointment_id in allocation_order:
-        touched[state.accounts[appointment_id][OWNER]].append(appointment_id)
-    for holder, bucket_appointment_id in sorted(held, key=lambda b: owner(b[1], b[0])):
-        bucket = sorted(held[holder, bucket_appointment_id], key=lambda e: e.key)
-        total = sum(entry.remaining for entry in bucket)
-        available = (
-            state.patients[holder][GENERAL_AVAILABLE]
-            if bucket_appointment_id is None
-            else state.accounts[bucket_appointment_id][AVAILABLE]
-        )
-        if available - total < 0:
-            where = (
-                "general"
-                if bucket_appointment_id is None
-                else f"appointment {bucket_appointment_id!r}"
-            )
-            raise InsufficientUnallocatedError(
-                f"cannot reverse payment {payment_id!r}: closing its {_fmt(state, total)} "
-                f"would leave patient {holder!r}'s {where} bucket at "
-                f"{_fmt(state, available - total)} (an open refund holds it)",
-                id=payment_id,
-            )
-        entries.extend((entry.id, Minor(entry.remaining)) for entry in bucket)
-        if bucket_appointment_id is not None:
-            touched[holder].append(bucket_appointment_id)
-    amount = known.minor_units
-    accounted = sum(part for _, part in allocations) + sum(part for _, part in entries)
-    if accounted != amount:
-        raise InsufficientUnallocatedError(
-            f"cannot reverse payment {payment_id!r} of {_fmt(state, amount)}: "
-            f"{_fmt(state, amount - accounted)} of it has already left "
-            "(closed by cancel_offsetting)",
+    if minor is not None and known.type is PaymentType.REFUND:
+        raise InvalidInputError(
+            f"payment {payment_id!r} is a refund: it is reversed only whole (no amount)",
             id=payment_id,
-            amount=known.amount,
         )
-    event = PaymentReversed(
-        payment_id=payment_id,
-        allocations=tuple(allocations),
-        entries=tuple(entries),
-        applied=(),
-        on=on,
-        reason=reason,
-    )
+    _, reversed_so_far = state.reversed.get(payment_id, (on, 0))
+    if reversed_so_far == known.minor_units:
+        raise AlreadyReversedError(f"payment {payment_id!r} was already reversed", id=payment_id)
+    if minor is None:
+        event = _whole_reversal(state, payment_id, known.minor_units - reversed_so_far)
+    else:
+        event = _partial_reversal(state, payment_id, minor)
+    event = attrs.evolve(event, on=on, reason=reason)
     after = advance(state, event)
     applied = tuple(
         part
-        for appointment_id in dict.fromkeys(a for ids in touched.values() for a in ids)
+        for appointment_id in _touched(state, event)
         for part in _auto_applied(after, appointment_id)
     )
     if applied:
         event = attrs.evolve(event, applied=applied)
     return ledger_of(advance(state, event))
+
+
+def _touched(state: State, event: PaymentReversed) -> list[str]:
+    """The appointments a reversal reopens or draws on, in the order their held money is then
+    applied: by holder, the appointments it took allocations from, then those whose buckets it
+    drew on, each in the order they were added."""
+    holders = state.holders_of(event.payment_id)
+    order: dict[str, tuple[int, int, int]] = {}
+    for appointment_id, _ in event.allocations:
+        owner = state.accounts[appointment_id][OWNER]
+        order.setdefault(appointment_id, (holders.index(owner), 0, _added(state, appointment_id)))
+    for entry_id, _ in event.entries:
+        patient_id, bucket = state.entries[entry_id][:2]
+        if bucket is not None:
+            order.setdefault(bucket, (holders.index(patient_id), 1, _added(state, bucket)))
+    return sorted(order, key=order.__getitem__)
+
+
+def _whole_reversal(state: State, payment_id: str, expected: int) -> PaymentReversed:
+    """What is left of a payment, all taken back: refused when any of ``expected`` (what
+    reversals have not taken yet) has left through ``cancel_offsetting`` or a bucket would fall
+    below zero. Events list the money as the holders hold it: each holder's appointments in the
+    order they were added, general bucket first."""
+    placements, held_ids = state.payments[payment_id][1:]
+    holders = state.holders_of(payment_id)
+
+    def owner(appointment_id: str | None, patient_id: str) -> tuple[int, int]:
+        return (holders.index(patient_id), _added(state, appointment_id))
+
+    allocated: dict[str, int] = {}
+    for appointment_id, _, part, _ in placements:
+        allocated[appointment_id] = allocated.get(appointment_id, 0) + part
+    allocation_order = sorted(allocated, key=lambda a: owner(a, state.accounts[a][OWNER]))
+    held: dict[tuple[str, str | None], list[Entry]] = {}
+    for entry_id in held_ids:
+        entry = state.entry(entry_id)
+        held.setdefault((entry.patient_id, entry.appointment_id), []).append(entry)
+    entries: list[EntryPart] = []
+    for holder, bucket_appointment_id in sorted(held, key=lambda b: owner(b[1], b[0])):
+        bucket = sorted(held[holder, bucket_appointment_id], key=lambda e: e.key)
+        total = sum(entry.remaining for entry in bucket)
+        available = _available(state, holder, bucket_appointment_id)
+        if available - total < 0:
+            raise _held_back(state, payment_id, total, available, holder, bucket_appointment_id)
+        entries.extend((entry.id, Minor(entry.remaining)) for entry in bucket)
+    accounted = sum(allocated.values()) + sum(part for _, part in entries)
+    if accounted != expected:
+        raise InsufficientUnallocatedError(
+            f"cannot reverse payment {payment_id!r} of {_fmt(state, expected)}: "
+            f"{_fmt(state, expected - accounted)} of it has already left "
+            "(closed by cancel_offsetting)",
+            id=payment_id,
+            amount=to_money(expected, state.currency),
+        )
+    return PaymentReversed(
+        payment_id=payment_id,
+        allocations=tuple((a, Minor(allocated[a])) for a in allocation_order),
+        entries=tuple(entries),
+        applied=(),
+        on=_NO_DAY,
+        reason=None,
+    )
+
+
+def _partial_reversal(state: State, payment_id: str, amount: int) -> PaymentReversed:
+    """``amount`` of what is left of a payment: its open entries newest first, then its
+    allocations newest first; refused, never skipping ahead, where an entry's bucket would fall
+    below zero."""
+    placements, held_ids = state.payments[payment_id][1:]
+    left = sum(part for _, _, part, _ in placements) + sum(
+        state.entries[entry_id][REMAINING] for entry_id in held_ids
+    )
+    if amount > left:
+        raise InvalidAmountError(
+            f"cannot reverse {_fmt(state, amount)} of payment {payment_id!r}: only "
+            f"{_fmt(state, left)} of it is left",
+            id=payment_id,
+            amount=to_money(amount, state.currency),
+            left=to_money(left, state.currency),
+        )
+    entries: list[EntryPart] = []
+    drawn: dict[tuple[str, str | None], int] = {}
+    for entry in sorted(map(state.entry, held_ids), key=lambda e: e.key, reverse=True):
+        if not amount:
+            break
+        take = min(entry.remaining, amount)
+        where = (entry.patient_id, entry.appointment_id)
+        available = _available(state, *where) - drawn.get(where, 0)
+        if available - take < 0:
+            raise _held_back(state, payment_id, take, available, *where)
+        drawn[where] = drawn.get(where, 0) + take
+        entries.append((entry.id, Minor(take)))
+        amount -= take
+    allocations: list[tuple[str, Minor]] = []
+    for appointment_id, _, part, _ in reversed(placements):
+        if not amount:
+            break
+        take = min(part, amount)
+        allocations.append((appointment_id, Minor(take)))
+        amount -= take
+    return PaymentReversed(
+        payment_id=payment_id,
+        allocations=tuple(allocations),
+        entries=tuple(entries),
+        applied=(),
+        on=_NO_DAY,
+        reason=None,
+    )
+
+
+#: A placeholder day for a reversal being decided (the command sets the real one).
+_NO_DAY = datetime.date.min
+
+
+def _available(state: State, patient_id: str, appointment_id: str | None) -> int:
+    """A bucket's available amount: the patient's general one, or an appointment's."""
+    if appointment_id is None:
+        return state.patients[patient_id][GENERAL_AVAILABLE]
+    return state.accounts[appointment_id][AVAILABLE]
+
+
+def _held_back(  # noqa: PLR0917 - the facts of the refusal
+    state: State,
+    payment_id: str,
+    total: int,
+    available: int,
+    holder: str,
+    appointment_id: str | None,
+) -> InsufficientUnallocatedError:
+    where = "general" if appointment_id is None else f"appointment {appointment_id!r}"
+    return InsufficientUnallocatedError(
+        f"cannot reverse payment {payment_id!r}: closing its {_fmt(state, total)} "
+        f"would leave patient {holder!r}'s {where} bucket at "
+        f"{_fmt(state, available - total)} (an open refund holds it)",
+        id=payment_id,
+    )
 
 
 def transfer_credit(ledger: Ledger, transfer: Transfer) -> Ledger:
@@ -773,30 +1001,64 @@ def transfer_credit(ledger: Ledger, transfer: Transfer) -> Ledger:
     return ledger_of(advance(state, CreditTransferred(transfer=transfer, moves=moves)))
 
 
-def auto_allocate(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Ledger:
-    """Apply the patient's general bucket to their appointments with a balance due, oldest
-    appointment first (date, then id), never to one dated after ``on``. Idempotent.
+def auto_allocate(
+    ledger: Ledger,
+    patient_id: str,
+    *,
+    on: datetime.date,
+    order: AllocationOrder = AllocationOrder.OLDEST_FIRST,
+    provider: str | None = None,
+) -> Ledger:
+    """Apply the patient's general bucket to their appointments with a balance due.
+
+    Never to one dated after ``on`` (nor a cancelled one), by the rule ``order`` (SPEC §10):
+
+    * ``OLDEST_FIRST``: by date, then id; each gets what is left, up to its balance due.
+    * ``SMALLEST_FIRST``: by balance due, smallest first (then date, then id); an appointment
+      is paid only when what is left covers its whole balance due, else it is skipped.
+
+    With ``provider``, only appointments of that provider are paid. Within an appointment, lines
+    in line order. Nothing to place: the ledger is returned unchanged, so a second call with the
+    same arguments returns an equal ledger.
 
     Raises:
-        InvalidInputError: malformed id or date.
+        InvalidInputError: malformed id, date, order or provider.
         UnknownIdError: the patient is not in the ledger.
     """
     state = state_of(ledger)
     check_id(patient_id, "patient_id")
     check_date(on, "on")
+    order = _allocation_order(order)
+    check_optional_str(provider, "provider")
     patient = _patient(state, patient_id)
     left = patient.general.available
-    applied: list[Application] = []
+    if left <= 0:
+        return ledger
+    owing = (
+        (date, appointment_id, state.accounts[appointment_id])
+        for date, appointment_id in _sorted.iterate(patient.owing)  # by date, then id
+    )
+    candidates = (
+        (account[CHARGED] - account[ALLOCATED], date, appointment_id)
+        for date, appointment_id, account in owing
+        if provider is None or state.appointments[appointment_id].provider == provider
+    )
+    if order is AllocationOrder.SMALLEST_FIRST:
+        chosen = sorted(due_date_id for due_date_id in candidates if due_date_id[1] <= on)
+    else:
+        chosen = list(takewhile(lambda due_date_id: due_date_id[1] <= on, candidates))
     held = (
         (entry_id, state.entries[entry_id][REMAINING])
         for _, _, entry_id in _sorted.iterate(patient.general.open)
     )
+    applied: list[Application] = []
     entry_id, entry_left = "", 0
-    for date, appointment_id in _sorted.iterate(patient.owing):  # by date, then id
-        if date > on or left <= 0:
+    for due, _, appointment_id in chosen:
+        if left <= 0:
             break
-        account = state.accounts[appointment_id]
-        amount = min(left, account[CHARGED] - account[ALLOCATED])
+        if order is AllocationOrder.SMALLEST_FIRST and due > left:
+            continue  # never part of a balance
+        amount = min(left, due)
         left -= amount
         while amount:  # oldest open positive entries first
             while entry_left <= 0:
@@ -808,4 +1070,45 @@ def auto_allocate(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Ledg
     if not applied:
         return ledger
     event = UnallocatedApplied(patient_id=patient_id, applied=tuple(applied), on=on)
+    return ledger_of(advance(state, event))
+
+
+def _allocation_order(order: object) -> AllocationOrder:
+    """An :class:`AllocationOrder`, or its exact value as a str."""
+    if isinstance(order, AllocationOrder):
+        return order
+    if isinstance(order, str) and order in AllocationOrder.__members__:
+        return AllocationOrder(order)
+    names = ", ".join(member.value for member in AllocationOrder)
+    raise InvalidInputError(f"order must be an AllocationOrder ({names}); got {order!r}")
+
+
+def cancel_appointment(
+    ledger: Ledger, appointment_id: str, *, on: datetime.date, reason: str | None = None
+) -> Ledger:
+    """Cancel a visit that will not happen: every open entry of its bucket (positive and
+    negative) moves to the patient's general bucket, keeping its payment, id and received date,
+    and the appointment leaves the claims feed and aging. Cancelling it again returns the
+    ledger unchanged.
+
+    Raises:
+        InvalidInputError: malformed id, date or reason, or the appointment has charges (its
+            lines stay payable: write them off instead).
+        UnknownIdError: the appointment is not in the ledger.
+    """
+    state = state_of(ledger)
+    check_id(appointment_id, "appointment_id")
+    check_date(on, "on")
+    check_optional_str(reason, "reason")
+    account = _account(state, appointment_id)
+    if appointment_id in state.cancelled:
+        return ledger
+    if account[LINES]:
+        raise InvalidInputError(
+            f"appointment {appointment_id!r} has charges "
+            f"({', '.join(line[0] for line in account[LINES])}): it is not cancelled — its "
+            "lines stay payable; write them off instead",
+            id=appointment_id,
+        )
+    event = AppointmentCancelled(appointment_id=appointment_id, on=on, reason=reason)
     return ledger_of(advance(state, event))

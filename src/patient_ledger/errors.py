@@ -27,12 +27,13 @@ class ErrorCode(enum.Enum):
     NOT_OFFSETTING = "not_offsetting"
     INSUFFICIENT_ALLOCATED = "insufficient_allocated"
     ALREADY_REVERSED = "already_reversed"
+    APPOINTMENT_CANCELLED = "appointment_cancelled"
     CORRUPT_JOURNAL = "corrupt_journal"
     CONCURRENCY_CONFLICT = "concurrency_conflict"
 
 
 #: The codes the commands raise (SPEC §7 and §9), in the order of the checks that raise them.
-COMMAND_CODES = tuple(ErrorCode)[:11]
+COMMAND_CODES = tuple(ErrorCode)[:12]
 
 
 class LedgerError(ValueError):
@@ -124,6 +125,12 @@ class AlreadyReversedError(LedgerError):
     """A payment that has already been reversed."""
 
     code = ErrorCode.ALREADY_REVERSED
+
+
+class AppointmentCancelledError(LedgerError):
+    """A charge, payment, refund or application naming an appointment that was cancelled."""
+
+    code = ErrorCode.APPOINTMENT_CANCELLED
 
 
 class JournalError(LedgerError):

@@ -11,7 +11,8 @@ records it); value objects keep their own ``Money``.
 from __future__ import annotations
 
 import datetime
-from typing import NewType
+from collections.abc import Iterable
+from typing import Any, NewType
 
 import attrs
 
@@ -29,6 +30,12 @@ Application = tuple[str, str, Minor]
 Return = tuple[str, Minor, str]
 #: ``(from_entry_id, entry_id, amount)`` — part of an open entry moved to a new open entry.
 Move = tuple[str, str, Minor]
+
+
+def _parts(parts: Iterable[Iterable[Any]]) -> tuple[Any, ...]:
+    """An event's parts as tuples of tuples, whatever sequences they were given as: an event
+    never shares a mutable list with its caller."""
+    return tuple(map(tuple, parts))
 
 
 @attrs.frozen
@@ -50,7 +57,7 @@ class ChargeAdded:
     """A charge was added to its appointment, and the appointment's held money ``applied``."""
 
     charge: Charge
-    applied: tuple[Application, ...] = ()
+    applied: tuple[Application, ...] = attrs.field(default=(), converter=_parts)
 
 
 @attrs.frozen(kw_only=True)
@@ -76,8 +83,10 @@ class UnallocatedApplied:
     """Money of the patient's general bucket was applied to appointments' charges."""
 
     patient_id: str
-    applied: tuple[Application, ...]
+    applied: tuple[Application, ...] = attrs.field(converter=_parts)
     on: datetime.date
+    #: The line paid first (SPEC §10), when one was named; the rest went in line order.
+    charge_id: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -85,7 +94,7 @@ class EntriesCancelled:
     """Offsetting parts of open entries (summing to zero per bucket) were closed."""
 
     patient_id: str
-    parts: tuple[EntryPart, ...]
+    parts: tuple[EntryPart, ...] = attrs.field(converter=_parts)
     on: datetime.date
 
 
@@ -95,9 +104,11 @@ class AllocationUnapplied:
     appointment's own held money was then ``applied`` to the reopened balance."""
 
     appointment_id: str
-    returned: tuple[Return, ...]
-    applied: tuple[Application, ...]
+    returned: tuple[Return, ...] = attrs.field(converter=_parts)
+    applied: tuple[Application, ...] = attrs.field(converter=_parts)
     on: datetime.date
+    #: The only line the allocations were taken from, when one was named (SPEC §10).
+    charge_id: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -105,7 +116,7 @@ class CreditReleased:
     """Money moved from an appointment's bucket to the patient's general bucket."""
 
     appointment_id: str
-    moves: tuple[Move, ...]
+    moves: tuple[Move, ...] = attrs.field(converter=_parts)
     on: datetime.date
 
 
@@ -116,8 +127,8 @@ class ChargeAdjusted:
     ``applied`` to a risen balance."""
 
     adjustment: Adjustment
-    returned: tuple[Return, ...] = ()
-    applied: tuple[Application, ...] = ()
+    returned: tuple[Return, ...] = attrs.field(default=(), converter=_parts)
+    applied: tuple[Application, ...] = attrs.field(default=(), converter=_parts)
 
 
 @attrs.frozen(kw_only=True)
@@ -125,7 +136,7 @@ class CreditTransferred:
     """General-bucket money moved from one patient to another."""
 
     transfer: Transfer
-    moves: tuple[Move, ...]
+    moves: tuple[Move, ...] = attrs.field(converter=_parts)
 
 
 @attrs.frozen(kw_only=True)
@@ -134,9 +145,19 @@ class PaymentReversed:
     were undone, its open ``entries`` closed, and held money ``applied`` to reopened balances."""
 
     payment_id: str
-    allocations: tuple[tuple[str, Minor], ...]
-    entries: tuple[EntryPart, ...]
-    applied: tuple[Application, ...]
+    allocations: tuple[tuple[str, Minor], ...] = attrs.field(converter=_parts)
+    entries: tuple[EntryPart, ...] = attrs.field(converter=_parts)
+    applied: tuple[Application, ...] = attrs.field(converter=_parts)
+    on: datetime.date
+    reason: str | None
+
+
+@attrs.frozen(kw_only=True)
+class AppointmentCancelled:
+    """An appointment without charges was cancelled: its bucket's open entries moved to the
+    patient's general bucket, keeping their ids, payments and places in "oldest first"."""
+
+    appointment_id: str
     on: datetime.date
     reason: str | None
 
@@ -154,6 +175,7 @@ Event = (
     | ChargeAdjusted
     | CreditTransferred
     | PaymentReversed
+    | AppointmentCancelled
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = (
@@ -169,4 +191,5 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ChargeAdjusted,
     CreditTransferred,
     PaymentReversed,
+    AppointmentCancelled,
 )

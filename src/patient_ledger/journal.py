@@ -29,12 +29,30 @@ from moneyed import Money
 
 from patient_ledger.apply import replay
 from patient_ledger.errors import InvalidInputError, JournalError
-from patient_ledger.events import EVENT_TYPES, Event, LedgerOpened, Minor
+from patient_ledger.events import (
+    EVENT_TYPES,
+    AllocationUnapplied,
+    AppointmentCancelled,
+    Event,
+    LedgerOpened,
+    Minor,
+    UnallocatedApplied,
+)
 from patient_ledger.money import to_minor, to_money
 from patient_ledger.state import Ledger
 
-#: The version of the line format; a reader refuses versions it does not know.
-SCHEMA_VERSION = 1
+#: The newest version of the line format; a reader refuses versions it does not know. A line
+#: is version 1 unless its event has a shape SPEC §10 added — a new kind of event, or a new
+#: field set to something (a line named by a payment or an application) — so journals written
+#: before §10 are written back byte for byte.
+SCHEMA_VERSION = 2
+_VERSIONS = (1, 2)
+#: The event kinds and fields that came with version 2 (fields left out of a line when None).
+_V2_EVENTS = frozenset({AppointmentCancelled})
+_V2_FIELDS = {
+    UnallocatedApplied: ("charge_id",),
+    AllocationUnapplied: ("charge_id",),
+}
 GENESIS = "0" * 64
 _TYPES: dict[str, type[Event]] = {t.__name__: t for t in EVENT_TYPES}
 
@@ -94,15 +112,35 @@ def lines(ledger: Ledger, start: int = 0, prev: str = GENESIS) -> Iterator[tuple
     events = ledger.events
     for seq in range(start, len(events)):
         event = events[seq]
+        version, data = _unstructured(converter, event)
         content = {
-            "v": SCHEMA_VERSION,
+            "v": version,
             "seq": seq,
             "type": type(event).__name__,
-            "event": converter.unstructure(event, unstructure_as=type(event)),
+            "event": data,
             "prev": prev,
         }
         prev = _hash(content)
         yield seq, _canonical({**content, "hash": prev}), prev
+
+
+def _unstructured(converter: cattrs.Converter, event: Event) -> tuple[int, dict[str, Any]]:
+    """An event as a line's ``event`` object, and the line's version: the fields version 2
+    added are left out while None, so a version-1 shape stays byte-identical."""
+    data: dict[str, Any] = converter.unstructure(event, unstructure_as=type(event))
+    version = 2 if type(event) in _V2_EVENTS else 1
+    for name in _V2_FIELDS.get(type(event), ()):
+        if data[name] is None:
+            del data[name]
+        else:
+            version = 2
+    payment = data.get("payment")
+    if isinstance(payment, dict):
+        if payment["charge_id"] is None:
+            del payment["charge_id"]
+        else:
+            version = 2
+    return version, data
 
 
 def dumps(ledger: Ledger) -> str:
@@ -143,7 +181,7 @@ def _parse(
             "hash",
         }:
             raise JournalError("not a journal line (wrong keys)", line=number)
-        if record["v"] != SCHEMA_VERSION:
+        if record["v"] not in _VERSIONS or isinstance(record["v"], bool):
             raise JournalError(f"unknown schema version {record['v']!r}", line=number)
         if record["seq"] != number - 1:
             raise JournalError(

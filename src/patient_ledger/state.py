@@ -42,8 +42,11 @@ if TYPE_CHECKING:
 EntryKey = tuple[datetime.date, int, str]
 #: The one order of a patient's appointments: by date, then id.
 AppointmentKey = tuple[datetime.date, str]
-#: An allocation, in order of application: its number on the appointment, payment, amount.
-AllocationKey = tuple[int, str, int]
+#: An allocation, in order of placement: its number on the appointment, payment, amount, and
+#: the line (charge) it pays.
+AllocationKey = tuple[int, str, int, str]
+#: A line item of an appointment: charge_id, responsibility (charge plus adjustments), allocated.
+Line = tuple[str, int, int]
 
 Map = immutables.Map
 
@@ -130,9 +133,12 @@ APPOINTMENT: Final = 1
 PAYMENT_ID: Final = 2
 REMAINING: Final = 5
 #: An appointment's money: patient_id, date, charged, allocated, allocations (sorted set of
-#: :data:`AllocationKey`), the next allocation number, its bucket's open keys, available, and
-#: its number in the order appointments were added (events list them in that order).
-AccountRow = tuple[str, datetime.date, int, int, _sorted.Keys, int, _sorted.Keys, int, int]
+#: :data:`AllocationKey`), the next allocation number, its bucket's open positive keys,
+#: available, its number in the order appointments were added (events list them in that
+#: order), and its lines in line order.
+AccountRow = tuple[
+    str, datetime.date, int, int, _sorted.Keys, int, _sorted.Keys, int, int, tuple[Line, ...]
+]
 #: Positions in an :data:`AccountRow`.
 OWNER: Final = 0
 CHARGED: Final = 2
@@ -140,6 +146,7 @@ ALLOCATED: Final = 3
 OPEN: Final = 6
 AVAILABLE: Final = 7
 ADDED: Final = 8
+LINES: Final = 9
 #: A patient: the fields of :class:`PatientState`, in order.
 PatientRow = tuple[
     _sorted.Keys, _sorted.Keys, int, int, int, int, int, _sorted.Keys, _sorted.Keys, _sorted.Keys
@@ -160,8 +167,9 @@ NEW_PATIENT: PatientRow = (
     _sorted.EMPTY,
     _sorted.EMPTY,
 )
-#: Where a payment's money is allocated: ``(appointment_id, allocation number, amount)``.
-Placement = tuple[str, int, int]
+#: Where a payment's money is allocated: ``(appointment_id, allocation number, amount,
+#: charge_id)``, in the order placed.
+Placement = tuple[str, int, int, str]
 #: A payment (or refund), its allocations and its open entries' ids.
 PaymentRow = tuple[Payment, tuple[Placement, ...], tuple[str, ...]]
 
@@ -185,8 +193,10 @@ class State(NamedTuple):
     transfers: Map[str, Transfer]
     #: The patients holding a payment's money, when it is not only its payer's (transfers).
     holders: Map[str, tuple[str, ...]]
-    #: The payments that were reversed, with the day they were.
-    reversed: Map[str, datetime.date]
+    #: The payments reversals took money from: the last day, and how much in all.
+    reversed: Map[str, tuple[datetime.date, int]]
+    #: The cancelled appointments, with the day they were.
+    cancelled: Map[str, datetime.date]
 
     def entry(self, entry_id: str) -> Entry:
         """The entry (KeyError if unknown)."""
@@ -194,7 +204,9 @@ class State(NamedTuple):
 
     def appointment(self, appointment_id: str) -> AppointmentState:
         """The appointment with its money (KeyError if unknown)."""
-        _, _, charged, allocated, allocations, _, keys, available, _ = self.accounts[appointment_id]
+        _, _, charged, allocated, allocations, _, keys, available, *_ = self.accounts[
+            appointment_id
+        ]
         return AppointmentState(
             self.appointments[appointment_id],
             charged,
@@ -234,7 +246,7 @@ def opened_state(event: LedgerOpened) -> State:
         event.currency,
         EventLog().appended(event),
         1,
-        *(empty,) * 11,
+        *(empty,) * 12,
     )
 
 

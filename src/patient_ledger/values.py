@@ -60,6 +60,15 @@ class AdjustmentType(_Choice):
     OTHER = "OTHER"
 
 
+class AllocationOrder(_Choice):
+    """The rule ``auto_allocate`` pays a patient's appointments by (SPEC §10)."""
+
+    #: By date, then id; each gets what is left, up to its balance due.
+    OLDEST_FIRST = "OLDEST_FIRST"
+    #: By balance due, smallest first (then date, then id); only whole balances are paid.
+    SMALLEST_FIRST = "SMALLEST_FIRST"
+
+
 _E = TypeVar("_E", bound=enum.StrEnum)
 
 
@@ -179,6 +188,8 @@ class Payment:
     provider: str | None = None
     notes: str = ""
     reference: str | None = None
+    #: The line item (charge) paid first; the rest goes to the appointment's other lines.
+    charge_id: str | None = None
     minor_units: int = attrs.field(init=False, repr=False, eq=False, hash=False)
 
     def __attrs_post_init__(self) -> None:
@@ -192,6 +203,7 @@ class Payment:
         if not isinstance(self.notes, str):
             raise InvalidInputError(f"{what} notes must be a str, got {type(self.notes).__name__}")
         check_optional_str(self.reference, f"{what} reference")
+        check_optional_id(self.charge_id, f"{what} charge_id")
         if self.type is PaymentType.REFUND and minor >= 0:
             raise InvalidAmountError(
                 f"{what} is a REFUND: its amount must be negative, got {_shown(self.amount)}",

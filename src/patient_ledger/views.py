@@ -15,6 +15,8 @@ from patient_ledger import _html, _sorted
 from patient_ledger.errors import UnknownIdError
 from patient_ledger.money import to_money
 from patient_ledger.state import (
+    LINES,
+    OWNER,
     Ledger,
     PatientState,
     State,
@@ -230,6 +232,7 @@ def claims_feed(ledger: Ledger, patient_id: str) -> ClaimsFeed:
             patient_unallocated=patient_unallocated,
         )
         for a in map(state.appointment, state.appointment_ids(patient_id))
+        if a.appointment.id not in state.cancelled
     )
 
 
@@ -305,12 +308,108 @@ def payment_status(ledger: Ledger, payment_id: str) -> PaymentStatus:
     payment, placed, held = row
     code = state.currency
     allocated: dict[str, int] = {}
-    for appointment_id, _, amount in placed:
+    for appointment_id, _, amount, _ in placed:
         allocated[appointment_id] = allocated.get(appointment_id, 0) + amount
     entries = sorted(map(state.entry, held), key=lambda e: e.key)
     return PaymentStatus(
         payment=payment,
         allocated=tuple((a, to_money(amount, code)) for a, amount in allocated.items()),
         held=tuple((e.patient_id, e.appointment_id, to_money(e.remaining, code)) for e in entries),
-        reversed_on=state.reversed.get(payment_id),
+        reversed_on=state.reversed.get(payment_id, (None, 0))[0],
+    )
+
+
+@attrs.frozen(kw_only=True)
+class LineItem:
+    """One line of an appointment: a charge with its responsibility (the charge plus its
+    adjustments), what is allocated to it, and its balance due."""
+
+    charge_id: str
+    appointment_id: str
+    code: str | None
+    description: str | None
+    responsibility: Money
+    paid: Money
+    balance_due: Money
+
+
+def line_items(ledger: Ledger, appointment_id: str) -> tuple[LineItem, ...]:
+    """The appointment's lines, in line order (the order their charges were added); empty for
+    an appointment without charges (a cancelled one included).
+
+    Raises:
+        UnknownIdError: the appointment is not in the ledger.
+    """
+    state = state_of(ledger)
+    account = state.accounts.get(check_id(appointment_id, "appointment_id"))
+    if account is None:
+        raise UnknownIdError(
+            f"appointment {appointment_id!r} is not in the ledger", id=appointment_id
+        )
+    code = state.currency
+    items = []
+    for charge_id, responsibility, allocated in account[LINES]:
+        charge = state.charges[charge_id]
+        items.append(
+            LineItem(
+                charge_id=charge_id,
+                appointment_id=appointment_id,
+                code=charge.code,
+                description=charge.description,
+                responsibility=to_money(responsibility, code),
+                paid=to_money(allocated, code),
+                balance_due=to_money(responsibility - allocated, code),
+            )
+        )
+    return tuple(items)
+
+
+@attrs.frozen(kw_only=True)
+class Allocation:
+    """Where some of a payment's money is now: allocated to a line (``charge_id`` set), held in
+    an appointment's bucket (only ``appointment_id`` set) or in ``patient_id``'s general bucket
+    (both None). ``patient_id`` is whoever holds the money now."""
+
+    payment_id: str
+    patient_id: str
+    appointment_id: str | None
+    charge_id: str | None
+    amount: Money
+
+
+def allocations(ledger: Ledger, payment_id: str) -> tuple[Allocation, ...]:
+    """Where a payment's money is now, one row per place, amounts summed, no zero rows.
+
+    For a payment (amounts > 0): its allocations, by line in the order first placed, then its
+    open entries by bucket, oldest first — what is left of it (an open refund does not reduce
+    it; only ``cancel_offsetting`` and reversals do). For a refund: its open entries (< 0).
+    The rows of all the payments and refunds a patient holds add up to the patient's
+    ``total_paid``.
+
+    Raises:
+        UnknownIdError: the payment is not in the ledger.
+    """
+    state = state_of(ledger)
+    row = state.payments.get(check_id(payment_id, "payment_id"))
+    if row is None:
+        raise UnknownIdError(f"payment {payment_id!r} is not in the ledger", id=payment_id)
+    _, placed, held = row
+    places: dict[tuple[str, str | None, str | None], int] = {}  # (patient, appointment, line)
+    for appointment_id, _, amount, charge_id in placed:
+        line = (state.accounts[appointment_id][OWNER], appointment_id, charge_id)
+        places[line] = places.get(line, 0) + amount
+    for entry in sorted(map(state.entry, held), key=lambda e: e.key):
+        bucket = (entry.patient_id, entry.appointment_id, None)
+        places[bucket] = places.get(bucket, 0) + entry.remaining
+    code = state.currency
+    return tuple(
+        Allocation(
+            payment_id=payment_id,
+            patient_id=patient_id,
+            appointment_id=appointment_id,
+            charge_id=charge_id,
+            amount=to_money(amount, code),
+        )
+        for (patient_id, appointment_id, charge_id), amount in places.items()
+        if amount
     )
