@@ -169,3 +169,20 @@ def iterate_reversed(keys: Keys) -> Iterator[Any]:
 def size(keys: Keys) -> int:
     """How many keys the set holds."""
     return len(keys) if type(keys) is tuple else keys.size  # type: ignore[union-attr]
+
+
+def iterate_reversed_below(keys: Keys, bound: Any) -> Iterator[Any]:
+    """The keys smaller than ``bound``, in descending order."""
+    if type(keys) is tuple:
+        return (keys[i] for i in range(bisect_left(keys, bound) - 1, -1, -1))
+
+    def walk(node: Any, height: int) -> Iterator[Any]:
+        if not height:
+            for i in range(bisect_left(node, bound) - 1, -1, -1):
+                yield node[i]
+            return
+        firsts, children = node
+        for i in range(bisect_left(firsts, bound) - 1, -1, -1):
+            yield from walk(children[i], height - 1)
+
+    return walk(keys.root, keys.height)  # type: ignore[union-attr] # a _Tree

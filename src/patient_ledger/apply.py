@@ -51,7 +51,6 @@ from patient_ledger.state import (
     Line,
     PatientRow,
     PaymentRow,
-    Placement,
     State,
     ledger_of,
     opened_state,
@@ -62,6 +61,9 @@ from patient_ledger.values import Appointment, Charge
 _add = _sorted.add
 _remove = _sorted.remove
 _new_state = tuple.__new__
+#: Beyond every allocation number: ``(appointment_id, _LAST)`` bounds an appointment's
+#: placements in a payment's sorted set from above.
+_LAST = float("inf")
 
 
 def _place(
@@ -219,8 +221,8 @@ class _Changes:
             amount,
             0,
         )
-        payment, placed, held_ids = self.payment(payment_id)
-        self.payments[payment_id] = (payment, placed, (*held_ids, entry_id))
+        payment, placed, held_ids, count = self.payment(payment_id)
+        self.payments[payment_id] = (payment, placed, _add(held_ids, entry_id), count)
         key = (received_on, seq, entry_id)
         # (the event has made the patient known by now)
         apps, general, available, paid, charged, allocated, held, negatives, owing, open_ = (
@@ -307,12 +309,8 @@ class _Changes:
             open_ = _remove(open_, key)
             if remaining < 0:
                 negatives = _remove(negatives, key)
-            payment, placed, held_ids = self.payment(payment_id)
-            self.payments[payment_id] = (
-                payment,
-                placed,
-                tuple(i for i in held_ids if i != entry_id),
-            )
+            payment, placed, held_ids, count = self.payment(payment_id)
+            self.payments[payment_id] = (payment, placed, _remove(held_ids, entry_id), count)
         if appointment_id is None:
             if not left and remaining > 0:
                 general = _remove(general, key)
@@ -412,12 +410,13 @@ class _Changes:
         """Record the parts of one placement, in the order placed: each is the newest
         allocation of its payment on the appointment."""
         number, allocations = account[5], account[4]
-        payment, placed, held_ids = self.payment(payment_id)
+        payment, placed, held_ids, count = self.payment(payment_id)
         for charge_id, part in parts:
             allocations = _add(allocations, (number, payment_id, part, charge_id))
-            placed = (*placed, (appointment_id, number, part, charge_id))
+            placed = _add(placed, (appointment_id, number, part, charge_id, count))
             number += 1
-        self.payments[payment_id] = (payment, placed, held_ids)
+            count += 1
+        self.payments[payment_id] = (payment, placed, held_ids, count)
         current = self.accounts[appointment_id]
         self.accounts[appointment_id] = (*current[:4], allocations, number, *current[6:9], lines)
 
@@ -437,33 +436,29 @@ class _Changes:
         account = self.accounts[appointment_id]
         allocations = account[4]
         lines = list(account[LINES])
-        payment, placed, held_ids = self.payment(payment_id)
-        placements = list(placed)
+        payment, placed, held_ids, count = self.payment(payment_id)
         left = amount
-        # With a preferred line, its parts go first; then (unless only it) every other part.
+        # The payment's parts on this appointment, newest first (their allocation numbers grow);
+        # with a preferred line, its parts go first, then (unless only it) every other part.
+        here = list(_sorted.iterate_reversed_below(placed, (appointment_id, _LAST)))
         passes = [line] if only or line is None else [line, None]
         for wanted in passes:
-            for i in range(len(placements) - 1, -1, -1):
-                where, number, part, charge_id = placements[i]
-                if not left:
+            for i, (where, number, part, charge_id, order) in enumerate(here):
+                if not left or where != appointment_id:
                     break
-                if where != appointment_id or not part:
-                    continue
-                if wanted is not None and charge_id != wanted:
+                if not part or (wanted is not None and charge_id != wanted):
                     continue
                 take = min(part, left)
                 left -= take
                 allocations = _remove(allocations, (number, payment_id, part, charge_id))
+                placed = _remove(placed, here[i])
                 if part > take:
                     allocations = _add(allocations, (number, payment_id, part - take, charge_id))
-                placements[i] = (where, number, part - take, charge_id)
+                    placed = _add(placed, (where, number, part - take, charge_id, order))
+                here[i] = (where, number, part - take, charge_id, order)
                 j = _line_index(lines, charge_id)
                 lines[j] = (charge_id, lines[j][1], lines[j][2] - take)
-        self.payments[payment_id] = (
-            payment,
-            tuple(placement for placement in placements if placement[2]),
-            held_ids,
-        )
+        self.payments[payment_id] = (payment, placed, held_ids, count)
         self.accounts[appointment_id] = (*account[:4], allocations, *account[5:9], tuple(lines))
 
     def rebalance(self, appointment_id: str) -> None:
@@ -547,8 +542,8 @@ def _payment_posted(c: _Changes, event: PaymentPosted) -> None:
     apps, general, available, paid, charged, allocated_sum, held, negatives, owing, open_ = (
         c.patient_or_new(patient_id)
     )
-    placed: tuple[Placement, ...] = ()
-    held_ids: tuple[str, ...] = ()
+    placed: _sorted.Keys = _sorted.EMPTY
+    held_ids: _sorted.Keys = _sorted.EMPTY
     if appointment_id is not None:
         (
             owner,
@@ -570,7 +565,9 @@ def _payment_posted(c: _Changes, event: PaymentPosted) -> None:
             lines, parts = _place(lines, allocated, p.charge_id)
             for charge_id, part in parts:
                 allocations = _add(allocations, (number, p.id, part, charge_id))
-                placed = (*placed, (appointment_id, number, part, charge_id))
+                placed = _add(
+                    placed, (appointment_id, number, part, charge_id, _sorted.size(placed))
+                )
                 number += 1
     if entry_id is not None:
         rest = amount - allocated
@@ -612,7 +609,7 @@ def _payment_posted(c: _Changes, event: PaymentPosted) -> None:
         owing,
         open_,
     )
-    c.payments[p.id] = (p, placed, held_ids)
+    c.payments[p.id] = (p, placed, held_ids, _sorted.size(placed))
 
 
 def _charge_added(c: _Changes, event: ChargeAdded) -> None:
@@ -637,7 +634,7 @@ def _unallocated_applied(c: _Changes, event: UnallocatedApplied) -> None:
 
 def _refund_posted(c: _Changes, event: RefundPosted) -> None:
     p = event.payment
-    c.payments[p.id] = (p, (), ())
+    c.payments[p.id] = (p, _sorted.EMPTY, _sorted.EMPTY, 0)
     c.add_paid(p.patient_id, p.minor_units)
     c.open_entry(event.entry_id, p.patient_id, p.appointment_id, p.id, p.received_on, p.minor_units)
 

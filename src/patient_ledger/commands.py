@@ -855,14 +855,14 @@ def _whole_reversal(state: State, payment_id: str, expected: int) -> PaymentReve
     reversals have not taken yet) has left through ``cancel_offsetting`` or a bucket would fall
     below zero. Events list the money as the holders hold it: each holder's appointments in the
     order they were added, general bucket first."""
-    placements, held_ids = state.payments[payment_id][1:]
+    placements, held_ids = state.placements(payment_id), state.held_by(payment_id)
     holders = state.holders_of(payment_id)
 
     def owner(appointment_id: str | None, patient_id: str) -> tuple[int, int]:
         return (holders.index(patient_id), _added(state, appointment_id))
 
     allocated: dict[str, int] = {}
-    for appointment_id, _, part, _ in placements:
+    for appointment_id, _, part, *_ in placements:
         allocated[appointment_id] = allocated.get(appointment_id, 0) + part
     allocation_order = sorted(allocated, key=lambda a: owner(a, state.accounts[a][OWNER]))
     held: dict[tuple[str, str | None], list[Entry]] = {}
@@ -900,8 +900,8 @@ def _partial_reversal(state: State, payment_id: str, amount: int) -> PaymentReve
     """``amount`` of what is left of a payment: its open entries newest first, then its
     allocations newest first; refused, never skipping ahead, where an entry's bucket would fall
     below zero."""
-    placements, held_ids = state.payments[payment_id][1:]
-    left = sum(part for _, _, part, _ in placements) + sum(
+    placements, held_ids = state.placements(payment_id), state.held_by(payment_id)
+    left = sum(part for _, _, part, *_ in placements) + sum(
         state.entries[entry_id][REMAINING] for entry_id in held_ids
     )
     if amount > left:
@@ -926,7 +926,7 @@ def _partial_reversal(state: State, payment_id: str, amount: int) -> PaymentReve
         entries.append((entry.id, Minor(take)))
         amount -= take
     allocations: list[tuple[str, Minor]] = []
-    for appointment_id, _, part, _ in reversed(placements):
+    for appointment_id, _, part, *_ in reversed(placements):
         if not amount:
             break
         take = min(part, amount)

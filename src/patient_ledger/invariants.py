@@ -182,8 +182,8 @@ def _check_records(state: State) -> list[Violation]:
         appointments[pid].add((a.appointment.date, appointment_id))
         if a.due:
             owing[pid].add((a.appointment.date, appointment_id))
-    for payment_id, (_, placements, _) in state.payments.items():
-        for appointment_id, _, part, _ in placements:
+    for payment_id in state.payments:
+        for appointment_id, _, part, *_ in state.placements(payment_id):
             placed[payment_id, appointment_id] -= part
     if any(placed.values()):
         found.append(Violation(8, None, "payments' placements disagree with the allocations"))
@@ -194,7 +194,7 @@ def _check_records(state: State) -> list[Violation]:
         if entry.remaining:
             buckets[entry.patient_id, entry.appointment_id].append(entry.key)
             held[entry.payment_id].add(entry.id)
-    if held != {pid: set(row[2]) for pid, row in state.payments.items() if row[2]}:
+    if held != {pid: set(ids) for pid in state.payments if (ids := state.held_by(pid))}:
         found.append(Violation(8, None, "payments' open entries disagree with the entries"))
     for pid in state.patients:
         found.extend(_check_patient(state, pid, buckets, sums[pid]))
@@ -204,7 +204,7 @@ def _check_records(state: State) -> list[Violation]:
             or set(_sorted.iterate(patient.owing)) != owing[pid]
         ):
             found.append(Violation(8, pid, "appointments or those owing disagree"))
-    for payment_id, (known, _, _) in state.payments.items():
+    for payment_id, (known, *_) in state.payments.items():
         expected = known.minor_units - state.reversed.get(payment_id, (None, 0))[1]
         if accounted.get(payment_id, 0) != expected:
             found.append(

@@ -168,10 +168,11 @@ NEW_PATIENT: PatientRow = (
     _sorted.EMPTY,
 )
 #: Where a payment's money is allocated: ``(appointment_id, allocation number, amount,
-#: charge_id)``, in the order placed.
-Placement = tuple[str, int, int, str]
-#: A payment (or refund), its allocations and its open entries' ids.
-PaymentRow = tuple[Payment, tuple[Placement, ...], tuple[str, ...]]
+#: charge_id, order)`` — ``order`` counts the payment's placements, oldest first.
+Placement = tuple[str, int, int, str, int]
+#: A payment (or refund): the value, its placements (a sorted set: by appointment, then
+#: allocation number), its open entries' ids (a sorted set) and how many placements it made.
+PaymentRow = tuple[Payment, _sorted.Keys, _sorted.Keys, int]
 
 
 class State(NamedTuple):
@@ -197,6 +198,14 @@ class State(NamedTuple):
     reversed: Map[str, tuple[datetime.date, int]]
     #: The cancelled appointments, with the day they were.
     cancelled: Map[str, datetime.date]
+
+    def placements(self, payment_id: str) -> list[Placement]:
+        """A payment's placements, in the order placed (KeyError if unknown)."""
+        return sorted(_sorted.iterate(self.payments[payment_id][1]), key=lambda p: p[4])
+
+    def held_by(self, payment_id: str) -> list[str]:
+        """The ids of a payment's open entries (KeyError if unknown)."""
+        return list(_sorted.iterate(self.payments[payment_id][2]))
 
     def entry(self, entry_id: str) -> Entry:
         """The entry (KeyError if unknown)."""

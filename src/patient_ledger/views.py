@@ -305,12 +305,12 @@ def payment_status(ledger: Ledger, payment_id: str) -> PaymentStatus:
     row = state.payments.get(check_id(payment_id, "payment_id"))
     if row is None:
         raise UnknownIdError(f"payment {payment_id!r} is not in the ledger", id=payment_id)
-    payment, placed, held = row
+    payment = row[0]
     code = state.currency
     allocated: dict[str, int] = {}
-    for appointment_id, _, amount, _ in placed:
+    for appointment_id, _, amount, *_ in state.placements(payment_id):
         allocated[appointment_id] = allocated.get(appointment_id, 0) + amount
-    entries = sorted(map(state.entry, held), key=lambda e: e.key)
+    entries = sorted(map(state.entry, state.held_by(payment_id)), key=lambda e: e.key)
     return PaymentStatus(
         payment=payment,
         allocated=tuple((a, to_money(amount, code)) for a, amount in allocated.items()),
@@ -393,12 +393,11 @@ def allocations(ledger: Ledger, payment_id: str) -> tuple[Allocation, ...]:
     row = state.payments.get(check_id(payment_id, "payment_id"))
     if row is None:
         raise UnknownIdError(f"payment {payment_id!r} is not in the ledger", id=payment_id)
-    _, placed, held = row
     places: dict[tuple[str, str | None, str | None], int] = {}  # (patient, appointment, line)
-    for appointment_id, _, amount, charge_id in placed:
+    for appointment_id, _, amount, charge_id, _ in state.placements(payment_id):
         line = (state.accounts[appointment_id][OWNER], appointment_id, charge_id)
         places[line] = places.get(line, 0) + amount
-    for entry in sorted(map(state.entry, held), key=lambda e: e.key):
+    for entry in sorted(map(state.entry, state.held_by(payment_id)), key=lambda e: e.key):
         bucket = (entry.patient_id, entry.appointment_id, None)
         places[bucket] = places.get(bucket, 0) + entry.remaining
     code = state.currency
