@@ -31,7 +31,13 @@ from patient_ledger.events import (
 )
 from patient_ledger.money import to_minor
 from patient_ledger.state import AVAILABLE, LINES, REMAINING, Ledger, State, state_of
-from patient_ledger.views import claims_feed, dashboard, patients, unallocated_entries
+from patient_ledger.views import (
+    claims_feed,
+    dashboard,
+    line_items,
+    patients,
+    unallocated_entries,
+)
 
 
 @attrs.frozen
@@ -364,7 +370,28 @@ class _Checker:
             )
             check(r_held == 0 or r_due == 0, 5, pid, f"{where}: holds {r_held} but {r_due} due")
             check(r_all == unallocated, 1, pid, f"{where}: patient_unallocated != unallocated")
+            self._lines(ledger, pid, r.appointment_id, (r_resp, r_paid, r_due))
         return sum_paid, sum_resp
+
+    def _lines(
+        self, ledger: Ledger, pid: str, appointment_id: str, row: tuple[int, int, int]
+    ) -> None:
+        """Invariant 3 per line (SPEC §10): 0 ≤ a line's paid ≤ its responsibility, and an
+        appointment's row is the sum of its lines."""
+        totals = [0, 0, 0]
+        for line in line_items(ledger, appointment_id):
+            where = f"line {line.charge_id} of appointment {appointment_id}"
+            figures = [
+                self.minor(getattr(line, name), f"{where} {name}", pid)
+                for name in ("responsibility", "paid", "balance_due")
+            ]
+            resp, paid, due = figures
+            self.check(0 <= paid <= resp, 3, pid, f"{where}: paid {paid} of {resp}")
+            self.check(due == resp - paid, 3, pid, f"{where}: due {due} != {resp} - {paid}")
+            totals = [t + f for t, f in zip(totals, figures, strict=True)]
+        self.check(
+            tuple(totals) == row, 3, pid, f"appointment {appointment_id}: its lines sum to {totals}"
+        )
 
 
 def assert_invariants(ledger: Ledger) -> None:
