@@ -52,8 +52,11 @@ from patient_ledger.state import (
     PatientRow,
     PaymentRow,
     State,
+    flat_lines,
     ledger_of,
+    lines_of,
     opened_state,
+    split_lines,
     state_of,
 )
 from patient_ledger.values import Appointment, Charge
@@ -67,13 +70,13 @@ _LAST = float("inf")
 
 
 def _place(
-    lines: tuple[Line, ...], amount: int, first: str | None
-) -> tuple[tuple[Line, ...], list[tuple[str, int]]]:
+    lines: list[Line], amount: int, first: str | None
+) -> tuple[list[Line], list[tuple[str, int]]]:
     """Place ``amount`` on an appointment's lines: the line ``first`` (when named), then the
     others in line order, each up to its balance due (SPEC §10). Return the new lines and the
     parts ``(charge_id, amount)`` in the order placed. The caller never places more than the
     lines' balance due."""
-    new = list(lines)
+    new = lines  # (a list of the caller's own)
     order = range(len(new))
     if first is not None:
         named = _line_index(new, first)
@@ -88,7 +91,7 @@ def _place(
             new[i] = (charge_id, responsibility, allocated + take)
             parts.append((charge_id, take))
             amount -= take
-    return tuple(new), parts
+    return new, parts
 
 
 def _line_index(lines: list[Line] | tuple[Line, ...], charge_id: str) -> int:
@@ -396,7 +399,7 @@ class _Changes:
         """Place ``amount`` of a payment on the appointment's lines: the line ``first`` (if
         named), then the others in line order, each up to its balance due."""
         account = self.account_money(appointment_id, 0, amount)
-        lines, parts = _place(account[LINES], amount, first)
+        lines, parts = _place(lines_of(account), amount, first)
         self._record(appointment_id, payment_id, account, lines, parts)
 
     def _record(
@@ -404,7 +407,7 @@ class _Changes:
         appointment_id: str,
         payment_id: str,
         account: AccountRow,
-        lines: tuple[Line, ...],
+        lines: list[Line],
         parts: list[tuple[str, int]],
     ) -> None:
         """Record the parts of one placement, in the order placed: each is the newest
@@ -418,7 +421,13 @@ class _Changes:
             count += 1
         self.payments[payment_id] = (payment, placed, held_ids, count)
         current = self.accounts[appointment_id]
-        self.accounts[appointment_id] = (*current[:4], allocations, number, *current[6:9], lines)
+        self.accounts[appointment_id] = (
+            *current[:4],
+            allocations,
+            number,
+            *current[6:9],
+            flat_lines(lines),
+        )
 
     def deallocate(
         self,
@@ -435,7 +444,7 @@ class _Changes:
         self.account_money(appointment_id, 0, -amount)
         account = self.accounts[appointment_id]
         allocations = account[4]
-        lines = list(account[LINES])
+        lines = lines_of(account)
         payment, placed, held_ids, count = self.payment(payment_id)
         left = amount
         # The payment's parts on this appointment, newest first (their allocation numbers grow);
@@ -459,14 +468,19 @@ class _Changes:
                 j = _line_index(lines, charge_id)
                 lines[j] = (charge_id, lines[j][1], lines[j][2] - take)
         self.payments[payment_id] = (payment, placed, held_ids, count)
-        self.accounts[appointment_id] = (*account[:4], allocations, *account[5:9], tuple(lines))
+        self.accounts[appointment_id] = (
+            *account[:4],
+            allocations,
+            *account[5:9],
+            flat_lines(lines),
+        )
 
     def rebalance(self, appointment_id: str) -> None:
         """Move what a line holds beyond its responsibility (after an adjustment lowered it) to
         the appointment's other lines with a balance due, in line order: newest freed first,
         each part placed anew as the newest placement of its payment (SPEC §10)."""
         account = self.account(appointment_id)
-        for charge_id, responsibility, allocated in account[LINES]:
+        for charge_id, responsibility, allocated in lines_of(account):
             if allocated <= responsibility:
                 continue
             excess = allocated - responsibility
@@ -483,7 +497,7 @@ class _Changes:
                 self.deallocate(appointment_id, payment_id, take, charge_id, only=True)
                 self.account_money(appointment_id, 0, take)
                 current = self.accounts[appointment_id]
-                lines, parts = _place(current[LINES], take, None)
+                lines, parts = _place(lines_of(current), take, None)
                 self._record(appointment_id, payment_id, current, lines, parts)
             account = self.accounts[appointment_id]
 
@@ -562,7 +576,8 @@ def _payment_posted(c: _Changes, event: PaymentPosted) -> None:
             allocated_sum += allocated
             if a_allocated == a_charged:  # its balance due is paid: no longer owing
                 owing = _remove(owing, (date, appointment_id))
-            lines, parts = _place(lines, allocated, p.charge_id)
+            placed_lines, parts = _place(split_lines(lines), allocated, p.charge_id)
+            lines = flat_lines(placed_lines)
             for charge_id, part in parts:
                 allocations = _add(allocations, (number, p.id, part, charge_id))
                 placed = _add(
@@ -619,7 +634,7 @@ def _charge_added(c: _Changes, event: ChargeAdded) -> None:
     current = c.accounts[charge.appointment_id]
     c.accounts[charge.appointment_id] = (
         *current[:LINES],
-        (*account[LINES], (charge.id, charge.minor_units, 0)),
+        (*account[LINES], charge.id, charge.minor_units, 0),
     )
     c.apply_held(event.applied)
 
@@ -663,10 +678,10 @@ def _charge_adjusted(c: _Changes, event: ChargeAdjusted) -> None:
     c.adjusted = c.adjusted.set(charge.id, before + adjustment.minor_units)
     c.account_money(appointment_id, adjustment.minor_units, 0)
     current = c.accounts[appointment_id]
-    lines = list(current[LINES])
+    lines = lines_of(current)
     j = _line_index(lines, charge.id)
     lines[j] = (charge.id, lines[j][1] + adjustment.minor_units, lines[j][2])
-    c.accounts[appointment_id] = (*current[:LINES], tuple(lines))
+    c.accounts[appointment_id] = (*current[:LINES], flat_lines(lines))
     c.adjustments = c.adjustments.set(adjustment.id, adjustment)
     freed = _freed(c.accounts[appointment_id], charge.id)
     returned = [(payment_id, amount) for payment_id, amount, _ in event.returned]
@@ -704,7 +719,7 @@ def _charge_adjusted(c: _Changes, event: ChargeAdjusted) -> None:
 def _freed(account: AccountRow, charge_id: str) -> list[tuple[str, int]]:
     """What a line holds beyond its responsibility, as ``(payment_id, amount)`` parts of its
     allocations, newest first."""
-    _, responsibility, allocated = next(line for line in account[LINES] if line[0] == charge_id)
+    _, responsibility, allocated = next(line for line in lines_of(account) if line[0] == charge_id)
     excess = allocated - responsibility
     freed = []
     for _, payment_id, part, line in _sorted.iterate_reversed(account[4]):

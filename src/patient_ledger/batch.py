@@ -14,7 +14,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
 from patient_ledger import journal
 from patient_ledger.apply import replay
@@ -22,6 +22,7 @@ from patient_ledger.errors import InvalidInputError
 from patient_ledger.events import (
     AllocationUnapplied,
     AppointmentAdded,
+    AppointmentCancelled,
     ChargeAdded,
     ChargeAdjusted,
     CreditReleased,
@@ -80,7 +81,11 @@ def _owners(events: Iterable[Event]) -> list[tuple[str, ...]]:
                 owners.append((p.patient_id,))
             case UnallocatedApplied(patient_id=pid) | EntriesCancelled(patient_id=pid):
                 owners.append((pid,))
-            case AllocationUnapplied(appointment_id=a) | CreditReleased(appointment_id=a):
+            case (
+                AllocationUnapplied(appointment_id=a)
+                | CreditReleased(appointment_id=a)
+                | AppointmentCancelled(appointment_id=a)
+            ):
                 owners.append((appointment_owner[a],))
             case ChargeAdjusted(adjustment=adjustment):
                 owners.append((appointment_owner[charge_appointment[adjustment.charge_id]],))
@@ -88,6 +93,8 @@ def _owners(events: Iterable[Event]) -> list[tuple[str, ...]]:
                 owners.append((t.from_patient_id, t.to_patient_id))
             case PaymentReversed(payment_id=payment_id):
                 owners.append((payment_owner[payment_id],))
+            case _:
+                assert_never(event)
     return owners
 
 

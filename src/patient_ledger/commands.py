@@ -76,6 +76,7 @@ from patient_ledger.state import (
     PatientState,
     State,
     ledger_of,
+    lines_of,
     state_of,
 )
 from patient_ledger.values import (
@@ -277,7 +278,7 @@ def _open(state: State, appointment_id: str) -> None:
 
 def _line_of(account: AccountRow, charge_id: str) -> Line:
     """The line of ``charge_id`` among an appointment's lines."""
-    return next(line for line in account[LINES] if line[0] == charge_id)
+    return next(line for line in lines_of(account) if line[0] == charge_id)
 
 
 # -- SPEC §4: the seed's workflow -------------------------------------------------------------
@@ -760,7 +761,7 @@ def adjust_charge(ledger: Ledger, adjustment: Adjustment) -> Ledger:
         )
     freed = allocated - (responsibility + delta)
     if freed > 0:  # to the other lines' balances due first (newest freed), then the bucket
-        others = sum(r - a for c, r, a in account[LINES] if c != charge.id)
+        others = sum(r - a for c, r, a in lines_of(account) if c != charge.id)
         moved = min(freed, others)
         returned = _returned(
             state, state.appointment(appointment_id), freed - moved, charge.id, skip=moved
@@ -1106,7 +1107,7 @@ def cancel_appointment(
     if account[LINES]:
         raise InvalidInputError(
             f"appointment {appointment_id!r} has charges "
-            f"({', '.join(line[0] for line in account[LINES])}): it is not cancelled — its "
+            f"({', '.join(line[0] for line in lines_of(account))}): it is not cancelled — its "
             "lines stay payable; write them off instead",
             id=appointment_id,
         )

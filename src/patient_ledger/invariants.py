@@ -30,7 +30,7 @@ from patient_ledger.events import (
     RefundPosted,
 )
 from patient_ledger.money import to_minor
-from patient_ledger.state import AVAILABLE, LINES, REMAINING, Ledger, State, state_of
+from patient_ledger.state import AVAILABLE, REMAINING, Ledger, State, lines_of, state_of
 from patient_ledger.views import (
     claims_feed,
     dashboard,
@@ -173,7 +173,7 @@ def _check_records(state: State) -> list[Violation]:
             on_line[charge_id] += part
             if part <= 0:
                 found.append(Violation(8, pid, f"{where}: a non-positive allocation {part}"))
-        lines = account[LINES]
+        lines = lines_of(account)
         if (
             any(on_line[c] != allocated for c, _, allocated in lines)
             or any(state.charge_amount(c) != responsibility for c, responsibility, _ in lines)

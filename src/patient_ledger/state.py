@@ -22,6 +22,8 @@ views built by :class:`State`'s methods for code that reads by name.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
+from itertools import chain
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import immutables
@@ -135,9 +137,10 @@ REMAINING: Final = 5
 #: An appointment's money: patient_id, date, charged, allocated, allocations (sorted set of
 #: :data:`AllocationKey`), the next allocation number, its bucket's open positive keys,
 #: available, its number in the order appointments were added (events list them in that
-#: order), and its lines in line order.
+#: order), and its lines in line order, flat: ``(charge_id, responsibility, allocated, ...)``
+#: (one tuple for all of them: a line costs three slots, not a tuple of its own).
 AccountRow = tuple[
-    str, datetime.date, int, int, _sorted.Keys, int, _sorted.Keys, int, int, tuple[Line, ...]
+    str, datetime.date, int, int, _sorted.Keys, int, _sorted.Keys, int, int, tuple[Any, ...]
 ]
 #: Positions in an :data:`AccountRow`.
 OWNER: Final = 0
@@ -173,6 +176,21 @@ Placement = tuple[str, int, int, str, int]
 #: A payment (or refund): the value, its placements (a sorted set: by appointment, then
 #: allocation number), its open entries' ids (a sorted set) and how many placements it made.
 PaymentRow = tuple[Payment, _sorted.Keys, _sorted.Keys, int]
+
+
+def lines_of(account: AccountRow) -> list[Line]:
+    """An appointment's lines, in line order."""
+    return split_lines(account[LINES])
+
+
+def split_lines(flat: tuple[Any, ...]) -> list[Line]:
+    """Lines held flat, one tuple each."""
+    return [flat[i : i + 3] for i in range(0, len(flat), 3)]
+
+
+def flat_lines(lines: Iterable[Line]) -> tuple[Any, ...]:
+    """Lines as an :data:`AccountRow` holds them."""
+    return tuple(chain.from_iterable(lines))
 
 
 class State(NamedTuple):

@@ -15,11 +15,11 @@ from patient_ledger import _html, _sorted
 from patient_ledger.errors import UnknownIdError
 from patient_ledger.money import to_money
 from patient_ledger.state import (
-    LINES,
     OWNER,
     Ledger,
     PatientState,
     State,
+    lines_of,
     state_of,
 )
 from patient_ledger.values import Payment, check_date, check_id
@@ -348,7 +348,7 @@ def line_items(ledger: Ledger, appointment_id: str) -> tuple[LineItem, ...]:
         )
     code = state.currency
     items = []
-    for charge_id, responsibility, allocated in account[LINES]:
+    for charge_id, responsibility, allocated in lines_of(account):
         charge = state.charges[charge_id]
         items.append(
             LineItem(
