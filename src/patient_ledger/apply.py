@@ -228,8 +228,8 @@ class _Changes:
         self.payments[payment_id] = (payment, placed, _add(held_ids, entry_id), count)
         key = (received_on, seq, entry_id)
         # (the event has made the patient known by now)
-        apps, general, available, paid, charged, allocated, held, negatives, owing, open_ = (
-            self.patient(patient_id)
+        apps, general, available, paid, charged, allocated, held, negatives, owing = self.patient(
+            patient_id
         )
         # A bucket's sorted set holds its open positive entries (what draws take, oldest
         # first); the patient's negatives set holds the open negative ones.
@@ -259,7 +259,6 @@ class _Changes:
             held,
             negatives,
             owing,
-            _add(open_, key),
         )
 
     def move_to_general(self, entry_id: str) -> None:
@@ -304,12 +303,11 @@ class _Changes:
             left,
             closed,
         )
-        apps, general, available, paid, charged, allocated, held, negatives, owing, open_ = (
-            self.patient(patient_id)
+        apps, general, available, paid, charged, allocated, held, negatives, owing = self.patient(
+            patient_id
         )
         key = (received_on, seq, entry_id)
         if not left:
-            open_ = _remove(open_, key)
             if remaining < 0:
                 negatives = _remove(negatives, key)
             payment, placed, held_ids, count = self.payment(payment_id)
@@ -337,7 +335,6 @@ class _Changes:
             held,
             negatives,
             owing,
-            open_,
         )
         return row
 
@@ -389,7 +386,6 @@ class _Changes:
             row[6],
             row[7],
             owing,
-            row[9],
         )
         return account
 
@@ -553,7 +549,7 @@ def _payment_posted(c: _Changes, event: PaymentPosted) -> None:
     if appointment_id is None and p.charge_id is not None:  # a line names its appointment
         appointment_id = c.charge(p.charge_id).appointment_id
     allocated, entry_id = event.allocated, event.entry_id
-    apps, general, available, paid, charged, allocated_sum, held, negatives, owing, open_ = (
+    apps, general, available, paid, charged, allocated_sum, held, negatives, owing = (
         c.patient_or_new(patient_id)
     )
     placed: _sorted.Keys = _sorted.EMPTY
@@ -591,7 +587,6 @@ def _payment_posted(c: _Changes, event: PaymentPosted) -> None:
         c.entries[entry_id] = (patient_id, appointment_id, p.id, p.received_on, seq, rest, 0)
         key = (p.received_on, seq, entry_id)
         held_ids = (entry_id,)
-        open_ = _add(open_, key)
         if appointment_id is None:
             general = _add(general, key)
             available += rest
@@ -622,7 +617,6 @@ def _payment_posted(c: _Changes, event: PaymentPosted) -> None:
         held,
         negatives,
         owing,
-        open_,
     )
     c.payments[p.id] = (p, placed, held_ids, _sorted.size(placed))
 

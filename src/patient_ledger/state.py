@@ -121,8 +121,6 @@ class PatientState(NamedTuple):
     negatives: _sorted.Keys = _sorted.EMPTY
     #: The appointments with a balance due (:data:`AppointmentKey`).
     owing: _sorted.Keys = _sorted.EMPTY
-    #: The keys of all the patient's open entries, in both buckets.
-    open: _sorted.Keys = _sorted.EMPTY
 
 
 # -- Rows: what the tables hold ---------------------------------------------------------------
@@ -151,9 +149,7 @@ AVAILABLE: Final = 7
 ADDED: Final = 8
 LINES: Final = 9
 #: A patient: the fields of :class:`PatientState`, in order.
-PatientRow = tuple[
-    _sorted.Keys, _sorted.Keys, int, int, int, int, int, _sorted.Keys, _sorted.Keys, _sorted.Keys
-]
+PatientRow = tuple[_sorted.Keys, _sorted.Keys, int, int, int, int, int, _sorted.Keys, _sorted.Keys]
 #: Positions in a :data:`PatientRow`.
 GENERAL: Final = 1
 GENERAL_AVAILABLE: Final = 2
@@ -166,7 +162,6 @@ NEW_PATIENT: PatientRow = (
     0,
     0,
     0,
-    _sorted.EMPTY,
     _sorted.EMPTY,
     _sorted.EMPTY,
 )

@@ -7,6 +7,7 @@ A patient the ledger has never seen is an :class:`~patient_ledger.errors.Unknown
 from __future__ import annotations
 
 import datetime
+import heapq
 
 import attrs
 from moneyed import Money
@@ -15,6 +16,7 @@ from patient_ledger import _html, _sorted
 from patient_ledger.errors import UnknownIdError
 from patient_ledger.money import to_money
 from patient_ledger.state import (
+    OPEN,
     OWNER,
     Ledger,
     PatientState,
@@ -241,7 +243,11 @@ def unallocated_entries(ledger: Ledger, patient_id: str) -> UnallocatedEntries:
     state, patient = _lookup(ledger, patient_id)
     code = state.currency
     rows = []
-    for _, _, entry_id in _sorted.iterate(patient.open):
+    # Oldest first across the patient's buckets: its general bucket's and appointments' open
+    # positive entries, and its open negative ones (O(its appointments) to find the buckets).
+    buckets = [patient.general.open, patient.negatives]
+    buckets += [state.accounts[a][OPEN] for a in state.appointment_ids(patient_id)]
+    for _, _, entry_id in heapq.merge(*map(_sorted.iterate, buckets)):
         entry = state.entry(entry_id)
         rows.append(
             UnallocatedEntry(
