@@ -13,6 +13,7 @@ import pytest
 import patient_ledger as pl
 from patient_ledger import fhir, frames
 from patient_ledger.demo import month_at_the_practice, play, seed_walkthrough
+from tests.test_views import two_line_visit
 
 
 def sample() -> pl.Ledger:
@@ -102,6 +103,15 @@ def check_reconciliation(resource: dict[str, Any]) -> None:
         check_money(detail["amount"])
         if "request" in detail:
             assert REFERENCE.match(detail["request"]["reference"])
+        for extension in detail.get("extension", []):  # a BackboneElement's extensions
+            assert extension["url"] == fhir.CHARGE_ITEM
+            assert detail["type"]["coding"][0]["code"] == "payment"
+            assert detail["request"]["reference"].startswith("Appointment/")
+            reference = extension["valueReference"]
+            assert set(reference) <= {"reference", "display"}
+            assert reference["reference"].startswith("ChargeItem/")
+            assert REFERENCE.match(reference["reference"])
+            assert reference.get("display", "x").strip()
 
 
 def test_fhir_bundle_follows_the_r4_structure() -> None:
@@ -138,3 +148,102 @@ def test_fhir_payments_say_where_the_money_is() -> None:
     assert unallocated["valueMoney"]["value"] == Decimal("20.00")
     with pytest.raises(pl.UnknownIdError):
         fhir.to_fhir(ledger, "NOBODY")
+
+
+# -- Line items and allocations (issue 13) ---------------------------------------------------
+
+
+def test_records_have_line_items_and_allocations() -> None:
+    tables = frames.records(two_line_visit())
+    assert tables["line_items"] == [
+        {
+            "patient_id": "P1",
+            "appointment_id": "V1",
+            "charge_id": "C1",
+            "code": "99213",
+            "description": "Office visit",
+            "responsibility": Decimal("100.00"),
+            "paid": Decimal("10.00"),
+            "balance_due": Decimal("90.00"),
+        },
+        {
+            "patient_id": "P1",
+            "appointment_id": "V1",
+            "charge_id": "C2",
+            "code": "80053",
+            "description": "Lab panel",
+            "responsibility": Decimal("40.00"),
+            "paid": Decimal("40.00"),
+            "balance_due": Decimal("0.00"),
+        },
+    ]
+    assert [
+        (r["payment_id"], r["patient_id"], r["appointment_id"], r["charge_id"], r["amount"])
+        for r in tables["allocations"]
+    ] == [
+        ("PAY1", "P1", "V1", "C2", Decimal("40.00")),  # the named line first
+        ("PAY1", "P1", "V1", "C1", Decimal("10.00")),
+        ("PAY2", "P1", None, None, Decimal("30.00")),
+    ]
+    pd = pytest.importorskip("pandas")
+    data = frames.to_pandas(two_line_visit())
+    lines = data["line_items"].set_index("charge_id")
+    assert lines.loc["C2", "paid"] == Decimal("40.00")
+    assert isinstance(lines.loc["C1", "balance_due"], Decimal)  # exact, not float
+    assert isinstance(data["allocations"], pd.DataFrame)
+    assert data["allocations"].groupby("charge_id")["amount"].sum().to_dict() == {
+        "C1": Decimal("10.00"),
+        "C2": Decimal("40.00"),
+    }
+
+
+def test_lines_and_allocations_add_up_to_the_feed_and_the_dashboard() -> None:
+    for ledger in (sample(), two_line_visit()):
+        tables = frames.records(ledger)
+        feed = {r["appointment_id"]: r for r in tables["claims_feed"]}
+        for field in ("paid", "balance_due"):
+            sums = dict.fromkeys(feed, Decimal(0))  # an appointment without lines: zero
+            for line in tables["line_items"]:
+                sums[line["appointment_id"]] += line[field]
+            assert sums == {a: r[field] for a, r in feed.items()}
+        for dash in tables["dashboards"]:
+            held = [
+                a["amount"] for a in tables["allocations"] if a["patient_id"] == dash["patient_id"]
+            ]
+            assert sum(held, Decimal(0)) == dash["total_paid"], dash["patient_id"]
+
+
+def test_fhir_names_the_line_each_payment_detail_pays() -> None:
+    bundle = fhir.to_fhir(two_line_visit(), "P1")
+    resources = {r["resource"]["id"]: r["resource"] for r in bundle["entry"]}
+    for resource in resources.values():
+        if resource["resourceType"] == "PaymentReconciliation":
+            check_reconciliation(resource)
+    pay1 = resources["payment-PAY1"]["detail"]
+    assert [
+        (
+            d["type"]["coding"][0]["code"],
+            d["request"]["reference"],
+            [e["valueReference"] for e in d["extension"] if e["url"] == fhir.CHARGE_ITEM],
+            d["amount"]["value"],
+        )
+        for d in pay1
+    ] == [
+        (
+            "payment",
+            "Appointment/V1",
+            [{"reference": "ChargeItem/C2", "display": "80053 Lab panel"}],
+            Decimal("40.00"),
+        ),
+        (
+            "payment",
+            "Appointment/V1",
+            [{"reference": "ChargeItem/C1", "display": "99213 Office visit"}],
+            Decimal("10.00"),
+        ),
+    ]
+    [held] = resources["payment-PAY2"]["detail"]
+    assert held["type"]["coding"][0]["code"] == "advance"
+    assert "request" not in held
+    assert "extension" not in held
+    assert json.loads(fhir.fhir_json(bundle), parse_float=Decimal) == bundle

@@ -1,4 +1,5 @@
-"""The notebook views' HTML for the demo's patients, against a reviewed golden file.
+"""The notebook views' HTML for the demo's patients (the claims feed with each appointment's
+lines nested under it, and each appointment's lines alone), against a reviewed golden file.
 
 Regenerate with ``UPDATE_GOLDEN=1 python -m pytest tests/test_html_golden.py`` and review it.
 """
@@ -10,6 +11,7 @@ import os
 from pathlib import Path
 
 import patient_ledger as pl
+from patient_ledger import render
 from patient_ledger.demo import month_at_the_practice, play, seed_walkthrough
 
 GOLDEN = Path(__file__).parent / "golden" / "views.html"
@@ -28,6 +30,8 @@ def pages() -> str:
             pl.dashboard(ledger, pid)._repr_html_(),
             feed._repr_html_(),
             *(row._repr_html_() for row in feed),
+            render.claims_feed_with_lines(ledger, pid)._repr_html_(),
+            *(render.lines(ledger, row.appointment_id)._repr_html_() for row in feed),
             entries._repr_html_(),
             *(entry._repr_html_() for entry in entries),
             pl.aging(ledger, pid, on=datetime.date(2025, 3, 31))._repr_html_(),

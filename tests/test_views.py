@@ -1,12 +1,15 @@
-"""What the ledger shows (SPEC §5)."""
+"""What the ledger shows (SPEC §5), and the lines of each appointment in its reports (§10)."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from moneyed import Money
 
 import patient_ledger as pl
-from tests.helpers import D, appointment, charge, pay
+from patient_ledger import render
+from tests.helpers import D, appointment, charge, pay, usd
 
 
 @pytest.fixture
@@ -133,3 +136,123 @@ def test_html_escapes_ids() -> None:
     page = pl.claims_feed(ledger, "<b>")._repr_html_()
     assert "&lt;A&amp;1&gt;" in page
     assert "<A&1>" not in page
+
+
+# -- Line items wherever the views are shown (issue 13) ---------------------------------------
+
+
+def two_line_visit() -> pl.Ledger:
+    """V1 has two lines, C1 ($100) and C2 ($40); PAY1 ($50) names C2: C2 is paid in full, the
+    $10 left goes to C1. V0 has no charges; PAY2 ($30) is held in the general bucket."""
+    ledger = appointment(pl.Ledger.empty(), "V0", day=D(2025, 1, 10))
+    ledger = appointment(ledger, "V1", day=D(2025, 1, 22))
+    ledger = pl.add_charge(ledger, pl.Charge("C1", "V1", usd("100.00"), "99213", "Office visit"))
+    ledger = pl.add_charge(ledger, pl.Charge("C2", "V1", usd("40.00"), "80053", "Lab panel"))
+    ledger = pl.post_payment(
+        ledger,
+        pl.Payment("PAY1", "P1", usd("50.00"), D(2025, 1, 22), appointment_id="V1", charge_id="C2"),
+    )
+    return pay(ledger, "PAY2", "30.00")
+
+
+def test_text_report_shows_each_appointments_lines_under_it() -> None:
+    text = render.report_text(two_line_visit(), "P1", D(2025, 3, 31), colour=False)
+    feed = text.split("Live claims feed")[1].split("\n\n")[0].splitlines()
+    rows = [line.split() for line in feed[4:]]  # after the legends, headers and rule
+    assert rows == [
+        ["V0", "2025-01-10", "0.00", "0.00", "0.00", "0.00", "30.00", "[G]"],  # no lines
+        ["V1", "2025-01-22", "140.00", "50.00", "90.00", "0.00", "30.00", "[G]"],
+        ["-", "C1", "99213", "Office", "visit", "100.00", "10.00", "90.00"],
+        ["-", "C2", "80053", "Lab", "panel", "40.00", "40.00", "0.00"],
+    ]
+    # The lines are indented, and their amounts stand under the appointment's.
+    v1, c1, c2 = feed[5:8]
+    assert c1.startswith("  - C1 ")
+    assert c2.startswith("  - C2 ")
+
+    def ends(line: str) -> list[int]:
+        return [m.end() for m in re.finditer(r"\S+", line)]
+
+    assert ends(c1)[-3:] == ends(c2)[-3:] == ends(v1)[2:5]
+
+
+def test_text_report_keeps_a_line_on_one_line_of_the_terminal() -> None:
+    ledger = appointment(pl.Ledger.empty(), "V1")
+    ledger = pl.add_charge(ledger, pl.Charge("C1", "V1", usd("5.00"), "X\n1", "a\x1b[31mred"))
+    text = render.patient_report(ledger, "P1")
+    assert "\x1b" not in text
+    [line] = [line for line in text.splitlines() if "C1" in line]
+    assert "X 1 a [31mred" in line
+
+
+def html_rows(page: str) -> list[list[str]]:
+    """The cells of every body row of the page's claims feed."""
+    feed = page.split("<caption>Live claims feed</caption>")[1]
+    body = feed.split("</table>", maxsplit=1)[0].split("<tbody>")[1]
+    return [re.findall(r"<td[^>]*>([^<]*)</td>", row) for row in body.split("</tr>")[:-1]]
+
+
+def test_html_report_nests_each_appointments_lines_under_it() -> None:
+    page = render.report_html(two_line_visit(), "P1", D(2025, 3, 31))
+    assert html_rows(page) == [
+        ["V0", "2025-01-10", "0.00", "0.00", "0.00", "0.00", "30.00"],
+        ["V1", "2025-01-22", "140.00", "50.00", "90.00", "0.00", "30.00"],
+        ["C1", "99213 Office visit", "100.00", "10.00", "90.00", "", ""],
+        ["C2", "80053 Lab panel", "40.00", "40.00", "0.00", "", ""],
+    ]
+    assert page.count('<td class="line indent">') == 2
+    assert "td.indent{padding-left" in page
+
+
+def test_report_data_has_each_appointments_line_items() -> None:
+    data = render.report_data(two_line_visit(), "P1", D(2025, 3, 31))
+    v0, v1 = data["claims_feed"]  # type: ignore[misc]
+    assert v0["line_items"] == []
+    assert v1["line_items"] == [
+        {
+            "charge_id": "C1",
+            "code": "99213",
+            "description": "Office visit",
+            "responsibility": "100.00",
+            "paid": "10.00",
+            "balance_due": "90.00",
+        },
+        {
+            "charge_id": "C2",
+            "code": "80053",
+            "description": "Lab panel",
+            "responsibility": "40.00",
+            "paid": "40.00",
+            "balance_due": "0.00",
+        },
+    ]
+
+
+def test_line_items_show_themselves_in_a_notebook() -> None:
+    ledger = two_line_visit()
+    items = render.lines(ledger, "V1")
+    assert items == pl.line_items(ledger, "V1")  # still the tuple of LineItems
+    page = items._repr_html_()
+    assert "<caption>Lines of appointment V1</caption>" in page
+    assert re.findall(r"<tr><td>([^<]*)</td>", page) == ["C1", "C2"]
+    assert '<td class="amount">10.00</td><td class="amount">90.00</td>' in page
+    assert "<tbody></tbody>" in render.lines(ledger, "V0")._repr_html_()
+    feed = render.claims_feed_with_lines(ledger, "P1")
+    assert [row for row, _ in feed] == list(pl.claims_feed(ledger, "P1"))
+    assert [len(lines) for _, lines in feed] == [0, 2]
+    assert html_rows(feed._repr_html_()) == html_rows(
+        render.report_html(ledger, "P1", D(2025, 1, 1))
+    )
+
+
+def test_line_html_escapes_codes_and_descriptions() -> None:
+    ledger = appointment(pl.Ledger.empty(), "V1")
+    ledger = pl.add_charge(ledger, pl.Charge("<C>", "V1", usd("5.00"), "<b>", "a&b"))
+    for page in (
+        render.lines(ledger, "V1")._repr_html_(),
+        render.claims_feed_with_lines(ledger, "P1")._repr_html_(),
+    ):
+        assert "&lt;C&gt;" in page
+        assert "&lt;b&gt;" in page
+        assert "a&amp;b" in page
+        assert "<b>" not in page

@@ -4,16 +4,36 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-#: The seed's highlights: the patient's unallocated amount (green), an appointment's (yellow).
+if TYPE_CHECKING:  # views imports this module: its names are for the type checker only
+    from patient_ledger.views import LineItem
+
+#: The seed's highlights: the patient's unallocated amount (green), an appointment's (yellow);
+#: an appointment's lines are indented under it (``line``, ``indent``).
 STYLE = (
     "table.pl{border-collapse:collapse;margin:.3em 0 1em}"
     "table.pl th,table.pl td{border:1px solid #ccc;padding:.2em .6em;font-family:sans-serif}"
     "table.pl td.amount{text-align:right;font-variant-numeric:tabular-nums}"
     "table.pl td.green{background:#b7e4b0}table.pl td.yellow{background:#fff3a6}"
+    "table.pl td.line{color:#444;font-size:.92em}table.pl td.indent{padding-left:1.8em}"
 )
 
 Cell = tuple[str, str]  # (text, css classes)
+
+#: The claims feed's columns (a line's cells, :func:`feed_line_cells`, fill the same ones).
+FEED_HEADERS = (
+    "Appointment",
+    "Date",
+    "Pt. Resp.",
+    "Paid",
+    "Balance Due",
+    "Appt Unallocated",
+    "Pt Unallocated",
+)
+
+#: A line item's columns, in a table of its own (:class:`LineItems`).
+LINE_HEADERS = ("Charge", "Code", "Description", "Responsibility", "Paid", "Balance Due")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Cell]], *, caption: str = "") -> str:
@@ -37,3 +57,50 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Cell]], *, caption: st
 def styled(fragment: str) -> str:
     """A fragment with the style sheet it needs (for a notebook cell)."""
     return f"<style>{STYLE}</style>{fragment}"
+
+
+def code_and_description(item: LineItem) -> str:
+    """A line's procedure code and description as one text: ``'80053 Lab panel'`` (either may
+    be missing; both missing: ``''``)."""
+    return " ".join(part for part in (item.code, item.description) if part)
+
+
+def feed_line_cells(item: LineItem) -> list[Cell]:
+    """A line as cells under its appointment's claims-feed row: its charge id (indented), code
+    and description, then responsibility, paid and balance due under the appointment's."""
+    return [
+        (item.charge_id, "line indent"),
+        (code_and_description(item), "line"),
+        (str(item.responsibility.amount), "amount line"),
+        (str(item.paid.amount), "amount line"),
+        (str(item.balance_due.amount), "amount line"),
+        ("", "line"),
+        ("", "line"),
+    ]
+
+
+class LineItems(tuple["LineItem", ...]):
+    """An appointment's lines (what ``line_items`` returns): a tuple that shows itself as a
+    table in a notebook."""
+
+    __slots__ = ()
+
+    def _repr_html_(self) -> str:
+        appointments = {item.appointment_id for item in self}
+        caption = (
+            f"Lines of appointment {next(iter(appointments))}"
+            if len(appointments) == 1
+            else "Line items"
+        )
+        rows = [
+            [
+                (item.charge_id, ""),
+                (item.code or "", ""),
+                (item.description or "", ""),
+                (str(item.responsibility.amount), "amount"),
+                (str(item.paid.amount), "amount"),
+                (str(item.balance_due.amount), "amount"),
+            ]
+            for item in self
+        ]
+        return styled(table(LINE_HEADERS, rows, caption=caption))

@@ -4,22 +4,33 @@ Amounts are shown exactly as ``str(Decimal)`` gives them (never through float or
 formatting). The seed's highlights are marked: the patient's unallocated amount on each
 claims-feed row (green) and an appointment's own unallocated payment (yellow) — in colour
 when ``colour=True``, and always with a ``[G]``/``[Y]`` mark so they survive copy and paste.
+
+Under each appointment of the claims feed are its lines (``line_items``, in line order), indented
+and marked ``-``: the charge id, its code and description, then its responsibility, paid and
+balance due in the appointment's columns (the appointment's figures are their sums). An
+appointment without charges has none. The HTML report nests them the same way, and
+:func:`claims_feed_with_lines` and :class:`LineItems` show them in a notebook.
 """
 
 from __future__ import annotations
 
 import datetime
 import html
+import unicodedata
 from collections.abc import Sequence
 
 from moneyed import Money
 
+from patient_ledger import _html
+from patient_ledger._html import LineItems
 from patient_ledger.state import Ledger
 from patient_ledger.views import (
     DASHBOARD_FIELDS,
+    FeedRow,
     aging,
     claims_feed,
     dashboard,
+    line_items,
     unallocated_entries,
 )
 
@@ -66,8 +77,42 @@ def _line(cells: Sequence[str], widths: Sequence[int], left: int) -> str:
     return "  ".join(out).rstrip()
 
 
+def _plain(text: str) -> str:
+    """Free text (a charge's code or description) on one line of a terminal: control
+    characters (newlines, escape sequences) become spaces."""
+    return "".join(" " if unicodedata.category(c).startswith("C") else c for c in text)
+
+
+def lines(ledger: Ledger, appointment_id: str) -> LineItems:
+    """The appointment's lines (``line_items``) as a tuple that shows itself as a table in a
+    notebook."""
+    return LineItems(line_items(ledger, appointment_id))
+
+
+class FeedWithLines(tuple[tuple[FeedRow, LineItems], ...]):
+    """The claims feed with each appointment's lines: ``(row, lines)`` pairs, by date then id,
+    that show themselves in a notebook as the feed with the lines nested under their rows."""
+
+    __slots__ = ()
+
+    def _repr_html_(self) -> str:
+        rows: list[list[_html.Cell]] = []
+        for row, items in self:
+            rows.append(row.cells())
+            rows.extend(_html.feed_line_cells(item) for item in items)
+        return _html.styled(_html.table(_html.FEED_HEADERS, rows, caption="Live claims feed"))
+
+
+def claims_feed_with_lines(ledger: Ledger, patient_id: str) -> FeedWithLines:
+    """The patient's claims feed, each row with its appointment's lines (in line order)."""
+    return FeedWithLines(
+        (row, lines(ledger, row.appointment_id)) for row in claims_feed(ledger, patient_id)
+    )
+
+
 def patient_report(ledger: Ledger, patient_id: str, *, colour: bool = False) -> str:
-    """The dashboard, the claims feed and the open unallocated entries of one patient."""
+    """The dashboard, the claims feed (each appointment's lines under it) and the open
+    unallocated entries of one patient."""
     d = dashboard(ledger, patient_id)
     dash = table(
         [
@@ -91,7 +136,7 @@ def patient_report(ledger: Ledger, patient_id: str, *, colour: bool = False) -> 
         left=0,
     )
     feed_rows = []
-    for row in claims_feed(ledger, patient_id):
+    for row, items in claims_feed_with_lines(ledger, patient_id):
         appointment_unallocated = amount(row.appointment_unallocated)
         if row.appointment_unallocated.amount:
             appointment_unallocated = _mark(appointment_unallocated, "Y", _YELLOW, colour)
@@ -108,6 +153,18 @@ def patient_report(ledger: Ledger, patient_id: str, *, colour: bool = False) -> 
                 appointment_unallocated,
                 patient_unallocated,
             ]
+        )
+        feed_rows.extend(
+            [
+                f"  - {item.charge_id}",
+                _plain(_html.code_and_description(item)),
+                amount(item.responsibility),
+                amount(item.paid),
+                amount(item.balance_due),
+                "",
+                "",
+            ]
+            for item in items
         )
     feed = table(
         ["Appointment", "Date", "Pt. Resp.", "Paid", "Balance Due", "Appt Unalloc.", "Pt Unalloc."],
@@ -130,12 +187,14 @@ def patient_report(ledger: Ledger, patient_id: str, *, colour: bool = False) -> 
     return (
         f"Dashboard of patient {patient_id}\n{dash}\n\n"
         f"Live claims feed  ([G] green: patient's unallocated  [Y] yellow: appt's unallocated)\n"
+        f"(- an appointment's lines under it: charge, code and description, amounts)\n"
         f"{feed}\n\nOpen unallocated entries\n{entries}"
     )
 
 
 def report_data(ledger: Ledger, patient_id: str, on: datetime.date) -> dict[str, object]:
-    """One patient's views as JSON-ready data: every amount an exact decimal string."""
+    """One patient's views as JSON-ready data: every amount an exact decimal string; each
+    claims-feed row has its appointment's ``line_items`` (in line order)."""
     d = dashboard(ledger, patient_id)
     a = aging(ledger, patient_id, on=on)
     return {
@@ -151,8 +210,19 @@ def report_data(ledger: Ledger, patient_id: str, on: datetime.date) -> dict[str,
                 "balance_due": amount(r.balance_due),
                 "appointment_unallocated": amount(r.appointment_unallocated),
                 "patient_unallocated": amount(r.patient_unallocated),
+                "line_items": [
+                    {
+                        "charge_id": item.charge_id,
+                        "code": item.code,
+                        "description": item.description,
+                        "responsibility": amount(item.responsibility),
+                        "paid": amount(item.paid),
+                        "balance_due": amount(item.balance_due),
+                    }
+                    for item in items
+                ],
             }
-            for r in claims_feed(ledger, patient_id)
+            for r, items in claims_feed_with_lines(ledger, patient_id)
         ],
         "unallocated_entries": [
             {
@@ -186,11 +256,12 @@ def report_text(ledger: Ledger, patient_id: str, on: datetime.date, *, colour: b
 
 
 def report_html(ledger: Ledger, patient_id: str, on: datetime.date) -> str:
-    """The patient report as a standalone HTML page, with the seed's green and yellow boxes."""
+    """The patient report as a standalone HTML page, with the seed's green and yellow boxes and
+    each appointment's lines nested under its row of the claims feed."""
     parts = [
         f"<h2>Patient {html.escape(patient_id)}</h2>",
         dashboard(ledger, patient_id)._repr_html_(),
-        claims_feed(ledger, patient_id)._repr_html_(),
+        claims_feed_with_lines(ledger, patient_id)._repr_html_(),
         unallocated_entries(ledger, patient_id)._repr_html_(),
         f"<h3>Aging on {on.isoformat()}</h3>",
         aging(ledger, patient_id, on=on)._repr_html_(),
