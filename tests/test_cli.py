@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from moneyed import Money
 import patient_ledger as pl
 from patient_ledger import journal
 from patient_ledger.cli import main
+from tests.test_views import two_line_visit
 
 
 def test_demo_plays_the_seed_walkthrough(capsys: pytest.CaptureFixture[str]) -> None:
@@ -31,6 +33,23 @@ def test_demo_in_colour_and_the_month(capsys: pytest.CaptureFixture[str]) -> Non
     assert "\x1b[42;30m" in out
     assert "Aging at month end" in out
     assert "Scenario: month" in out
+
+
+def test_demo_plays_lines_policies_and_a_cancelled_visit(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["demo", "--scenario", "lines", "--colour", "never"]) == 0
+    out = capsys.readouterr().out
+    assert "Scenario: lines" in out
+    assert "Step 6:" in out
+    assert "Where PAY60's money is now" in out
+    assert "NINA     V60          L61    45.00" in out  # the named line, not the first
+    assert "NINA     V60          L60    70.00" in out  # $100 less the $30 reversed
+    assert "SAM      V71              L71      30.00" in out  # smallest first, whole balances
+    assert "SAM      V72              L72      50.00" in out
+    assert "SAM      (none: general)  (held)   20.00" in out  # not part of V70's $80
+    assert "RITA     (none: general)  (held)   75.00" in out  # the cancelled visit's deposit
+    assert "replayed and compared equal" in out
 
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -141,7 +160,7 @@ def test_report_of_an_unknown_patient_or_file(
 
 def test_verify(demo_journal: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["verify", str(demo_journal)]) == 0
-    assert "OK: 39 events" in capsys.readouterr().out
+    assert "OK: 56 events" in capsys.readouterr().out
     lines = demo_journal.read_text().splitlines()
     lines[10] = lines[10].replace('"', "'", 1)
     demo_journal.write_text("\n".join(lines) + "\n")
@@ -211,3 +230,42 @@ def test_import_into_a_new_journal(tmp_path: Path) -> None:
     target = tmp_path / "new.jsonl"
     assert main(["import-payments", str(source), "--journal", str(target)]) == 0
     assert len(journal.loads(target.read_text()).events) == 2
+
+
+def test_report_shows_each_appointments_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "lines.jsonl"
+    path.write_text(journal.dumps(two_line_visit()), encoding="utf-8")
+    capsys.readouterr()
+    report = ["report", str(path), "--patient", "P1", "--on", "2025-03-31"]
+    assert main([*report, "--colour", "never"]) == 0
+    text = capsys.readouterr().out.splitlines()
+    v1 = next(n for n, line in enumerate(text) if line.startswith("V1 "))
+    assert text[v1 - 1].startswith("V0 ")  # V0 has no charges: no lines
+    assert text[v1 + 1].split() == [
+        "-",
+        "C1",
+        "99213",
+        "Office",
+        "visit",
+        "100.00",
+        "10.00",
+        "90.00",
+    ]
+    assert text[v1 + 2].split() == ["-", "C2", "80053", "Lab", "panel", "40.00", "40.00", "0.00"]
+    assert text[v1 + 3] == ""
+    assert main([*report, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["claims_feed"][0]["line_items"] == []
+    assert [(i["charge_id"], i["paid"]) for i in data["claims_feed"][1]["line_items"]] == [
+        ("C1", "10.00"),
+        ("C2", "40.00"),
+    ]
+    assert main([*report, "--format", "html"]) == 0
+    page = capsys.readouterr().out
+    assert re.search(
+        r"<td>V1</td>.*?</tr><tr><td class=\"line indent\">C1</td><td class=\"line\">99213 Office"
+        r" visit</td>.*?</tr><tr><td class=\"line indent\">C2</td>",
+        page,
+    )

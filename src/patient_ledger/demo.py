@@ -1,7 +1,9 @@
-"""The demo scenarios: the seed's walkthrough, and a month of the rest of the workflow.
+"""The demo scenarios: the seed's walkthrough, a month of the rest of the workflow, and line
+items with allocation policies, partial reversals and cancelled visits (SPEC §10).
 
 Each scenario is a list of :class:`Step`; :func:`run` applies them one by one and prints, after
-each, the patient's dashboard, claims feed and open unallocated entries.
+each, the patient's dashboard, claims feed and open unallocated entries — and, where a step names
+them, where a payment's money is now (its allocations to lines, and what it still holds).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from patient_ledger.commands import (
     add_charge,
     adjust_charge,
     auto_allocate,
+    cancel_appointment,
     cancel_offsetting,
     post_payment,
     refund,
@@ -30,6 +33,7 @@ from patient_ledger.state import Ledger
 from patient_ledger.values import (
     Adjustment,
     AdjustmentType,
+    AllocationOrder,
     Appointment,
     Charge,
     Payment,
@@ -37,18 +41,20 @@ from patient_ledger.values import (
     PaymentType,
     Transfer,
 )
-from patient_ledger.views import aging
+from patient_ledger.views import aging, allocations
 
 Command = Callable[[Ledger], Ledger]
 
 
 @attrs.frozen
 class Step:
-    """One step of a scenario: what happens, whose views to show, and the commands."""
+    """One step of a scenario: what happens, whose views to show, and the commands; after it,
+    where the money of each of ``payments`` is now is shown too."""
 
     title: str
     patient_id: str
     commands: tuple[Command, ...]
+    payments: tuple[str, ...] = ()
 
 
 def usd(text: str) -> Money:
@@ -294,9 +300,127 @@ def month_at_the_practice() -> list[Step]:
     ]
 
 
+def lines_and_policies() -> list[Step]:
+    """April 2025: line items, allocation policies, a partial reversal, a cancelled visit."""
+    return [
+        Step(
+            "A visit billed as two lines: a $120 office visit and a $45 lab panel (4/1)",
+            "NINA",
+            (
+                lambda led: add_appointment(
+                    led, Appointment("V60", "NINA", D(2025, 4, 1), "Dr. Lee")
+                ),
+                lambda led: add_charge(
+                    led, Charge("L60", "V60", usd("120.00"), "99214", "Office visit")
+                ),
+                lambda led: add_charge(
+                    led, Charge("L61", "V60", usd("45.00"), "80053", "Lab panel")
+                ),
+            ),
+        ),
+        Step(
+            "$45 is paid for the lab panel: the payment names its line (charge_id), "
+            "not the first line",
+            "NINA",
+            (
+                lambda led: post_payment(
+                    led,
+                    Payment(
+                        "PAY60",
+                        "NINA",
+                        usd("45.00"),
+                        D(2025, 4, 2),
+                        PaymentMethod.CREDIT_CARD,
+                        appointment_id="V60",
+                        charge_id="L61",
+                    ),
+                ),
+            ),
+            payments=("PAY60",),
+        ),
+        Step(
+            "$100 by card pays the office visit in line order; $30 of it is disputed and "
+            "reversed (a partial reversal)",
+            "NINA",
+            (
+                lambda led: post_payment(
+                    led,
+                    Payment(
+                        "PAY61",
+                        "NINA",
+                        usd("100.00"),
+                        D(2025, 4, 3),
+                        PaymentMethod.CREDIT_CARD,
+                        appointment_id="V60",
+                    ),
+                ),
+                lambda led: reverse_payment(
+                    led, "PAY61", usd("30.00"), on=D(2025, 4, 10), reason="chargeback"
+                ),
+            ),
+            payments=("PAY61",),
+        ),
+        Step(
+            "$100 on account pays the smallest balances first, whole balances only: "
+            "$30 and $50, not the older $80",
+            "SAM",
+            (
+                lambda led: add_appointment(led, Appointment("V70", "SAM", D(2025, 3, 3))),
+                lambda led: add_charge(led, Charge("L70", "V70", usd("80.00"), "99213")),
+                lambda led: add_appointment(led, Appointment("V71", "SAM", D(2025, 3, 17))),
+                lambda led: add_charge(led, Charge("L71", "V71", usd("30.00"), "99212")),
+                lambda led: add_appointment(led, Appointment("V72", "SAM", D(2025, 3, 24))),
+                lambda led: add_charge(led, Charge("L72", "V72", usd("50.00"), "99213")),
+                lambda led: post_payment(
+                    led,
+                    Payment("PAY70", "SAM", usd("100.00"), D(2025, 4, 4), PaymentMethod.ONLINE),
+                ),
+                lambda led: auto_allocate(
+                    led, "SAM", on=D(2025, 4, 4), order=AllocationOrder.SMALLEST_FIRST
+                ),
+            ),
+            payments=("PAY70",),
+        ),
+        Step(
+            "A $75 deposit is taken for a procedure on 4/28: held on that visit (yellow)",
+            "RITA",
+            (
+                lambda led: add_appointment(
+                    led, Appointment("V80", "RITA", D(2025, 4, 28), "Dr. Ortiz")
+                ),
+                lambda led: post_payment(
+                    led,
+                    Payment(
+                        "PAY80",
+                        "RITA",
+                        usd("75.00"),
+                        D(2025, 4, 7),
+                        PaymentMethod.DEBIT_CARD,
+                        notes="deposit for the 4/28 procedure",
+                        appointment_id="V80",
+                    ),
+                ),
+            ),
+            payments=("PAY80",),
+        ),
+        Step(
+            "The procedure is cancelled: the visit leaves the feed and its deposit moves to "
+            "the general bucket (green)",
+            "RITA",
+            (
+                lambda led: cancel_appointment(
+                    led, "V80", on=D(2025, 4, 14), reason="patient cancelled"
+                ),
+            ),
+            payments=("PAY80",),
+        ),
+    ]
+
+
 SCENARIOS: dict[str, Callable[[], list[Step]]] = {
     "seed": seed_walkthrough,
     "month": month_at_the_practice,
+    "lines": lines_and_policies,
 }
 
 
@@ -328,6 +452,21 @@ def aging_report(ledger: Ledger, on: datetime.date) -> str:
     return table(["Patient", "0-30 days", "31-60", "61-90", "over 90"], rows, left=1)
 
 
+def allocations_report(ledger: Ledger, payment_id: str) -> str:
+    """Where a payment's money is now (its allocations and open entries), as a text table."""
+    rows = [
+        [
+            a.patient_id,
+            a.appointment_id or "(none: general)",
+            a.charge_id or "(held)",
+            amount(a.amount),
+        ]
+        for a in allocations(ledger, payment_id)
+    ]
+    headers = ["Patient", "Appointment", "Line", "Amount"]
+    return f"Where {payment_id}'s money is now\n" + table(headers, rows, left=3)
+
+
 def run(names: list[str], out: TextIO, *, colour: bool = False) -> Ledger:
     """Play the named scenarios into one ledger, printing each step; return the ledger."""
     ledger = Ledger.empty("USD")
@@ -338,6 +477,8 @@ def run(names: list[str], out: TextIO, *, colour: bool = False) -> Ledger:
             ledger = after
             print(f"\n--- Step {number}: {step.title}\n", file=out)
             print(patient_report(ledger, step.patient_id, colour=colour), file=out)
+            for payment_id in step.payments:
+                print(f"\n{allocations_report(ledger, payment_id)}", file=out)
         if name == "month":
             month_end = D(2025, 3, 31)
             print(f"\n--- Aging at month end ({month_end})\n", file=out)

@@ -26,6 +26,7 @@ from patient_ledger.commands import (
     adjust_charge,
     apply_unallocated,
     auto_allocate,
+    cancel_appointment,
     cancel_offsetting,
     post_payment,
     refund,
@@ -46,6 +47,7 @@ from patient_ledger.state import Ledger
 from patient_ledger.values import (
     Adjustment,
     AdjustmentType,
+    AllocationOrder,
     Appointment,
     Charge,
     Payment,
@@ -53,7 +55,13 @@ from patient_ledger.values import (
     PaymentType,
     Transfer,
 )
-from patient_ledger.views import claims_feed, patients, unallocated_entries
+from patient_ledger.views import (
+    allocations,
+    claims_feed,
+    line_items,
+    patients,
+    unallocated_entries,
+)
 
 __all__ = [
     "START",
@@ -123,6 +131,12 @@ def _require_hypothesis() -> Any:
 
 START = datetime.date(2025, 1, 1)
 
+_DAYS = 120
+#: The last day the builder of :func:`ledgers` draws: nothing is dated after it.
+_LAST_DAY = START + datetime.timedelta(days=_DAYS)
+#: The providers generated appointments may have (and ``auto_allocate`` may filter by).
+_PROVIDERS = ("DR1", "DR2")
+
 
 def money(
     min_minor: int = 1, max_minor: int = 50_000, currency: str = "USD"
@@ -139,16 +153,24 @@ def dates(days: int = 120) -> SearchStrategy[datetime.date]:
 
 
 def appointments(
-    ids: SearchStrategy[str] | None = None, patient_ids: SearchStrategy[str] | None = None
+    ids: SearchStrategy[str] | None = None,
+    patient_ids: SearchStrategy[str] | None = None,
+    providers: SearchStrategy[str | None] | None = None,
 ) -> SearchStrategy[Appointment]:
-    """Valid appointments (ids from small pools by default, so that they meet)."""
+    """Valid appointments (ids from small pools by default, so that they meet), with a provider
+    or none."""
     st = _require_hypothesis()
     return st.builds(  # type: ignore[no-any-return]
         Appointment,
         ids if ids is not None else st.sampled_from([f"A{n}" for n in range(6)]),
         patient_ids if patient_ids is not None else st.sampled_from([f"P{n}" for n in range(3)]),
         dates(),
+        providers if providers is not None else _providers(st),
     )
+
+
+def _providers(st: Any) -> SearchStrategy[str | None]:
+    return st.none() | st.sampled_from(_PROVIDERS)  # type: ignore[no-any-return]
 
 
 def charges(
@@ -170,11 +192,18 @@ def payments(
     ids: SearchStrategy[str] | None = None,
     patient_ids: SearchStrategy[str] | None = None,
     appointment_ids: SearchStrategy[str | None] | None = None,
+    charge_ids: SearchStrategy[str | None] | None = None,
 ) -> SearchStrategy[Payment]:
-    """Valid payments (any type but REFUND, amount > 0), to an appointment or unallocated."""
+    """Valid payments (any type but REFUND, amount > 0), to an appointment or unallocated,
+    naming the line paid first (``charge_id``) or none."""
     st = _require_hypothesis()
     kinds = st.sampled_from([t for t in PaymentType if t is not PaymentType.REFUND])
-    return _payments(ids, "PAY", 12, patient_ids, appointment_ids, money(1, 30_000), kinds)
+    lines = (
+        charge_ids
+        if charge_ids is not None
+        else st.none() | st.sampled_from([f"C{n}" for n in range(8)])
+    )
+    return _payments(ids, "PAY", 12, patient_ids, appointment_ids, money(1, 30_000), kinds, lines)
 
 
 def refunds(
@@ -185,7 +214,9 @@ def refunds(
     """Valid refunds: type REFUND, a negative amount."""
     st = _require_hypothesis()
     refund_type = st.just(PaymentType.REFUND)
-    return _payments(ids, "R", 6, patient_ids, appointment_ids, money(-10_000, -1), refund_type)
+    return _payments(
+        ids, "R", 6, patient_ids, appointment_ids, money(-10_000, -1), refund_type, st.none()
+    )
 
 
 def _payments(
@@ -196,6 +227,7 @@ def _payments(
     appointment_ids: SearchStrategy[str | None] | None,
     amounts: SearchStrategy[Money],
     kinds: SearchStrategy[PaymentType],
+    charge_ids: SearchStrategy[str | None],
 ) -> SearchStrategy[Payment]:
     st = _require_hypothesis()
     return st.builds(  # type: ignore[no-any-return]
@@ -209,6 +241,7 @@ def _payments(
         appointment_ids
         if appointment_ids is not None
         else st.none() | st.sampled_from([f"A{n}" for n in range(6)]),
+        charge_id=charge_ids,
     )
 
 
@@ -219,6 +252,12 @@ def operations(
 
     Appointment ``A{n}`` always belongs to patient ``P{n % patients}``, so most references are
     valid; some are unknown or another patient's on purpose, and some commands will be refused.
+    Appointments may have a provider (``DR1``, ``DR2``). Besides charges ``C0``–``C4`` on any
+    appointment, line charges ``A{n}L0`` and ``A{n}L1`` belong to ``A{n}``; payments,
+    ``apply_unallocated`` and ``unapply`` name one of its lines (sometimes a stray ``C{n}``,
+    sometimes none).
+    ``auto_allocate`` draws either order and maybe a provider, ``reverse_payment`` sometimes an
+    amount, and ``cancel_appointment`` any appointment (refused while it has charges).
     """
     st = _require_hypothesis()
     patient = st.integers(0, patients - 1).map(lambda n: f"P{n}")
@@ -227,19 +266,51 @@ def operations(
     amount = money(1, max_minor)
     maybe_amount = st.none() | amount
     day = dates()
+    provider = _providers(st)
+    # A line of the operation's appointment (an int k: "A{n}L{k}"), a stray charge, or none.
+    line = st.none() | st.integers(0, 1) | st.integers(0, 4).map(lambda c: f"C{c}")
 
-    def appointment_op(n: int, d: datetime.date) -> Operation:
-        return Operation(add_appointment, (Appointment(f"A{n}", f"P{n % patients}", d),))
+    def line_id(a: int, choice: int | str | None) -> str | None:
+        if choice is None or isinstance(choice, str):
+            return choice
+        return f"A{a}L{choice}"
+
+    def on_line(d: datetime.date, a: int, choice: int | str | None) -> dict[str, Any]:
+        charge_id = line_id(a, choice)
+        return {"on": d} if charge_id is None else {"on": d, "charge_id": charge_id}
+
+    def appointment_op(n: int, d: datetime.date, p: str | None = None) -> Operation:
+        return Operation(add_appointment, (Appointment(f"A{n}", f"P{n % patients}", d, p),))
 
     def charge_op(n: int, a: int, m: Money) -> Operation:
         return Operation(add_charge, (Charge(f"C{n}", f"A{a}", m),))
 
-    def payment_op(n: int, a: int | None, m: Money, d: datetime.date, t: PaymentType) -> Operation:
-        pid = f"P{(a if a is not None else n) % patients}"
+    def line_charge_op(a: int, k: int, m: Money) -> Operation:
+        return Operation(add_charge, (Charge(f"A{a}L{k}", f"A{a}", m, f"9921{k}"),))
+
+    def payment_op(
+        n: int,
+        a: int | None,
+        m: Money,
+        d: datetime.date,
+        t: PaymentType,
+        choice: int | str | None = None,
+        b: int = 0,
+    ) -> Operation:
+        # A payment naming a line but no appointment goes to the line's appointment (A{b}).
+        owner = a if a is not None else (b if isinstance(choice, int) else n)
         appt = None if a is None else f"A{a}"
-        return Operation(
-            post_payment, (Payment(f"PAY{n}", pid, m, d, PaymentMethod.CASH, t, appt),)
+        payment = Payment(
+            f"PAY{n}",
+            f"P{owner % patients}",
+            m,
+            d,
+            PaymentMethod.CASH,
+            t,
+            appt,
+            charge_id=line_id(owner, choice),
         )
+        return Operation(post_payment, (payment,))
 
     def refund_op(n: int, a: int | None, m: Money, d: datetime.date) -> Operation:
         pid = f"P{(a if a is not None else n) % patients}"
@@ -268,9 +339,21 @@ def operations(
             b = (b + 1) % patients
         return Operation(transfer_credit, (Transfer(f"T{n}", f"P{a}", f"P{b}", m, d),))
 
+    def auto_allocate_op(
+        p: str, d: datetime.date, order: AllocationOrder, by: str | None
+    ) -> Operation:
+        kwargs: dict[str, Any] = {"on": d, "order": order}
+        if by is not None:
+            kwargs["provider"] = by
+        return Operation(auto_allocate, (p,), kwargs)
+
+    def reverse_op(n: str, m: Money | None, d: datetime.date) -> Operation:
+        return Operation(reverse_payment, (n,) if m is None else (n, m), {"on": d})
+
     small = st.integers(0, 4)
     pno = st.integers(0, patients - 1)
     charges = st.builds(charge_op, small, appointment_no, money(0, max_minor))
+    line_charges = st.builds(line_charge_op, appointment_no, st.integers(0, 1), amount)
     payments = st.builds(
         payment_op,
         small,
@@ -278,25 +361,34 @@ def operations(
         amount,
         day,
         st.sampled_from([PaymentType.PAYMENT, PaymentType.COPAY]),
+        line,
+        appointment_no,
     )
     # Payments and charges are listed more than once: they are what most ledgers are made of.
     return st.one_of(  # type: ignore[no-any-return]
         payments,
         charges,
         payments,
-        st.builds(appointment_op, appointment_no, day),
+        line_charges,
+        st.builds(appointment_op, appointment_no, day, provider),
         charges,
+        line_charges,
         st.builds(refund_op, small, st.none() | appointment_no, money(1, max_minor // 4), day),
         st.builds(
-            lambda p, a, m, d: Operation(apply_unallocated, (p, a, m), {"on": d}),
+            lambda p, a, m, d, c: Operation(apply_unallocated, (p, f"A{a}", m), on_line(d, a, c)),
             patient,
-            appointment,
+            appointment_no,
             maybe_amount,
             day,
+            line,
         ),
         st.builds(lambda p, d: Operation(cancel_offsetting, (p,), {"on": d}), patient, day),
         st.builds(
-            lambda a, m, d: Operation(unapply, (a, m), {"on": d}), appointment, maybe_amount, day
+            lambda a, m, d, c: Operation(unapply, (f"A{a}", m), on_line(d, a, c)),
+            appointment_no,
+            maybe_amount,
+            day,
+            line,
         ),
         st.builds(
             lambda a, m, d: Operation(release_credit, (a, m), {"on": d}),
@@ -308,26 +400,34 @@ def operations(
             adjust_op, small, small, amount, st.booleans(), st.sampled_from(AdjustmentType), day
         ),
         st.builds(
-            lambda n, d: Operation(reverse_payment, (n,), {"on": d}),
+            reverse_op,
             st.sampled_from([f"PAY{i}" for i in range(5)] + [f"R{i}" for i in range(5)]),
+            st.none() | money(1, max_minor // 4),
             day,
         ),
         st.builds(transfer_op, small, pno, pno, money(1, max_minor // 4), day),
-        st.builds(lambda p, d: Operation(auto_allocate, (p,), {"on": d}), patient, day),
+        st.builds(auto_allocate_op, patient, day, st.sampled_from(AllocationOrder), provider),
+        st.builds(lambda a, d: Operation(cancel_appointment, (a,), {"on": d}), appointment, day),
     )
 
 
 def command_sequences(
     *, patients: int = 3, appointments: int = 6, max_operations: int = 40
 ) -> SearchStrategy[list[Operation]]:
-    """Operation lists that start by booking every appointment (on drawn dates), then run
+    """Operation lists that start by booking every appointment (on drawn dates, with a drawn
+    provider or none) and billing some of them a line or two (``A{n}L0``, ``A{n}L1``), then run
     random commands: most are accepted, and some are refused on purpose."""
     st = _require_hypothesis()
-    setup = st.tuples(*(dates() for _ in range(appointments))).map(
-        lambda days: [
-            Operation(add_appointment, (Appointment(f"A{n}", f"P{n % patients}", d),))
-            for n, d in enumerate(days)
-        ]
+    booking = st.tuples(dates(), _providers(st), st.lists(money(1, 30_000), max_size=2))
+
+    def book(n: int, d: datetime.date, p: str | None, lines: list[Money]) -> list[Operation]:
+        booked = [Operation(add_appointment, (Appointment(f"A{n}", f"P{n % patients}", d, p),))]
+        for k, m in enumerate(lines):
+            booked.append(Operation(add_charge, (Charge(f"A{n}L{k}", f"A{n}", m, f"9921{k}"),)))
+        return booked
+
+    setup = st.tuples(*(booking for _ in range(appointments))).map(
+        lambda drawn: [op for n, booked in enumerate(drawn) for op in book(n, *booked)]
     )
     body = st.lists(
         operations(patients=patients, appointments=appointments), max_size=max_operations
@@ -336,13 +436,18 @@ def command_sequences(
 
 
 def ledgers(*, max_patients: int = 3, max_steps: int = 30) -> SearchStrategy[Ledger]:
-    """Valid, realistic ledgers: several patients, appointments with and without charges,
-    partly paid balances, money held in both buckets, open and cancelled refunds, and the rest
-    of the workflow (unapply, release, adjustments, reversals, transfers, auto-allocation).
+    """Valid, realistic ledgers: several patients, appointments (with a provider or none) with
+    and without charges, partly paid balances, money held in both buckets, open and cancelled
+    refunds, and the rest of the workflow (unapply, release, adjustments, reversals, transfers,
+    auto-allocation) — at the level of lines too (SPEC §10): payments naming a line of their
+    appointment, ``apply_unallocated`` and ``unapply`` naming a line, ``auto_allocate`` in
+    either order and for one provider, partial reversals, and cancelled appointments (without
+    charges, sometimes holding a deposit).
 
     Each step reads the ledger it is building (through the public views) to choose arguments
     that are mostly valid — a refund no larger than the bucket, an application within the
-    balance due — so few commands are refused. It shrinks to fewer, smaller steps.
+    balance due, a reversal within what is left of the payment — so few commands are refused.
+    It shrinks to fewer, smaller steps.
     """
     st = _require_hypothesis()
 
@@ -353,6 +458,9 @@ def ledgers(*, max_patients: int = 3, max_steps: int = 30) -> SearchStrategy[Led
             builder.patients.append(f"P{n}")
         for _ in range(draw(st.integers(1, 6))):
             builder.appointment()
+        for aid, _ in list(builder.appointments):  # billed as 0, 1 or 2 lines
+            for _ in range(draw(st.integers(0, 2))):
+                builder.charge(aid)
         for _ in range(draw(st.integers(0, max_steps))):
             action = draw(st.sampled_from(_Builder.ACTIONS))
             # An argument drawn at a limit may be refused: the ledger is unchanged, go on.
@@ -374,17 +482,31 @@ class _Builder:
         "pay_appointment",
         "pay_general",
         "pay_general",
+        "pay_line",
+        "pay_line",
         "appointment",
+        "deposit",
+        "deposit",
+        "refund",
         "refund",
         "refund",
         "apply",
+        "apply",
         "cancel",
+        "cancel",
+        "unapply",
         "unapply",
         "release",
         "adjust",
         "reverse",
+        "reverse",
         "transfer",
         "auto_allocate",
+        "auto_allocate",
+        "allocate_smallest_first",
+        "allocate_smallest_first",
+        "cancel_visit",
+        "cancel_visit",
     )
 
     def __init__(self, draw: Any, st: Any) -> None:
@@ -392,6 +514,8 @@ class _Builder:
         self.ledger = Ledger.empty("USD")
         self.patients: list[str] = []
         self.appointments: list[tuple[str, str]] = []
+        self.cancelled: set[str] = set()
+        self.booked: dict[str, Appointment] = {}
         self.counter = 0
 
     def next_id(self, prefix: str) -> str:
@@ -401,11 +525,14 @@ class _Builder:
     def pick(self, items: Sequence[Any]) -> Any:
         return self.draw(self.st.sampled_from(items))
 
+    def maybe(self) -> bool:
+        return bool(self.draw(self.st.booleans()))
+
     def cents(self, low: int = 1, high: int = 30_000) -> int:
         return int(self.draw(self.st.integers(low, max(low, high))))
 
     def day(self) -> datetime.date:
-        return START + datetime.timedelta(days=self.cents(0, 120))
+        return START + datetime.timedelta(days=self.cents(0, _DAYS))
 
     def usd(self, minor: int) -> Money:
         return to_money(minor, "USD")
@@ -413,29 +540,57 @@ class _Builder:
     def rows(self, patient_id: str) -> list[Any]:
         return list(claims_feed(self.ledger, patient_id))
 
-    def appointment(self) -> None:
+    def live(self) -> list[tuple[str, str]]:
+        """The appointments not cancelled: (appointment, patient)."""
+        return [(a, p) for a, p in self.appointments if a not in self.cancelled]
+
+    def appointment(self, day: datetime.date | None = None) -> tuple[str, str]:
         aid = self.next_id("A")
         pid = self.pick(self.patients)
-        self.ledger = add_appointment(self.ledger, Appointment(aid, pid, self.day()))
+        provider = self.draw(_providers(self.st))
+        on = self.day() if day is None else day
+        appointment = Appointment(aid, pid, on, provider)
+        self.ledger = add_appointment(self.ledger, appointment)
         self.appointments.append((aid, pid))
+        self.booked[aid] = appointment
+        return aid, pid
 
-    def charge(self) -> None:
-        aid, _ = self.pick(self.appointments)
-        charge = Charge(self.next_id("C"), aid, self.usd(self.cents(0)))
-        self.ledger = add_charge(self.ledger, charge)
-
-    def pay_appointment(self) -> None:
-        aid, pid = self.pick(self.appointments)
+    def deposit(self) -> None:
+        """A visit booked ahead, and a deposit for it (held in its bucket until it is billed)."""
+        received = self.day()
+        aid, pid = self.appointment(received + datetime.timedelta(days=self.cents(1, 60)))
         payment = Payment(
             self.next_id("PAY"),
             pid,
             self.usd(self.cents()),
-            self.day(),
-            PaymentMethod.CASH,
-            PaymentType.COPAY,
-            aid,
+            received,
+            PaymentMethod.CREDIT_CARD,
+            appointment_id=aid,
+            notes="deposit",
         )
         self.ledger = post_payment(self.ledger, payment)
+
+    def charge(self, appointment_id: str | None = None) -> None:
+        live = [a for a, _ in self.live()] if appointment_id is None else [appointment_id]
+        if live:
+            aid = self.pick(live)
+            charge = Charge(self.next_id("C"), aid, self.usd(self.cents(0)))
+            self.ledger = add_charge(self.ledger, charge)
+
+    def pay_appointment(self) -> None:
+        live = self.live()
+        if live:
+            aid, pid = self.pick(live)
+            payment = Payment(
+                self.next_id("PAY"),
+                pid,
+                self.usd(self.cents()),
+                self.day(),
+                PaymentMethod.CASH,
+                PaymentType.COPAY,
+                aid,
+            )
+            self.ledger = post_payment(self.ledger, payment)
 
     def pay_general(self) -> None:
         payment = Payment(
@@ -446,6 +601,24 @@ class _Builder:
             PaymentMethod.CHECK,
         )
         self.ledger = post_payment(self.ledger, payment)
+
+    def pay_line(self) -> None:
+        """A payment naming a line of its appointment (or only the line)."""
+        billed = [(a, p, items) for a, p in self.live() if (items := line_items(self.ledger, a))]
+        if billed:
+            aid, pid, items = self.pick(billed)
+            line = self.pick(items)
+            due = to_minor(line.balance_due, "due")
+            payment = Payment(
+                self.next_id("PAY"),
+                pid,
+                self.usd(self.cents(1, due) if due and self.maybe() else self.cents()),
+                self.day(),
+                PaymentMethod.CREDIT_CARD,
+                appointment_id=aid if self.maybe() else None,
+                charge_id=line.charge_id,
+            )
+            self.ledger = post_payment(self.ledger, payment)
 
     def funded(self) -> list[tuple[str, str | None, int]]:
         """Buckets holding money: (patient, appointment or None, available)."""
@@ -477,23 +650,47 @@ class _Builder:
             self.ledger = refund(self.ledger, refund_)
 
     def apply(self) -> None:
-        funded = [(p, a) for p, a, _ in self.funded() if a is None]
-        if funded:
-            pid, _ = self.pick(funded)
-            owing = [r.appointment_id for r in self.rows(pid) if r.balance_due.amount > 0]
-            if owing:
-                self.ledger = apply_unallocated(self.ledger, pid, self.pick(owing), on=self.day())
+        """General money applied to a balance due — one line of it named, mostly."""
+        funded = [p for p, a, _ in self.funded() if a is None]
+        owing = [
+            (p, r.appointment_id) for p in funded for r in self.rows(p) if r.balance_due.amount
+        ]
+        if owing:
+            pid, aid = self.pick(owing)
+            due = [i.charge_id for i in line_items(self.ledger, aid) if i.balance_due.amount]
+            charge_id = self.pick(due) if due and self.cents(0, 3) else None
+            self.ledger = apply_unallocated(
+                self.ledger, pid, aid, on=self.day(), charge_id=charge_id
+            )
 
     def cancel(self) -> None:
-        self.ledger = cancel_offsetting(self.ledger, self.pick(self.patients), on=self.day())
+        """Offsetting entries closed — of a patient with an open refund, when there is one."""
+        refunded = [
+            p
+            for p in patients(self.ledger)
+            if any(e.amount.amount < 0 for e in unallocated_entries(self.ledger, p))
+        ]
+        patient = self.pick(refunded or self.patients)
+        self.ledger = cancel_offsetting(self.ledger, patient, on=self.day())
 
     def unapply(self) -> None:
-        aid, pid = self.pick(self.appointments)
-        row = next(r for r in self.rows(pid) if r.appointment_id == aid)
-        allocated = to_minor(row.paid, "paid")
-        if allocated:
+        """Some of an appointment's allocations, or of one line's."""
+        paid_rows = [r for p in patients(self.ledger) for r in self.rows(p) if r.paid.amount]
+        if paid_rows:
+            row = self.pick(paid_rows)
+            aid, allocated = row.appointment_id, to_minor(row.paid, "paid")
+            paid = [i for i in line_items(self.ledger, aid) if i.paid.amount]
+            line = self.pick(paid) if paid and self.cents(0, 2) else None
+            if line is not None:
+                allocated = to_minor(line.paid, "paid")
             amount = self.draw(self.st.none() | self.st.integers(1, allocated).map(self.usd))
-            self.ledger = unapply(self.ledger, aid, amount, on=self.day())
+            self.ledger = unapply(
+                self.ledger,
+                aid,
+                amount,
+                on=self.day(),
+                charge_id=None if line is None else line.charge_id,
+            )
 
     def release(self) -> None:
         held = [(p, a, n) for p, a, n in self.funded() if a is not None]
@@ -515,11 +712,19 @@ class _Builder:
             self.ledger = adjust_charge(self.ledger, adjustment)
 
     def reverse(self) -> None:
-        payments = [
-            e.payment.id for e in self.ledger.events if isinstance(e, PaymentPosted | RefundPosted)
+        """All of a payment or refund, or part of what is left of a payment."""
+        posted = [
+            e.payment for e in self.ledger.events if isinstance(e, PaymentPosted | RefundPosted)
         ]
-        if payments:
-            self.ledger = reverse_payment(self.ledger, self.pick(payments), on=self.day())
+        if posted:
+            payment = self.pick(posted)
+            amount = None
+            if payment.type is not PaymentType.REFUND and self.maybe():
+                rows = allocations(self.ledger, payment.id)
+                left = sum(to_minor(a.amount, "left") for a in rows)
+                if left > 1:
+                    amount = self.usd(self.cents(1, left - 1))
+            self.ledger = reverse_payment(self.ledger, payment.id, amount, on=self.day())
 
     def transfer(self) -> None:
         funded = [(p, n) for p, a, n in self.funded() if a is None]
@@ -531,7 +736,47 @@ class _Builder:
             )
             self.ledger = transfer_credit(self.ledger, transfer)
 
-    def auto_allocate(self) -> None:
+    def auto_allocate(self, order: AllocationOrder = AllocationOrder.OLDEST_FIRST) -> None:
+        """A patient's general money placed by a policy, maybe for one provider of theirs.
+
+        Mostly for a patient with balances due; one without general money sometimes first pays
+        something between their smallest balance due and all of them (money on account)."""
         known = patients(self.ledger)
-        if known:
-            self.ledger = auto_allocate(self.ledger, self.pick(known), on=self.day())
+        if not known:
+            return
+        owing = {p: dues for p in known if (dues := self.dues(p))}
+        pid = self.pick(sorted(owing) or known)
+        general = [p for p, a, _ in self.funded() if a is None]
+        if pid in owing and pid not in general and self.maybe():
+            dues = owing[pid]
+            payment = Payment(
+                self.next_id("PAY"),
+                pid,
+                self.usd(self.cents(min(dues), sum(dues))),
+                self.day(),
+                PaymentMethod.ONLINE,
+            )
+            self.ledger = post_payment(self.ledger, payment)
+        providers = {a.provider for a in self.booked.values() if a.patient_id == pid and a.provider}
+        provider = self.pick(sorted(providers)) if providers and self.cents(0, 2) else None
+        on = _LAST_DAY if self.cents(0, 2) else self.day()
+        self.ledger = auto_allocate(self.ledger, pid, on=on, order=order, provider=provider)
+
+    def dues(self, patient_id: str) -> list[int]:
+        return [
+            to_minor(r.balance_due, "due") for r in self.rows(patient_id) if r.balance_due.amount
+        ]
+
+    def allocate_smallest_first(self) -> None:
+        self.auto_allocate(AllocationOrder.SMALLEST_FIRST)
+
+    def cancel_visit(self) -> None:
+        """Cancel an appointment without charges — one holding a deposit when there is one
+        (others are cancelled as well)."""
+        bare = [a for a, _ in self.live() if not line_items(self.ledger, a)]
+        held = {a for _, a, _ in self.funded() if a is not None}
+        holding = [a for a in bare if a in held]
+        if bare:
+            aid = self.pick(holding or bare)
+            self.ledger = cancel_appointment(self.ledger, aid, on=self.day())
+            self.cancelled.add(aid)
