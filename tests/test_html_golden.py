@@ -31,7 +31,7 @@ def pages() -> str:
             feed._repr_html_(),
             *(row._repr_html_() for row in feed),
             render.claims_feed_with_lines(ledger, pid)._repr_html_(),
-            *(render.lines(ledger, row.appointment_id)._repr_html_() for row in feed),
+            *(pl.line_items(ledger, row.appointment_id)._repr_html_() for row in feed),
             entries._repr_html_(),
             *(entry._repr_html_() for entry in entries),
             pl.aging(ledger, pid, on=datetime.date(2025, 3, 31))._repr_html_(),

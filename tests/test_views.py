@@ -230,13 +230,13 @@ def test_report_data_has_each_appointments_line_items() -> None:
 
 def test_line_items_show_themselves_in_a_notebook() -> None:
     ledger = two_line_visit()
-    items = render.lines(ledger, "V1")
+    items = pl.line_items(ledger, "V1")
     assert items == pl.line_items(ledger, "V1")  # still the tuple of LineItems
     page = items._repr_html_()
     assert "<caption>Lines of appointment V1</caption>" in page
     assert re.findall(r"<tr><td>([^<]*)</td>", page) == ["C1", "C2"]
     assert '<td class="amount">10.00</td><td class="amount">90.00</td>' in page
-    assert "<tbody></tbody>" in render.lines(ledger, "V0")._repr_html_()
+    assert "<tbody></tbody>" in pl.line_items(ledger, "V0")._repr_html_()
     feed = render.claims_feed_with_lines(ledger, "P1")
     assert [row for row, _ in feed] == list(pl.claims_feed(ledger, "P1"))
     assert [len(lines) for _, lines in feed] == [0, 2]
@@ -249,7 +249,7 @@ def test_line_html_escapes_codes_and_descriptions() -> None:
     ledger = appointment(pl.Ledger.empty(), "V1")
     ledger = pl.add_charge(ledger, pl.Charge("<C>", "V1", usd("5.00"), "<b>", "a&b"))
     for page in (
-        render.lines(ledger, "V1")._repr_html_(),
+        pl.line_items(ledger, "V1")._repr_html_(),
         render.claims_feed_with_lines(ledger, "P1")._repr_html_(),
     ):
         assert "&lt;C&gt;" in page

@@ -83,12 +83,6 @@ def _plain(text: str) -> str:
     return "".join(" " if unicodedata.category(c).startswith("C") else c for c in text)
 
 
-def lines(ledger: Ledger, appointment_id: str) -> LineItems:
-    """The appointment's lines (``line_items``) as a tuple that shows itself as a table in a
-    notebook."""
-    return LineItems(line_items(ledger, appointment_id))
-
-
 class FeedWithLines(tuple[tuple[FeedRow, LineItems], ...]):
     """The claims feed with each appointment's lines: ``(row, lines)`` pairs, by date then id,
     that show themselves in a notebook as the feed with the lines nested under their rows."""
@@ -106,7 +100,7 @@ class FeedWithLines(tuple[tuple[FeedRow, LineItems], ...]):
 def claims_feed_with_lines(ledger: Ledger, patient_id: str) -> FeedWithLines:
     """The patient's claims feed, each row with its appointment's lines (in line order)."""
     return FeedWithLines(
-        (row, lines(ledger, row.appointment_id)) for row in claims_feed(ledger, patient_id)
+        (row, line_items(ledger, row.appointment_id)) for row in claims_feed(ledger, patient_id)
     )
 
 

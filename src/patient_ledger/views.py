@@ -113,15 +113,7 @@ class ClaimsFeed(tuple[FeedRow, ...]):
     def _repr_html_(self) -> str:
         return _html.styled(
             _html.table(
-                [
-                    "Appointment",
-                    "Date",
-                    "Pt. Resp.",
-                    "Paid",
-                    "Balance Due",
-                    "Appt Unallocated",
-                    "Pt Unallocated",
-                ],
+                _html.FEED_HEADERS,
                 [row.cells() for row in self],
                 caption="Live claims feed",
             )
@@ -339,9 +331,10 @@ class LineItem:
     balance_due: Money
 
 
-def line_items(ledger: Ledger, appointment_id: str) -> tuple[LineItem, ...]:
+def line_items(ledger: Ledger, appointment_id: str) -> _html.LineItems:
     """The appointment's lines, in line order (the order their charges were added); empty for
-    an appointment without charges (a cancelled one included).
+    an appointment without charges (a cancelled one included). A tuple of :class:`LineItem`
+    that shows itself as a table in a notebook.
 
     Raises:
         UnknownIdError: the appointment is not in the ledger.
@@ -367,7 +360,7 @@ def line_items(ledger: Ledger, appointment_id: str) -> tuple[LineItem, ...]:
                 balance_due=to_money(responsibility - allocated, code),
             )
         )
-    return tuple(items)
+    return _html.LineItems(items)
 
 
 @attrs.frozen(kw_only=True)
