@@ -256,3 +256,20 @@ def test_line_html_escapes_codes_and_descriptions() -> None:
         assert "&lt;b&gt;" in page
         assert "a&amp;b" in page
         assert "<b>" not in page
+
+
+def test_payment_status_says_what_is_left_and_what_reversals_took() -> None:
+    ledger = charge(appointment(pl.Ledger.empty(), "A1"), "C1", "A1", "40.00")
+    ledger = pay(ledger, "PAY1", "100.00", "A1")  # 40 on C1, 60 held on A1
+    whole = pl.payment_status(ledger, "PAY1")
+    assert (whole.left, whole.reversed, whole.reversed_on) == (usd("100.00"), usd("0"), None)
+    ledger = pl.reverse_payment(ledger, "PAY1", usd("70.00"), on=D(2025, 2, 1))
+    partly = pl.payment_status(ledger, "PAY1")
+    assert (partly.left, partly.reversed, partly.reversed_on) == (
+        usd("30.00"),
+        usd("70.00"),
+        D(2025, 2, 1),
+    )
+    assert partly.payment.amount == usd("100.00")
+    with pytest.raises(pl.UnknownIdError):
+        pl.payment_status(ledger, "NOPE")

@@ -46,6 +46,7 @@ from patient_ledger.state import (
     NEW_PATIENT,
     OPEN,
     AccountRow,
+    EntryKey,
     EntryRow,
     Ledger,
     Line,
@@ -203,6 +204,9 @@ class _Changes:
             self.holders = self.holders.set(payment_id, (*holders, patient_id))
 
     # -- entries and buckets ---------------------------------------------------------------
+    #
+    # A bucket's sorted set holds its open positive entries (what draws take, oldest first);
+    # the patient's ``negatives`` set holds its open negative ones, whatever their bucket.
 
     def open_entry(  # noqa: PLR0917 - the six facts of a new entry, always all given
         self,
@@ -226,40 +230,9 @@ class _Changes:
         )
         payment, placed, held_ids, count = self.payment(payment_id)
         self.payments[payment_id] = (payment, placed, _add(held_ids, entry_id), count)
-        key = (received_on, seq, entry_id)
         # (the event has made the patient known by now)
-        apps, general, available, paid, charged, allocated, held, negatives, owing = self.patient(
-            patient_id
-        )
-        # A bucket's sorted set holds its open positive entries (what draws take, oldest
-        # first); the patient's negatives set holds the open negative ones.
-        positive = amount > 0
-        if not positive:
-            negatives = _add(negatives, key)
-        if appointment_id is None:
-            if positive:
-                general = _add(general, key)
-            available += amount
-        else:
-            account = self.account(appointment_id)
-            self.accounts[appointment_id] = (
-                *account[:6],
-                _add(account[6], key) if positive else account[6],
-                account[7] + amount,
-                *account[8:],
-            )
-            held += amount
-        self.patients[patient_id] = (
-            apps,
-            general,
-            available,
-            paid,
-            charged,
-            allocated,
-            held,
-            negatives,
-            owing,
-        )
+        key = (received_on, seq, entry_id)
+        self._bucket(patient_id, appointment_id, key, amount, _add, positive=amount > 0)
 
     def move_to_general(self, entry_id: str) -> None:
         """Move an open entry of an appointment's bucket to its patient's general bucket,
@@ -270,22 +243,8 @@ class _Changes:
         self.entries[entry_id] = (patient_id, None, payment_id, received_on, seq, remaining, closed)
         key = (received_on, seq, entry_id)
         positive = remaining > 0
-        account = self.account(appointment_id)  # type: ignore[arg-type] # in a bucket
-        self.accounts[appointment_id] = (  # type: ignore[index] # in a bucket: not None
-            *account[:OPEN],
-            _remove(account[OPEN], key) if positive else account[OPEN],
-            account[AVAILABLE] - remaining,
-            *account[ADDED:],
-        )
-        row = self.patient(patient_id)
-        self.patients[patient_id] = (
-            row[0],
-            _add(row[1], key) if positive else row[1],
-            row[2] + remaining,
-            *row[3:6],
-            row[6] - remaining,
-            *row[7:],
-        )
+        self._bucket(patient_id, appointment_id, key, -remaining, _remove, positive, moving=True)
+        self._bucket(patient_id, None, key, remaining, _add, positive, moving=True)
 
     def change_entry(self, entry_id: str, delta: int, *, cancelled: bool = False) -> EntryRow:
         """Change an open entry's amount by ``delta``; return the entry as it was."""
@@ -303,26 +262,46 @@ class _Changes:
             left,
             closed,
         )
+        if not left:
+            payment, placed, held_ids, count = self.payment(payment_id)
+            self.payments[payment_id] = (payment, placed, _remove(held_ids, entry_id), count)
+        key = (received_on, seq, entry_id)
+        closing = None if left else _remove
+        self._bucket(patient_id, appointment_id, key, delta, closing, positive=remaining > 0)
+        return row
+
+    def _bucket(  # noqa: PLR0917 - a bucket, an entry's key, and what happens to it
+        self,
+        patient_id: str,
+        appointment_id: str | None,
+        key: EntryKey,
+        delta: int,
+        change: Callable[[_sorted.Keys, Any], _sorted.Keys] | None,
+        positive: bool,
+        *,
+        moving: bool = False,
+    ) -> None:
+        """Change a bucket's available amount by ``delta`` and, with ``change``, add the entry
+        ``key`` to (``_add``) or remove it from (``_remove``) the bucket's set of open positive
+        entries — or, for a negative entry, the patient's set of open negative ones (unless it
+        is only ``moving`` between the patient's buckets)."""
         apps, general, available, paid, charged, allocated, held, negatives, owing = self.patient(
             patient_id
         )
-        key = (received_on, seq, entry_id)
-        if not left:
-            if remaining < 0:
-                negatives = _remove(negatives, key)
-            payment, placed, held_ids, count = self.payment(payment_id)
-            self.payments[payment_id] = (payment, placed, _remove(held_ids, entry_id), count)
+        if change is not None and not positive and not moving:
+            negatives = change(negatives, key)
+        positive_change = change if positive else None
         if appointment_id is None:
-            if not left and remaining > 0:
-                general = _remove(general, key)
+            if positive_change is not None:
+                general = positive_change(general, key)
             available += delta
         else:
             account = self.account(appointment_id)
             self.accounts[appointment_id] = (
-                *account[:6],
-                _remove(account[6], key) if not left and remaining > 0 else account[6],
-                account[7] + delta,
-                *account[8:],
+                *account[:OPEN],
+                account[OPEN] if positive_change is None else positive_change(account[OPEN], key),
+                account[AVAILABLE] + delta,
+                *account[ADDED:],
             )
             held += delta
         self.patients[patient_id] = (
@@ -336,7 +315,6 @@ class _Changes:
             negatives,
             owing,
         )
-        return row
 
     # -- appointments ----------------------------------------------------------------------
 

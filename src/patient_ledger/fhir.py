@@ -119,7 +119,9 @@ def to_fhir(ledger: Ledger, patient_id: str) -> dict[str, Any]:
             for place in allocations(ledger, payment.id)
             if place.patient_id == patient_id  # money transferred away is the other's now
         ]
-        reversed_ = payment_status(ledger, payment.id).reversed_on is not None
+        status = payment_status(ledger, payment.id)
+        reversed_ = status.reversed == payment.amount  # all of it taken back
+        partly = bool(status.reversed) and not reversed_
         resource: dict[str, Any] = {
             "resourceType": "PaymentReconciliation",
             "id": f"payment-{payment.id}",
@@ -129,7 +131,7 @@ def to_fhir(ledger: Ledger, patient_id: str) -> dict[str, Any]:
             "paymentAmount": _money(payment.amount),
             "outcome": "complete",
             "disposition": f"{payment.type.value} by {payment.method.value}"
-            + (" (reversed)" if reversed_ else ""),
+            + (" (reversed)" if reversed_ else " (partly reversed)" if partly else ""),
             "detail": details,
         }
         if payment.reference:

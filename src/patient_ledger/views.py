@@ -18,6 +18,7 @@ from patient_ledger.money import to_money
 from patient_ledger.state import (
     OPEN,
     OWNER,
+    REMAINING,
     Ledger,
     PatientState,
     State,
@@ -279,42 +280,40 @@ def aging(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Aging:
 
 @attrs.frozen(kw_only=True)
 class PaymentStatus:
-    """Where a payment's (or refund's) money is now.
-
-    ``allocated``: ``(appointment_id, amount)`` per appointment it is allocated to, in the order
-    it was first placed there; ``held``: ``(patient_id, appointment_id, amount)`` per open entry
-    it has, oldest first (``appointment_id`` None: a general bucket; ``patient_id``: whoever
-    holds it now, after transfers); ``reversed_on``: the day it was reversed, if it was.
-    """
+    """A payment (or refund) as submitted, what is left of it (its allocations and open
+    entries: :func:`allocations` says where), and what reversals took back of it, when last."""
 
     payment: Payment
-    allocated: tuple[tuple[str, Money], ...]
-    held: tuple[tuple[str, str | None, Money], ...]
+    left: Money
+    reversed: Money
     reversed_on: datetime.date | None
 
 
 def payment_status(ledger: Ledger, payment_id: str) -> PaymentStatus:
-    """Where a payment's money is now: its allocations and open entries (O(its parts)).
+    """A payment's status: as submitted, what is left of it, what reversals took (O(its parts)).
 
     Raises:
         UnknownIdError: the payment is not in the ledger.
     """
+    state, payment = _payment(ledger, payment_id)
+    left = sum(part for _, _, part, *_ in state.placements(payment_id)) + sum(
+        state.entries[entry_id][REMAINING] for entry_id in state.held_by(payment_id)
+    )
+    reversed_on, reversed_ = state.reversed.get(payment_id, (None, 0))
+    return PaymentStatus(
+        payment=payment,
+        left=to_money(left, state.currency),
+        reversed=to_money(reversed_, state.currency),
+        reversed_on=reversed_on,
+    )
+
+
+def _payment(ledger: object, payment_id: object) -> tuple[State, Payment]:
     state = state_of(ledger)
     row = state.payments.get(check_id(payment_id, "payment_id"))
     if row is None:
         raise UnknownIdError(f"payment {payment_id!r} is not in the ledger", id=payment_id)
-    payment = row[0]
-    code = state.currency
-    allocated: dict[str, int] = {}
-    for appointment_id, _, amount, *_ in state.placements(payment_id):
-        allocated[appointment_id] = allocated.get(appointment_id, 0) + amount
-    entries = sorted(map(state.entry, state.held_by(payment_id)), key=lambda e: e.key)
-    return PaymentStatus(
-        payment=payment,
-        allocated=tuple((a, to_money(amount, code)) for a, amount in allocated.items()),
-        held=tuple((e.patient_id, e.appointment_id, to_money(e.remaining, code)) for e in entries),
-        reversed_on=state.reversed.get(payment_id, (None, 0))[0],
-    )
+    return state, row[0]
 
 
 @attrs.frozen(kw_only=True)
@@ -388,10 +387,7 @@ def allocations(ledger: Ledger, payment_id: str) -> tuple[Allocation, ...]:
     Raises:
         UnknownIdError: the payment is not in the ledger.
     """
-    state = state_of(ledger)
-    row = state.payments.get(check_id(payment_id, "payment_id"))
-    if row is None:
-        raise UnknownIdError(f"payment {payment_id!r} is not in the ledger", id=payment_id)
+    state, _ = _payment(ledger, payment_id)
     places: dict[tuple[str, str | None, str | None], int] = {}  # (patient, appointment, line)
     for appointment_id, _, amount, charge_id, _ in state.placements(payment_id):
         line = (state.accounts[appointment_id][OWNER], appointment_id, charge_id)
