@@ -6,6 +6,12 @@ moved) inside it — so every prefix of a journal is a whole number of commands,
 :func:`patient_ledger.apply.apply_event` applies them, and the same function replays a journal.
 Amounts inside events are exact integer minor units of the ledger's currency (``LedgerOpened``
 records it); value objects keep their own ``Money``.
+
+Money placed on an appointment goes to its lines (charges) in line order, the named line first
+(SPEC §10). ``apply_event`` derives the lines from the state, so an event names a line only
+where its command named one (``Payment.charge_id``, ``UnallocatedApplied.charge_id``,
+``AllocationUnapplied.charge_id``), and a journal written before line items replays with the
+same appointment-level figures.
 """
 
 from __future__ import annotations
