@@ -415,7 +415,9 @@ def test_apply_event_applies_an_event_and_refuses_a_second_opening() -> None:
     empty = pl.Ledger.empty("USD")
     visit = pl.Appointment("A1", "P1", D(2025, 1, 2))
     assert pl.apply_event(empty, pl.AppointmentAdded(visit)) == pl.add_appointment(empty, visit)
-    with pytest.raises(pl.InvalidInputError, match="other than LedgerOpened"):
+    with pytest.raises(pl.InvalidInputError, match="other than LedgerOpened, got LedgerOpened$"):
         pl.apply_event(empty, pl.LedgerOpened("EUR"))
+    with pytest.raises(pl.InvalidInputError, match="other than LedgerOpened, got Appointment$"):
+        pl.apply_event(empty, visit)  # type: ignore[arg-type] # a value, not an event
     with pytest.raises(pl.InvalidInputError, match="expected a Ledger"):
         pl.apply_event(None, pl.AppointmentAdded(visit))  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ import pytest
 import patient_ledger as pl
 from patient_ledger import journal
 from patient_ledger._log import EventLog
-from tests.helpers import D, appointment, charge, pay, usd
+from tests.helpers import D, appointment, charge, entries, pay, usd
 
 
 def build(n: int) -> pl.Ledger:
@@ -192,3 +192,39 @@ def test_lines_with_a_shape_of_spec_10_are_version_2_and_the_others_stay_version
     assert again == ledger
     assert journal.dumps(again) == text
     assert pl.line_items(again, "A1")[1].paid == usd("5.00")
+
+
+def test_an_adjustment_written_before_line_items_moves_what_its_line_still_holds() -> None:
+    # Before SPEC §10 an adjustment gave back the appointment's newest allocations (here 3.00
+    # of PAY2, which sits on C2), not the adjusted line's. Replayed, they are taken from the
+    # line first (PAY2's 5.00 on C1), and what C1 still holds beyond its new responsibility
+    # (2.00 of PAY2, then 3.00 of PAY1, newest first) moves to C2, which has a balance due.
+    ledger = appointment(pl.Ledger.empty(), "A1")
+    ledger = charge(ledger, "C1", "A1", "10.00")
+    ledger = charge(ledger, "C2", "A1", "10.00")
+    ledger = pay(ledger, "PAY1", "5.00", "A1")  # all on C1
+    ledger = pay(ledger, "PAY2", "10.00", "A1")  # 5.00 on C1, 5.00 on C2
+    adjustment = pl.Adjustment("ADJ1", "C1", usd("-8.00"), D(2025, 1, 23))
+    old = pl.ChargeAdjusted(adjustment=adjustment, returned=(("PAY2", 300, "E1"),))
+    for after in (pl.apply_event(ledger, old), pl.replay((*ledger.events, old))):
+        lines = {
+            x.charge_id: (str(x.paid.amount), str(x.balance_due.amount))
+            for x in pl.line_items(after, "A1")
+        }
+        assert lines == {"C1": ("2.00", "0.00"), "C2": ("10.00", "0.00")}
+        placed = {
+            p: [(a.charge_id, str(a.amount.amount)) for a in pl.allocations(after, p)]
+            for p in ("PAY1", "PAY2")
+        }
+        assert placed == {
+            "PAY1": [("C1", "2.00"), ("C2", "3.00")],
+            "PAY2": [("C2", "7.00"), (None, "3.00")],
+        }
+        assert entries(after) == [("PAY2", "A1", "3.00")]
+        assert pl.check_invariants(after) == ()
+        # PAY1's 2.00 left on C1 is its oldest part: unapplying 5.00 takes the newest (PAY1's
+        # 3.00 and PAY2's 2.00, both on C2), then the bucket's 3.00 pays C2 again.
+        later = pl.unapply(after, "A1", usd("5.00"), on=D(2025, 1, 24))
+        lines = {x.charge_id: str(x.paid.amount) for x in pl.line_items(later, "A1")}
+        assert lines == {"C1": "2.00", "C2": "8.00"}
+        assert entries(later) == [("PAY1", None, "3.00"), ("PAY2", None, "2.00")]

@@ -1422,6 +1422,37 @@ def test_cancel_appointment_moves_its_entries_to_the_general_bucket() -> None:
     check(applied)
 
 
+def test_cancelling_moves_a_one_cent_deposit_where_the_general_bucket_draws_it() -> None:
+    ledger = appt(new(), "A1")
+    ledger = chg(ledger, "C1", "A1", "10.00")
+    ledger = appt(ledger, "A3", day=D(2025, 1, 20))
+    ledger = pay(ledger, "PAY1", "0.01", "A3", day=D(2025, 1, 15))
+    ledger = pl.cancel_appointment(ledger, "A3", on=DAY)
+    assert entries(ledger) == [("PAY1", None, "0.01")]
+    check(ledger)
+    applied = pl.apply_unallocated(ledger, "P1", "A1", on=DAY)
+    assert entries(applied) == []
+    assert [(x.charge_id, str(x.paid.amount)) for x in pl.line_items(applied, "A1")] == [
+        ("C1", "0.01")
+    ]
+    check(applied)
+
+
+def test_lowering_a_paid_line_by_one_cent_moves_that_cent_to_the_next_line() -> None:
+    ledger = appt(new(), "A1")
+    ledger = chg(ledger, "C1", "A1", "10.00")
+    ledger = chg(ledger, "C2", "A1", "10.00")
+    ledger = pay(ledger, "PAY1", "15.00", "A1")  # 10.00 on C1, 5.00 on C2
+    lowered = adjust(ledger, "ADJ1", "C1", "-0.01")
+    for after in (lowered, pl.replay(lowered.events)):
+        lines = [
+            (str(x.paid.amount), str(x.balance_due.amount)) for x in pl.line_items(after, "A1")
+        ]
+        assert lines == [("9.99", "0.00"), ("5.01", "4.99")]
+        assert entries(after) == []
+        check(after)
+
+
 def test_cancelled_appointment_refuses_new_money_and_charges() -> None:
     ledger = pl.cancel_appointment(_with_deposits(), "A3", on=DAY)
     ledger = pay(ledger, "PAY3", "50.00", day=D(2025, 1, 25))
