@@ -55,6 +55,7 @@ from patient_ledger.state import (
     State,
     flat_lines,
     ledger_of,
+    line_of,
     lines_of,
     opened_state,
     split_lines,
@@ -453,27 +454,10 @@ class _Changes:
         """Move what a line holds beyond its responsibility (after an adjustment lowered it) to
         the appointment's other lines with a balance due, in line order: newest freed first,
         each part placed anew as the newest placement of its payment (SPEC §10)."""
-        account = self.account(appointment_id)
-        for charge_id, responsibility, allocated in lines_of(account):
-            if allocated <= responsibility:
-                continue
-            excess = allocated - responsibility
-            freed: list[tuple[str, int]] = []
-            for _, payment_id, part, line in _sorted.iterate_reversed(account[4]):
-                if line != charge_id:
-                    continue
-                take = min(part, excess)
-                freed.append((payment_id, take))
-                excess -= take
-                if not excess:
-                    break
-            for payment_id, take in freed:
-                self.deallocate(appointment_id, payment_id, take, charge_id, only=True)
-                self.account_money(appointment_id, 0, take)
-                current = self.accounts[appointment_id]
-                lines, parts = _place(lines_of(current), take, None)
-                self._record(appointment_id, payment_id, current, lines, parts)
-            account = self.accounts[appointment_id]
+        for charge_id, _, _ in lines_of(self.account(appointment_id)):
+            for payment_id, take in _freed(self.account(appointment_id), charge_id):
+                self.deallocate(appointment_id, payment_id, take, charge_id)
+                self.allocate(appointment_id, payment_id, take)
 
     def apply_held(self, applied: tuple[Application, ...], first: str | None = None) -> None:
         """Apply parts of open entries to appointments' lines (``first`` first, if named)."""
@@ -691,7 +675,7 @@ def _charge_adjusted(c: _Changes, event: ChargeAdjusted) -> None:
 def _freed(account: AccountRow, charge_id: str) -> list[tuple[str, int]]:
     """What a line holds beyond its responsibility, as ``(payment_id, amount)`` parts of its
     allocations, newest first."""
-    _, responsibility, allocated = next(line for line in lines_of(account) if line[0] == charge_id)
+    _, responsibility, allocated = line_of(account, charge_id)
     excess = allocated - responsibility
     freed = []
     for _, payment_id, part, line in _sorted.iterate_reversed(account[4]):

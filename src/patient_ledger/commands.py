@@ -72,10 +72,10 @@ from patient_ledger.state import (
     Bucket,
     Entry,
     Ledger,
-    Line,
     PatientState,
     State,
     ledger_of,
+    line_of,
     lines_of,
     state_of,
 )
@@ -276,11 +276,6 @@ def _open(state: State, appointment_id: str) -> None:
         )
 
 
-def _line_of(account: AccountRow, charge_id: str) -> Line:
-    """The line of ``charge_id`` among an appointment's lines."""
-    return next(line for line in lines_of(account) if line[0] == charge_id)
-
-
 # -- SPEC §4: the seed's workflow -------------------------------------------------------------
 
 
@@ -376,7 +371,9 @@ def refund(ledger: Ledger, payment: Payment) -> Ledger:
     Raises:
         InvalidInputError: not a :class:`Payment`, or not a ``REFUND``; CurrencyMismatchError.
         DuplicateIdError: its id is known with different content.
+        InvalidInputError: it names a line (``charge_id``): a refund draws on a bucket.
         UnknownIdError / PatientMismatchError: unknown patient or appointment / another's.
+        AppointmentCancelledError: the appointment was cancelled.
         InsufficientUnallocatedError: larger than the bucket's available amount.
     """
     state = state_of(ledger)
@@ -573,16 +570,12 @@ def _added(state: State, appointment_id: str | None) -> int:
 # -- SPEC §9: the rest of the workflow --------------------------------------------------------
 
 
-def _returned(
-    state: State,
-    appointment: AppointmentState,
-    amount: int,
-    charge_id: str | None = None,
-    skip: int = 0,
-) -> tuple[Return, ...]:
-    """Take ``amount`` of an appointment's allocations back as new entries, newest first (only
-    the line ``charge_id``'s when one is named), after passing over the newest ``skip``."""
-    returned: list[Return] = []
+def _taken(
+    appointment: AppointmentState, amount: int, charge_id: str | None = None, skip: int = 0
+) -> list[tuple[str, int]]:
+    """``amount`` of an appointment's allocations, newest first (only the line ``charge_id``'s
+    when one is named), after passing over the newest ``skip``: ``(payment_id, amount)``."""
+    taken: list[tuple[str, int]] = []
     for _, payment_id, part, line in _sorted.iterate_reversed(appointment.allocations):
         if amount <= 0:
             break
@@ -593,8 +586,16 @@ def _returned(
         take = min(part - passed, amount)
         if take:
             amount -= take
-            returned.append((payment_id, Minor(take), state.next_entry_id(len(returned))))
-    return tuple(returned)
+            taken.append((payment_id, take))
+    return taken
+
+
+def _as_entries(state: State, taken: list[tuple[str, int]]) -> tuple[Return, ...]:
+    """Parts of payments taken back, each held again as a new entry (ids in order)."""
+    return tuple(
+        (payment_id, Minor(amount), state.next_entry_id(number))
+        for number, (payment_id, amount) in enumerate(taken)
+    )
 
 
 def _moves(state: State, bucket: Bucket, amount: int) -> tuple[Move, ...]:
@@ -640,7 +641,7 @@ def unapply(
     allocated = appointment.allocated
     where = f"appointment {appointment_id!r}"
     if charge_id is not None:
-        allocated = _line_of(state.accounts[appointment_id], charge_id)[2]
+        allocated = line_of(state.accounts[appointment_id], charge_id)[2]
         where = f"line {charge_id!r} of appointment {appointment_id!r}"
     if minor is None:
         minor = allocated
@@ -656,12 +657,9 @@ def unapply(
         )
     # One entry per payment, not per line part (SPEC §10), in the order taken: newest first.
     taken: dict[str, int] = {}
-    for payment_id, part, _ in _returned(state, appointment, minor, charge_id):
+    for payment_id, part in _taken(appointment, minor, charge_id):
         taken[payment_id] = taken.get(payment_id, 0) + part
-    returned = tuple(
-        (payment_id, Minor(part), state.next_entry_id(n))
-        for n, (payment_id, part) in enumerate(taken.items())
-    )
+    returned = _as_entries(state, list(taken.items()))
     event = AllocationUnapplied(
         appointment_id=appointment_id,
         returned=returned,
@@ -681,7 +679,9 @@ def release_credit(
 ) -> Ledger:
     """Move money from an appointment's bucket to the patient's general bucket, oldest first.
 
-    ``amount=None`` moves all that is available (unchanged ledger if that is zero).
+    ``amount=None`` moves all that is available (unchanged ledger if that is zero). A cancelled
+    appointment holds nothing (its entries moved when it was cancelled): the ledger is returned
+    unchanged, with or without an amount.
 
     Raises:
         InvalidInputError / InvalidAmountError: malformed id, date or amount (must be > 0).
@@ -741,7 +741,7 @@ def adjust_charge(ledger: Ledger, adjustment: Adjustment) -> Ledger:
         )
     appointment_id = charge.appointment_id
     account = state.accounts[appointment_id]
-    _, responsibility, allocated = _line_of(account, charge.id)
+    _, responsibility, allocated = line_of(account, charge.id)
     delta = adjustment.minor_units
     if responsibility + delta < 0:
         raise OverApplicationError(
@@ -763,9 +763,8 @@ def adjust_charge(ledger: Ledger, adjustment: Adjustment) -> Ledger:
     if freed > 0:  # to the other lines' balances due first (newest freed), then the bucket
         others = sum(r - a for c, r, a in lines_of(account) if c != charge.id)
         moved = min(freed, others)
-        returned = _returned(
-            state, state.appointment(appointment_id), freed - moved, charge.id, skip=moved
-        )
+        appointment = state.appointment(appointment_id)
+        returned = _as_entries(state, _taken(appointment, freed - moved, charge.id, skip=moved))
         event = ChargeAdjusted(adjustment=adjustment, returned=returned)
     else:  # the bucket is unchanged; a risen balance meets its held money
         due = account[CHARGED] - account[ALLOCATED] + delta

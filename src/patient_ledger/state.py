@@ -178,6 +178,11 @@ def lines_of(account: AccountRow) -> list[Line]:
     return split_lines(account[LINES])
 
 
+def line_of(account: AccountRow, charge_id: str) -> Line:
+    """The line of ``charge_id`` among an appointment's lines (StopIteration if none)."""
+    return next(line for line in lines_of(account) if line[0] == charge_id)
+
+
 def split_lines(flat: tuple[Any, ...]) -> list[Line]:
     """Lines held flat, one tuple each."""
     return [flat[i : i + 3] for i in range(0, len(flat), 3)]
