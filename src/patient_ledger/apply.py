@@ -74,26 +74,25 @@ _LAST = float("inf")
 def _place(
     lines: list[Line], amount: int, first: str | None
 ) -> tuple[list[Line], list[tuple[str, int]]]:
-    """Place ``amount`` on an appointment's lines: the line ``first`` (when named), then the
-    others in line order, each up to its balance due (SPEC §10). Return the new lines and the
-    parts ``(charge_id, amount)`` in the order placed. The caller never places more than the
-    lines' balance due."""
-    new = lines  # (a list of the caller's own)
-    order = range(len(new))
+    """Place ``amount`` on an appointment's lines (a list of the caller's own, updated in
+    place): the line ``first`` (when named), then the others in line order, each up to its
+    balance due (SPEC §10). Return the lines and the parts ``(charge_id, amount)`` in the order
+    placed. The caller never places more than the lines' balance due."""
+    order = range(len(lines))
     if first is not None:
-        named = _line_index(new, first)
+        named = _line_index(lines, first)
         order = [named, *(i for i in order if i != named)]  # type: ignore[assignment]
     parts = []
     for i in order:
         if not amount:
             break
-        charge_id, responsibility, allocated = new[i]
+        charge_id, responsibility, allocated = lines[i]
         take = min(amount, responsibility - allocated)
         if take > 0:
-            new[i] = (charge_id, responsibility, allocated + take)
+            lines[i] = (charge_id, responsibility, allocated + take)
             parts.append((charge_id, take))
             amount -= take
-    return new, parts
+    return lines, parts
 
 
 def _line_index(lines: list[Line] | tuple[Line, ...], charge_id: str) -> int:
@@ -450,14 +449,13 @@ class _Changes:
             flat_lines(lines),
         )
 
-    def rebalance(self, appointment_id: str) -> None:
+    def rebalance(self, appointment_id: str, charge_id: str) -> None:
         """Move what a line holds beyond its responsibility (after an adjustment lowered it) to
         the appointment's other lines with a balance due, in line order: newest freed first,
         each part placed anew as the newest placement of its payment (SPEC §10)."""
-        for charge_id, _, _ in lines_of(self.account(appointment_id)):
-            for payment_id, take in _freed(self.account(appointment_id), charge_id):
-                self.deallocate(appointment_id, payment_id, take, charge_id)
-                self.allocate(appointment_id, payment_id, take)
+        for payment_id, take in _freed(self.account(appointment_id), charge_id):
+            self.deallocate(appointment_id, payment_id, take, charge_id)
+            self.allocate(appointment_id, payment_id, take)
 
     def apply_held(self, applied: tuple[Application, ...], first: str | None = None) -> None:
         """Apply parts of open entries to appointments' lines (``first`` first, if named)."""
@@ -639,36 +637,11 @@ def _charge_adjusted(c: _Changes, event: ChargeAdjusted) -> None:
     lines[j] = (charge.id, lines[j][1] + adjustment.minor_units, lines[j][2])
     c.accounts[appointment_id] = (*current[:LINES], flat_lines(lines))
     c.adjustments = c.adjustments.set(adjustment.id, adjustment)
-    freed = _freed(c.accounts[appointment_id], charge.id)
-    returned = [(payment_id, amount) for payment_id, amount, _ in event.returned]
-    moved = sum(amount for _, amount in freed) - sum(amount for _, amount in returned)
-    if _tail(freed, moved) == returned:
-        # SPEC §10: the line's freed parts, newest first, go to the other lines while they have
-        # a balance due (placed anew), and the rest, as recorded, to the appointment's bucket.
-        entries = iter(event.returned)
-        for payment_id, amount in freed:
-            c.deallocate(appointment_id, payment_id, amount, charge.id)
-            to_lines = min(amount, moved)
-            moved -= to_lines
-            if to_lines:
-                c.allocate(appointment_id, payment_id, to_lines)
-            if amount > to_lines:
-                _, _, entry_id = next(entries)
-                c.open_entry(
-                    entry_id,
-                    current[0],
-                    appointment_id,
-                    payment_id,
-                    c.payment(payment_id)[0].received_on,
-                    amount - to_lines,
-                )
-    else:
-        # A journal written before line items: it names the payments whose money went back to
-        # the bucket (the appointment's newest allocations); they stand, taken from the
-        # adjusted line first, and what the line still holds beyond its responsibility moves
-        # to the other lines.
-        c.return_allocations(appointment_id, event.returned, to_general=False, line=charge.id)
-        c.rebalance(appointment_id)
+    # What went back to the bucket, as recorded, is taken from the adjusted line first (a
+    # journal written before line items may name any of the appointment's allocations); what
+    # the line still holds beyond its responsibility moves, newest first, to the other lines.
+    c.return_allocations(appointment_id, event.returned, to_general=False, line=charge.id)
+    c.rebalance(appointment_id, charge.id)
     c.apply_held(event.applied)
 
 
@@ -686,17 +659,6 @@ def _freed(account: AccountRow, charge_id: str) -> list[tuple[str, int]]:
             freed.append((payment_id, take))
             excess -= take
     return freed
-
-
-def _tail(parts: list[tuple[str, int]], skip: int) -> list[tuple[str, int]]:
-    """``parts`` after the first ``skip`` of their amount."""
-    tail = []
-    for payment_id, amount in parts:
-        passed = min(amount, skip)
-        skip -= passed
-        if amount > passed:
-            tail.append((payment_id, amount - passed))
-    return tail
 
 
 def _credit_transferred(c: _Changes, event: CreditTransferred) -> None:

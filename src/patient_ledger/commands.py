@@ -88,6 +88,7 @@ from patient_ledger.values import (
     Payment,
     PaymentType,
     Transfer,
+    check_choice,
     check_date,
     check_id,
     check_optional_id,
@@ -819,10 +820,18 @@ def reverse_payment(
     if reversed_so_far == known.minor_units:
         raise AlreadyReversedError(f"payment {payment_id!r} was already reversed", id=payment_id)
     if minor is None:
-        event = _whole_reversal(state, payment_id, known.minor_units - reversed_so_far)
+        parts = _whole_reversal(state, payment_id, known.minor_units - reversed_so_far)
     else:
-        event = _partial_reversal(state, payment_id, minor)
-    event = attrs.evolve(event, on=on, reason=reason)
+        parts = _partial_reversal(state, payment_id, minor)
+    allocations, entries = parts
+    event = PaymentReversed(
+        payment_id=payment_id,
+        allocations=allocations,
+        entries=entries,
+        applied=(),
+        on=on,
+        reason=reason,
+    )
     after = advance(state, event)
     applied = tuple(
         part
@@ -850,7 +859,11 @@ def _touched(state: State, event: PaymentReversed) -> list[str]:
     return sorted(order, key=order.__getitem__)
 
 
-def _whole_reversal(state: State, payment_id: str, expected: int) -> PaymentReversed:
+#: What a reversal takes: ``(appointment_id, amount)`` allocations and open entries' parts.
+ReversalParts = tuple[tuple[tuple[str, Minor], ...], tuple[EntryPart, ...]]
+
+
+def _whole_reversal(state: State, payment_id: str, expected: int) -> ReversalParts:
     """What is left of a payment, all taken back: refused when any of ``expected`` (what
     reversals have not taken yet) has left through ``cancel_offsetting`` or a bucket would fall
     below zero. Events list the money as the holders hold it: each holder's appointments in the
@@ -886,24 +899,14 @@ def _whole_reversal(state: State, payment_id: str, expected: int) -> PaymentReve
             id=payment_id,
             amount=to_money(expected, state.currency),
         )
-    return PaymentReversed(
-        payment_id=payment_id,
-        allocations=tuple((a, Minor(allocated[a])) for a in allocation_order),
-        entries=tuple(entries),
-        applied=(),
-        on=_NO_DAY,
-        reason=None,
-    )
+    return tuple((a, Minor(allocated[a])) for a in allocation_order), tuple(entries)
 
 
-def _partial_reversal(state: State, payment_id: str, amount: int) -> PaymentReversed:
+def _partial_reversal(state: State, payment_id: str, amount: int) -> ReversalParts:
     """``amount`` of what is left of a payment: its open entries newest first, then its
     allocations newest first; refused, never skipping ahead, where an entry's bucket would fall
     below zero."""
-    placements, held_ids = state.placements(payment_id), state.held_by(payment_id)
-    left = sum(part for _, _, part, *_ in placements) + sum(
-        state.entries[entry_id][REMAINING] for entry_id in held_ids
-    )
+    left = state.left_of(payment_id)
     if amount > left:
         raise InvalidAmountError(
             f"cannot reverse {_fmt(state, amount)} of payment {payment_id!r}: only "
@@ -914,7 +917,9 @@ def _partial_reversal(state: State, payment_id: str, amount: int) -> PaymentReve
         )
     entries: list[EntryPart] = []
     drawn: dict[tuple[str, str | None], int] = {}
-    for entry in sorted(map(state.entry, held_ids), key=lambda e: e.key, reverse=True):
+    for entry in sorted(
+        map(state.entry, state.held_by(payment_id)), key=lambda e: e.key, reverse=True
+    ):
         if not amount:
             break
         take = min(entry.remaining, amount)
@@ -926,24 +931,13 @@ def _partial_reversal(state: State, payment_id: str, amount: int) -> PaymentReve
         entries.append((entry.id, Minor(take)))
         amount -= take
     allocations: list[tuple[str, Minor]] = []
-    for appointment_id, _, part, *_ in reversed(placements):
+    for appointment_id, _, part, *_ in reversed(state.placements(payment_id)):
         if not amount:
             break
         take = min(part, amount)
         allocations.append((appointment_id, Minor(take)))
         amount -= take
-    return PaymentReversed(
-        payment_id=payment_id,
-        allocations=tuple(allocations),
-        entries=tuple(entries),
-        applied=(),
-        on=_NO_DAY,
-        reason=None,
-    )
-
-
-#: A placeholder day for a reversal being decided (the command sets the real one).
-_NO_DAY = datetime.date.min
+    return tuple(allocations), tuple(entries)
 
 
 def _available(state: State, patient_id: str, appointment_id: str | None) -> int:
@@ -1028,7 +1022,7 @@ def auto_allocate(
     state = state_of(ledger)
     check_id(patient_id, "patient_id")
     check_date(on, "on")
-    order = _allocation_order(order)
+    order = check_choice(AllocationOrder, order)
     check_optional_str(provider, "provider")
     patient = _patient(state, patient_id)
     left = patient.general.available
@@ -1071,16 +1065,6 @@ def auto_allocate(
         return ledger
     event = UnallocatedApplied(patient_id=patient_id, applied=tuple(applied), on=on)
     return ledger_of(advance(state, event))
-
-
-def _allocation_order(order: object) -> AllocationOrder:
-    """An :class:`AllocationOrder`, or its exact value as a str."""
-    if isinstance(order, AllocationOrder):
-        return order
-    if isinstance(order, str) and order in AllocationOrder.__members__:
-        return AllocationOrder(order)
-    names = ", ".join(member.value for member in AllocationOrder)
-    raise InvalidInputError(f"order must be an AllocationOrder ({names}); got {order!r}")
 
 
 def cancel_appointment(

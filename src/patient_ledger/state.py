@@ -221,6 +221,15 @@ class State(NamedTuple):
         """A payment's placements, in the order placed (KeyError if unknown)."""
         return sorted(_sorted.iterate(self.payments[payment_id][1]), key=lambda p: p[4])
 
+    def left_of(self, payment_id: str) -> int:
+        """What is left of a payment: its allocations and its open entries (KeyError if
+        unknown)."""
+        _, placed, held, _ = self.payments[payment_id]
+        allocated: int = sum(placement[2] for placement in _sorted.iterate(placed))
+        return allocated + sum(
+            self.entries[entry_id][REMAINING] for entry_id in _sorted.iterate(held)
+        )
+
     def held_by(self, payment_id: str) -> list[str]:
         """The ids of a payment's open entries (KeyError if unknown)."""
         return list(_sorted.iterate(self.payments[payment_id][2]))

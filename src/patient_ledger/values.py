@@ -72,7 +72,7 @@ class AllocationOrder(_Choice):
 _E = TypeVar("_E", bound=enum.StrEnum)
 
 
-def _choice(enum_type: type[_E], value: object) -> _E:
+def check_choice(enum_type: type[_E], value: object) -> _E:
     """Accept a member of ``enum_type`` or its exact string value."""
     if isinstance(value, enum_type):
         return value
@@ -86,15 +86,15 @@ def _choice(enum_type: type[_E], value: object) -> _E:
 
 
 def _payment_method(value: object) -> PaymentMethod:
-    return _choice(PaymentMethod, value)
+    return check_choice(PaymentMethod, value)
 
 
 def _payment_type(value: object) -> PaymentType:
-    return _choice(PaymentType, value)
+    return check_choice(PaymentType, value)
 
 
 def _adjustment_type(value: object) -> AdjustmentType:
-    return _choice(AdjustmentType, value)
+    return check_choice(AdjustmentType, value)
 
 
 def _shown(money: Money) -> str:

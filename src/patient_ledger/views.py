@@ -18,7 +18,6 @@ from patient_ledger.money import to_money
 from patient_ledger.state import (
     OPEN,
     OWNER,
-    REMAINING,
     Ledger,
     PatientState,
     State,
@@ -296,9 +295,7 @@ def payment_status(ledger: Ledger, payment_id: str) -> PaymentStatus:
         UnknownIdError: the payment is not in the ledger.
     """
     state, payment = _payment(ledger, payment_id)
-    left = sum(part for _, _, part, *_ in state.placements(payment_id)) + sum(
-        state.entries[entry_id][REMAINING] for entry_id in state.held_by(payment_id)
-    )
+    left = state.left_of(payment_id)
     reversed_on, reversed_ = state.reversed.get(payment_id, (None, 0))
     return PaymentStatus(
         payment=payment,
