@@ -1661,3 +1661,28 @@ def test_line_level_commands_keep_invariants_and_line_sums(ops: list[tuple[Any, 
         assert pl.check_invariants(ledger) == (), op
         check_sums(ledger)
     assert pl.replay(ledger.events) == ledger
+
+
+def test_freed_parts_move_newest_first_even_when_a_payment_straddles_the_bucket() -> None:
+    # C1 holds P 7, Q 5, P 3 (newest last); lowering it to zero frees 15, of which C2 and C3
+    # take 4: the newest freed parts, P 3 then Q 1, in line order (P 2 to C2, P 1 and Q 1 to
+    # C3); the rest — Q 4 and P 7 — goes to the appointment's bucket (found by a fuzzer: taking
+    # the bucket's share from each payment's newest parts moved Q ahead of P).
+    day = datetime.date(2025, 1, 1)
+    ledger = pl.add_appointment(new(), pl.Appointment("A1", "P1", day))
+    for cid, amount in (("C1", "15"), ("C2", "2"), ("C3", "2")):
+        ledger = pl.add_charge(ledger, pl.Charge(cid, "A1", usd(amount)))
+    ledger = pl.post_payment(ledger, pl.Payment("P", "P1", usd("10"), day))
+    ledger = pl.apply_unallocated(ledger, "P1", "A1", usd("7"), on=day, charge_id="C1")
+    ledger = pl.post_payment(
+        ledger, pl.Payment("Q", "P1", usd("5"), day, appointment_id="A1", charge_id="C1")
+    )
+    ledger = pl.apply_unallocated(ledger, "P1", "A1", usd("3"), on=day, charge_id="C1")
+    ledger = pl.adjust_charge(ledger, pl.Adjustment("J", "C1", usd("-15"), day))
+    assert allocs(ledger, "P") == {
+        ("P1", "A1", "C2", "2.00"),
+        ("P1", "A1", "C3", "1.00"),
+        ("P1", "A1", None, "7.00"),
+    }
+    assert allocs(ledger, "Q") == {("P1", "A1", "C3", "1.00"), ("P1", "A1", None, "4.00")}
+    check(ledger)

@@ -637,11 +637,36 @@ def _charge_adjusted(c: _Changes, event: ChargeAdjusted) -> None:
     lines[j] = (charge.id, lines[j][1] + adjustment.minor_units, lines[j][2])
     c.accounts[appointment_id] = (*current[:LINES], flat_lines(lines))
     c.adjustments = c.adjustments.set(adjustment.id, adjustment)
-    # What went back to the bucket, as recorded, is taken from the adjusted line first (a
-    # journal written before line items may name any of the appointment's allocations); what
-    # the line still holds beyond its responsibility moves, newest first, to the other lines.
-    c.return_allocations(appointment_id, event.returned, to_general=False, line=charge.id)
-    c.rebalance(appointment_id, charge.id)
+    freed = _freed(c.accounts[appointment_id], charge.id)
+    returned = [(payment_id, amount) for payment_id, amount, _ in event.returned]
+    moved = sum(amount for _, amount in freed) - sum(amount for _, amount in returned)
+    if _tail(freed, moved) == returned:
+        # SPEC §10: the line's freed parts, newest first, go to the other lines while they have
+        # a balance due (placed anew), and the rest, as recorded, to the appointment's bucket.
+        entries = iter(event.returned)
+        for payment_id, amount in freed:
+            c.deallocate(appointment_id, payment_id, amount, charge.id)
+            to_lines = min(amount, moved)
+            moved -= to_lines
+            if to_lines:
+                c.allocate(appointment_id, payment_id, to_lines)
+            if amount > to_lines:
+                _, _, entry_id = next(entries)
+                c.open_entry(
+                    entry_id,
+                    current[0],
+                    appointment_id,
+                    payment_id,
+                    c.payment(payment_id)[0].received_on,
+                    amount - to_lines,
+                )
+    else:
+        # A journal written before line items: it names the payments whose money went back to
+        # the bucket (the appointment's newest allocations); they stand, taken from the
+        # adjusted line first, and what the line still holds beyond its responsibility moves
+        # to the other lines.
+        c.return_allocations(appointment_id, event.returned, to_general=False, line=charge.id)
+        c.rebalance(appointment_id, charge.id)
     c.apply_held(event.applied)
 
 
@@ -659,6 +684,17 @@ def _freed(account: AccountRow, charge_id: str) -> list[tuple[str, int]]:
             freed.append((payment_id, take))
             excess -= take
     return freed
+
+
+def _tail(parts: list[tuple[str, int]], skip: int) -> list[tuple[str, int]]:
+    """``parts`` after the first ``skip`` of their amount."""
+    tail = []
+    for payment_id, amount in parts:
+        passed = min(amount, skip)
+        skip -= passed
+        if amount > passed:
+            tail.append((payment_id, amount - passed))
+    return tail
 
 
 def _credit_transferred(c: _Changes, event: CreditTransferred) -> None:
