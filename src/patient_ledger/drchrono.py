@@ -1,28 +1,33 @@
 """Speak DrChrono: build a ledger from its REST API records, and reconcile its balances.
 
-``load(appointments, line_items, patient_payments)`` takes the ``results`` lists of
+``import_records(appointments, line_items, patient_payments)`` takes the records of
 ``/api/appointments``, ``/api/line_items`` and ``/api/patient_payments`` as the API returns
-them, and ``reconcile(ledger, line_items)`` compares our paid and balance-due figures per
-appointment with DrChrono's own ``pt_paid`` and ``balance_pt``.
+them and gives the ledger and an :class:`ImportSummary`: records read, imported, skipped and
+why, placements changed and why, and the reconciliation. ``load`` gives only the ledger, and
+``reconcile(ledger, line_items, patient_payments)`` compares our figures with DrChrono's own
+``pt_paid`` and ``balance_pt`` per line item, and the money on each appointment.
 
-Mapping (see ``docs/drchrono.md``):
+Mapping (see ``docs/drchrono.md`` for every rule):
 
 * appointment → ``Appointment(str(id), str(patient), date of scheduled_time, str(doctor))``;
-  breaks (no patient) are skipped;
+  breaks and deleted appointments (``deleted_flag``) are skipped; a ``Cancelled`` or
+  ``Rescheduled`` one is cancelled (``cancel_appointment``) once its payments are in, so what
+  it holds waits in the patient's general bucket;
 * line item → ``Charge(str(id), str(appointment), pt_paid + balance_pt, code, description)``;
-* patient payment → ``Payment(str(id), str(patient), amount, received_date, ...)`` on its
-  appointment, or its line item's appointment when only ``line_item`` is given, or unallocated
-  when neither; ``REF`` rows (negative amounts) go through ``refund``.
+* patient payment → ``Payment`` on its line item (which wins over a disagreeing
+  ``appointment``), else its appointment, else the general bucket. A negative ``REF`` is a
+  refund (the appointment's held money first, then its allocations, newest first); a negative
+  ``COR`` a partial reversal of the payment it corrects; a zero row is skipped.
 
-Amounts are exact: JSON numbers are read as ``Decimal`` from their text (:func:`read_json`);
-a ``float`` that reached us anyway is read through its shortest ``repr`` — the number the JSON
-text held — never through its binary expansion. A sub-cent or zero amount, an unknown code, an
-unknown appointment or line item, or a missing field is an error naming the record's ``id``,
-and nothing is half-loaded: ``load`` returns a ledger or raises.
+Amounts are exact: JSON numbers are read as ``Decimal`` from their text (:func:`read_json`),
+and a number too long or with too large an exponent is refused before it is converted. A
+malformed or inconsistent record is an error naming its kind and ``id``, and nothing is
+half-loaded: a ledger is returned whole, or an error is raised.
 
 Commands are applied in one documented order, so balances never depend on the order of the
 input lists: every appointment (by date, then id), every charge (by its appointment's date,
-then id), then every payment (by received date, then id); ids sort numerically when numeric.
+then id), then every payment (by received date; on one day money in before money out; then
+id), then the cancellations; ids sort numerically when numeric.
 """
 
 from __future__ import annotations
@@ -30,19 +35,36 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import attrs
 from moneyed import Money
 
-from patient_ledger.commands import add_appointment, add_charge, post_payment, refund
-from patient_ledger.errors import InvalidAmountError, InvalidInputError, LedgerError, UnknownIdError
+from patient_ledger.commands import (
+    add_appointment,
+    add_charge,
+    cancel_appointment,
+    post_payment,
+    refund,
+    release_credit,
+    reverse_payment,
+    unapply,
+)
+from patient_ledger.errors import (
+    DuplicateIdError,
+    InvalidAmountError,
+    InvalidInputError,
+    LedgerError,
+    PatientMismatchError,
+    UnknownIdError,
+)
 from patient_ledger.money import to_minor, to_money
 from patient_ledger.state import Ledger
 from patient_ledger.values import Appointment, Charge, Payment, PaymentMethod, PaymentType
-from patient_ledger.views import claims_feed, patients
+from patient_ledger.views import FeedRow, allocations, claims_feed, line_items, patients
 
 #: DrChrono ``payment_method`` codes and the methods they map to.
 METHODS: Mapping[str, PaymentMethod] = {
@@ -72,35 +94,193 @@ TYPES: Mapping[str, PaymentType] = {
     "OTHR": PaymentType.OTHER,
 }
 
+#: Appointment ``status`` values of a visit that will not happen: it is cancelled.
+CANCELLED_STATUSES = frozenset({"Cancelled", "Rescheduled"})
+
+#: The longest number text read (sign, digits, point and exponent), and the largest exponent
+#: (of ten) an amount may have: anything beyond is refused before it is converted.
+MAX_NUMBER_CHARS = 40
+MAX_EXPONENT = 30
+
+_KINDS = ("appointment", "line_item", "patient_payment")
+
 
 @attrs.frozen(kw_only=True)
 class Discrepancy:
-    """Our figure and DrChrono's for one appointment that do not agree."""
+    """Our figure and DrChrono's that do not agree.
+
+    For a line item (``charge_id`` set), ``field`` is ``"paid"`` (its ``pt_paid``) or
+    ``"balance_due"`` (its ``balance_pt``); for an appointment (``charge_id`` None) it is
+    ``"money"`` (paid + held on it) or ``"net_balance"`` (balance due − held).
+    """
 
     appointment_id: str
-    field: str  # "paid" or "balance_due"
+    field: str
     ours: Money
     theirs: Money
+    charge_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Note:
+    """One record the import skipped, or placed otherwise than it reads, and why."""
+
+    kind: str  # "appointment", "line_item" or "patient_payment"
+    record_id: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class Counts:
+    """A number of records of each kind."""
+
+    appointments: int
+    line_items: int
+    patient_payments: int
+
+
+@attrs.frozen(kw_only=True)
+class ImportSummary:
+    """What an import did: records read and imported, those skipped and why, placements
+    changed and why, and the reconciliation with DrChrono's balances.
+
+    ``explained`` holds line-item differences that a DrChrono rule accounts for (the money on
+    the appointment and its net balance agree): they are not discrepancies.
+    """
+
+    read: Counts
+    imported: Counts
+    skipped: tuple[Note, ...]
+    changed: tuple[Note, ...]
+    discrepancies: tuple[Discrepancy, ...]
+    explained: tuple[Discrepancy, ...]
+
+    @property
+    def reconciled(self) -> bool:
+        """True when nothing is left unreconciled."""
+        return not self.discrepancies
+
+    def lines(self) -> tuple[str, ...]:
+        """The summary as text, one line each (what ``import-drchrono`` prints)."""
+        out = []
+        for label, counts in (("read", self.read), ("imported", self.imported)):
+            out.append(
+                f"{label}: {counts.appointments} appointments, {counts.line_items} line items, "
+                f"{counts.patient_payments} patient payments"
+            )
+        for label, notes in (("skipped", self.skipped), ("placed otherwise", self.changed)):
+            out.append(f"{label}: {len(notes)}")
+            out.extend(f"  {n.kind} {n.record_id}: {n.reason}" for n in notes)
+        if self.explained:
+            out.append(
+                f"placed by DrChrono's rules: {len(self.explained)} line-item differences "
+                "where the appointment's money and net balance agree"
+            )
+            out.extend(f"  {_described(d)}" for d in self.explained)
+        if self.reconciled:
+            out.append("reconciled: every line item and appointment agrees with DrChrono")
+            return tuple(out)
+        out.append(f"{len(self.discrepancies)} discrepancies (ours vs DrChrono's):")
+        out.extend(f"  {_described(d)}" for d in self.discrepancies)
+        return tuple(out)
+
+
+def _described(d: Discrepancy) -> str:
+    where = f"appointment {d.appointment_id}"
+    if d.charge_id is not None:
+        where = f"line item {d.charge_id} ({where})"
+    return f"{where}: {d.field} {d.ours.amount} vs {d.theirs.amount}"
+
+
+# -- reading JSON ----------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Unreadable:
+    """A JSON number too long, or with too large an exponent, to convert: kept as its text so
+    that the record holding it can be named when (and only if) the field is read."""
+
+    text: str
+
+    def __repr__(self) -> str:
+        shown = (
+            self.text if len(self.text) <= 24 else f"{self.text[:20]}... ({len(self.text)} chars)"
+        )
+        return f"the number {shown}"
+
+
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def _exact(text: str) -> Decimal | _Unreadable:
+    """A decimal number's text as an exact ``Decimal``; its length is checked before it is
+    converted, and its exponent after (both bounded, so no conversion can explode)."""
+    text = text.strip()
+    if len(text) > MAX_NUMBER_CHARS or not _NUMBER.fullmatch(text):
+        return _Unreadable(text)
+    value = Decimal(text)  # at most MAX_NUMBER_CHARS characters: cheap, and exact
+    return value if _bounded(value) else _Unreadable(text)
+
+
+def _bounded(value: Decimal) -> bool:
+    """Finite, with at most MAX_NUMBER_CHARS digits and an exponent within MAX_EXPONENT."""
+    if not value.is_finite():
+        return False
+    exponent = value.as_tuple().exponent
+    return (
+        isinstance(exponent, int)
+        and exponent >= -MAX_EXPONENT
+        and value.adjusted() <= MAX_EXPONENT
+        and len(value.as_tuple().digits) <= MAX_NUMBER_CHARS
+    )
+
+
+def _integer(text: str) -> int | _Unreadable:
+    return int(text) if len(text) <= MAX_NUMBER_CHARS else _Unreadable(text)
 
 
 def read_json(text: str) -> Any:
-    """Parse DrChrono JSON with every number as an exact ``Decimal`` (never a float)."""
-    return json.loads(text, parse_float=Decimal, parse_int=Decimal)
+    """Parse DrChrono JSON with every number exact: integers as ``int``, the others as
+    ``Decimal`` read from their text — never a float. A number longer than
+    :data:`MAX_NUMBER_CHARS`, with an exponent beyond :data:`MAX_EXPONENT`, or ``NaN`` /
+    ``Infinity`` is kept unconverted, and refused (naming its record) if it is read."""
+    return json.loads(text, parse_float=_exact, parse_int=_integer, parse_constant=_Unreadable)
 
 
-def records(data: Any) -> list[dict[str, Any]]:
-    """The records of an API answer: a list, a page with ``results``, or a list of pages."""
-    if isinstance(data, dict) and "results" in data:
-        return list(data["results"])
-    if (
-        isinstance(data, list)
-        and data
-        and all(isinstance(page, dict) and "results" in page for page in data)
-    ):
-        return [record for page in data for record in page["results"]]
+def _page_records(page: Mapping[str, Any]) -> list[Any] | None:
+    """The records of an API page (``data`` in OpenAPI v4, ``results`` in its clients)."""
+    found = [page[key] for key in ("data", "results") if isinstance(page.get(key), list)]
+    if len(found) == 2 and found[0] != found[1]:
+        raise InvalidInputError("an API page with both 'data' and 'results' that differ")
+    return list(found[0]) if found else None
+
+
+def records(data: Any) -> list[Any]:
+    """The records of an API answer, in every shape DrChrono documents or its clients use: a
+    list of records, a page (``{"previous", "data", "next"}`` or ``{"results", ...}``), or a
+    list of such pages.
+
+    Raises:
+        InvalidInputError: none of those shapes, or a list mixing pages and records.
+    """
+    if isinstance(data, Mapping) and "id" not in data:
+        found = _page_records(data)
+        if found is not None:
+            return found
     if isinstance(data, list):
+        pages = [
+            _page_records(item) if isinstance(item, Mapping) and "id" not in item else None
+            for item in data
+        ]
+        if data and all(page is not None for page in pages):
+            return [record for page in pages if page is not None for record in page]
+        if any(page is not None for page in pages):
+            raise InvalidInputError("a list that mixes API pages and records")
         return list(data)
-    msg = "expected a list of records, a page with 'results', or a list of pages"
+    msg = (
+        "expected a list of records, an API page with 'data' or 'results', or a list of "
+        f"pages; got {type(data).__name__}"
+    )
     raise InvalidInputError(msg)
 
 
@@ -114,11 +294,11 @@ class _Record:
         if not isinstance(raw, Mapping):
             raise InvalidInputError(f"a {kind} record must be a JSON object, got {raw!r}")
         self.kind, self.raw = kind, raw
-        self.id = self.key("id")
+        self.id = str(self.key("id"))
 
     def where(self) -> str:
         raw_id = self.raw.get("id")
-        if isinstance(raw_id, Decimal) and raw_id == raw_id.to_integral_value():
+        if isinstance(raw_id, Decimal) and _bounded(raw_id) and raw_id == raw_id.to_integral():
             raw_id = int(raw_id)
         shown = str(raw_id) if isinstance(raw_id, int | str) and raw_id != "" else raw_id
         return f"{self.kind} record {shown!r}"
@@ -133,47 +313,55 @@ class _Record:
         return value
 
     def key(self, field: str, *, required: bool = True) -> str | None:
-        """An id field (int or str) as our id string."""
+        """An id field (int or str: ``1`` and ``"1"`` are the same id) as our id string."""
         value = self.get(field, required=required)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
-            raise self.fail(f"{field} must be an id, got {value!r}")
-        if isinstance(value, Decimal):
-            if value != value.to_integral_value():
-                raise self.fail(f"{field} must be an id, got {value}")
+        if isinstance(value, Decimal) and _bounded(value) and value == value.to_integral():
             value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise self.fail(f"{field} must be an id (an integer or a string), got {value!r}")
         text = str(value).strip()
         if not text:
             raise self.fail(f"{field} is empty")
         return text
 
     def amount(self, field: str, currency: str) -> Decimal:
+        """An amount (a JSON number or a decimal string), exact, checked against the
+        currency's minor unit and the supported maximum."""
         value = self.get(field)
-        if isinstance(value, bool):
-            raise self.fail(f"{field} must be a number, got {value!r}")
+        exact: Decimal | _Unreadable | None = None
         if isinstance(value, float):
             value = repr(value)  # the shortest text that reads back as this float: the JSON's
-        try:
-            exact = Decimal(value) if isinstance(value, int | str | Decimal) else None
-        except InvalidOperation:
-            exact = None
-        if exact is None or not exact.is_finite():
-            raise self.fail(f"{field} must be a number, got {value!r}", InvalidAmountError)
+        if isinstance(value, str):
+            exact = _exact(value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            exact = _exact(str(value)) if abs(value) < 10**MAX_NUMBER_CHARS else None
+        elif isinstance(value, Decimal):
+            exact = value if _bounded(value) else None
+        if not isinstance(exact, Decimal):
+            raise self.fail(
+                f"{field} must be a decimal number of at most {MAX_NUMBER_CHARS} characters "
+                f"with an exponent within {MAX_EXPONENT}, got {value!r}",
+                InvalidAmountError,
+            )
         try:
             to_minor(Money(exact, currency), f"{field}")
         except LedgerError as error:
             raise self.fail(str(error), InvalidAmountError) from None
         return exact
 
-    def day(self, field: str) -> datetime.date:
-        value = self.get(field)
+    def day(self, *fields: str) -> datetime.date:
+        """The date of the first of ``fields`` that is set (a date or a date-time string)."""
+        value = next((self.raw[f] for f in fields if self.raw.get(f) is not None), None)
+        if value is None:
+            raise self.fail(f"none of the date fields {', '.join(map(repr, fields))} is set")
         if not isinstance(value, str):
-            raise self.fail(f"{field} must be a date string, got {value!r}")
+            raise self.fail(f"{fields[0]} must be a date string, got {value!r}")
         try:
             return datetime.date.fromisoformat(value[:10])
         except ValueError:
-            raise self.fail(f"{field} {value!r} is not a date") from None
+            raise self.fail(f"{fields[0]} {value!r} is not a date") from None
 
     def code(self, field: str, table: Mapping[str, Any], default: str) -> Any:
         value = self.raw.get(field)
@@ -191,12 +379,422 @@ class _Record:
             raise self.fail(f"{field} must be a string, got {value!r}")
         return value
 
+    def flag(self, field: str) -> bool:
+        value = self.raw.get(field)
+        if value is not None and not isinstance(value, bool):
+            raise self.fail(f"{field} must be true or false, got {value!r}")
+        return bool(value)
+
 
 def _id_order(text: str) -> tuple[int, int, str]:
     return (0, int(text), "") if text.isdigit() else (1, 0, text)
 
 
+def _unique(kind: str, raws: Iterable[object]) -> Iterator[_Record]:
+    """The records of one list, refusing a repeated id (``1`` and ``"1"`` are one id) with a
+    message naming both records."""
+    seen: dict[str, tuple[int, object]] = {}
+    for number, raw in enumerate(raws, start=1):
+        record = _Record(kind, raw)
+        if record.id in seen:
+            first, other = seen[record.id]
+            msg = (
+                f"{kind} id {record.id!r} is repeated: record {first} ({other!r}) and record "
+                f"{number} ({record.raw.get('id')!r}) of the {kind} list; ids must be unique"
+            )
+            raise DuplicateIdError(msg, id=record.id, records=(first, number))
+        seen[record.id] = (number, record.raw.get("id"))
+        yield record
+
+
 # -- loading ---------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class _Posting:
+    """One patient payment as it will be applied: a payment, a refund, or a correction."""
+
+    payment: Payment  # a negative correction holds what it takes back, as a positive amount
+    correction: bool
+    parent_id: str | None
+    order: tuple[datetime.date, int, tuple[int, int, str]]
+
+
+class _Importer:
+    """The state of one import: what was booked, and the notes for its summary."""
+
+    def __init__(self, currency: str) -> None:
+        self.currency = currency
+        self.booked: dict[str, Appointment] = {}
+        self.cancelled: dict[str, str] = {}  # appointment id -> its status
+        self.dropped: dict[str, str] = {}  # appointment or line item id -> why it was skipped
+        self.charges: dict[str, Charge] = {}
+        self.postings: list[_Posting] = []
+        self.posted: list[Payment] = []  # the positive payments, in the order posted
+        self.read = [0, 0, 0]
+        self.skipped: list[Note] = []
+        self.changed: list[Note] = []
+
+    def skip(self, record: _Record, reason: str) -> None:
+        self.skipped.append(Note(kind=record.kind, record_id=record.id, reason=reason))
+
+    def change(self, record: _Record, reason: str) -> None:
+        self.changed.append(Note(kind=record.kind, record_id=record.id, reason=reason))
+
+    def appointments(self, raws: Iterable[object]) -> None:
+        for record in _unique("appointment", raws):
+            self.read[0] += 1
+            if record.raw.get("patient") is None or record.flag("appt_is_break"):
+                self.skip(record, "a break in the schedule, not a visit")
+                self.dropped[record.id] = "a break in the schedule"
+                continue
+            if record.flag("deleted_flag"):
+                self.skip(record, "deleted in DrChrono (deleted_flag)")
+                self.dropped[record.id] = "deleted in DrChrono"
+                continue
+            with _about(record):
+                appointment = Appointment(
+                    record.id,
+                    str(record.key("patient")),
+                    record.day("scheduled_time"),
+                    record.key("doctor", required=False),
+                )
+            self.booked[appointment.id] = appointment
+            status = record.text("status")
+            if status is not None and status.strip().title() in CANCELLED_STATUSES:
+                self.cancelled[appointment.id] = status.strip()
+
+    def line_items(self, raws: Iterable[object]) -> None:
+        for record in _unique("line_item", raws):
+            self.read[1] += 1
+            appointment_id = str(record.key("appointment"))
+            if appointment_id in self.dropped:
+                why = self.dropped[appointment_id]
+                self.skip(record, f"its appointment {appointment_id} was not imported ({why})")
+                self.dropped[record.id] = f"its appointment {appointment_id}: {why}"
+                continue
+            if appointment_id not in self.booked:
+                msg = f"its appointment {appointment_id!r} is not among the appointments"
+                raise record.fail(msg, UnknownIdError)
+            with _about(record):
+                amount = record.amount("pt_paid", self.currency) + record.amount(
+                    "balance_pt", self.currency
+                )
+                self.charges[record.id] = Charge(
+                    record.id,
+                    appointment_id,
+                    Money(amount, self.currency),
+                    record.text("code"),
+                    record.text("description"),
+                )
+
+    def payments(self, raws: Iterable[object]) -> None:
+        for record in _unique("patient_payment", raws):
+            self.read[2] += 1
+            amount = record.amount("amount", self.currency)
+            if not amount:
+                self.skip(record, "its amount is zero (DrChrono: an amount cannot be zero)")
+                continue
+            appointment_id, charge_id = self._place(record)
+            kind = record.code("payment_transaction_type", TYPES, "")
+            correction = kind is PaymentType.CORRECTION and amount < 0
+            if amount < 0 and not correction and kind is not PaymentType.REFUND:
+                msg = (
+                    f"amount {amount} is negative for the type {kind.value}: only a REF "
+                    "(refund) or a COR (correction) takes money back"
+                )
+                raise record.fail(msg, InvalidAmountError)
+            with _about(record):
+                payment = Payment(
+                    record.id,
+                    str(record.key("patient")),
+                    Money(-amount if correction else amount, self.currency),
+                    record.day("received_date", "posted_date", "created_at"),
+                    record.code("payment_method", METHODS, "OTHR"),
+                    kind,
+                    appointment_id,
+                    record.key("doctor", required=False),
+                    record.text("notes") or "",
+                    record.text("trace_number") or None,
+                    charge_id,
+                )
+            out = int(amount < 0)
+            self.postings.append(
+                _Posting(
+                    payment=payment,
+                    correction=correction,
+                    parent_id=record.key("parent_id", required=False) if correction else None,
+                    order=(payment.received_on, out, _id_order(record.id)),
+                )
+            )
+
+    def _place(self, record: _Record) -> tuple[str | None, str | None]:
+        """Where DrChrono placed a payment: ``(appointment_id, charge_id)``; its line item wins
+        over a disagreeing appointment; a skipped appointment or line means the general
+        bucket."""
+        appointment_id = record.key("appointment", required=False)
+        line_item = record.key("line_item", required=False)
+        if line_item is not None and line_item in self.dropped:
+            self.change(
+                record,
+                f"its line item {line_item} was not imported ({self.dropped[line_item]}): "
+                "held in the general bucket",
+            )
+            return None, None
+        if line_item is not None:
+            if line_item not in self.charges:
+                msg = f"its line item {line_item!r} is not among the line items"
+                raise record.fail(msg, UnknownIdError)
+            owner = self.charges[line_item].appointment_id
+            if appointment_id is not None and appointment_id != owner:
+                self.change(
+                    record,
+                    f"its line item {line_item} is on appointment {owner}, not on its "
+                    f"appointment {appointment_id}: placed on the line item",
+                )
+            return owner, line_item
+        if appointment_id is not None and appointment_id in self.dropped:
+            self.change(
+                record,
+                f"its appointment {appointment_id} was not imported "
+                f"({self.dropped[appointment_id]}): held in the general bucket",
+            )
+            return None, None
+        if appointment_id is not None and appointment_id not in self.booked:
+            msg = f"its appointment {appointment_id!r} is not among the appointments"
+            raise record.fail(msg, UnknownIdError)
+        return appointment_id, None
+
+    def run(self) -> Ledger:
+        """Apply everything read, in the documented order."""
+        ledger = Ledger.empty(self.currency)
+        for appointment in sorted(self.booked.values(), key=lambda a: (a.date, _id_order(a.id))):
+            ledger = _apply(ledger, add_appointment, appointment, "appointment")
+        for charge in sorted(
+            self.charges.values(),
+            key=lambda c: (self.booked[c.appointment_id].date, _id_order(c.id)),
+        ):
+            ledger = _apply(ledger, add_charge, charge, "line_item")
+        postings = {p.payment.id: p for p in self.postings}
+        for posting in sorted(self.postings, key=lambda p: _order(p, postings)):
+            payment = posting.payment
+            with _named(payment.id):
+                if payment.type is PaymentType.REFUND:
+                    ledger = self._refund(ledger, payment)
+                elif posting.correction:
+                    ledger = self._correct(ledger, posting)
+                else:
+                    ledger = post_payment(ledger, payment)
+                    self.posted.append(payment)
+        return self._cancel(ledger)
+
+    def _refund(self, ledger: Ledger, payment: Payment) -> Ledger:
+        """A refund on an appointment takes its held money first, then its allocations (its
+        line's, when one is named), newest first, reopening its balance — as DrChrono shows
+        it; what is not on the appointment comes from the general bucket."""
+        appointment_id, charge_id = payment.appointment_id, payment.charge_id
+        payment = attrs.evolve(payment, charge_id=None)
+        if appointment_id is None:
+            return refund(ledger, payment)
+        row = _feed_row(ledger, payment.patient_id, appointment_id)
+        held, wanted = to_minor(row.appointment_unallocated, "held"), -payment.minor_units
+        if wanted <= held:
+            return refund(ledger, payment)
+        on = payment.received_on
+        if held:
+            ledger = release_credit(ledger, appointment_id, row.appointment_unallocated, on=on)
+        placed = row.paid
+        if charge_id is not None:
+            placed = next(
+                i.paid for i in line_items(ledger, appointment_id) if i.charge_id == charge_id
+            )
+        take = min(wanted - held, to_minor(placed, "paid"))
+        if take:
+            ledger = unapply(
+                ledger, appointment_id, to_money(take, self.currency), on=on, charge_id=charge_id
+            )
+        self.changed.append(
+            Note(
+                kind="patient_payment",
+                record_id=payment.id,
+                reason=f"a refund of {-payment.amount.amount} on appointment {appointment_id}: "
+                f"took {to_money(held, self.currency).amount} held and "
+                f"{to_money(take, self.currency).amount} allocated (newest first) off it, "
+                "reopening its balance; refunded through the general bucket",
+            )
+        )
+        return refund(ledger, attrs.evolve(payment, appointment_id=None))
+
+    def _correct(self, ledger: Ledger, posting: _Posting) -> Ledger:
+        """A negative correction reverses that much of the payment it corrects: its
+        ``parent_id``, else the newest payment of the patient with money where the correction
+        is placed (its line item, its appointment, or the general bucket)."""
+        payment = posting.payment
+        target = posting.parent_id
+        rule = "its parent_id"
+        if target is None:
+            target = self._corrected(ledger, payment)
+            rule = f"the newest payment with money on {_where(payment)}"
+        elif target not in {p.id for p in self.posted}:
+            msg = f"its parent_id {target!r} is not among the payments before it"
+            raise UnknownIdError(msg, id=payment.id, parent_id=target)
+        notes = f": {payment.notes}" if payment.notes else ""
+        ledger = reverse_payment(
+            ledger,
+            target,
+            payment.amount,
+            on=payment.received_on,
+            reason=f"DrChrono correction {payment.id}{notes}",
+        )
+        self.changed.append(
+            Note(
+                kind="patient_payment",
+                record_id=payment.id,
+                reason=f"a correction: reversed {payment.amount.amount} of payment {target} "
+                f"({rule})",
+            )
+        )
+        return ledger
+
+    def _corrected(self, ledger: Ledger, correction: Payment) -> str:
+        """The newest payment posted of the correction's patient with money where the
+        correction is placed."""
+        for candidate in reversed(self.posted):
+            if candidate.patient_id != correction.patient_id:
+                continue
+            for place in allocations(ledger, candidate.id):
+                if correction.charge_id is not None:
+                    here = place.charge_id == correction.charge_id
+                elif correction.appointment_id is not None:
+                    here = place.appointment_id == correction.appointment_id
+                else:
+                    here = place.appointment_id is None and place.patient_id == candidate.patient_id
+                if here:
+                    return candidate.id
+        msg = (
+            f"a correction of -{correction.amount.amount}: no earlier payment of patient "
+            f"{correction.patient_id!r} has money on {_where(correction)}, and it names no "
+            "parent_id"
+        )
+        raise InvalidInputError(msg, id=correction.id)
+
+    def _cancel(self, ledger: Ledger) -> Ledger:
+        """Cancel the cancelled and rescheduled visits once their payments are in (their held
+        money moves to the general bucket), on the later of their date and their last
+        payment's; one with line items stays payable."""
+        last: dict[str, datetime.date] = {}
+        for posting in self.postings:
+            where = posting.payment.appointment_id
+            if where is not None:
+                last[where] = max(
+                    last.get(where, posting.payment.received_on), posting.payment.received_on
+                )
+        for appointment_id in sorted(self.cancelled, key=_id_order):
+            status = self.cancelled[appointment_id]
+            note = Note(kind="appointment", record_id=appointment_id, reason="")
+            lines = [c.id for c in self.charges.values() if c.appointment_id == appointment_id]
+            if lines:
+                listed = ", ".join(sorted(lines, key=_id_order))
+                reason = (
+                    f"status {status}, but it has line items ({listed}): not cancelled, its "
+                    "lines stay payable"
+                )
+                self.changed.append(attrs.evolve(note, reason=reason))
+                continue
+            date = self.booked[appointment_id].date
+            on = max(date, last.get(appointment_id, date))
+            held = _feed_row(ledger, self.booked[appointment_id].patient_id, appointment_id)
+            ledger = cancel_appointment(
+                ledger, appointment_id, on=on, reason=f"DrChrono status {status}"
+            )
+            reason = f"status {status}: cancelled"
+            if held.appointment_unallocated.amount:
+                amount = held.appointment_unallocated.amount
+                reason += f"; the {amount} it held waits in the general bucket"
+            self.changed.append(attrs.evolve(note, reason=reason))
+        return ledger
+
+    def summary(
+        self, ledger: Ledger, line_records: list[Any], payment_records: list[Any]
+    ) -> ImportSummary:
+        skipped = [0, 0, 0]
+        for note in self.skipped:
+            skipped[_KINDS.index(note.kind)] += 1
+        imported = [r - s for r, s in zip(self.read, skipped, strict=True)]
+        kept = [raw for raw in line_records if str(_Record("line_item", raw).id) in self.charges]
+        found, explained = _reconciled(ledger, kept, payment_records)
+        return ImportSummary(
+            read=Counts(
+                appointments=self.read[0], line_items=self.read[1], patient_payments=self.read[2]
+            ),
+            imported=Counts(
+                appointments=imported[0], line_items=imported[1], patient_payments=imported[2]
+            ),
+            skipped=_sorted_notes(self.skipped),
+            changed=_sorted_notes(self.changed),
+            discrepancies=found,
+            explained=explained,
+        )
+
+
+def _where(payment: Payment) -> str:
+    if payment.charge_id is not None:
+        return f"line item {payment.charge_id}"
+    if payment.appointment_id is not None:
+        return f"appointment {payment.appointment_id}"
+    return "the general bucket"
+
+
+def _sorted_notes(notes: list[Note]) -> tuple[Note, ...]:
+    return tuple(sorted(notes, key=lambda n: (_KINDS.index(n.kind), _id_order(n.record_id))))
+
+
+def _order(
+    posting: _Posting, postings: Mapping[str, _Posting]
+) -> tuple[datetime.date, int, tuple[int, int, str]]:
+    """A payment's place in the import: by received date, money in before money out on one
+    day, then id; a correction never before the payment it names."""
+    parent = postings.get(posting.parent_id) if posting.parent_id is not None else None
+    day, out, number = posting.order
+    if parent is not None and parent.order[0] > day:
+        return (parent.order[0], out, number)
+    return posting.order
+
+
+def _feed_row(ledger: Ledger, patient_id: str, appointment_id: str) -> FeedRow:
+    """The claims-feed row of a patient's appointment (refused: another patient's)."""
+    for row in claims_feed(ledger, patient_id):
+        if row.appointment_id == appointment_id:
+            return row
+    msg = f"appointment {appointment_id!r} is not an open appointment of patient {patient_id!r}"
+    raise PatientMismatchError(msg, id=appointment_id, patient_id=patient_id)
+
+
+def import_records(
+    appointments: Iterable[Mapping[str, Any]],
+    line_items: Iterable[Mapping[str, Any]],
+    patient_payments: Iterable[Mapping[str, Any]],
+    *,
+    currency: str = "USD",
+) -> tuple[Ledger, ImportSummary]:
+    """Build a ledger from DrChrono API records, and say what was done.
+
+    Returns:
+        The ledger and its :class:`ImportSummary` (records read, imported, skipped and why,
+        placements changed and why, and the reconciliation).
+
+    Raises:
+        LedgerError: a malformed or inconsistent record, naming its kind and ``id`` (a
+            repeated id: ``DuplicateIdError`` naming both records). Nothing is returned
+            half-loaded.
+    """
+    importer = _Importer(Ledger.empty(currency).currency)
+    line_records, payment_records = list(line_items), list(patient_payments)
+    importer.appointments(appointments)
+    importer.line_items(line_records)
+    importer.payments(payment_records)
+    ledger = importer.run()
+    return ledger, importer.summary(ledger, line_records, payment_records)
 
 
 def load(
@@ -206,94 +804,32 @@ def load(
     *,
     currency: str = "USD",
 ) -> Ledger:
-    """Build a ledger from DrChrono API records (the ``results`` lists).
+    """Build a ledger from DrChrono API records (:func:`import_records` without its summary).
 
     Raises:
         LedgerError: a malformed or inconsistent record, naming its kind and ``id``. Nothing is
             returned half-loaded.
     """
-    ledger = Ledger.empty(currency)
-    code = ledger.currency
-    booked: dict[str, Appointment] = {}
-    for raw in appointments:
-        record = _Record("appointment", raw)
-        if record.raw.get("patient") is None:
-            continue  # a break in the schedule, not a visit
-        with _about(record):
-            appointment = Appointment(
-                str(record.id),
-                str(record.key("patient")),
-                record.day("scheduled_time"),
-                record.key("doctor", required=False),
-            )
-        booked[appointment.id] = appointment
-    charges: dict[str, Charge] = {}
-    for raw in line_items:
-        record = _Record("line_item", raw)
-        appointment_id = str(record.key("appointment"))
-        if appointment_id not in booked:
-            msg = f"its appointment {appointment_id!r} is not among the appointments"
-            raise record.fail(msg, UnknownIdError)
-        with _about(record):
-            amount = record.amount("pt_paid", code) + record.amount("balance_pt", code)
-            charges[str(record.id)] = Charge(
-                str(record.id),
-                appointment_id,
-                Money(amount, code),
-                record.text("code"),
-                record.text("description"),
-            )
-    payments: list[Payment] = []
-    for raw in patient_payments:
-        record = _Record("patient_payment", raw)
-        target = record.key("appointment", required=False)
-        line_item = record.key("line_item", required=False)
-        if target is None and line_item is not None:
-            if line_item not in charges:
-                msg = f"its line item {line_item!r} is not among the line items"
-                raise record.fail(msg, UnknownIdError)
-            target = charges[line_item].appointment_id
-        if target is not None and target not in booked:
-            msg = f"its appointment {target!r} is not among the appointments"
-            raise record.fail(msg, UnknownIdError)
-        with _about(record):
-            payments.append(
-                Payment(
-                    str(record.id),
-                    str(record.key("patient")),
-                    Money(record.amount("amount", code), code),
-                    record.day("received_date"),
-                    record.code("payment_method", METHODS, "OTHR"),
-                    record.code("payment_transaction_type", TYPES, ""),
-                    target,
-                    record.key("doctor", required=False),
-                    record.text("notes") or "",
-                    record.text("trace_number") or None,
-                )
-            )
-
-    ordered = sorted(booked.values(), key=lambda a: (a.date, _id_order(a.id)))
-    for appointment in ordered:
-        ledger = _apply(ledger, add_appointment, appointment, "appointment")
-    for charge in sorted(
-        charges.values(), key=lambda c: (booked[c.appointment_id].date, _id_order(c.id))
-    ):
-        ledger = _apply(ledger, add_charge, charge, "line_item")
-    for payment in sorted(payments, key=lambda p: (p.received_on, _id_order(p.id))):
-        command = refund if payment.type is PaymentType.REFUND else post_payment
-        ledger = _apply(ledger, command, payment, "patient_payment")
-    return ledger
+    return import_records(appointments, line_items, patient_payments, currency=currency)[0]
 
 
 @contextlib.contextmanager
 def _about(record: _Record) -> Iterator[None]:
     """Name the record in any error its values raise."""
+    with _named(record.raw.get("id"), record.where()):
+        yield
+
+
+@contextlib.contextmanager
+def _named(record_id: object, where: str | None = None) -> Iterator[None]:
+    """Name a patient payment record (or ``where``) in any error raised inside."""
+    where = where or f"patient_payment record {record_id!r}"
     try:
         yield
     except LedgerError as error:
-        if str(error).startswith(record.where()):
+        if str(error).startswith(where):
             raise
-        raise record.fail(str(error), type(error)) from None
+        raise type(error)(f"{where}: {error}", record=record_id) from None
 
 
 def _apply(
@@ -308,44 +844,139 @@ def _apply(
 # -- reconciling -----------------------------------------------------------------------------
 
 
-def reconcile(ledger: Ledger, line_items: Iterable[Mapping[str, Any]]) -> tuple[Discrepancy, ...]:
-    """Per appointment, our ``paid`` and ``balance_due`` against the sums of DrChrono's
-    ``pt_paid`` and ``balance_pt`` over its line items. Empty when they agree."""
+def reconcile(
+    ledger: Ledger,
+    line_items: Iterable[Mapping[str, Any]],
+    patient_payments: Iterable[Mapping[str, Any]] | None = None,
+) -> tuple[Discrepancy, ...]:
+    """Compare our figures with DrChrono's; empty when they agree.
+
+    Per line item, our ``paid`` and ``balance_due`` against its ``pt_paid`` and
+    ``balance_pt``. With the patient payments, also per appointment: the money on it (paid +
+    held; theirs: the payments DrChrono placed on it) and its net balance (balance due − held;
+    theirs: ``Σ balance_pt`` less what it holds beyond ``Σ pt_paid``). Where an appointment's
+    money and net balance agree, a line item's difference is a placement by a DrChrono rule (a
+    deposit it keeps on a future appointment, an overpaid line's negative ``balance_pt``), not
+    a discrepancy. Without the payments every line item's difference is reported.
+    """
+    return _reconciled(ledger, list(line_items), patient_payments)[0]
+
+
+def _ours(ledger: Ledger) -> dict[str, tuple[Any, list[Any]]]:
+    """Every open appointment's feed row and line items, by id."""
+    return {
+        row.appointment_id: (row, list(line_items(ledger, row.appointment_id)))
+        for pid in patients(ledger)
+        for row in claims_feed(ledger, pid)
+    }
+
+
+def _reconciled(
+    ledger: Ledger, line_records: list[Any], payment_records: Iterable[Any] | None
+) -> tuple[tuple[Discrepancy, ...], tuple[Discrepancy, ...]]:
     code = ledger.currency
-    theirs: dict[str, list[int]] = {}
-    for raw in line_items:
-        record = _Record("line_item", raw)
-        sums = theirs.setdefault(str(record.key("appointment")), [0, 0])
-        sums[0] += to_minor(Money(record.amount("pt_paid", code), code), "pt_paid")
-        sums[1] += to_minor(Money(record.amount("balance_pt", code), code), "balance_pt")
-    ours: dict[str, tuple[int, int]] = {}
-    for pid in patients(ledger):
-        for row in claims_feed(ledger, pid):
-            ours[row.appointment_id] = (
-                to_minor(row.paid, "paid"),
-                to_minor(row.balance_due, "balance_due"),
-            )
-    found = []
+    ours = _ours(ledger)
+    theirs: dict[str, dict[str, tuple[int, int]]] = {}  # appointment -> line -> (paid, due)
+    line_owner: dict[str, str] = {}
+    for record in _unique("line_item", line_records):
+        appointment_id = str(record.key("appointment"))
+        line_owner[record.id] = appointment_id
+        theirs.setdefault(appointment_id, {})[record.id] = (
+            to_minor(Money(record.amount("pt_paid", code), code), "pt_paid"),
+            to_minor(Money(record.amount("balance_pt", code), code), "balance_pt"),
+        )
+    money = (
+        None if payment_records is None else _money_placed(payment_records, ours, line_owner, code)
+    )
+    found: list[Discrepancy] = []
+    explained: list[Discrepancy] = []
     for appointment_id in sorted(set(ours) | set(theirs), key=_id_order):
-        mine = ours.get(appointment_id, (0, 0))
-        other = theirs.get(appointment_id, [0, 0])
-        for field, a, b in (("paid", mine[0], other[0]), ("balance_due", mine[1], other[1])):
-            if a != b:
-                found.append(
-                    Discrepancy(
-                        appointment_id=appointment_id,
-                        field=field,
-                        ours=to_money(a, code),
-                        theirs=to_money(b, code),
-                    )
-                )
-    return tuple(found)
+        row, lines = ours.get(appointment_id, (None, []))
+        mine = {
+            item.charge_id: (to_minor(item.paid, "paid"), to_minor(item.balance_due, "due"))
+            for item in lines
+        }
+        other = theirs.get(appointment_id, {})
+        per_line = [
+            Discrepancy(
+                appointment_id=appointment_id,
+                charge_id=charge_id,
+                field=field,
+                ours=to_money(a, code),
+                theirs=to_money(b, code),
+            )
+            for charge_id in sorted(set(mine) | set(other), key=_id_order)
+            for field, a, b in zip(
+                ("paid", "balance_due"),
+                mine.get(charge_id, (0, 0)),
+                other.get(charge_id, (0, 0)),
+                strict=True,
+            )
+            if a != b
+        ]
+        if money is None:
+            found.extend(per_line)
+            continue
+        held = 0 if row is None else to_minor(row.appointment_unallocated, "held")
+        paid = sum(p for p, _ in mine.values())
+        due = sum(d for _, d in mine.values())
+        their_money = money.get(appointment_id, 0)
+        their_paid = sum(p for p, _ in other.values())
+        their_net = sum(d for _, d in other.values()) - (their_money - their_paid)
+        whole = [
+            Discrepancy(
+                appointment_id=appointment_id,
+                field=field,
+                ours=to_money(a, code),
+                theirs=to_money(b, code),
+            )
+            for field, a, b in (
+                ("money", paid + held, their_money),
+                ("net_balance", due - held, their_net),
+            )
+            if a != b
+        ]
+        (found if whole else explained).extend(per_line)
+        found.extend(whole)
+    return tuple(found), tuple(explained)
+
+
+def _money_placed(
+    payment_records: Iterable[Any],
+    ours: Mapping[str, object],
+    line_owner: Mapping[str, str],
+    code: str,
+) -> dict[str, int]:
+    """The signed sum of the payments DrChrono placed on each of our open appointments (by
+    line item first, then appointment; a correction with no place of its own at its
+    parent's)."""
+    placed: dict[str, str | None] = {}
+    amounts: dict[str, int] = {}
+    parents: dict[str, str | None] = {}
+    for record in _unique("patient_payment", payment_records):
+        amounts[record.id] = to_minor(Money(record.amount("amount", code), code), "amount")
+        line = record.key("line_item", required=False)
+        where = (
+            line_owner.get(line) if line is not None else record.key("appointment", required=False)
+        )
+        placed[record.id] = where if where in ours else None
+        parents[record.id] = record.key("parent_id", required=False)
+    money: dict[str, int] = {}
+    for record_id, amount in amounts.items():
+        where = placed[record_id]
+        parent = parents[record_id]
+        if where is None and amount < 0 and parent is not None:
+            where = placed.get(parent)
+        if where is not None:
+            money[where] = money.get(where, 0) + amount
+    return money
 
 
 def load_directory(
     folder: str,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """Read ``appointments.json``, ``line_items.json`` and ``patient_payments.json``."""
+    """Read ``appointments.json``, ``line_items.json`` and ``patient_payments.json``, each in
+    any shape :func:`records` reads."""
     from pathlib import Path  # noqa: PLC0415 - only the command line reads files
 
     out = []
@@ -360,9 +991,16 @@ def load_directory(
 
 
 __all__ = [
+    "CANCELLED_STATUSES",
+    "MAX_EXPONENT",
+    "MAX_NUMBER_CHARS",
     "METHODS",
     "TYPES",
+    "Counts",
     "Discrepancy",
+    "ImportSummary",
+    "Note",
+    "import_records",
     "load",
     "load_directory",
     "read_json",
