@@ -226,19 +226,16 @@ def _import_drchrono(args: argparse.Namespace) -> int:
     from patient_ledger import drchrono  # noqa: PLC0415 - only this subcommand needs it
 
     appointments, line_items, payments = drchrono.load_directory(str(args.folder))
-    ledger = drchrono.load(appointments, line_items, payments, currency=args.currency)
+    ledger, summary = drchrono.import_records(
+        appointments, line_items, payments, currency=args.currency
+    )
     _write_atomically(args.journal, journal.dumps(ledger))
     print(
         f"wrote {len(ledger.events)} events for {len(patients(ledger))} patients to {args.journal}"
     )
-    discrepancies = drchrono.reconcile(ledger, line_items)
-    if not discrepancies:
-        print("reconciled: every appointment's paid and balance due agree with DrChrono")
-        return EXIT_OK
-    print(f"{len(discrepancies)} discrepancies (ours vs DrChrono's):")
-    for d in discrepancies:
-        print(f"  appointment {d.appointment_id}: {d.field} {d.ours.amount} vs {d.theirs.amount}")
-    return EXIT_REFUSED
+    for line in summary.lines():
+        print(line)
+    return EXIT_OK if summary.reconciled else EXIT_REFUSED
 
 
 def _last_hash(text: str) -> str:

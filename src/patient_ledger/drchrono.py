@@ -936,7 +936,13 @@ def _reconciled(
             )
             if a != b
         ]
-        (found if whole else explained).extend(per_line)
+        # A DrChrono rule moves money between an appointment's lines and what it holds; it
+        # never changes a line's total, nor shows lines paid with more than was received.
+        ruled = not whole and their_paid <= their_money
+        ruled = ruled and all(
+            sum(mine.get(c, (0, 0))) == sum(other.get(c, (0, 0))) for c in set(mine) | set(other)
+        )
+        (explained if ruled else found).extend(per_line)
         found.extend(whole)
     return tuple(found), tuple(explained)
 
