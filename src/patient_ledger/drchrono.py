@@ -427,7 +427,8 @@ class _Importer:
         self.currency = currency
         self.booked: dict[str, Appointment] = {}
         self.cancelled: dict[str, str] = {}  # appointment id -> its status
-        self.dropped: dict[str, str] = {}  # appointment or line item id -> why it was skipped
+        self.dropped: dict[str, str] = {}  # a skipped appointment's id -> why
+        self.dropped_lines: dict[str, str] = {}  # a skipped line item's id -> why
         self.charges: dict[str, Charge] = {}
         self.postings: list[_Posting] = []
         self.posted: list[Payment] = []  # the positive payments, in the order posted
@@ -471,7 +472,7 @@ class _Importer:
             if appointment_id in self.dropped:
                 why = self.dropped[appointment_id]
                 self.skip(record, f"its appointment {appointment_id} was not imported ({why})")
-                self.dropped[record.id] = f"its appointment {appointment_id}: {why}"
+                self.dropped_lines[record.id] = f"its appointment {appointment_id}: {why}"
                 continue
             if appointment_id not in self.booked:
                 msg = f"its appointment {appointment_id!r} is not among the appointments"
@@ -534,10 +535,10 @@ class _Importer:
         bucket."""
         appointment_id = record.key("appointment", required=False)
         line_item = record.key("line_item", required=False)
-        if line_item is not None and line_item in self.dropped:
+        if line_item is not None and line_item in self.dropped_lines:
             self.change(
                 record,
-                f"its line item {line_item} was not imported ({self.dropped[line_item]}): "
+                f"its line item {line_item} was not imported ({self.dropped_lines[line_item]}): "
                 "held in the general bucket",
             )
             return None, None
@@ -689,12 +690,14 @@ class _Importer:
                 last[where] = max(
                     last.get(where, posting.payment.received_on), posting.payment.received_on
                 )
+        lines: dict[str, list[str]] = {}
+        for charge in self.charges.values():
+            lines.setdefault(charge.appointment_id, []).append(charge.id)
         for appointment_id in sorted(self.cancelled, key=_id_order):
             status = self.cancelled[appointment_id]
             note = Note(kind="appointment", record_id=appointment_id, reason="")
-            lines = [c.id for c in self.charges.values() if c.appointment_id == appointment_id]
-            if lines:
-                listed = ", ".join(sorted(lines, key=_id_order))
+            if appointment_id in lines:
+                listed = ", ".join(sorted(lines[appointment_id], key=_id_order))
                 reason = (
                     f"status {status}, but it has line items ({listed}): not cancelled, its "
                     "lines stay payable"
@@ -788,13 +791,22 @@ def import_records(
             repeated id: ``DuplicateIdError`` naming both records). Nothing is returned
             half-loaded.
     """
-    importer = _Importer(Ledger.empty(currency).currency)
     line_records, payment_records = list(line_items), list(patient_payments)
-    importer.appointments(appointments)
-    importer.line_items(line_records)
-    importer.payments(payment_records)
-    ledger = importer.run()
+    importer, ledger = _imported(appointments, line_records, payment_records, currency)
     return ledger, importer.summary(ledger, line_records, payment_records)
+
+
+def _imported(
+    appointments: Iterable[object],
+    line_items: Iterable[object],
+    patient_payments: Iterable[object],
+    currency: str,
+) -> tuple[_Importer, Ledger]:
+    importer = _Importer(Ledger.empty(currency).currency)
+    importer.appointments(appointments)
+    importer.line_items(line_items)
+    importer.payments(patient_payments)
+    return importer, importer.run()
 
 
 def load(
@@ -810,7 +822,7 @@ def load(
         LedgerError: a malformed or inconsistent record, naming its kind and ``id``. Nothing is
             returned half-loaded.
     """
-    return import_records(appointments, line_items, patient_payments, currency=currency)[0]
+    return _imported(appointments, line_items, patient_payments, currency)[1]
 
 
 @contextlib.contextmanager
@@ -853,19 +865,35 @@ def reconcile(
 
     Per line item, our ``paid`` and ``balance_due`` against its ``pt_paid`` and
     ``balance_pt``. With the patient payments, also per appointment: the money on it (paid +
-    held; theirs: the payments DrChrono placed on it) and its net balance (balance due − held;
-    theirs: ``Σ balance_pt`` less what it holds beyond ``Σ pt_paid``). Where an appointment's
-    money and net balance agree, a line item's difference is a placement by a DrChrono rule (a
-    deposit it keeps on a future appointment, an overpaid line's negative ``balance_pt``), not
-    a discrepancy. Without the payments every line item's difference is reported.
+    held; theirs: the payments DrChrono placed on it, by line item first, then appointment)
+    and its net balance (balance due − held; theirs: ``Σ balance_pt`` less what it holds beyond
+    ``Σ pt_paid``). A line item's difference is a placement by a DrChrono rule — a deposit it
+    keeps unapplied on a future appointment, an overpaid line's negative ``balance_pt`` — and
+    not a discrepancy when the appointment's money and net balance agree, each line's total
+    (paid + balance) agrees, and DrChrono's lines show no more paid than the appointment
+    received. Without the payments every line item's difference is reported.
+
+    Returns:
+        The discrepancies, by appointment (numeric ids in numeric order): its line items'
+        (``charge_id`` set), then its own (``charge_id`` None).
     """
     return _reconciled(ledger, list(line_items), patient_payments)[0]
 
 
-def _ours(ledger: Ledger) -> dict[str, tuple[Any, list[Any]]]:
+#: Per line item: ``(paid, balance due)`` in minor units, by line item id.
+_Lines = dict[str, tuple[int, int]]
+
+
+def _ours(ledger: Ledger) -> dict[str, tuple[FeedRow, _Lines]]:
     """Every open appointment's feed row and line items, by id."""
     return {
-        row.appointment_id: (row, list(line_items(ledger, row.appointment_id)))
+        row.appointment_id: (
+            row,
+            {
+                item.charge_id: (to_minor(item.paid, "paid"), to_minor(item.balance_due, "due"))
+                for item in line_items(ledger, row.appointment_id)
+            },
+        )
         for pid in patients(ledger)
         for row in claims_feed(ledger, pid)
     }
@@ -874,9 +902,10 @@ def _ours(ledger: Ledger) -> dict[str, tuple[Any, list[Any]]]:
 def _reconciled(
     ledger: Ledger, line_records: list[Any], payment_records: Iterable[Any] | None
 ) -> tuple[tuple[Discrepancy, ...], tuple[Discrepancy, ...]]:
+    """The discrepancies, and the line-item differences DrChrono's rules explain."""
     code = ledger.currency
     ours = _ours(ledger)
-    theirs: dict[str, dict[str, tuple[int, int]]] = {}  # appointment -> line -> (paid, due)
+    theirs: dict[str, _Lines] = {}  # by appointment
     line_owner: dict[str, str] = {}
     for record in _unique("line_item", line_records):
         appointment_id = str(record.key("appointment"))
@@ -885,66 +914,72 @@ def _reconciled(
             to_minor(Money(record.amount("pt_paid", code), code), "pt_paid"),
             to_minor(Money(record.amount("balance_pt", code), code), "balance_pt"),
         )
-    money = (
-        None if payment_records is None else _money_placed(payment_records, ours, line_owner, code)
-    )
+    money = None
+    if payment_records is not None:
+        money = _money_placed(payment_records, ours, line_owner, code)
     found: list[Discrepancy] = []
     explained: list[Discrepancy] = []
     for appointment_id in sorted(set(ours) | set(theirs), key=_id_order):
-        row, lines = ours.get(appointment_id, (None, []))
-        mine = {
-            item.charge_id: (to_minor(item.paid, "paid"), to_minor(item.balance_due, "due"))
-            for item in lines
-        }
+        row, mine = ours.get(appointment_id, (None, {}))
         other = theirs.get(appointment_id, {})
-        per_line = [
-            Discrepancy(
-                appointment_id=appointment_id,
-                charge_id=charge_id,
-                field=field,
-                ours=to_money(a, code),
-                theirs=to_money(b, code),
-            )
-            for charge_id in sorted(set(mine) | set(other), key=_id_order)
-            for field, a, b in zip(
-                ("paid", "balance_due"),
-                mine.get(charge_id, (0, 0)),
-                other.get(charge_id, (0, 0)),
-                strict=True,
-            )
-            if a != b
-        ]
+        lines = sorted(set(mine) | set(other), key=_id_order)
+
+        per_line = _differences(
+            appointment_id,
+            code,
+            [
+                (line, field, a, b)
+                for line in lines
+                for field, a, b in zip(
+                    ("paid", "balance_due"),
+                    mine.get(line, (0, 0)),
+                    other.get(line, (0, 0)),
+                    strict=True,
+                )
+            ],
+        )
         if money is None:
             found.extend(per_line)
             continue
         held = 0 if row is None else to_minor(row.appointment_unallocated, "held")
-        paid = sum(p for p, _ in mine.values())
-        due = sum(d for _, d in mine.values())
-        their_money = money.get(appointment_id, 0)
-        their_paid = sum(p for p, _ in other.values())
-        their_net = sum(d for _, d in other.values()) - (their_money - their_paid)
-        whole = [
-            Discrepancy(
-                appointment_id=appointment_id,
-                field=field,
-                ours=to_money(a, code),
-                theirs=to_money(b, code),
-            )
-            for field, a, b in (
-                ("money", paid + held, their_money),
-                ("net_balance", due - held, their_net),
-            )
-            if a != b
-        ]
+        their_money, their_paid = money.get(appointment_id, 0), sum(p for p, _ in other.values())
+        whole = _differences(
+            appointment_id,
+            code,
+            [
+                (None, "money", sum(p for p, _ in mine.values()) + held, their_money),
+                (
+                    None,
+                    "net_balance",
+                    sum(d for _, d in mine.values()) - held,
+                    sum(d for _, d in other.values()) - (their_money - their_paid),
+                ),
+            ],
+        )
         # A DrChrono rule moves money between an appointment's lines and what it holds; it
         # never changes a line's total, nor shows lines paid with more than was received.
         ruled = not whole and their_paid <= their_money
-        ruled = ruled and all(
-            sum(mine.get(c, (0, 0))) == sum(other.get(c, (0, 0))) for c in set(mine) | set(other)
-        )
+        ruled = ruled and all(sum(mine.get(c, (0, 0))) == sum(other.get(c, (0, 0))) for c in lines)
         (explained if ruled else found).extend(per_line)
         found.extend(whole)
     return tuple(found), tuple(explained)
+
+
+def _differences(
+    appointment_id: str, code: str, pairs: Iterable[tuple[str | None, str, int, int]]
+) -> list[Discrepancy]:
+    """A discrepancy for each ``(line item or None, field, ours, theirs)`` that differs."""
+    return [
+        Discrepancy(
+            appointment_id=appointment_id,
+            charge_id=line,
+            field=field,
+            ours=to_money(a, code),
+            theirs=to_money(b, code),
+        )
+        for line, field, a, b in pairs
+        if a != b
+    ]
 
 
 def _money_placed(
