@@ -923,7 +923,6 @@ def _reconciled(
         row, mine = ours.get(appointment_id, (None, {}))
         other = theirs.get(appointment_id, {})
         lines = sorted(set(mine) | set(other), key=_id_order)
-
         per_line = _differences(
             appointment_id,
             code,
