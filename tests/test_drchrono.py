@@ -552,3 +552,11 @@ def test_import_drchrono_exits_1_naming_each_discrepancy(
     assert "1 discrepancies" not in text
     assert "line item 9103 (appointment 6002): paid 0.00 vs 10.00" in text
     assert "line item 9103 (appointment 6002): balance_due 40.00 vs 30.00" in text
+
+
+def test_a_correction_never_reverses_another_patients_payment() -> None:
+    appointments, items, payments = visit(paid(1, "40", 3))
+    payments.append(paid(2, "-10", 4, patient=8, appointment=None, payment_transaction_type="COR"))
+    payments[-1]["parent_id"] = 1
+    with pytest.raises(pl.UnknownIdError, match="parent_id '1' is not among the payments of"):
+        drchrono.load(appointments, items, payments)

@@ -431,7 +431,7 @@ class _Importer:
         self.dropped_lines: dict[str, str] = {}  # a skipped line item's id -> why
         self.charges: dict[str, Charge] = {}
         self.postings: list[_Posting] = []
-        self.posted: list[Payment] = []  # the positive payments, in the order posted
+        self.posted: dict[str, list[Payment]] = {}  # by patient: payments > 0, as posted
         self.read = [0, 0, 0]
         self.skipped: list[Note] = []
         self.changed: list[Note] = []
@@ -586,7 +586,7 @@ class _Importer:
                     ledger = self._correct(ledger, posting)
                 else:
                     ledger = post_payment(ledger, payment)
-                    self.posted.append(payment)
+                    self.posted.setdefault(payment.patient_id, []).append(payment)
         return self._cancel(ledger)
 
     def _refund(self, ledger: Ledger, payment: Payment) -> Ledger:
@@ -636,8 +636,11 @@ class _Importer:
         if target is None:
             target = self._corrected(ledger, payment)
             rule = f"the newest payment with money on {_where(payment)}"
-        elif target not in {p.id for p in self.posted}:
-            msg = f"its parent_id {target!r} is not among the payments before it"
+        elif all(p.id != target for p in self.posted.get(payment.patient_id, [])):
+            msg = (
+                f"its parent_id {target!r} is not among the payments of patient "
+                f"{payment.patient_id!r} before it"
+            )
             raise UnknownIdError(msg, id=payment.id, parent_id=target)
         notes = f": {payment.notes}" if payment.notes else ""
         ledger = reverse_payment(
@@ -660,9 +663,7 @@ class _Importer:
     def _corrected(self, ledger: Ledger, correction: Payment) -> str:
         """The newest payment posted of the correction's patient with money where the
         correction is placed."""
-        for candidate in reversed(self.posted):
-            if candidate.patient_id != correction.patient_id:
-                continue
+        for candidate in reversed(self.posted.get(correction.patient_id, [])):
             for place in allocations(ledger, candidate.id):
                 if correction.charge_id is not None:
                     here = place.charge_id == correction.charge_id
