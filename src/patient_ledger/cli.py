@@ -104,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
         "folder",
         type=Path,
         help="holds appointments.json, line_items.json and patient_payments.json "
-        "(each a list, an API page with results, or a list of pages)",
+        "(each a list, an API page with data or results, or a list of pages)",
     )
     drchrono.add_argument("--journal", type=Path, required=True, help="the journal to write")
     drchrono.add_argument("--currency", default="USD")
