@@ -635,7 +635,7 @@ class _Importer:
         rule = "its parent_id"
         if target is None:
             target = self._corrected(ledger, payment)
-            rule = f"the newest payment with money on {_where(payment)}"
+            rule = f"the newest payment with money {_where(payment)}"
         elif all(p.id != target for p in self.posted.get(payment.patient_id, [])):
             msg = (
                 f"its parent_id {target!r} is not among the payments of patient "
@@ -675,7 +675,7 @@ class _Importer:
                     return candidate.id
         msg = (
             f"a correction of -{correction.amount.amount}: no earlier payment of patient "
-            f"{correction.patient_id!r} has money on {_where(correction)}, and it names no "
+            f"{correction.patient_id!r} has money {_where(correction)}, and it names no "
             "parent_id"
         )
         raise InvalidInputError(msg, id=correction.id)
@@ -742,11 +742,13 @@ class _Importer:
 
 
 def _where(payment: Payment) -> str:
+    """Where a payment is placed, for a message: ``on line item 11``, ``in the general
+    bucket``."""
     if payment.charge_id is not None:
-        return f"line item {payment.charge_id}"
+        return f"on line item {payment.charge_id}"
     if payment.appointment_id is not None:
-        return f"appointment {payment.appointment_id}"
-    return "the general bucket"
+        return f"on appointment {payment.appointment_id}"
+    return "in the general bucket"
 
 
 def _sorted_notes(notes: list[Note]) -> tuple[Note, ...]:
