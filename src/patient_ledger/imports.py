@@ -376,12 +376,13 @@ class _Spool:
             return state.appointment(key).appointment.date.toordinal()
         return None
 
-    def add(self, kind: str, day: int, place: tuple[int, int], value: object, key: str) -> None:
-        """Spool a value read at ``place`` (file, line); a visit's or charge's day is kept for
-        the rows that name it."""
+    def add(self, kind: str, day: int, place: tuple[int, int], value: object) -> None:
+        """Spool a value read at ``place`` (file, line) to be posted on ``day``; a visit's
+        date and a charge's day are kept for the rows that name them."""
         self.pending.append((day, _RANK[kind], *place, pickle.dumps(value)))
-        if kind in {"visits", "charges"}:
-            self.db.execute("INSERT OR IGNORE INTO day VALUES (?, ?, ?)", (kind, key, day))
+        if isinstance(value, Appointment | Charge):
+            known = value.date.toordinal() if isinstance(value, Appointment) else day
+            self.db.execute("INSERT OR IGNORE INTO day VALUES (?, ?, ?)", (kind, value.id, known))
         self.count += 1
         self.flush(now=False)
 
@@ -480,8 +481,7 @@ def _read(
 
             value = build(get, currency)
             day, what = _day(spool, kind, value)
-            key = value.id if isinstance(value, Appointment | Charge) else ""
-            spool.add(what, day, (file, line), value, key)
+            spool.add(what, day, (file, line), value)
         except LedgerError as error:
             raise _at(error, where, line) from None
         if progress:
