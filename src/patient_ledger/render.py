@@ -126,9 +126,8 @@ def report_text(ledger: Ledger, patient_id: str, on: datetime.date, *, colour: b
 #: The printed page: the tables' sheet, a page margin, and the seed's colours kept on paper.
 _PAGE_STYLE = (
     "body{font-family:sans-serif;margin:1.5em;color:#111}"
-    "h1{font-size:1.4em;margin:0 0 .2em}h2{font-size:1.1em;margin:1.2em 0 .3em}"
-    "p.meta,p.legend{margin:.2em 0;color:#333}"
-    "table.pl caption{text-align:left;font-weight:bold;padding:.2em 0}"
+    "h1{font-size:1.4em;margin:0 0 .2em}p.meta,p.legend{margin:.2em 0 1em;color:#333}"
+    "table.pl caption{text-align:left;font-weight:bold;font-size:1.1em;padding:.6em 0 .3em}"
     "span.green{background:#b7e4b0;padding:0 .3em}span.yellow{background:#fff3a6;padding:0 .3em}"
     "@media print{@page{margin:1.5cm}body{margin:0}"
     "table.pl{page-break-inside:avoid}"
@@ -154,18 +153,14 @@ def report_html(ledger: Ledger, patient_id: str, on: datetime.date) -> str:
     parts = [
         f"<h1>Patient {pid}</h1>",
         f'<p class="meta">Amounts in {html.escape(ledger.currency)}; aging on {on}.</p>',
-        _section("Balances", tables.DASHBOARD, [dashboard(ledger, patient_id)]),
-        _section("Visits", tables.CLAIMS_FEED, cells=feed.html_cells()),
+        _section(tables.DASHBOARD, [dashboard(ledger, patient_id)]),
+        _section(tables.CLAIMS_FEED, cells=feed.html_cells()),
         _LEGEND_HTML,
+        _section(tables.UNALLOCATED_ENTRIES, unallocated_entries(ledger, patient_id)),
         _section(
-            "Payments not yet applied",
-            tables.UNALLOCATED_ENTRIES,
-            unallocated_entries(ledger, patient_id),
-        ),
-        _section(
-            f"Balance due by age on {on.isoformat()}",
             tables.AGING,
             [aging(ledger, patient_id, on=on)],
+            caption=f"{tables.AGING.caption} on {on}",
         ),
     ]
     return (
@@ -177,11 +172,11 @@ def report_html(ledger: Ledger, patient_id: str, on: datetime.date) -> str:
 
 
 def _section(
-    title: str,
     view: tables.View,
     rows: Sequence[object] = (),
     *,
     cells: Sequence[Sequence[_html.Cell]] | None = None,
+    caption: str | None = None,
 ) -> str:
-    table = tables.html_table(view, rows, cells=cells, style=False)
-    return f"<section><h2>{html.escape(title)}</h2>{table}</section>"
+    table = tables.html_table(view, rows, cells=cells, caption=caption, style=False)
+    return f"<section>{table}</section>"
