@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import io
 import pickle
 import re
 import sqlite3
@@ -39,13 +40,14 @@ import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import attrs
 from moneyed import Money
 
 from patient_ledger.commands import add_appointment, add_charge, adjust_charge, post_payment, refund
 from patient_ledger.errors import InvalidInputError, LedgerError, UnknownIdError
+from patient_ledger.money import FrozenMoney
 from patient_ledger.state import Ledger, state_of
 from patient_ledger.values import Adjustment, Appointment, Charge, Payment, PaymentType
 
@@ -349,6 +351,54 @@ def _records(path: Path, where: str) -> Iterator[tuple[int, list[str]]]:
             raise InvalidInputError(msg, file=where, line=start) from None
 
 
+class _Pickler(pickle.Pickler):
+    """Spooled values name their amounts, dates and strings by value (``persistent_id``), so
+    that :class:`_Unpickler` hands every row the same objects for the same values: a
+    million rows share a few hundred dates and amounts, and each visit's id is one string for
+    the visit, its charges and its payments. It is most of the memory a ledger built by an
+    import needs."""
+
+    def persistent_id(self, obj: Any) -> bytes | None:
+        # Bytes: a persistent id is pickled too, and bytes are not shared (no recursion).
+        # Exact types: a str enum member (a payment's method) is pickled as itself.
+        kind = type(obj)
+        if kind is str:
+            return b"s" + cast("str", obj).encode("utf-8", "surrogatepass")
+        if kind is datetime.date:
+            return b"d" + cast("datetime.date", obj).isoformat().encode()
+        if kind is FrozenMoney:
+            return b"m" + f"{obj.amount} {obj.currency.code}".encode()
+        return None
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, blob: bytes, shared: dict[bytes, object]) -> None:
+        super().__init__(io.BytesIO(blob))
+        self.shared = shared
+
+    def persistent_load(self, pid: Any) -> object:
+        found = self.shared.get(pid)
+        if found is None:
+            if len(self.shared) >= 100_000:  # bounded: ids are shared while they are near
+                self.shared.clear()
+            kind, text = pid[:1], pid[1:].decode("utf-8", "surrogatepass")
+            if kind == b"s":
+                found = text
+            elif kind == b"d":
+                found = datetime.date.fromisoformat(text)
+            else:
+                amount, code = text.split(" ")
+                found = FrozenMoney(Decimal(amount), code)
+            self.shared[pid] = found
+        return found
+
+
+def _dumps(value: object) -> bytes:
+    out = io.BytesIO()
+    _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    return out.getvalue()
+
+
 class _Spool:
     """Rows parsed and waiting to be posted, in a temporary SQLite file, sorted on the way out."""
 
@@ -379,7 +429,7 @@ class _Spool:
     def add(self, kind: str, day: int, place: tuple[int, int], value: object) -> None:
         """Spool a value read at ``place`` (file, line) to be posted on ``day``; a visit's
         date and a charge's day are kept for the rows that name them."""
-        self.pending.append((day, _RANK[kind], *place, pickle.dumps(value)))
+        self.pending.append((day, _RANK[kind], *place, _dumps(value)))
         if isinstance(value, Appointment | Charge):
             known = value.date.toordinal() if isinstance(value, Appointment) else day
             self.db.execute("INSERT OR IGNORE INTO day VALUES (?, ?, ?)", (kind, value.id, known))
@@ -397,8 +447,9 @@ class _Spool:
         self.flush()
         self.db.execute("CREATE INDEX posting ON row (day, rank, file, line)")
         query = "SELECT file, line, value FROM row ORDER BY day, rank, file, line"
+        shared: dict[bytes, object] = {}
         for file, line, blob in self.db.execute(query):
-            yield file, line, pickle.loads(blob)  # noqa: S301 - our own rows, spooled just now
+            yield file, line, _Unpickler(blob, shared).load()  # our own rows, spooled just now
 
 
 def import_files(
