@@ -11,6 +11,7 @@ Exit codes (also in ``patient-ledger --help``):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime
 import json
@@ -18,7 +19,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TextIO
@@ -341,21 +342,12 @@ def _append_journal(path: Path, ledger: Ledger, start: int) -> None:
             for line in old:
                 if line.strip():
                     prev = str(json.loads(line)["hash"])
-    folder = path.parent if str(path.parent) else Path()
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            if start:
-                with path.open(encoding="utf-8") as old:
-                    shutil.copyfileobj(old, out)
-            for _, line, _ in journal.lines(ledger, start, prev):
-                out.write(line + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with _atomic_file(path) as out:
+        if start:
+            with path.open(encoding="utf-8") as old:
+                shutil.copyfileobj(old, out)
+        for _, line, _ in journal.lines(ledger, start, prev):
+            out.write(line + "\n")
 
 
 # -- patient-ledger balances: every patient's dashboard ----------------------------------------
@@ -478,11 +470,19 @@ class _Progress:
 
 def _write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` whole or not at all (a temporary file, then a rename)."""
+    with _atomic_file(path) as out:
+        out.write(text)
+
+
+@contextlib.contextmanager
+def _atomic_file(path: Path) -> Iterator[TextIO]:
+    """A temporary file beside ``path`` to write; on success it is synced and renamed over
+    ``path``, on any error removed (``path`` whole or not at all)."""
     folder = path.parent if str(path.parent) else Path()
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
+            yield out
             out.flush()
             os.fsync(out.fileno())
         Path(temporary).replace(path)
