@@ -323,10 +323,12 @@ def _import(args: argparse.Namespace) -> int:
     progress = _Progress()
     try:
         ledger, summary = import_files(ledger, files, mapping=mapping, progress=progress)
-    except LedgerError:
+    except LedgerError as error:
         progress.done()
-        print(f"nothing imported: {args.journal} is unchanged", file=sys.stderr)
-        raise
+        print(f"refused: {error}", file=sys.stderr)
+        state = "is unchanged" if exists else "was not created"
+        print(f"nothing imported: {args.journal} {state}", file=sys.stderr)
+        return EXIT_REFUSED
     progress.done()
     _append_journal(args.journal, ledger, start if exists else 0)
     print(f"{summary.text()}; written to {args.journal}")

@@ -65,21 +65,36 @@ class Field:
     required: bool = False
 
 
+_PATIENT = ("patient_id", "patient", "mrn", "patient_mrn", "chart_id", "chart_number")
+_VISIT = (
+    "visit_id",
+    "appointment_id",
+    "appt_id",
+    "appointment_number",
+    "appointment",
+    "encounter_id",
+)
+_PROVIDER = ("provider", "doctor", "provider_id", "rendering_provider")
+
 #: Every kind's fields and the common headers recognised for them.
 FIELDS: Mapping[str, tuple[Field, ...]] = {
     "visits": (
-        Field("id", ("visit_id", "appointment_id", "appt_id", "id"), required=True),
-        Field("patient_id", ("patient_id", "patient", "mrn", "chart_id"), required=True),
-        Field("date", ("date", "visit_date", "appointment_date", "service_date"), required=True),
-        Field("provider", ("provider", "doctor", "provider_id")),
+        Field(
+            "id",
+            ("visit_id", "appointment_id", "appt_id", "appointment_number", "encounter_id", "id"),
+            required=True,
+        ),
+        Field("patient_id", _PATIENT, required=True),
+        Field(
+            "date",
+            ("date", "visit_date", "appointment_date", "service_date", "date_of_service", "dos"),
+            required=True,
+        ),
+        Field("provider", _PROVIDER),
     ),
     "charges": (
         Field("id", ("charge_id", "line_item_id", "line_id", "id"), required=True),
-        Field(
-            "appointment_id",
-            ("visit_id", "appointment_id", "appt_id", "appointment"),
-            required=True,
-        ),
+        Field("appointment_id", _VISIT, required=True),
         Field(
             "amount",
             ("amount", "patient_responsibility", "charge_amount", "charge", "fee"),
@@ -90,7 +105,7 @@ FIELDS: Mapping[str, tuple[Field, ...]] = {
     ),
     "payments": (
         Field("id", ("payment_id", "id", "transaction_id"), required=True),
-        Field("patient_id", ("patient_id", "patient", "mrn", "chart_id"), required=True),
+        Field("patient_id", _PATIENT, required=True),
         Field("amount", ("amount", "payment_amount", "paid"), required=True),
         Field(
             "received_on",
@@ -99,9 +114,9 @@ FIELDS: Mapping[str, tuple[Field, ...]] = {
         ),
         Field("method", ("method", "payment_method")),
         Field("type", ("type", "payment_type")),
-        Field("appointment_id", ("visit_id", "appointment_id", "appt_id", "appointment")),
+        Field("appointment_id", _VISIT),
         Field("charge_id", ("charge_id", "line_item_id", "line_id")),
-        Field("provider", ("provider", "doctor", "provider_id")),
+        Field("provider", _PROVIDER),
         Field("notes", ("notes", "memo", "note")),
         Field("reference", ("reference", "check_number", "ref")),
     ),
@@ -149,13 +164,14 @@ class Summary:
 
     def text(self) -> str:
         """One line for a person: ``imported 12 visits, 30 charges, ...``."""
-        parts = [
-            f"{self.visits} visits",
-            f"{self.charges} charges",
-            f"{self.payments} payments",
-            f"{self.refunds} refunds",
-            f"{self.adjustments} adjustments",
-        ]
+        counts = {
+            "visit": self.visits,
+            "charge": self.charges,
+            "payment": self.payments,
+            "refund": self.refunds,
+            "adjustment": self.adjustments,
+        }
+        parts = [f"{n} {word}{'' if n == 1 else 's'}" for word, n in counts.items()]
         text = f"imported {', '.join(parts)} from {self.rows} rows"
         if self.unchanged:
             text += f" ({self.unchanged} already in the journal)"
