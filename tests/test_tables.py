@@ -109,3 +109,43 @@ def test_ids_in_text_reports_cannot_steer_the_terminal() -> None:
     assert r"P\x1b]0;owned\x07" in texts[1]
     assert r"Where PAY\x1b's money" in texts[2]
     assert tables.printable("Zoë ✓") == "Zoë ✓"  # printable text is left alone
+
+
+def test_records_give_the_rows_frames_builds_by_hand() -> None:
+    """What patient_ledger.frames can adopt: the same rows from the one description."""
+    from patient_ledger import frames
+    from patient_ledger.demo import lines_and_policies, month_at_the_practice, play
+
+    ledger = pl.Ledger.empty()
+    for _, ledger in play(month_at_the_practice() + lines_and_policies()):  # noqa: B007
+        pass
+    on = D(2025, 4, 30)
+    by_hand = frames.records(ledger, on=on)
+    described: dict[str, list[dict[str, object]]] = {name: [] for name in by_hand}
+    for pid in pl.patients(ledger):
+        described["dashboards"].append(
+            tables.records(tables.DASHBOARD, pl.dashboard(ledger, pid), patient_id=pid)
+        )
+        feed = pl.claims_feed(ledger, pid)
+        for row in feed:
+            described["claims_feed"].append(tables.records(tables.CLAIMS_FEED, row, patient_id=pid))
+            described["line_items"].extend(
+                tables.records(tables.LINE_ITEMS, item, patient_id=pid)
+                for item in pl.line_items(ledger, row.appointment_id)
+            )
+        described["unallocated_entries"].extend(
+            tables.records(tables.UNALLOCATED_ENTRIES, e, patient_id=pid)
+            for e in pl.unallocated_entries(ledger, pid)
+        )
+        described["aging"].append(
+            tables.records(tables.AGING, pl.aging(ledger, pid, on=on), patient_id=pid)
+        )
+    for event in ledger.events:
+        if isinstance(event, pl.PaymentPosted | pl.RefundPosted):
+            described["allocations"].extend(
+                tables.records(tables.ALLOCATIONS, a)
+                for a in pl.allocations(ledger, event.payment.id)
+            )
+    assert described == by_hand
+    with pytest.raises(TypeError, match="not a row of aging"):
+        tables.records(tables.AGING, pl.dashboard(ledger, "ANA"))

@@ -10,6 +10,8 @@ each field, the heading a person reads, how it is shown in a table, and what a m
   order, amounts as exact decimal strings and dates as ``YYYY-MM-DD`` — JSON and CSV;
   :func:`values` does the same with amounts as ``Decimal`` and dates as ``date`` — DataFrame
   rows and records;
+* :func:`records` gives a flat row (``patient_id`` first, say) for ``patient_ledger.frames``
+  and DataFrames, each column's :class:`Kind` telling amounts and dates apart for dtypes;
 * :func:`text_table` renders rows as a rich table, ids and free text made safe for a terminal
   (:func:`printable`); :func:`html_cells` and :func:`html_table` render the same columns as
   escaped HTML, the seed's green and yellow boxes marked.
@@ -393,10 +395,17 @@ def keyed(rows: Mapping[str, object]) -> dict[str, dict[str, Any]]:
 
 
 def records(view: View, value: object, **first: object) -> dict[str, Any]:
-    """A flat record of a view value (``first`` fields before its own): exact ``Decimal``
-    amounts and ``date`` dates, in the view's order — a DataFrame row."""
+    """A flat record of a view value (``first`` fields before its own, in declaration order):
+    exact ``Decimal`` amounts and ``date`` dates — a DataFrame row. ``view`` says which
+    columns are amounts or dates (:attr:`Column.kind`) for a frame's dtypes and which heading
+    each field shows under (:meth:`View.headings`, or ``{c.field: c.heading for c in
+    view.columns}`` to rename a frame's columns for display)."""
     data = values(value)
-    return first | {f: data[f] for f in view.fields()}
+    missing = set(view.fields()) - set(data)
+    if missing:
+        msg = f"{type(value).__name__} is not a row of {view.name}: no {sorted(missing)}"
+        raise TypeError(msg)
+    return first | data
 
 
 __all__ = [
