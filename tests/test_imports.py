@@ -300,3 +300,18 @@ def test_the_progress_bar_shows_only_on_a_terminal() -> None:
     bar.advance(5000)
     bar.done()
     assert "posting" in shown.getvalue()
+
+
+def test_one_call_for_every_dashboard_agrees_with_the_shards(clinic: Path) -> None:
+    from patient_ledger import batch
+
+    ledger = journal.loads(clinic.read_text())
+    every = dashboards(ledger)
+    assert every == batch.dashboards(batch.partition(ledger, 3))
+    assert every == {pid: pl.dashboard(ledger, pid) for pid in pl.patients(ledger)}
+
+
+def test_a_single_path_per_kind(tmp_path: Path) -> None:
+    ledger, summary = import_files(pl.Ledger.empty(), {"visits": write(tmp_path, "v.csv", VISITS)})
+    assert (summary.visits, pl.patients(ledger)) == (1, ("P1",))
+    assert summary.text().startswith("imported 1 visit, 0 charges")

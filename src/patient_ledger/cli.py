@@ -320,16 +320,19 @@ def _import(args: argparse.Namespace) -> int:
         msg = f"--currency {args.currency} but {args.journal} is in {ledger.currency}"
         raise InvalidInputError(msg)
     start = len(ledger.events)
-    progress = _Progress()
+    size = sum(path.stat().st_size for paths in files.values() for path in paths)
+    progress = _Progress() if size >= 1_000_000 else None  # a bar only where one helps
     try:
         ledger, summary = import_files(ledger, files, mapping=mapping, progress=progress)
     except LedgerError as error:
-        progress.done()
+        if progress:
+            progress.done()
         print(f"refused: {error}", file=sys.stderr)
         state = "is unchanged" if exists else "was not created"
         print(f"nothing imported: {args.journal} {state}", file=sys.stderr)
         return EXIT_REFUSED
-    progress.done()
+    if progress:
+        progress.done()
     _append_journal(args.journal, ledger, start if exists else 0)
     print(f"{summary.text()}; written to {args.journal}")
     return EXIT_OK

@@ -470,7 +470,7 @@ class _Spool:
 
 def import_files(
     ledger: Ledger,
-    files: Mapping[str, Sequence[str | Path]],
+    files: Mapping[str, str | Path | Sequence[str | Path]],
     *,
     mapping: Mapping[str, Mapping[str, str]] | None = None,
     progress: Progress | None = None,
@@ -481,7 +481,7 @@ def import_files(
     Args:
         ledger: the ledger to post to (its currency is the amounts').
         files: CSV files by kind (``"visits"``, ``"charges"``, ``"payments"`` — payments and
-            refunds —, ``"adjustments"``).
+            refunds —, ``"adjustments"``): a path or a sequence of paths each.
         mapping: ``{kind: {field: header}}`` for headers that are not the common names.
         progress: told of each phase (reading, posting) and each row.
 
@@ -500,7 +500,8 @@ def import_files(
             if progress:
                 progress.start("reading", None)
             for kind in KINDS:
-                for path in files.get(kind, ()):
+                given = files.get(kind, ())
+                for path in [given] if isinstance(given, str | Path) else given:
                     names.append(str(path))
                     _read(
                         spool,
