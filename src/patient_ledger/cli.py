@@ -260,10 +260,13 @@ def _add_import(commands: Any) -> None:
         description="Post CSV exports to a journal in date order (every visit first; then "
         "each day's charges, payments, adjustments, refunds). Columns are found by common "
         "names or mapped with --columns/--column. Dates YYYY-MM-DD; amounts plain decimals.",
-        epilog="recognised headers: "
-        + "; ".join(
-            f"{kind}.{f.name}: {'/'.join(f.names)}" for kind in KINDS for f in FIELDS[kind]
+        epilog="headers recognised without a mapping (any case; spaces or hyphens for _):\n"
+        + "\n".join(
+            f"  {kind + '.' + f.name:<26} {', '.join(f.names)}{' (required)' * f.required}"
+            for kind in KINDS
+            for f in FIELDS[kind]
         ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     for kind in KINDS:
         command.add_argument(
@@ -272,7 +275,7 @@ def _add_import(commands: Any) -> None:
             action="append",
             default=[],
             metavar="CSV",
-            help=f"a {kind} export (repeat for several files)",
+            help=f"{kind} export (repeat for several files)",
         )
     command.add_argument(
         "--journal", type=Path, required=True, help="the journal to append to (created if missing)"
