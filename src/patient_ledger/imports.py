@@ -58,7 +58,7 @@ from patient_ledger.values import Adjustment, Appointment, Charge, Payment, Paym
 KINDS = ("visits", "charges", "payments", "adjustments")
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class Field:
     """A field of an export: its name, the headers recognised for it without a mapping (in
     order of preference), and whether every row must have it."""
@@ -83,53 +83,67 @@ _PROVIDER = ("provider", "doctor", "provider_id", "rendering_provider")
 FIELDS: Mapping[str, tuple[Field, ...]] = {
     "visits": (
         Field(
-            "id",
-            ("visit_id", "appointment_id", "appt_id", "appointment_number", "encounter_id", "id"),
+            name="id",
+            names=(
+                "visit_id",
+                "appointment_id",
+                "appt_id",
+                "appointment_number",
+                "encounter_id",
+                "id",
+            ),
             required=True,
         ),
-        Field("patient_id", _PATIENT, required=True),
+        Field(name="patient_id", names=_PATIENT, required=True),
         Field(
-            "date",
-            ("date", "visit_date", "appointment_date", "service_date", "date_of_service", "dos"),
+            name="date",
+            names=(
+                "date",
+                "visit_date",
+                "appointment_date",
+                "service_date",
+                "date_of_service",
+                "dos",
+            ),
             required=True,
         ),
-        Field("provider", _PROVIDER),
+        Field(name="provider", names=_PROVIDER),
     ),
     "charges": (
-        Field("id", ("charge_id", "line_item_id", "line_id", "id"), required=True),
-        Field("appointment_id", _VISIT, required=True),
+        Field(name="id", names=("charge_id", "line_item_id", "line_id", "id"), required=True),
+        Field(name="appointment_id", names=_VISIT, required=True),
         Field(
-            "amount",
-            ("amount", "patient_responsibility", "charge_amount", "charge", "fee"),
+            name="amount",
+            names=("amount", "patient_responsibility", "charge_amount", "charge", "fee"),
             required=True,
         ),
-        Field("code", ("code", "procedure_code", "cpt", "cpt_code")),
-        Field("description", ("description", "procedure", "desc")),
+        Field(name="code", names=("code", "procedure_code", "cpt", "cpt_code")),
+        Field(name="description", names=("description", "procedure", "desc")),
     ),
     "payments": (
-        Field("id", ("payment_id", "id", "transaction_id"), required=True),
-        Field("patient_id", _PATIENT, required=True),
-        Field("amount", ("amount", "payment_amount", "paid"), required=True),
+        Field(name="id", names=("payment_id", "id", "transaction_id"), required=True),
+        Field(name="patient_id", names=_PATIENT, required=True),
+        Field(name="amount", names=("amount", "payment_amount", "paid"), required=True),
         Field(
-            "received_on",
-            ("received_on", "date", "payment_date", "received", "received_date", "posted_on"),
+            name="received_on",
+            names=("received_on", "date", "payment_date", "received", "received_date", "posted_on"),
             required=True,
         ),
-        Field("method", ("method", "payment_method")),
-        Field("type", ("type", "payment_type")),
-        Field("appointment_id", _VISIT),
-        Field("charge_id", ("charge_id", "line_item_id", "line_id")),
-        Field("provider", _PROVIDER),
-        Field("notes", ("notes", "memo", "note")),
-        Field("reference", ("reference", "check_number", "ref")),
+        Field(name="method", names=("method", "payment_method")),
+        Field(name="type", names=("type", "payment_type")),
+        Field(name="appointment_id", names=_VISIT),
+        Field(name="charge_id", names=("charge_id", "line_item_id", "line_id")),
+        Field(name="provider", names=_PROVIDER),
+        Field(name="notes", names=("notes", "memo", "note")),
+        Field(name="reference", names=("reference", "check_number", "ref")),
     ),
     "adjustments": (
-        Field("id", ("adjustment_id", "id"), required=True),
-        Field("charge_id", ("charge_id", "line_item_id", "line_id"), required=True),
-        Field("amount", ("amount", "adjustment_amount"), required=True),
-        Field("on", ("on", "date", "adjusted_on", "adjustment_date"), required=True),
-        Field("type", ("type", "adjustment_type")),
-        Field("reason", ("reason", "notes", "memo")),
+        Field(name="id", names=("adjustment_id", "id"), required=True),
+        Field(name="charge_id", names=("charge_id", "line_item_id", "line_id"), required=True),
+        Field(name="amount", names=("amount", "adjustment_amount"), required=True),
+        Field(name="on", names=("on", "date", "adjusted_on", "adjustment_date"), required=True),
+        Field(name="type", names=("type", "adjustment_type")),
+        Field(name="reason", names=("reason", "notes", "memo")),
     ),
 }
 
