@@ -30,7 +30,7 @@ def test_demo_plays_the_seed_walkthrough(capsys: pytest.CaptureFixture[str]) -> 
 def test_demo_in_colour_and_the_month(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--colour", "always"]) == 0
     out = capsys.readouterr().out
-    assert "\x1b[42;30m" in out
+    assert "\x1b[30;42m" in out  # black on green: the seed's green box, drawn by rich
     assert "Aging at month end" in out
     assert "Scenario: month" in out
 

@@ -211,6 +211,7 @@ def test_report_data_has_each_appointments_line_items() -> None:
     assert v1["line_items"] == [
         {
             "charge_id": "C1",
+            "appointment_id": "V1",
             "code": "99213",
             "description": "Office visit",
             "responsibility": "100.00",
@@ -219,6 +220,7 @@ def test_report_data_has_each_appointments_line_items() -> None:
         },
         {
             "charge_id": "C2",
+            "appointment_id": "V1",
             "code": "80053",
             "description": "Lab panel",
             "responsibility": "40.00",

@@ -21,20 +21,6 @@ STYLE = (
 
 Cell = tuple[str, str]  # (text, css classes)
 
-#: The claims feed's columns (a line's cells, :func:`feed_line_cells`, fill the same ones).
-FEED_HEADERS = (
-    "Appointment",
-    "Date",
-    "Pt. Resp.",
-    "Paid",
-    "Balance Due",
-    "Appt Unallocated",
-    "Pt Unallocated",
-)
-
-#: A line item's columns, in a table of its own (:class:`LineItems`).
-LINE_HEADERS = ("Charge", "Code", "Description", "Responsibility", "Paid", "Balance Due")
-
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Cell]], *, caption: str = "") -> str:
     """An HTML table; every cell's text is escaped."""
@@ -86,21 +72,10 @@ class LineItems(tuple["LineItem", ...]):
     __slots__ = ()
 
     def _repr_html_(self) -> str:
+        from patient_ledger import tables  # noqa: PLC0415 - tables builds on this module
+
         appointments = {item.appointment_id for item in self}
         caption = (
-            f"Lines of appointment {next(iter(appointments))}"
-            if len(appointments) == 1
-            else "Line items"
+            f"Lines of appointment {next(iter(appointments))}" if len(appointments) == 1 else None
         )
-        rows = [
-            [
-                (item.charge_id, ""),
-                (item.code or "", ""),
-                (item.description or "", ""),
-                (str(item.responsibility.amount), "amount"),
-                (str(item.paid.amount), "amount"),
-                (str(item.balance_due.amount), "amount"),
-            ]
-            for item in self
-        ]
-        return styled(table(LINE_HEADERS, rows, caption=caption))
+        return tables.html_table(tables.LINE_ITEMS, self, caption=caption)

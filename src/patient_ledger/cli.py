@@ -11,16 +11,18 @@ Exit codes (also in ``patient-ledger --help``):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime
 import json
 import os
+import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from moneyed import Money
 
@@ -108,6 +110,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     drchrono.add_argument("--journal", type=Path, required=True, help="the journal to write")
     drchrono.add_argument("--currency", default="USD")
+    _add_import(commands)
+    _add_balances(commands)
     return parser
 
 
@@ -120,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "verify": _verify,
         "import-payments": _import_payments,
         "import-drchrono": _import_drchrono,
+        "import": _import,
+        "balances": _balances,
     }
     try:
         return handlers[args.command](args)
@@ -238,6 +244,161 @@ def _import_drchrono(args: argparse.Namespace) -> int:
     return EXIT_OK if summary.reconciled else EXIT_REFUSED
 
 
+# -- patient-ledger import: a practice's own CSV exports -------------------------------------
+
+
+def _add_import(commands: Any) -> None:
+    from patient_ledger.imports import FIELDS, KINDS  # noqa: PLC0415 - its own subcommand
+
+    command = commands.add_parser(
+        "import",
+        help="append a practice's CSV exports (visits, charges, payments and refunds, "
+        "adjustments) to a journal, all or nothing",
+        description="Post CSV exports to a journal in date order (every visit first; then "
+        "each day's charges, payments, adjustments, refunds). Columns are found by common "
+        "names or mapped with --columns/--column. Dates YYYY-MM-DD; amounts plain decimals.",
+        epilog="headers recognised without a mapping (any case; spaces or hyphens for _):\n"
+        + "\n".join(
+            f"  {kind + '.' + f.name:<26} {', '.join(f.names)}{' (required)' * f.required}"
+            for kind in KINDS
+            for f in FIELDS[kind]
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    for kind in KINDS:
+        command.add_argument(
+            f"--{kind}",
+            type=Path,
+            action="append",
+            default=[],
+            metavar="CSV",
+            help=f"{kind} export (repeat for several files)",
+        )
+    command.add_argument(
+        "--journal", type=Path, required=True, help="the journal to append to (created if missing)"
+    )
+    command.add_argument(
+        "--columns", type=Path, metavar="TOML", help='header mapping: [kind] field = "Header"'
+    )
+    command.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar="KIND.FIELD=HEADER",
+        help="map one header, e.g. payments.amount='Amount Paid' (repeatable)",
+    )
+    command.add_argument(
+        "--currency", help="the currency of a new journal (default: USD; must match an old one)"
+    )
+
+
+def _import(args: argparse.Namespace) -> int:
+    from patient_ledger.imports import (  # noqa: PLC0415 - its own subcommand
+        KINDS,
+        check_mapping,
+        import_files,
+        load_mapping,
+    )
+
+    files = {kind: getattr(args, kind) for kind in KINDS if getattr(args, kind)}
+    if not files:
+        print("nothing to import: give --visits, --charges, --payments or --adjustments",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
+    mapping: dict[str, dict[str, str]] = load_mapping(args.columns) if args.columns else {}
+    for option in args.column:
+        name, equals, header = option.partition("=")
+        kind, dot, field = name.strip().partition(".")
+        if not (equals and dot):
+            print(f"--column {option!r}: write KIND.FIELD=HEADER", file=sys.stderr)
+            return EXIT_USAGE
+        mapping.setdefault(kind, {})[field] = header
+    mapping = check_mapping(mapping, source="--column")
+    exists = args.journal.exists()
+    ledger = _load(args.journal) if exists else Ledger.empty(args.currency or "USD")
+    if args.currency and args.currency != ledger.currency:
+        msg = f"--currency {args.currency} but {args.journal} is in {ledger.currency}"
+        raise InvalidInputError(msg)
+    start = len(ledger.events)
+    size = sum(path.stat().st_size for paths in files.values() for path in paths)
+    progress = _Progress() if size >= 1_000_000 else None  # a bar only where one helps
+    try:
+        ledger, summary = import_files(ledger, files, mapping=mapping, progress=progress)
+    except LedgerError as error:
+        if progress:
+            progress.done()
+        print(f"refused: {error}", file=sys.stderr)
+        state = "is unchanged" if exists else "was not created"
+        print(f"nothing imported: {args.journal} {state}", file=sys.stderr)
+        return EXIT_REFUSED
+    if progress:
+        progress.done()
+    _append_journal(args.journal, ledger, start if exists else 0)
+    print(f"{summary.text()}; written to {args.journal}")
+    return EXIT_OK
+
+
+def _append_journal(path: Path, ledger: Ledger, start: int) -> None:
+    """Write the ledger's events from ``start`` on after the journal's lines (``start`` 0:
+    a new journal), whole or not at all, a line at a time (never the whole text in memory)."""
+    prev = journal.GENESIS
+    if start:
+        with path.open(encoding="utf-8") as old:
+            for line in old:
+                if line.strip():
+                    prev = str(json.loads(line)["hash"])
+    with _atomic_file(path) as out:
+        if start:
+            with path.open(encoding="utf-8") as old:
+                shutil.copyfileobj(old, out)
+        for _, line, _ in journal.lines(ledger, start, prev):
+            out.write(line + "\n")
+
+
+# -- patient-ledger balances: every patient's dashboard ----------------------------------------
+
+
+def _add_balances(commands: Any) -> None:
+    from patient_ledger.imports import parse_date  # noqa: PLC0415 - its own subcommand
+
+    def day(text: str) -> datetime.date:
+        try:
+            return parse_date(text, "--on")
+        except InvalidInputError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    command = commands.add_parser(
+        "balances", help="every patient's dashboard, a row each (text, CSV or JSON)"
+    )
+    command.add_argument("journal", type=Path, help="a journal file (JSON Lines)")
+    command.add_argument(
+        "--on",
+        type=day,
+        help="the balances at the end of this day, YYYY-MM-DD (default: the whole journal)",
+    )
+    command.add_argument("--format", choices=["text", "csv", "json"], default="text")
+
+
+def _balances(args: argparse.Namespace) -> int:
+    from patient_ledger import tables  # noqa: PLC0415 - its own subcommand
+    from patient_ledger.views import dashboards  # noqa: PLC0415
+
+    every = dashboards(_load(args.journal), on=args.on)
+    view = tables.DASHBOARD
+    if args.format == "json":
+        print(json.dumps(tables.keyed(every), indent=2))
+    elif args.format == "csv":
+        out = csv.writer(sys.stdout, lineterminator="\n")
+        out.writerow(tables.csv_header(view, first=[tables.PATIENT]))
+        out.writerows(tables.csv_row(view, d, first=[pid]) for pid, d in every.items())
+    else:
+        cells = [
+            tables.text_cells(view, d, first=[tables.printable(pid)]) for pid, d in every.items()
+        ]
+        print(tables.text_table(view, first=[tables.PATIENT], cells=cells))
+    return EXIT_OK
+
+
 def _last_hash(text: str) -> str:
     """The hash of a checked journal text's last line (the chain continues from it)."""
     last = text.rstrip("\n").rsplit("\n", 1)[-1]
@@ -271,31 +432,62 @@ def _payment(row: list[str], currency: str) -> Payment:
 
 
 class _Progress:
-    """A progress bar on a terminal for large imports; silent otherwise."""
+    """A rich progress bar on stderr while an import runs, shown only when stderr is a
+    terminal (and, for a known total, only a long one); silent otherwise."""
 
-    def __init__(self, total: int, out: TextIO) -> None:
-        self.total, self.out, self.count = total, out, 0
-        self.shown = total >= 1000 and out.isatty()
+    def __init__(self, total: int | None = None, out: TextIO | None = None) -> None:
+        self.out = sys.stderr if out is None else out
+        self.bar: Any = None
+        self.task: Any = None
+        if total is not None:
+            self.start("importing", total)
+
+    def start(self, phase: str, total: int | None) -> None:
+        """A phase begins (``None``: its number of rows is not known yet)."""
+        if not self.out.isatty() or (total is not None and total < 1000):
+            self.done()
+            return
+        if self.bar is None:
+            from rich.console import Console  # noqa: PLC0415 - only on a terminal
+            from rich.progress import Progress  # noqa: PLC0415
+
+            self.bar = Progress(console=Console(file=self.out), transient=True)
+            self.bar.start()
+        elif self.task is not None:
+            self.bar.update(self.task, visible=False)
+        self.task = self.bar.add_task(phase, total=total)
+
+    def advance(self, rows: int = 1) -> None:
+        """``rows`` more rows are done."""
+        if self.bar is not None:
+            self.bar.advance(self.task, rows)
 
     def step(self) -> None:
-        self.count += 1
-        if self.shown and (self.count % 500 == 0 or self.count == self.total):
-            filled = 30 * self.count // self.total
-            self.out.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.count}/{self.total}")
-            self.out.flush()
+        """One more row is done."""
+        self.advance(1)
 
     def done(self) -> None:
-        if self.shown:
-            self.out.write("\n")
+        """Take the bar off the terminal."""
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
 
 
 def _write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` whole or not at all (a temporary file, then a rename)."""
+    with _atomic_file(path) as out:
+        out.write(text)
+
+
+@contextlib.contextmanager
+def _atomic_file(path: Path) -> Iterator[TextIO]:
+    """A temporary file beside ``path`` to write; on success it is synced and renamed over
+    ``path``, on any error removed (``path`` whole or not at all)."""
     folder = path.parent if str(path.parent) else Path()
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
+            yield out
             out.flush()
             os.fsync(out.fileno())
         Path(temporary).replace(path)

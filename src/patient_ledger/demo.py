@@ -15,6 +15,7 @@ from typing import TextIO
 import attrs
 from moneyed import Money
 
+from patient_ledger import tables
 from patient_ledger.commands import (
     add_appointment,
     add_charge,
@@ -28,7 +29,7 @@ from patient_ledger.commands import (
     transfer_credit,
     unapply,
 )
-from patient_ledger.render import amount, patient_report, table
+from patient_ledger.render import patient_report
 from patient_ledger.state import Ledger
 from patient_ledger.values import (
     Adjustment,
@@ -437,34 +438,22 @@ def aging_report(ledger: Ledger, on: datetime.date) -> str:
     """Every patient's balance due by age on ``on``, as a text table."""
     from patient_ledger.views import patients  # noqa: PLC0415 - keeps the import list short
 
-    rows = []
-    for patient_id in patients(ledger):
-        a = aging(ledger, patient_id, on=on)
-        rows.append(
-            [
-                patient_id,
-                amount(a.current),
-                amount(a.days_31_60),
-                amount(a.days_61_90),
-                amount(a.over_90),
-            ]
-        )
-    return table(["Patient", "0-30 days", "31-60", "61-90", "over 90"], rows, left=1)
+    return tables.text_table(
+        tables.AGING,
+        first=[tables.PATIENT],
+        cells=[
+            tables.text_cells(
+                tables.AGING, aging(ledger, pid, on=on), first=[tables.printable(pid)]
+            )
+            for pid in patients(ledger)
+        ],
+    )
 
 
 def allocations_report(ledger: Ledger, payment_id: str) -> str:
     """Where a payment's money is now (its allocations and open entries), as a text table."""
-    rows = [
-        [
-            a.patient_id,
-            a.appointment_id or "(none: general)",
-            a.charge_id or "(held)",
-            amount(a.amount),
-        ]
-        for a in allocations(ledger, payment_id)
-    ]
-    headers = ["Patient", "Appointment", "Line", "Amount"]
-    return f"Where {payment_id}'s money is now\n" + table(headers, rows, left=3)
+    rows = tables.text_table(tables.ALLOCATIONS, allocations(ledger, payment_id))
+    return f"Where {tables.printable(payment_id)}'s money is now\n{rows}"
 
 
 def run(names: list[str], out: TextIO, *, colour: bool = False) -> Ledger:

@@ -12,8 +12,16 @@ import heapq
 import attrs
 from moneyed import Money
 
-from patient_ledger import _html, _sorted
+from patient_ledger import _html, _sorted, tables
 from patient_ledger.errors import UnknownIdError
+from patient_ledger.events import (
+    ChargeAdded,
+    ChargeAdjusted,
+    CreditTransferred,
+    Event,
+    PaymentPosted,
+    RefundPosted,
+)
 from patient_ledger.money import to_money
 from patient_ledger.state import (
     OPEN,
@@ -27,14 +35,7 @@ from patient_ledger.state import (
 from patient_ledger.values import Payment, check_date, check_id
 
 #: The dashboard's fields, in the order the billing page shows them.
-DASHBOARD_FIELDS = (
-    "total_paid",
-    "allocated",
-    "unallocated",
-    "patient_responsibility",
-    "statement_balance",
-    "total_balance",
-)
+DASHBOARD_FIELDS = tables.DASHBOARD.fields()
 
 
 @attrs.frozen(kw_only=True)
@@ -54,22 +55,22 @@ class Dashboard:
     statement_balance: Money
     total_balance: Money
 
+    def as_dict(self) -> dict[str, str]:
+        """The six figures by field name, each an exact decimal string (JSON-ready).
+
+        >>> from moneyed import Money
+        >>> zero = Money("0.00", "USD")
+        >>> Dashboard(total_paid=Money("200.00", "USD"), allocated=zero,
+        ...           unallocated=Money("200.00", "USD"), patient_responsibility=zero,
+        ...           statement_balance=zero, total_balance=Money("-200.00", "USD")).as_dict()
+        ... # doctest: +NORMALIZE_WHITESPACE
+        {'total_paid': '200.00', 'allocated': '0.00', 'unallocated': '200.00',
+         'patient_responsibility': '0.00', 'statement_balance': '0.00', 'total_balance': '-200.00'}
+        """
+        return tables.unstructure(self)
+
     def _repr_html_(self) -> str:
-        amounts = [getattr(self, name) for name in DASHBOARD_FIELDS]
-        return _html.styled(
-            _html.table(
-                [
-                    "Total Paid",
-                    "Allocated",
-                    "Unallocated",
-                    "Responsibility",
-                    "Statement Balance",
-                    "Total Balance",
-                ],
-                [[(str(m.amount), "amount") for m in amounts]],
-                caption="Patient payments",
-            )
-        )
+        return tables.html_table(tables.DASHBOARD, [self])
 
 
 @attrs.frozen(kw_only=True)
@@ -90,16 +91,7 @@ class FeedRow:
 
     def cells(self) -> list[_html.Cell]:
         """This row as HTML cells, the seed's yellow and green boxes marked."""
-        held, credit = self.appointment_unallocated, self.patient_unallocated
-        return [
-            (self.appointment_id, ""),
-            (self.date.isoformat(), ""),
-            (str(self.patient_responsibility.amount), "amount"),
-            (str(self.paid.amount), "amount"),
-            (str(self.balance_due.amount), "amount"),
-            (str(held.amount), "amount yellow" if held.amount else "amount"),
-            (str(credit.amount), "amount green" if credit.amount else "amount"),
-        ]
+        return tables.html_cells(tables.CLAIMS_FEED, self)
 
     def _repr_html_(self) -> str:
         return ClaimsFeed((self,))._repr_html_()
@@ -111,13 +103,7 @@ class ClaimsFeed(tuple[FeedRow, ...]):
     __slots__ = ()
 
     def _repr_html_(self) -> str:
-        return _html.styled(
-            _html.table(
-                _html.FEED_HEADERS,
-                [row.cells() for row in self],
-                caption="Live claims feed",
-            )
-        )
+        return tables.html_table(tables.CLAIMS_FEED, self)
 
 
 @attrs.frozen(kw_only=True)
@@ -132,13 +118,7 @@ class UnallocatedEntry:
 
     def cells(self) -> list[_html.Cell]:
         """This entry as HTML cells."""
-        return [
-            (self.id, ""),
-            (self.received_on.isoformat(), ""),
-            (self.payment_id, ""),
-            (self.appointment_id or "(none: general)", ""),
-            (str(self.amount.amount), "amount"),
-        ]
+        return tables.html_cells(tables.UNALLOCATED_ENTRIES, self)
 
     def _repr_html_(self) -> str:
         return UnallocatedEntries((self,))._repr_html_()
@@ -150,13 +130,7 @@ class UnallocatedEntries(tuple[UnallocatedEntry, ...]):
     __slots__ = ()
 
     def _repr_html_(self) -> str:
-        return _html.styled(
-            _html.table(
-                ["Entry", "Received", "Payment", "Appointment", "Amount"],
-                [entry.cells() for entry in self],
-                caption="Open unallocated entries",
-            )
-        )
+        return tables.html_table(tables.UNALLOCATED_ENTRIES, self)
 
 
 @attrs.frozen(kw_only=True)
@@ -170,14 +144,7 @@ class Aging:
     over_90: Money
 
     def _repr_html_(self) -> str:
-        amounts = [self.current, self.days_31_60, self.days_61_90, self.over_90]
-        return _html.styled(
-            _html.table(
-                ["0-30 days", "31-60", "61-90", "over 90"],
-                [[(str(m.amount), "amount") for m in amounts]],
-                caption="Balance due by age",
-            )
-        )
+        return tables.html_table(tables.AGING, [self])
 
 
 def _lookup(ledger: object, patient_id: object) -> tuple[State, PatientState]:
@@ -256,6 +223,56 @@ def unallocated_entries(ledger: Ledger, patient_id: str) -> UnallocatedEntries:
 def patients(ledger: Ledger) -> tuple[str, ...]:
     """The ids of every patient the ledger knows, sorted."""
     return tuple(sorted(state_of(ledger).patients.keys()))
+
+
+def dashboards(ledger: Ledger, on: datetime.date | None = None) -> dict[str, Dashboard]:
+    """Every patient's dashboard, by patient id (sorted): one call for the whole practice.
+
+    ``on`` gives the balances as the books stood at the end of that day: the journal up to its
+    first event dated after ``on`` (:func:`event_day`; an import writes its events in date
+    order, so this is every event of that day and before). ``None``: the whole journal.
+
+    >>> from patient_ledger import Ledger, Payment, post_payment
+    >>> import datetime; from moneyed import Money
+    >>> ledger = post_payment(Ledger.empty(), Payment("PAY1", "P1", Money("200.00", "USD"),
+    ...                                                datetime.date(2025, 1, 2)))
+    >>> dashboards(ledger)["P1"].unallocated
+    Money('200.00', 'USD')
+    >>> dashboards(ledger, on=datetime.date(2025, 1, 1))
+    {}
+    """
+    if on is not None:
+        check_date(on, "on")
+        events = ledger.events
+        cut = next(
+            (
+                n
+                for n in range(1, len(events))
+                if (day := event_day(ledger, events[n])) and day > on
+            ),
+            len(events),
+        )
+        ledger = ledger.at(cut)
+    return {pid: dashboard(ledger, pid) for pid in patients(ledger)}
+
+
+def event_day(ledger: Ledger, event: Event) -> datetime.date | None:
+    """The day an event of the ledger's journal happened on, for cutting it at a date: a
+    payment's or refund's received date, an adjustment's, transfer's or other bookkeeping
+    ``on``, a charge's visit date; ``None`` for events that move no money by themselves (the
+    ledger's opening, an appointment becoming known — a visit may be booked long before its
+    date)."""
+    match event:
+        case PaymentPosted(payment=p) | RefundPosted(payment=p):
+            return p.received_on
+        case ChargeAdjusted(adjustment=adjustment):
+            return adjustment.on
+        case CreditTransferred(transfer=transfer):
+            return transfer.on
+        case ChargeAdded(charge=charge):
+            return state_of(ledger).appointment(charge.appointment_id).appointment.date
+        case _:
+            return getattr(event, "on", None)
 
 
 def aging(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Aging:

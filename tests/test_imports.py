@@ -1,0 +1,317 @@
+"""patient-ledger import (a practice's own CSV exports) and patient-ledger balances."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import json
+from pathlib import Path
+
+import pytest
+from moneyed import Money
+
+import patient_ledger as pl
+from patient_ledger import journal
+from patient_ledger.cli import _Progress, main
+from patient_ledger.imports import import_files
+from patient_ledger.views import dashboards
+
+CLINIC = Path(__file__).parent / "data" / "clinic"
+D = datetime.date
+
+
+def usd(text: str) -> Money:
+    return Money(text, "USD")
+
+
+def clinic_import(target: Path) -> list[str]:
+    return [
+        "import",
+        "--visits",
+        str(CLINIC / "visits.csv"),
+        "--charges",
+        str(CLINIC / "charges.csv"),
+        "--payments",
+        str(CLINIC / "payments.csv"),
+        "--columns",
+        str(CLINIC / "columns.toml"),
+        "--journal",
+        str(target),
+    ]
+
+
+@pytest.fixture
+def clinic(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    target = tmp_path / "clinic.jsonl"
+    assert main(clinic_import(target)) == 0
+    out = capsys.readouterr().out
+    assert "imported 14 visits, 15 charges, 15 payments, 2 refunds, 0 adjustments" in out
+    assert "12 patients" in out
+    return target
+
+
+def by_hand() -> pl.Ledger:
+    """Three of the clinic's patients, posted through the API in the order of their dates."""
+    ledger = pl.Ledger.empty()
+    for visit in [("V103", "P04", D(2025, 3, 5)), ("V106", "P07", D(2025, 3, 7))]:
+        ledger = pl.add_appointment(ledger, pl.Appointment(*visit, "Dr. Shah"))
+    ledger = pl.add_appointment(ledger, pl.Appointment("V109", "P10", D(2025, 3, 12), "Dr. Lee"))
+    ledger = pl.post_payment(ledger, pl.Payment("T4", "P04", usd("50.00"), D(2025, 3, 1), "CHECK"))
+    ledger = pl.post_payment(
+        ledger, pl.Payment("T11", "P10", usd("300.00"), D(2025, 3, 1), "CHECK")
+    )
+    ledger = pl.add_charge(ledger, pl.Charge("L5", "V103", usd("35.00")))
+    ledger = pl.post_payment(
+        ledger, pl.Payment("T5", "P04", usd("35.00"), D(2025, 3, 5), "CASH", "COPAY", "V103")
+    )
+    ledger = pl.add_charge(ledger, pl.Charge("L8", "V106", usd("180.00")))
+    ledger = pl.post_payment(
+        ledger,
+        pl.Payment("T8", "P07", usd("200.00"), D(2025, 3, 7), "CREDIT_CARD", "PAYMENT", "V106"),
+    )
+    ledger = pl.add_charge(ledger, pl.Charge("L11", "V109", usd("100.00")))
+    ledger = pl.refund(
+        ledger, pl.Payment("R1", "P04", usd("-50.00"), D(2025, 3, 20), "CHECK", "REFUND")
+    )
+    return pl.refund(
+        ledger,
+        pl.Payment("R2", "P07", usd("-20.00"), D(2025, 3, 21), "CREDIT_CARD", "REFUND", "V106"),
+    )
+
+
+def test_balances_agree_with_the_api_on_every_patient(
+    clinic: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger = journal.loads(clinic.read_text())
+    assert main(["balances", str(clinic), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert list(found) == list(pl.patients(ledger))
+    assert len(found) == 12
+    for pid in pl.patients(ledger):
+        assert found[pid] == pl.dashboard(ledger, pid).as_dict()
+        assert set(found[pid]) == {
+            "total_paid", "allocated", "unallocated", "patient_responsibility",
+            "statement_balance", "total_balance",
+        }  # fmt: skip
+    hand = by_hand()
+    for pid in pl.patients(hand):  # the same figures as the API, posted by hand
+        assert found[pid] == pl.dashboard(hand, pid).as_dict()
+    assert found["P10"]["total_balance"] == "-200.00"  # a prepayment stays unallocated
+    assert found["P10"]["statement_balance"] == "100.00"
+    assert main(["balances", str(clinic), "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {r.pop("patient_id"): r for r in rows} == found
+    assert main(["balances", str(clinic)]) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert text[0].split("  ")[:3] == ["Patient", "Total Paid", "Allocated"]
+    assert text[2 + 9].split() == ["P10", "300.00", "0.00", "300.00", "100.00", "100.00", "-200.00"]
+    assert main(["verify", str(clinic)]) == 0
+
+
+def test_balances_on_a_date(clinic: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ledger = journal.loads(clinic.read_text())
+    for day in ["2025-03-01", "2025-03-05", "2025-03-20", "2025-12-31"]:
+        assert main(["balances", str(clinic), "--on", day, "--format", "json"]) == 0
+        found = json.loads(capsys.readouterr().out)
+        expected = dashboards(ledger, D.fromisoformat(day))
+        assert found == {pid: d.as_dict() for pid, d in expected.items()}
+    assert main(["balances", str(clinic), "--on", "2025-03-01", "--format", "json"]) == 0
+    early = json.loads(capsys.readouterr().out)
+    # Every visit is known; on 3/1 only the two prepayments had come in, no charge yet.
+    assert early["P10"]["unallocated"] == "300.00"
+    assert early["P10"]["patient_responsibility"] == "0.00"
+    assert early["P04"]["total_paid"] == "50.00"
+    assert main(["balances", str(clinic), "--on", "2025-03-20", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["P04"]["total_paid"] == "35.00"  # refunded
+    assert dashboards(ledger, D(2024, 1, 1)) == {
+        pid: pl.dashboard(ledger.at(15), pid) for pid in pl.patients(ledger.at(15))
+    }  # visits only
+    with pytest.raises(SystemExit):
+        main(["balances", str(clinic), "--on", "20250301"])
+
+
+def test_importing_twice_adds_nothing_and_appends_keep_the_chain(
+    clinic: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = clinic.read_bytes()
+    assert main(clinic_import(clinic)) == 0
+    assert "(46 already in the journal)" in capsys.readouterr().out
+    assert clinic.read_bytes() == before
+    more = clinic.parent / "more.csv"
+    more.write_text(
+        "payment_id,patient_id,amount,received_on,visit_id\nT99,P02,60.00,2025-04-01,V101\n"
+    )
+    assert main(["import", "--payments", str(more), "--journal", str(clinic)]) == 0
+    after = clinic.read_bytes()
+    assert after.startswith(before)
+    assert pl.dashboard(journal.loads(after.decode()), "P02").statement_balance == usd("0.00")
+    assert main(["verify", str(clinic)]) == 0
+    assert (
+        main(["import", "--payments", str(more), "--journal", str(clinic), "--currency", "EUR"])
+        == 1
+    )
+    assert "EUR" in capsys.readouterr().err
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+VISITS = "visit_id,patient_id,date\nV1,P1,2025-03-03\n"
+CHARGES = "charge_id,visit_id,amount,code\nC1,V1,100.00,99213\n"
+
+
+def test_common_names_need_no_mapping_and_refunds_follow_their_money(tmp_path: Path) -> None:
+    payments = write(
+        tmp_path,
+        "payments.csv",
+        "Payment ID,Patient ID,Amount,Received On,Method,Type,Visit ID,Charge ID\n"
+        "R1,P1,-30.00,2025-03-03,cash,,V1,\n"  # before its money in the file, the same day
+        "T1,P1,130.00,2025-03-03,Credit Card,,V1,\n"
+        "T0,P1,20.00,2025-02-01,check,,V1,C1\n",  # names a line: posted on the visit's day
+    )
+    adjustments = write(
+        tmp_path,
+        "adjustments.csv",
+        "adjustment_id,charge_id,amount,date,type,reason\nA1,C1,-10.00,2025-03-04,contractual,\n",
+    )
+    ledger, summary = import_files(
+        pl.Ledger.empty(),
+        {
+            "visits": [write(tmp_path, "v.csv", VISITS)],
+            "charges": [write(tmp_path, "c.csv", CHARGES)],
+            "payments": [payments],
+            "adjustments": [adjustments],
+        },
+    )
+    assert (summary.visits, summary.charges, summary.payments, summary.refunds) == (1, 1, 2, 1)
+    assert summary.adjustments == 1
+    kinds = [type(e).__name__ for e in ledger.events[1:]]
+    assert kinds == [
+        "AppointmentAdded", "ChargeAdded", "PaymentPosted", "PaymentPosted", "RefundPosted",
+        "ChargeAdjusted",
+    ]  # fmt: skip
+    paid = [e.payment.id for e in ledger.events if isinstance(e, pl.PaymentPosted)]
+    assert paid == ["T1", "T0"]  # file order within the day (T0 moved to the visit day)
+    d = pl.dashboard(ledger, "P1")
+    assert (d.total_paid, d.patient_responsibility, d.total_balance) == (
+        usd("120.00"),
+        usd("90.00"),
+        usd("-30.00"),
+    )
+    methods = [e.payment.method for e in ledger.events if isinstance(e, pl.PaymentPosted)]
+    assert methods == [pl.PaymentMethod.CREDIT_CARD, pl.PaymentMethod.CHECK]  # "Credit Card"
+
+
+def refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], *options: str) -> str:
+    target = tmp_path / "new.jsonl"
+    assert main(["import", *options, "--journal", str(target)]) == 1
+    assert not target.exists()
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "day", ["20250303", "2025-W10-1", "03/03/2025", "２０２５-03-03", "2025-02-30", "2025-3-3"]
+)
+def test_dates_are_iso_only(tmp_path: Path, capsys: pytest.CaptureFixture[str], day: str) -> None:
+    visits = write(tmp_path, "v.csv", f"visit_id,patient_id,date\nV0,P1,2025-03-01\nV1,P1,{day}\n")
+    err = refused(tmp_path, capsys, "--visits", str(visits))
+    assert f"{visits} line 3: date" in err
+    assert "nothing imported" in err
+
+
+@pytest.mark.parametrize(
+    "amount", ["1_000.00", "1e3", "$10.00", "1,000.00", "١٠", "１０", "+5.00", "10.005", "", "NaN"]
+)
+def test_amounts_are_plain_decimals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], amount: str
+) -> None:
+    visits = write(tmp_path, "v.csv", VISITS)
+    charges = write(tmp_path, "c.csv", f'charge_id,visit_id,amount\nC1,V1,"{amount}"\n')
+    err = refused(tmp_path, capsys, "--visits", str(visits), "--charges", str(charges))
+    assert f"{charges} line 2: " in err
+
+
+def test_every_error_names_its_file_and_physical_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    visits = write(tmp_path, "v.csv", "\ufeff" + VISITS)  # an Excel BOM is no problem
+    charges = write(
+        tmp_path,
+        "c.csv",
+        'charge_id,visit_id,amount,description\nC1,V1,10.00,"two\nlines"\n\nC2,V9,5.00,x\n',
+    )
+    err = refused(tmp_path, capsys, "--visits", str(visits), "--charges", str(charges))
+    assert f"{charges} line 5: charge 'C2': visit 'V9'" in err
+    payments = write(
+        tmp_path,
+        "p.csv",
+        "payment_id,patient_id,amount,received_on\nT1,P1,10.00,2025-03-01\n"
+        "R1,P1,-20.00,2025-03-02\n",
+    )
+    err = refused(tmp_path, capsys, "--payments", str(payments))
+    assert f"{payments} line 3: " in err  # more than the bucket holds: refused by the ledger
+    assert "R1" in err
+    binary = tmp_path / "b.csv"
+    binary.write_bytes(b"visit_id,patient_id,date\nV1,P\xff,2025-03-01\n")
+    assert f"{binary} line 2: not UTF-8" in refused(tmp_path, capsys, "--visits", str(binary))
+    short = write(tmp_path, "s.csv", "visit_id,patient_id,date\nV1,P1\n")
+    assert f"{short} line 2: 2 fields" in refused(tmp_path, capsys, "--visits", str(short))
+    nameless = write(tmp_path, "n.csv", "Appt,Who,When\nV1,P1,2025-03-01\n")
+    err = refused(tmp_path, capsys, "--visits", str(nameless))
+    assert f"{nameless} line 1: no column for visits.id" in err
+    assert "--column visits.id=HEADER" in err
+
+
+def test_a_mapping_by_option_or_toml(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    visits = write(tmp_path, "v.csv", "Appt,Who,When\nV1,P1,2025-03-01\n")
+    target = tmp_path / "j.jsonl"
+    options = ["import", "--visits", str(visits), "--journal", str(target)]
+    mapping = ["--column", "visits.id=Appt", "--column", "visits.patient_id=Who"]
+    assert main([*options, *mapping, "--column", "visits.date=When"]) == 0
+    assert pl.patients(journal.loads(target.read_text())) == ("P1",)
+    bad = write(tmp_path, "m.toml", '[visit]\nid = "Appt"\n')
+    assert main([*options, "--columns", str(bad)]) == 1
+    assert "unknown kind 'visit'" in capsys.readouterr().err
+    assert main([*options, "--column", "visits.when=When"]) == 1
+    assert "visits has no field 'when'" in capsys.readouterr().err
+    assert main([*options, "--column", "visits.id"]) == 2
+    assert main(["import", "--journal", str(target)]) == 2
+
+
+def test_the_progress_bar_shows_only_on_a_terminal() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    quiet = io.StringIO()
+    bar = _Progress(5000, quiet)
+    bar.step()
+    bar.done()
+    assert quiet.getvalue() == ""
+    shown = Terminal()
+    bar = _Progress(None, shown)
+    bar.start("reading", None)
+    bar.advance(3)
+    bar.start("posting", 5000)
+    bar.advance(5000)
+    bar.done()
+    assert "posting" in shown.getvalue()
+
+
+def test_one_call_for_every_dashboard_agrees_with_the_shards(clinic: Path) -> None:
+    from patient_ledger import batch
+
+    ledger = journal.loads(clinic.read_text())
+    every = dashboards(ledger)
+    assert every == batch.dashboards(batch.partition(ledger, 3))
+    assert every == {pid: pl.dashboard(ledger, pid) for pid in pl.patients(ledger)}
+
+
+def test_a_single_path_per_kind(tmp_path: Path) -> None:
+    ledger, summary = import_files(pl.Ledger.empty(), {"visits": write(tmp_path, "v.csv", VISITS)})
+    assert (summary.visits, pl.patients(ledger)) == (1, ("P1",))
+    assert summary.text().startswith("imported 1 visit, 0 charges")
