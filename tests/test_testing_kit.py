@@ -539,3 +539,26 @@ def test_register_profiles_registers_the_kits_profiles(monkeypatch: pytest.Monke
     monkeypatch.delenv("HYPOTHESIS_PROFILE")
     monkeypatch.setenv("CI", "1")
     assert testing.register_profiles(load=False) == "ci"
+
+
+def test_events_that_carry_a_value_show_their_amounts_as_money() -> None:
+    """An event's repr is valid Python that makes an equal event; where the event carries a
+    value (and so a currency), its amounts in minor units show as ``Money``."""
+    ledger = appointment(pl.Ledger.empty(), "A1")
+    ledger = pay(ledger, "PAY1", "20.00", "A1")
+    ledger = charge(ledger, "C1", "A1", "35.00")
+    ledger = pay(ledger, "PAY2", "50.00")
+    ledger = pl.transfer_credit(
+        ledger, pl.Transfer("T1", "P1", "P2", Money("10.00", "USD"), D(2025, 2, 1))
+    )
+    ledger = pl.adjust_charge(
+        ledger, pl.Adjustment("ADJ1", "C1", Money("-30.00", "USD"), D(2025, 2, 2))
+    )
+    namespace = vars(pl) | {"Money": Money, "datetime": datetime}
+    for event in ledger.events:
+        assert eval(repr(event), namespace) == event  # noqa: S307 - the point: reprs are code
+    posted, added, transferred, adjusted = (ledger.events[i] for i in (2, 3, 5, 6))
+    assert "allocated=Money('0.00', 'USD')" in repr(posted)
+    assert "applied=(('E1', 'A1', Money('20.00', 'USD')),)" in repr(added)
+    assert "moves=(('E2', 'E3', Money('10.00', 'USD')),)" in repr(transferred)
+    assert "returned=(('PAY1', Money('15.00', 'USD'), 'E4'),)" in repr(adjusted)
