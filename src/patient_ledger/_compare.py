@@ -79,13 +79,17 @@ class Comparison:
         ]
 
     def to_pandas(self, *, amounts: Literal["decimal", "float"] = "decimal") -> Any:
-        """The differences as a DataFrame indexed by ``(patient_id, appointment_id, figure)``
-        (amounts exact ``Decimal`` objects, or ``float64`` with ``amounts="float"``)."""
+        """The differences as a DataFrame indexed by ``(patient_id, appointment_id, figure)``,
+        ``appointment_id`` ``""`` for a dashboard figure (amounts exact ``Decimal`` objects, or
+        ``float64`` with ``amounts="float"``)."""
         import pandas as pd  # noqa: PLC0415 - an optional dependency
 
         a, b = self.names
         columns = ["patient_id", "appointment_id", "figure", a, b, "change"]
-        table = pd.DataFrame(self.records(amounts=amounts), columns=columns)
+        rows = self.records(amounts=amounts)
+        for row in rows:  # an index level reads better without NaN: "" is the dashboard
+            row["appointment_id"] = row["appointment_id"] or ""
+        table = pd.DataFrame(rows, columns=columns)
         return table.set_index(["patient_id", "appointment_id", "figure"])
 
     def _repr_html_(self) -> str:
