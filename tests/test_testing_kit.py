@@ -7,6 +7,7 @@ import datetime
 import functools
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -562,3 +563,9 @@ def test_events_that_carry_a_value_show_their_amounts_as_money() -> None:
     assert "applied=(('E1', 'A1', Money('20.00', 'USD')),)" in repr(added)
     assert "moves=(('E2', 'E3', Money('10.00', 'USD')),)" in repr(transferred)
     assert "returned=(('PAY1', Money('15.00', 'USD'), 'E4'),)" in repr(adjusted)
+
+
+def test_every_public_name_of_the_kit_is_in_its_page() -> None:
+    page = (Path(__file__).parent.parent / "docs" / "testing.md").read_text(encoding="utf-8")
+    missing = [name for name in testing.__all__ if f"`{name}" not in page]
+    assert not missing, missing
