@@ -273,11 +273,11 @@ def sequence_mix() -> tuple[Counter[str], Counter[str], Counter[str]]:
 
 
 def test_command_sequences_are_mostly_accepted() -> None:
-    """docs/testing.md gives the figures (94 % accepted, 21 commands a sequence)."""
+    """docs/testing.md gives the figures (93 % accepted, 16 commands a sequence)."""
     outcomes, _, sequences = sequence_mix()
     assert sequences["sequences"] == 300
     total = outcomes["accepted"] + outcomes["refused"]
-    assert total >= 300 * 15, outcomes
+    assert total >= 300 * 10, outcomes
     assert outcomes["accepted"] >= 0.85 * total, outcomes
     assert outcomes["refused"] >= 0.02 * total, outcomes  # some refused on purpose
 

@@ -287,11 +287,15 @@ def _step_strategy() -> Any:
     return step
 
 
-#: Kinds drawn more often than the others: they need money and a balance due to meet, which
+#: Kinds drawn more often than the others: charges and payments to visits make the balances
+#: due that the rest works on, and applications need money and a balance due to meet, which
 #: few ledgers have, so each gets more of the chances it has.
 _WEIGHTS = {
+    "add_charge": 3,
+    "post_payment:appointment": 2,
+    "post_payment:line": 2,
     "apply_unallocated": 3,
-    "auto_allocate": 2,
+    "auto_allocate": 3,
     "unapply": 2,
     "release_credit": 2,
     "reverse_payment": 2,
