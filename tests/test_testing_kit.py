@@ -35,6 +35,16 @@ from patient_ledger.testing import (
 from tests.helpers import D, appointment, charge, pay
 
 
+def measuring(examples: int) -> settings:
+    """Settings for a measurement: that many examples, no deadline, nothing saved."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+
+
 def minor(money: Money) -> int:
     return int(money.amount * 100)
 
@@ -146,12 +156,7 @@ def generated_ledgers() -> Counter[str]:
     """400 generated ledgers, each checked against every invariant: what they covered."""
     seen: Counter[str] = Counter()
 
-    @settings(
-        max_examples=400,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
+    @measuring(400)
     @given(ledgers())
     def check(ledger: pl.Ledger) -> None:
         assert check_invariants(ledger) == ()
@@ -244,12 +249,7 @@ def sequence_mix() -> tuple[Counter[str], Counter[str], Counter[str]]:
     accepted: Counter[str] = Counter()
     sequences: Counter[str] = Counter()
 
-    @settings(
-        max_examples=300,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
+    @measuring(300)
     @given(command_sequences())
     def check(ops: list[Operation]) -> None:
         ledger, names = pl.Ledger.empty(), set()
@@ -282,21 +282,8 @@ def test_command_sequences_are_mostly_accepted() -> None:
     assert outcomes["refused"] >= 0.02 * total, outcomes  # some refused on purpose
 
 
-COMMANDS = (
-    "add_appointment",
-    "add_charge",
-    "post_payment",
-    "refund",
-    "apply_unallocated",
-    "cancel_offsetting",
-    "unapply",
-    "release_credit",
-    "adjust_charge",
-    "reverse_payment",
-    "transfer_credit",
-    "auto_allocate",
-    "cancel_appointment",
-)
+#: Every command of SPEC §4, §9 and §10, by name (the kinds of steps, less their variants).
+COMMANDS = tuple(dict.fromkeys(kind.split(":")[0] for kind in testing.KINDS))
 
 
 @pytest.mark.parametrize("kind", COMMANDS + SEQUENCE_KINDS)
@@ -383,12 +370,7 @@ def drawn_steps() -> Counter[str]:
     and every patient's dashboard moved exactly as the step said."""
     seen: Counter[str] = Counter()
 
-    @settings(
-        max_examples=400,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
+    @measuring(400)
     @given(testing.one_more_command())
     def check(case: tuple[pl.Ledger, testing.Step]) -> None:
         ledger, step = case
