@@ -161,8 +161,11 @@ def operations_of(ledger: Ledger) -> list[Operation | Event]:
     events = list(ledger.events)
     built = Ledger.empty(ledger.currency)
     found: list[Operation | Event] = []
+    providers: dict[str, set[str]] = {}  # each patient's appointments' providers so far
     for event in events[1:]:
-        for candidate in _candidates(built, event):
+        if isinstance(event, AppointmentAdded) and (provider := event.appointment.provider):
+            providers.setdefault(event.appointment.patient_id, set()).add(provider)
+        for candidate in _candidates(built, event, providers):
             try:
                 after = candidate(built)
             except LedgerError:
@@ -181,7 +184,9 @@ def _sum(parts: Iterable[Sequence[Any]], position: int) -> int:
     return sum(int(part[position]) for part in parts)
 
 
-def _candidates(ledger: Ledger, event: Event) -> list[Operation]:  # noqa: PLR0911 - one case per kind
+def _candidates(  # noqa: PLR0911 - one case per kind
+    ledger: Ledger, event: Event, providers: dict[str, set[str]]
+) -> list[Operation]:
     """The calls that may record ``event`` on ``ledger``, most likely first."""
     currency = ledger.currency
 
@@ -211,17 +216,8 @@ def _candidates(ledger: Ledger, event: Event) -> list[Operation]:  # noqa: PLR09
             if len({part[1] for part in applied}) == 1:
                 args = (pid, applied[0][1], money(_sum(applied, 2)))
                 found.append(Operation(apply_unallocated, args, named(on=on, charge_id=line)))
-            providers = sorted(
-                {
-                    e.appointment.provider
-                    for e in ledger.events
-                    if isinstance(e, AppointmentAdded)
-                    and e.appointment.patient_id == pid
-                    and e.appointment.provider is not None
-                }
-            )
             for order in AllocationOrder:
-                for provider in [None, *providers]:
+                for provider in [None, *sorted(providers.get(pid, ()))]:
                     kwargs = named(
                         on=on,
                         order=None if order is AllocationOrder.OLDEST_FIRST else order,

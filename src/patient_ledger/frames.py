@@ -315,6 +315,9 @@ def from_frames(
     ``currency``; a float (``read_csv``'s default) is refused — read the column with
     ``dtype={"amount": str}`` or ``converters={"amount": Decimal}``.
 
+    With ``ledger``, the rows are added to that ledger (its currency is used) instead of a new
+    ``Ledger.empty(currency)``.
+
     Raises:
         InvalidInputError: a missing column or cell, a float amount, a date with a time of
             day; the message names the table, the row and the column. Any refusal of a command
