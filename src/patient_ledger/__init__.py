@@ -5,6 +5,7 @@ appear, refund with negative amounts, cancel offsetting entries, and read the ba
 billing person reads every day — from an immutable ledger rebuilt from its journal.
 """
 
+from patient_ledger._compare import Comparison, Difference, compare
 from patient_ledger.apply import apply_event, replay
 from patient_ledger.commands import (
     add_appointment,
@@ -83,6 +84,7 @@ from patient_ledger.views import (
     aging,
     allocations,
     claims_feed,
+    credit_aging,
     dashboard,
     line_items,
     patients,
@@ -108,10 +110,12 @@ __all__ = [
     "Charge",
     "ChargeAdded",
     "ChargeAdjusted",
+    "Comparison",
     "CreditReleased",
     "CreditTransferred",
     "CurrencyMismatchError",
     "Dashboard",
+    "Difference",
     "DuplicateIdError",
     "EntriesCancelled",
     "ErrorCode",
@@ -155,6 +159,8 @@ __all__ = [
     "cancel_offsetting",
     "check_invariants",
     "claims_feed",
+    "compare",
+    "credit_aging",
     "dashboard",
     "line_items",
     "patients",

@@ -21,7 +21,9 @@ from collections.abc import Iterable
 from typing import Any, NewType
 
 import attrs
+from moneyed import Money
 
+from patient_ledger.money import to_minor, to_money
 from patient_ledger.values import Adjustment, Appointment, Charge, Payment, Transfer
 
 #: An amount in integer minor units of the ledger's currency (cents for USD). A distinct type
@@ -44,6 +46,50 @@ def _parts(parts: Iterable[Iterable[Any]]) -> tuple[Any, ...]:
     return tuple(map(tuple, parts))
 
 
+def _minor(value: object) -> Any:
+    """An amount as minor units: an int as it is, a ``Money`` (as an event's repr shows it)
+    converted exactly."""
+    return to_minor(value, "an event's amount") if isinstance(value, Money) else value
+
+
+def _money_parts(parts: Iterable[Iterable[Any]]) -> tuple[Any, ...]:
+    """:func:`_parts`, whose amounts may be given as ``Money`` (as the event's repr shows them)."""
+    return tuple(tuple(map(_minor, part)) for part in parts)
+
+
+def _repr(event: object, currency: str, amounts: dict[str, int | None]) -> str:
+    """An event's repr, valid Python, with the amounts it holds in minor units shown as
+    ``Money`` in ``currency`` (the currency of the value object the event carries): ``amounts``
+    names each such field, with the position of the amount in each of its parts (``None``: the
+    field is an amount)."""
+
+    def shown(value: Any, position: int | None) -> str:
+        if position is None:
+            return _money_repr(value, currency)
+        rows = [
+            ", ".join(
+                _money_repr(item, currency) if n == position else repr(item)
+                for n, item in enumerate(part)
+            )
+            for part in value
+        ]
+        inner = ", ".join(f"({row})" for row in rows)
+        return f"({inner},)" if len(rows) == 1 else f"({inner})"
+
+    fields = [
+        f"{f.name}={shown(getattr(event, f.name), amounts[f.name])}"
+        if f.name in amounts
+        else f"{f.name}={getattr(event, f.name)!r}"
+        for f in attrs.fields(type(event))  # type: ignore[arg-type] # every event is an attrs class
+    ]
+    return f"{type(event).__name__}({', '.join(fields)})"
+
+
+def _money_repr(minor: int, currency: str) -> str:
+    money = to_money(minor, currency)
+    return f"Money({str(money.amount)!r}, {currency!r})"
+
+
 @attrs.frozen
 class LedgerOpened:
     """The ledger was created, in this currency. Always the journal's first event."""
@@ -63,7 +109,10 @@ class ChargeAdded:
     """A charge was added to its appointment, and the appointment's held money ``applied``."""
 
     charge: Charge
-    applied: tuple[Application, ...] = attrs.field(default=(), converter=_parts)
+    applied: tuple[Application, ...] = attrs.field(default=(), converter=_money_parts)
+
+    def __repr__(self) -> str:
+        return _repr(self, self.charge.amount.currency.code, {"applied": 2})
 
 
 @attrs.frozen(kw_only=True)
@@ -72,8 +121,11 @@ class PaymentPosted:
     the open entry ``entry_id`` (in the appointment's bucket, or the general one)."""
 
     payment: Payment
-    allocated: Minor
+    allocated: Minor = attrs.field(converter=_minor)
     entry_id: str | None
+
+    def __repr__(self) -> str:
+        return _repr(self, self.payment.amount.currency.code, {"allocated": None})
 
 
 @attrs.frozen(kw_only=True)
@@ -133,8 +185,12 @@ class ChargeAdjusted:
     ``applied`` to a risen balance."""
 
     adjustment: Adjustment
-    returned: tuple[Return, ...] = attrs.field(default=(), converter=_parts)
-    applied: tuple[Application, ...] = attrs.field(default=(), converter=_parts)
+    returned: tuple[Return, ...] = attrs.field(default=(), converter=_money_parts)
+    applied: tuple[Application, ...] = attrs.field(default=(), converter=_money_parts)
+
+    def __repr__(self) -> str:
+        currency = self.adjustment.amount.currency.code
+        return _repr(self, currency, {"returned": 1, "applied": 2})
 
 
 @attrs.frozen(kw_only=True)
@@ -142,7 +198,10 @@ class CreditTransferred:
     """General-bucket money moved from one patient to another."""
 
     transfer: Transfer
-    moves: tuple[Move, ...] = attrs.field(converter=_parts)
+    moves: tuple[Move, ...] = attrs.field(converter=_money_parts)
+
+    def __repr__(self) -> str:
+        return _repr(self, self.transfer.amount.currency.code, {"moves": 2})
 
 
 @attrs.frozen(kw_only=True)

@@ -19,17 +19,31 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
+
+from moneyed import Money
 
 from patient_ledger.apply import apply_event
-from patient_ledger.errors import UnknownIdError
-from patient_ledger.events import PaymentPosted, RefundPosted
+from patient_ledger.commands import add_appointment, add_charge, post_payment, refund
+from patient_ledger.errors import InvalidInputError, UnknownIdError
+from patient_ledger.events import (
+    AppointmentAdded,
+    ChargeAdded,
+    ChargeAdjusted,
+    CreditTransferred,
+    Event,
+    LedgerOpened,
+    PaymentPosted,
+    RefundPosted,
+)
 from patient_ledger.state import Ledger
+from patient_ledger.values import Appointment, Charge, Payment, PaymentType
 from patient_ledger.views import (
     DASHBOARD_FIELDS,
     aging,
     allocations,
     claims_feed,
+    credit_aging,
     dashboard,
     line_items,
     patients,
@@ -50,6 +64,7 @@ def records(ledger: Ledger, *, on: datetime.date | None = None) -> dict[str, lis
     }
     if on is not None:
         out["aging"] = []
+        out["credit_aging"] = []
     for pid in patients(ledger):
         d = dashboard(ledger, pid)
         out["dashboards"].append(
@@ -105,6 +120,16 @@ def records(ledger: Ledger, *, on: datetime.date | None = None) -> dict[str, lis
                     "over_90": a.over_90.amount,
                 }
             )
+            c = credit_aging(ledger, pid, on=on)
+            out["credit_aging"].append(
+                {
+                    "patient_id": pid,
+                    "current": c.current.amount,
+                    "days_31_60": c.days_31_60.amount,
+                    "days_61_90": c.days_61_90.amount,
+                    "over_90": c.over_90.amount,
+                }
+            )
     for event in ledger.events:
         if isinstance(event, PaymentPosted | RefundPosted):
             out["allocations"].extend(
@@ -122,11 +147,21 @@ def records(ledger: Ledger, *, on: datetime.date | None = None) -> dict[str, lis
 
 def balance_history(ledger: Ledger, patient_id: str) -> list[dict[str, Any]]:
     """The patient's dashboard after every event of the journal that changed it: one row per
-    such event, with its index (``event``) and type. Rebuilt in one pass over the journal."""
+    such event, with its index (``event``), type and ``date`` — the day the bookkeeping
+    happened (a payment's received date, a command's ``on``, an appointment's date; a charge:
+    its appointment's date). Rebuilt in one pass over the journal.
+
+    Raises:
+        UnknownIdError: the patient is not in the ledger (as every view).
+    """
+    dashboard(ledger, patient_id)  # the same refusal as every view for an unknown patient
     rows: list[dict[str, Any]] = []
     now = Ledger.empty(ledger.currency)
     last: dict[str, Decimal] | None = None
+    visit_days: dict[str, datetime.date] = {}
     for index, event in enumerate(ledger.events):
+        if isinstance(event, AppointmentAdded):
+            visit_days[event.appointment.id] = event.appointment.date
         if index:
             now = apply_event(now, event)
         try:
@@ -135,16 +170,270 @@ def balance_history(ledger: Ledger, patient_id: str) -> list[dict[str, Any]]:
             continue
         figures = {name: getattr(d, name).amount for name in DASHBOARD_FIELDS}
         if figures != last:
-            rows.append({"event": index, "type": type(event).__name__} | figures)
+            day = _day_of(event, visit_days)
+            rows.append({"event": index, "type": type(event).__name__, "date": day} | figures)
             last = figures
     return rows
 
 
-def to_pandas(ledger: Ledger, *, on: datetime.date | None = None) -> dict[str, Any]:
-    """:func:`records` as pandas DataFrames (the ``pandas`` extra)."""
+def _day_of(  # noqa: PLR0911 - one return per kind of event
+    event: Event, visit_days: dict[str, datetime.date]
+) -> datetime.date | None:
+    """The day an event's bookkeeping happened (None: the ledger's opening)."""
+    match event:
+        case AppointmentAdded(appointment=appointment):
+            return appointment.date
+        case ChargeAdded(charge=charge):
+            return visit_days.get(charge.appointment_id)
+        case PaymentPosted(payment=payment) | RefundPosted(payment=payment):
+            return payment.received_on
+        case ChargeAdjusted(adjustment=adjustment):
+            return adjustment.on
+        case CreditTransferred(transfer=transfer):
+            return transfer.on
+        case LedgerOpened():
+            return None
+        case _:
+            return event.on
+
+
+def _pandas() -> Any:
     try:
         import pandas as pd  # noqa: PLC0415 - an optional dependency
     except ImportError as error:  # pragma: no cover - depends on the installation
-        msg = 'to_pandas needs pandas: pip install "patient-ledger[pandas]"'
+        msg = 'DataFrames need pandas: pip install "patient-ledger[pandas]"'
         raise ImportError(msg) from error
+    return pd
+
+
+def to_pandas(ledger: Ledger, *, on: datetime.date | None = None) -> dict[str, Any]:
+    """:func:`records` as pandas DataFrames (the ``pandas`` extra), as they are: ``Decimal``
+    amounts, ``datetime.date`` dates, a plain index. :func:`dataframes` gives pandas-native
+    ones."""
+    pd = _pandas()
     return {name: pd.DataFrame(rows) for name, rows in records(ledger, on=on).items()}
+
+
+#: The amount columns of every table (``records`` and ``balance_history``).
+AMOUNT_COLUMNS = frozenset(
+    {
+        *DASHBOARD_FIELDS,
+        "paid",
+        "balance_due",
+        "appointment_unallocated",
+        "patient_unallocated",
+        "responsibility",
+        "amount",
+        "current",
+        "days_31_60",
+        "days_61_90",
+        "over_90",
+    }
+)
+#: The date columns of every table.
+DATE_COLUMNS = frozenset({"date", "received_on"})
+#: Each table's index: a column whose values are unique in it (``allocations`` keeps a plain
+#: index: a payment has a row per place).
+INDEXES = {
+    "dashboards": "patient_id",
+    "claims_feed": "appointment_id",
+    "line_items": "charge_id",
+    "unallocated_entries": "id",
+    "aging": "patient_id",
+    "credit_aging": "patient_id",
+    "balance_history": "event",
+}
+Amounts = Literal["decimal", "float"]
+
+
+def dataframes(
+    ledger: Ledger, *, amounts: Amounts, on: datetime.date | None = None
+) -> dict[str, Any]:
+    """:func:`records` as pandas-native DataFrames: amounts as exact ``Decimal`` objects
+    (``amounts="decimal"``, for sums) or ``float64`` (``amounts="float"``, for plots: chosen
+    explicitly, never by default), dates as ``datetime64[ns]``, and each table indexed by its
+    key (:data:`INDEXES`: ``patient_id``, ``appointment_id``, ``charge_id``, the entry ``id``).
+    With ``on``: ``aging`` and ``credit_aging`` too."""
+    return {
+        name: frame(rows, amounts=amounts, index=INDEXES.get(name))
+        for name, rows in records(ledger, on=on).items()
+    }
+
+
+def frame(rows: list[dict[str, Any]], *, amounts: Amounts, index: str | None = None) -> Any:
+    """Rows of :func:`records` or :func:`balance_history` as a pandas-native DataFrame (see
+    :func:`dataframes`)."""
+    pd = _pandas()
+    if amounts not in {"decimal", "float"}:
+        raise InvalidInputError(f"amounts must be 'decimal' or 'float', got {amounts!r}")
+    table = pd.DataFrame(rows)
+    for column in table.columns:
+        if column in AMOUNT_COLUMNS:
+            table[column] = table[column].astype(float if amounts == "float" else object)
+        elif column in DATE_COLUMNS:
+            table[column] = pd.to_datetime(table[column]).astype("datetime64[ns]")
+    if index is not None and index in table.columns:
+        table = table.set_index(index)
+    return table
+
+
+# -- loading DataFrames ---------------------------------------------------------------------
+
+_VISIT_FIELDS = ("provider",)
+_CHARGE_FIELDS = ("code", "description")
+_PAYMENT_FIELDS = (
+    "method",
+    "type",
+    "appointment_id",
+    "provider",
+    "notes",
+    "reference",
+    "charge_id",
+)
+
+
+def from_frames(
+    visits: Any = None,
+    charges: Any = None,
+    payments: Any = None,
+    *,
+    currency: str = "USD",
+    ledger: Ledger | None = None,
+) -> Ledger:
+    """A ledger from DataFrames of visits, charges and payments, the way pandas reads them.
+
+    Columns: visits ``appointment_id``, ``patient_id``, ``date`` (``provider``); charges
+    ``charge_id``, ``appointment_id``, ``amount`` (``code``, ``description``); payments
+    ``payment_id``, ``patient_id``, ``amount``, ``received_on`` (``method``, ``type``,
+    ``appointment_id``, ``provider``, ``notes``, ``reference``, ``charge_id``). Rows go in as
+    the commands take them: every visit, then every charge, then every payment, each in frame
+    order; a payment of type ``REFUND`` (a negative amount) is a refund.
+
+    Cells are read as pandas users write them: a ``pd.Timestamp`` at midnight (or an ISO date
+    string) is a date; ``NaN``, ``NaT`` and ``pd.NA`` are ``None`` in an optional column. Money is
+    never guessed: an amount is a ``Money``, a ``Decimal``, an int or an exact decimal string in
+    ``currency``; a float (``read_csv``'s default) is refused — read the column with
+    ``dtype={"amount": str}`` or ``converters={"amount": Decimal}``.
+
+    With ``ledger``, the rows are added to that ledger (its currency is used) instead of a new
+    ``Ledger.empty(currency)``.
+
+    Raises:
+        InvalidInputError: a missing column or cell, a float amount, a date with a time of
+            day; the message names the table, the row and the column. Any refusal of a command
+            (:class:`~patient_ledger.errors.LedgerError`) as the command raises it.
+    """
+    built = Ledger.empty(currency) if ledger is None else ledger
+    code = built.currency
+    for row in _rows(visits):
+        appointment = Appointment(
+            _cell(row, "appointment_id", "visits", "id"),
+            _cell(row, "patient_id", "visits"),
+            _date(row, "date", "visits"),
+            **_optional(row, _VISIT_FIELDS),
+        )
+        built = add_appointment(built, appointment)
+    for row in _rows(charges):
+        charge = Charge(
+            _cell(row, "charge_id", "charges", "id"),
+            _cell(row, "appointment_id", "charges"),
+            _amount(row, "charges", code),
+            **_optional(row, _CHARGE_FIELDS),
+        )
+        built = add_charge(built, charge)
+    for row in _rows(payments):
+        extra = _optional(row, _PAYMENT_FIELDS)
+        if extra.get("notes") is None:
+            extra.pop("notes", None)
+        payment = Payment(
+            _cell(row, "payment_id", "payments", "id"),
+            _cell(row, "patient_id", "payments"),
+            _amount(row, "payments", code),
+            _date(row, "received_on", "payments"),
+            **extra,
+        )
+        is_refund = payment.type is PaymentType.REFUND
+        built = (refund if is_refund else post_payment)(built, payment)
+    return built
+
+
+def _rows(table: Any) -> list[dict[str, Any]]:
+    """A DataFrame's rows as dicts with a ``_row`` key (its index label, for messages)."""
+    if table is None:
+        return []
+    records_ = table.to_dict("records")
+    return [{"_row": label} | row for label, row in zip(table.index, records_, strict=True)]
+
+
+def _missing(value: object) -> bool:
+    """Whether a cell is pandas' "nothing": None, NaN, NaT or pd.NA."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return value != value  # noqa: PLR0124 - NaN is the one float unequal to itself
+    return type(value).__name__ in {"NaTType", "NAType"}
+
+
+def _where(row: dict[str, Any], column: str, table: str) -> str:
+    return f"{table} row {row['_row']!r}, column {column!r}"
+
+
+def _cell(row: dict[str, Any], column: str, table: str, alias: str | None = None) -> Any:
+    """A required cell (read from ``alias`` when the table names the column so)."""
+    if column not in row and alias in row:
+        column = alias
+    if column not in row:
+        raise InvalidInputError(f"{table} has no column {column!r}")
+    value = row[column]
+    if _missing(value):
+        raise InvalidInputError(f"{_where(row, column, table)} is empty")
+    return value
+
+
+def _optional(row: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
+    return {c: None if _missing(row[c]) else row[c] for c in columns if c in row}
+
+
+def _date(row: dict[str, Any], column: str, table: str) -> datetime.date:
+    value = _cell(row, column, table)
+    if isinstance(value, str):
+        try:
+            return datetime.date.fromisoformat(value)
+        except ValueError as error:
+            msg = f"{_where(row, column, table)}: {value!r} is not an ISO date (YYYY-MM-DD)"
+            raise InvalidInputError(msg) from error
+    if hasattr(value, "to_pydatetime"):  # a pd.Timestamp
+        value = value.to_pydatetime()
+    if isinstance(value, datetime.datetime):
+        if value.time() != datetime.time(0) or value.tzinfo is not None:
+            msg = f"{_where(row, column, table)}: {value!r} has a time of day or a time zone"
+            raise InvalidInputError(msg)
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    msg = f"{_where(row, column, table)}: expected a date, got {type(value).__name__} {value!r}"
+    raise InvalidInputError(msg)
+
+
+def _amount(row: dict[str, Any], table: str, currency: str) -> Money:
+    value = _cell(row, "amount", table)
+    where = _where(row, "amount", table)
+    if isinstance(value, Money):
+        return value
+    if isinstance(value, bool | float) or "float" in type(value).__name__:
+        msg = (
+            f"{where}: {value!r} is a float — money is never guessed from a float; read the "
+            'column as text or Decimal (dtype={"amount": str} or converters={"amount": Decimal})'
+        )
+        raise InvalidInputError(msg)
+    if hasattr(value, "item") and not isinstance(value, Decimal):  # a numpy integer
+        value = value.item()
+    if isinstance(value, int):
+        return Money(Decimal(value), currency)
+    if isinstance(value, Decimal | str):
+        try:
+            return Money(Decimal(value), currency)
+        except ArithmeticError as error:
+            raise InvalidInputError(f"{where}: {value!r} is not an amount") from error
+    msg = f"{where}: expected Money, Decimal, int or str, got {type(value).__name__} {value!r}"
+    raise InvalidInputError(msg)

@@ -1,9 +1,11 @@
-"""Tools for test suites that validate balance math: invariant checks and Hypothesis strategies.
+"""Tools for test suites that validate balance math: invariant checks, Hypothesis strategies,
+commands valid on a ledger with the change each should make, and ledgers printed as code.
 
-``check_invariants`` and ``assert_invariants`` (from the core's :mod:`patient_ledger.invariants`,
-re-exported here) need nothing beyond the library. The strategies
-(``money``, ``operations``, ``ledgers`` …) need Hypothesis: install the ``testing`` extra
-(``pip install "patient-ledger[testing]"``).
+``check_invariants``, ``assert_invariants`` (from the core's :mod:`patient_ledger.invariants`,
+re-exported here), ``as_code``, ``operations_of``, ``changes`` and ``run_operations`` need
+nothing beyond the library. The strategies (``money``, ``operations``, ``ledgers``,
+``valid_operations`` …) and ``register_profiles`` need Hypothesis: install the ``testing``
+extra (``pip install "patient-ledger[testing]"``). docs/testing.md describes every name.
 
 >>> from patient_ledger import Ledger
 >>> check_invariants(Ledger.empty())
@@ -14,12 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import os
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import attrs
 from moneyed import Money
 
+from patient_ledger._code import Operation, operations_of, script
+from patient_ledger._code import as_code as _ledger_as_code
+from patient_ledger._steps import KINDS, Change, Step, changes, planned_step, valid_operations
+from patient_ledger.apply import apply_event
 from patient_ledger.commands import (
     add_appointment,
     add_charge,
@@ -37,6 +43,7 @@ from patient_ledger.commands import (
 )
 from patient_ledger.errors import LedgerError
 from patient_ledger.events import (
+    AppointmentAdded,
     ChargeAdded,
     PaymentPosted,
     RefundPosted,
@@ -64,52 +71,53 @@ from patient_ledger.views import (
 )
 
 __all__ = [
+    "KINDS",
     "START",
+    "Change",
     "InvariantError",
     "Operation",
+    "Step",
     "Violation",
     "appointments",
+    "as_code",
     "assert_invariants",
+    "changes",
     "charges",
     "check_invariants",
     "command_sequences",
     "dates",
     "ledgers",
     "money",
+    "one_more_command",
     "operations",
+    "operations_of",
     "payments",
     "refunds",
+    "register_profiles",
     "run_operations",
+    "valid_operations",
 ]
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
 
 
-# -- operations: commands as printable data -------------------------------------------------
-
-
-@attrs.frozen
-class Operation:
-    """One command with its arguments, as data (its repr is the call it makes)."""
-
-    command: Callable[..., Ledger]
-    args: tuple[Any, ...] = ()
-    kwargs: Mapping[str, Any] = attrs.field(factory=dict)
-
-    def __call__(self, ledger: Ledger) -> Ledger:
-        """Run the command on ``ledger``."""
-        return self.command(ledger, *self.args, **self.kwargs)
-
-    def __repr__(self) -> str:
-        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
-        return f"{self.command.__name__}(ledger, {', '.join(parts)})"
+def as_code(ledger_or_operations: Ledger | Iterable[Operation], currency: str = "USD") -> str:
+    """Python code, to paste and run, that builds a ledger: for a :class:`Ledger`, the commands
+    that build an equal one (see :func:`operations_of`); for operations (a drawn
+    :func:`command_sequences`), those operations run in turn on ``Ledger.empty(currency)``, a
+    refused one under ``suppress(LedgerError)`` as :func:`run_operations` runs it.
+    """
+    if isinstance(ledger_or_operations, Ledger):
+        return _ledger_as_code(ledger_or_operations)
+    return script(ledger_or_operations, currency)
 
 
 def run_operations(
     operations: Iterable[Operation], ledger: Ledger | None = None
 ) -> tuple[Ledger, list[LedgerError]]:
-    """Apply operations in turn; refused ones leave the ledger as it was and are returned."""
+    """Apply operations in turn (to an empty USD ledger by default); refused ones leave the
+    ledger as it was and are returned, in order."""
     ledger = Ledger.empty("USD") if ledger is None else ledger
     refused = []
     for operation in operations:
@@ -246,7 +254,7 @@ def _payments(
 
 
 def operations(
-    *, patients: int = 3, appointments: int = 6, max_minor: int = 30_000
+    *, patients: int = 3, appointments: int = 6, max_minor: int = 30_000, currency: str = "USD"
 ) -> SearchStrategy[Operation]:
     """Any command, with ids drawn from small pools so that they meet and collide.
 
@@ -263,7 +271,7 @@ def operations(
     patient = st.integers(0, patients - 1).map(lambda n: f"P{n}")
     appointment_no = st.integers(0, appointments - 1)
     appointment = appointment_no.map(lambda n: f"A{n}")
-    amount = money(1, max_minor)
+    amount = money(1, max_minor, currency)
     maybe_amount = st.none() | amount
     day = dates()
     provider = _providers(st)
@@ -352,7 +360,7 @@ def operations(
 
     small = st.integers(0, 4)
     pno = st.integers(0, patients - 1)
-    charges = st.builds(charge_op, small, appointment_no, money(0, max_minor))
+    charges = st.builds(charge_op, small, appointment_no, money(0, max_minor, currency))
     line_charges = st.builds(line_charge_op, appointment_no, st.integers(0, 1), amount)
     payments = st.builds(
         payment_op,
@@ -373,7 +381,9 @@ def operations(
         st.builds(appointment_op, appointment_no, day, provider),
         charges,
         line_charges,
-        st.builds(refund_op, small, st.none() | appointment_no, money(1, max_minor // 4), day),
+        st.builds(
+            refund_op, small, st.none() | appointment_no, money(1, max_minor // 4, currency), day
+        ),
         st.builds(
             lambda p, a, m, d, c: Operation(apply_unallocated, (p, f"A{a}", m), on_line(d, a, c)),
             patient,
@@ -402,40 +412,144 @@ def operations(
         st.builds(
             reverse_op,
             st.sampled_from([f"PAY{i}" for i in range(5)] + [f"R{i}" for i in range(5)]),
-            st.none() | money(1, max_minor // 4),
+            st.none() | money(1, max_minor // 4, currency),
             day,
         ),
-        st.builds(transfer_op, small, pno, pno, money(1, max_minor // 4), day),
+        st.builds(transfer_op, small, pno, pno, money(1, max_minor // 4, currency), day),
         st.builds(auto_allocate_op, patient, day, st.sampled_from(AllocationOrder), provider),
         st.builds(lambda a, d: Operation(cancel_appointment, (a,), {"on": d}), appointment, day),
     )
 
 
 def command_sequences(
-    *, patients: int = 3, appointments: int = 6, max_operations: int = 40
+    *,
+    patients: int = 3,
+    appointments: int = 6,
+    max_operations: int = 40,
+    currency: str = "USD",
 ) -> SearchStrategy[list[Operation]]:
-    """Operation lists that start by booking every appointment (on drawn dates, with a drawn
-    provider or none) and billing some of them a line or two (``A{n}L0``, ``A{n}L1``), then run
-    random commands: most are accepted, and some are refused on purpose."""
+    """Operation lists that build a ledger from ``Ledger.empty(currency)`` one command at a
+    time: nine in ten are drawn by :func:`valid_operations` on the ledger built so far (every
+    kind of command, accepted), one in ten by :func:`operations` (ids from small pools, often
+    refused: a refusal must leave the ledger as it was). ``patients`` and ``appointments`` size
+    those pools. docs/testing.md gives the measured mix. On a failure the list is also printed
+    as a runnable script (:func:`as_code`).
+    """
     st = _require_hypothesis()
-    booking = st.tuples(dates(), _providers(st), st.lists(money(1, 30_000), max_size=2))
+    stray = operations(patients=patients, appointments=appointments, currency=currency)
+    # A plan of steps, each independent of the others (so that the shrinker can drop any of
+    # them): the kind of command, the numbers its choices are made by, and a stray operation
+    # used when the first number is one of the top two of twenty — one step in ten.
+    choices = st.lists(st.integers(0, 2**16), min_size=12, max_size=12)
+    step = st.tuples(st.integers(0, 19), choices, stray)
+    # Four lists end to end: Hypothesis draws a list of about five elements on average, and a
+    # plan should average about twenty steps; each list still shrinks to nothing.
+    part = max_operations // 4
+    plan = st.tuples(
+        *(st.lists(step, max_size=part + (n < max_operations % 4)) for n in range(4))
+    ).map(lambda parts: [s for p in parts for s in p])
 
-    def book(n: int, d: datetime.date, p: str | None, lines: list[Money]) -> list[Operation]:
-        booked = [Operation(add_appointment, (Appointment(f"A{n}", f"P{n % patients}", d, p),))]
-        for k, m in enumerate(lines):
-            booked.append(Operation(add_charge, (Charge(f"A{n}L{k}", f"A{n}", m, f"9921{k}"),)))
-        return booked
+    def build(steps: list[tuple[int, list[int], Operation]]) -> list[Operation]:
+        ledger = Ledger.empty(currency)
+        drawn: list[Operation] = []
+        for chance, numbers, odd in steps:
+            operation = odd if chance >= 18 else planned_step(ledger, numbers[0], numbers[1:])
+            operation = operation if isinstance(operation, Operation) else operation.operation
+            with contextlib.suppress(LedgerError):
+                ledger = operation(ledger)
+            drawn.append(operation)
+        _note_code("operations drawn by command_sequences()", drawn, currency)
+        return drawn
 
-    setup = st.tuples(*(booking for _ in range(appointments))).map(
-        lambda drawn: [op for n, booked in enumerate(drawn) for op in book(n, *booked)]
+    return plan.map(build)  # type: ignore[no-any-return]
+
+
+class _Code:
+    """A note printed only for the failing example (Hypothesis formats it then, not before)."""
+
+    def __init__(self, title: str, subject: Ledger | list[Operation], currency: str) -> None:
+        self.title, self.subject, self.currency = title, subject, currency
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # noqa: ARG002 - the protocol
+        text = f"# {self.title}, as code:\n{as_code(self.subject, self.currency)}"
+        for n, line in enumerate(text.rstrip("\n").split("\n")):
+            if n:
+                printer.break_()
+            printer.text(line)
+
+
+def _note_code(title: str, subject: Ledger | list[Operation], currency: str) -> None:
+    from hypothesis import currently_in_test_context, note  # noqa: PLC0415 - optional
+
+    if currently_in_test_context():
+        note(_Code(title, subject, currency))
+
+
+def one_more_command(
+    *, max_patients: int = 3, max_steps: int = 30, currency: str = "USD"
+) -> SearchStrategy[tuple[Ledger, Step]]:
+    """A ledger from :func:`ledgers` and a command valid on it (:func:`valid_operations`):
+    a "post one more command" property in one line.
+
+    >>> from hypothesis import given, settings
+    >>> @settings(max_examples=20, database=None)
+    ... @given(one_more_command())
+    ... def test_the_dashboard_moves_as_the_command_says(case):
+    ...     ledger, step = case
+    ...     assert changes(ledger, step(ledger)) == step.expected
+    >>> test_the_dashboard_moves_as_the_command_says()
+    """
+    built = ledgers(max_patients=max_patients, max_steps=max_steps, currency=currency)
+    return built.flatmap(lambda ledger: valid_operations(ledger).map(lambda s: (ledger, s)))
+
+
+def register_profiles(*, load: bool = True) -> str:
+    """Register the kit's Hypothesis profiles, and load one unless ``load`` is false.
+
+    ``ci`` (derandomized, 100 examples, no deadline), ``dev`` (100 random examples, no
+    deadline), ``deep`` (20,000 randomized examples of up to 100 stateful steps, to look for new
+    bugs) and ``mutation`` (30 derandomized examples, no shrinking: for mutation testing).
+    The profile loaded is ``HYPOTHESIS_PROFILE``'s, else ``ci`` when ``CI`` is set, else
+    ``dev``; its name is returned. Call it from your ``conftest.py``.
+    """
+    from hypothesis import HealthCheck, Phase, settings  # noqa: PLC0415 - optional
+
+    slow = [HealthCheck.too_slow]
+    settings.register_profile(
+        "ci",
+        derandomize=True,
+        max_examples=100,
+        deadline=None,
+        print_blob=True,
+        suppress_health_check=slow,
     )
-    body = st.lists(
-        operations(patients=patients, appointments=appointments), max_size=max_operations
+    settings.register_profile("dev", max_examples=100, deadline=None)
+    settings.register_profile(
+        "deep",
+        max_examples=20_000,
+        stateful_step_count=100,
+        deadline=None,
+        suppress_health_check=slow,
     )
-    return st.builds(lambda head, tail: head + tail, setup, body)  # type: ignore[no-any-return]
+    settings.register_profile(
+        "mutation",
+        derandomize=True,
+        max_examples=30,
+        stateful_step_count=30,
+        deadline=None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],  # a failure is enough: no time spent shrinking
+        suppress_health_check=slow,
+    )
+    name = os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
+    if load:
+        settings.load_profile(name)
+    return name
 
 
-def ledgers(*, max_patients: int = 3, max_steps: int = 30) -> SearchStrategy[Ledger]:
+def ledgers(
+    *, max_patients: int = 3, max_steps: int = 30, currency: str = "USD"
+) -> SearchStrategy[Ledger]:
     """Valid, realistic ledgers: several patients, appointments (with a provider or none) with
     and without charges, partly paid balances, money held in both buckets, open and cancelled
     refunds, and the rest of the workflow (unapply, release, adjustments, reversals, transfers,
@@ -447,16 +561,18 @@ def ledgers(*, max_patients: int = 3, max_steps: int = 30) -> SearchStrategy[Led
     Each step reads the ledger it is building (through the public views) to choose arguments
     that are mostly valid — a refund no larger than the bucket, an application within the
     balance due, a reversal within what is left of the payment — so few commands are refused.
-    It shrinks to fewer, smaller steps.
+    It shrinks to fewer, smaller steps: no appointment is booked before a step needs one, no
+    charge is zero, and amounts shrink to one minor unit of ``currency``. On a failure, the
+    ledger is also printed as the code that builds it (:func:`as_code`).
     """
     st = _require_hypothesis()
 
     @st.composite  # type: ignore[untyped-decorator]
     def build(draw: Any) -> Ledger:
-        builder = _Builder(draw, st)
+        builder = _Builder(draw, st, currency)
         for n in range(draw(st.integers(1, max_patients))):
             builder.patients.append(f"P{n}")
-        for _ in range(draw(st.integers(1, 6))):
+        for _ in range(draw(st.integers(0, 6))):
             builder.appointment()
         for aid, _ in list(builder.appointments):  # billed as 0, 1 or 2 lines
             for _ in range(draw(st.integers(0, 2))):
@@ -466,9 +582,40 @@ def ledgers(*, max_patients: int = 3, max_steps: int = 30) -> SearchStrategy[Led
             # An argument drawn at a limit may be refused: the ledger is unchanged, go on.
             with contextlib.suppress(LedgerError):
                 getattr(builder, action)()
-        return builder.ledger
+        ledger = _without_unused_bookings(builder.ledger)
+        _note_code("the ledger drawn by ledgers()", ledger, currency)
+        return ledger
 
     return build()  # type: ignore[no-any-return]
+
+
+def _without_unused_bookings(ledger: Ledger) -> Ledger:
+    """The ledger built again without the appointments no later event names (nothing else
+    depends on them: they have no charges, payments or entries), so a shrunk example shows only
+    what it needs."""
+    events = list(ledger.events)
+    named = [repr(event) for event in events if not isinstance(event, AppointmentAdded)]
+    unused = {
+        event.appointment.id
+        for event in events
+        if isinstance(event, AppointmentAdded)
+        and not any(repr(event.appointment.id) in text for text in named)
+    }
+    if not unused:
+        return ledger
+    kept = [
+        step
+        for step in operations_of(ledger)
+        if not (
+            isinstance(step, Operation)
+            and step.command is add_appointment
+            and step.args[0].id in unused
+        )
+    ]
+    rebuilt = Ledger.empty(ledger.currency)
+    for step in kept:
+        rebuilt = step(rebuilt) if isinstance(step, Operation) else apply_event(rebuilt, step)
+    return rebuilt
 
 
 class _Builder:
@@ -509,9 +656,9 @@ class _Builder:
         "cancel_visit",
     )
 
-    def __init__(self, draw: Any, st: Any) -> None:
-        self.draw, self.st = draw, st
-        self.ledger = Ledger.empty("USD")
+    def __init__(self, draw: Any, st: Any, currency: str = "USD") -> None:
+        self.draw, self.st, self.currency = draw, st, currency
+        self.ledger = Ledger.empty(currency)
         self.patients: list[str] = []
         self.appointments: list[tuple[str, str]] = []
         self.cancelled: set[str] = set()
@@ -535,7 +682,8 @@ class _Builder:
         return START + datetime.timedelta(days=self.cents(0, _DAYS))
 
     def usd(self, minor: int) -> Money:
-        return to_money(minor, "USD")
+        """``minor`` units of the ledger's currency (the name is older than the choice)."""
+        return to_money(minor, self.currency)
 
     def rows(self, patient_id: str) -> list[Any]:
         return list(claims_feed(self.ledger, patient_id))
@@ -574,7 +722,7 @@ class _Builder:
         live = [a for a, _ in self.live()] if appointment_id is None else [appointment_id]
         if live:
             aid = self.pick(live)
-            charge = Charge(self.next_id("C"), aid, self.usd(self.cents(0)))
+            charge = Charge(self.next_id("C"), aid, self.usd(self.cents()))
             self.ledger = add_charge(self.ledger, charge)
 
     def pay_appointment(self) -> None:

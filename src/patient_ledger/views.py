@@ -22,7 +22,7 @@ from patient_ledger.events import (
     PaymentPosted,
     RefundPosted,
 )
-from patient_ledger.money import to_money
+from patient_ledger.money import to_minor, to_money
 from patient_ledger.state import (
     OPEN,
     OWNER,
@@ -283,7 +283,7 @@ def aging(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Aging:
     for date, appointment_id in _sorted.iterate(patient.owing):  # those with a balance due
         a = state.appointment(appointment_id)
         days = (on - date).days
-        buckets[0 if days <= 30 else 1 if days <= 60 else 2 if days <= 90 else 3] += a.due
+        buckets[_age_bucket(days)] += a.due
     code = state.currency
     current, days_31_60, days_61_90, over_90 = (to_money(b, code) for b in buckets)
     return Aging(
@@ -292,6 +292,31 @@ def aging(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Aging:
         days_61_90=days_61_90,
         over_90=over_90,
     )
+
+
+def _age_bucket(days: int) -> int:
+    """The aging column of an age in days: ≤ 30 (future included), 31–60, 61–90, over 90."""
+    return 0 if days <= 30 else 1 if days <= 60 else 2 if days <= 90 else 3
+
+
+def credit_aging(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Aging:
+    """The patient's unallocated money (open entries of both buckets, refunds not yet cancelled
+    netted) split by each entry's age in days on ``on`` (``(on − received_on).days``: ≤ 30,
+    future dates included; 31–60; 61–90; over 90). The four add up to the dashboard's
+    ``unallocated``. O(the patient's open entries).
+
+    Raises:
+        UnknownIdError: the patient is not in the ledger.
+    """
+    _lookup(ledger, patient_id)
+    check_date(on, "on")
+    buckets = [0, 0, 0, 0]
+    for entry in unallocated_entries(ledger, patient_id):
+        days = (on - entry.received_on).days
+        buckets[_age_bucket(days)] += to_minor(entry.amount, "entry")
+    code = state_of(ledger).currency
+    current, days_31_60, days_61_90, over_90 = (to_money(b, code) for b in buckets)
+    return Aging(current=current, days_31_60=days_31_60, days_61_90=days_61_90, over_90=over_90)
 
 
 @attrs.frozen(kw_only=True)
