@@ -111,8 +111,8 @@ def test_ids_in_text_reports_cannot_steer_the_terminal() -> None:
     assert tables.printable("Zoë ✓") == "Zoë ✓"  # printable text is left alone
 
 
-def test_records_give_the_rows_frames_builds_by_hand() -> None:
-    """What patient_ledger.frames can adopt: the same rows from the one description."""
+def test_frames_rows_are_the_descriptions_records() -> None:
+    """patient_ledger.frames gives each view's rows from its one description."""
     from patient_ledger import frames
     from patient_ledger.demo import lines_and_policies, month_at_the_practice, play
 
@@ -120,7 +120,7 @@ def test_records_give_the_rows_frames_builds_by_hand() -> None:
     for _, ledger in play(month_at_the_practice() + lines_and_policies()):  # noqa: B007
         pass
     on = D(2025, 4, 30)
-    by_hand = frames.records(ledger, on=on)
+    by_hand = frames.records(ledger, on=on)  # every table frames makes
     described: dict[str, list[dict[str, object]]] = {name: [] for name in by_hand}
     for pid in pl.patients(ledger):
         described["dashboards"].append(
@@ -139,6 +139,9 @@ def test_records_give_the_rows_frames_builds_by_hand() -> None:
         )
         described["aging"].append(
             tables.records(tables.AGING, pl.aging(ledger, pid, on=on), patient_id=pid)
+        )
+        described["credit_aging"].append(
+            tables.records(tables.AGING, pl.credit_aging(ledger, pid, on=on), patient_id=pid)
         )
     for event in ledger.events:
         if isinstance(event, pl.PaymentPosted | pl.RefundPosted):

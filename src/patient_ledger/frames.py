@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from moneyed import Money
 
+from patient_ledger import tables
 from patient_ledger.apply import apply_event
 from patient_ledger.commands import add_appointment, add_charge, post_payment, refund
 from patient_ledger.errors import InvalidInputError, UnknownIdError
@@ -53,8 +54,9 @@ from patient_ledger.views import (
 
 def records(ledger: Ledger, *, on: datetime.date | None = None) -> dict[str, list[dict[str, Any]]]:
     """Every patient's views as lists of flat rows: ``dashboards``, ``claims_feed``,
-    ``line_items``, ``unallocated_entries``, ``allocations`` and, with ``on``, ``aging``.
-    Amounts are ``Decimal``."""
+    ``line_items``, ``unallocated_entries``, ``allocations`` and, with ``on``, ``aging`` and
+    ``credit_aging``. Each row is its view's fields as :mod:`patient_ledger.tables` describes
+    them, after ``patient_id``; amounts are ``Decimal``."""
     out: dict[str, list[dict[str, Any]]] = {
         "dashboards": [],
         "claims_feed": [],
@@ -66,83 +68,31 @@ def records(ledger: Ledger, *, on: datetime.date | None = None) -> dict[str, lis
         out["aging"] = []
         out["credit_aging"] = []
     for pid in patients(ledger):
-        d = dashboard(ledger, pid)
-        out["dashboards"].append(
-            {"patient_id": pid} | {name: getattr(d, name).amount for name in DASHBOARD_FIELDS}
-        )
+        out["dashboards"].append(_row(tables.DASHBOARD, dashboard(ledger, pid), pid))
         feed = claims_feed(ledger, pid)
-        out["claims_feed"].extend(
-            {
-                "patient_id": pid,
-                "appointment_id": r.appointment_id,
-                "date": r.date,
-                "patient_responsibility": r.patient_responsibility.amount,
-                "paid": r.paid.amount,
-                "balance_due": r.balance_due.amount,
-                "appointment_unallocated": r.appointment_unallocated.amount,
-                "patient_unallocated": r.patient_unallocated.amount,
-            }
-            for r in feed
-        )
+        out["claims_feed"].extend(_row(tables.CLAIMS_FEED, r, pid) for r in feed)
         out["line_items"].extend(
-            {
-                "patient_id": pid,
-                "appointment_id": item.appointment_id,
-                "charge_id": item.charge_id,
-                "code": item.code,
-                "description": item.description,
-                "responsibility": item.responsibility.amount,
-                "paid": item.paid.amount,
-                "balance_due": item.balance_due.amount,
-            }
+            _row(tables.LINE_ITEMS, item, pid)
             for r in feed
             for item in line_items(ledger, r.appointment_id)
         )
         out["unallocated_entries"].extend(
-            {
-                "patient_id": pid,
-                "id": e.id,
-                "payment_id": e.payment_id,
-                "appointment_id": e.appointment_id,
-                "amount": e.amount.amount,
-                "received_on": e.received_on,
-            }
-            for e in unallocated_entries(ledger, pid)
+            _row(tables.UNALLOCATED_ENTRIES, e, pid) for e in unallocated_entries(ledger, pid)
         )
         if on is not None:
-            a = aging(ledger, pid, on=on)
-            out["aging"].append(
-                {
-                    "patient_id": pid,
-                    "current": a.current.amount,
-                    "days_31_60": a.days_31_60.amount,
-                    "days_61_90": a.days_61_90.amount,
-                    "over_90": a.over_90.amount,
-                }
-            )
-            c = credit_aging(ledger, pid, on=on)
-            out["credit_aging"].append(
-                {
-                    "patient_id": pid,
-                    "current": c.current.amount,
-                    "days_31_60": c.days_31_60.amount,
-                    "days_61_90": c.days_61_90.amount,
-                    "over_90": c.over_90.amount,
-                }
-            )
+            out["aging"].append(_row(tables.AGING, aging(ledger, pid, on=on), pid))
+            out["credit_aging"].append(_row(tables.AGING, credit_aging(ledger, pid, on=on), pid))
     for event in ledger.events:
         if isinstance(event, PaymentPosted | RefundPosted):
             out["allocations"].extend(
-                {
-                    "payment_id": place.payment_id,
-                    "patient_id": place.patient_id,
-                    "appointment_id": place.appointment_id,
-                    "charge_id": place.charge_id,
-                    "amount": place.amount.amount,
-                }
+                tables.records(tables.ALLOCATIONS, place)
                 for place in allocations(ledger, event.payment.id)
             )
     return out
+
+
+def _row(view: tables.View, value: object, patient_id: str) -> dict[str, Any]:
+    return tables.records(view, value, patient_id=patient_id)
 
 
 def balance_history(ledger: Ledger, patient_id: str) -> list[dict[str, Any]]:
@@ -214,24 +164,14 @@ def to_pandas(ledger: Ledger, *, on: datetime.date | None = None) -> dict[str, A
     return {name: pd.DataFrame(rows) for name, rows in records(ledger, on=on).items()}
 
 
-#: The amount columns of every table (``records`` and ``balance_history``).
+#: The amount and date columns of every table (``records`` and ``balance_history``), as the
+#: views' descriptions say.
 AMOUNT_COLUMNS = frozenset(
-    {
-        *DASHBOARD_FIELDS,
-        "paid",
-        "balance_due",
-        "appointment_unallocated",
-        "patient_unallocated",
-        "responsibility",
-        "amount",
-        "current",
-        "days_31_60",
-        "days_61_90",
-        "over_90",
-    }
+    c.field for view in tables.VIEWS for c in view.columns if c.kind is tables.Kind.AMOUNT
 )
-#: The date columns of every table.
-DATE_COLUMNS = frozenset({"date", "received_on"})
+DATE_COLUMNS = frozenset(
+    c.field for view in tables.VIEWS for c in view.columns if c.kind is tables.Kind.DATE
+)
 #: Each table's index: a column whose values are unique in it (``allocations`` keeps a plain
 #: index: a payment has a row per place).
 INDEXES = {
