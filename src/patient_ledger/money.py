@@ -122,16 +122,14 @@ def _beyond_maximum(what: str, shown: str, code: str, value: object) -> InvalidA
     )
 
 
-def parse_amount(text: str, code: str, what: str) -> Money:
-    """Read an amount written as plain decimal text: ASCII digits, an optional ``-`` and point.
-
-    The text's shape and length are checked before any ``Decimal`` is built, so exponents
-    (``1e3``), underscores (``1_000``), signs other than ``-``, non-ASCII digits and overlong
-    text are refused at once; the range and the minor unit are then checked exactly.
+def check_amount_text(text: str, code: str, what: str) -> None:
+    """Check an amount written as plain decimal text before anything converts it: ASCII
+    digits, an optional ``-`` and decimal point, at most :data:`MAX_AMOUNT_TEXT` characters,
+    and no more whole digits than the maximum has (:func:`to_minor` checks the exact range).
 
     Raises:
-        InvalidAmountError: the text is not such an amount, or it is out of range or finer than
-            the currency's minor unit.
+        InvalidAmountError: exponents (``1e3``), underscores (``1_000``), other signs,
+            non-ASCII digits, spaces, overlong text, or too many whole digits.
     """
     match = _AMOUNT_TEXT.fullmatch(text) if len(text) <= MAX_AMOUNT_TEXT else None
     if match is None:
@@ -143,6 +141,15 @@ def parse_amount(text: str, code: str, what: str) -> Money:
         )
     if len(match[1].lstrip("0")) > _MAX_MAGNITUDE + 1:
         raise _beyond_maximum(what, text, code, text)
+
+
+def parse_amount(text: str, code: str, what: str) -> Money:
+    """Read an amount written as plain decimal text (see :func:`check_amount_text`), exactly.
+
+    Raises:
+        InvalidAmountError: not such text, out of range, or finer than the minor unit.
+    """
+    check_amount_text(text, code, what)
     money = Money(Decimal(text), code)
     to_minor(money, what)
     return money
