@@ -162,7 +162,9 @@ def decode(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
-        raise JournalError(f"not UTF-8 text: {error.reason} at byte {error.start}", line=line) from None
+        raise JournalError(
+            f"not UTF-8 text: {error.reason} at byte {error.start}", line=line
+        ) from None
 
 
 def _parse(
@@ -323,6 +325,8 @@ def _checked(ledger: Ledger, sound: int) -> Ledger:
     The invariants are checked once, on the whole ledger; only when they fail is the journal
     bisected (``ledger.at(n)``) to find the event to name.
     """
+    if len(ledger.events) <= sound:
+        return ledger
     violations = check_invariants(ledger)
     if not violations:
         return ledger
@@ -334,9 +338,7 @@ def _checked(ledger: Ledger, sound: int) -> Ledger:
             bad, violations = middle, found
         else:
             good = middle
-    raise JournalError(
-        f"the journal replays, but after this event {_broken(violations)}", line=bad
-    )
+    raise JournalError(f"the journal replays, but after this event {_broken(violations)}", line=bad)
 
 
 def _broken(violations: tuple[Violation, ...]) -> str:

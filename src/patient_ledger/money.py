@@ -95,7 +95,7 @@ def _minor_units(amount: Decimal, code: str, what: str, value: Money) -> int:
     if magnitude > _MAX_MAGNITUDE:
         raise _beyond_maximum(what, _shown(amount), code, value)
     kept = digits[: len(digits) - drop] if drop > 0 else digits
-    minor = int("".join(map(str, kept))) * 10 ** max(-drop, 0)
+    minor: int = int("".join(map(str, kept))) * 10 ** max(-drop, 0)
     if minor > MAX_MAJOR_UNITS * 10**exp:
         raise _beyond_maximum(what, _shown(amount), code, value)
     return -minor if sign else minor
@@ -116,8 +116,7 @@ def _shown(amount: Decimal) -> str:
 
 def _beyond_maximum(what: str, shown: str, code: str, value: object) -> InvalidAmountError:
     return InvalidAmountError(
-        f"{what} {shown} {code} is beyond the supported maximum of "
-        f"{MAX_MAJOR_UNITS} major units",
+        f"{what} {shown} {code} is beyond the supported maximum of {MAX_MAJOR_UNITS} major units",
         amount=value,
     )
 
