@@ -39,7 +39,7 @@ from patient_ledger.events import (
     UnallocatedApplied,
 )
 from patient_ledger.invariants import Violation, check_invariants
-from patient_ledger.money import check_amount_text, to_minor, to_money
+from patient_ledger.money import check_amount_text, exponent, to_minor
 from patient_ledger.state import Ledger
 
 #: The newest version of the line format; a reader refuses versions it does not know. A line
@@ -73,7 +73,7 @@ def _converter(currency: str) -> cattrs.Converter:
 
     def money_out(money: Money) -> dict[str, str]:
         code = money.currency.code
-        return {"amount": str(to_money(to_minor(money, "amount"), code).amount), "currency": code}
+        return {"amount": _amount_text(to_minor(money, "amount"), exponent(code)), "currency": code}
 
     def money_in(value: Any, _: object) -> Money:
         if not isinstance(value, dict) or set(value) != {"amount", "currency"}:
@@ -86,8 +86,10 @@ def _converter(currency: str) -> cattrs.Converter:
         check_amount_text(amount, code, "amount")  # its shape before any Decimal is made
         return Money(Decimal(amount), code)
 
+    places = exponent(currency)
+
     def minor_out(minor: int) -> dict[str, str]:
-        return money_out(to_money(minor, currency))
+        return {"amount": _amount_text(minor, places), "currency": currency}
 
     def minor_in(value: Any, _: object) -> Minor:
         money = money_in(value, None)
@@ -107,6 +109,15 @@ def _converter(currency: str) -> cattrs.Converter:
     converter.register_unstructure_hook(datetime.date, datetime.date.isoformat)
     converter.register_structure_hook(datetime.date, date_in)
     return converter
+
+
+def _amount_text(minor: int, places: int) -> str:
+    """Minor units as the exact decimal text of the amount, as ``str(Decimal)`` writes it for
+    an amount built by :func:`~patient_ledger.money.to_money` (``-0.05``, ``0.00``, ``12``)."""
+    if not places:
+        return str(minor)
+    whole, part = divmod(abs(minor), 10**places)
+    return f"{'-' if minor < 0 else ''}{whole}.{part:0{places}d}"
 
 
 def lines(ledger: Ledger, start: int = 0, prev: str = GENESIS) -> Iterator[tuple[int, str, str]]:

@@ -10,7 +10,7 @@ py-moneyed's ``Money`` can be changed in place (``m.amount = ...``); value objec
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow
 from typing import NoReturn
 
 from moneyed import CURRENCIES, Currency, Money
@@ -72,35 +72,37 @@ def to_minor(value: object, what: str) -> int:
 
 
 def _minor_units(amount: Decimal, code: str, what: str, value: Money) -> int:
-    """Exact minor units of a finite ``amount``, range-checked on its digits and exponent first.
+    """Exact minor units of a finite ``amount``, range-checked on its exponent first.
 
     Nothing here expands the exponent before the checks (``Decimal("1E+999999999999999999")``
-    would be a number with 10¹⁸ digits), so any amount is refused or converted in time linear in
-    the length of its digits.
+    would be a number with 10¹⁸ digits), so any amount is refused or converted at once. The
+    arithmetic runs in a context of its own that refuses any rounding (never the caller's).
     """
     exp = exponent(code)
-    sign, digits, power = amount.as_tuple()
-    if not any(digits):
+    if amount.is_zero():
         return 0
     # the exponent of the leading digit: 10**magnitude <= |amount| < 10**(magnitude + 1)
-    magnitude = len(digits) - 1 + int(power)
-    # drop: how many of the coefficient's last digits lie below the minor unit
-    drop = -exp - int(power)
-    if drop > 0 and any(digits[max(len(digits) - drop, 0) :]):
-        raise InvalidAmountError(
-            f"{what} {_shown(amount)} {code} is finer than the currency's minor unit "
-            f"(10^-{exp}); it is refused, never rounded",
-            amount=value,
-        )
-    if magnitude > _MAX_MAGNITUDE:
-        raise _beyond_maximum(what, _shown(amount), code, value)
-    kept = digits[: len(digits) - drop] if drop > 0 else digits
-    minor: int = int("".join(map(str, kept))) * 10 ** max(-drop, 0)
-    if minor > MAX_MAJOR_UNITS * 10**exp:
-        raise _beyond_maximum(what, _shown(amount), code, value)
-    return -minor if sign else minor
+    magnitude = amount.adjusted()
+    if magnitude >= -exp:
+        if magnitude > _MAX_MAGNITUDE:
+            raise _beyond_maximum(what, _shown(amount), code, value)
+        try:  # in range: at most 17 digits to the minor unit, so only dropped digits are inexact
+            minor = int(amount.scaleb(exp, context=_EXACT).to_integral_exact(context=_EXACT))
+        except Inexact:
+            pass
+        else:
+            if abs(minor) > MAX_MAJOR_UNITS * 10**exp:
+                raise _beyond_maximum(what, _shown(amount), code, value)
+            return minor
+    raise InvalidAmountError(
+        f"{what} {_shown(amount)} {code} is finer than the currency's minor unit "
+        f"(10^-{exp}); it is refused, never rounded",
+        amount=value,
+    )
 
 
+#: A context that signals any rounding of a nonzero digit (Inexact) instead of doing it.
+_EXACT = Context(prec=64, traps=[Inexact, InvalidOperation, Overflow])
 #: The largest exponent of a leading digit within the maximum (12 for 10¹²).
 _MAX_MAGNITUDE = len(str(MAX_MAJOR_UNITS)) - 1
 #: The longest amount text :func:`parse_amount` reads (far more than any amount in range needs).
