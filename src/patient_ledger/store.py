@@ -245,8 +245,8 @@ def _check_name(name: object) -> None:
     if not isinstance(name, str):
         raise InvalidInputError(f"a journal name must be a non-empty str, got {name!r}")
     check_id(name, "a journal name")
-    if "\x00" in name:  # neither database keeps a NUL in text
-        raise InvalidInputError(f"a journal name must not hold a NUL character, got {name!r}")
+    if "\x00" in name:  # a valid str, but neither database keeps a NUL in text
+        raise StoreError(f"a store cannot keep a journal name with a NUL character: {name!r}")
 
 
 class SqliteStore(_SqlStore):
