@@ -160,3 +160,10 @@ class ConcurrencyError(LedgerError):
     """A save based on a stale version: another writer saved first. Nothing was written."""
 
     code = ErrorCode.CONCURRENCY_CONFLICT
+
+
+class SnapshotError(LedgerError):
+    """A snapshot that cannot stand for its journal: not a snapshot, another format, damaged,
+    or not matching the journal's chain. A store ignores it and replays the journal instead."""
+
+    code = ErrorCode.CORRUPT_JOURNAL
