@@ -25,6 +25,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import cattrs
+import msgspec
 from moneyed import Money
 
 from patient_ledger.apply import replay
@@ -38,7 +39,7 @@ from patient_ledger.events import (
     Minor,
     UnallocatedApplied,
 )
-from patient_ledger.money import to_minor, to_money
+from patient_ledger.money import exponent, minor_text, to_minor
 from patient_ledger.state import Ledger
 
 #: The newest version of the line format; a reader refuses versions it does not know. A line
@@ -57,8 +58,14 @@ GENESIS = "0" * 64
 _TYPES: dict[str, type[Event]] = {t.__name__: t for t in EVENT_TYPES}
 
 
+#: Canonical JSON: keys sorted, no spaces, non-ASCII as itself — byte for byte what
+#: ``json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` writes (the
+#: tests hold the two side by side), in C: a tenth of the time.
+_ENCODER = msgspec.json.Encoder(order="sorted")
+
+
 def _canonical(obj: object) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(obj).decode("utf-8")
 
 
 def _hash(content: dict[str, Any]) -> str:
@@ -71,8 +78,11 @@ def _converter(currency: str) -> cattrs.Converter:
     converter = cattrs.Converter()
 
     def money_out(money: Money) -> dict[str, str]:
+        # A value object's amount: exact to its currency's minor unit (checked when it was
+        # made), so its fixed-point text is exact; -0 is written as 0.
         code = money.currency.code
-        return {"amount": str(to_money(to_minor(money, "amount"), code).amount), "currency": code}
+        text = format(money.amount, f".{exponent(code)}f")
+        return {"amount": text if money.amount or text[0] != "-" else text[1:], "currency": code}
 
     def money_in(value: Any, _: object) -> Money:
         if not isinstance(value, dict) or set(value) != {"amount", "currency"}:
@@ -82,8 +92,10 @@ def _converter(currency: str) -> cattrs.Converter:
             raise TypeError(f"amount and currency must be strings, got {value!r}")
         return Money(Decimal(amount), code)
 
+    places = exponent(currency)
+
     def minor_out(minor: int) -> dict[str, str]:
-        return money_out(to_money(minor, currency))
+        return {"amount": minor_text(minor, places), "currency": currency}
 
     def minor_in(value: Any, _: object) -> Minor:
         money = money_in(value, None)
@@ -120,8 +132,11 @@ def lines(ledger: Ledger, start: int = 0, prev: str = GENESIS) -> Iterator[tuple
             "event": data,
             "prev": prev,
         }
-        prev = _hash(content)
-        yield seq, _canonical({**content, "hash": prev}), prev
+        text = _canonical(content)
+        prev = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        # The line is its content with the hash inserted in key order: "event" < "hash" < "prev".
+        at = text.rindex(',"prev":"')
+        yield seq, f'{text[:at]},"hash":"{prev}"{text[at:]}', prev
 
 
 def _unstructured(converter: cattrs.Converter, event: Event) -> tuple[int, dict[str, Any]]:

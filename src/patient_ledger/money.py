@@ -101,6 +101,15 @@ def to_money(minor: int, code: str) -> Money:
     return Money(Decimal(f"{minor}E-{exp}") if exp else Decimal(minor), code)
 
 
+def minor_text(minor: int, places: int) -> str:
+    """Integer minor units as exact fixed-point text with ``places`` decimals (``'-12.05'``):
+    what ``str(to_money(minor, code).amount)`` gives, without building a Money."""
+    if not places:
+        return str(minor)
+    whole, part = divmod(abs(minor), 10**places)
+    return f"{'-' if minor < 0 else ''}{whole}.{part:0{places}d}"
+
+
 class FrozenMoney(Money):
     """A ``Money`` whose attributes cannot be assigned or deleted after construction.
 
