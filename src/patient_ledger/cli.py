@@ -11,25 +11,24 @@ Exit codes (also in ``patient-ledger --help``):
 from __future__ import annotations
 
 import argparse
+import codecs
 import csv
 import datetime
+import itertools
 import json
-import os
+import re
 import sys
-import tempfile
-from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from moneyed import Money
-
-from patient_ledger import __version__, journal
+from patient_ledger import __version__, _files, journal
 from patient_ledger.apply import replay
 from patient_ledger.commands import post_payment, refund
 from patient_ledger.demo import SCENARIOS, run
-from patient_ledger.errors import InvalidInputError, LedgerError
+from patient_ledger.errors import CurrencyMismatchError, InvalidInputError, LedgerError
 from patient_ledger.invariants import check_invariants
+from patient_ledger.money import currency_code, parse_amount
 from patient_ledger.render import report_data, report_html, report_text
 from patient_ledger.state import Ledger
 from patient_ledger.values import Payment, PaymentType
@@ -93,7 +92,8 @@ def _parser() -> argparse.ArgumentParser:
         "--journal", type=Path, required=True, help="the journal to append to (created if missing)"
     )
     imports.add_argument(
-        "--currency", default="USD", help="the currency of a new journal (default: USD)"
+        "--currency",
+        help="the currency of a new journal (default: USD); checked against an existing one",
     )
 
     drchrono = commands.add_parser(
@@ -155,7 +155,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _load(path: Path) -> Ledger:
-    return journal.loads(path.read_text(encoding="utf-8"))
+    return journal.loads(path.read_bytes())  # checked: chain, form, replay and invariants
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -171,7 +171,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    text = args.journal.read_text(encoding="utf-8")
+    text = journal.decode(args.journal.read_bytes())
     ledger = journal.loads(text, head=args.head)  # a JournalError names the first bad line
     violations = check_invariants(ledger)
     if violations:
@@ -189,37 +189,92 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _import_payments(args: argparse.Namespace) -> int:
-    exists = args.journal.exists()
-    before = args.journal.read_text(encoding="utf-8") if exists else ""
-    ledger = journal.loads(before) if exists else Ledger.empty(args.currency)
-    start = len(ledger.events)
-    with args.csv.open(newline="", encoding="utf-8") as source:
-        rows = list(csv.reader(source))
-    if not rows or [cell.strip() for cell in rows[0]] != CSV_HEADER:
-        msg = f"line 1: the header must be {','.join(CSV_HEADER)}"
-        raise InvalidInputError(msg, line=1)
-    progress = _Progress(len(rows) - 1, sys.stderr)
-    for number, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        try:
-            payment = _payment(row, ledger.currency)
-            ledger = (refund if payment.type is PaymentType.REFUND else post_payment)(
-                ledger, payment
+    # The lock is held from reading the journal to replacing it: a second importer waits,
+    # then appends to what this one wrote. Nothing is held in memory but the ledger.
+    with _files.locked(args.journal):
+        read = _files.signature(args.journal)
+        before = journal.decode(_files.target(args.journal).read_bytes()) if read else ""
+        ledger = journal.loads(before) if read else Ledger.empty(args.currency or "USD")
+        if args.currency is not None and currency_code(args.currency) != ledger.currency:
+            raise CurrencyMismatchError(
+                f"--currency {args.currency} does not match the journal's currency "
+                f"{ledger.currency}",
+                currency=args.currency,
             )
+        start = len(ledger.events)
+        source = _CsvLines(args.csv)
+        try:
+            ledger = _import_rows(source, ledger)
         except LedgerError as error:
-            progress.done()
-            print(f"line {number}: {error}", file=sys.stderr)
+            print(f"line {source.record_line}: {error}", file=sys.stderr)
             print(f"nothing imported: {args.journal} is unchanged", file=sys.stderr)
             return EXIT_REFUSED
-        progress.step()
-    progress.done()
-    new_lines = (
-        journal.lines(ledger, start, _last_hash(before)) if exists else journal.lines(ledger)
-    )
-    _write_atomically(args.journal, before + "".join(line + "\n" for _, line, _ in new_lines))
+        if before and not before.endswith("\n"):
+            before += "\n"  # a journal cut after its last line: end it, never glue onto it
+        new_lines = (
+            journal.lines(ledger, start, _last_hash(before)) if read else journal.lines(ledger)
+        )
+        chunks = itertools.chain((before,), (line + "\n" for _, line, _ in new_lines))
+        _files.replace(args.journal, chunks, expected=read)
     print(f"imported {len(ledger.events) - start} payments and refunds into {args.journal}")
     return EXIT_OK
+
+
+def _import_rows(source: _CsvLines, ledger: Ledger) -> Ledger:
+    """Post each row's payment or refund, one row at a time (the file is never held whole).
+
+    Raises:
+        LedgerError: the first bad row (``source.record_line`` is its first line).
+    """
+    reader = csv.reader(source, strict=True)
+    progress = _Progress(source.size, sys.stderr)
+    try:
+        header = next(reader, None)
+        if header is None or [cell.strip() for cell in header] != CSV_HEADER:
+            raise InvalidInputError(f"the header must be {','.join(CSV_HEADER)}")
+        while True:
+            source.record_line = source.count + 1
+            row = next(reader, None)
+            if row is None:
+                break
+            if any(cell.strip() for cell in row):
+                payment = _payment(row, ledger.currency)
+                command = refund if payment.type is PaymentType.REFUND else post_payment
+                ledger = command(ledger, payment)
+            progress.step(source.read)
+    except csv.Error as error:
+        raise InvalidInputError(f"not a CSV row: {error}") from None
+    finally:
+        progress.done()
+    return ledger
+
+
+class _CsvLines:
+    """The lines of a CSV file as text, read one at a time: UTF-8 (an Excel byte order mark
+    is skipped), counting the file's lines so that errors name them, even inside quoted
+    fields that span lines."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.size = path.stat().st_size
+        self.count = 0  # lines read so far
+        self.read = 0  # bytes read so far
+        self.record_line = 1  # the first line of the record being read
+
+    def __iter__(self) -> Iterator[str]:
+        with self.path.open("rb") as raw:
+            for data in raw:
+                self.count += 1
+                self.read += len(data)
+                yield self._decoded(data.removeprefix(codecs.BOM_UTF8) if self.count == 1 else data)
+
+    def _decoded(self, data: bytes) -> str:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            self.record_line = self.count
+            msg = f"not UTF-8 text ({error.reason} at byte {error.start} of the line)"
+            raise InvalidInputError(msg) from None
 
 
 def _import_drchrono(args: argparse.Namespace) -> int:
@@ -252,20 +307,18 @@ def _payment(row: list[str], currency: str) -> Payment:
         msg = f"expected {len(CSV_HEADER)} fields ({','.join(CSV_HEADER)}), got {len(row)}"
         raise InvalidInputError(msg)
     pid, patient, amount, received, method, kind, appointment = (cell.strip() for cell in row)
+    value = parse_amount(amount, currency, f"payment {pid!r}: amount")
     try:
-        value = Decimal(amount)
-    except InvalidOperation:
-        msg = f"payment {pid!r}: amount {amount!r} is not a decimal number"
-        raise InvalidInputError(msg) from None
-    try:
-        day = datetime.date.fromisoformat(received)
+        day = datetime.date.fromisoformat(received) if _ISO_DATE.fullmatch(received) else None
     except ValueError:
+        day = None
+    if day is None:
         msg = f"payment {pid!r}: received_on {received!r} is not a date (YYYY-MM-DD)"
-        raise InvalidInputError(msg) from None
+        raise InvalidInputError(msg)
     return Payment(
         pid,
         patient,
-        Money(value, currency),
+        value,
         day,
         method=method.upper() or "OTHER",
         type=kind.upper() or "PAYMENT",
@@ -273,18 +326,22 @@ def _payment(row: list[str], currency: str) -> Payment:
     )
 
 
+#: A date as the CSV import reads it: YYYY-MM-DD in ASCII digits (no 20250301, no 2025-W09-6).
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+
 class _Progress:
-    """A progress bar on a terminal for large imports; silent otherwise."""
+    """A progress bar on a terminal for large imports (by bytes of the file); silent otherwise."""
 
     def __init__(self, total: int, out: TextIO) -> None:
         self.total, self.out, self.count = total, out, 0
-        self.shown = total >= 1000 and out.isatty()
+        self.shown = total >= 100_000 and out.isatty()
 
-    def step(self) -> None:
+    def step(self, done: int) -> None:
         self.count += 1
-        if self.shown and (self.count % 500 == 0 or self.count == self.total):
-            filled = 30 * self.count // self.total
-            self.out.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.count}/{self.total}")
+        if self.shown and (self.count % 500 == 0 or done == self.total):
+            filled = 30 * done // self.total
+            self.out.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.count} rows")
             self.out.flush()
 
     def done(self) -> None:
@@ -293,18 +350,10 @@ class _Progress:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` whole or not at all (a temporary file, then a rename)."""
-    folder = path.parent if str(path.parent) else Path()
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` whole or not at all, under the journal's writer lock (through
+    a symlink to its target, keeping its mode; see :mod:`patient_ledger._files`)."""
+    with _files.locked(path):
+        _files.replace(path, (text,), expected=_files.signature(path))
 
 
 if __name__ == "__main__":  # pragma: no cover

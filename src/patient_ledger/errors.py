@@ -30,6 +30,7 @@ class ErrorCode(enum.Enum):
     APPOINTMENT_CANCELLED = "appointment_cancelled"
     CORRUPT_JOURNAL = "corrupt_journal"
     CONCURRENCY_CONFLICT = "concurrency_conflict"
+    STORE_REFUSED = "store_refused"
 
 
 #: The codes the commands raise (SPEC §7 and §9), in the order of the checks that raise them.
@@ -160,6 +161,13 @@ class ConcurrencyError(LedgerError):
     """A save based on a stale version: another writer saved first. Nothing was written."""
 
     code = ErrorCode.CONCURRENCY_CONFLICT
+
+
+class StoreError(LedgerError):
+    """An event store refused an operation: it is open read-only, or the database refused a
+    value or a statement. Nothing was written."""
+
+    code = ErrorCode.STORE_REFUSED
 
 
 class SnapshotError(LedgerError):

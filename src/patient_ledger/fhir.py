@@ -23,13 +23,24 @@
   two ``payment`` details, one per line, in the order the money was first placed.
 
 Money is ``{"value": Decimal, "currency": "USD"}``: exact. ``fhir_json`` writes the bundle as
-JSON text with the values as exact JSON numbers (never through float).
+JSON text with the values as exact JSON numbers (never through float), every string escaped.
+
+FHIR ids are 1 to 64 of ``A-Z a-z 0-9 - .``; our ids may hold anything else. :func:`fhir_id`
+maps them, the same way in resource ids and in references (``Patient/``, ``Appointment/``,
+``ChargeItem/``): letters, digits and ``-`` are kept; every other character is written as ``.``
+and two lowercase hex digits per byte of its UTF-8 (``a_b`` → ``a.5fb``, ``.`` → ``.2e``); an
+id that would then be longer than 64 characters becomes its prefix, ``.x`` and the first hex
+digits of the SHA-256 of its UTF-8 (``.x`` never comes out of the escaping). Distinct ids stay
+distinct; ids of ASCII letters, digits and ``-`` are unchanged. Names and displays keep the ids
+as they are (JSON strings may hold anything).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import re
+import string
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -53,6 +64,31 @@ EXTENSION = "https://patient-ledger.readthedocs.io/fhir/StructureDefinition/"
 CHARGE_ITEM = EXTENSION + "charge-item"
 
 
+#: The characters a FHIR id keeps as they are.
+_ID_KEPT = frozenset(string.ascii_letters + string.digits + "-")
+_ID_LENGTH = 64
+
+
+def fhir_id(ours: str, prefix: str = "") -> str:
+    """A valid FHIR id for one of our ids, distinct for distinct ids (see the module's doc).
+
+    >>> fhir_id("PAY1", "payment-"), fhir_id("a_b c"), fhir_id("José")
+    ('payment-PAY1', 'a.5fb.20c', 'Jos.c3.a9')
+    """
+    escaped = "".join(
+        char if char in _ID_KEPT else "".join(f".{byte:02x}" for byte in _utf8(char))
+        for char in ours
+    )
+    if len(prefix) + len(escaped) <= _ID_LENGTH:
+        return prefix + escaped
+    digest = hashlib.sha256(_utf8(ours)).hexdigest()
+    return f"{prefix}.x{digest}"[:_ID_LENGTH]
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
 def _money(money: Money) -> dict[str, Any]:
     return {"value": money.amount, "currency": money.currency.code}
 
@@ -62,13 +98,13 @@ def _detail(
 ) -> dict[str, Any]:
     detail: dict[str, Any] = {}
     if line is not None:
-        reference = {"reference": f"ChargeItem/{line.charge_id}"}
+        reference = {"reference": f"ChargeItem/{fhir_id(line.charge_id)}"}
         if display := " ".join(part for part in (line.code, line.description) if part):
             reference["display"] = display
         detail["extension"] = [{"url": CHARGE_ITEM, "valueReference": reference}]
     detail["type"] = {"coding": [{"system": PAYMENT_TYPE, "code": code}]}
     if appointment_id is not None:
-        detail["request"] = {"reference": f"Appointment/{appointment_id}"}
+        detail["request"] = {"reference": f"Appointment/{fhir_id(appointment_id)}"}
     detail["amount"] = _money(amount)
     return detail
 
@@ -78,7 +114,7 @@ def to_fhir(ledger: Ledger, patient_id: str) -> dict[str, Any]:
     d = dashboard(ledger, patient_id)  # also refuses an unknown patient
     account = {
         "resourceType": "Account",
-        "id": f"patient-{patient_id}",
+        "id": fhir_id(patient_id, "patient-"),
         "status": "active",
         "type": {
             "coding": [
@@ -86,7 +122,7 @@ def to_fhir(ledger: Ledger, patient_id: str) -> dict[str, Any]:
             ]
         },
         "name": f"Patient payments of {patient_id}",
-        "subject": [{"reference": f"Patient/{patient_id}"}],
+        "subject": [{"reference": f"Patient/{fhir_id(patient_id)}"}],
         "extension": [
             {"url": EXTENSION + name.replace("_", "-"), "valueMoney": _money(getattr(d, name))}
             for name in DASHBOARD_FIELDS
@@ -124,7 +160,7 @@ def to_fhir(ledger: Ledger, patient_id: str) -> dict[str, Any]:
         partly = bool(status.reversed) and not reversed_
         resource: dict[str, Any] = {
             "resourceType": "PaymentReconciliation",
-            "id": f"payment-{payment.id}",
+            "id": fhir_id(payment.id, "payment-"),
             "status": "cancelled" if reversed_ else "active",
             "created": payment.received_on.isoformat(),
             "paymentDate": payment.received_on.isoformat(),
@@ -144,17 +180,39 @@ def to_fhir(ledger: Ledger, patient_id: str) -> dict[str, Any]:
     }
 
 
-_MARK = "__exact_decimal__"
-_NUMBER = re.compile(f'"{_MARK}(-?[0-9]+(?:\\.[0-9]+)?)"')
-
-
 def fhir_json(bundle: dict[str, Any], *, indent: int | None = None) -> str:
-    """The bundle as JSON text, every money value an exact JSON number."""
+    """The bundle as JSON text, every money value an exact JSON number, every string escaped
+    (laid out as ``json.dumps`` lays it out, with or without ``indent``).
 
-    def exact(value: object) -> str:
-        if isinstance(value, Decimal):
-            return _MARK + format(value, "f")
-        msg = f"not JSON serializable: {value!r}"
-        raise TypeError(msg)
+    Raises:
+        TypeError: a value JSON cannot hold.
+        ValueError: a money value that is not finite.
+    """
+    return "".join(_encoded(bundle, indent, 0))
 
-    return _NUMBER.sub(r"\1", json.dumps(bundle, default=exact, indent=indent))
+
+def _encoded(value: object, indent: int | None, level: int) -> Iterator[str]:
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"not a finite amount: {value!r}")
+        yield format(value, "f")
+    elif isinstance(value, dict | list | tuple):
+        items = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
+        opening, closing = "{}" if isinstance(value, dict) else "[]"
+        if not items:
+            yield opening + closing
+            return
+        inner = "" if indent is None else "\n" + " " * (indent * (level + 1))
+        yield opening
+        for number, (key, item) in enumerate(items):
+            yield ("," if number else "") + (inner or (" " if number else ""))
+            if isinstance(value, dict):
+                if not isinstance(key, str):
+                    raise TypeError(f"a JSON object's keys are strings, got {key!r}")
+                yield json.dumps(key) + ": "
+            yield from _encoded(item, indent, level + 1)
+        yield ("" if indent is None else "\n" + " " * (indent * level)) + closing
+    elif value is None or isinstance(value, str | int | bool):
+        yield json.dumps(value)
+    else:
+        raise TypeError(f"not JSON serializable: {value!r}")

@@ -26,7 +26,7 @@ from typing import Any
 
 import cattrs
 import msgspec
-from moneyed import Money
+from moneyed import CURRENCIES, Money
 
 from patient_ledger.apply import replay
 from patient_ledger.errors import InvalidInputError, JournalError
@@ -39,7 +39,8 @@ from patient_ledger.events import (
     Minor,
     UnallocatedApplied,
 )
-from patient_ledger.money import exponent, minor_text, to_minor
+from patient_ledger.invariants import Violation, check_invariants
+from patient_ledger.money import check_amount_text, exponent, minor_text, to_minor
 from patient_ledger.state import Ledger
 
 #: The newest version of the line format; a reader refuses versions it does not know. A line
@@ -90,6 +91,9 @@ def _converter(currency: str) -> cattrs.Converter:
         amount, code = value["amount"], value["currency"]
         if not isinstance(amount, str) or not isinstance(code, str):
             raise TypeError(f"amount and currency must be strings, got {value!r}")
+        if code not in CURRENCIES:
+            raise ValueError(f"unknown currency {code!r}")
+        check_amount_text(amount, code, "amount")  # its shape before any Decimal is made
         return Money(Decimal(amount), code)
 
     places = exponent(currency)
@@ -163,6 +167,21 @@ def dumps(ledger: Ledger) -> str:
     return "".join(line + "\n" for _, line, _ in lines(ledger))
 
 
+def decode(data: bytes) -> str:
+    """Journal bytes as text: UTF-8, strictly.
+
+    Raises:
+        JournalError: bytes that are not UTF-8, naming the line that holds them.
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise JournalError(
+            f"not UTF-8 text: {error.reason} at byte {error.start}", line=line
+        ) from None
+
+
 def _parse(
     text: str, head: str | None = None, *, base: Ledger | None = None, prev: str = GENESIS
 ) -> Iterator[tuple[int, Event, str]]:
@@ -179,22 +198,43 @@ def _parse(
     if not rows and base is None:
         raise JournalError("the journal is empty", line=1)
     offset = 0 if base is None else len(base.events)
-    converter = None if base is None else _converter(base.currency)
+    reader = _Reader(None if base is None else base.currency)
     for number, row in enumerate(rows, start=offset + 1):
+        try:
+            event, prev = reader.line(row, number, prev)
+        except RecursionError:
+            raise JournalError("nested too deeply to be a journal line", line=number) from None
+        except UnicodeEncodeError as error:
+            raise JournalError(
+                f"not valid Unicode text ({error.reason}: a lone surrogate?)", line=number
+            ) from None
+        yield number, event, prev
+    if head is not None and prev != head:
+        raise JournalError(
+            f"the journal ends at hash {prev[:12]}…, not at the expected head {head[:12]}… "
+            "(lines dropped from the end?)",
+            line=offset + len(rows),
+        )
+
+
+_KEYS = frozenset({"v", "seq", "type", "event", "prev", "hash"})
+
+
+class _Reader:
+    """Reads one line at a time; knows the ledger's currency once the first line opened it."""
+
+    def __init__(self, currency: str | None) -> None:
+        self.converter = None if currency is None else _converter(currency)
+
+    def line(self, row: str, number: int, prev: str) -> tuple[Event, str]:
+        """The line's event and hash, the line checked: its chain, its hash, its form."""
         try:
             record = json.loads(row)
         except ValueError as error:
             raise JournalError(
                 f"not a JSON object (cut or edited?): {error}", line=number
             ) from None
-        if not isinstance(record, dict) or set(record) != {
-            "v",
-            "seq",
-            "type",
-            "event",
-            "prev",
-            "hash",
-        }:
+        if not isinstance(record, dict) or set(record) != _KEYS:
             raise JournalError("not a journal line (wrong keys)", line=number)
         if record["v"] not in _VERSIONS or isinstance(record["v"], bool):
             raise JournalError(f"unknown schema version {record['v']!r}", line=number)
@@ -206,45 +246,80 @@ def _parse(
             )
         if record["prev"] != prev:
             raise JournalError("does not follow the line before it (broken chain)", line=number)
+        if type(record["seq"]) is not int or type(record["v"]) is not int:
+            raise JournalError("not in canonical form (v and seq are integers)", line=number)
         claimed = record.pop("hash")
-        if _hash(record) != claimed:
+        content = _canonical(record)
+        if hashlib.sha256(content.encode("utf-8")).hexdigest() != claimed:
             raise JournalError("content does not match its hash (edited)", line=number)
-        prev = claimed
-        event_type = _TYPES.get(record["type"])
+        event_type = _TYPES.get(record["type"]) if isinstance(record["type"], str) else None
         if event_type is None:
             raise JournalError(f"unknown event type {record['type']!r}", line=number)
-        if converter is None:
-            if event_type is not LedgerOpened:
-                raise JournalError("the first line must open the ledger", line=number)
-            currency = (
-                record["event"].get("currency") if isinstance(record["event"], dict) else None
-            )
-            if not isinstance(currency, str):
-                raise JournalError("the ledger's currency is missing", line=number)
-            converter = _converter(currency)
-        elif event_type is LedgerOpened:
-            raise JournalError("the ledger is opened a second time", line=number)
+        converter = self._converter(event_type, record["event"], number)
         try:
             event = converter.structure(record["event"], event_type)
         except (cattrs.BaseValidationError, ValueError, TypeError, InvalidOperation) as error:
-            raise JournalError(f"malformed {record['type']}: {error}", line=number) from None
-        yield number, event, prev
-    if head is not None and prev != head:
-        raise JournalError(
-            f"the journal ends at hash {prev[:12]}…, not at the expected head {head[:12]}… "
-            "(lines dropped from the end?)",
-            line=offset + len(rows),
-        )
+            raise JournalError(
+                f"malformed {record['type']}: {_reasons(error)}", line=number
+            ) from None
+        # Accept only what dumps writes (key order, spacing, escapes, amounts, versions), so a
+        # journal read back is written back byte for byte, and nothing else verifies: the row
+        # is its record's canonical text, and its event's text is what dumps makes of the
+        # event it reads as (no extra keys, no "usd", no "10.0", no 1 for "1").
+        at = content.rindex(',"prev":"')
+        version, data = _unstructured(converter, event)
+        if (
+            row != f'{content[:at]},"hash":"{claimed}"{content[at:]}'
+            or version != record["v"]
+            or _canonical(data) != content[len('{"event":') : at]
+        ):
+            raise JournalError(
+                "not in canonical form (keys, spacing, escapes or values differ from what "
+                "dumps writes for this event)",
+                line=number,
+            )
+        return event, claimed
+
+    def _converter(self, event_type: type[Event], data: object, number: int) -> cattrs.Converter:
+        if self.converter is None:
+            if event_type is not LedgerOpened:
+                raise JournalError("the first line must open the ledger", line=number)
+            currency = data.get("currency") if isinstance(data, dict) else None
+            if not isinstance(currency, str) or currency not in CURRENCIES:
+                raise JournalError(f"the ledger's currency {currency!r} is unknown", line=number)
+            self.converter = _converter(currency)
+        elif event_type is LedgerOpened:
+            raise JournalError("the ledger is opened a second time", line=number)
+        return self.converter
 
 
-def loads(text: str, *, head: str | None = None) -> Ledger:
-    """Rebuild a ledger from journal text, checking the chain on the way.
+def _reasons(error: BaseException) -> str:
+    """What went wrong, as ``place: message`` for every error cattrs gathered."""
+
+    def leaves(error: BaseException, path: str) -> Iterator[str]:
+        if isinstance(error, BaseExceptionGroup):
+            for sub in error.exceptions:
+                notes = getattr(sub, "__notes__", None) or [""]
+                place = str(notes[-1]).rpartition(" @ ")[2].removeprefix("attribute ")
+                yield from leaves(sub, f"{path}.{place}" if place else path)
+        else:
+            yield f"{path.lstrip('.') or 'event'}: {error}"
+
+    return "; ".join(leaves(error, ""))
+
+
+def loads(text: str | bytes, *, head: str | None = None) -> Ledger:
+    """Rebuild a ledger from journal text (or UTF-8 bytes), checking it on the way: the chain,
+    each line's form, the replay, and the invariants of SPEC §6 on the ledger it builds.
 
     Raises:
-        JournalError: the first bad line (``.line``): malformed, edited, reordered, deleted,
-            cut, not ending at ``head``, or an event that does not apply.
+        JournalError: the first bad line (``.line``): malformed, not canonical, edited,
+            reordered, deleted, cut, not ending at ``head``, an event that does not apply, or
+            the first event after which an invariant breaks (a forged, rehashed journal).
     """
-    return _replay(_parse(text, head), None)
+    if isinstance(text, bytes | bytearray):
+        text = decode(bytes(text))
+    return _checked(_replay(_parse(text, head), None), 1)
 
 
 def extend(ledger: Ledger, text: str, *, prev: str, head: str | None = None) -> Ledger:
@@ -255,7 +330,39 @@ def extend(ledger: Ledger, text: str, *, prev: str, head: str | None = None) -> 
     Raises:
         JournalError: as :func:`loads`, with line numbers counted from the journal's start.
     """
-    return _replay(_parse(text, head, base=ledger, prev=prev), ledger)
+    return _checked(_replay(_parse(text, head, base=ledger, prev=prev), ledger), len(ledger.events))
+
+
+def _checked(ledger: Ledger, sound: int) -> Ledger:
+    """``ledger`` if SPEC §6's invariants hold for it; else name the first event after which
+    one breaks. ``sound``: a number of first events after which they are known to hold.
+
+    The invariants are checked once, on the whole ledger; only when they fail is the journal
+    bisected (``ledger.at(n)``) to find the event to name.
+    """
+    if len(ledger.events) <= sound:
+        return ledger
+    violations = check_invariants(ledger)
+    if not violations:
+        return ledger
+    good, bad = sound, len(ledger.events)
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        found = check_invariants(ledger.at(middle))
+        if found:
+            bad, violations = middle, found
+        else:
+            good = middle
+    raise JournalError(f"the journal replays, but after this event {_broken(violations)}", line=bad)
+
+
+def _broken(violations: tuple[Violation, ...]) -> str:
+    first = violations[0]
+    more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+    return (
+        f"invariant {first.invariant} breaks ({first.patient_id or 'ledger'}): "
+        f"{first.message}{more}"
+    )
 
 
 def _replay(parsed: Iterator[tuple[int, Event, str]], base: Ledger | None) -> Ledger:

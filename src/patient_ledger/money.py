@@ -9,6 +9,7 @@ py-moneyed's ``Money`` can be changed in place (``m.amount = ...``); value objec
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import NoReturn
 
@@ -67,22 +68,90 @@ def to_minor(value: object, what: str) -> int:
     code = value.currency.code
     if code not in CURRENCIES:
         raise InvalidInputError(f"{what} has an unknown currency {code!r}", amount=value)
+    return _minor_units(amount, code, what, value)
+
+
+def _minor_units(amount: Decimal, code: str, what: str, value: Money) -> int:
+    """Exact minor units of a finite ``amount``, range-checked on its digits and exponent first.
+
+    Nothing here expands the exponent before the checks (``Decimal("1E+999999999999999999")``
+    would be a number with 10¹⁸ digits), so any amount is refused or converted in time linear in
+    the length of its digits.
+    """
     exp = exponent(code)
-    numerator, denominator = amount.as_integer_ratio()
-    minor, rest = divmod(numerator * 10**exp, denominator)
-    if rest:
+    sign, digits, power = amount.as_tuple()
+    if not any(digits):
+        return 0
+    # the exponent of the leading digit: 10**magnitude <= |amount| < 10**(magnitude + 1)
+    magnitude = len(digits) - 1 + int(power)
+    # drop: how many of the coefficient's last digits lie below the minor unit
+    drop = -exp - int(power)
+    if drop > 0 and any(digits[max(len(digits) - drop, 0) :]):
         raise InvalidAmountError(
-            f"{what} {amount} {code} is finer than the currency's minor unit "
+            f"{what} {_shown(amount)} {code} is finer than the currency's minor unit "
             f"(10^-{exp}); it is refused, never rounded",
             amount=value,
         )
-    if abs(minor) > MAX_MAJOR_UNITS * 10**exp:
+    if magnitude > _MAX_MAGNITUDE:
+        raise _beyond_maximum(what, _shown(amount), code, value)
+    kept = digits[: len(digits) - drop] if drop > 0 else digits
+    minor: int = int("".join(map(str, kept))) * 10 ** max(-drop, 0)
+    if minor > MAX_MAJOR_UNITS * 10**exp:
+        raise _beyond_maximum(what, _shown(amount), code, value)
+    return -minor if sign else minor
+
+
+#: The largest exponent of a leading digit within the maximum (12 for 10¹²).
+_MAX_MAGNITUDE = len(str(MAX_MAJOR_UNITS)) - 1
+#: The longest amount text :func:`parse_amount` reads (far more than any amount in range needs).
+MAX_AMOUNT_TEXT = 64
+_AMOUNT_TEXT = re.compile(r"-?([0-9]+)(?:\.([0-9]+))?", re.ASCII)
+
+
+def _shown(amount: Decimal) -> str:
+    """An amount for a message, cut short when it is huge (never expanded)."""
+    text = str(amount)
+    return text if len(text) <= MAX_AMOUNT_TEXT else f"{text[:20]}…({len(text)} characters)"
+
+
+def _beyond_maximum(what: str, shown: str, code: str, value: object) -> InvalidAmountError:
+    return InvalidAmountError(
+        f"{what} {shown} {code} is beyond the supported maximum of {MAX_MAJOR_UNITS} major units",
+        amount=value,
+    )
+
+
+def check_amount_text(text: str, code: str, what: str) -> None:
+    """Check an amount written as plain decimal text before anything converts it: ASCII
+    digits, an optional ``-`` and decimal point, at most :data:`MAX_AMOUNT_TEXT` characters,
+    and no more whole digits than the maximum has (:func:`to_minor` checks the exact range).
+
+    Raises:
+        InvalidAmountError: exponents (``1e3``), underscores (``1_000``), other signs,
+            non-ASCII digits, spaces, overlong text, or too many whole digits.
+    """
+    match = _AMOUNT_TEXT.fullmatch(text) if len(text) <= MAX_AMOUNT_TEXT else None
+    if match is None:
+        shown = text if len(text) <= MAX_AMOUNT_TEXT else f"{text[:20]}…({len(text)} characters)"
         raise InvalidAmountError(
-            f"{what} {amount} {code} is beyond the supported maximum of "
-            f"{MAX_MAJOR_UNITS} major units",
-            amount=value,
+            f"{what} {shown!r} is not a decimal amount (ASCII digits, an optional '-' and "
+            "decimal point)",
+            amount=shown,
         )
-    return int(minor)
+    if len(match[1].lstrip("0")) > _MAX_MAGNITUDE + 1:
+        raise _beyond_maximum(what, text, code, text)
+
+
+def parse_amount(text: str, code: str, what: str) -> Money:
+    """Read an amount written as plain decimal text (see :func:`check_amount_text`), exactly.
+
+    Raises:
+        InvalidAmountError: not such text, out of range, or finer than the minor unit.
+    """
+    check_amount_text(text, code, what)
+    money = Money(Decimal(text), code)
+    to_minor(money, what)
+    return money
 
 
 def check_currency(value: Money, code: str, what: str) -> None:

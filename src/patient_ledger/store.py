@@ -15,6 +15,8 @@ first ``n`` in one transaction; if another writer saved since, it raises
 
 from __future__ import annotations
 
+import collections
+import itertools
 import json
 import sqlite3
 import urllib.parse
@@ -23,8 +25,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from patient_ledger import journal
-from patient_ledger.errors import ConcurrencyError, InvalidInputError, UnknownIdError
+from patient_ledger.errors import (
+    ConcurrencyError,
+    InvalidInputError,
+    JournalError,
+    StoreError,
+    UnknownIdError,
+)
+from patient_ledger.events import Event
 from patient_ledger.state import Ledger
+from patient_ledger.values import check_id
 
 _SCHEMA = (
     (
@@ -64,6 +74,10 @@ class _SqlStore:
 
     placeholder = "?"
     lock_clause = ""
+    #: Per name, the events of the ledger last loaded or saved and the hash their chain ends at.
+    _known: dict[str, tuple[Sequence[Event], str]]
+    #: True when the store could only be opened for reading (read-only media): saves refuse.
+    read_only = False
 
     def _execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         raise NotImplementedError
@@ -104,17 +118,38 @@ class _SqlStore:
         )
         texts = [str(line) for _, line in rows]
         if base is None:
-            return journal.loads(_joined(texts), head=head)
+            ledger = journal.loads(_joined(texts), head=head)
+            self._known[name] = (ledger.events, head)
+            return ledger
         if start > version:
             raise ConcurrencyError(
                 f"the base ledger has {start} events, more than the {version} saved as {name!r}"
             )
-        if texts:
-            # The base's last line, chained as stored, must be the stored line.
-            _, own, prev = next(journal.lines(base, start - 1, json.loads(texts[0])["prev"]))
-            if own == texts[0]:
-                return journal.extend(base, _joined(texts[1:]), prev=prev, head=head)
-        raise ConcurrencyError(f"the base ledger is not a prefix of the journal saved as {name!r}")
+        # The base's whole chain must end where the stored journal has it at that length: its
+        # last shared line alike is not enough (two histories can share their last line).
+        stored = _claimed_hash(texts[0], start - 1) if texts else None
+        if stored is None or self._head_of(name, base, start) != stored:
+            raise ConcurrencyError(
+                f"the base ledger is not a prefix of the journal saved as {name!r}", id=name
+            )
+        ledger = journal.extend(base, _joined(texts[1:]), prev=stored, head=head)
+        self._known[name] = (ledger.events, head)
+        return ledger
+
+    def _head_of(self, name: str, ledger: Ledger, n: int) -> str:
+        """The hash the chain of ``ledger``'s first ``n`` events ends at.
+
+        Taken from the ledger this store last loaded or saved under ``name`` when its events
+        are the first ``n`` (the same objects, so checking is quick); else computed.
+        """
+        known = self._known.get(name)
+        if known is not None and len(known[0]) == n and len(ledger.events) >= n:
+            events = itertools.islice(ledger.events, n)
+            pairs = zip(events, known[0], strict=True)
+            if all(ours is theirs or ours == theirs for ours, theirs in pairs):
+                return known[1]
+        hashes = (line_hash for _, _, line_hash in itertools.islice(journal.lines(ledger), n))
+        return collections.deque(hashes, maxlen=1)[0] if n else journal.GENESIS
 
     def save(self, name: str, ledger: Ledger, *, expected_version: int) -> int:
         """Append ``ledger``'s events after its first ``expected_version`` in one transaction.
@@ -128,6 +163,8 @@ class _SqlStore:
                 first), or the ledger does not extend what is stored. Nothing is written.
         """
         _check_name(name)
+        if self.read_only:
+            raise StoreError(f"the store is open read-only: cannot save {name!r}", id=name)
         if not isinstance(ledger, Ledger):
             raise InvalidInputError(f"expected a Ledger, got {type(ledger).__name__}")
         total = len(ledger.events)
@@ -151,25 +188,17 @@ class _SqlStore:
                 )
             if expected_version == total:
                 return total
-            if expected_version:
-                self._check_extends(name, ledger, expected_version)
+            # The ledger must extend what is stored: its whole chain up to the stored length
+            # ends at the stored head (a shared last line alone is not enough).
+            if expected_version and self._head_of(name, ledger, expected_version) != head:
+                raise ConcurrencyError(
+                    f"the ledger does not extend the journal saved as {name!r}", id=name
+                )
             new = list(journal.lines(ledger, expected_version, head or journal.GENESIS))
             self._insert_lines(name, ((seq, line) for seq, line, _ in new))
             self._set_head(name, total, new[-1][2], exists=expected_version > 0)
+        self._known[name] = (ledger.events, new[-1][2])
         return total
-
-    def _check_extends(self, name: str, ledger: Ledger, version: int) -> None:
-        """The ledger must extend what is stored: its last shared line is the stored one."""
-        stored = self._execute(
-            self._sql("SELECT line FROM journal_lines WHERE name = ? AND seq = ?"),
-            (name, version - 1),
-        )
-        if stored:
-            prev = json.loads(stored[0][0])["prev"]
-            _, shared, _ = next(journal.lines(ledger, version - 1, prev))
-            if shared == stored[0][0]:
-                return
-        raise ConcurrencyError(f"the ledger does not extend the journal saved as {name!r}", id=name)
 
     # -- backend hooks ------------------------------------------------------------------------
 
@@ -201,9 +230,23 @@ def _joined(texts: list[str]) -> str:
     return "".join(text + "\n" for text in texts)
 
 
+def _claimed_hash(line: str, seq: int) -> str:
+    """The hash a stored line claims (its chain is checked when the lines after it are read)."""
+    try:
+        claimed = json.loads(line)["hash"]
+    except (ValueError, TypeError, KeyError):
+        claimed = None
+    if not isinstance(claimed, str):
+        raise JournalError("not a journal line", line=seq + 1)
+    return claimed
+
+
 def _check_name(name: object) -> None:
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(name, str):
         raise InvalidInputError(f"a journal name must be a non-empty str, got {name!r}")
+    check_id(name, "a journal name")
+    if "\x00" in name:  # neither database keeps a NUL in text
+        raise InvalidInputError(f"a journal name must not hold a NUL character, got {name!r}")
 
 
 class SqliteStore(_SqlStore):
@@ -211,11 +254,18 @@ class SqliteStore(_SqlStore):
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._conn = sqlite3.connect(path, isolation_level=None, timeout=60.0)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        for statement in _SCHEMA:
-            self._conn.execute(statement)
+        self._known = {}
+        conn = sqlite3.connect(path, isolation_level=None, timeout=60.0)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            for statement in _SCHEMA:
+                conn.execute(statement)
+        except sqlite3.OperationalError as error:
+            conn.close()  # read-only media or file: open it for reading only
+            conn = _read_only(path, error)
+            self.read_only = True
+        self._conn = conn
 
     def _execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         return self._conn.execute(sql, tuple(params)).fetchall()
@@ -232,6 +282,27 @@ class SqliteStore(_SqlStore):
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()
+
+
+def _read_only(path: str, error: sqlite3.Error) -> sqlite3.Connection:
+    """A connection that only reads the store at ``path`` (``mode=ro``; ``immutable=1`` when
+    even that cannot run, as on read-only media where SQLite cannot make its WAL index).
+
+    Raises:
+        StoreError: the file cannot be read as a store either.
+    """
+    if path == ":memory:" or not Path(path).is_file():
+        raise StoreError(f"cannot open the store {path!r}: {error}") from None
+    uri = Path(path).resolve().as_uri()
+    for mode in ("mode=ro", "immutable=1"):
+        conn = sqlite3.connect(f"{uri}?{mode}", uri=True, isolation_level=None, timeout=60.0)
+        try:
+            conn.execute("SELECT count(*) FROM journal_heads").fetchall()
+        except sqlite3.Error:
+            conn.close()
+            continue
+        return conn
+    raise StoreError(f"cannot open the store {path!r}, even for reading: {error}") from None
 
 
 class _SqliteTransaction:
@@ -259,13 +330,17 @@ class PostgresStore(_SqlStore):
             msg = 'PostgreSQL stores need psycopg: pip install "patient-ledger[postgres]"'
             raise ImportError(msg) from error
         self._psycopg = psycopg
+        self._known = {}
         self._conn = psycopg.connect(url, autocommit=True)
         with self._conn.transaction():
             for statement in _SCHEMA:
                 self._conn.execute(statement)
 
     def _execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        cursor = self._conn.execute(sql, tuple(params))
+        try:
+            cursor = self._conn.execute(sql, tuple(params))
+        except self._psycopg.DataError as error:  # a value PostgreSQL cannot hold
+            raise StoreError(f"the database refused a value: {error}") from error
         return list(cursor.fetchall()) if cursor.description else []
 
     def _transaction(self) -> Any:

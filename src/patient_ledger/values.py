@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import unicodedata
 from typing import TypeVar
 
 import attrs
@@ -102,12 +103,37 @@ def _shown(money: Money) -> str:
     return f"{money.amount} {money.currency.code}"
 
 
+#: Unicode categories that show nothing on their own: controls, format characters (zero-width
+#: spaces and joiners, the BOM), separators. An id made only of these (and whitespace) is blank.
+_INVISIBLE = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+
+
+def _blank(text: str) -> bool:
+    return all(c.isspace() or unicodedata.category(c) in _INVISIBLE for c in text)
+
+
+def check_text(value: str, what: str) -> None:
+    """Raise :class:`InvalidInputError` if ``value`` holds a lone surrogate (not valid
+    Unicode text: no journal, file or database could store it)."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInputError(
+                f"{what} is not valid Unicode text (a lone surrogate): {value!r}"
+            ) from None
+
+
 def check_id(value: object, what: str) -> str:
-    """Return ``value`` if it is a non-blank str, else raise :class:`InvalidInputError`."""
+    """Return ``value`` if it is a non-blank str, else raise :class:`InvalidInputError`.
+
+    Blank means empty, or only whitespace and invisible characters (a zero-width space, say).
+    """
     if not isinstance(value, str):
         raise InvalidInputError(f"{what} must be a str, got {type(value).__name__} {value!r}")
-    if not value.strip():
+    if not value.strip() or (not value.isascii() and _blank(value)):
         raise InvalidInputError(f"{what} must not be empty, got {value!r}")
+    check_text(value, what)
     return value
 
 
@@ -129,6 +155,8 @@ def check_optional_str(value: object, what: str) -> None:
     """Raise :class:`InvalidInputError` unless ``value`` is a str or None."""
     if value is not None and not isinstance(value, str):
         raise InvalidInputError(f"{what} must be a str or None, got {type(value).__name__}")
+    if value is not None:
+        check_text(value, what)
 
 
 @attrs.frozen
@@ -202,6 +230,7 @@ class Payment:
         check_optional_str(self.provider, f"{what} provider")
         if not isinstance(self.notes, str):
             raise InvalidInputError(f"{what} notes must be a str, got {type(self.notes).__name__}")
+        check_text(self.notes, f"{what} notes")
         check_optional_str(self.reference, f"{what} reference")
         check_optional_id(self.charge_id, f"{what} charge_id")
         if self.type is PaymentType.REFUND and minor >= 0:
