@@ -39,7 +39,7 @@ from patient_ledger.events import (
     Minor,
     UnallocatedApplied,
 )
-from patient_ledger.invariants import Violation, check_invariants
+from patient_ledger.invariants import Violation, check_loaded
 from patient_ledger.money import check_amount_text, exponent, minor_text, to_minor
 from patient_ledger.state import Ledger
 
@@ -342,13 +342,13 @@ def _checked(ledger: Ledger, sound: int) -> Ledger:
     """
     if len(ledger.events) <= sound:
         return ledger
-    violations = check_invariants(ledger)
+    violations = check_loaded(ledger)
     if not violations:
         return ledger
     good, bad = sound, len(ledger.events)
     while bad - good > 1:
         middle = (good + bad) // 2
-        found = check_invariants(ledger.at(middle))
+        found = check_loaded(ledger.at(middle))
         if found:
             bad, violations = middle, found
         else:
