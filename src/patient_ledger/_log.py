@@ -112,6 +112,26 @@ class EventLog(Sequence[Event]):
             for n in range(len(self._chunks))
         )
 
+    def starts_with(self, other: EventLog) -> bool:
+        """Whether ``other``'s events are this log's first events.
+
+        O(1) when this log was appended to ``other`` (or they share an ancestor that holds
+        ``other``'s events): a chunk is made once and only shared by the logs appended to it,
+        so the very same last full chunk means the same events up to it; the rest (at most a
+        chunk's worth) is compared. Otherwise event by event.
+        """
+        if other._len > self._len:
+            return False
+        shared = self._base is other._base
+        full = len(other._chunks)
+        if shared and full and self._chunks.get(full - 1) is other._chunks[full - 1]:
+            start = len(self._base) + full * _CHUNK
+            return all(self[start + i] == event for i, event in enumerate(other._tail))
+        if shared and not full:
+            start = len(self._base)
+            return all(self[start + i] == event for i, event in enumerate(other._tail))
+        return all(mine == theirs for mine, theirs in zip(self, other, strict=False))
+
     def __hash__(self) -> int:
         return hash((self._len, self[-1] if self._len else None))
 

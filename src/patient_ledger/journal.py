@@ -19,10 +19,9 @@ from __future__ import annotations
 import datetime
 import functools
 import hashlib
-import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, overload
 
 import cattrs
 import msgspec
@@ -63,6 +62,7 @@ _TYPES: dict[str, type[Event]] = {t.__name__: t for t in EVENT_TYPES}
 #: ``json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` writes (the
 #: tests hold the two side by side), in C: a tenth of the time.
 _ENCODER = msgspec.json.Encoder(order="sorted")
+_DECODER = msgspec.json.Decoder()
 
 
 def _canonical(obj: object) -> str:
@@ -229,7 +229,7 @@ class _Reader:
     def line(self, row: str, number: int, prev: str) -> tuple[Event, str]:
         """The line's event and hash, the line checked: its chain, its hash, its form."""
         try:
-            record = json.loads(row)
+            record = _DECODER.decode(row)
         except ValueError as error:
             raise JournalError(
                 f"not a JSON object (cut or edited?): {error}", line=number
@@ -308,6 +308,83 @@ def _reasons(error: BaseException) -> str:
     return "; ".join(leaves(error, ""))
 
 
+class StoredEvents(Sequence[Event]):
+    """The events of a stored journal's lines, decoded only when read: how a store gives a
+    ledger restored from a snapshot its journal without decoding it (see
+    :func:`patient_ledger.snapshot.decode`).
+
+    Lines are decoded a block at a time, on first read, and checked as :func:`loads` checks
+    them — the chain, each line's hash and canonical form — so a stored line found corrupt
+    only then raises :class:`~patient_ledger.errors.JournalError` from the read (a store's
+    ``verify`` reads everything at once). Blocks once decoded are kept; two threads decoding
+    the same block get equal events.
+    """
+
+    _BLOCK = 256
+
+    def __init__(self, rows: Sequence[str]) -> None:
+        self._rows = rows
+        self._blocks: dict[int, tuple[Event, ...]] = {}
+        self._currency: str | None = None
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Event, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Event | tuple[Event, ...]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"event index {index} out of range for {len(self)} events")
+        block, offset = divmod(index, self._BLOCK)
+        return self._block(block)[offset]
+
+    def __iter__(self) -> Iterator[Event]:
+        for block in range((len(self) + self._BLOCK - 1) // self._BLOCK):
+            yield from self._block(block)
+
+    def _block(self, number: int) -> tuple[Event, ...]:
+        events = self._blocks.get(number)
+        if events is None:
+            start = number * self._BLOCK
+            prev = GENESIS if not start else claimed_hash(self._rows[start - 1], start)
+            reader = _Reader(self._ledger_currency() if start else None)
+            decoded = []
+            for line, row in enumerate(self._rows[start : start + self._BLOCK], start + 1):
+                event, prev = reader.line(row, line, prev)
+                decoded.append(event)
+            events = self._blocks[number] = tuple(decoded)
+        return events
+
+    def _ledger_currency(self) -> str:
+        if self._currency is None:
+            opened = self._block(0)[0]
+            self._currency = opened.currency  # type: ignore[union-attr] # LedgerOpened first
+        return self._currency
+
+
+def claimed_hash(row: str, line: int) -> str:
+    """The hash a journal line (number ``line``) claims; it is checked when the line is read.
+
+    Raises:
+        JournalError: not a journal line.
+    """
+    try:
+        claimed = _DECODER.decode(row)["hash"]
+    except (ValueError, TypeError, KeyError):
+        claimed = None
+    if not isinstance(claimed, str):
+        raise JournalError("not a journal line", line=line)
+    return claimed
+
+
 def loads(text: str | bytes, *, head: str | None = None) -> Ledger:
     """Rebuild a ledger from journal text (or UTF-8 bytes), checking it on the way: the chain,
     each line's form, the replay, and the invariants of SPEC §6 on the ledger it builds.
@@ -319,7 +396,7 @@ def loads(text: str | bytes, *, head: str | None = None) -> Ledger:
     """
     if isinstance(text, bytes | bytearray):
         text = decode(bytes(text))
-    return _checked(_replay(_parse(text, head), None), 1)
+    return _checked(_replay(_parse(text, head), None), None)
 
 
 def extend(ledger: Ledger, text: str, *, prev: str, head: str | None = None) -> Ledger:
@@ -330,19 +407,21 @@ def extend(ledger: Ledger, text: str, *, prev: str, head: str | None = None) -> 
     Raises:
         JournalError: as :func:`loads`, with line numbers counted from the journal's start.
     """
-    return _checked(_replay(_parse(text, head, base=ledger, prev=prev), ledger), len(ledger.events))
+    return _checked(_replay(_parse(text, head, base=ledger, prev=prev), ledger), ledger)
 
 
-def _checked(ledger: Ledger, sound: int) -> Ledger:
+def _checked(ledger: Ledger, base: Ledger | None) -> Ledger:
     """``ledger`` if SPEC §6's invariants hold for it; else name the first event after which
-    one breaks. ``sound``: a number of first events after which they are known to hold.
+    one breaks. ``base``: the ledger its journal continues, known to be sound — only what the
+    events after it did is checked (:func:`~patient_ledger.invariants.check_loaded`).
 
     The invariants are checked once, on the whole ledger; only when they fail is the journal
     bisected (``ledger.at(n)``) to find the event to name.
     """
+    sound = 1 if base is None else len(base.events)
     if len(ledger.events) <= sound:
         return ledger
-    violations = check_loaded(ledger)
+    violations = check_loaded(ledger, since=base)
     if not violations:
         return ledger
     good, bad = sound, len(ledger.events)

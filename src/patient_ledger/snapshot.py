@@ -338,3 +338,16 @@ def _restorer(
         scope[f"enum_{i}"] = {member.value: member for member in enum}
     exec("\n".join(lines), scope)  # noqa: S102 - our own field names, as attrs does
     return scope["restore"]  # type: ignore[no-any-return]
+
+
+def holds(data: bytes, ledger: Ledger) -> bool:
+    """Whether a snapshot holds exactly ``ledger``'s state: every table, row for row.
+
+    Raises:
+        SnapshotError: not a snapshot, one of another format, or a damaged one.
+    """
+    restored = state_of(decode(data, ledger.events))
+    state = state_of(ledger)
+    return all(
+        getattr(restored, name) == getattr(state, name) for name in State._fields if name != "log"
+    )
