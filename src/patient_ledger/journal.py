@@ -20,7 +20,7 @@ import datetime
 import functools
 import hashlib
 from collections.abc import Iterator, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import InvalidOperation
 from typing import Any, overload
 
 import cattrs
@@ -39,7 +39,7 @@ from patient_ledger.events import (
     UnallocatedApplied,
 )
 from patient_ledger.invariants import Violation, check_loaded
-from patient_ledger.money import check_amount_text, exponent, minor_text, to_minor
+from patient_ledger.money import exponent, frozen_money, minor_of_text, minor_text
 from patient_ledger.state import Ledger
 
 #: The newest version of the line format; a reader refuses versions it does not know. A line
@@ -85,16 +85,18 @@ def _converter(currency: str) -> cattrs.Converter:
         text = format(money.amount, f".{exponent(code)}f")
         return {"amount": text if money.amount or text[0] != "-" else text[1:], "currency": code}
 
-    def money_in(value: Any, _: object) -> Money:
-        if not isinstance(value, dict) or set(value) != {"amount", "currency"}:
+    def amount_in(value: Any) -> tuple[int, str]:
+        if not isinstance(value, dict) or len(value) != 2:
             raise TypeError(f"an amount must be {{amount, currency}}, got {value!r}")
-        amount, code = value["amount"], value["currency"]
+        amount, code = value.get("amount"), value.get("currency")
         if not isinstance(amount, str) or not isinstance(code, str):
             raise TypeError(f"amount and currency must be strings, got {value!r}")
         if code not in CURRENCIES:
             raise ValueError(f"unknown currency {code!r}")
-        check_amount_text(amount, code, "amount")  # its shape before any Decimal is made
-        return Money(Decimal(amount), code)
+        return minor_of_text(amount, code, "amount"), code  # its shape checked first
+
+    def money_in(value: Any, _: object) -> Money:
+        return frozen_money(*amount_in(value))
 
     places = exponent(currency)
 
@@ -102,10 +104,10 @@ def _converter(currency: str) -> cattrs.Converter:
         return {"amount": minor_text(minor, places), "currency": currency}
 
     def minor_in(value: Any, _: object) -> Minor:
-        money = money_in(value, None)
-        if money.currency.code != currency:
+        minor, code = amount_in(value)
+        if code != currency:
             raise ValueError(f"amount {value!r} is not in the ledger's currency {currency}")
-        return Minor(to_minor(money, "amount"))
+        return Minor(minor)
 
     def date_in(value: Any, _: object) -> datetime.date:
         if not isinstance(value, str):

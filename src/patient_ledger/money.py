@@ -68,6 +68,10 @@ def to_minor(value: object, what: str) -> int:
     code = value.currency.code
     if code not in CURRENCIES:
         raise InvalidInputError(f"{what} has an unknown currency {code!r}", amount=value)
+    if type(value) is FrozenMoney:  # read-only: the minor units it was built from still hold
+        known: int | None = value.__dict__.get("_minor")
+        if known is not None:
+            return known
     return _minor_units(amount, code, what, value)
 
 
@@ -140,6 +144,39 @@ def check_amount_text(text: str, code: str, what: str) -> None:
         )
     if len(match[1].lstrip("0")) > _MAX_MAGNITUDE + 1:
         raise _beyond_maximum(what, text, code, text)
+
+
+def minor_of_text(text: str, code: str, what: str) -> int:
+    """Exact minor units of an amount written as plain decimal text (see
+    :func:`check_amount_text`), without building a Decimal.
+
+    Raises:
+        InvalidAmountError: not such text, out of range, or finer than the minor unit.
+    """
+    check_amount_text(text, code, what)
+    exp = exponent(code)
+    whole, _, part = text.lstrip("-").partition(".")
+    if len(part.rstrip("0")) > exp:
+        raise InvalidAmountError(
+            f"{what} {text} {code} is finer than the currency's minor unit (10^-{exp}); it is "
+            "refused, never rounded",
+            amount=text,
+        )
+    minor: int = int(whole) * 10**exp + int(part[:exp].ljust(exp, "0") or "0")
+    if minor > MAX_MAJOR_UNITS * 10**exp:
+        raise _beyond_maximum(what, text, code, text)
+    return -minor if text.startswith("-") else minor
+
+
+def frozen_money(minor: int, code: str) -> FrozenMoney:
+    """A :class:`FrozenMoney` of exact minor units, built without moneyed's coercions; it keeps
+    its minor units, so :func:`to_minor` reads them back at once."""
+    exp = exponent(code)
+    money: FrozenMoney = object.__new__(FrozenMoney)
+    object.__setattr__(money, "amount", Decimal(f"{minor}E-{exp}") if exp else Decimal(minor))
+    object.__setattr__(money, "currency", CURRENCIES[code])
+    object.__setattr__(money, "_minor", minor)
+    return money
 
 
 def parse_amount(text: str, code: str, what: str) -> Money:
