@@ -51,7 +51,10 @@ def best(repeat: int, work: Callable[[], Any], before: Callable[[], object] | No
     return min(times)
 
 
-def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one table, step by step
+Row = tuple[str, float, "float | None"]
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--patients", type=int, default=10_000)
@@ -63,79 +66,21 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one table, st
     build = best(args.repeat, lambda: run_ledger(commands))
     ledger = run_ledger(commands)
     n = len(ledger.events)
-    rows: list[tuple[str, float, float | None]] = [("build (the baseline)", build, None)]
-
-    def row(label: str, seconds: float, target: float | None = None) -> None:
-        rows.append((label, seconds, target))
-
     text = journal.dumps(ledger)
-    row("journal.dumps", best(args.repeat, lambda: journal.dumps(ledger)))
-    row(
-        "journal.loads: text to a verified ledger",
-        best(args.repeat, lambda: journal.loads(text)),
-        1.0,
-    )
+    rows: list[Row] = [
+        ("build (the baseline)", build, None),
+        ("journal.dumps", best(args.repeat, lambda: journal.dumps(ledger)), None),
+        (
+            "journal.loads: text to a verified ledger",
+            best(args.repeat, lambda: journal.loads(text)),
+            1.0,
+        ),
+    ]
     folder = Path(tempfile.mkdtemp())
-    urls = {"SQLite": lambda tag: f"sqlite:///{folder}/{tag}.db"}
+    rows += backend("SQLite", lambda name: f"sqlite:///{folder}/{name}.db", ledger, args.repeat)
+    size = sum(p.stat().st_size for p in folder.glob("opened.db*"))
     if args.postgres:
-        urls["PostgreSQL"] = lambda tag: args.postgres
-    for backend, url_of in urls.items():
-        tag = iter(range(10**6))
-
-        def fresh(every: int, url_of: Callable[[str], str] = url_of) -> tuple[Any, str]:
-            name = f"practice{next(tag)}"
-            return open_store(url_of(name), snapshot_every=every), name
-
-        saved: dict[str, Any] = {}
-
-        def save(every: int) -> None:
-            store, name = fresh(every)
-            store.save(name, ledger, expected_version=0)
-            saved[str(every)] = (store, name)
-
-        row(f"{backend}: save all, with its snapshot", best(args.repeat, lambda: save(50_000)), 0.5)
-        row(f"{backend}: save all, no snapshot", best(args.repeat, lambda: save(0)), 0.5)
-        store, name = saved["50000"]
-        store.snapshot(name)  # the newest state, whatever the size
-        url = url_of(name)
-        opened = {}
-
-        def load(name: str = name, url: str = url) -> None:
-            other = open_store(url)
-            opened["ledger"] = other.load(name)
-            other.close()
-
-        row(f"{backend}: open from the snapshot", best(args.repeat, load), 0.1)
-        assert opened["ledger"] == ledger
-        plain_store, plain = saved["0"]
-        row(
-            f"{backend}: open, no snapshot",
-            best(args.repeat, lambda: load(plain, url_of(plain))),
-        )
-        row(f"{backend}: verify (replay everything)", best(1, lambda: store.verify(name)))
-        if backend == "SQLite":
-            size = sum(p.stat().st_size for p in folder.glob(f"{name}.db*"))
-            print(f"SQLite file with one journal and its snapshots: {size / n:.0f} bytes/event")
-        # Command by command: the last 2,000 commands, one save each, against their build.
-        tail = commands[-2000:]
-        start_ledger = run_ledger(commands[:-2000])
-        inc_store, inc = fresh(50_000)
-        inc_store.save(inc, start_ledger, expected_version=0)
-
-        def each() -> None:
-            current = start_ledger
-            for _, (command, cargs, kwargs) in tail:
-                after = command(current, *cargs, **kwargs)
-                if after is not current:
-                    inc_store.save(inc, after, expected_version=len(current.events))
-                current = after
-
-        per_command = best(1, each)
-        bare = best(1, lambda: _extend(start_ledger, tail))
-        print(
-            f"{backend}: commands with a save after each: {per_command / bare:.2f}x "
-            "the same commands without saving"
-        )
+        rows += backend("PostgreSQL", lambda _: args.postgres, ledger, args.repeat)
     print(f"\n{n:,} events, best of {args.repeat}; ratio = seconds / the build's")
     print(f"{'step':48} {'seconds':>8} {'µs/event':>9} {'ratio':>6}  target")
     for label, seconds, target in rows:
@@ -143,12 +88,60 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915 - one table, st
         verdict = "" if target is None else f"≤ {target:g}  {'pass' if ratio <= target else 'FAIL'}"
         print(f"{label:48} {seconds:8.2f} {seconds / n * 1e6:9.1f} {ratio:6.3f}  {verdict}")
     print(f"journal text: {len(text) / n:.0f} bytes/event")
+    verdict = "pass" if size / n <= 300 else "FAIL"
+    print(f"SQLite file (one journal, its snapshots): {size / n:.0f} bytes/event  ≤ 300  {verdict}")
+    tail = commands[-2000:]
+    before = run_ledger(commands[:-2000])
+    store = open_store(f"sqlite:///{folder}/each.db")
+    store.save("each", before, expected_version=0)
+    saving = best(1, lambda: _extend(before, tail, store))
+    plain = best(1, lambda: _extend(before, tail, None))
+    print(f"SQLite, a save after each of 2,000 commands: {saving / plain:.2f}x the commands alone")
     return 0
 
 
-def _extend(ledger: pl.Ledger, commands: list[Any]) -> pl.Ledger:
+def backend(label: str, url_of: Callable[[str], str], ledger: pl.Ledger, repeat: int) -> list[Row]:
+    """Saving and opening one backend's stores (``url_of(name)``: the store of a journal)."""
+    names = iter(range(10**6))
+    kept: dict[int, tuple[Any, str]] = {}
+
+    def save(every: int) -> None:
+        name = "opened" if every else f"plain{next(names)}"
+        if every:
+            Path(url_of(name).removeprefix("sqlite:///")).unlink(missing_ok=True)
+        store = open_store(url_of(name), snapshot_every=every)
+        store.save(name, ledger, expected_version=0)
+        kept[every] = (store, name)
+
+    rows: list[Row] = [
+        (f"{label}: save all, with its snapshot", best(repeat, lambda: save(50_000)), 0.5),
+        (f"{label}: save all, no snapshot", best(repeat, lambda: save(0)), 0.5),
+    ]
+    store, name = kept[50_000]
+    store.snapshot(name)  # the newest state, whatever the history's size
+
+    def load(name: str) -> pl.Ledger:
+        other = open_store(url_of(name))
+        try:
+            return other.load(name)
+        finally:
+            other.close()
+
+    rows.append((f"{label}: open from the snapshot", best(repeat, lambda: load(name)), 0.1))
+    assert load(name) == ledger
+    plain = kept[0][1]
+    rows.append((f"{label}: open, no snapshot", best(repeat, lambda: load(plain)), None))
+    rows.append((f"{label}: verify (replay everything)", best(1, lambda: store.verify(name)), None))
+    return rows
+
+
+def _extend(ledger: pl.Ledger, commands: list[Any], store: Any) -> pl.Ledger:
+    """Run ``commands`` on ``ledger``, saving each new ledger to ``store`` (if one)."""
     for _, (command, args, kwargs) in commands:
-        ledger = command(ledger, *args, **kwargs)
+        after = command(ledger, *args, **kwargs)
+        if store is not None and after is not ledger:
+            store.save("each", after, expected_version=len(ledger.events))
+        ledger = after
     return ledger
 
 

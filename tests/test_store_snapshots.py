@@ -158,5 +158,10 @@ def test_a_store_from_before_snapshots_still_opens(tmp_path: Path) -> None:
         store.save("old", more, expected_version=len(ledger.events))
         assert store.load("old") == more
         assert store.verify("old") == more
+        with sqlite3.connect(path) as conn:  # the first save packed the old lines
+            assert conn.execute("SELECT COUNT(*) FROM journal_lines").fetchall() == [(0,)]
+            assert conn.execute("SELECT COUNT(*) FROM journal_events").fetchall() == [
+                (len(more.events),)
+            ]
     finally:
         store.close()

@@ -21,7 +21,7 @@ import sqlite3
 import urllib.parse
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from patient_ledger import journal, snapshot
 from patient_ledger.errors import (
@@ -40,10 +40,18 @@ _SCHEMA = (
         "CREATE TABLE IF NOT EXISTS journal_heads ("
         " name TEXT PRIMARY KEY, version INTEGER NOT NULL, head TEXT NOT NULL)"
     ),
+    # Lines as releases before 0.6 kept them, whole; read, and moved to journal_events by the
+    # first save.
     (
         "CREATE TABLE IF NOT EXISTS journal_lines ("
         " name TEXT NOT NULL, seq INTEGER NOT NULL, line TEXT NOT NULL,"
         " PRIMARY KEY (name, seq))"
+    ),
+    # Each line packed (journal.pack): its hash, and its event, type and version compressed.
+    (
+        "CREATE TABLE IF NOT EXISTS journal_events ("
+        " name TEXT NOT NULL, seq INTEGER NOT NULL, hash {blob} NOT NULL, body {blob} NOT NULL,"
+        " PRIMARY KEY (name, seq)){without_rowid}"
     ),
     # The state after the first ``events`` events, whose chain ends at ``hash`` (snapshot.py).
     (
@@ -126,14 +134,7 @@ class _SqlStore:
         version, head = self._head(name)
         start = 0 if base is None else len(base.events)
         # Lines past the head read first may be a newer save committing meanwhile: not ours.
-        rows = self._execute(
-            self._sql(
-                "SELECT seq, line FROM journal_lines"
-                " WHERE name = ? AND seq >= ? AND seq < ? ORDER BY seq"
-            ),
-            (name, max(start - 1, 0), version),
-        )
-        texts = [str(line) for _, line in rows]
+        texts = self._lines(name, max(start - 1, 0), version)
         if base is None:
             ledger = self._restored(name, texts, head)
             self._known[name] = (ledger, head)
@@ -153,7 +154,7 @@ class _SqlStore:
         self._known[name] = (ledger, head)
         return ledger
 
-    def _restored(self, name: str, texts: list[str], head: str) -> Ledger:
+    def _restored(self, name: str, texts: Sequence[str], head: str) -> Ledger:
         """The ledger of the stored lines ``texts``: from the newest snapshot that matches
         them, replaying only the lines after it; from the first line when none does.
 
@@ -212,15 +213,42 @@ class _SqlStore:
         """
         _check_name(name)
         version, head = self._head(name)
-        rows = self._execute(
-            self._sql("SELECT line FROM journal_lines WHERE name = ? AND seq < ? ORDER BY seq"),
-            (name, version),
-        )
-        ledger = journal.loads(_joined([str(line) for (line,) in rows]), head=head)
+        ledger = journal.loads(_joined(self._lines(name, 0, version)), head=head)
         for events, _, data in self._snapshots(name, version):
             if not snapshot.holds(data, ledger.at(events)):
                 raise SnapshotError(f"the snapshot of {name!r} at event {events} disagrees")
         return ledger
+
+    def _lines(self, name: str, start: int, stop: int) -> Sequence[str]:
+        """The journal's stored lines ``start`` to ``stop - 1``, rebuilt from their packed rows
+        as they are read (or, in a journal saved before lines were packed, as they are)."""
+        rows = self._execute(
+            self._sql(
+                "SELECT seq, hash, body FROM journal_events"
+                " WHERE name = ? AND seq >= ? AND seq < ? ORDER BY seq"
+            ),
+            (name, max(start - 1, 0), stop),
+        )
+        if rows:
+            hashes = [bytes(row[1]) for row in rows]
+            bodies = [bytes(row[2]) for row in rows]
+            if start:  # the row before: only its hash, the chain the first line follows
+                return _Packed(hashes[1:], bodies[1:], start, hashes[0].hex())
+            return _Packed(hashes, bodies, 0, journal.GENESIS)
+        rows = self._execute(
+            self._sql(
+                "SELECT line FROM journal_lines"
+                " WHERE name = ? AND seq >= ? AND seq < ? ORDER BY seq"
+            ),
+            (name, start, stop),
+        )
+        return [str(line) for (line,) in rows]
+
+    def _has_whole_lines(self, name: str) -> bool:
+        rows = self._execute(
+            self._sql("SELECT COUNT(*) FROM journal_lines WHERE name = ? AND seq = 0"), (name,)
+        )
+        return bool(rows[0][0])
 
     def _head(self, name: str) -> tuple[int, str]:
         heads = self._execute(
@@ -323,6 +351,9 @@ class _SqlStore:
                 raise ConcurrencyError(
                     f"the ledger does not extend the journal saved as {name!r}", id=name
                 )
+            if expected_version and self._has_whole_lines(name):
+                self._insert_lines(name, enumerate(self._lines(name, 0, expected_version)))
+                self._execute(self._sql("DELETE FROM journal_lines WHERE name = ?"), (name,))
             new = list(journal.lines(ledger, expected_version, head or journal.GENESIS))
             self._insert_lines(name, ((seq, line) for seq, line, _ in new))
             self._set_head(name, total, new[-1][2], exists=expected_version > 0)
@@ -357,7 +388,37 @@ class _SqlStore:
         raise NotImplementedError
 
 
-def _joined(texts: list[str]) -> str:
+class _Packed(Sequence[str]):
+    """Stored lines, kept packed and rebuilt one at a time when read (journal.unpack)."""
+
+    def __init__(self, hashes: list[bytes], bodies: list[bytes], start: int, prev: str) -> None:
+        self._hashes, self._bodies, self._start, self._prev = hashes, bodies, start, prev
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> _Packed: ...
+
+    def __getitem__(self, index: int | slice) -> str | _Packed:
+        if isinstance(index, slice):
+            first, stop, step = index.indices(len(self))
+            if step != 1:
+                raise ValueError("stored lines are read in order")
+            prev = self._prev if not first else self._hashes[first - 1].hex()
+            return _Packed(
+                self._hashes[first:stop], self._bodies[first:stop], self._start + first, prev
+            )
+        if index < 0:
+            index += len(self)
+        prev = self._prev if not index else self._hashes[index - 1].hex()
+        return journal.unpack(self._hashes[index], self._bodies[index], self._start + index, prev)
+
+
+def _joined(texts: Sequence[str]) -> str:
     return "".join(text + "\n" for text in texts)
 
 
@@ -383,7 +444,7 @@ class SqliteStore(_SqlStore):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             for statement in _SCHEMA:
-                conn.execute(statement.format(blob=self.blob_type))
+                conn.execute(statement.format(blob=self.blob_type, without_rowid=" WITHOUT ROWID"))
         except sqlite3.OperationalError as error:
             conn.close()  # read-only media or file: open it for reading only
             conn = _read_only(path, error)
@@ -398,8 +459,8 @@ class SqliteStore(_SqlStore):
 
     def _insert_lines(self, name: str, rows: Iterable[tuple[int, str]]) -> None:
         self._conn.executemany(
-            "INSERT INTO journal_lines (name, seq, line) VALUES (?, ?, ?)",
-            ((name, seq, line) for seq, line in rows),
+            "INSERT INTO journal_events (name, seq, hash, body) VALUES (?, ?, ?, ?)",
+            ((name, seq, *journal.pack(line)) for seq, line in rows),
         )
 
     def close(self) -> None:
@@ -460,7 +521,7 @@ class PostgresStore(_SqlStore):
         self._conn = psycopg.connect(url, autocommit=True)
         with self._conn.transaction():
             for statement in _SCHEMA:
-                self._conn.execute(statement.format(blob=self.blob_type))
+                self._conn.execute(statement.format(blob=self.blob_type, without_rowid=""))
 
     def _execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         try:
@@ -476,10 +537,10 @@ class PostgresStore(_SqlStore):
         # One COPY per save: the rows stream to the server in one statement.
         with (
             self._conn.cursor() as cursor,
-            cursor.copy("COPY journal_lines (name, seq, line) FROM STDIN") as copy,
+            cursor.copy("COPY journal_events (name, seq, hash, body) FROM STDIN") as copy,
         ):
             for seq, line in rows:
-                copy.write_row((name, seq, line))
+                copy.write_row((name, seq, *journal.pack(line)))
 
     def close(self) -> None:
         """Close the connection."""
@@ -510,7 +571,7 @@ def _lost_race() -> ConcurrencyError:
     return ConcurrencyError("another writer created this journal first; reload and retry")
 
 
-def _of_chain(texts: list[str], events: int, chain: str, data: bytes) -> Ledger:
+def _of_chain(texts: Sequence[str], events: int, chain: str, data: bytes) -> Ledger:
     """The ledger a snapshot holds, if it stands for the first ``events`` of the stored lines
     ``texts`` (their chain ends at its hash ``chain``), its journal their lazy events.
 
