@@ -174,10 +174,20 @@ def pack(line: str) -> tuple[bytes, bytes]:
     """
     at = line.rindex(',"hash":"')
     record = _DECODER.decode("{" + line[at + 1 :])  # hash, prev, seq, type, v: no event
-    words = f"{record['type']} {record['v']} {line[_EVENT_AT:at]}"
+    return bytes.fromhex(record["hash"]), _packed(record["type"], record["v"], line[_EVENT_AT:at])
+
+
+def packed(ledger: Ledger, start: int, prev: str) -> Iterator[tuple[int, bytes, bytes, str]]:
+    """``(seq, hash, body, hash as text)`` of the ledger's lines from ``start`` on, packed as
+    :func:`pack` packs them (without writing the lines out first)."""
+    for seq, version, kind, event, line_hash in _contents(ledger, start, prev):
+        yield seq, bytes.fromhex(line_hash), _packed(kind, version, event), line_hash
+
+
+def _packed(kind: str, version: int, event: str) -> bytes:
     packer = zlib.compressobj(9, zdict=_WORDS)
-    body = packer.compress(words.encode("utf-8")) + packer.flush()
-    return bytes.fromhex(record["hash"]), _PACKED_V1 + body
+    words = f"{kind} {version} {event}".encode()
+    return _PACKED_V1 + packer.compress(words) + packer.flush()
 
 
 def unpack(hash_: bytes, body: bytes, seq: int, prev: str) -> str:
@@ -197,32 +207,37 @@ def unpack(hash_: bytes, body: bytes, seq: int, prev: str) -> str:
         ) from None
     if body[:1] != _PACKED_V1:
         raise JournalError(f"a stored line packed as {body[:1]!r}, unknown here", line=seq + 1)
-    return (
-        f'{{"event":{event},"hash":"{hash_.hex()}","prev":"{prev}","seq":{seq},'
-        f'"type":"{kind}","v":{version}}}'
-    )
+    return _line(seq, int(version), kind, event, line_hash=hash_.hex(), prev=prev)
 
 
 def lines(ledger: Ledger, start: int = 0, prev: str = GENESIS) -> Iterator[tuple[int, str, str]]:
     """``(seq, line, hash)`` for the ledger's events from ``start`` on, chained from ``prev``
     (the hash of line ``start - 1``; event stores append with it)."""
+    for seq, version, kind, event, line_hash in _contents(ledger, start, prev):
+        yield seq, _line(seq, version, kind, event, line_hash=line_hash, prev=prev), line_hash
+        prev = line_hash
+
+
+def _line(seq: int, version: int, kind: str, event: str, *, line_hash: str, prev: str) -> str:
+    """A line from its parts: canonical JSON, its keys in order."""
+    return (
+        f'{{"event":{event},"hash":"{line_hash}","prev":"{prev}","seq":{seq},'
+        f'"type":"{kind}","v":{version}}}'
+    )
+
+
+def _contents(ledger: Ledger, start: int, prev: str) -> Iterator[tuple[int, int, str, str, str]]:
+    """``(seq, version, type, event as canonical JSON, hash)`` of the ledger's lines from
+    ``start`` on, chained from ``prev``: each event unstructured and written once."""
     converter = _converter(ledger.currency)
     events = ledger.events
     for seq in range(start, len(events)):
         event = events[seq]
         version, data = _unstructured(converter, event)
-        content = {
-            "v": version,
-            "seq": seq,
-            "type": type(event).__name__,
-            "event": data,
-            "prev": prev,
-        }
-        text = _canonical(content)
-        prev = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        # The line is its content with the hash inserted in key order: "event" < "hash" < "prev".
-        at = text.rindex(',"prev":"')
-        yield seq, f'{text[:at]},"hash":"{prev}"{text[at:]}', prev
+        kind, text = type(event).__name__, _canonical(data)
+        content = f'{{"event":{text},"prev":"{prev}","seq":{seq},"type":"{kind}","v":{version}}}'
+        prev = hashlib.sha256(content.encode("utf-8")).hexdigest()
+        yield seq, version, kind, text, prev
 
 
 def _unstructured(converter: cattrs.Converter, event: Event) -> tuple[int, dict[str, Any]]:

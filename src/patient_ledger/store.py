@@ -245,6 +245,13 @@ class _SqlStore:
         )
         return [str(line) for (line,) in rows]
 
+    def _pack_whole_lines(self, name: str, version: int) -> None:
+        """Move a journal saved whole by an earlier release to packed rows (in the caller's
+        transaction)."""
+        whole = self._lines(name, 0, version)
+        self._insert_rows(name, ((seq, *journal.pack(line)) for seq, line in enumerate(whole)))
+        self._execute(self._sql("DELETE FROM journal_lines WHERE name = ?"), (name,))
+
     def _has_whole_lines(self, name: str) -> bool:
         rows = self._execute(
             self._sql("SELECT COUNT(*) FROM journal_lines WHERE name = ? AND seq = 0"), (name,)
@@ -353,14 +360,17 @@ class _SqlStore:
                     f"the ledger does not extend the journal saved as {name!r}", id=name
                 )
             if expected_version and self._has_whole_lines(name):
-                self._insert_lines(name, enumerate(self._lines(name, 0, expected_version)))
+                whole = self._lines(name, 0, expected_version)
+                self._insert_rows(
+                    name, ((seq, *journal.pack(line)) for seq, line in enumerate(whole))
+                )
                 self._execute(self._sql("DELETE FROM journal_lines WHERE name = ?"), (name,))
-            new = list(journal.lines(ledger, expected_version, head or journal.GENESIS))
-            self._insert_lines(name, ((seq, line) for seq, line, _ in new))
-            self._set_head(name, total, new[-1][2], exists=expected_version > 0)
+            new = list(journal.packed(ledger, expected_version, head or journal.GENESIS))
+            self._insert_rows(name, ((seq, line_hash, body) for seq, line_hash, body, _ in new))
+            self._set_head(name, total, new[-1][3], exists=expected_version > 0)
             if self.snapshot_every and total - self._newest_snapshot(name) >= self.snapshot_every:
-                self._write_snapshot(name, ledger, new[-1][2])
-        self._known[name] = (ledger, new[-1][2])
+                self._write_snapshot(name, ledger, new[-1][3])
+        self._known[name] = (ledger, new[-1][3])
         return total
 
     # -- backend hooks ------------------------------------------------------------------------
@@ -385,7 +395,8 @@ class _SqlStore:
             sql = "INSERT INTO journal_heads (version, head, name) VALUES (?, ?, ?)"
             self._execute(self._sql(sql), (version, head, name))
 
-    def _insert_lines(self, name: str, rows: Iterable[tuple[int, str]]) -> None:
+    def _insert_rows(self, name: str, rows: Iterable[tuple[int, bytes, bytes]]) -> None:
+        """Append packed lines: ``(seq, hash, body)``."""
         raise NotImplementedError
 
 
@@ -458,10 +469,10 @@ class SqliteStore(_SqlStore):
     def _transaction(self) -> Any:
         return _SqliteTransaction(self._conn)
 
-    def _insert_lines(self, name: str, rows: Iterable[tuple[int, str]]) -> None:
+    def _insert_rows(self, name: str, rows: Iterable[tuple[int, bytes, bytes]]) -> None:
         self._conn.executemany(
             "INSERT INTO journal_events (name, seq, hash, body) VALUES (?, ?, ?, ?)",
-            ((name, seq, *journal.pack(line)) for seq, line in rows),
+            ((name, *row) for row in rows),
         )
 
     def close(self) -> None:
@@ -534,14 +545,14 @@ class PostgresStore(_SqlStore):
     def _transaction(self) -> Any:
         return _PostgresTransaction(self)
 
-    def _insert_lines(self, name: str, rows: Iterable[tuple[int, str]]) -> None:
+    def _insert_rows(self, name: str, rows: Iterable[tuple[int, bytes, bytes]]) -> None:
         # One COPY per save: the rows stream to the server in one statement.
         with (
             self._conn.cursor() as cursor,
             cursor.copy("COPY journal_events (name, seq, hash, body) FROM STDIN") as copy,
         ):
-            for seq, line in rows:
-                copy.write_row((name, seq, *journal.pack(line)))
+            for row in rows:
+                copy.write_row((name, *row))
 
     def close(self) -> None:
         """Close the connection."""
