@@ -400,7 +400,8 @@ def _reasons(error: BaseException) -> str:
                 place = str(notes[-1]).rpartition(" @ ")[2].removeprefix("attribute ")
                 yield from leaves(sub, f"{path}.{place}" if place else path)
         else:
-            yield f"{path.lstrip('.') or 'event'}: {error}"
+            reason = "missing" if isinstance(error, KeyError) else str(error)
+            yield f"{path.lstrip('.') or 'event'}: {reason}"
 
     return "; ".join(leaves(error, ""))
 

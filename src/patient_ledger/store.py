@@ -466,6 +466,17 @@ class SqliteStore(_SqlStore):
     def _execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         return self._conn.execute(sql, tuple(params)).fetchall()
 
+    def save(self, name: str, ledger: Ledger, *, expected_version: int) -> int:
+        """As :meth:`_SqlStore.save`; a file SQLite may only read is a :class:`StoreError`."""
+        try:
+            return super().save(name, ledger, expected_version=expected_version)
+        except sqlite3.OperationalError as error:
+            if "readonly" not in str(error):
+                raise
+            self.read_only = True
+            msg = f"the store is open read-only: cannot save {name!r} ({error})"
+            raise StoreError(msg, id=name) from error
+
     def _transaction(self) -> Any:
         return _SqliteTransaction(self._conn)
 

@@ -107,6 +107,10 @@ def _shown(money: Money) -> str:
 _INVISIBLE = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
 
 
+#: ASCII whitespace and control characters (NUL, DEL ...).
+_ASCII_INVISIBLE = "".join(map(chr, [*range(33), 127]))
+
+
 def _blank(text: str) -> bool:
     return all(c.isspace() or unicodedata.category(c) in _INVISIBLE for c in text)
 
@@ -130,7 +134,7 @@ def check_id(value: object, what: str) -> str:
     """
     if not isinstance(value, str):
         raise InvalidInputError(f"{what} must be a str, got {type(value).__name__} {value!r}")
-    if not value.strip() or (not value.isascii() and _blank(value)):
+    if not value.strip(_ASCII_INVISIBLE) if value.isascii() else _blank(value):
         raise InvalidInputError(f"{what} must not be empty, got {value!r}")
     check_text(value, what)
     return value

@@ -1,0 +1,342 @@
+"""Fuzzing the doors files come in by: journals, CSV imports, DrChrono records, random bytes.
+
+Hypothesis mutates valid inputs (and makes up random ones). Whatever comes in, only a
+:class:`~patient_ledger.errors.LedgerError` may come out, each answer within a time bound, and a
+refused import writes nothing. A journal that loads is exactly what ``dumps`` writes for the
+ledger it builds.
+
+The default run is short (a few seconds in all); ``HYPOTHESIS_PROFILE=deep`` runs the profile's
+examples per test, ``FUZZ_EXAMPLES=n`` runs n (docs/reliability.md has the figures of such runs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hashlib
+import io
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from moneyed import Money
+
+import patient_ledger as pl
+from patient_ledger import drchrono, journal
+from patient_ledger.cli import main
+from patient_ledger.errors import LedgerError
+from tests.helpers import appointment, charge, pay
+
+#: Examples per test: a short run by default, the profile's own under ``deep``, or
+#: ``FUZZ_EXAMPLES``.
+EXAMPLES = int(
+    os.environ.get(
+        "FUZZ_EXAMPLES",
+        settings.default.max_examples if settings.default.max_examples > 1000 else 30,
+    )
+)
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+#: Seconds any one input may take to be loaded or refused (on a busy machine).
+BOUND = 2.0
+T = TypeVar("T")
+
+
+def timed(work: Callable[[], T]) -> T | LedgerError:
+    """Run ``work``: its result or its LedgerError, within :data:`BOUND` (anything else fails)."""
+    start = time.perf_counter()
+    try:
+        result: T | LedgerError = work()
+    except LedgerError as error:
+        result = error
+    elapsed = time.perf_counter() - start
+    assert elapsed < BOUND, f"took {elapsed:.2f} s"
+    return result
+
+
+def sample() -> pl.Ledger:
+    ledger = charge(appointment(pl.Ledger.empty(), "A1"), "C1", "A1", "100.00")
+    ledger = pay(pay(ledger, "PAY1", "60.00", "A1"), "PAY2", "25.00")
+    ledger = pl.refund(
+        ledger,
+        pl.Payment("R1", "P1", Money("-5.00", "USD"), datetime.date(2025, 1, 23), type="REFUND"),
+    )
+    ledger = pl.apply_unallocated(ledger, "P1", "A1", on=datetime.date(2025, 1, 24))
+    return pl.cancel_offsetting(ledger, "P1", on=datetime.date(2025, 1, 25))
+
+
+TEXT = journal.dumps(sample())
+LINES = TEXT.splitlines()
+
+
+def canonical(record: Any) -> str:
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def rehash(records: list[Any]) -> str:
+    """The forger's step: recompute every line's chain and hash after an edit."""
+    prev, out = journal.GENESIS, []
+    for record in records:
+        if not isinstance(record, dict):
+            out.append(canonical(record))
+            continue
+        record.pop("hash", None)
+        record["prev"] = prev
+        prev = hashlib.sha256(canonical(record).encode("utf-8", "surrogatepass")).hexdigest()
+        out.append(canonical({**record, "hash": prev}))
+    return "".join(line + "\n" for line in out)
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12)
+    | st.sampled_from(["1e99999999", "10.00", "-0.01", "USD", "usd", "2025-01-01", "E1", "A1"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=6,
+)
+
+
+@st.composite
+def edited_records(draw: st.DrawFn) -> str:
+    """A journal with one value somewhere in one line replaced, then rehashed."""
+    records = [json.loads(line) for line in LINES]
+    line = draw(st.integers(0, len(records) - 1))
+    node: Any = records[line]
+    path = []
+    depth = draw(st.sampled_from([3, 4, 2, 5, 6, 1, 0]))  # mostly inside the event
+    while isinstance(node, dict | list) and node and len(path) < depth:
+        if not path and draw(st.integers(0, 4)):
+            key: Any = "event"
+        else:
+            key = draw(
+                st.sampled_from(sorted(node) if isinstance(node, dict) else range(len(node)))
+            )
+        path.append((node, key))
+        node = node[key]
+    if path:
+        parent, key = path[-1]
+        if isinstance(parent, dict) and draw(st.booleans()):
+            del parent[key]
+        else:
+            parent[key] = draw(json_values)
+    else:
+        records[line] = draw(json_values)
+    return rehash(records)
+
+
+def amount_slots(node: Any) -> list[dict[str, Any]]:
+    """Every ``{amount, currency}`` object inside a parsed line."""
+    if isinstance(node, dict):
+        if set(node) == {"amount", "currency"}:
+            return [node]
+        return [slot for value in node.values() for slot in amount_slots(value)]
+    if isinstance(node, list):
+        return [slot for value in node for slot in amount_slots(value)]
+    return []
+
+
+@st.composite
+def forged_amounts(draw: st.DrawFn) -> str:
+    """A journal with one or two amounts changed to other valid amounts, then rehashed: the
+    forgery that only the invariants can catch."""
+    records = [json.loads(line) for line in LINES]
+    slots = [slot for record in records for slot in amount_slots(record)]
+    for _ in range(draw(st.integers(1, 2))):
+        cents = draw(st.integers(-20_000, 20_000))
+        draw(st.sampled_from(slots))["amount"] = f"{cents / 100:.2f}"
+    return rehash(records)
+
+
+@st.composite
+def mangled_text(draw: st.DrawFn) -> bytes:
+    """Valid journal bytes with a few byte-level edits: flips, inserts, cuts, moved lines."""
+    data = bytearray(TEXT.encode())
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["flip", "insert", "delete", "swap", "duplicate", "cut"]))
+        at = draw(st.integers(0, len(data) - 1))
+        if kind == "flip":
+            data[at] ^= 1 << draw(st.integers(0, 7))
+        elif kind == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=8) | st.sampled_from(TOKENS))
+        elif kind == "delete":
+            del data[at : at + draw(st.integers(1, 40))]
+        elif kind == "cut":
+            del data[at:]
+        else:
+            rows = bytes(data).split(b"\n")
+            i, j = draw(st.integers(0, len(rows) - 1)), draw(st.integers(0, len(rows) - 1))
+            if kind == "swap":
+                rows[i], rows[j] = rows[j], rows[i]
+            else:
+                rows.insert(j, rows[i])
+            data = bytearray(b"\n".join(rows))
+        if not data:
+            break
+    return bytes(data)
+
+
+TOKENS = [b"[" * 5000, b'{"a":' * 3000, b"\\ud800", b"\xff", b"\xc3", b" ", b"\r", b"1e99999999"]
+
+
+def check_loaded(data: bytes | str) -> None:
+    result = timed(lambda: journal.loads(data))
+    if isinstance(result, pl.Ledger):  # then it is exactly what dumps writes
+        text = data.decode() if isinstance(data, bytes) else data
+        assert journal.dumps(result) == text if text.endswith("\n") else text + "\n"
+
+
+@FUZZ
+@given(edited_records())
+def test_journal_with_an_edited_value_rehashed(text: str) -> None:
+    check_loaded(text)
+
+
+@FUZZ
+@given(forged_amounts())
+def test_journal_with_forged_amounts_rehashed(text: str) -> None:
+    check_loaded(text)  # a journal that loads passed the invariants: nothing invented
+
+
+@FUZZ
+@given(mangled_text())
+def test_journal_with_mangled_bytes(data: bytes) -> None:
+    check_loaded(data)
+
+
+@FUZZ
+@given(st.binary(max_size=400) | st.text(max_size=200))
+def test_journal_from_random_bytes_and_text(data: bytes | str) -> None:
+    check_loaded(data)
+
+
+# -- CSV imports -----------------------------------------------------------------------------
+
+CSV_HEAD = "id,patient_id,amount,received_on,method,type,appointment_id"
+cells = {
+    "amount": st.sampled_from(
+        ["10.00", "-5.00", "1_000", "1e3", "1e99999999", "１０", "٣", "0", "0.001", "", " 7 "]
+    )
+    | st.from_regex(r"-?[0-9]{1,16}(\.[0-9]{0,4})?", fullmatch=True),
+    "day": st.sampled_from(["2025-03-01", "20250301", "2025-W09-6", "2025-02-30", ""])
+    | st.dates().map(str),
+    "method": st.sampled_from(["CASH", "cash", "CHECK", "", "BITCOIN"]),
+    "type": st.sampled_from(["PAYMENT", "REFUND", "", "COPAY", "refund"]),
+    "appointment": st.sampled_from(["", "A1", "A404"]),
+    "id": st.sampled_from(["X1", "X2", "PAY1", "\u200b", "", "a,b", 'q"uote'])
+    | st.text(max_size=5),
+}
+
+
+def csv_cell(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\r\n') else text
+
+
+@st.composite
+def csv_files(draw: st.DrawFn) -> bytes:
+    rows = [CSV_HEAD]
+    for _ in range(draw(st.integers(0, 5))):
+        fields = [
+            draw(cells["id"]),
+            draw(st.sampled_from(["P1", "P2"])),
+            draw(cells["amount"]),
+            draw(cells["day"]),
+            draw(cells["method"]),
+            draw(cells["type"]),
+            draw(cells["appointment"]),
+        ]
+        rows.append(",".join(map(csv_cell, fields)))
+    data = ("\n".join(rows) + "\n").encode()
+    if draw(st.booleans()):  # and some damage
+        at = draw(st.integers(0, len(data)))
+        data = data[:at] + draw(st.binary(max_size=6)) + data[at + draw(st.integers(0, 4)) :]
+    return data
+
+
+def run_import(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        source, target = Path(folder) / "in.csv", Path(folder) / "journal.jsonl"
+        source.write_bytes(data)
+        target.write_text(TEXT, encoding="utf-8")
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            start = time.perf_counter()
+            code = main(["import-payments", str(source), "--journal", str(target)])
+            assert time.perf_counter() - start < BOUND
+        after = target.read_text(encoding="utf-8")
+        assert code in (0, 1)
+        if code == 1:
+            assert after == TEXT  # nothing written on a refusal
+        else:
+            assert after.startswith(TEXT)
+            journal.verify(after)
+        assert sorted(p.name for p in Path(folder).iterdir()) == [
+            ".journal.jsonl.lock",
+            "in.csv",
+            "journal.jsonl",
+        ]
+
+
+@FUZZ
+@given(csv_files())
+def test_csv_import_of_hostile_files(data: bytes) -> None:
+    run_import(data)
+
+
+@FUZZ
+@given(st.binary(max_size=300))
+def test_csv_import_of_random_bytes(data: bytes) -> None:
+    run_import(CSV_HEAD.encode() + b"\n" + data)
+
+
+# -- DrChrono records ------------------------------------------------------------------------
+
+amounts = (
+    st.decimals(allow_nan=True, allow_infinity=True)
+    | st.sampled_from([Decimal("1e99999999"), Decimal("1E+999999999999999999"), "1e3", "x"])
+    | st.floats()
+    | st.integers()
+    | st.text(max_size=6)
+    | st.none()
+    | st.booleans()
+)
+ids = st.integers(-3, 3) | st.text(max_size=3) | st.none() | st.sampled_from([Decimal("1.5")])
+days = st.sampled_from(["2025-01-02", "2025-01-02T09:00:00", "x", None, 5]) | st.text(max_size=12)
+
+
+@FUZZ
+@given(
+    st.lists(
+        st.fixed_dictionaries({"id": ids, "patient": ids, "scheduled_time": days}), max_size=3
+    ),
+    st.lists(
+        st.fixed_dictionaries(
+            {"id": ids, "appointment": ids, "pt_paid": amounts, "balance_pt": amounts}
+        ),
+        max_size=3,
+    ),
+    st.lists(
+        st.fixed_dictionaries(
+            {"id": ids, "patient": ids, "amount": amounts, "received_date": days},
+            optional={
+                "appointment": ids,
+                "payment_method": st.sampled_from(["CASH", "CRDT", "XXXX", None]),
+                "payment_transaction_type": st.sampled_from(["", "REF", "COPAY", "?"]),
+            },
+        ),
+        max_size=3,
+    ),
+)
+def test_drchrono_records(appointments: Any, line_items: Any, payments: Any) -> None:
+    timed(lambda: drchrono.load(appointments, line_items, payments))
