@@ -69,7 +69,7 @@ def to_minor(value: object, what: str) -> int:
     if code not in CURRENCIES:
         raise InvalidInputError(f"{what} has an unknown currency {code!r}", amount=value)
     if type(value) is FrozenMoney:  # read-only: the minor units it was built from still hold
-        known: int | None = value.__dict__.get("_minor")
+        known: int | None = getattr(value, "_minor", None)
         if known is not None:
             return known
     return _minor_units(amount, code, what, value)
