@@ -17,7 +17,7 @@ from patient_ledger.errors import InvalidInputError, SnapshotError
 from patient_ledger.state import state_of
 from patient_ledger.store import Store, open_store
 from tests.helpers import pay
-from tests.test_store import name, pg_url, sample, url  # noqa: F401 - the same fixtures
+from tests.test_store import _sql, name, pg_url, sample, url  # noqa: F401 - the same fixtures
 
 K = 5
 
@@ -49,17 +49,6 @@ def _grown(store: Store, name: str, payments: int) -> pl.Ledger:  # noqa: F811
         ledger = pay(ledger, f"MORE{i}", "1.00", None)
         store.save(name, ledger, expected_version=version)
     return ledger
-
-
-def _sql(url: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:  # noqa: F811
-    if url.startswith("sqlite"):
-        with sqlite3.connect(url[len("sqlite:///") :]) as conn:
-            return conn.execute(sql, params).fetchall()
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        cursor = conn.execute(sql.replace("?", "%s"), params)
-        return list(cursor.fetchall()) if cursor.description else []
 
 
 def test_a_store_opens_from_its_snapshot_and_replays_only_the_rest(

@@ -23,7 +23,35 @@ _CHUNK = 32
 _new_log = object.__new__
 
 
-class EventLog(Sequence[Event]):
+class Events(Sequence[Event]):
+    """A read-only sequence of events indexed by position: ints (negative ones from the end)
+    and slices (a tuple), as a list is; subclasses give :meth:`_at` an index in range."""
+
+    __slots__ = ()
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Event, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Event | tuple[Event, ...]:
+        size = len(self)
+        if isinstance(index, slice):
+            return tuple(self._at(i) for i in range(*index.indices(size)))
+        if not isinstance(index, int):
+            raise TypeError(f"event indices must be int or slice, not {type(index).__name__}")
+        if index < 0:
+            index += size
+        if not 0 <= index < size:
+            raise IndexError(f"event index {index} out of range for {size} events")
+        return self._at(index)
+
+    def _at(self, index: int) -> Event:
+        raise NotImplementedError
+
+
+class EventLog(Events):
     """An immutable sequence of events; ``appended`` returns a new log sharing this one."""
 
     __slots__ = ("_base", "_chunks", "_len", "_tail")
@@ -67,21 +95,7 @@ class EventLog(Sequence[Event]):
     def __len__(self) -> int:
         return self._len
 
-    @overload
-    def __getitem__(self, index: int) -> Event: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> tuple[Event, ...]: ...
-
-    def __getitem__(self, index: int | slice) -> Event | tuple[Event, ...]:
-        if isinstance(index, slice):
-            return tuple(self[i] for i in range(*index.indices(self._len)))
-        if not isinstance(index, int):
-            raise TypeError(f"EventLog indices must be int or slice, not {type(index).__name__}")
-        if index < 0:
-            index += self._len
-        if not 0 <= index < self._len:
-            raise IndexError(f"event index {index} out of range for {self._len} events")
+    def _at(self, index: int) -> Event:
         if index < len(self._base):
             return self._base[index]
         chunk, offset = divmod(index - len(self._base), _CHUNK)

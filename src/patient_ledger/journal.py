@@ -22,7 +22,7 @@ import hashlib
 import zlib
 from collections.abc import Iterator, Sequence
 from decimal import InvalidOperation
-from typing import Any, overload
+from typing import Any
 
 import cattrs
 import msgspec
@@ -41,6 +41,7 @@ from patient_ledger.events import (
 )
 from patient_ledger.invariants import Violation, check_loaded
 from patient_ledger.money import exponent, frozen_money, minor_of_text, minor_text
+from patient_ledger.snapshot import Events
 from patient_ledger.state import Ledger
 
 #: The newest version of the line format; a reader refuses versions it does not know. A line
@@ -406,7 +407,7 @@ def _reasons(error: BaseException) -> str:
     return "; ".join(leaves(error, ""))
 
 
-class StoredEvents(Sequence[Event]):
+class StoredEvents(Events):
     """The events of a stored journal's lines, decoded only when read: how a store gives a
     ledger restored from a snapshot its journal without decoding it (see
     :func:`patient_ledger.snapshot.decode`).
@@ -428,19 +429,7 @@ class StoredEvents(Sequence[Event]):
     def __len__(self) -> int:
         return len(self._rows)
 
-    @overload
-    def __getitem__(self, index: int) -> Event: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> tuple[Event, ...]: ...
-
-    def __getitem__(self, index: int | slice) -> Event | tuple[Event, ...]:
-        if isinstance(index, slice):
-            return tuple(self[i] for i in range(*index.indices(len(self))))
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(f"event index {index} out of range for {len(self)} events")
+    def _at(self, index: int) -> Event:
         block, offset = divmod(index, self._BLOCK)
         return self._block(block)[offset]
 

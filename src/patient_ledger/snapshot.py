@@ -26,7 +26,7 @@ import immutables
 import msgspec
 
 from patient_ledger import _sorted
-from patient_ledger._log import EventLog
+from patient_ledger._log import EventLog, Events
 from patient_ledger.errors import SnapshotError
 from patient_ledger.events import Event
 from patient_ledger.money import FrozenMoney, exponent, to_money
@@ -41,6 +41,8 @@ from patient_ledger.values import (
     PaymentType,
     Transfer,
 )
+
+__all__ = ["FORMAT", "Events", "decode", "encode", "events_of", "holds"]
 
 #: The format of the rows a snapshot holds: a snapshot of any other format is never decoded.
 FORMAT: Final = "patient_ledger/state/1"
