@@ -155,3 +155,40 @@ def test_a_store_from_before_snapshots_still_opens(tmp_path: Path) -> None:
             ]
     finally:
         store.close()
+
+
+def test_a_read_only_store_from_before_packed_lines_still_opens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "old.db"
+    ledger = sample(2)
+    rows = list(journal.lines(ledger))
+    with sqlite3.connect(path) as conn:  # the schema of the release before packed lines
+        conn.execute(
+            "CREATE TABLE journal_heads"
+            " (name TEXT PRIMARY KEY, version INTEGER NOT NULL, head TEXT NOT NULL)"
+        )
+        conn.execute(
+            "CREATE TABLE journal_lines (name TEXT NOT NULL, seq INTEGER NOT NULL,"
+            " line TEXT NOT NULL, PRIMARY KEY (name, seq))"
+        )
+        conn.executemany(
+            "INSERT INTO journal_lines VALUES ('old', ?, ?)", [(s, line) for s, line, _ in rows]
+        )
+        conn.execute("INSERT INTO journal_heads VALUES ('old', ?, ?)", (len(rows), rows[-1][2]))
+    connect = sqlite3.connect
+
+    def read_only_media(database: str, *args: object, **kwargs: object) -> sqlite3.Connection:
+        if not kwargs.get("uri"):
+            database = f"{Path(database).resolve().as_uri()}?mode=ro"
+            kwargs["uri"] = True
+        return connect(database, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sqlite3, "connect", read_only_media)
+    store = open_store(f"sqlite:///{path}")
+    try:
+        assert store.read_only  # type: ignore[attr-defined] # SqliteStore's
+        assert store.load("old") == ledger
+        assert store.verify("old") == ledger
+    finally:
+        store.close()

@@ -223,13 +223,16 @@ class _SqlStore:
     def _lines(self, name: str, start: int, stop: int) -> Sequence[str]:
         """The journal's stored lines ``start`` to ``stop - 1``, rebuilt from their packed rows
         as they are read (or, in a journal saved before lines were packed, as they are)."""
-        rows = self._execute(
-            self._sql(
-                "SELECT seq, hash, body FROM journal_events"
-                " WHERE name = ? AND seq >= ? AND seq < ? ORDER BY seq"
-            ),
-            (name, max(start - 1, 0), stop),
-        )
+        try:
+            rows = self._execute(
+                self._sql(
+                    "SELECT seq, hash, body FROM journal_events"
+                    " WHERE name = ? AND seq >= ? AND seq < ? ORDER BY seq"
+                ),
+                (name, max(start - 1, 0), stop),
+            )
+        except self._missing_table:  # a read-only store written before lines were packed
+            rows = []
         if rows:
             hashes = [bytes(row[1]) for row in rows]
             bodies = [bytes(row[2]) for row in rows]
