@@ -40,7 +40,8 @@ class Events(Sequence[Event]):
         if isinstance(index, slice):
             return tuple(self._at(i) for i in range(*index.indices(size)))
         if not isinstance(index, int):
-            raise TypeError(f"event indices must be int or slice, not {type(index).__name__}")
+            kind = type(self).__name__
+            raise TypeError(f"{kind} indices must be int or slice, not {type(index).__name__}")
         if index < 0:
             index += size
         if not 0 <= index < size:
