@@ -359,7 +359,10 @@ def test_store_load_refuses_a_forged_journal(tmp_path: Path) -> None:
     lines = invented().splitlines()
     with raw:
         for seq, line in enumerate(lines):
-            raw.execute("UPDATE journal_lines SET line = ? WHERE seq = ?", (line, seq))
+            raw.execute(
+                "UPDATE journal_events SET hash = ?, body = ? WHERE seq = ?",
+                (*journal.pack(line), seq),
+            )
         raw.execute("UPDATE journal_heads SET head = ?", (json.loads(lines[-1])["hash"],))
     raw.close()
     store = open_store(f"sqlite:///{path}")

@@ -10,11 +10,13 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from moneyed import Money
 
 import patient_ledger as pl
+from patient_ledger import journal
 from patient_ledger.errors import ConcurrencyError, JournalError
 from patient_ledger.store import Store, open_store
 from tests.helpers import appointment, charge, pay
@@ -112,28 +114,30 @@ def test_a_ledger_that_does_not_extend_the_stored_one_is_refused(store: Store, n
         store.save(name, sample(), expected_version=99)
 
 
-def corrupt(url: str, name: str, seq: int) -> None:
-    """Edit one stored line behind the store's back."""
+def _sql(url: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+    """Run SQL on the store's database behind its back."""
     if url.startswith("sqlite"):
-        conn = sqlite3.connect(url[len("sqlite:///") :])
-        (line,) = conn.execute(
-            "SELECT line FROM journal_lines WHERE name = ? AND seq = ?", (name, seq)
-        ).fetchone()
-        conn.execute(
-            "UPDATE journal_lines SET line = ? WHERE name = ? AND seq = ?",
-            (line.replace('"10.00"', '"99.00"', 1), name, seq),
-        )
-        conn.commit()
-        conn.close()
-    else:
-        import psycopg
+        with sqlite3.connect(url[len("sqlite:///") :]) as conn:
+            return conn.execute(sql, params).fetchall()
+    import psycopg
 
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(
-                "UPDATE journal_lines SET line = replace(line, '\"10.00\"', '\"99.00\"') "
-                "WHERE name = %s AND seq = %s",
-                (name, seq),
-            )
+    with psycopg.connect(url, autocommit=True) as conn:
+        cursor = conn.execute(sql.replace("?", "%s"), params)
+        return list(cursor.fetchall()) if cursor.description else []
+
+
+def corrupt(url: str, name: str, seq: int) -> None:
+    """Edit one stored line behind the store's back (its claimed hash kept)."""
+    rows = _sql(
+        url,
+        "SELECT hash, body FROM journal_events WHERE name = ? AND seq >= ? AND seq <= ?"
+        " ORDER BY seq",
+        (name, seq - 1, seq),
+    )
+    (before, _), (claimed, body) = rows
+    line = journal.unpack(bytes(claimed), bytes(body), seq, bytes(before).hex())
+    _, edited = journal.pack(line.replace('"10.00"', '"99.00"', 1))
+    _sql(url, "UPDATE journal_events SET body = ? WHERE name = ? AND seq = ?", (edited, name, seq))
 
 
 def test_a_corrupted_row_is_detected_on_load(url: str, store: Store, name: str) -> None:
@@ -198,20 +202,10 @@ def test_unsupported_urls() -> None:
 def test_the_head_row_guards_against_dropped_lines(url: str, store: Store, name: str) -> None:
     ledger = sample()
     store.save(name, ledger, expected_version=0)
-    if url.startswith("sqlite"):
-        conn = sqlite3.connect(url[len("sqlite:///") :])
-        conn.execute(
-            "DELETE FROM journal_lines WHERE name = ? AND seq = ?", (name, len(ledger.events) - 1)
-        )
-        conn.commit()
-        conn.close()
-    else:
-        import psycopg
-
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(
-                "DELETE FROM journal_lines WHERE name = %s AND seq = %s",
-                (name, len(ledger.events) - 1),
-            )
+    _sql(
+        url,
+        "DELETE FROM journal_events WHERE name = ? AND seq = ?",
+        (name, len(ledger.events) - 1),
+    )
     with pytest.raises(JournalError, match="head"):
         store.load(name)

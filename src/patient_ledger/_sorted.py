@@ -186,3 +186,27 @@ def iterate_reversed_below(keys: Keys, bound: Any) -> Iterator[Any]:
             yield from walk(children[i], height - 1)
 
     return walk(keys.root, keys.height)  # type: ignore[union-attr] # a _Tree
+
+
+def from_sorted(keys: tuple[Any, ...]) -> Keys:
+    """The set of ``keys``, given in ascending order without repeats, built in one pass
+    (how a snapshot restores a big set): a tuple while small, else a B-tree whose nodes are
+    three-quarters full, so that the next adds split few of them."""
+    if len(keys) <= _MAX:
+        return keys
+    fill = _MAX * 3 // 4
+    level: list[Any] = [keys[i : i + fill] for i in range(0, len(keys), fill)]
+    height = 0
+    while len(level) > 1 or not height:
+        firsts = [_first(node, height) for node in level]
+        level = [
+            (tuple(firsts[i : i + fill]), tuple(level[i : i + fill]))
+            for i in range(0, len(level), fill)
+        ]
+        height += 1
+    return _Tree(level[0], height, len(keys))
+
+
+def is_big(keys: Keys) -> bool:
+    """Whether the set is a B-tree (a snapshot writes it flat and rebuilds it)."""
+    return type(keys) is not tuple

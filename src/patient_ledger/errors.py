@@ -168,3 +168,10 @@ class StoreError(LedgerError):
     value or a statement. Nothing was written."""
 
     code = ErrorCode.STORE_REFUSED
+
+
+class SnapshotError(LedgerError):
+    """A snapshot that cannot stand for its journal: not a snapshot, another format, damaged,
+    or not matching the journal's chain. A store ignores it and replays the journal instead."""
+
+    code = ErrorCode.CORRUPT_JOURNAL

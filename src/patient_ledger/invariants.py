@@ -8,7 +8,7 @@ core's own check — the engine's records (invariant 8), which no shell reads.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -18,6 +18,7 @@ from patient_ledger import _sorted
 from patient_ledger.apply import replay
 from patient_ledger.errors import LedgerError
 from patient_ledger.events import (
+    EVENT_TYPES,
     AllocationUnapplied,
     AppointmentAdded,
     ChargeAdded,
@@ -30,7 +31,7 @@ from patient_ledger.events import (
     RefundPosted,
 )
 from patient_ledger.money import to_minor
-from patient_ledger.state import AVAILABLE, REMAINING, Ledger, State, lines_of, state_of
+from patient_ledger.state import AVAILABLE, OPEN, REMAINING, Ledger, State, lines_of, state_of
 from patient_ledger.views import (
     claims_feed,
     dashboard,
@@ -62,12 +63,32 @@ class InvariantError(AssertionError):
         super().__init__(f"{len(violations)} invariant(s) broken:\n{lines}")
 
 
-def _journal_paid(events: Iterable[Event]) -> tuple[dict[str, int], int]:
-    """Total Paid per patient and in all, re-derived from the journal alone."""
+class _Owners(dict[str, str]):
+    """Ids the events seen so far map; the rest looked up in the state (journals checked from
+    a snapshot on), or a KeyError."""
+
+    def __init__(self, lookup: Callable[[str], str] | None) -> None:
+        super().__init__()
+        self.lookup = lookup
+
+    def __missing__(self, key: str) -> str:
+        if self.lookup is None:
+            raise KeyError(key)
+        return self.lookup(key)
+
+
+def _journal_paid(
+    events: Iterable[Event], state: State | None = None
+) -> tuple[dict[str, int], int]:
+    """Total Paid per patient and in all, re-derived from the journal's ``events`` (with
+    ``state``: events that continue a journal, whose earlier ids the state knows)."""
     paid: dict[str, int] = defaultdict(int)
-    owner_of_entry: dict[str, str] = {}
-    owner_of_appointment: dict[str, str] = {}
-    appointment_of_charge: dict[str, str] = {}
+    s = state
+    owner_of_entry = _Owners(None if s is None else lambda key: s.entries[key][0])
+    owner_of_appointment = _Owners(None if s is None else lambda key: s.accounts[key][0])
+    appointment_of_charge = _Owners(
+        None if s is None else lambda key: s.charges[key].appointment_id
+    )
     total = 0
     for event in events:
         match event:
@@ -144,6 +165,64 @@ def check_invariants(ledger: Ledger) -> tuple[Violation, ...]:
     return tuple(checker.found)
 
 
+def check_loaded(ledger: Ledger, *, since: Ledger | None = None) -> tuple[Violation, ...]:
+    """Check SPEC §6 on a ledger just rebuilt from a journal, from its rows: what every path
+    that loads a journal runs (:mod:`patient_ledger.journal`, the stores).
+
+    The same invariants as :func:`check_invariants` — Total Paid against the journal
+    (invariant 0), invariants 1 to 5 for every patient and appointment, the engine's records
+    (invariant 8) — read from the rows rather than through the views, in a fraction of the
+    time. Invariant 7 holds by construction (the ledger *is* its journal's replay) and
+    invariant 6 by the rows' types (integer minor units of the ledger's currency).
+
+    With ``since`` — a ledger the journal continues (a store's snapshot) — only what the events
+    after it did is checked: each patient's Total Paid changed by what those events received,
+    and invariants 1 to 5 on every patient and appointment they changed.
+    """
+    state = state_of(ledger)
+    before = None if since is None else state_of(since)
+    events = state.log if before is None else state.log[len(before.log) :]
+    journal_paid, journal_total = _journal_paid(events, state)
+    found: list[Violation] = []
+    total_paid = 0
+    for pid, row in state.patients.items():
+        _, _, general, paid, _, allocated, held, *_ = row
+        earlier = None if before is None else before.patients.get(pid)
+        if earlier is row:
+            continue  # untouched since ``since``
+        received = paid - (0 if earlier is None else earlier[3])
+        total_paid += received
+        unallocated = general + held
+        if paid != allocated + unallocated:
+            found.append(
+                Violation(1, pid, f"total paid {paid} != allocated {allocated} + {unallocated}")
+            )
+        if received != journal_paid.get(pid, 0):
+            found.append(
+                Violation(0, pid, f"total paid {paid} != {journal_paid.get(pid, 0)} received")
+            )
+        if general < 0:
+            found.append(Violation(4, pid, f"general bucket below zero: {general}"))
+    if total_paid != journal_total:
+        found.append(
+            Violation(0, None, f"total paid {total_paid} != {journal_total} in the journal")
+        )
+    for appointment_id, account in state.accounts.items():
+        if before is not None and before.accounts.get(appointment_id) is account:
+            continue
+        pid, charged, allocated, available = account[0], account[2], account[3], account[AVAILABLE]
+        where = f"appointment {appointment_id}"
+        if not 0 <= allocated <= charged:
+            found.append(Violation(3, pid, f"{where}: {allocated} allocated of {charged}"))
+        if available < 0:
+            found.append(Violation(4, pid, f"{where}: its bucket is below zero: {available}"))
+        if available and allocated != charged:
+            found.append(Violation(5, pid, f"{where}: money held while a balance is due"))
+    if before is None:
+        found.extend(_check_records(state))
+    return tuple(found)
+
+
 def _check_records(state: State) -> list[Violation]:
     """Invariant 8 (beyond SPEC): the engine's own records agree with one another.
 
@@ -151,7 +230,8 @@ def _check_records(state: State) -> list[Violation]:
     ``cancel_offsetting`` — and is zero once reversed; each appointment's allocations add up to
     what is allocated to it, as each payment's placements say; each bucket's available amount is
     the sum of exactly its open entries, oldest first; each patient's running sums and indexes
-    (appointments, appointments owing, open negative entries) are what its rows say.
+    (appointments, appointments owing, open negative entries) are what its rows say. Rows are
+    read as the tuples they are (state.py): this runs on every journal loaded.
     """
     found: list[Violation] = []
     accounted: dict[str, int] = defaultdict(int)
@@ -160,11 +240,10 @@ def _check_records(state: State) -> list[Violation]:
     appointments: dict[str, set[tuple[Any, str]]] = defaultdict(set)
     owing: dict[str, set[tuple[Any, str]]] = defaultdict(set)
     for appointment_id, account in state.accounts.items():
-        a = state.appointment(appointment_id)
-        pid = a.appointment.patient_id
+        pid, day, charged, allocated, allocations, _, _, available, _, flat = account
         where = f"appointment {appointment_id}"
-        parts = list(_sorted.iterate(a.allocations))
-        if sum(part for _, _, part, _ in parts) != a.allocated or a.allocated > a.charged:
+        parts = list(_sorted.iterate(allocations))
+        if sum(part for _, _, part, _ in parts) != allocated or allocated > charged:
             found.append(Violation(8, pid, f"{where}: allocations do not add up"))
         on_line: dict[str, int] = defaultdict(int)
         for _, payment_id, part, charge_id in parts:
@@ -177,54 +256,68 @@ def _check_records(state: State) -> list[Violation]:
         if (
             any(on_line[c] != allocated for c, _, allocated in lines)
             or any(state.charge_amount(c) != responsibility for c, responsibility, _ in lines)
-            or sum(r for _, r, _ in lines) != a.charged
-            or set(on_line) - {c for c, _, _ in lines}
+            or sum(flat[1::3]) != charged
+            or set(on_line) - set(flat[::3])
         ):
             found.append(Violation(8, pid, f"{where}: its lines disagree with its allocations"))
         totals = sums[pid]
-        totals[0] += a.charged
-        totals[1] += a.allocated
-        totals[2] += account[AVAILABLE]
-        appointments[pid].add((a.appointment.date, appointment_id))
-        if a.due:
-            owing[pid].add((a.appointment.date, appointment_id))
-    for payment_id in state.payments:
-        for appointment_id, _, part, *_ in state.placements(payment_id):
+        totals[0] += charged
+        totals[1] += allocated
+        totals[2] += available
+        appointments[pid].add((day, appointment_id))
+        if charged != allocated:
+            owing[pid].add((day, appointment_id))
+    held: dict[str, set[str]] = defaultdict(set)
+    for payment_id, (_, placements, held_ids, _) in state.payments.items():
+        for appointment_id, _, part, *_ in _sorted.iterate(placements):
             placed[payment_id, appointment_id] -= part
+        if _sorted.size(held_ids):
+            held[payment_id] = set(_sorted.iterate(held_ids))
     if any(placed.values()):
         found.append(Violation(8, None, "payments' placements disagree with the allocations"))
     buckets: dict[tuple[str, str | None], list[Any]] = defaultdict(list)
-    held: dict[str, set[str]] = defaultdict(set)
-    for entry in map(state.entry, state.entries):
-        accounted[entry.payment_id] += entry.remaining + entry.cancelled
-        if entry.remaining:
-            buckets[entry.patient_id, entry.appointment_id].append(entry.key)
-            held[entry.payment_id].add(entry.id)
-    if held != {pid: set(ids) for pid in state.payments if (ids := state.held_by(pid))}:
+    open_ids: dict[str, set[str]] = defaultdict(set)
+    for entry_id, (
+        owner,
+        bucket,
+        payment_id,
+        received_on,
+        seq,
+        remaining,
+        cancelled,
+    ) in state.entries.items():
+        accounted[payment_id] += remaining + cancelled
+        if remaining:
+            buckets[owner, bucket].append((received_on, seq, entry_id))
+            open_ids[payment_id].add(entry_id)
+    if held != open_ids:
         found.append(Violation(8, None, "payments' open entries disagree with the entries"))
     for pid in state.patients:
         found.extend(_check_patient(state, pid, buckets, sums[pid]))
-        patient = state.patient(pid)
+        row = state.patients[pid]
         if (
-            set(_sorted.iterate(patient.appointments)) != appointments[pid]
-            or set(_sorted.iterate(patient.owing)) != owing[pid]
+            set(_sorted.iterate(row[0])) != appointments[pid]
+            or set(_sorted.iterate(row[8])) != owing[pid]
         ):
             found.append(Violation(8, pid, "appointments or those owing disagree"))
+    found.extend(_check_accounted(state, accounted))
+    return found
+
+
+def _check_accounted(state: State, accounted: dict[str, int]) -> Iterator[Violation]:
+    """Every payment's money is where its records say, and no event moves zero."""
     for payment_id, (known, *_) in state.payments.items():
         expected = known.minor_units - state.reversed.get(payment_id, (None, 0))[1]
         if accounted.get(payment_id, 0) != expected:
-            found.append(
-                Violation(
-                    8,
-                    known.patient_id,
-                    f"payment {payment_id}: {accounted.get(payment_id, 0)} accounted for, "
-                    f"{expected} expected (money created or lost)",
-                )
+            yield Violation(
+                8,
+                known.patient_id,
+                f"payment {payment_id}: {accounted.get(payment_id, 0)} accounted for, "
+                f"{expected} expected (money created or lost)",
             )
     for number, event in enumerate(state.log):
-        if any(amount == 0 for amount in _amounts(event)):
-            found.append(Violation(8, None, f"event {number} moves a zero amount: {event!r}"))
-    return found
+        if type(event) in _MOVES and any(amount == 0 for amount in _amounts(event)):
+            yield Violation(8, None, f"event {number} moves a zero amount: {event!r}")
 
 
 def _check_patient(
@@ -232,33 +325,43 @@ def _check_patient(
 ) -> list[Violation]:
     """One patient's buckets, open and negative entries and running sums."""
     found = []
-    patient = state.patient(pid)
-    pairs = [(None, patient.general)] + [
-        (a, state.appointment(a).bucket) for a in state.appointment_ids(pid)
+    row = state.patients[pid]
+    entries = state.entries
+    pairs = [(None, row[1], row[2])] + [
+        (a, state.accounts[a][OPEN], state.accounts[a][AVAILABLE])
+        for _, a in _sorted.iterate(row[0])
     ]
     every: list[Any] = []
-    for appointment_id, bucket in pairs:
-        keys = sorted(buckets.get((pid, appointment_id), []))
+    for appointment_id, keys_open, available in pairs:
+        keys = sorted(buckets.get((pid, appointment_id), ()))
         every.extend(keys)
-        total = sum(state.entries[k[2]][REMAINING] for k in keys)
-        positive = [k for k in keys if state.entries[k[2]][REMAINING] > 0]
-        if list(bucket.keys()) != positive or bucket.available != total:
+        total = sum(entries[k[2]][REMAINING] for k in keys)
+        positive = [k for k in keys if entries[k[2]][REMAINING] > 0]
+        if list(_sorted.iterate(keys_open)) != positive or available != total:
             name = appointment_id or "general"
             found.append(Violation(8, pid, f"bucket {name}: open entries or sum disagree"))
-    negatives = [k for k in sorted(every) if state.entries[k[2]][REMAINING] < 0]
-    if list(_sorted.iterate(patient.negatives)) != negatives:
+    negatives = [k for k in sorted(every) if entries[k[2]][REMAINING] < 0]
+    if list(_sorted.iterate(row[7])) != negatives:
         found.append(Violation(8, pid, "the patient's open negative entries disagree"))
-    if [patient.charged, patient.allocated, patient.held] != sums:
+    if [row[4], row[5], row[6]] != sums:
         found.append(Violation(8, pid, "the patient's running sums disagree with its rows"))
     return found
 
 
+#: The names of the tuples of parts an event may hold; in each part, the one int is the amount
+#: (the other items are ids).
+_PARTS = ("applied", "returned", "moves", "parts", "allocations", "entries")
+#: The kinds of event that hold parts.
+_MOVES = frozenset(
+    kind for kind in EVENT_TYPES if any(name in attrs.fields_dict(kind) for name in _PARTS)
+)
+
+
 def _amounts(event: Event) -> list[int]:
-    """The amounts an event moves between entries and allocations: in each of its tuples of
-    parts, the one int is the amount (the other items are ids)."""
+    """The amounts an event moves between entries and allocations."""
     return [
         next(item for item in part if isinstance(item, int))
-        for name in ("applied", "returned", "moves", "parts", "allocations", "entries")
+        for name in _PARTS
         for part in getattr(event, name, ())
     ]
 

@@ -68,6 +68,10 @@ def to_minor(value: object, what: str) -> int:
     code = value.currency.code
     if code not in CURRENCIES:
         raise InvalidInputError(f"{what} has an unknown currency {code!r}", amount=value)
+    if type(value) is FrozenMoney:  # read-only: the minor units it was built from still hold
+        known: int | None = getattr(value, "_minor", None)
+        if known is not None:
+            return known
     return _minor_units(amount, code, what, value)
 
 
@@ -144,6 +148,39 @@ def check_amount_text(text: str, code: str, what: str) -> None:
         raise _beyond_maximum(what, text, code, text)
 
 
+def minor_of_text(text: str, code: str, what: str) -> int:
+    """Exact minor units of an amount written as plain decimal text (see
+    :func:`check_amount_text`), without building a Decimal.
+
+    Raises:
+        InvalidAmountError: not such text, out of range, or finer than the minor unit.
+    """
+    check_amount_text(text, code, what)
+    exp = exponent(code)
+    whole, _, part = text.lstrip("-").partition(".")
+    if len(part.rstrip("0")) > exp:
+        raise InvalidAmountError(
+            f"{what} {text} {code} is finer than the currency's minor unit (10^-{exp}); it is "
+            "refused, never rounded",
+            amount=text,
+        )
+    minor: int = int(whole) * 10**exp + int(part[:exp].ljust(exp, "0") or "0")
+    if minor > MAX_MAJOR_UNITS * 10**exp:
+        raise _beyond_maximum(what, text, code, text)
+    return -minor if text.startswith("-") else minor
+
+
+def frozen_money(minor: int, code: str) -> FrozenMoney:
+    """A :class:`FrozenMoney` of exact minor units, built without moneyed's coercions; it keeps
+    its minor units, so :func:`to_minor` reads them back at once."""
+    exp = exponent(code)
+    money: FrozenMoney = object.__new__(FrozenMoney)
+    object.__setattr__(money, "amount", Decimal(f"{minor}E-{exp}") if exp else Decimal(minor))
+    object.__setattr__(money, "currency", CURRENCIES[code])
+    object.__setattr__(money, "_minor", minor)
+    return money
+
+
 def parse_amount(text: str, code: str, what: str) -> Money:
     """Read an amount written as plain decimal text (see :func:`check_amount_text`), exactly.
 
@@ -170,6 +207,15 @@ def to_money(minor: int, code: str) -> Money:
     """Build a fresh ``Money`` from integer minor units, exactly."""
     exp = exponent(code)
     return Money(Decimal(f"{minor}E-{exp}") if exp else Decimal(minor), code)
+
+
+def minor_text(minor: int, places: int) -> str:
+    """Integer minor units as exact fixed-point text with ``places`` decimals (``'-12.05'``):
+    what ``str(to_money(minor, code).amount)`` gives, without building a Money."""
+    if not places:
+        return str(minor)
+    whole, part = divmod(abs(minor), 10**places)
+    return f"{'-' if minor < 0 else ''}{whole}.{part:0{places}d}"
 
 
 class FrozenMoney(Money):

@@ -337,6 +337,23 @@ class Ledger:
             )
         return replay(self._state.log[:n])
 
+    def extends(self, other: Ledger) -> bool:
+        """Whether this ledger's journal begins with ``other``'s: ``other`` is this ledger
+        before some commands (or this ledger itself). Quick when this ledger was made from
+        ``other`` by commands — how a store checks that a ledger it is given continues the one
+        it loaded or saved.
+
+        >>> base = Ledger.empty("USD")
+        >>> from patient_ledger import Appointment, add_appointment
+        >>> import datetime
+        >>> later = add_appointment(base, Appointment("A1", "P1", datetime.date(2025, 1, 2)))
+        >>> later.extends(base), base.extends(later)
+        (True, False)
+        """
+        if not isinstance(other, Ledger):
+            raise InvalidInputError(f"expected a Ledger, got {type(other).__name__}")
+        return self._state.log.starts_with(other._state.log)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Ledger):
             return NotImplemented

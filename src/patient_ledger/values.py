@@ -78,10 +78,9 @@ def check_choice(enum_type: type[_E], value: object) -> _E:
     if isinstance(value, enum_type):
         return value
     if isinstance(value, str):
-        try:
-            return enum_type(value)
-        except ValueError:
-            pass
+        member = enum_type._value2member_map_.get(value)  # the enum's own index of values
+        if member is not None:
+            return member  # type: ignore[return-value] # a member of enum_type
     names = ", ".join(member.value for member in enum_type)
     raise InvalidInputError(f"{enum_type.__name__} must be one of {names}; got {value!r}")
 

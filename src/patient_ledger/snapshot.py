@@ -1,0 +1,355 @@
+"""Snapshots: a ledger's state as plain data, so that a store opens a practice without
+replaying its history (the core's one read-only interface to its tables for persistence).
+
+:func:`encode` writes the state after a ledger's last event as MessagePack (msgspec): strs, ints,
+dates and arrays of them — no objects, nothing executable, so a snapshot read back from a
+database is only ever *data*. :func:`decode` rebuilds the tables in one pass, each row decoded
+straight into the tuple the engine holds (msgspec checks every field's type on the way), and
+gives the ledger a journal whose events are the caller's sequence — typically a store's lazy
+view of its stored lines, decoded only when read.
+
+A snapshot names its format (:data:`FORMAT`, which changes whenever the tables' rows do) and the
+number of events it stands for; a snapshot of another format is refused with
+:class:`~patient_ledger.errors.SnapshotError`, and the caller (a store) falls back to replaying the
+journal. Checking that a snapshot belongs to a journal — the chain hash at its event — is the
+store's part: see :mod:`patient_ledger.store`.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any, Final
+
+import immutables
+import msgspec
+
+from patient_ledger import _sorted
+from patient_ledger._log import EventLog, Events
+from patient_ledger.errors import SnapshotError
+from patient_ledger.events import Event
+from patient_ledger.money import FrozenMoney, exponent, to_money
+from patient_ledger.state import Ledger, State, ledger_of, state_of
+from patient_ledger.values import (
+    Adjustment,
+    AdjustmentType,
+    Appointment,
+    Charge,
+    Payment,
+    PaymentMethod,
+    PaymentType,
+    Transfer,
+)
+
+__all__ = ["FORMAT", "Events", "decode", "encode", "events_of", "holds"]
+
+#: The format of the rows a snapshot holds: a snapshot of any other format is never decoded.
+FORMAT: Final = "patient_ledger/state/1"
+
+_Date = datetime.date
+_Opt = str | None
+_EntryKey = tuple[_Date, int, str]
+_DayKey = tuple[_Date, str]
+_AllocationKey = tuple[int, str, int, str]
+_Placement = tuple[str, int, int, str, int]
+# The rows, as the engine holds them (state.py), with every sorted set written flat.
+_Account = tuple[
+    str,
+    _Date,
+    int,
+    int,
+    tuple[_AllocationKey, ...],
+    int,
+    tuple[_EntryKey, ...],
+    int,
+    int,
+    tuple[str | int, ...],
+]
+_Patient = tuple[
+    tuple[_DayKey, ...],
+    tuple[_EntryKey, ...],
+    int,
+    int,
+    int,
+    int,
+    int,
+    tuple[_EntryKey, ...],
+    tuple[_DayKey, ...],
+]
+_Entry = tuple[str, _Opt, str, _Date, int, int, int]
+# Value objects: their fields in order, the amount in minor units.
+_PaymentFields = tuple[str, str, int, _Date, str, str, _Opt, _Opt, str, _Opt, _Opt]
+_ChargeFields = tuple[str, str, int, _Opt, _Opt]
+_AppointmentFields = tuple[str, str, _Date, _Opt]
+_AdjustmentFields = tuple[str, str, int, _Date, str, _Opt]
+_TransferFields = tuple[str, str, str, int, _Date]
+_PAYMENT_NAMES: Final = (
+    *("id", "patient_id", "amount", "received_on", "method", "type"),
+    *("appointment_id", "provider", "notes", "reference", "charge_id"),
+)
+#: Where a big sorted set was written flat: table, row id, position in the row.
+_Big = tuple[str, str, int]
+
+_Body = tuple[
+    str,  # currency
+    int,  # events
+    int,  # next_seq
+    dict[str, _Account],
+    dict[str, _Patient],
+    dict[str, _Entry],
+    dict[str, tuple[_PaymentFields, tuple[_Placement, ...], tuple[str, ...], int]],
+    dict[str, _ChargeFields],
+    dict[str, _AppointmentFields],
+    dict[str, int],  # adjusted
+    dict[str, _AdjustmentFields],
+    dict[str, _TransferFields],
+    dict[str, tuple[str, ...]],  # holders
+    dict[str, tuple[_Date, int]],  # reversed
+    dict[str, _Date],  # cancelled
+    tuple[_Big, ...],
+]
+_ENCODER = msgspec.msgpack.Encoder()
+_HEADER = msgspec.msgpack.Decoder(tuple[str, msgspec.Raw])
+_BODY = msgspec.msgpack.Decoder(_Body)
+#: The positions of sorted sets in each table's rows.
+_SETS: Final = {"accounts": (4, 6), "patients": (0, 1, 7, 8), "payments": (1, 2)}
+
+
+def encode(ledger: Ledger) -> bytes:
+    """The state after the ledger's last event, as a snapshot (MessagePack bytes)."""
+    s = state_of(ledger)
+    big: list[_Big] = []
+
+    def rows(table: str, rows: immutables.Map[str, Any]) -> dict[str, Any]:
+        positions = _SETS[table]
+        out: dict[str, Any] = {}
+        for key, row in rows.items():
+            out[key] = row
+            if any(_sorted.is_big(row[i]) for i in positions):
+                flat = list(row)
+                for i in positions:
+                    if _sorted.is_big(row[i]):
+                        big.append((table, key, i))
+                        flat[i] = tuple(_sorted.iterate(row[i]))
+                out[key] = flat
+        return out
+
+    payments = rows("payments", s.payments)
+    payments = {key: (_payment_fields(row[0]), *row[1:]) for key, row in payments.items()}
+    body = (
+        s.currency,
+        len(s.log),
+        s.next_seq,
+        rows("accounts", s.accounts),
+        rows("patients", s.patients),
+        dict(s.entries.items()),
+        payments,
+        {
+            k: (c.id, c.appointment_id, c.minor_units, c.code, c.description)
+            for k, c in s.charges.items()
+        },
+        {k: (a.id, a.patient_id, a.date, a.provider) for k, a in s.appointments.items()},
+        dict(s.adjusted.items()),
+        {
+            k: (a.id, a.charge_id, a.minor_units, a.on, a.type.value, a.reason)
+            for k, a in s.adjustments.items()
+        },
+        {
+            k: (t.id, t.from_patient_id, t.to_patient_id, t.minor_units, t.on)
+            for k, t in s.transfers.items()
+        },
+        dict(s.holders.items()),
+        dict(s.reversed.items()),
+        dict(s.cancelled.items()),
+        big,
+    )
+    return _ENCODER.encode((FORMAT, msgspec.Raw(_ENCODER.encode(body))))
+
+
+def _payment_fields(p: Payment) -> tuple[Any, ...]:
+    return (
+        p.id,
+        p.patient_id,
+        p.minor_units,
+        p.received_on,
+        p.method.value,
+        p.type.value,
+        p.appointment_id,
+        p.provider,
+        p.notes,
+        p.reference,
+        p.charge_id,
+    )
+
+
+def events_of(data: bytes) -> int:
+    """How many events a snapshot stands for (its format checked).
+
+    Raises:
+        SnapshotError: not a snapshot, or one of another format.
+    """
+    count: int = _body(data)[1]
+    return count
+
+
+def _body(data: bytes) -> Any:
+    try:
+        tag, raw = _HEADER.decode(data)
+    except (msgspec.DecodeError, TypeError) as error:
+        raise SnapshotError(f"not a snapshot: {error}") from None
+    if tag != FORMAT:
+        raise SnapshotError(f"a snapshot of format {tag!r}, not {FORMAT!r}: ignored")
+    try:
+        return _BODY.decode(raw)
+    except msgspec.DecodeError as error:
+        raise SnapshotError(f"a damaged snapshot: {error}") from None
+
+
+def decode(data: bytes, events: Sequence[Event]) -> Ledger:
+    """The ledger a snapshot holds, with ``events`` — the journal's first events, as many as
+    the snapshot stands for — as its journal (read only when something reads them).
+
+    Raises:
+        SnapshotError: not a snapshot, one of another format or currency, a damaged one, or
+            ``events`` of another length.
+    """
+    (
+        currency,
+        count,
+        next_seq,
+        accounts,
+        patients,
+        entries,
+        payments,
+        charges,
+        appointments,
+        adjusted,
+        adjustments,
+        transfers,
+        holders,
+        reversed_,
+        cancelled,
+        big,
+    ) = _body(data)
+    if len(events) != count:
+        raise SnapshotError(f"the snapshot stands for {count} events, not {len(events)}")
+    tables = {"accounts": accounts, "patients": patients, "payments": payments}
+    try:
+        for table, key, position in big:
+            row = list(tables[table][key])
+            row[position] = _sorted.from_sorted(row[position])
+            tables[table][key] = tuple(row)
+        money = _money_of(currency)
+        payment_of = _restorer(
+            Payment,
+            _PAYMENT_NAMES,
+            money,
+            {4: PaymentMethod, 5: PaymentType},
+        )
+        state = State(
+            currency,
+            EventLog(base=events),
+            next_seq,
+            immutables.Map(accounts),
+            immutables.Map(patients),
+            immutables.Map(entries),
+            immutables.Map({k: (payment_of(row[0]), *row[1:]) for k, row in payments.items()}),
+            _restored(
+                charges,
+                _restorer(Charge, ("id", "appointment_id", "amount", "code", "description"), money),
+            ),
+            _restored(
+                appointments,
+                _restorer(Appointment, ("id", "patient_id", "date", "provider"), None),
+            ),
+            immutables.Map(adjusted),
+            _restored(
+                adjustments,
+                _restorer(
+                    Adjustment,
+                    ("id", "charge_id", "amount", "on", "type", "reason"),
+                    money,
+                    {4: AdjustmentType},
+                ),
+            ),
+            _restored(
+                transfers,
+                _restorer(
+                    Transfer, ("id", "from_patient_id", "to_patient_id", "amount", "on"), money
+                ),
+            ),
+            immutables.Map(holders),
+            immutables.Map(reversed_),
+            immutables.Map(cancelled),
+        )
+    except (KeyError, ValueError, IndexError, TypeError) as error:
+        raise SnapshotError(f"a damaged snapshot: {type(error).__name__} {error}") from None
+    return ledger_of(state)
+
+
+def _restored(
+    rows: dict[str, tuple[Any, ...]], restore: Callable[[tuple[Any, ...]], Any]
+) -> immutables.Map[str, Any]:
+    return immutables.Map({key: restore(fields) for key, fields in rows.items()})
+
+
+def _money_of(currency: str) -> Callable[[int], FrozenMoney]:
+    """Amounts in ``currency`` from minor units, one shared (immutable) object per amount."""
+    seen: dict[int, FrozenMoney] = {}
+    code = to_money(0, currency).currency
+    exp = exponent(currency)
+    new, set_ = object.__new__, object.__setattr__
+
+    def money(minor: int) -> FrozenMoney:
+        amount = seen.get(minor)
+        if amount is None:
+            amount = seen[minor] = new(FrozenMoney)
+            set_(amount, "amount", Decimal(f"{minor}E-{exp}") if exp else Decimal(minor))
+            set_(amount, "currency", code)
+        return amount
+
+    return money
+
+
+def _restorer(
+    kind: type,
+    names: tuple[str, ...],
+    money: Callable[[int], FrozenMoney] | None,
+    choices: dict[int, Any] | None = None,
+) -> Callable[[tuple[Any, ...]], Any]:
+    """Rebuild value objects of ``kind`` from their snapshot fields, without re-running their
+    checks: they passed them when the ledger took them, and the decoder has checked the
+    snapshot's types. Enum fields (``choices``) are looked up by value.
+
+    The function is generated, one statement per field, as attrs generates ``__init__``: this
+    runs for every value object of a practice when it opens."""
+    lines = ["def restore(f):", "    v = new(kind)"]
+    for i, name in enumerate(names):
+        field = f"f[{i}]"
+        if name == "amount":
+            lines.append(f"    set_(v, 'minor_units', {field})")
+            field = f"money({field})"
+        elif choices and i in choices:
+            field = f"enum_{i}[{field}]"
+        lines.append(f"    set_(v, {name!r}, {field})")
+    lines.append("    return v")
+    scope: dict[str, Any] = {"new": object.__new__, "set_": object.__setattr__}
+    scope.update(kind=kind, money=money)
+    for i, enum in (choices or {}).items():
+        scope[f"enum_{i}"] = {member.value: member for member in enum}
+    exec("\n".join(lines), scope)  # noqa: S102 - our own field names, as attrs does
+    return scope["restore"]  # type: ignore[no-any-return]
+
+
+def holds(data: bytes, ledger: Ledger) -> bool:
+    """Whether a snapshot holds exactly ``ledger``'s state: every table, row for row.
+
+    Raises:
+        SnapshotError: not a snapshot, one of another format, or a damaged one.
+    """
+    restored = state_of(decode(data, ledger.events))
+    state = state_of(ledger)
+    return all(
+        getattr(restored, name) == getattr(state, name) for name in State._fields if name != "log"
+    )

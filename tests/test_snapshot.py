@@ -1,0 +1,162 @@
+"""Snapshots (patient_ledger.snapshot): a ledger's state as plain data and back.
+
+A decoded snapshot must be the very ledger it was taken from — same tables, same views, equal
+journal — and must go on exactly as the original would: every command after it gives the same
+ledger as on the original. Anything that is not a snapshot of this format is refused with a
+SnapshotError, never half-decoded.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from moneyed import Money
+
+import patient_ledger as pl
+from patient_ledger import _sorted, snapshot
+from patient_ledger.errors import SnapshotError
+from patient_ledger.invariants import check_invariants
+from patient_ledger.state import state_of
+from patient_ledger.testing import ledgers
+
+D = datetime.date
+
+
+def _tables(ledger: pl.Ledger) -> dict[str, object]:
+    s = state_of(ledger)
+    return {name: value for name, value in zip(s._fields, s, strict=True) if name != "log"}
+
+
+def _restored(ledger: pl.Ledger) -> pl.Ledger:
+    return snapshot.decode(snapshot.encode(ledger), ledger.events)
+
+
+class _Counted(Sequence[object]):
+    """A journal that counts the events read (a store's lazy lines stand in this place)."""
+
+    def __init__(self, events: Sequence[object]) -> None:
+        self.events, self.reads = events, 0
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def]
+        self.reads += 1
+        return self.events[index]
+
+
+@settings(max_examples=60)
+@given(ledgers(max_patients=3, max_steps=40))
+def test_a_snapshot_decodes_to_the_same_tables_views_and_journal(ledger: pl.Ledger) -> None:
+    restored = _restored(ledger)
+    assert _tables(restored) == _tables(ledger)
+    assert restored == ledger
+    assert check_invariants(restored) == ()
+    for patient_id in pl.patients(ledger):
+        assert pl.dashboard(restored, patient_id) == pl.dashboard(ledger, patient_id)
+        assert pl.claims_feed(restored, patient_id) == pl.claims_feed(ledger, patient_id)
+
+
+@settings(max_examples=40)
+@given(ledgers(max_patients=3, max_steps=30), st.data())
+def test_a_restored_ledger_goes_on_as_the_original(ledger: pl.Ledger, data: st.DataObject) -> None:
+    """Commands on the restored ledger give what they give on the original, refusals included."""
+    restored = _restored(ledger)
+    patients = sorted(pl.patients(ledger))
+    patient = data.draw(st.sampled_from([*patients, "NEW"]))
+    day = D(2025, 6, 1)
+    steps = [
+        lambda led: pl.add_appointment(led, pl.Appointment("SNAP-A", patient, day)),
+        lambda led: pl.add_charge(led, pl.Charge("SNAP-C", "SNAP-A", Money("80.00", "USD"))),
+        lambda led: pl.post_payment(
+            led, pl.Payment("SNAP-P", patient, Money("95.00", "USD"), day, appointment_id="SNAP-A")
+        ),
+        lambda led: pl.post_payment(led, pl.Payment("SNAP-G", patient, Money("7.00", "USD"), day)),
+    ]
+    for step in steps:
+        outcomes = []
+        for start in (ledger, restored):
+            try:
+                outcomes.append(step(start))
+            except pl.LedgerError as error:
+                outcomes.append(type(error))
+        assert outcomes[0] == outcomes[1]
+        if isinstance(outcomes[0], pl.Ledger):
+            ledger, restored = outcomes  # type: ignore[assignment]
+            assert _tables(restored) == _tables(ledger)
+
+
+def _one_patient(payments: int) -> pl.Ledger:
+    ledger = pl.add_appointment(pl.Ledger.empty("USD"), pl.Appointment("A1", "P1", D(2025, 1, 2)))
+    for i in range(payments):
+        payment = pl.Payment(f"PAY{i}", "P1", Money("1.00", "USD"), D(2025, 1, 1 + i % 28))
+        ledger = pl.post_payment(ledger, payment)
+    return ledger
+
+
+def test_big_sets_come_back_as_trees_that_keep_working() -> None:
+    ledger = _one_patient(300)  # 300 open entries in one general bucket: a B-tree
+    general = state_of(ledger).patients["P1"][1]
+    assert _sorted.is_big(general)
+    restored = _restored(ledger)
+    assert _sorted.is_big(state_of(restored).patients["P1"][1])
+    assert _tables(restored) == _tables(ledger)
+    charged = pl.add_charge(restored, pl.Charge("C1", "A1", Money("250.00", "USD")))
+    applied = pl.apply_unallocated(charged, "P1", "A1", on=D(2025, 2, 1))
+    expected = pl.apply_unallocated(
+        pl.add_charge(ledger, pl.Charge("C1", "A1", Money("250.00", "USD"))),
+        "P1",
+        "A1",
+        on=D(2025, 2, 1),
+    )
+    assert _tables(applied) == _tables(expected)
+    assert pl.dashboard(applied, "P1").unallocated == Money("50.00", "USD")
+
+
+def test_the_journal_is_read_only_when_something_reads_it() -> None:
+    ledger = _one_patient(50)
+    events = _Counted(ledger.events)
+    restored = snapshot.decode(snapshot.encode(ledger), events)  # type: ignore[arg-type]
+    later = pl.post_payment(restored, pl.Payment("NEXT", "P1", Money("2.00", "USD"), D(2025, 3, 1)))
+    assert pl.dashboard(later, "P1").total_paid == Money("52.00", "USD")
+    assert events.reads == 0
+    assert list(later.events)[:-1] == list(ledger.events)
+    assert later.events[3] == ledger.events[3]
+    assert len(later.events) == len(ledger.events) + 1
+
+
+def test_value_objects_come_back_whole_and_frozen() -> None:
+    payment = pl.Payment(
+        "P-X",
+        "P1",
+        Money("12.34", "USD"),
+        D(2025, 1, 5),
+        method=pl.PaymentMethod.CHECK,
+        notes="n",
+        reference="r",
+    )
+    ledger = pl.post_payment(pl.Ledger.empty("USD"), payment)
+    restored = state_of(_restored(ledger)).payments["P-X"][0]
+    assert restored == payment
+    assert restored.minor_units == 1234
+    assert restored.method is pl.PaymentMethod.CHECK
+    with pytest.raises(AttributeError):
+        restored.amount.amount = 0  # type: ignore[misc] # a FrozenMoney, as the original's
+
+
+def test_other_formats_and_damaged_data_are_refused() -> None:
+    ledger = _one_patient(3)
+    data = snapshot.encode(ledger)
+    assert snapshot.events_of(data) == len(ledger.events)
+    other = msgspec.msgpack.encode(("patient_ledger/state/0", msgspec.Raw(b"\x90")))
+    bad = [b"", b"not msgpack", other, data[: len(data) // 2], data[:-1] + b"\x01"]
+    for blob in bad:
+        with pytest.raises(SnapshotError):
+            snapshot.decode(blob, ledger.events)
+    with pytest.raises(SnapshotError, match="stands for 5 events, not 4"):
+        snapshot.decode(data, ledger.events[:4])

@@ -1,0 +1,194 @@
+"""Snapshots in the stores: a practice opens from its newest snapshot that matches the chain,
+replaying only what came after it; anything else about a snapshot makes it ignored, never
+trusted — and ``verify`` still replays everything."""
+
+from __future__ import annotations
+
+import sqlite3
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import patient_ledger as pl
+from patient_ledger import journal, snapshot
+from patient_ledger.errors import InvalidInputError, SnapshotError
+from patient_ledger.state import state_of
+from patient_ledger.store import Store, open_store
+from tests.helpers import pay
+from tests.test_store import _sql, name, pg_url, sample, url  # noqa: F401 - the same fixtures
+
+K = 5
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[Store]:  # noqa: F811 - a store that snapshots every K events
+    opened = open_store(url, snapshot_every=K)
+    yield opened
+    opened.close()
+
+
+def _tables(ledger: pl.Ledger) -> dict[str, object]:
+    s = state_of(ledger)
+    return {field: value for field, value in zip(s._fields, s, strict=True) if field != "log"}
+
+
+def _no_full_replay(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: object, **__: object) -> pl.Ledger:
+        raise AssertionError("the journal was replayed from its first line")
+
+    monkeypatch.setattr(journal, "loads", refuse)
+
+
+def _grown(store: Store, name: str, payments: int) -> pl.Ledger:  # noqa: F811
+    ledger = sample(1)
+    store.save(name, ledger, expected_version=0)
+    for i in range(payments):
+        version = len(ledger.events)
+        ledger = pay(ledger, f"MORE{i}", "1.00", None)
+        store.save(name, ledger, expected_version=version)
+    return ledger
+
+
+def test_a_store_opens_from_its_snapshot_and_replays_only_the_rest(
+    store: Store,
+    name: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ledger = _grown(store, name, 12)
+    snapshots = [
+        events
+        for (events,) in store._execute(  # type: ignore[attr-defined]
+            "SELECT events FROM journal_snapshots ORDER BY events"
+        )
+    ]
+    assert len(snapshots) == 2  # the two newest kept, taken every K events
+    assert snapshots[-1] <= len(ledger.events) < snapshots[-1] + K
+    _no_full_replay(monkeypatch)
+    loaded = store.load(name)
+    assert loaded == ledger
+    assert _tables(loaded) == _tables(ledger)
+    assert pl.dashboard(loaded, "P1") == pl.dashboard(ledger, "P1")
+    # It goes on like the original: commands, a save, and a store catching it up.
+    more = pay(loaded, "AFTER", "2.00", "A1")
+    store.save(name, more, expected_version=len(loaded.events))
+    assert _tables(store.load(name)) == _tables(more)
+    assert store.load(name, base=loaded) == more
+
+
+def test_a_damaged_or_foreign_snapshot_is_ignored_and_replaced(
+    store: Store,
+    url: str,  # noqa: F811
+    name: str,  # noqa: F811
+) -> None:
+    ledger = _grown(store, name, 6)
+    (events,) = _sql(url, "SELECT MAX(events) FROM journal_snapshots WHERE name = ?", (name,))[0]
+    _sql(url, "UPDATE journal_snapshots SET data = ? WHERE name = ?", (b"\x93junk", name))
+    assert _tables(store.load(name)) == _tables(ledger)
+    (data,) = _sql(
+        url,
+        "SELECT data FROM journal_snapshots WHERE name = ? AND events = ?",
+        (name, len(ledger.events)),
+    )[0]
+    assert snapshot.holds(zlib.decompress(bytes(data)), ledger)  # the damaged one, replaced
+    # A snapshot of another ledger, claiming this chain's hash at its event: load cannot tell
+    # it from a good one, but verify replays everything and names it.
+    other = pay(ledger.at(len(ledger.events) - 1), "FORGED", "9.99", None)  # as long, not equal
+    forged = zlib.compress(snapshot.encode(other))
+    chain = journal.head(journal.dumps(ledger))
+    _sql(url, "DELETE FROM journal_snapshots WHERE name = ?", (name,))
+    _sql(
+        url,
+        "INSERT INTO journal_snapshots (name, events, hash, format, data) VALUES (?, ?, ?, ?, ?)",
+        (name, len(ledger.events), chain, snapshot.FORMAT, forged),
+    )
+    with pytest.raises(SnapshotError):
+        store.verify(name)
+    # A snapshot whose chain hash is not the stored line's is ignored.
+    _sql(url, "UPDATE journal_snapshots SET hash = ? WHERE name = ?", ("0" * 64, name))
+    assert _tables(store.load(name)) == _tables(ledger)
+    assert events  # there was a snapshot to damage
+
+
+def test_snapshots_on_demand_only(url: str, name: str) -> None:  # noqa: F811
+    store = open_store(url, snapshot_every=0)
+    try:
+        ledger = _grown(store, name, 8)
+        assert _sql(url, "SELECT COUNT(*) FROM journal_snapshots WHERE name = ?", (name,)) == [(0,)]
+        assert store.snapshot(name) == len(ledger.events)
+        assert store.verify(name) == ledger
+    finally:
+        store.close()
+    with pytest.raises(InvalidInputError):
+        open_store(url, snapshot_every=-1)
+
+
+def test_a_store_from_before_snapshots_still_opens(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    ledger = sample(3)
+    rows = list(journal.lines(ledger))
+    with sqlite3.connect(path) as conn:  # the schema of the release before snapshots
+        conn.execute(
+            "CREATE TABLE journal_heads"
+            " (name TEXT PRIMARY KEY, version INTEGER NOT NULL, head TEXT NOT NULL)"
+        )
+        conn.execute(
+            "CREATE TABLE journal_lines (name TEXT NOT NULL, seq INTEGER NOT NULL,"
+            " line TEXT NOT NULL, PRIMARY KEY (name, seq))"
+        )
+        conn.executemany(
+            "INSERT INTO journal_lines VALUES ('old', ?, ?)", [(s, line) for s, line, _ in rows]
+        )
+        conn.execute("INSERT INTO journal_heads VALUES ('old', ?, ?)", (len(rows), rows[-1][2]))
+    store = open_store(f"sqlite:///{path}", snapshot_every=2)
+    try:
+        assert store.load("old") == ledger
+        more = pay(ledger, "NEW", "3.00", None)
+        store.save("old", more, expected_version=len(ledger.events))
+        assert store.load("old") == more
+        assert store.verify("old") == more
+        with sqlite3.connect(path) as conn:  # the first save packed the old lines
+            assert conn.execute("SELECT COUNT(*) FROM journal_lines").fetchall() == [(0,)]
+            assert conn.execute("SELECT COUNT(*) FROM journal_events").fetchall() == [
+                (len(more.events),)
+            ]
+    finally:
+        store.close()
+
+
+def test_a_read_only_store_from_before_packed_lines_still_opens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "old.db"
+    ledger = sample(2)
+    rows = list(journal.lines(ledger))
+    with sqlite3.connect(path) as conn:  # the schema of the release before packed lines
+        conn.execute(
+            "CREATE TABLE journal_heads"
+            " (name TEXT PRIMARY KEY, version INTEGER NOT NULL, head TEXT NOT NULL)"
+        )
+        conn.execute(
+            "CREATE TABLE journal_lines (name TEXT NOT NULL, seq INTEGER NOT NULL,"
+            " line TEXT NOT NULL, PRIMARY KEY (name, seq))"
+        )
+        conn.executemany(
+            "INSERT INTO journal_lines VALUES ('old', ?, ?)", [(s, line) for s, line, _ in rows]
+        )
+        conn.execute("INSERT INTO journal_heads VALUES ('old', ?, ?)", (len(rows), rows[-1][2]))
+    connect = sqlite3.connect
+
+    def read_only_media(database: str, *args: object, **kwargs: object) -> sqlite3.Connection:
+        if not kwargs.get("uri"):
+            database = f"{Path(database).resolve().as_uri()}?mode=ro"
+            kwargs["uri"] = True
+        return connect(database, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sqlite3, "connect", read_only_media)
+    store = open_store(f"sqlite:///{path}")
+    try:
+        assert store.read_only  # type: ignore[attr-defined] # SqliteStore's
+        assert store.load("old") == ledger
+        assert store.verify("old") == ledger
+    finally:
+        store.close()
