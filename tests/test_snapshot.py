@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 
+import attrs
 import msgspec
 import pytest
 from hypothesis import given, settings
@@ -160,3 +161,23 @@ def test_other_formats_and_damaged_data_are_refused() -> None:
             snapshot.decode(blob, ledger.events)
     with pytest.raises(SnapshotError, match="stands for 5 events, not 4"):
         snapshot.decode(data, ledger.events[:4])
+
+
+def test_a_set_that_grew_into_a_tree_and_shrank_equals_its_restored_tuple() -> None:
+    """One patient owing on 70 appointments, all but four then paid: the set of those owing
+    is still a B-tree in the ledger and a tuple once restored, and the two are equal."""
+    ledger = pl.Ledger.empty("USD")
+    for n in range(70):
+        ledger = pl.add_appointment(ledger, pl.Appointment(f"A{n:02}", "P1", D(2025, 1, 2)))
+        ledger = pl.add_charge(ledger, pl.Charge(f"C{n:02}", f"A{n:02}", Money("10", "USD")))
+    for n in range(2, 68):
+        payment = pl.Payment(f"PAY{n}", "P1", Money("10", "USD"), D(2025, 1, 3))
+        ledger = pl.post_payment(ledger, attrs.evolve(payment, appointment_id=f"A{n:02}"))
+    owing = state_of(ledger).patients["P1"][8]
+    assert _sorted.is_big(owing)
+    assert _sorted.size(owing) == 4
+    restored = _restored(ledger)
+    assert not _sorted.is_big(state_of(restored).patients["P1"][8])
+    assert _tables(restored) == _tables(ledger)
+    assert snapshot.holds(snapshot.encode(ledger), ledger)
+    assert check_invariants(restored) == ()

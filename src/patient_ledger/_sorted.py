@@ -31,7 +31,13 @@ class _Tree:
         self.size = size
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Tree) and list(_walk(self)) == list(_walk(other))
+        # A set is its keys, whatever its shape: a tree that shrank to a few keys equals the
+        # tuple of the same keys (a snapshot restores that tuple).
+        if isinstance(other, _Tree):
+            return self.size == other.size and list(_walk(self)) == list(_walk(other))
+        if type(other) is tuple:
+            return self.size == len(other) and tuple(_walk(self)) == other
+        return NotImplemented
 
     __hash__ = None  # type: ignore[assignment] # compared by content, never hashed
 
