@@ -13,7 +13,7 @@ import pytest
 
 import patient_ledger as pl
 from patient_ledger import journal, snapshot
-from patient_ledger.errors import InvalidInputError, SnapshotError
+from patient_ledger.errors import ConcurrencyError, InvalidInputError, SnapshotError
 from patient_ledger.state import state_of
 from patient_ledger.store import Store, open_store
 from tests.helpers import pay
@@ -192,3 +192,65 @@ def test_a_read_only_store_from_before_packed_lines_still_opens(
         assert store.verify("old") == ledger
     finally:
         store.close()
+
+
+def test_a_save_of_another_ledger_as_long_as_the_stored_one_is_refused(
+    store: Store,
+    name: str,  # noqa: F811
+) -> None:
+    stored = sample(2)
+    store.save(name, stored, expected_version=0)
+    other = pay(stored.at(len(stored.events) - 1), "OTHER", "3.00", None)  # as long, not equal
+    with pytest.raises(ConcurrencyError):
+        store.save(name, other, expected_version=len(other.events))
+    assert store.save(name, stored, expected_version=len(stored.events)) == len(stored.events)
+    assert store.load(name) == stored
+
+
+def test_a_snapshot_of_another_format_is_replaced(
+    store: Store,
+    url: str,  # noqa: F811
+    name: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ledger = _grown(store, name, 6)
+    _sql(url, "UPDATE journal_snapshots SET format = ? WHERE name = ?", ("old/0", name))
+    assert store.load(name) == ledger  # from its first line
+    formats = _sql(url, "SELECT DISTINCT format FROM journal_snapshots WHERE name = ?", (name,))
+    assert (snapshot.FORMAT,) in formats
+    store.verify(name)  # the other format's are skipped
+    _no_full_replay(monkeypatch)
+    assert store.load(name) == ledger  # from the new snapshot
+
+
+def test_verify_names_a_snapshot_row_out_of_range(
+    store: Store,
+    url: str,  # noqa: F811
+    name: str,  # noqa: F811
+) -> None:
+    ledger = _grown(store, name, 6)
+    _sql(
+        url,
+        "DELETE FROM journal_snapshots WHERE name = ? AND events < ?",
+        (name, len(ledger.events)),
+    )
+    _sql(url, "UPDATE journal_snapshots SET events = 0 WHERE name = ?", (name,))
+    with pytest.raises(SnapshotError):
+        store.verify(name)
+
+
+def test_a_load_does_not_wait_for_a_writer_to_replace_a_damaged_snapshot(tmp_path: Path) -> None:
+    busy = f"sqlite:///{tmp_path}/busy.db"
+    store = open_store(busy, snapshot_every=K)
+    ledger = _grown(store, "clinic", 6)
+    store.close()
+    _sql(busy, "UPDATE journal_snapshots SET data = ?", (b"\x93junk",))
+    writer = sqlite3.connect(tmp_path / "busy.db", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    try:
+        reader = open_store(busy)
+        assert reader.load("clinic") == ledger  # rebuilt, the snapshot left for later
+        reader.close()
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()

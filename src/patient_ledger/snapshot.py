@@ -210,9 +210,12 @@ def decode(data: bytes, events: Sequence[Event]) -> Ledger:
     """The ledger a snapshot holds, with ``events`` — the journal's first events, as many as
     the snapshot stands for — as its journal (read only when something reads them).
 
+    Whether ``events`` are the journal the snapshot was taken from is the caller's to know (a
+    store checks the chain hash at its last event).
+
     Raises:
-        SnapshotError: not a snapshot, one of another format or currency, a damaged one, or
-            ``events`` of another length.
+        SnapshotError: not a snapshot, one of another format, a damaged one, or ``events`` of
+            another length.
     """
     (
         currency,

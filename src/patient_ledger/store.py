@@ -16,6 +16,7 @@ first ``n`` in one transaction; if another writer saved since, it raises
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import sqlite3
 import urllib.parse
@@ -64,6 +65,8 @@ _SCHEMA = (
 #: Take a snapshot when a save leaves the journal this many events past its newest snapshot
 #: (``open_store(url, snapshot_every=...)``; 0: only on demand, with ``Store.snapshot``).
 SNAPSHOT_EVERY = 50_000
+#: How long an SQLite store waits for another writer's lock, in seconds.
+_BUSY_TIMEOUT = 60.0
 #: Snapshots kept per journal: the newest, and the one before it in case the newest is damaged.
 _SNAPSHOTS_KEPT = 2
 
@@ -103,6 +106,8 @@ class _SqlStore:
     lock_clause = ""
     blob_type = "BLOB"
     _missing_table: type[Exception] = Exception
+    #: What the database raises when it cannot do something now (busy, locked).
+    _database_errors: tuple[type[Exception], ...] = ()
     #: Events a save may leave past the newest snapshot before it takes one (0: never).
     snapshot_every = SNAPSHOT_EVERY
     #: Per name, the ledger last loaded or saved and the hash its chain ends at.
@@ -163,31 +168,33 @@ class _SqlStore:
         line's is ignored — and, when the ledger is loaded without it, replaced.
         """
         ignored = False
-        for events, chain, data in self._snapshots(name, len(texts)):
+        for events, chain, form, data in self._snapshots(name, len(texts)):
             try:
-                restored = _of_chain(texts, events, chain, data)
+                restored = _of_chain(texts, events, chain, form, data)
+                return journal.extend(restored, _joined(texts[events:]), prev=chain, head=head)
             except (SnapshotError, JournalError):
+                # Another format, damaged, off the chain — or a tail that does not apply to
+                # it: the journal from its first line says which.
                 ignored = True
-                continue
-            return journal.extend(restored, _joined(texts[events:]), prev=chain, head=head)
         ledger = journal.loads(_joined(texts), head=head)
         if ignored and not self.read_only:
-            self._keep_snapshot(name, ledger, head)
+            with contextlib.suppress(*self._database_errors):  # busy: the next load will
+                self._keep_snapshot(name, ledger, head, wait=False)
         return ledger
 
-    def _snapshots(self, name: str, version: int) -> list[tuple[int, str, bytes]]:
-        """The snapshots of this format up to ``version``, newest first."""
+    def _snapshots(self, name: str, version: int) -> list[tuple[int, str, str, bytes]]:
+        """The snapshots up to ``version``, newest first: events, chain hash, format, data."""
         try:
             rows = self._execute(
                 self._sql(
-                    "SELECT events, hash, data FROM journal_snapshots"
-                    " WHERE name = ? AND format = ? AND events <= ? ORDER BY events DESC"
+                    "SELECT events, hash, format, data FROM journal_snapshots"
+                    " WHERE name = ? AND events <= ? ORDER BY events DESC"
                 ),
-                (name, snapshot.FORMAT, version),
+                (name, version),
             )
         except self._missing_table:  # a read-only store written before snapshots existed
             return []
-        return [(int(events), str(chain), bytes(data)) for events, chain, data in rows]
+        return [(int(n), str(chain), str(form), bytes(data)) for n, chain, form, data in rows]
 
     def snapshot(self, name: str) -> int:
         """Store a snapshot of the named ledger as it is now (loading it first, from its newest
@@ -215,8 +222,10 @@ class _SqlStore:
         _check_name(name)
         version, head = self._head(name)
         ledger = journal.loads(_joined(self._lines(name, 0, version)), head=head)
-        for events, _, data in self._snapshots(name, version):
-            if not snapshot.holds(_unzipped(data), ledger.at(events)):
+        for events, _, form, data in self._snapshots(name, version):
+            if form != snapshot.FORMAT:
+                continue  # another release's: load ignores it and replaces it
+            if not 0 < events <= version or not snapshot.holds(_unzipped(data), ledger.at(events)):
                 raise SnapshotError(f"the snapshot of {name!r} at event {events} disagrees")
         return ledger
 
@@ -269,8 +278,16 @@ class _SqlStore:
             raise UnknownIdError(f"no journal named {name!r} in the store", id=name)
         return int(heads[0][0]), str(heads[0][1])
 
-    def _keep_snapshot(self, name: str, ledger: Ledger, chain: str) -> None:
-        """Store a snapshot of ``ledger`` if the journal is still where it was."""
+    def _keep_snapshot(
+        self,
+        name: str,
+        ledger: Ledger,
+        chain: str,
+        *,
+        wait: bool = True,  # noqa: ARG002 - SQLite's store uses it; PostgreSQL's readers never wait
+    ) -> None:
+        """Store a snapshot of ``ledger`` if the journal is still where it was (``wait``: for
+        another writer to finish; a load replacing a snapshot does not)."""
         with self._transaction():
             if self._lock_head(name) == (len(ledger.events), chain):
                 self._write_snapshot(name, ledger, chain)
@@ -354,20 +371,17 @@ class _SqlStore:
                     expected_version=expected_version,
                     version=current,
                 )
-            if expected_version == total:
-                return total
             # The ledger must extend what is stored: its whole chain up to the stored length
-            # ends at the stored head (a shared last line alone is not enough).
+            # ends at the stored head (a shared last line alone is not enough) — even when it
+            # has nothing new, or a different ledger of the same length would pass as saved.
             if expected_version and self._head_of(name, ledger, expected_version) != head:
                 raise ConcurrencyError(
                     f"the ledger does not extend the journal saved as {name!r}", id=name
                 )
+            if expected_version == total:
+                return total
             if expected_version and self._has_whole_lines(name):
-                whole = self._lines(name, 0, expected_version)
-                self._insert_rows(
-                    name, ((seq, *journal.pack(line)) for seq, line in enumerate(whole))
-                )
-                self._execute(self._sql("DELETE FROM journal_lines WHERE name = ?"), (name,))
+                self._pack_whole_lines(name, expected_version)
             new = list(journal.packed(ledger, expected_version, head or journal.GENESIS))
             self._insert_rows(name, ((seq, line_hash, body) for seq, line_hash, body, _ in new))
             self._set_head(name, total, new[-1][3], exists=expected_version > 0)
@@ -429,6 +443,8 @@ class _Packed(Sequence[str]):
             )
         if index < 0:
             index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"stored line {index} out of range for {len(self)} lines")
         prev = self._prev if not index else self._hashes[index - 1].hex()
         return journal.unpack(self._hashes[index], self._bodies[index], self._start + index, prev)
 
@@ -449,12 +465,13 @@ class SqliteStore(_SqlStore):
     """Journals in an SQLite file (WAL mode; writers serialized by ``BEGIN IMMEDIATE``)."""
 
     _missing_table = sqlite3.OperationalError
+    _database_errors = (sqlite3.Error,)
 
     def __init__(self, path: str, *, snapshot_every: int = SNAPSHOT_EVERY) -> None:
         self.path = path
         self.snapshot_every = _every(snapshot_every)
         self._known = {}
-        conn = sqlite3.connect(path, isolation_level=None, timeout=60.0)
+        conn = sqlite3.connect(path, isolation_level=None, timeout=_BUSY_TIMEOUT)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -468,6 +485,16 @@ class SqliteStore(_SqlStore):
 
     def _execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         return self._conn.execute(sql, tuple(params)).fetchall()
+
+    def _keep_snapshot(self, name: str, ledger: Ledger, chain: str, *, wait: bool = True) -> None:
+        if wait:
+            super()._keep_snapshot(name, ledger, chain)
+            return
+        self._conn.execute("PRAGMA busy_timeout = 0")  # another writer busy: give up at once
+        try:
+            super()._keep_snapshot(name, ledger, chain)
+        finally:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT * 1000)}")
 
     def save(self, name: str, ledger: Ledger, *, expected_version: int) -> int:
         """As :meth:`_SqlStore.save`; a file SQLite may only read is a :class:`StoreError`."""
@@ -543,6 +570,7 @@ class PostgresStore(_SqlStore):
             raise ImportError(msg) from error
         self._psycopg = psycopg
         self._missing_table = psycopg.errors.UndefinedTable
+        self._database_errors = (psycopg.Error,)
         self._known = {}
         self._conn = psycopg.connect(url, autocommit=True)
         with self._conn.transaction():
@@ -609,13 +637,16 @@ def _unzipped(data: bytes) -> bytes:
         raise SnapshotError(f"a damaged snapshot: {error}") from None
 
 
-def _of_chain(texts: Sequence[str], events: int, chain: str, data: bytes) -> Ledger:
-    """The ledger a snapshot holds, if it stands for the first ``events`` of the stored lines
-    ``texts`` (their chain ends at its hash ``chain``), its journal their lazy events.
+def _of_chain(texts: Sequence[str], events: int, chain: str, form: str, data: bytes) -> Ledger:
+    """The ledger a snapshot holds, if it is of this release's format and stands for the first
+    ``events`` of the stored lines ``texts`` (their chain ends at its hash ``chain``), its
+    journal their lazy events.
 
     Raises:
         SnapshotError: it does not, or is damaged; JournalError: line ``events`` is corrupt.
     """
+    if form != snapshot.FORMAT:
+        raise SnapshotError(f"a snapshot of format {form!r}, not {snapshot.FORMAT!r}")
     if not 0 < events <= len(texts) or journal.claimed_hash(texts[events - 1], events) != chain:
         raise SnapshotError(f"the snapshot at event {events} is not of this journal's chain")
     return snapshot.decode(_unzipped(data), journal.StoredEvents(texts[:events]))
