@@ -3,16 +3,20 @@ ledger exactly when the full check through the views does (``check_invariants``)
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import attrs
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from moneyed import Money
 
 import patient_ledger as pl
 from patient_ledger.invariants import check_invariants, check_loaded
 from patient_ledger.testing import ledgers
+
+D = datetime.date(2025, 1, 2)
 
 
 def _amounts(event: Any) -> list[tuple[str, int | None]]:
@@ -62,3 +66,19 @@ def test_the_load_check_finds_what_the_full_check_finds(
 def test_sound_ledgers_pass_the_load_check(steps: int, data: st.DataObject) -> None:
     ledger = data.draw(ledgers(max_patients=3, max_steps=steps))
     assert check_loaded(ledger) == ()
+
+
+def test_the_check_from_a_snapshot_finds_a_zero_move_after_it() -> None:
+    """A forged tail event moving a zero amount: refused whether the journal is loaded whole or
+    continued from a ledger before it (a store's snapshot)."""
+    ledger = pl.Ledger.empty("USD")
+    ledger = pl.add_appointment(ledger, pl.Appointment("A1", "P1", D))
+    ledger = pl.post_payment(ledger, pl.Payment("PAY1", "P1", Money("50", "USD"), D))
+    base = ledger
+    ledger = pl.add_charge(ledger, pl.Charge("C1", "A1", Money("30", "USD")))
+    ledger = pl.apply_unallocated(ledger, "P1", "A1", on=D)
+    applied = ledger.events[-1]
+    forged = attrs.evolve(applied, applied=((*applied.applied[0][:2], 0), *applied.applied))
+    tail = pl.replay((forged,), onto=ledger.at(len(ledger.events) - 1))
+    assert check_loaded(tail)
+    assert check_loaded(tail, since=base)

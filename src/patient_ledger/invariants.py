@@ -177,7 +177,9 @@ def check_loaded(ledger: Ledger, *, since: Ledger | None = None) -> tuple[Violat
 
     With ``since`` — a ledger the journal continues (a store's snapshot) — only what the events
     after it did is checked: each patient's Total Paid changed by what those events received,
-    and invariants 1 to 5 on every patient and appointment they changed.
+    invariants 1 to 5 on every patient and appointment they changed, and no zero amounts moved.
+    The engine's other records (which entries and allocations each payment's money is in) are
+    checked whole only without ``since``: a store's ``verify`` does that.
     """
     state = state_of(ledger)
     before = None if since is None else state_of(since)
@@ -220,6 +222,8 @@ def check_loaded(ledger: Ledger, *, since: Ledger | None = None) -> tuple[Violat
             found.append(Violation(5, pid, f"{where}: money held while a balance is due"))
     if before is None:
         found.extend(_check_records(state))
+    else:  # the records of what the events did: no event moves a zero amount
+        found.extend(_zero_moves(events, len(before.log)))
     return tuple(found)
 
 
@@ -315,7 +319,12 @@ def _check_accounted(state: State, accounted: dict[str, int]) -> Iterator[Violat
                 f"payment {payment_id}: {accounted.get(payment_id, 0)} accounted for, "
                 f"{expected} expected (money created or lost)",
             )
-    for number, event in enumerate(state.log):
+    yield from _zero_moves(state.log, 0)
+
+
+def _zero_moves(events: Iterable[Event], start: int) -> Iterator[Violation]:
+    """An event that moves a zero amount (``start``: the number of the first)."""
+    for number, event in enumerate(events, start):
         if type(event) in _MOVES and any(amount == 0 for amount in _amounts(event)):
             yield Violation(8, None, f"event {number} moves a zero amount: {event!r}")
 
