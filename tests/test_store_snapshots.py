@@ -127,20 +127,7 @@ def test_snapshots_on_demand_only(url: str, name: str) -> None:  # noqa: F811
 def test_a_store_from_before_snapshots_still_opens(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     ledger = sample(3)
-    rows = list(journal.lines(ledger))
-    with sqlite3.connect(path) as conn:  # the schema of the release before snapshots
-        conn.execute(
-            "CREATE TABLE journal_heads"
-            " (name TEXT PRIMARY KEY, version INTEGER NOT NULL, head TEXT NOT NULL)"
-        )
-        conn.execute(
-            "CREATE TABLE journal_lines (name TEXT NOT NULL, seq INTEGER NOT NULL,"
-            " line TEXT NOT NULL, PRIMARY KEY (name, seq))"
-        )
-        conn.executemany(
-            "INSERT INTO journal_lines VALUES ('old', ?, ?)", [(s, line) for s, line, _ in rows]
-        )
-        conn.execute("INSERT INTO journal_heads VALUES ('old', ?, ?)", (len(rows), rows[-1][2]))
+    _old_store(path, ledger)
     store = open_store(f"sqlite:///{path}", snapshot_every=2)
     try:
         assert store.load("old") == ledger
@@ -162,20 +149,7 @@ def test_a_read_only_store_from_before_packed_lines_still_opens(
 ) -> None:
     path = tmp_path / "old.db"
     ledger = sample(2)
-    rows = list(journal.lines(ledger))
-    with sqlite3.connect(path) as conn:  # the schema of the release before packed lines
-        conn.execute(
-            "CREATE TABLE journal_heads"
-            " (name TEXT PRIMARY KEY, version INTEGER NOT NULL, head TEXT NOT NULL)"
-        )
-        conn.execute(
-            "CREATE TABLE journal_lines (name TEXT NOT NULL, seq INTEGER NOT NULL,"
-            " line TEXT NOT NULL, PRIMARY KEY (name, seq))"
-        )
-        conn.executemany(
-            "INSERT INTO journal_lines VALUES ('old', ?, ?)", [(s, line) for s, line, _ in rows]
-        )
-        conn.execute("INSERT INTO journal_heads VALUES ('old', ?, ?)", (len(rows), rows[-1][2]))
+    _old_store(path, ledger)
     connect = sqlite3.connect
 
     def read_only_media(database: str, *args: object, **kwargs: object) -> sqlite3.Connection:
@@ -254,3 +228,22 @@ def test_a_load_does_not_wait_for_a_writer_to_replace_a_damaged_snapshot(tmp_pat
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+def _old_store(path: Path, ledger: pl.Ledger) -> None:
+    """An SQLite store as the release before snapshots and packed lines wrote it: whole lines,
+    the journal named 'old'."""
+    rows = list(journal.lines(ledger))
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE journal_heads"
+            " (name TEXT PRIMARY KEY, version INTEGER NOT NULL, head TEXT NOT NULL)"
+        )
+        conn.execute(
+            "CREATE TABLE journal_lines (name TEXT NOT NULL, seq INTEGER NOT NULL,"
+            " line TEXT NOT NULL, PRIMARY KEY (name, seq))"
+        )
+        conn.executemany(
+            "INSERT INTO journal_lines VALUES ('old', ?, ?)", [(s, line) for s, line, _ in rows]
+        )
+        conn.execute("INSERT INTO journal_heads VALUES ('old', ?, ?)", (len(rows), rows[-1][2]))

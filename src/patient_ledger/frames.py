@@ -29,11 +29,6 @@ from patient_ledger.commands import add_appointment, add_charge, post_payment, r
 from patient_ledger.errors import InvalidInputError, UnknownIdError
 from patient_ledger.events import (
     AppointmentAdded,
-    ChargeAdded,
-    ChargeAdjusted,
-    CreditTransferred,
-    Event,
-    LedgerOpened,
     PaymentPosted,
     RefundPosted,
 )
@@ -46,6 +41,7 @@ from patient_ledger.views import (
     claims_feed,
     credit_aging,
     dashboard,
+    event_day,
     line_items,
     patients,
     unallocated_entries,
@@ -108,10 +104,7 @@ def balance_history(ledger: Ledger, patient_id: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     now = Ledger.empty(ledger.currency)
     last: dict[str, Decimal] | None = None
-    visit_days: dict[str, datetime.date] = {}
     for index, event in enumerate(ledger.events):
-        if isinstance(event, AppointmentAdded):
-            visit_days[event.appointment.id] = event.appointment.date
         if index:
             now = apply_event(now, event)
         try:
@@ -120,31 +113,14 @@ def balance_history(ledger: Ledger, patient_id: str) -> list[dict[str, Any]]:
             continue
         figures = {name: getattr(d, name).amount for name in DASHBOARD_FIELDS}
         if figures != last:
-            day = _day_of(event, visit_days)
+            day = (
+                event.appointment.date
+                if isinstance(event, AppointmentAdded)
+                else event_day(now, event)
+            )
             rows.append({"event": index, "type": type(event).__name__, "date": day} | figures)
             last = figures
     return rows
-
-
-def _day_of(  # noqa: PLR0911 - one return per kind of event
-    event: Event, visit_days: dict[str, datetime.date]
-) -> datetime.date | None:
-    """The day an event's bookkeeping happened (None: the ledger's opening)."""
-    match event:
-        case AppointmentAdded(appointment=appointment):
-            return appointment.date
-        case ChargeAdded(charge=charge):
-            return visit_days.get(charge.appointment_id)
-        case PaymentPosted(payment=payment) | RefundPosted(payment=payment):
-            return payment.received_on
-        case ChargeAdjusted(adjustment=adjustment):
-            return adjustment.on
-        case CreditTransferred(transfer=transfer):
-            return transfer.on
-        case LedgerOpened():
-            return None
-        case _:
-            return event.on
 
 
 def _pandas() -> Any:
