@@ -17,13 +17,10 @@ from moneyed import Money
 
 import patient_ledger as pl
 from patient_ledger import journal
+from tests.helpers import entries, usd
 
 D = datetime.date
 DAY = D(2025, 1, 31)
-
-
-def usd(text: str) -> Money:
-    return Money(text, "USD")
 
 
 # ----------------------------------------------------------------------------- builders
@@ -152,14 +149,6 @@ def allocs(ledger: pl.Ledger, pay_id: str) -> set[tuple[str, str | None, str | N
     for a in rows:
         assert a.payment_id == pay_id
     return result
-
-
-def entries(ledger: pl.Ledger, pid: str = "P1") -> list[tuple[str, str | None, str]]:
-    """Open entries in the order shown, as (payment id, appointment id, amount)."""
-    return [
-        (e.payment_id, e.appointment_id, str(e.amount.amount))
-        for e in pl.unallocated_entries(ledger, pid)
-    ]
 
 
 def bag(ledger: pl.Ledger, pid: str = "P1") -> list[tuple[str, str | None, str]]:
