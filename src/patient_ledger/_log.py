@@ -139,11 +139,8 @@ class EventLog(Events):
             return False
         shared = self._base is other._base
         full = len(other._chunks)
-        if shared and full and self._chunks.get(full - 1) is other._chunks[full - 1]:
+        if shared and (not full or self._chunks.get(full - 1) is other._chunks[full - 1]):
             start = len(self._base) + full * _CHUNK
-            return all(self[start + i] == event for i, event in enumerate(other._tail))
-        if shared and not full:
-            start = len(self._base)
             return all(self[start + i] == event for i, event in enumerate(other._tail))
         return all(mine == theirs for mine, theirs in zip(self, other, strict=False))
 

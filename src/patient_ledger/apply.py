@@ -55,6 +55,7 @@ from patient_ledger.state import (
     State,
     flat_lines,
     ledger_of,
+    line_index,
     line_of,
     lines_of,
     opened_state,
@@ -80,7 +81,7 @@ def _place(
     placed. The caller never places more than the lines' balance due."""
     order = range(len(lines))
     if first is not None:
-        named = _line_index(lines, first)
+        named = line_index(lines, first)
         order = [named, *(i for i in order if i != named)]  # type: ignore[assignment]
     parts = []
     for i in order:
@@ -93,14 +94,6 @@ def _place(
             parts.append((charge_id, take))
             amount -= take
     return lines, parts
-
-
-def _line_index(lines: list[Line] | tuple[Line, ...], charge_id: str) -> int:
-    """Where the line of ``charge_id`` is among an appointment's lines."""
-    for i, line in enumerate(lines):
-        if line[0] == charge_id:
-            return i
-    raise KeyError(charge_id)
 
 
 class _Changes:
@@ -439,7 +432,7 @@ class _Changes:
                     allocations = _add(allocations, (number, payment_id, part - take, charge_id))
                     placed = _add(placed, (where, number, part - take, charge_id, order))
                 here[i] = (where, number, part - take, charge_id, order)
-                j = _line_index(lines, charge_id)
+                j = line_index(lines, charge_id)
                 lines[j] = (charge_id, lines[j][1], lines[j][2] - take)
         self.payments[payment_id] = (payment, placed, held_ids, count)
         self.accounts[appointment_id] = (
@@ -633,7 +626,7 @@ def _charge_adjusted(c: _Changes, event: ChargeAdjusted) -> None:
     c.account_money(appointment_id, adjustment.minor_units, 0)
     current = c.accounts[appointment_id]
     lines = lines_of(current)
-    j = _line_index(lines, charge.id)
+    j = line_index(lines, charge.id)
     lines[j] = (charge.id, lines[j][1] + adjustment.minor_units, lines[j][2])
     c.accounts[appointment_id] = (*current[:LINES], flat_lines(lines))
     c.adjustments = c.adjustments.set(adjustment.id, adjustment)

@@ -838,9 +838,9 @@ def reverse_payment(
         for appointment_id in _touched(state, event)
         for part in _auto_applied(after, appointment_id)
     )
-    if applied:
-        event = attrs.evolve(event, applied=applied)
-    return ledger_of(advance(state, event))
+    if not applied:
+        return ledger_of(after)
+    return ledger_of(advance(state, attrs.evolve(event, applied=applied)))
 
 
 def _touched(state: State, event: PaymentReversed) -> list[str]:

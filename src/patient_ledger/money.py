@@ -173,11 +173,22 @@ def minor_of_text(text: str, code: str, what: str) -> int:
 def frozen_money(minor: int, code: str) -> FrozenMoney:
     """A :class:`FrozenMoney` of exact minor units, built without moneyed's coercions; it keeps
     its minor units, so :func:`to_minor` reads them back at once."""
-    exp = exponent(code)
-    money: FrozenMoney = object.__new__(FrozenMoney)
-    object.__setattr__(money, "amount", Decimal(f"{minor}E-{exp}") if exp else Decimal(minor))
-    object.__setattr__(money, "currency", CURRENCIES[code])
+    money = _frozen(_decimal(minor, code), CURRENCIES[code])
     object.__setattr__(money, "_minor", minor)
+    return money
+
+
+def _decimal(minor: int, code: str) -> Decimal:
+    """The exact amount of ``minor`` units of ``code`` (built from a string: no context)."""
+    exp = exponent(code)
+    return Decimal(f"{minor}E-{exp}") if exp else Decimal(minor)
+
+
+def _frozen(amount: Decimal, currency: Currency) -> FrozenMoney:
+    """A :class:`FrozenMoney` of a checked amount and currency, without moneyed's coercions."""
+    money: FrozenMoney = object.__new__(FrozenMoney)
+    object.__setattr__(money, "amount", amount)
+    object.__setattr__(money, "currency", currency)
     return money
 
 
@@ -205,8 +216,7 @@ def check_currency(value: Money, code: str, what: str) -> None:
 
 def to_money(minor: int, code: str) -> Money:
     """Build a fresh ``Money`` from integer minor units, exactly."""
-    exp = exponent(code)
-    return Money(Decimal(f"{minor}E-{exp}") if exp else Decimal(minor), code)
+    return Money(_decimal(minor, code), code)
 
 
 def minor_text(minor: int, places: int) -> str:
@@ -259,4 +269,4 @@ def frozen(money: Money) -> FrozenMoney:
     """
     if isinstance(money, FrozenMoney):
         return money
-    return FrozenMoney(Decimal(money.amount), money.currency)
+    return _frozen(Decimal(money.amount), money.currency)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Sequence
-from decimal import Decimal
 from typing import Any, Final
 
 import immutables
@@ -29,7 +28,7 @@ from patient_ledger import _sorted
 from patient_ledger._log import EventLog, Events
 from patient_ledger.errors import SnapshotError
 from patient_ledger.events import Event
-from patient_ledger.money import FrozenMoney, exponent, to_money
+from patient_ledger.money import FrozenMoney, frozen_money
 from patient_ledger.state import Ledger, State, ledger_of, state_of
 from patient_ledger.values import (
     Adjustment,
@@ -300,16 +299,11 @@ def _restored(
 def _money_of(currency: str) -> Callable[[int], FrozenMoney]:
     """Amounts in ``currency`` from minor units, one shared (immutable) object per amount."""
     seen: dict[int, FrozenMoney] = {}
-    code = to_money(0, currency).currency
-    exp = exponent(currency)
-    new, set_ = object.__new__, object.__setattr__
 
     def money(minor: int) -> FrozenMoney:
         amount = seen.get(minor)
         if amount is None:
-            amount = seen[minor] = new(FrozenMoney)
-            set_(amount, "amount", Decimal(f"{minor}E-{exp}") if exp else Decimal(minor))
-            set_(amount, "currency", code)
+            amount = seen[minor] = frozen_money(minor, currency)
         return amount
 
     return money

@@ -84,10 +84,6 @@ class Bucket(NamedTuple):
     open: _sorted.Keys = _sorted.EMPTY
     available: int = 0
 
-    def keys(self) -> Iterator[EntryKey]:
-        """The open positive entries' keys, oldest first."""
-        return _sorted.iterate(self.open)
-
 
 class AppointmentState(NamedTuple):
     """An appointment with its charges total, what is allocated to it and its own bucket
@@ -130,7 +126,6 @@ EntryRow = tuple[str, str | None, str, datetime.date, int, int, int]
 #: Positions in an :data:`EntryRow`.
 PATIENT: Final = 0
 APPOINTMENT: Final = 1
-PAYMENT_ID: Final = 2
 REMAINING: Final = 5
 #: An appointment's money: patient_id, date, charged, allocated, allocations (sorted set of
 #: :data:`AllocationKey`), the next allocation number, its bucket's open positive keys,
@@ -151,9 +146,7 @@ LINES: Final = 9
 #: A patient: the fields of :class:`PatientState`, in order.
 PatientRow = tuple[_sorted.Keys, _sorted.Keys, int, int, int, int, int, _sorted.Keys, _sorted.Keys]
 #: Positions in a :data:`PatientRow`.
-GENERAL: Final = 1
 GENERAL_AVAILABLE: Final = 2
-PAID: Final = 3
 NEW_PATIENT: PatientRow = (
     _sorted.EMPTY,
     _sorted.EMPTY,
@@ -178,9 +171,18 @@ def lines_of(account: AccountRow) -> list[Line]:
     return split_lines(account[LINES])
 
 
+def line_index(lines: list[Line] | tuple[Line, ...], charge_id: str) -> int:
+    """Where the line of ``charge_id`` is among an appointment's lines (KeyError if none)."""
+    for i, line in enumerate(lines):
+        if line[0] == charge_id:
+            return i
+    raise KeyError(charge_id)
+
+
 def line_of(account: AccountRow, charge_id: str) -> Line:
-    """The line of ``charge_id`` among an appointment's lines (StopIteration if none)."""
-    return next(line for line in lines_of(account) if line[0] == charge_id)
+    """The line of ``charge_id`` among an appointment's lines (KeyError if none)."""
+    lines = lines_of(account)
+    return lines[line_index(lines, charge_id)]
 
 
 def split_lines(flat: tuple[Any, ...]) -> list[Line]:

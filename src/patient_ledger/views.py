@@ -270,7 +270,7 @@ def event_day(ledger: Ledger, event: Event) -> datetime.date | None:
         case CreditTransferred(transfer=transfer):
             return transfer.on
         case ChargeAdded(charge=charge):
-            return state_of(ledger).appointment(charge.appointment_id).appointment.date
+            return state_of(ledger).appointments[charge.appointment_id].date
         case _:
             return getattr(event, "on", None)
 
