@@ -14,7 +14,6 @@ import argparse
 import codecs
 import csv
 import datetime
-import itertools
 import json
 import re
 import sys
@@ -189,8 +188,7 @@ def _import_payments(args: argparse.Namespace) -> int:
     # then appends to what this one wrote. Nothing is held in memory but the ledger.
     with _files.locked(args.journal):
         read = _files.signature(args.journal)
-        before = journal.decode(_files.target(args.journal).read_bytes()) if read else ""
-        ledger = journal.loads(before) if read else Ledger.empty(args.currency or "USD")
+        ledger = _load(args.journal) if read else Ledger.empty(args.currency or "USD")
         if args.currency is not None and currency_code(args.currency) != ledger.currency:
             raise CurrencyMismatchError(
                 f"--currency {args.currency} does not match the journal's currency "
@@ -205,13 +203,7 @@ def _import_payments(args: argparse.Namespace) -> int:
             print(f"line {source.record_line}: {error}", file=sys.stderr)
             print(f"nothing imported: {args.journal} is unchanged", file=sys.stderr)
             return EXIT_REFUSED
-        if before and not before.endswith("\n"):
-            before += "\n"  # a journal cut after its last line: end it, never glue onto it
-        new_lines = (
-            journal.lines(ledger, start, _last_hash(before)) if read else journal.lines(ledger)
-        )
-        chunks = itertools.chain((before,), (line + "\n" for _, line, _ in new_lines))
-        _files.replace(args.journal, chunks, expected=read)
+        _append_journal(args.journal, ledger, start if read else 0, read)
     print(f"imported {len(ledger.events) - start} payments and refunds into {args.journal}")
     return EXIT_OK
 
@@ -392,9 +384,9 @@ def _append_journal(path: Path, ledger: Ledger, start: int, read: _files.Signatu
     prev = journal.GENESIS
     if start:
         with path.open(encoding="utf-8") as old:
-            for line in old:
+            for number, line in enumerate(old, 1):
                 if line.strip():
-                    prev = str(json.loads(line)["hash"])
+                    prev = journal.claimed_hash(line, number)
 
     def chunks() -> Iterator[str]:
         if start:
@@ -454,7 +446,7 @@ def _balances(args: argparse.Namespace) -> int:
 def _last_hash(text: str) -> str:
     """The hash of a checked journal text's last line (the chain continues from it)."""
     last = text.rstrip("\n").rsplit("\n", 1)[-1]
-    return str(json.loads(last)["hash"]) if last else journal.GENESIS
+    return journal.claimed_hash(last, 0) if last else journal.GENESIS
 
 
 def _payment(row: list[str], currency: str) -> Payment:

@@ -46,6 +46,7 @@ from typing import Any
 
 from moneyed import Money
 
+from patient_ledger._html import code_and_description
 from patient_ledger.events import PaymentPosted, RefundPosted
 from patient_ledger.state import Ledger
 from patient_ledger.views import (
@@ -99,7 +100,7 @@ def _detail(
     detail: dict[str, Any] = {}
     if line is not None:
         reference = {"reference": f"ChargeItem/{fhir_id(line.charge_id)}"}
-        if display := " ".join(part for part in (line.code, line.description) if part):
+        if display := code_and_description(line):
             reference["display"] = display
         detail["extension"] = [{"url": CHARGE_ITEM, "valueReference": reference}]
     detail["type"] = {"coding": [{"system": PAYMENT_TYPE, "code": code}]}

@@ -72,8 +72,9 @@ def _canonical(obj: object) -> str:
     return _ENCODER.encode(obj).decode("utf-8")
 
 
-def _hash(content: dict[str, Any]) -> str:
-    return hashlib.sha256(_canonical(content).encode("utf-8")).hexdigest()
+def _digest(content: str) -> str:
+    """A line's hash: the SHA-256 of its content's canonical text."""
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
 @functools.cache
@@ -238,7 +239,7 @@ def _contents(ledger: Ledger, start: int, prev: str) -> Iterator[tuple[int, int,
         version, data = _unstructured(converter, event)
         kind, text = type(event).__name__, _canonical(data)
         content = f'{{"event":{text},"prev":"{prev}","seq":{seq},"type":"{kind}","v":{version}}}'
-        prev = hashlib.sha256(content.encode("utf-8")).hexdigest()
+        prev = _digest(content)
         yield seq, version, kind, text, prev
 
 
@@ -349,7 +350,7 @@ class _Reader:
             raise JournalError("not in canonical form (v and seq are integers)", line=number)
         claimed = record.pop("hash")
         content = _canonical(record)
-        if hashlib.sha256(content.encode("utf-8")).hexdigest() != claimed:
+        if _digest(content) != claimed:
             raise JournalError("content does not match its hash (edited)", line=number)
         event_type = _TYPES.get(record["type"]) if isinstance(record["type"], str) else None
         if event_type is None:
