@@ -7,21 +7,12 @@ The profiles are the testing kit's (``patient_ledger.testing.register_profiles``
 
 from __future__ import annotations
 
-import datetime
-
 import pytest
-from moneyed import Money
 
 from patient_ledger import Ledger
 from patient_ledger.testing import register_profiles
 
 register_profiles()
-
-D = datetime.date
-
-
-def usd(text: str) -> Money:
-    return Money(text, "USD")
 
 
 @pytest.fixture

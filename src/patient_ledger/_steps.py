@@ -68,8 +68,11 @@ from patient_ledger.views import (
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
 
+#: The first day commands are dated, how many days after it they may be, the last day.
 START = datetime.date(2025, 1, 1)
-LAST_DAY = START + datetime.timedelta(days=120)
+DAYS = 120
+LAST_DAY = START + datetime.timedelta(days=DAYS)
+#: The providers generated appointments may have (and ``auto_allocate`` may filter by).
 PROVIDERS = ("DR1", "DR2")
 
 #: Every kind of command :func:`valid_operations` draws, by the name of its command (a
@@ -342,7 +345,7 @@ class _Draw:
         return None if self.flag() else self.money(1, high)
 
     def day(self) -> datetime.date:
-        return START + datetime.timedelta(days=self.minor(0, 120))
+        return START + datetime.timedelta(days=self.minor(0, DAYS))
 
     def provider(self) -> str | None:
         chosen: str | None = self.pick([None, *PROVIDERS])

@@ -24,7 +24,18 @@ from moneyed import Money
 
 from patient_ledger._code import Operation, operations_of, script
 from patient_ledger._code import as_code as _ledger_as_code
-from patient_ledger._steps import KINDS, Change, Step, changes, planned_step, valid_operations
+from patient_ledger._steps import (
+    DAYS,
+    KINDS,
+    LAST_DAY,
+    PROVIDERS,
+    START,
+    Change,
+    Step,
+    changes,
+    planned_step,
+    valid_operations,
+)
 from patient_ledger.apply import apply_event
 from patient_ledger.commands import (
     add_appointment,
@@ -137,15 +148,6 @@ def _require_hypothesis() -> Any:
     return strategies
 
 
-START = datetime.date(2025, 1, 1)
-
-_DAYS = 120
-#: The last day the builder of :func:`ledgers` draws: nothing is dated after it.
-_LAST_DAY = START + datetime.timedelta(days=_DAYS)
-#: The providers generated appointments may have (and ``auto_allocate`` may filter by).
-_PROVIDERS = ("DR1", "DR2")
-
-
 def money(
     min_minor: int = 1, max_minor: int = 50_000, currency: str = "USD"
 ) -> SearchStrategy[Money]:
@@ -154,7 +156,7 @@ def money(
     return st.integers(min_minor, max_minor).map(lambda m: to_money(m, currency))  # type: ignore[no-any-return]
 
 
-def dates(days: int = 120) -> SearchStrategy[datetime.date]:
+def dates(days: int = DAYS) -> SearchStrategy[datetime.date]:
     """Dates in the first ``days`` days of 2025."""
     st = _require_hypothesis()
     return st.integers(0, days).map(lambda n: START + datetime.timedelta(days=n))  # type: ignore[no-any-return]
@@ -178,7 +180,7 @@ def appointments(
 
 
 def _providers(st: Any) -> SearchStrategy[str | None]:
-    return st.none() | st.sampled_from(_PROVIDERS)  # type: ignore[no-any-return]
+    return st.none() | st.sampled_from(PROVIDERS)  # type: ignore[no-any-return]
 
 
 def charges(
@@ -679,7 +681,7 @@ class _Builder:
         return int(self.draw(self.st.integers(low, max(low, high))))
 
     def day(self) -> datetime.date:
-        return START + datetime.timedelta(days=self.cents(0, _DAYS))
+        return START + datetime.timedelta(days=self.cents(0, DAYS))
 
     def usd(self, minor: int) -> Money:
         """``minor`` units of the ledger's currency (the name is older than the choice)."""
@@ -907,7 +909,7 @@ class _Builder:
             self.ledger = post_payment(self.ledger, payment)
         providers = {a.provider for a in self.booked.values() if a.patient_id == pid and a.provider}
         provider = self.pick(sorted(providers)) if providers and self.cents(0, 2) else None
-        on = _LAST_DAY if self.cents(0, 2) else self.day()
+        on = LAST_DAY if self.cents(0, 2) else self.day()
         self.ledger = auto_allocate(self.ledger, pid, on=on, order=order, provider=provider)
 
     def dues(self, patient_id: str) -> list[int]:
