@@ -7,6 +7,8 @@ import datetime
 from moneyed import Money
 
 import patient_ledger as pl
+from patient_ledger._stored import value_of
+from patient_ledger.state import state_of
 
 D = datetime.date
 
@@ -84,3 +86,17 @@ def entries(ledger: pl.Ledger, pid: str = "P1") -> list[tuple[str, str | None, s
         (e.payment_id, e.appointment_id, str(e.amount.amount))
         for e in pl.unallocated_entries(ledger, pid)
     ]
+
+
+def tables(ledger: pl.Ledger) -> dict[str, object]:
+    """The state's tables, value objects as themselves (a restored ledger holds records)."""
+    s = state_of(ledger)
+    tables: dict[str, object] = {
+        name: value for name, value in zip(s._fields, s, strict=True) if name != "log"
+    }
+    for name in ("charges", "appointments", "adjustments", "transfers"):
+        tables[name] = {k: value_of(v, s.currency) for k, v in getattr(s, name).items()}
+    tables["payments"] = {
+        k: (value_of(row[0], s.currency), *row[1:]) for k, row in s.payments.items()
+    }
+    return tables

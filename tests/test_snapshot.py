@@ -9,6 +9,7 @@ SnapshotError, never half-decoded.
 from __future__ import annotations
 
 import datetime
+import gc
 from collections.abc import Sequence
 
 import attrs
@@ -20,17 +21,14 @@ from moneyed import Money
 
 import patient_ledger as pl
 from patient_ledger import _sorted, snapshot
+from patient_ledger._stored import value_of
 from patient_ledger.errors import SnapshotError
 from patient_ledger.invariants import check_invariants
 from patient_ledger.state import state_of
 from patient_ledger.testing import ledgers
+from tests.helpers import tables
 
 D = datetime.date
-
-
-def _tables(ledger: pl.Ledger) -> dict[str, object]:
-    s = state_of(ledger)
-    return {name: value for name, value in zip(s._fields, s, strict=True) if name != "log"}
 
 
 def _restored(ledger: pl.Ledger) -> pl.Ledger:
@@ -55,7 +53,7 @@ class _Counted(Sequence[object]):
 @given(ledgers(max_patients=3, max_steps=40))
 def test_a_snapshot_decodes_to_the_same_tables_views_and_journal(ledger: pl.Ledger) -> None:
     restored = _restored(ledger)
-    assert _tables(restored) == _tables(ledger)
+    assert tables(restored) == tables(ledger)
     assert restored == ledger
     assert check_invariants(restored) == ()
     for patient_id in pl.patients(ledger):
@@ -89,7 +87,7 @@ def test_a_restored_ledger_goes_on_as_the_original(ledger: pl.Ledger, data: st.D
         assert outcomes[0] == outcomes[1]
         if isinstance(outcomes[0], pl.Ledger):
             ledger, restored = outcomes  # type: ignore[assignment]
-            assert _tables(restored) == _tables(ledger)
+            assert tables(restored) == tables(ledger)
 
 
 def _one_patient(payments: int) -> pl.Ledger:
@@ -106,7 +104,7 @@ def test_big_sets_come_back_as_trees_that_keep_working() -> None:
     assert _sorted.is_big(general)
     restored = _restored(ledger)
     assert _sorted.is_big(state_of(restored).patients["P1"][1])
-    assert _tables(restored) == _tables(ledger)
+    assert tables(restored) == tables(ledger)
     charged = pl.add_charge(restored, pl.Charge("C1", "A1", Money("250.00", "USD")))
     applied = pl.apply_unallocated(charged, "P1", "A1", on=D(2025, 2, 1))
     expected = pl.apply_unallocated(
@@ -115,7 +113,7 @@ def test_big_sets_come_back_as_trees_that_keep_working() -> None:
         "A1",
         on=D(2025, 2, 1),
     )
-    assert _tables(applied) == _tables(expected)
+    assert tables(applied) == tables(expected)
     assert pl.dashboard(applied, "P1").unallocated == Money("50.00", "USD")
 
 
@@ -132,6 +130,8 @@ def test_the_journal_is_read_only_when_something_reads_it() -> None:
 
 
 def test_value_objects_come_back_whole_and_frozen() -> None:
+    """A restored table holds a record (fields only, never tracked by the collector); what
+    hands a value out gives the value object, equal to the original, its Money frozen."""
     payment = pl.Payment(
         "P-X",
         "P1",
@@ -141,13 +141,23 @@ def test_value_objects_come_back_whole_and_frozen() -> None:
         notes="n",
         reference="r",
     )
-    ledger = pl.post_payment(pl.Ledger.empty("USD"), payment)
-    restored = state_of(_restored(ledger)).payments["P-X"][0]
-    assert restored == payment
-    assert restored.minor_units == 1234
-    assert restored.method is pl.PaymentMethod.CHECK
+    restored_ledger = _restored(pl.post_payment(pl.Ledger.empty("USD"), payment))
+    record = state_of(restored_ledger).payments["P-X"][0]
+    assert not gc.is_tracked(record)
+    assert record.minor_units == 1234
+    assert record.method is pl.PaymentMethod.CHECK
+    assert record.received_on == payment.received_on
     with pytest.raises(AttributeError):
-        restored.amount.amount = 0  # type: ignore[misc] # a FrozenMoney, as the original's
+        record.notes = "changed"  # type: ignore[misc]
+    for value in (value_of(record, "USD"), pl.payment_status(restored_ledger, "P-X").payment):
+        assert type(value) is pl.Payment
+        assert value == payment
+        assert value.minor_units == 1234
+        with pytest.raises(AttributeError):
+            value.amount.amount = 0  # type: ignore[misc] # a FrozenMoney, as the original's
+    assert pl.post_payment(restored_ledger, payment) is restored_ledger  # a resubmission
+    with pytest.raises(pl.DuplicateIdError, match=r"P-X.*Payment\(id='P-X'"):
+        pl.post_payment(restored_ledger, attrs.evolve(payment, notes="other"))
 
 
 def test_other_formats_and_damaged_data_are_refused() -> None:
@@ -178,6 +188,6 @@ def test_a_set_that_grew_into_a_tree_and_shrank_equals_its_restored_tuple() -> N
     assert _sorted.size(owing) == 4
     restored = _restored(ledger)
     assert not _sorted.is_big(state_of(restored).patients["P1"][8])
-    assert _tables(restored) == _tables(ledger)
+    assert tables(restored) == tables(ledger)
     assert snapshot.holds(snapshot.encode(ledger), ledger)
     assert check_invariants(restored) == ()

@@ -14,9 +14,8 @@ import pytest
 import patient_ledger as pl
 from patient_ledger import journal, snapshot
 from patient_ledger.errors import ConcurrencyError, InvalidInputError, SnapshotError
-from patient_ledger.state import state_of
 from patient_ledger.store import Store, open_store
-from tests.helpers import pay
+from tests.helpers import pay, tables
 from tests.test_store import _sql, name, pg_url, sample, url  # noqa: F401 - the same fixtures
 
 K = 5
@@ -27,11 +26,6 @@ def store(url: str) -> Iterator[Store]:  # noqa: F811 - a store that snapshots e
     opened = open_store(url, snapshot_every=K)
     yield opened
     opened.close()
-
-
-def _tables(ledger: pl.Ledger) -> dict[str, object]:
-    s = state_of(ledger)
-    return {field: value for field, value in zip(s._fields, s, strict=True) if field != "log"}
 
 
 def _no_full_replay(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -68,12 +62,12 @@ def test_a_store_opens_from_its_snapshot_and_replays_only_the_rest(
     _no_full_replay(monkeypatch)
     loaded = store.load(name)
     assert loaded == ledger
-    assert _tables(loaded) == _tables(ledger)
+    assert tables(loaded) == tables(ledger)
     assert pl.dashboard(loaded, "P1") == pl.dashboard(ledger, "P1")
     # It goes on like the original: commands, a save, and a store catching it up.
     more = pay(loaded, "AFTER", "2.00", "A1")
     store.save(name, more, expected_version=len(loaded.events))
-    assert _tables(store.load(name)) == _tables(more)
+    assert tables(store.load(name)) == tables(more)
     assert store.load(name, base=loaded) == more
 
 
@@ -85,7 +79,7 @@ def test_a_damaged_or_foreign_snapshot_is_ignored_and_replaced(
     ledger = _grown(store, name, 6)
     (events,) = _sql(url, "SELECT MAX(events) FROM journal_snapshots WHERE name = ?", (name,))[0]
     _sql(url, "UPDATE journal_snapshots SET data = ? WHERE name = ?", (b"\x93junk", name))
-    assert _tables(store.load(name)) == _tables(ledger)
+    assert tables(store.load(name)) == tables(ledger)
     (data,) = _sql(
         url,
         "SELECT data FROM journal_snapshots WHERE name = ? AND events = ?",
@@ -107,7 +101,7 @@ def test_a_damaged_or_foreign_snapshot_is_ignored_and_replaced(
         store.verify(name)
     # A snapshot whose chain hash is not the stored line's is ignored.
     _sql(url, "UPDATE journal_snapshots SET hash = ? WHERE name = ?", ("0" * 64, name))
-    assert _tables(store.load(name)) == _tables(ledger)
+    assert tables(store.load(name)) == tables(ledger)
     assert events  # there was a snapshot to damage
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from patient_ledger import _sorted
 from patient_ledger._log import EventLog
+from patient_ledger._stored import StoredCharge
 from patient_ledger.errors import InvalidInputError
 from patient_ledger.events import (
     EVENT_TYPES,
@@ -181,7 +182,7 @@ class _Changes:
         row = self.payments.get(payment_id)
         return self.state.payments[payment_id] if row is None else row
 
-    def charge(self, charge_id: str) -> Charge:
+    def charge(self, charge_id: str) -> Charge | StoredCharge:
         row = self.charges.get(charge_id)
         return self.state.charges[charge_id] if row is None else row
 

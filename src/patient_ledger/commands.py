@@ -22,6 +22,7 @@ import attrs
 from moneyed import Money
 
 from patient_ledger import _sorted
+from patient_ledger._stored import value_of
 from patient_ledger.apply import advance
 from patient_ledger.errors import (
     AlreadyReversedError,
@@ -130,15 +131,21 @@ def _amount_arg(state: State, amount: object, what: str) -> int | None:
     return minor
 
 
-def _is_resubmission(existing: object, new: object, kind: str, item_id: str) -> bool:
-    """Idempotency, for an id already known: True for an equal resubmission; a different one is
-    a DuplicateIdError."""
+def _is_resubmission(
+    state: State,
+    known: object,
+    new: Appointment | Charge | Payment | Adjustment | Transfer,
+    kind: str,
+) -> bool:
+    """Idempotency, for an id already known (``known``: what the state holds of it): True for an
+    equal resubmission; a different one is a DuplicateIdError."""
+    existing = value_of(known, state.currency)
     if existing == new:
         return True
     raise DuplicateIdError(
-        f"{kind} id {item_id!r} is already in the ledger with different content: "
+        f"{kind} id {new.id!r} is already in the ledger with different content: "
         f"{existing!r} (now submitted: {new!r})",
-        id=item_id,
+        id=new.id,
     )
 
 
@@ -290,7 +297,7 @@ def add_appointment(ledger: Ledger, appointment: Appointment) -> Ledger:
     state = state_of(ledger)
     _of_type(appointment, Appointment, "appointment")
     known = state.appointments.get(appointment.id)
-    if known is not None and _is_resubmission(known, appointment, "appointment", appointment.id):
+    if known is not None and _is_resubmission(state, known, appointment, "appointment"):
         return ledger
     return ledger_of(advance(state, AppointmentAdded(appointment)))
 
@@ -311,7 +318,7 @@ def add_charge(ledger: Ledger, charge: Charge) -> Ledger:
     state = state_of(ledger)
     _item(state, charge, Charge, "charge")
     known = state.charges.get(charge.id)
-    if known is not None and _is_resubmission(known, charge, "charge", charge.id):
+    if known is not None and _is_resubmission(state, known, charge, "charge"):
         return ledger
     account = _account(state, charge.appointment_id)
     _open(state, charge.appointment_id)
@@ -343,7 +350,7 @@ def post_payment(ledger: Ledger, payment: Payment) -> Ledger:
     state = state_of(ledger)
     payment = _check_payment(state, payment, refund=False)
     known = state.payments.get(payment.id)
-    if known is not None and _is_resubmission(known[0], payment, "payment", payment.id):
+    if known is not None and _is_resubmission(state, known[0], payment, "payment"):
         return ledger
     appointment_id = payment.appointment_id
     if appointment_id is not None:
@@ -380,7 +387,7 @@ def refund(ledger: Ledger, payment: Payment) -> Ledger:
     state = state_of(ledger)
     payment = _check_payment(state, payment, refund=True)
     known = state.payments.get(payment.id)
-    if known is not None and _is_resubmission(known[0], payment, "payment", payment.id):
+    if known is not None and _is_resubmission(state, known[0], payment, "payment"):
         return ledger
     patient = _patient(state, payment.patient_id)
     if payment.appointment_id is None:
@@ -733,7 +740,7 @@ def adjust_charge(ledger: Ledger, adjustment: Adjustment) -> Ledger:
     state = state_of(ledger)
     _item(state, adjustment, Adjustment, "adjustment")
     known = state.adjustments.get(adjustment.id)
-    if known is not None and _is_resubmission(known, adjustment, "adjustment", adjustment.id):
+    if known is not None and _is_resubmission(state, known, adjustment, "adjustment"):
         return ledger
     charge = state.charges.get(adjustment.charge_id)
     if charge is None:
@@ -979,7 +986,7 @@ def transfer_credit(ledger: Ledger, transfer: Transfer) -> Ledger:
     state = state_of(ledger)
     _item(state, transfer, Transfer, "transfer")
     known = state.transfers.get(transfer.id)
-    if known is not None and _is_resubmission(known, transfer, "transfer", transfer.id):
+    if known is not None and _is_resubmission(state, known, transfer, "transfer"):
         return ledger
     general = _patient(state, transfer.from_patient_id).general
     if transfer.minor_units > general.available:

@@ -154,7 +154,7 @@ def check_invariants(ledger: Ledger) -> tuple[Violation, ...]:
     # Ledgers are equal when their journals are: invariant 7 compares what replaying the
     # journal builds with what the ledger holds, table by table.
     state, again = state_of(ledger), state_of(replay(ledger.events))
-    differ = [name for name in State._fields if getattr(state, name) != getattr(again, name)]
+    differ = state.differing(again)
     checker.check(
         not differ,
         7,

@@ -30,6 +30,14 @@ import immutables
 
 from patient_ledger import _sorted
 from patient_ledger._log import EventLog
+from patient_ledger._stored import (
+    StoredAdjustment,
+    StoredAppointment,
+    StoredCharge,
+    StoredPayment,
+    StoredTransfer,
+    value_of,
+)
 from patient_ledger.errors import InvalidInputError
 from patient_ledger.events import LedgerOpened
 from patient_ledger.money import currency_code
@@ -89,7 +97,7 @@ class AppointmentState(NamedTuple):
     """An appointment with its charges total, what is allocated to it and its own bucket
     (read by :meth:`State.appointment` from its :data:`AccountRow`)."""
 
-    appointment: Appointment
+    appointment: Appointment | StoredAppointment
     charged: int = 0
     allocated: int = 0
     #: A sorted set of :data:`AllocationKey`: in order of application, newest last.
@@ -163,7 +171,7 @@ NEW_PATIENT: PatientRow = (
 Placement = tuple[str, int, int, str, int]
 #: A payment (or refund): the value, its placements (a sorted set: by appointment, then
 #: allocation number), its open entries' ids (a sorted set) and how many placements it made.
-PaymentRow = tuple[Payment, _sorted.Keys, _sorted.Keys, int]
+PaymentRow = tuple[Payment | StoredPayment, _sorted.Keys, _sorted.Keys, int]
 
 
 def lines_of(account: AccountRow) -> list[Line]:
@@ -206,12 +214,14 @@ class State(NamedTuple):
     patients: Map[str, PatientRow]
     entries: Map[str, EntryRow]
     payments: Map[str, PaymentRow]
-    charges: Map[str, Charge]
-    appointments: Map[str, Appointment]
+    #: Value objects — or, in a ledger opened from a snapshot, the records standing for them
+    #: (:mod:`patient_ledger._stored`): read their fields, or ask :func:`value_of` for one.
+    charges: Map[str, Charge | StoredCharge]
+    appointments: Map[str, Appointment | StoredAppointment]
     #: A charge's patient responsibility after its adjustments (adjusted charges only).
     adjusted: Map[str, int]
-    adjustments: Map[str, Adjustment]
-    transfers: Map[str, Transfer]
+    adjustments: Map[str, Adjustment | StoredAdjustment]
+    transfers: Map[str, Transfer | StoredTransfer]
     #: The patients holding a payment's money, when it is not only its payer's (transfers).
     holders: Map[str, tuple[str, ...]]
     #: The payments reversals took money from: the last day, and how much in all.
@@ -272,9 +282,29 @@ class State(NamedTuple):
         holders = self.holders.get(payment_id)
         return (self.payments[payment_id][0].patient_id,) if holders is None else holders
 
+    def differing(self, other: State) -> list[str]:
+        """The names of the tables (the journal included) whose rows differ from ``other``'s;
+        a record (a restored ledger's) and the value object it stands for are alike."""
+        return [
+            name
+            for name in State._fields
+            if getattr(self, name) != getattr(other, name)
+            and _as_values(self, name) != _as_values(other, name)
+        ]
+
     def next_entry_id(self, offset: int = 0) -> str:
         """The id the ``offset``-th entry created from this state will get."""
         return f"E{self.next_seq + offset}"
+
+
+def _as_values(state: State, name: str) -> object:
+    """A table with its records (if any) turned into the value objects they stand for."""
+    table = getattr(state, name)
+    if name == "payments":
+        return {key: (value_of(row[0], state.currency), *row[1:]) for key, row in table.items()}
+    if name in ("charges", "appointments", "adjustments", "transfers"):
+        return {key: value_of(value, state.currency) for key, value in table.items()}
+    return table
 
 
 def opened_state(event: LedgerOpened) -> State:

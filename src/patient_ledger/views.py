@@ -13,6 +13,7 @@ import attrs
 from moneyed import Money
 
 from patient_ledger import _html, _sorted, tables
+from patient_ledger._stored import value_of
 from patient_ledger.errors import UnknownIdError
 from patient_ledger.events import (
     ChargeAdded,
@@ -352,7 +353,7 @@ def _payment(ledger: object, payment_id: object) -> tuple[State, Payment]:
     row = state.payments.get(check_id(payment_id, "payment_id"))
     if row is None:
         raise UnknownIdError(f"payment {payment_id!r} is not in the ledger", id=payment_id)
-    return state, row[0]
+    return state, value_of(row[0], state.currency)
 
 
 @attrs.frozen(kw_only=True)
