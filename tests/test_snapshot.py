@@ -171,6 +171,10 @@ def test_other_formats_and_damaged_data_are_refused() -> None:
             snapshot.decode(blob, ledger.events)
     with pytest.raises(SnapshotError, match="stands for 5 events, not 4"):
         snapshot.decode(data, ledger.events[:4])
+    tag, body = msgspec.msgpack.decode(data)
+    body[0] = "XYZ"  # its currency
+    with pytest.raises(SnapshotError, match="unknown currency 'XYZ'"):
+        snapshot.decode(msgspec.msgpack.encode((tag, body)), ledger.events)
 
 
 def test_a_set_that_grew_into_a_tree_and_shrank_equals_its_restored_tuple() -> None:

@@ -23,6 +23,7 @@ from typing import Any, Final
 
 import immutables
 import msgspec
+from moneyed import CURRENCIES
 
 from patient_ledger import _sorted
 from patient_ledger._log import EventLog, Events
@@ -225,6 +226,8 @@ def decode(data: bytes, events: Sequence[Event]) -> Ledger:
     ) = _body(data)
     if len(events) != count:
         raise SnapshotError(f"the snapshot stands for {count} events, not {len(events)}")
+    if currency not in CURRENCIES:
+        raise SnapshotError(f"a damaged snapshot: unknown currency {currency!r}")
     tables = {"accounts": accounts, "patients": patients, "payments": payments}
     try:
         for table, key, position in big:
