@@ -28,6 +28,7 @@ import cattrs
 import msgspec
 from moneyed import CURRENCIES, Money
 
+from patient_ledger._shapes import LINE, QuickReader, version_of
 from patient_ledger.apply import replay
 from patient_ledger.errors import InvalidInputError, JournalError
 from patient_ledger.events import (
@@ -99,8 +100,15 @@ def _converter(currency: str) -> cattrs.Converter:
             raise ValueError(f"unknown currency {code!r}")
         return minor_of_text(amount, code, "amount"), code  # its shape checked first
 
+    def in_currency(value: Any) -> int:
+        # A value object's amount too: a ledger holds one currency (a command refuses another).
+        minor, code = amount_in(value)
+        if code != currency:
+            raise ValueError(f"amount {value!r} is not in the ledger's currency {currency}")
+        return minor
+
     def money_in(value: Any, _: object) -> Money:
-        return frozen_money(*amount_in(value))
+        return frozen_money(in_currency(value), currency)
 
     places = exponent(currency)
 
@@ -108,10 +116,7 @@ def _converter(currency: str) -> cattrs.Converter:
         return {"amount": minor_text(minor, places), "currency": currency}
 
     def minor_in(value: Any, _: object) -> Minor:
-        minor, code = amount_in(value)
-        if code != currency:
-            raise ValueError(f"amount {value!r} is not in the ledger's currency {currency}")
-        return Minor(minor)
+        return Minor(in_currency(value))
 
     def date_in(value: Any, _: object) -> datetime.date:
         if not isinstance(value, str):
@@ -238,28 +243,26 @@ def _contents(ledger: Ledger, start: int, prev: str) -> Iterator[tuple[int, int,
         event = events[seq]
         version, data = _unstructured(converter, event)
         kind, text = type(event).__name__, _canonical(data)
-        content = f'{{"event":{text},"prev":"{prev}","seq":{seq},"type":"{kind}","v":{version}}}'
-        prev = _digest(content)
+        prev = _digest(_content(seq, version, kind, text, prev))
         yield seq, version, kind, text, prev
+
+
+def _content(seq: int, version: int, kind: str, event: str, prev: str) -> str:
+    """What a line's hash is taken of: the line without its hash, canonical JSON."""
+    return f'{{"event":{event},"prev":"{prev}","seq":{seq},"type":"{kind}","v":{version}}}'
 
 
 def _unstructured(converter: cattrs.Converter, event: Event) -> tuple[int, dict[str, Any]]:
     """An event as a line's ``event`` object, and the line's version: the fields version 2
     added are left out while None, so a version-1 shape stays byte-identical."""
     data: dict[str, Any] = converter.unstructure(event, unstructure_as=type(event))
-    version = 2 if type(event) in _V2_EVENTS else 1
     for name in _V2_FIELDS.get(type(event), ()):
         if data[name] is None:
             del data[name]
-        else:
-            version = 2
     payment = data.get("payment")
-    if isinstance(payment, dict):
-        if payment["charge_id"] is None:
-            del payment["charge_id"]
-        else:
-            version = 2
-    return version, data
+    if isinstance(payment, dict) and payment["charge_id"] is None:
+        del payment["charge_id"]
+    return version_of(event), data
 
 
 def dumps(ledger: Ledger) -> str:
@@ -325,9 +328,14 @@ class _Reader:
 
     def __init__(self, currency: str | None) -> None:
         self.converter = None if currency is None else _converter(currency)
+        self.quick = None if currency is None else QuickReader(currency)
 
     def line(self, row: str, number: int, prev: str) -> tuple[Event, str]:
         """The line's event and hash, the line checked: its chain, its hash, its form."""
+        if self.quick is not None:
+            taken = self._quickly(self.quick, row, number, prev)
+            if taken is not None:
+                return taken
         try:
             record = _DECODER.decode(row)
         except ValueError as error:
@@ -380,6 +388,26 @@ class _Reader:
             )
         return event, claimed
 
+    @staticmethod
+    def _quickly(quick: QuickReader, row: str, number: int, prev: str) -> tuple[Event, str] | None:
+        """The line's event and hash when the line is exactly as :func:`dumps` writes it (see
+        :mod:`patient_ledger._shapes`); None sends it to the full reader."""
+        try:
+            record = LINE.decode(row)
+        except msgspec.DecodeError:
+            return None
+        if record.seq != number - 1 or record.prev != prev:
+            return None
+        text = bytes(record.event)
+        event = text.decode("utf-8")
+        kind, version, claimed = record.type, record.v, record.hash
+        if row != _line(record.seq, version, kind, event, line_hash=claimed, prev=prev):
+            return None
+        if _digest(_content(record.seq, version, kind, event, prev)) != claimed:
+            return None
+        built = quick.event(kind, text, version)
+        return None if built is None else (built, claimed)
+
     def _converter(self, event_type: type[Event], data: object, number: int) -> cattrs.Converter:
         if self.converter is None:
             if event_type is not LedgerOpened:
@@ -388,6 +416,7 @@ class _Reader:
             if not isinstance(currency, str) or currency not in CURRENCIES:
                 raise JournalError(f"the ledger's currency {currency!r} is unknown", line=number)
             self.converter = _converter(currency)
+            self.quick = QuickReader(currency)
         elif event_type is LedgerOpened:
             raise JournalError("the ledger is opened a second time", line=number)
         return self.converter
