@@ -192,8 +192,13 @@ def packed(ledger: Ledger, start: int, prev: str) -> Iterator[tuple[int, bytes, 
         yield seq, bytes.fromhex(line_hash), _packed(kind, version, event), line_hash
 
 
+#: A compressor primed with :data:`_WORDS`, copied for each line (priming one costs more than
+#: packing a line): a 4 KiB window holds the words, and packs lines as small as a 32 KiB one.
+_PACKER = zlib.compressobj(9, zlib.DEFLATED, 12, 2, zdict=_WORDS)
+
+
 def _packed(kind: str, version: int, event: str) -> bytes:
-    packer = zlib.compressobj(9, zdict=_WORDS)
+    packer = _PACKER.copy()
     words = f"{kind} {version} {event}".encode()
     return _PACKED_V1 + packer.compress(words) + packer.flush()
 
