@@ -31,16 +31,23 @@ from patient_ledger.events import (
     CreditTransferred,
     EntriesCancelled,
     Event,
+    LedgerOpened,
     Minor,
     PaymentPosted,
     PaymentReversed,
     RefundPosted,
     UnallocatedApplied,
 )
-from patient_ledger.money import MAX_MAJOR_UNITS, FrozenMoney, exponent, frozen_money
+from patient_ledger.money import (
+    MAX_MAJOR_UNITS,
+    FrozenMoney,
+    exponent,
+    frozen_money,
+    minor_text,
+)
 from patient_ledger.values import Adjustment, Appointment, Charge, Payment, Transfer
 
-__all__ = ["LINE", "QuickReader", "version_of"]
+__all__ = ["LINE", "QuickReader", "QuickWriter", "version_of"]
 
 _Date = datetime.date
 
@@ -171,6 +178,10 @@ class _PaymentReversed(_Shape, frozen=True, kw_only=True):
     on: _Date
     payment_id: str
     reason: str | None
+
+
+class _LedgerOpened(_Shape, frozen=True, kw_only=True):
+    currency: str
 
 
 class _AppointmentCancelled(_Shape, frozen=True, kw_only=True):
@@ -381,4 +392,137 @@ _KINDS: Final = {
     "CreditTransferred": _kind(_CreditTransferred, _credit_transferred),
     "PaymentReversed": _kind(_PaymentReversed, _payment_reversed),
     "AppointmentCancelled": _kind(_AppointmentCancelled, _appointment_cancelled),
+}
+
+
+class QuickWriter:
+    """Writes events as ``dumps`` writes them, through the same shapes: each event's text is
+    its shape's canonical JSON (a property test holds it to the full reader's own writing)."""
+
+    def __init__(self, currency: str) -> None:
+        self.currency = currency
+        self._places = exponent(currency)
+
+    def text(self, event: Event) -> str:
+        """An event's canonical JSON (a line's ``event``)."""
+        return _ENCODER.encode(_WRITERS[type(event)](self, event)).decode("utf-8")
+
+    def minor(self, minor: int) -> _Amount:
+        return _Amount(amount=minor_text(minor, self._places), currency=self.currency)
+
+    @staticmethod
+    def amount(value: Charge | Payment | Adjustment | Transfer) -> _Amount:
+        """A value object's amount, in its own currency (a ledger's, once it took it)."""
+        code = value.amount.currency.code
+        return _Amount(amount=minor_text(value.minor_units, exponent(code)), currency=code)
+
+    def applications(self, parts: tuple[Any, ...]) -> tuple[_Application, ...]:
+        return tuple((entry, appointment, self.minor(a)) for entry, appointment, a in parts)
+
+    def returns(self, parts: tuple[Any, ...]) -> tuple[_Return, ...]:
+        return tuple((payment, self.minor(a), entry) for payment, a, entry in parts)
+
+    def moves(self, parts: tuple[Any, ...]) -> tuple[_Move, ...]:
+        return tuple((source, entry, self.minor(a)) for source, entry, a in parts)
+
+    def parts(self, parts: tuple[Any, ...]) -> tuple[_Part, ...]:
+        return tuple((key, self.minor(a)) for key, a in parts)
+
+    def payment(self, p: Payment) -> _Payment:
+        return _Payment(
+            amount=self.amount(p),
+            appointment_id=p.appointment_id,
+            charge_id=_unset(p.charge_id),
+            id=p.id,
+            method=p.method.value,
+            notes=p.notes,
+            patient_id=p.patient_id,
+            provider=p.provider,
+            received_on=p.received_on,
+            reference=p.reference,
+            type=p.type.value,
+        )
+
+
+def _unset(value: str | None) -> str | UnsetType:
+    """A version-2 field: left out of the line while None."""
+    return UNSET if value is None else value
+
+
+_WRITERS: Final[dict[type, Callable[[QuickWriter, Any], _Shape]]] = {
+    AppointmentAdded: lambda _, e: _AppointmentAdded(
+        appointment=_Appointment(
+            date=e.appointment.date,
+            id=e.appointment.id,
+            patient_id=e.appointment.patient_id,
+            provider=e.appointment.provider,
+        )
+    ),
+    ChargeAdded: lambda w, e: _ChargeAdded(
+        applied=w.applications(e.applied),
+        charge=_Charge(
+            amount=w.amount(e.charge),
+            appointment_id=e.charge.appointment_id,
+            code=e.charge.code,
+            description=e.charge.description,
+            id=e.charge.id,
+        ),
+    ),
+    PaymentPosted: lambda w, e: _PaymentPosted(
+        allocated=w.minor(e.allocated), entry_id=e.entry_id, payment=w.payment(e.payment)
+    ),
+    RefundPosted: lambda w, e: _RefundPosted(entry_id=e.entry_id, payment=w.payment(e.payment)),
+    UnallocatedApplied: lambda w, e: _UnallocatedApplied(
+        applied=w.applications(e.applied),
+        charge_id=_unset(e.charge_id),
+        on=e.on,
+        patient_id=e.patient_id,
+    ),
+    EntriesCancelled: lambda w, e: _EntriesCancelled(
+        on=e.on, parts=w.parts(e.parts), patient_id=e.patient_id
+    ),
+    AllocationUnapplied: lambda w, e: _AllocationUnapplied(
+        applied=w.applications(e.applied),
+        appointment_id=e.appointment_id,
+        charge_id=_unset(e.charge_id),
+        on=e.on,
+        returned=w.returns(e.returned),
+    ),
+    CreditReleased: lambda w, e: _CreditReleased(
+        appointment_id=e.appointment_id, moves=w.moves(e.moves), on=e.on
+    ),
+    ChargeAdjusted: lambda w, e: _ChargeAdjusted(
+        adjustment=_Adjustment(
+            amount=w.amount(e.adjustment),
+            charge_id=e.adjustment.charge_id,
+            id=e.adjustment.id,
+            on=e.adjustment.on,
+            reason=e.adjustment.reason,
+            type=e.adjustment.type.value,
+        ),
+        applied=w.applications(e.applied),
+        returned=w.returns(e.returned),
+    ),
+    CreditTransferred: lambda w, e: _CreditTransferred(
+        moves=w.moves(e.moves),
+        transfer=_Transfer(
+            amount=w.amount(e.transfer),
+            from_patient_id=e.transfer.from_patient_id,
+            id=e.transfer.id,
+            on=e.transfer.on,
+            to_patient_id=e.transfer.to_patient_id,
+        ),
+    ),
+    PaymentReversed: lambda w, e: _PaymentReversed(
+        allocations=w.parts(e.allocations),
+        applied=w.applications(e.applied),
+        entries=w.parts(e.entries),
+        on=e.on,
+        payment_id=e.payment_id,
+        reason=e.reason,
+    ),
+    AppointmentCancelled: lambda _, e: _AppointmentCancelled(
+        appointment_id=e.appointment_id, on=e.on, reason=e.reason
+    ),
+    LedgerOpened: lambda _, e: _LedgerOpened(currency=e.currency),
 }

@@ -28,7 +28,7 @@ import cattrs
 import msgspec
 from moneyed import CURRENCIES, Money
 
-from patient_ledger._shapes import LINE, QuickReader, version_of
+from patient_ledger._shapes import LINE, QuickReader, QuickWriter, version_of
 from patient_ledger.apply import replay
 from patient_ledger.errors import InvalidInputError, JournalError
 from patient_ledger.events import (
@@ -241,13 +241,11 @@ def _line(seq: int, version: int, kind: str, event: str, *, line_hash: str, prev
 
 def _contents(ledger: Ledger, start: int, prev: str) -> Iterator[tuple[int, int, str, str, str]]:
     """``(seq, version, type, event as canonical JSON, hash)`` of the ledger's lines from
-    ``start`` on, chained from ``prev``: each event unstructured and written once."""
-    converter = _converter(ledger.currency)
+    ``start`` on, chained from ``prev``: each event written once (through its shape)."""
+    writer = QuickWriter(ledger.currency)
     events = ledger.events
-    for seq in range(start, len(events)):
-        event = events[seq]
-        version, data = _unstructured(converter, event)
-        kind, text = type(event).__name__, _canonical(data)
+    for seq, event in enumerate(events if not start else events[start:], start):
+        version, kind, text = version_of(event), type(event).__name__, writer.text(event)
         prev = _digest(_content(seq, version, kind, text, prev))
         yield seq, version, kind, text, prev
 
