@@ -215,7 +215,27 @@ def _optional(value: str | UnsetType) -> str | None:
     return None if value is UNSET else value
 
 
-class QuickReader:
+class _Parts:
+    """An event's parts — applications, returns, moves, parts of entries — with their amounts
+    converted by :meth:`minor`: to minor units when reading, to amounts when writing."""
+
+    def minor(self, amount: Any) -> Any:
+        raise NotImplementedError
+
+    def applications(self, parts: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple((entry, appointment, self.minor(a)) for entry, appointment, a in parts)
+
+    def returns(self, parts: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple((payment, self.minor(a), entry) for payment, a, entry in parts)
+
+    def moves(self, parts: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple((source, entry, self.minor(a)) for source, entry, a in parts)
+
+    def parts(self, parts: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple((key, self.minor(a)) for key, a in parts)
+
+
+class QuickReader(_Parts):
     """Builds the events of lines written in ``currency`` exactly as ``dumps`` writes them."""
 
     def __init__(self, currency: str) -> None:
@@ -256,18 +276,6 @@ class QuickReader:
 
     def money(self, amount: _Amount) -> FrozenMoney:
         return frozen_money(self.minor(amount), self.currency)
-
-    def applications(self, parts: tuple[_Application, ...]) -> tuple[Any, ...]:
-        return tuple((entry, appointment, self.minor(a)) for entry, appointment, a in parts)
-
-    def returns(self, parts: tuple[_Return, ...]) -> tuple[Any, ...]:
-        return tuple((payment, self.minor(a), entry) for payment, a, entry in parts)
-
-    def moves(self, parts: tuple[_Move, ...]) -> tuple[Any, ...]:
-        return tuple((source, entry, self.minor(a)) for source, entry, a in parts)
-
-    def parts(self, parts: tuple[_Part, ...]) -> tuple[Any, ...]:
-        return tuple((key, self.minor(a)) for key, a in parts)
 
     def payment(self, p: _Payment) -> Payment:
         return Payment(
@@ -395,7 +403,7 @@ _KINDS: Final = {
 }
 
 
-class QuickWriter:
+class QuickWriter(_Parts):
     """Writes events as ``dumps`` writes them, through the same shapes: each event's text is
     its shape's canonical JSON (a property test holds it to the full reader's own writing)."""
 
@@ -415,18 +423,6 @@ class QuickWriter:
         """A value object's amount, in its own currency (a ledger's, once it took it)."""
         code = value.amount.currency.code
         return _Amount(amount=minor_text(value.minor_units, exponent(code)), currency=code)
-
-    def applications(self, parts: tuple[Any, ...]) -> tuple[_Application, ...]:
-        return tuple((entry, appointment, self.minor(a)) for entry, appointment, a in parts)
-
-    def returns(self, parts: tuple[Any, ...]) -> tuple[_Return, ...]:
-        return tuple((payment, self.minor(a), entry) for payment, a, entry in parts)
-
-    def moves(self, parts: tuple[Any, ...]) -> tuple[_Move, ...]:
-        return tuple((source, entry, self.minor(a)) for source, entry, a in parts)
-
-    def parts(self, parts: tuple[Any, ...]) -> tuple[_Part, ...]:
-        return tuple((key, self.minor(a)) for key, a in parts)
 
     def payment(self, p: Payment) -> _Payment:
         return _Payment(

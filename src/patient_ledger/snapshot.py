@@ -101,6 +101,8 @@ _Body = tuple[
 _ENCODER = msgspec.msgpack.Encoder()
 _HEADER = msgspec.msgpack.Decoder(tuple[str, msgspec.Raw])
 _BODY = msgspec.msgpack.Decoder(_Body)
+#: The state's tables, in the order a snapshot holds them (after currency, log and counter).
+_TABLES: Final = State._fields[3:]
 #: The positions of sorted sets in each table's rows.
 _SETS: Final = {"accounts": (4, 6), "patients": (0, 1, 7, 8), "payments": (1, 2)}
 
@@ -206,56 +208,18 @@ def decode(data: bytes, events: Sequence[Event]) -> Ledger:
         SnapshotError: not a snapshot, one of another format, a damaged one, or ``events`` of
             another length.
     """
-    (
-        currency,
-        count,
-        next_seq,
-        accounts,
-        patients,
-        entries,
-        payments,
-        charges,
-        appointments,
-        adjusted,
-        adjustments,
-        transfers,
-        holders,
-        reversed_,
-        cancelled,
-        big,
-    ) = _body(data)
+    currency, count, next_seq, *tables, big = _body(data)
     if len(events) != count:
         raise SnapshotError(f"the snapshot stands for {count} events, not {len(events)}")
     if currency not in CURRENCIES:
         raise SnapshotError(f"a damaged snapshot: unknown currency {currency!r}")
-    tables = {"accounts": accounts, "patients": patients, "payments": payments}
+    named = dict(zip(_TABLES, tables, strict=True))
     try:
         for table, key, position in big:
-            row = list(tables[table][key])
+            row = list(named[table][key])
             row[position] = _sorted.from_sorted(row[position])
-            tables[table][key] = tuple(row)
-        state = State(
-            currency,
-            EventLog(base=events),
-            next_seq,
-            *map(
-                immutables.Map,
-                (
-                    accounts,
-                    patients,
-                    entries,
-                    payments,
-                    charges,
-                    appointments,
-                    adjusted,
-                    adjustments,
-                    transfers,
-                    holders,
-                    reversed_,
-                    cancelled,
-                ),
-            ),
-        )
+            named[table][key] = tuple(row)
+        state = State(currency, EventLog(base=events), next_seq, *map(immutables.Map, tables))
     except (KeyError, ValueError, IndexError, TypeError) as error:
         raise SnapshotError(f"a damaged snapshot: {type(error).__name__} {error}") from None
     return ledger_of(state)
