@@ -434,10 +434,15 @@ class QuickWriter(_Parts):
             notes=p.notes,
             patient_id=p.patient_id,
             provider=p.provider,
-            received_on=p.received_on,
+            received_on=_day(p.received_on),
             reference=p.reference,
             type=p.type.value,
         )
+
+
+def _day(day: datetime.date) -> datetime.date:
+    """A date as a line holds it: its day (a ``datetime``'s or a date subclass's too)."""
+    return day if type(day) is datetime.date else datetime.date(day.year, day.month, day.day)
 
 
 def _unset(value: str | None) -> str | UnsetType:
@@ -448,7 +453,7 @@ def _unset(value: str | None) -> str | UnsetType:
 _WRITERS: Final[dict[type, Callable[[QuickWriter, Any], _Shape]]] = {
     AppointmentAdded: lambda _, e: _AppointmentAdded(
         appointment=_Appointment(
-            date=e.appointment.date,
+            date=_day(e.appointment.date),
             id=e.appointment.id,
             patient_id=e.appointment.patient_id,
             provider=e.appointment.provider,
@@ -471,28 +476,28 @@ _WRITERS: Final[dict[type, Callable[[QuickWriter, Any], _Shape]]] = {
     UnallocatedApplied: lambda w, e: _UnallocatedApplied(
         applied=w.applications(e.applied),
         charge_id=_unset(e.charge_id),
-        on=e.on,
+        on=_day(e.on),
         patient_id=e.patient_id,
     ),
     EntriesCancelled: lambda w, e: _EntriesCancelled(
-        on=e.on, parts=w.parts(e.parts), patient_id=e.patient_id
+        on=_day(e.on), parts=w.parts(e.parts), patient_id=e.patient_id
     ),
     AllocationUnapplied: lambda w, e: _AllocationUnapplied(
         applied=w.applications(e.applied),
         appointment_id=e.appointment_id,
         charge_id=_unset(e.charge_id),
-        on=e.on,
+        on=_day(e.on),
         returned=w.returns(e.returned),
     ),
     CreditReleased: lambda w, e: _CreditReleased(
-        appointment_id=e.appointment_id, moves=w.moves(e.moves), on=e.on
+        appointment_id=e.appointment_id, moves=w.moves(e.moves), on=_day(e.on)
     ),
     ChargeAdjusted: lambda w, e: _ChargeAdjusted(
         adjustment=_Adjustment(
             amount=w.amount(e.adjustment),
             charge_id=e.adjustment.charge_id,
             id=e.adjustment.id,
-            on=e.adjustment.on,
+            on=_day(e.adjustment.on),
             reason=e.adjustment.reason,
             type=e.adjustment.type.value,
         ),
@@ -505,7 +510,7 @@ _WRITERS: Final[dict[type, Callable[[QuickWriter, Any], _Shape]]] = {
             amount=w.amount(e.transfer),
             from_patient_id=e.transfer.from_patient_id,
             id=e.transfer.id,
-            on=e.transfer.on,
+            on=_day(e.transfer.on),
             to_patient_id=e.transfer.to_patient_id,
         ),
     ),
@@ -513,12 +518,12 @@ _WRITERS: Final[dict[type, Callable[[QuickWriter, Any], _Shape]]] = {
         allocations=w.parts(e.allocations),
         applied=w.applications(e.applied),
         entries=w.parts(e.entries),
-        on=e.on,
+        on=_day(e.on),
         payment_id=e.payment_id,
         reason=e.reason,
     ),
     AppointmentCancelled: lambda _, e: _AppointmentCancelled(
-        appointment_id=e.appointment_id, on=e.on, reason=e.reason
+        appointment_id=e.appointment_id, on=_day(e.on), reason=e.reason
     ),
     LedgerOpened: lambda _, e: _LedgerOpened(currency=e.currency),
 }

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Final
 
 from patient_ledger import _sorted
 from patient_ledger._log import EventLog
@@ -759,14 +759,41 @@ def apply_event(ledger: Ledger, event: Event) -> Ledger:
     recorded journal is applied. ``ledger`` is left as it was, whatever happens.
 
     Raises:
-        InvalidInputError: ``event`` is not an event, or is a second ``LedgerOpened``.
+        InvalidInputError: ``event`` is not an event, is a second ``LedgerOpened``, or carries
+            a value in another currency than the ledger's.
     """
     state = state_of(ledger)
     if type(event) not in EVENT_TYPES or isinstance(event, LedgerOpened):
         raise InvalidInputError(
             f"apply_event takes an event other than LedgerOpened, got {type(event).__name__}"
         )
+    _check_currency(event, state.currency, len(state.log))
     return ledger_of(advance(state, event))
+
+
+#: The value object each kind of event carries (its amount is in the ledger's currency).
+_VALUES: Final = {
+    PaymentPosted: "payment",
+    RefundPosted: "payment",
+    ChargeAdded: "charge",
+    ChargeAdjusted: "adjustment",
+    CreditTransferred: "transfer",
+}
+
+
+def _check_currency(event: Event, currency: str, number: int) -> None:
+    """Refuse an event whose value object is in another currency than the ledger's: the journal
+    could not be read back (a command refuses such a value before it decides an event)."""
+    name = _VALUES.get(type(event))
+    if name is not None:
+        value = getattr(event, name)
+        code = value.amount.currency.code
+        if code != currency:
+            raise InvalidInputError(
+                f"journal item {number}: {type(event).__name__} of {value.id!r} is in {code}, "
+                f"not the ledger's {currency}",
+                index=number,
+            )
 
 
 def replay(events: Iterable[Event], *, onto: Ledger | None = None) -> Ledger:
@@ -779,8 +806,9 @@ def replay(events: Iterable[Event], *, onto: Ledger | None = None) -> Ledger:
 
     Raises:
         InvalidInputError: the journal is empty, does not start with ``LedgerOpened`` (or,
-            ``onto`` a ledger, holds one), holds something that is not an event, or an event
-            that does not apply to the ledger before it. Its ``index`` names the item.
+            ``onto`` a ledger, holds one), holds something that is not an event, an event
+            carrying a value in another currency than the ledger's, or an event that does not
+            apply to the ledger before it. Its ``index`` names the item.
     """
     changes: _Changes | None = None
     log: Any = None
@@ -803,6 +831,7 @@ def replay(events: Iterable[Event], *, onto: Ledger | None = None) -> Ledger:
             state = opened_state(event)  # type: ignore[arg-type] # checked just above
             changes, log, opened = _Changes(state), state.log, True
             continue
+        _check_currency(event, state.currency, number)
         batch.append(event)
         try:
             _APPLY[type(event)](changes, event)

@@ -33,15 +33,12 @@ from patient_ledger.apply import replay
 from patient_ledger.errors import InvalidInputError, JournalError
 from patient_ledger.events import (
     EVENT_TYPES,
-    AllocationUnapplied,
-    AppointmentCancelled,
     Event,
     LedgerOpened,
     Minor,
-    UnallocatedApplied,
 )
 from patient_ledger.invariants import Violation, check_invariants, check_loaded
-from patient_ledger.money import exponent, frozen_money, minor_of_text, minor_text
+from patient_ledger.money import frozen_money, minor_of_text
 from patient_ledger.snapshot import Events
 from patient_ledger.state import Ledger
 from patient_ledger.views import claims_feed, dashboard, patients
@@ -52,12 +49,6 @@ from patient_ledger.views import claims_feed, dashboard, patients
 #: before §10 are written back byte for byte.
 SCHEMA_VERSION = 2
 _VERSIONS = (1, 2)
-#: The event kinds and fields that came with version 2 (fields left out of a line when None).
-_V2_EVENTS = frozenset({AppointmentCancelled})
-_V2_FIELDS = {
-    UnallocatedApplied: ("charge_id",),
-    AllocationUnapplied: ("charge_id",),
-}
 GENESIS = "0" * 64
 _TYPES: dict[str, type[Event]] = {t.__name__: t for t in EVENT_TYPES}
 
@@ -80,15 +71,10 @@ def _digest(content: str) -> str:
 
 @functools.cache
 def _converter(currency: str) -> cattrs.Converter:
-    """(Un)structures events of a ledger in ``currency``; minor units become exact amounts."""
+    """Structures events of a ledger in ``currency`` from a line's JSON — the full reader, for
+    lines the quick one does not take, saying what is wrong with them; amounts become minor
+    units."""
     converter = cattrs.Converter()
-
-    def money_out(money: Money) -> dict[str, str]:
-        # A value object's amount: exact to its currency's minor unit (checked when it was
-        # made), so its fixed-point text is exact; -0 is written as 0.
-        code = money.currency.code
-        text = format(money.amount, f".{exponent(code)}f")
-        return {"amount": text if money.amount or text[0] != "-" else text[1:], "currency": code}
 
     def amount_in(value: Any) -> tuple[int, str]:
         if not isinstance(value, dict) or len(value) != 2:
@@ -110,11 +96,6 @@ def _converter(currency: str) -> cattrs.Converter:
     def money_in(value: Any, _: object) -> Money:
         return frozen_money(in_currency(value), currency)
 
-    places = exponent(currency)
-
-    def minor_out(minor: int) -> dict[str, str]:
-        return {"amount": minor_text(minor, places), "currency": currency}
-
     def minor_in(value: Any, _: object) -> Minor:
         return Minor(in_currency(value))
 
@@ -123,11 +104,8 @@ def _converter(currency: str) -> cattrs.Converter:
             raise TypeError(f"a date must be an ISO string, got {value!r}")
         return datetime.date.fromisoformat(value)
 
-    converter.register_unstructure_hook(Money, money_out)
     converter.register_structure_hook(Money, money_in)
-    converter.register_unstructure_hook(Minor, minor_out)
     converter.register_structure_hook(Minor, minor_in)
-    converter.register_unstructure_hook(datetime.date, datetime.date.isoformat)
     converter.register_structure_hook(datetime.date, date_in)
     return converter
 
@@ -255,19 +233,6 @@ def _content(seq: int, version: int, kind: str, event: str, prev: str) -> str:
     return f'{{"event":{event},"prev":"{prev}","seq":{seq},"type":"{kind}","v":{version}}}'
 
 
-def _unstructured(converter: cattrs.Converter, event: Event) -> tuple[int, dict[str, Any]]:
-    """An event as a line's ``event`` object, and the line's version: the fields version 2
-    added are left out while None, so a version-1 shape stays byte-identical."""
-    data: dict[str, Any] = converter.unstructure(event, unstructure_as=type(event))
-    for name in _V2_FIELDS.get(type(event), ()):
-        if data[name] is None:
-            del data[name]
-    payment = data.get("payment")
-    if isinstance(payment, dict) and payment["charge_id"] is None:
-        del payment["charge_id"]
-    return version_of(event), data
-
-
 def dumps(ledger: Ledger) -> str:
     """The ledger's journal as canonical, hash-chained JSON Lines (one event per line)."""
     return "".join(line + "\n" for _, line, _ in lines(ledger))
@@ -330,8 +295,17 @@ class _Reader:
     """Reads one line at a time; knows the ledger's currency once the first line opened it."""
 
     def __init__(self, currency: str | None) -> None:
-        self.converter = None if currency is None else _converter(currency)
-        self.quick = None if currency is None else QuickReader(currency)
+        self.full: tuple[cattrs.Converter, QuickWriter] | None = None
+        self.quick: QuickReader | None = None
+        if currency is not None:
+            self._open(currency)
+
+    def _open(self, currency: str) -> tuple[cattrs.Converter, QuickWriter]:
+        """Read lines of a ledger in ``currency``: quickly, or with the full reader (which
+        structures with cattrs and checks against what the writer writes)."""
+        self.quick = QuickReader(currency)
+        self.full = (_converter(currency), QuickWriter(currency))
+        return self.full
 
     def line(self, row: str, number: int, prev: str) -> tuple[Event, str]:
         """The line's event and hash, the line checked: its chain, its hash, its form."""
@@ -366,7 +340,7 @@ class _Reader:
         event_type = _TYPES.get(record["type"]) if isinstance(record["type"], str) else None
         if event_type is None:
             raise JournalError(f"unknown event type {record['type']!r}", line=number)
-        converter = self._converter(event_type, record["event"], number)
+        converter, writer = self._full(event_type, record["event"], number)
         try:
             event = converter.structure(record["event"], event_type)
         except (cattrs.BaseValidationError, ValueError, TypeError, InvalidOperation) as error:
@@ -378,11 +352,10 @@ class _Reader:
         # is its record's canonical text, and its event's text is what dumps makes of the
         # event it reads as (no extra keys, no "usd", no "10.0", no 1 for "1").
         at = content.rindex(',"prev":"')
-        version, data = _unstructured(converter, event)
         if (
             row != f'{content[:at]},"hash":"{claimed}"{content[at:]}'
-            or version != record["v"]
-            or _canonical(data) != content[len('{"event":') : at]
+            or version_of(event) != record["v"]
+            or writer.text(event) != content[len('{"event":') : at]
         ):
             raise JournalError(
                 "not in canonical form (keys, spacing, escapes or values differ from what "
@@ -397,7 +370,7 @@ class _Reader:
         :mod:`patient_ledger._shapes`); None sends it to the full reader."""
         try:
             record = LINE.decode(row)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeEncodeError):  # a lone surrogate: the full reader
             return None
         if record.seq != number - 1 or record.prev != prev:
             return None
@@ -411,18 +384,19 @@ class _Reader:
         built = quick.event(kind, text, version)
         return None if built is None else (built, claimed)
 
-    def _converter(self, event_type: type[Event], data: object, number: int) -> cattrs.Converter:
-        if self.converter is None:
+    def _full(
+        self, event_type: type[Event], data: object, number: int
+    ) -> tuple[cattrs.Converter, QuickWriter]:
+        if self.full is None:
             if event_type is not LedgerOpened:
                 raise JournalError("the first line must open the ledger", line=number)
             currency = data.get("currency") if isinstance(data, dict) else None
             if not isinstance(currency, str) or currency not in CURRENCIES:
                 raise JournalError(f"the ledger's currency {currency!r} is unknown", line=number)
-            self.converter = _converter(currency)
-            self.quick = QuickReader(currency)
-        elif event_type is LedgerOpened:
+            return self._open(currency)
+        if event_type is LedgerOpened:
             raise JournalError("the ledger is opened a second time", line=number)
-        return self.converter
+        return self.full
 
 
 def _reasons(error: BaseException) -> str:
