@@ -15,7 +15,6 @@ import codecs
 import csv
 import datetime
 import json
-import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from patient_ledger.apply import replay
 from patient_ledger.commands import post_payment, refund
 from patient_ledger.demo import SCENARIOS, run
 from patient_ledger.errors import CurrencyMismatchError, InvalidInputError, LedgerError
+from patient_ledger.imports import parse_date
 from patient_ledger.money import currency_code, parse_amount
 from patient_ledger.render import report_data, report_html, report_text
 from patient_ledger.state import Ledger
@@ -403,8 +403,6 @@ def _append_journal(path: Path, ledger: Ledger, start: int, read: _files.Signatu
 
 
 def _add_balances(commands: Any) -> None:
-    from patient_ledger.imports import parse_date  # noqa: PLC0415 - its own subcommand
-
     def day(text: str) -> datetime.date:
         try:
             return parse_date(text, "--on")
@@ -456,12 +454,10 @@ def _payment(row: list[str], currency: str) -> Payment:
     pid, patient, amount, received, method, kind, appointment = (cell.strip() for cell in row)
     value = parse_amount(amount, currency, f"payment {pid!r}: amount")
     try:
-        day = datetime.date.fromisoformat(received) if _ISO_DATE.fullmatch(received) else None
-    except ValueError:
-        day = None
-    if day is None:
+        day = parse_date(received, "received_on")
+    except InvalidInputError:
         msg = f"payment {pid!r}: received_on {received!r} is not a date (YYYY-MM-DD)"
-        raise InvalidInputError(msg)
+        raise InvalidInputError(msg) from None
     return Payment(
         pid,
         patient,
@@ -471,10 +467,6 @@ def _payment(row: list[str], currency: str) -> Payment:
         type=kind.upper() or "PAYMENT",
         appointment_id=appointment or None,
     )
-
-
-#: A date as the CSV import reads it: YYYY-MM-DD in ASCII digits (no 20250301, no 2025-W09-6).
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 
 
 class _Progress:
