@@ -208,7 +208,12 @@ def decode(data: bytes, events: Sequence[Event]) -> Ledger:
         SnapshotError: not a snapshot, one of another format, a damaged one, or ``events`` of
             another length.
     """
-    currency, count, next_seq, *tables, big = _body(data)
+    return _opened(_body(data), events)
+
+
+def _opened(body: Any, events: Sequence[Event]) -> Ledger:
+    """The ledger a decoded snapshot's body holds (its big sets made B-trees in place)."""
+    currency, count, next_seq, *tables, big = body
     if len(events) != count:
         raise SnapshotError(f"the snapshot stands for {count} events, not {len(events)}")
     if currency not in CURRENCIES:
@@ -232,6 +237,7 @@ def holds(data: bytes, ledger: Ledger) -> bool:
     Raises:
         SnapshotError: not a snapshot, one of another format, or a damaged one.
     """
-    decode(data, ledger.events)  # it opens
-    held, state = _body(data), _body(encode(ledger))
-    return bool(held[:-1] == state[:-1])
+    held = _body(data)
+    same = bool(held[:-1] == _body(encode(ledger))[:-1])
+    _opened(held, ledger.events)  # it opens (after the comparison: this changes its big sets)
+    return same
