@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any, Final
 
 import immutables
@@ -37,9 +38,6 @@ from patient_ledger._stored import (
 from patient_ledger.errors import SnapshotError
 from patient_ledger.events import Event
 from patient_ledger.state import Ledger, State, ledger_of, state_of
-from patient_ledger.values import (
-    Payment,
-)
 
 __all__ = ["FORMAT", "Events", "decode", "encode", "events_of", "holds"]
 
@@ -105,6 +103,12 @@ _BODY = msgspec.msgpack.Decoder(_Body)
 _TABLES: Final = State._fields[3:]
 #: The positions of sorted sets in each table's rows.
 _SETS: Final = {"accounts": (4, 6), "patients": (0, 1, 7, 8), "payments": (1, 2)}
+#: A value object's (or its record's) fields, in the order its record is written.
+_APPOINTMENT: Final = attrgetter(*StoredAppointment.__struct_fields__)
+_CHARGE: Final = attrgetter(*StoredCharge.__struct_fields__)
+_PAYMENT: Final = attrgetter(*StoredPayment.__struct_fields__)
+_ADJUSTMENT: Final = attrgetter(*StoredAdjustment.__struct_fields__)
+_TRANSFER: Final = attrgetter(*StoredTransfer.__struct_fields__)
 
 
 def encode(ledger: Ledger) -> bytes:
@@ -127,7 +131,7 @@ def encode(ledger: Ledger) -> bytes:
         return out
 
     payments = rows("payments", s.payments)
-    payments = {key: (_payment_fields(row[0]), *row[1:]) for key, row in payments.items()}
+    payments = {key: (_PAYMENT(row[0]), *row[1:]) for key, row in payments.items()}
     body = (
         s.currency,
         len(s.log),
@@ -136,42 +140,17 @@ def encode(ledger: Ledger) -> bytes:
         rows("patients", s.patients),
         dict(s.entries.items()),
         payments,
-        {
-            k: (c.id, c.appointment_id, c.minor_units, c.code, c.description)
-            for k, c in s.charges.items()
-        },
-        {k: (a.id, a.patient_id, a.date, a.provider) for k, a in s.appointments.items()},
+        {k: _CHARGE(c) for k, c in s.charges.items()},
+        {k: _APPOINTMENT(a) for k, a in s.appointments.items()},
         dict(s.adjusted.items()),
-        {
-            k: (a.id, a.charge_id, a.minor_units, a.on, a.type.value, a.reason)
-            for k, a in s.adjustments.items()
-        },
-        {
-            k: (t.id, t.from_patient_id, t.to_patient_id, t.minor_units, t.on)
-            for k, t in s.transfers.items()
-        },
+        {k: _ADJUSTMENT(a) for k, a in s.adjustments.items()},
+        {k: _TRANSFER(t) for k, t in s.transfers.items()},
         dict(s.holders.items()),
         dict(s.reversed.items()),
         dict(s.cancelled.items()),
         big,
     )
     return _ENCODER.encode((FORMAT, msgspec.Raw(_ENCODER.encode(body))))
-
-
-def _payment_fields(p: Payment) -> tuple[Any, ...]:
-    return (
-        p.id,
-        p.patient_id,
-        p.minor_units,
-        p.received_on,
-        p.method.value,
-        p.type.value,
-        p.appointment_id,
-        p.provider,
-        p.notes,
-        p.reference,
-        p.charge_id,
-    )
 
 
 def events_of(data: bytes) -> int:
