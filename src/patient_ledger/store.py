@@ -532,7 +532,9 @@ def _read_only(path: str, error: sqlite3.Error) -> sqlite3.Connection:
         raise StoreError(f"cannot open the store {path!r}: {error}") from None
     uri = Path(path).resolve().as_uri()
     for mode in ("mode=ro", "immutable=1"):
-        conn = sqlite3.connect(f"{uri}?{mode}", uri=True, isolation_level=None, timeout=60.0)
+        conn = sqlite3.connect(
+            f"{uri}?{mode}", uri=True, isolation_level=None, timeout=_BUSY_TIMEOUT
+        )
         try:
             conn.execute("SELECT count(*) FROM journal_heads").fetchall()
         except sqlite3.Error:
