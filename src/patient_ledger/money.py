@@ -114,8 +114,8 @@ MAX_AMOUNT_TEXT = 64
 _AMOUNT_TEXT = re.compile(r"-?([0-9]+)(?:\.([0-9]+))?", re.ASCII)
 
 
-def _shown(amount: Decimal) -> str:
-    """An amount for a message, cut short when it is huge (never expanded)."""
+def _shown(amount: Decimal | str) -> str:
+    """An amount (or its text) for a message, cut short when it is huge (never expanded)."""
     text = str(amount)
     return text if len(text) <= MAX_AMOUNT_TEXT else f"{text[:20]}…({len(text)} characters)"
 
@@ -138,7 +138,7 @@ def check_amount_text(text: str, code: str, what: str) -> None:
     """
     match = _AMOUNT_TEXT.fullmatch(text) if len(text) <= MAX_AMOUNT_TEXT else None
     if match is None:
-        shown = text if len(text) <= MAX_AMOUNT_TEXT else f"{text[:20]}…({len(text)} characters)"
+        shown = _shown(text)
         raise InvalidAmountError(
             f"{what} {shown!r} is not a decimal amount (ASCII digits, an optional '-' and "
             "decimal point)",
