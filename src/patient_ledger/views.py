@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import heapq
+from collections.abc import Iterable
 
 import attrs
 from moneyed import Money
@@ -280,24 +281,21 @@ def aging(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Aging:
     """The patient's balance due split by each appointment's age in days on ``on``."""
     state, patient = _lookup(ledger, patient_id)
     check_date(on, "on")
-    buckets = [0, 0, 0, 0]
-    for date, appointment_id in _sorted.iterate(patient.owing):  # those with a balance due
-        a = state.appointment(appointment_id)
-        days = (on - date).days
-        buckets[_age_bucket(days)] += a.due
-    code = state.currency
-    current, days_31_60, days_61_90, over_90 = (to_money(b, code) for b in buckets)
-    return Aging(
-        current=current,
-        days_31_60=days_31_60,
-        days_61_90=days_61_90,
-        over_90=over_90,
+    due = (  # the appointments with a balance due
+        ((on - date).days, state.appointment(appointment_id).due)
+        for date, appointment_id in _sorted.iterate(patient.owing)
     )
+    return _aged(due, state.currency)
 
 
-def _age_bucket(days: int) -> int:
-    """The aging column of an age in days: ≤ 30 (future included), 31–60, 61–90, over 90."""
-    return 0 if days <= 30 else 1 if days <= 60 else 2 if days <= 90 else 3
+def _aged(amounts: Iterable[tuple[int, int]], code: str) -> Aging:
+    """Minor units of ``code``, each with its age in days, added up by aging column: ≤ 30
+    (future included), 31–60, 61–90, over 90."""
+    buckets = [0, 0, 0, 0]
+    for days, minor in amounts:
+        buckets[0 if days <= 30 else 1 if days <= 60 else 2 if days <= 90 else 3] += minor
+    current, days_31_60, days_61_90, over_90 = (to_money(b, code) for b in buckets)
+    return Aging(current=current, days_31_60=days_31_60, days_61_90=days_61_90, over_90=over_90)
 
 
 def credit_aging(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Aging:
@@ -309,15 +307,13 @@ def credit_aging(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Aging
     Raises:
         UnknownIdError: the patient is not in the ledger.
     """
-    _lookup(ledger, patient_id)
+    state, _ = _lookup(ledger, patient_id)
     check_date(on, "on")
-    buckets = [0, 0, 0, 0]
-    for entry in unallocated_entries(ledger, patient_id):
-        days = (on - entry.received_on).days
-        buckets[_age_bucket(days)] += to_minor(entry.amount, "entry")
-    code = state_of(ledger).currency
-    current, days_31_60, days_61_90, over_90 = (to_money(b, code) for b in buckets)
-    return Aging(current=current, days_31_60=days_31_60, days_61_90=days_61_90, over_90=over_90)
+    credit = (
+        ((on - entry.received_on).days, to_minor(entry.amount, "entry"))
+        for entry in unallocated_entries(ledger, patient_id)
+    )
+    return _aged(credit, state.currency)
 
 
 @attrs.frozen(kw_only=True)
