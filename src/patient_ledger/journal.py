@@ -355,7 +355,7 @@ class _Reader:
         if (
             row != f'{content[:at]},"hash":"{claimed}"{content[at:]}'
             or version_of(event) != record["v"]
-            or writer.text(event) != content[len('{"event":') : at]
+            or writer.text(event) != content[_EVENT_AT:at]
         ):
             raise JournalError(
                 "not in canonical form (keys, spacing, escapes or values differ from what "
