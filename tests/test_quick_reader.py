@@ -258,3 +258,17 @@ def test_a_lone_surrogate_is_refused_alike_by_both_readers() -> None:
     ).splitlines()
     text = lines[0] + "\n" + lines[1].replace('"P1"', '"P\ud8001"') + "\n"
     assert _read(text, quick=True) == _read(text, quick=False)
+
+
+class _Id(str):
+    """A str subclass, as some callers' id types are."""
+
+    __slots__ = ()
+
+
+def test_ids_of_a_str_subclass_are_written_as_plain_text() -> None:
+    payment = pl.Payment(_Id("Y1"), "P1", Money("10.00", "USD"), datetime.date(2025, 1, 3))
+    ledger = pl.post_payment(pl.Ledger.empty("USD"), payment)
+    text = journal.dumps(ledger)
+    assert '"id":"Y1"' in text
+    assert journal.loads(text) == ledger

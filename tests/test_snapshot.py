@@ -217,3 +217,25 @@ def test_a_restored_ledger_leaves_the_collector_little_to_walk() -> None:
     kept = len(gc.get_objects()) - before
     assert kept < 0.75 * len(ledger.events), kept  # the maps' nodes: 0.5 per event here
     assert pl.dashboard(restored, "P3") == pl.dashboard(ledger, "P3")
+
+
+class _Day(datetime.date):
+    """A date subclass, as test clocks make them."""
+
+
+def test_a_date_subclass_is_snapshotted_as_its_day() -> None:
+    ledger = pl.post_payment(
+        pl.Ledger.empty("USD"), pl.Payment("P-1", "P1", Money("10.00", "USD"), _Day(2025, 1, 3))
+    )
+    restored = _restored(ledger)
+    assert restored == ledger
+    assert pl.payment_status(restored, "P-1").payment.received_on == D(2025, 1, 3)
+
+
+def test_sums_beyond_what_a_snapshot_holds_are_refused_as_a_snapshot_error() -> None:
+    most = Money("999999999999.999", "KWD")  # the maximum amount of a 3-decimal currency
+    ledger = pl.Ledger.empty("KWD")
+    for n in range(18_500):  # Total Paid past 2**64 minor units
+        ledger = pl.post_payment(ledger, pl.Payment(f"P{n}", "P1", most, D(2025, 1, 3)))
+    with pytest.raises(SnapshotError, match="cannot be snapshotted"):
+        snapshot.encode(ledger)

@@ -241,3 +241,23 @@ def _old_store(path: Path, ledger: pl.Ledger) -> None:
             "INSERT INTO journal_lines VALUES ('old', ?, ?)", [(s, line) for s, line, _ in rows]
         )
         conn.execute("INSERT INTO journal_heads VALUES ('old', ?, ?)", (len(rows), rows[-1][2]))
+
+
+def test_a_save_stands_when_its_snapshot_cannot_be_taken(
+    url: str,  # noqa: F811
+    name: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(_: pl.Ledger) -> bytes:
+        raise SnapshotError("the state cannot be snapshotted: int too big")
+
+    monkeypatch.setattr(snapshot, "encode", refuse)
+    store = open_store(url, snapshot_every=1)
+    ledger = pay(pl.Ledger.empty("USD"), "PAY1", "5.00")
+    assert store.save(name, ledger, expected_version=0) == len(ledger.events)
+    with pytest.raises(SnapshotError):
+        store.snapshot(name)
+    store.close()
+    again = open_store(url)
+    assert again.load(name) == ledger
+    again.close()

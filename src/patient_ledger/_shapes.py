@@ -48,7 +48,7 @@ from patient_ledger.money import (
     frozen_money,
     minor_text,
 )
-from patient_ledger.values import Adjustment, Appointment, Charge, Payment, Transfer
+from patient_ledger.values import Adjustment, Appointment, Charge, Payment, Transfer, plain
 
 __all__ = ["LINE", "QuickReader", "QuickWriter", "version_of"]
 
@@ -210,7 +210,7 @@ class _NotAsWrittenError(Exception):
     """Something ``dumps`` would write otherwise: the full reader decides."""
 
 
-_ENCODER: Final = msgspec.json.Encoder()
+_ENCODER: Final = msgspec.json.Encoder(enc_hook=plain)
 _WHOLE_DIGITS: Final = len(str(MAX_MAJOR_UNITS))
 
 

@@ -38,6 +38,7 @@ from patient_ledger._stored import (
 from patient_ledger.errors import SnapshotError
 from patient_ledger.events import Event
 from patient_ledger.state import Ledger, State, ledger_of, state_of
+from patient_ledger.values import plain
 
 __all__ = ["FORMAT", "Events", "decode", "encode", "events_of", "holds"]
 
@@ -96,7 +97,7 @@ _Body = tuple[
     dict[str, _Date],  # cancelled
     tuple[_Big, ...],
 ]
-_ENCODER = msgspec.msgpack.Encoder()
+_ENCODER = msgspec.msgpack.Encoder(enc_hook=plain)
 _HEADER = msgspec.msgpack.Decoder(tuple[str, msgspec.Raw])
 _BODY = msgspec.msgpack.Decoder(_Body)
 #: The state's tables, in the order a snapshot holds them (after currency, log and counter).
@@ -150,7 +151,10 @@ def encode(ledger: Ledger) -> bytes:
         dict(s.cancelled.items()),
         big,
     )
-    return _ENCODER.encode((FORMAT, msgspec.Raw(_ENCODER.encode(body))))
+    try:
+        return _ENCODER.encode((FORMAT, msgspec.Raw(_ENCODER.encode(body))))
+    except OverflowError as error:  # sums beyond 2**64 minor units (a 3-decimal currency's)
+        raise SnapshotError(f"the state cannot be snapshotted: {error}") from None
 
 
 def events_of(data: bytes) -> int:

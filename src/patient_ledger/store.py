@@ -178,7 +178,7 @@ class _SqlStore:
                 ignored = True
         ledger = journal.loads(_joined(texts), head=head)
         if ignored and not self.read_only:
-            with contextlib.suppress(*self._database_errors):  # busy: the next load will
+            with contextlib.suppress(SnapshotError, *self._database_errors):  # busy: next load
                 self._keep_snapshot(name, ledger, head, wait=False)
         return ledger
 
@@ -202,7 +202,8 @@ class _SqlStore:
         :attr:`snapshot_every` events by themselves.
 
         Raises:
-            UnknownIdError: nothing is saved under ``name``; StoreError: a read-only store.
+            UnknownIdError: nothing is saved under ``name``; StoreError: a read-only store;
+            SnapshotError: its state cannot be snapshotted (sums beyond 2**64 minor units).
         """
         if self.read_only:
             raise StoreError(f"the store is open read-only: cannot snapshot {name!r}", id=name)
@@ -294,8 +295,12 @@ class _SqlStore:
 
     def _write_snapshot(self, name: str, ledger: Ledger, chain: str) -> None:
         """Store a snapshot of ``ledger`` (whose chain ends at ``chain``) and drop all but the
-        newest kept ones (inside the caller's transaction)."""
-        events = len(ledger.events)
+        newest kept ones (inside the caller's transaction).
+
+        Raises:
+            SnapshotError: the state cannot be snapshotted (nothing is written).
+        """
+        events, data = len(ledger.events), zlib.compress(snapshot.encode(ledger), 1)
         self._execute(
             self._sql("DELETE FROM journal_snapshots WHERE name = ? AND events = ?"),
             (name, events),
@@ -305,7 +310,7 @@ class _SqlStore:
                 "INSERT INTO journal_snapshots (name, events, hash, format, data)"
                 " VALUES (?, ?, ?, ?, ?)"
             ),
-            (name, events, chain, snapshot.FORMAT, zlib.compress(snapshot.encode(ledger), 1)),
+            (name, events, chain, snapshot.FORMAT, data),
         )
         kept = self._execute(
             self._sql("SELECT events FROM journal_snapshots WHERE name = ? ORDER BY events DESC"),
@@ -386,7 +391,10 @@ class _SqlStore:
             self._insert_rows(name, ((seq, line_hash, body) for seq, line_hash, body, _ in new))
             self._set_head(name, total, new[-1][3], exists=expected_version > 0)
             if self.snapshot_every and total - self._newest_snapshot(name) >= self.snapshot_every:
-                self._write_snapshot(name, ledger, new[-1][3])
+                # A snapshot only speeds up opening: one that cannot be taken (sums beyond
+                # what it can hold) leaves the save as it is, and loads replay from the last.
+                with contextlib.suppress(SnapshotError):
+                    self._write_snapshot(name, ledger, new[-1][3])
         self._known[name] = (ledger, new[-1][3])
         return total
 

@@ -127,6 +127,16 @@ def check_text(value: str, what: str) -> None:
             ) from None
 
 
+def plain(value: object) -> object:
+    """A caller's str or date of a subclass (a test clock's date, say), as the plain value an
+    encoder writes (msgspec's ``enc_hook``: the journal and snapshots)."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+        return datetime.date(value.year, value.month, value.day)
+    raise NotImplementedError(f"cannot encode {type(value).__name__}")
+
+
 def check_id(value: object, what: str) -> str:
     """Return ``value`` if it is a non-blank str, else raise :class:`InvalidInputError`.
 
