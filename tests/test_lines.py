@@ -1675,3 +1675,61 @@ def test_freed_parts_move_newest_first_even_when_a_payment_straddles_the_bucket(
     }
     assert allocs(ledger, "Q") == {("P1", "A1", "C3", "1.00"), ("P1", "A1", None, "4.00")}
     check(ledger)
+
+
+# ----------------------------------------------------------------------------- cost per line
+
+
+def _traced_lines(action: Any) -> int:
+    """How many Python lines ``action()`` executes: a count, not a time, so it does not depend
+    on the machine or on what else runs on it."""
+    import sys
+
+    count = 0
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal count
+        if event == "line":
+            count += 1
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        action()
+    finally:
+        sys.settrace(None)
+    return count
+
+
+def _visit_with_lines(n: int, paid: int) -> pl.Ledger:
+    """One visit with ``n`` lines of 10.00, the first ``paid`` of them paid by one payment each,
+    and a last line named ``NAMED``."""
+    ledger = appt(new(), "A1")
+    for i in range(n - 1):
+        ledger = chg(ledger, f"C{i}", "A1", "10.00")
+    ledger = chg(ledger, "NAMED", "A1", "10.00")
+    for i in range(paid):
+        ledger = pay(ledger, f"PAY{i}", "10.00", "A1")
+    return ledger
+
+
+@pytest.mark.parametrize("charge_id", [None, "NAMED"])
+def test_a_payment_costs_the_lines_it_pays_not_every_line_of_the_visit(
+    charge_id: str | None,
+) -> None:
+    # A hostile export put 5,000 lines and 5,000 payments on one visit: each payment walked
+    # and copied every line (15 s). A payment now visits only the lines it pays: its cost, in
+    # executed Python lines, does not grow with the lines already paid before it.
+    def last_payment(ledger: pl.Ledger) -> Any:
+        return lambda: pl.post_payment(ledger, payment("LAST", "10.00", "A1", charge_id=charge_id))
+
+    small = _visit_with_lines(40, 30)
+    big = _visit_with_lines(800, 790)
+    cost_small = _traced_lines(last_payment(small))
+    cost_big = _traced_lines(last_payment(big))
+    assert cost_big <= cost_small + 40, (cost_small, cost_big)
+    after = pl.post_payment(big, payment("LAST", "10.00", "A1", charge_id=charge_id))
+    first_unpaid = "NAMED" if charge_id else "C790"
+    paid_by_line = {line.charge_id: line.paid for line in pl.line_items(after, "A1")}
+    assert paid_by_line[first_unpaid] == usd("10.00")
+    check(after)

@@ -46,22 +46,21 @@ from patient_ledger.state import (
     LINES,
     NEW_PATIENT,
     OPEN,
+    OWING,
     AccountRow,
     EntryKey,
     EntryRow,
     Ledger,
-    Line,
     PatientRow,
     PaymentRow,
     State,
-    flat_lines,
     ledger_of,
-    line_index,
+    line_changed,
     line_of,
-    lines_of,
     opened_state,
-    split_lines,
+    place,
     state_of,
+    with_new_line,
 )
 from patient_ledger.values import Appointment, Charge
 
@@ -71,30 +70,6 @@ _new_state = tuple.__new__
 #: Beyond every allocation number: ``(appointment_id, _LAST)`` bounds an appointment's
 #: placements in a payment's sorted set from above.
 _LAST = float("inf")
-
-
-def _place(
-    lines: list[Line], amount: int, first: str | None
-) -> tuple[list[Line], list[tuple[str, int]]]:
-    """Place ``amount`` on an appointment's lines (a list of the caller's own, updated in
-    place): the line ``first`` (when named), then the others in line order, each up to its
-    balance due (SPEC §10). Return the lines and the parts ``(charge_id, amount)`` in the order
-    placed. The caller never places more than the lines' balance due."""
-    order = range(len(lines))
-    if first is not None:
-        named = line_index(lines, first)
-        order = [named, *(i for i in order if i != named)]  # type: ignore[assignment]
-    parts = []
-    for i in order:
-        if not amount:
-            break
-        charge_id, responsibility, allocated = lines[i]
-        take = min(amount, responsibility - allocated)
-        if take > 0:
-            lines[i] = (charge_id, responsibility, allocated + take)
-            parts.append((charge_id, take))
-            amount -= take
-    return lines, parts
 
 
 class _Changes:
@@ -327,6 +302,7 @@ class _Changes:
             # Its number in the order added: the state's appointments, then this writer's.
             len(self.state.accounts) + len(self.appointments) - 1,
             (),
+            _sorted.EMPTY,
         )
         pid = appointment.patient_id
         row = self.patient_or_new(pid)
@@ -367,15 +343,16 @@ class _Changes:
         """Place ``amount`` of a payment on the appointment's lines: the line ``first`` (if
         named), then the others in line order, each up to its balance due."""
         account = self.account_money(appointment_id, 0, amount)
-        lines, parts = _place(lines_of(account), amount, first)
-        self._record(appointment_id, payment_id, account, lines, parts)
+        lines, owing, parts = place(account[LINES], account[OWING], amount, first)
+        self._record(appointment_id, payment_id, account, lines, owing, parts)
 
-    def _record(
+    def _record(  # noqa: PLR0917 - a placement: where, whose, and what it changed
         self,
         appointment_id: str,
         payment_id: str,
         account: AccountRow,
-        lines: list[Line],
+        lines: tuple[Any, ...],
+        owing: _sorted.Keys,
         parts: list[tuple[str, int]],
     ) -> None:
         """Record the parts of one placement, in the order placed: each is the newest
@@ -394,7 +371,8 @@ class _Changes:
             allocations,
             number,
             *current[6:9],
-            flat_lines(lines),
+            lines,
+            owing,
         )
 
     def deallocate(
@@ -412,7 +390,7 @@ class _Changes:
         self.account_money(appointment_id, 0, -amount)
         account = self.accounts[appointment_id]
         allocations = account[4]
-        lines = lines_of(account)
+        lines, owing = account[LINES], account[OWING]
         payment, placed, held_ids, count = self.payment(payment_id)
         left = amount
         # The payment's parts on this appointment, newest first (their allocation numbers grow);
@@ -433,14 +411,14 @@ class _Changes:
                     allocations = _add(allocations, (number, payment_id, part - take, charge_id))
                     placed = _add(placed, (where, number, part - take, charge_id, order))
                 here[i] = (where, number, part - take, charge_id, order)
-                j = line_index(lines, charge_id)
-                lines[j] = (charge_id, lines[j][1], lines[j][2] - take)
+                lines, owing = line_changed(lines, owing, charge_id, 0, -take)
         self.payments[payment_id] = (payment, placed, held_ids, count)
         self.accounts[appointment_id] = (
             *account[:4],
             allocations,
             *account[5:9],
-            flat_lines(lines),
+            lines,
+            owing,
         )
 
     def rebalance(self, appointment_id: str, charge_id: str) -> None:
@@ -520,14 +498,14 @@ def _payment_posted(c: _Changes, event: PaymentPosted) -> None:
             a_available,
             added,
             lines,
+            lines_owing,
         ) = c.account(appointment_id)
         if allocated:
             a_allocated += allocated
             allocated_sum += allocated
             if a_allocated == a_charged:  # its balance due is paid: no longer owing
                 owing = _remove(owing, (date, appointment_id))
-            placed_lines, parts = _place(split_lines(lines), allocated, p.charge_id)
-            lines = flat_lines(placed_lines)
+            lines, lines_owing, parts = place(lines, lines_owing, allocated, p.charge_id)
             for charge_id, part in parts:
                 allocations = _add(allocations, (number, p.id, part, charge_id))
                 placed = _add(
@@ -560,6 +538,7 @@ def _payment_posted(c: _Changes, event: PaymentPosted) -> None:
             a_available,
             added,
             lines,
+            lines_owing,
         )
     c.patients[patient_id] = (
         apps,
@@ -578,11 +557,11 @@ def _payment_posted(c: _Changes, event: PaymentPosted) -> None:
 def _charge_added(c: _Changes, event: ChargeAdded) -> None:
     charge = event.charge
     c.charges[charge.id] = charge
-    account = c.account_money(charge.appointment_id, charge.minor_units, 0)
+    c.account_money(charge.appointment_id, charge.minor_units, 0)
     current = c.accounts[charge.appointment_id]
     c.accounts[charge.appointment_id] = (
         *current[:LINES],
-        (*account[LINES], charge.id, charge.minor_units, 0),
+        *with_new_line(current[LINES], current[OWING], charge.id, charge.minor_units),
     )
     c.apply_held(event.applied)
 
@@ -626,10 +605,10 @@ def _charge_adjusted(c: _Changes, event: ChargeAdjusted) -> None:
     c.adjusted = c.adjusted.set(charge.id, before + adjustment.minor_units)
     c.account_money(appointment_id, adjustment.minor_units, 0)
     current = c.accounts[appointment_id]
-    lines = lines_of(current)
-    j = line_index(lines, charge.id)
-    lines[j] = (charge.id, lines[j][1] + adjustment.minor_units, lines[j][2])
-    c.accounts[appointment_id] = (*current[:LINES], flat_lines(lines))
+    c.accounts[appointment_id] = (
+        *current[:LINES],
+        *line_changed(current[LINES], current[OWING], charge.id, adjustment.minor_units, 0),
+    )
     c.adjustments = c.adjustments.set(adjustment.id, adjustment)
     freed = _freed(c.accounts[appointment_id], charge.id)
     returned = [(payment_id, amount) for payment_id, amount, _ in event.returned]

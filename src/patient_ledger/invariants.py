@@ -31,7 +31,16 @@ from patient_ledger.events import (
     RefundPosted,
 )
 from patient_ledger.money import to_minor
-from patient_ledger.state import AVAILABLE, OPEN, REMAINING, Ledger, State, lines_of, state_of
+from patient_ledger.state import (
+    AVAILABLE,
+    OPEN,
+    REMAINING,
+    Ledger,
+    State,
+    lines_of,
+    owing_of,
+    state_of,
+)
 from patient_ledger.views import (
     claims_feed,
     dashboard,
@@ -234,7 +243,8 @@ def _check_records(state: State) -> list[Violation]:
     ``cancel_offsetting`` — and is zero once reversed; each appointment's allocations add up to
     what is allocated to it, as each payment's placements say; each bucket's available amount is
     the sum of exactly its open entries, oldest first; each patient's running sums and indexes
-    (appointments, appointments owing, open negative entries) are what its rows say. Rows are
+    (appointments, appointments owing, open negative entries) and each appointment's lines with a
+    balance due are what its rows say. Rows are
     read as the tuples they are (state.py): this runs on every journal loaded.
     """
     found: list[Violation] = []
@@ -244,7 +254,7 @@ def _check_records(state: State) -> list[Violation]:
     appointments: dict[str, set[tuple[Any, str]]] = defaultdict(set)
     owing: dict[str, set[tuple[Any, str]]] = defaultdict(set)
     for appointment_id, account in state.accounts.items():
-        pid, day, charged, allocated, allocations, _, _, available, _, flat = account
+        pid, day, charged, allocated, allocations, _, _, available, _, chunks, lines_owing = account
         where = f"appointment {appointment_id}"
         parts = list(_sorted.iterate(allocations))
         if sum(part for _, _, part, _ in parts) != allocated or allocated > charged:
@@ -260,8 +270,9 @@ def _check_records(state: State) -> list[Violation]:
         if (
             any(on_line[c] != allocated for c, _, allocated in lines)
             or any(state.charge_amount(c) != responsibility for c, responsibility, _ in lines)
-            or sum(flat[1::3]) != charged
-            or set(on_line) - set(flat[::3])
+            or sum(responsibility for _, responsibility, _ in lines) != charged
+            or set(on_line) - {c for c, _, _ in lines}
+            or list(_sorted.iterate(lines_owing)) != list(_sorted.iterate(owing_of(chunks)))
         ):
             found.append(Violation(8, pid, f"{where}: its lines disagree with its allocations"))
         totals = sums[pid]

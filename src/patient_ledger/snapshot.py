@@ -43,7 +43,7 @@ from patient_ledger.values import plain
 __all__ = ["FORMAT", "Events", "decode", "encode", "events_of", "holds"]
 
 #: The format of the rows a snapshot holds: a snapshot of any other format is never decoded.
-FORMAT: Final = "patient_ledger/state/1"
+FORMAT: Final = "patient_ledger/state/2"
 
 _Date = datetime.date
 _Opt = str | None
@@ -62,7 +62,8 @@ _Account = tuple[
     tuple[_EntryKey, ...],
     int,
     int,
-    tuple[str | int, ...],
+    tuple[tuple[str | int, ...], ...],
+    tuple[int, ...],
 ]
 _Patient = tuple[
     tuple[_DayKey, ...],
@@ -103,7 +104,7 @@ _BODY = msgspec.msgpack.Decoder(_Body)
 #: The state's tables, in the order a snapshot holds them (after currency, log and counter).
 _TABLES: Final = State._fields[3:]
 #: The positions of sorted sets in each table's rows.
-_SETS: Final = {"accounts": (4, 6), "patients": (0, 1, 7, 8), "payments": (1, 2)}
+_SETS: Final = {"accounts": (4, 6, 10), "patients": (0, 1, 7, 8), "payments": (1, 2)}
 #: A value object's (or its record's) fields, in the order its record is written.
 _APPOINTMENT: Final = attrgetter(*StoredAppointment.__struct_fields__)
 _CHARGE: Final = attrgetter(*StoredCharge.__struct_fields__)

@@ -138,10 +138,20 @@ REMAINING: Final = 5
 #: An appointment's money: patient_id, date, charged, allocated, allocations (sorted set of
 #: :data:`AllocationKey`), the next allocation number, its bucket's open positive keys,
 #: available, its number in the order appointments were added (events list them in that
-#: order), and its lines in line order, flat: ``(charge_id, responsibility, allocated, ...)``
-#: (one tuple for all of them: a line costs three slots, not a tuple of its own).
+#: order), its :data:`Lines` in line order, and the positions of its lines with a balance due
+#: (a sorted set: money placed in line order finds them without walking the paid ones).
 AccountRow = tuple[
-    str, datetime.date, int, int, _sorted.Keys, int, _sorted.Keys, int, int, tuple[Any, ...]
+    str,
+    datetime.date,
+    int,
+    int,
+    _sorted.Keys,
+    int,
+    _sorted.Keys,
+    int,
+    int,
+    "Lines",
+    _sorted.Keys,
 ]
 #: Positions in an :data:`AccountRow`.
 OWNER: Final = 0
@@ -151,6 +161,7 @@ OPEN: Final = 6
 AVAILABLE: Final = 7
 ADDED: Final = 8
 LINES: Final = 9
+OWING: Final = 10
 #: A patient: the fields of :class:`PatientState`, in order.
 PatientRow = tuple[_sorted.Keys, _sorted.Keys, int, int, int, int, int, _sorted.Keys, _sorted.Keys]
 #: Positions in a :data:`PatientRow`.
@@ -174,33 +185,118 @@ Placement = tuple[str, int, int, str, int]
 PaymentRow = tuple[Payment | StoredPayment, _sorted.Keys, _sorted.Keys, int]
 
 
+#: The most lines in one chunk of an appointment's lines: setting a line copies its chunk and
+#: the tuple of chunks, never all the lines.
+_CHUNK: Final = 64
+#: An appointment's lines: a tuple of chunks, each holding up to :data:`_CHUNK` lines flat,
+#: ``(charge_id, responsibility, allocated, charge_id, ...)`` (a line costs three slots, not a
+#: tuple of its own).
+Lines = tuple[tuple[Any, ...], ...]
+
+
 def lines_of(account: AccountRow) -> list[Line]:
     """An appointment's lines, in line order."""
-    return split_lines(account[LINES])
+    return [chunk[i : i + 3] for chunk in account[LINES] for i in range(0, len(chunk), 3)]
 
 
-def line_index(lines: list[Line] | tuple[Line, ...], charge_id: str) -> int:
-    """Where the line of ``charge_id`` is among an appointment's lines (KeyError if none)."""
-    for i, line in enumerate(lines):
-        if line[0] == charge_id:
-            return i
+def line_position(lines: Lines, charge_id: str) -> int:
+    """Where the line of ``charge_id`` is among an appointment's ``lines`` (KeyError if none).
+    Found at C speed: an id (a str) can only equal a line's first slot."""
+    for n, chunk in enumerate(lines):
+        if charge_id in chunk:
+            return n * _CHUNK + chunk.index(charge_id) // 3
     raise KeyError(charge_id)
+
+
+def _line_at(lines: Lines, position: int) -> Line:
+    n, k = divmod(position, _CHUNK)
+    line: Line = lines[n][3 * k : 3 * k + 3]
+    return line
 
 
 def line_of(account: AccountRow, charge_id: str) -> Line:
     """The line of ``charge_id`` among an appointment's lines (KeyError if none)."""
-    lines = lines_of(account)
-    return lines[line_index(lines, charge_id)]
+    lines = account[LINES]
+    return _line_at(lines, line_position(lines, charge_id))
 
 
-def split_lines(flat: tuple[Any, ...]) -> list[Line]:
-    """Lines held flat, one tuple each."""
-    return [flat[i : i + 3] for i in range(0, len(flat), 3)]
+def with_line(
+    lines: Lines, owing: _sorted.Keys, position: int, responsibility: int, allocated: int
+) -> tuple[Lines, _sorted.Keys]:
+    """Lines and owing positions with the line at ``position`` set to ``responsibility`` and
+    ``allocated`` (its chunk copied, the others shared; the owing set changed only when the
+    line starts or stops having a balance due)."""
+    n, k = divmod(position, _CHUNK)
+    chunk = lines[n]
+    i = 3 * k
+    was_owing = chunk[i + 1] > chunk[i + 2]
+    chunk = chunk[: i + 1] + (responsibility, allocated) + chunk[i + 3 :]
+    lines = lines[:n] + (chunk,) + lines[n + 1 :]
+    if was_owing != (responsibility > allocated):
+        owing = _sorted.remove(owing, position) if was_owing else _sorted.add(owing, position)
+    return lines, owing
 
 
-def flat_lines(lines: Iterable[Line]) -> tuple[Any, ...]:
-    """Lines as an :data:`AccountRow` holds them."""
-    return tuple(chain.from_iterable(lines))
+def line_changed(
+    lines: Lines, owing: _sorted.Keys, charge_id: str, responsibility: int, allocated: int
+) -> tuple[Lines, _sorted.Keys]:
+    """Lines and owing positions with the line of ``charge_id`` changed by these amounts
+    (KeyError if there is no such line)."""
+    position = line_position(lines, charge_id)
+    _, was_responsible, was_allocated = _line_at(lines, position)
+    return with_line(
+        lines, owing, position, was_responsible + responsibility, was_allocated + allocated
+    )
+
+
+def with_new_line(
+    lines: Lines, owing: _sorted.Keys, charge_id: str, responsibility: int
+) -> tuple[Lines, _sorted.Keys]:
+    """Lines and owing positions with a new line, last in line order, nothing allocated."""
+    line = (charge_id, responsibility, 0)
+    if lines and len(lines[-1]) < 3 * _CHUNK:
+        position = (len(lines) - 1) * _CHUNK + len(lines[-1]) // 3
+        lines = lines[:-1] + (lines[-1] + line,)
+    else:
+        position = len(lines) * _CHUNK
+        lines += (line,)
+    return lines, _sorted.add(owing, position) if responsibility > 0 else owing
+
+
+def place(
+    lines: Lines, owing: _sorted.Keys, amount: int, first: str | None
+) -> tuple[Lines, _sorted.Keys, list[tuple[str, int]]]:
+    """Place ``amount`` on an appointment's lines: the line ``first`` (when named), then the
+    others with a balance due in line order, each up to its balance due (SPEC §10). Return the
+    lines, the owing positions and the parts ``(charge_id, amount)`` in the order placed. Only
+    the lines that take money are visited. The caller never places more than the lines'
+    balance due."""
+    parts = []
+    order: Iterable[int] = _sorted.iterate(owing)
+    if first is not None:
+        order = chain((line_position(lines, first),), order)
+    for position in order:
+        if not amount:
+            break
+        charge_id, responsibility, allocated = _line_at(lines, position)
+        take = min(amount, responsibility - allocated)
+        if take > 0:
+            lines, owing = with_line(lines, owing, position, responsibility, allocated + take)
+            parts.append((charge_id, take))
+            amount -= take
+    return lines, owing, parts
+
+
+def owing_of(lines: Lines) -> _sorted.Keys:
+    """The positions of the lines with a balance due: what an account's owing set must be."""
+    return _sorted.from_sorted(
+        tuple(
+            n * _CHUNK + i // 3
+            for n, chunk in enumerate(lines)
+            for i in range(0, len(chunk), 3)
+            if chunk[i + 1] > chunk[i + 2]
+        )
+    )
 
 
 class State(NamedTuple):
