@@ -15,7 +15,7 @@ appointment whose bucket holds money has no balance due; every amount is exact.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import takewhile
 
 import attrs
@@ -177,9 +177,21 @@ def _appointment(state: State, appointment_id: object) -> AppointmentState:
     return state.appointment(appointment_id)  # type: ignore[arg-type] # checked just above
 
 
-def _draw(state: State, keys: _sorted.Keys, amount: int) -> Iterator[EntryPart]:
+#: No entry taken from yet.
+_NOTHING_TAKEN: Mapping[str, int] = {}
+
+
+def _due(state: State, appointment_id: str) -> int:
+    """The appointment's balance due."""
+    account = state.accounts[appointment_id]
+    return account[CHARGED] - account[ALLOCATED]
+
+
+def _draw(
+    state: State, keys: _sorted.Keys, amount: int, taken: Mapping[str, int] = _NOTHING_TAKEN
+) -> Iterator[EntryPart]:
     """Parts of a bucket's open positive entries (its ``keys``, oldest first) adding up to
-    ``amount``.
+    ``amount`` — with ``taken`` (entry id → amount) already taken from them by the same event.
 
     Callers never ask for more than the bucket's available amount, which is at most the sum
     of its positive entries, so the draw always completes.
@@ -188,7 +200,7 @@ def _draw(state: State, keys: _sorted.Keys, amount: int) -> Iterator[EntryPart]:
     for _, _, entry_id in _sorted.iterate(keys):
         if amount <= 0:
             return
-        remaining = entries[entry_id][REMAINING]
+        remaining = entries[entry_id][REMAINING] - taken.get(entry_id, 0)
         if remaining > 0:
             take = min(remaining, amount)
             amount -= take
@@ -204,20 +216,30 @@ def _applications(
 
 
 def _auto_applied(
-    state: State, appointment_id: str, due: int | None = None
+    state: State,
+    appointment_id: str,
+    due: int | None = None,
+    taken: Mapping[str, int] = _NOTHING_TAKEN,
 ) -> tuple[Application, ...]:
     """What auto-apply takes from the appointment's own bucket for its balance due (invariant
     5): oldest entries first, until the balance due or the bucket's available amount is zero.
 
-    ``due`` is the balance due the command leaves (the appointment's current one if None): a
-    command that only changes charges or allocations, not the bucket, decides auto-apply
-    without applying its event twice.
+    ``due`` is the balance due the command leaves (the appointment's current one if None), and
+    ``taken`` what it takes from the bucket's entries (entry id → amount): a command decides
+    auto-apply on the state it reads, never by applying its event to see.
     """
     account = state.accounts[appointment_id]
-    amount = min(account[AVAILABLE], account[CHARGED] - account[ALLOCATED] if due is None else due)
+    available = account[AVAILABLE]
+    for entry_id, amount in taken.items():
+        if state.entries[entry_id][APPOINTMENT] == appointment_id:
+            available -= amount
+    amount = min(available, account[CHARGED] - account[ALLOCATED] if due is None else due)
     if amount <= 0:
         return ()
-    return _applications(state, account[OPEN], amount, appointment_id)
+    return tuple(
+        (entry_id, appointment_id, take)
+        for entry_id, take in _draw(state, account[OPEN], amount, taken)
+    )
 
 
 def _check_payment(state: State, payment: object, refund: bool) -> Payment:
@@ -839,15 +861,25 @@ def reverse_payment(
         on=on,
         reason=reason,
     )
-    after = advance(state, event)
+    # Decided on the state read: the balances the allocations taken back reopen, and the
+    # buckets less the entries closed.
+    reopened: dict[str, int] = {}
+    for appointment_id, part in allocations:
+        reopened[appointment_id] = reopened.get(appointment_id, 0) + part
+    taken = dict(entries)
     applied = tuple(
         part
         for appointment_id in _touched(state, event)
-        for part in _auto_applied(after, appointment_id)
+        for part in _auto_applied(
+            state,
+            appointment_id,
+            _due(state, appointment_id) + reopened.get(appointment_id, 0),
+            taken,
+        )
     )
-    if not applied:
-        return ledger_of(after)
-    return ledger_of(advance(state, attrs.evolve(event, applied=applied)))
+    if applied:
+        event = attrs.evolve(event, applied=applied)
+    return ledger_of(advance(state, event))
 
 
 def _touched(state: State, event: PaymentReversed) -> list[str]:
