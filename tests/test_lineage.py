@@ -75,7 +75,9 @@ def test_an_event_that_fails_to_apply_changes_nothing() -> None:
     broken = UnallocatedApplied(
         patient_id="P1", applied=(("E1", "A1", 1000), ("E1", "A9", 1000)), on=D(2025, 2, 1)
     )
-    with pytest.raises(KeyError):
+    with pytest.raises(
+        pl.InvalidInputError, match="UnallocatedApplied does not fit the ledger before it"
+    ):
         pl.apply_event(ledger, broken)
     assert picture(ledger) == before
     assert pl.replay(ledger.events) == ledger

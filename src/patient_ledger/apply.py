@@ -40,9 +40,13 @@ from patient_ledger.events import (
     Return,
     UnallocatedApplied,
 )
+from patient_ledger.money import exponent, minor_text
 from patient_ledger.state import (
     ADDED,
+    ALLOCATED,
     AVAILABLE,
+    CHARGED,
+    GENERAL_AVAILABLE,
     LINES,
     NEW_PATIENT,
     OPEN,
@@ -51,6 +55,7 @@ from patient_ledger.state import (
     EntryKey,
     EntryRow,
     Ledger,
+    Lines,
     PatientRow,
     PaymentRow,
     State,
@@ -70,6 +75,82 @@ _new_state = tuple.__new__
 #: Beyond every allocation number: ``(appointment_id, _LAST)`` bounds an appointment's
 #: placements in a payment's sorted set from above.
 _LAST = float("inf")
+
+
+class _Misfit(AssertionError):  # noqa: N818 - apply_event and replay turn it into their refusal
+    """An event that does not fit the state it is applied to (it was decided on another).
+    ``apply_event`` and ``replay`` refuse such an event with an ``InvalidInputError``; raised
+    through a command, it is the engine's own check on its own decision failing (a bug)."""
+
+
+def _fresh(known: object, new: object, what: str, value_id: str) -> None:
+    """Refuse an event that makes a second value with one id."""
+    if value_id in new or value_id in known:  # type: ignore[operator] # dicts and maps
+        raise _Misfit(f"{what} {value_id!r} is already in the ledger")
+
+
+def _shown(c: _Changes, minor: int) -> str:
+    """An amount of minor units as a refusal shows it: ``'25.00 USD'``."""
+    code = c.state.currency
+    return f"{minor_text(minor, exponent(code))} {code}"
+
+
+def _not_cancelled(c: _Changes, appointment_id: str | None) -> None:
+    """Refuse an event that puts money or charges on a cancelled appointment."""
+    if appointment_id is not None and appointment_id in c.cancelled:
+        raise _Misfit(f"appointment {appointment_id!r} was cancelled")
+
+
+def _settled(c: _Changes, appointment_id: str) -> None:
+    """Refuse an event that leaves money held on an appointment with a balance due: its
+    command would have applied it (SPEC §6, invariant 5), so the event was decided on another
+    state."""
+    account = c.account(appointment_id)
+    if account[AVAILABLE] > 0 and account[CHARGED] > account[ALLOCATED]:
+        raise _Misfit(
+            f"appointment {appointment_id!r} would hold {_shown(c, account[AVAILABLE])} with "
+            f"{_shown(c, account[CHARGED] - account[ALLOCATED])} due: this ledger auto-applies "
+            "held money"
+        )
+
+
+def _placed(  # noqa: PLR0917 - where, and place's own arguments
+    c: _Changes,
+    appointment_id: str,
+    lines: Lines,
+    owing: _sorted.Keys,
+    amount: int,
+    first: str | None,
+) -> tuple[Lines, _sorted.Keys, list[tuple[str, int]]]:
+    """:func:`~patient_ledger.state.place` on an appointment's lines, refusing an event that
+    places more than they owe."""
+    lines, owing, parts, left = place(lines, owing, amount, first)
+    if left:
+        raise _Misfit(
+            f"appointment {appointment_id!r} owes {_shown(c, amount - left)} on its lines, not "
+            f"the {_shown(c, amount)} placed there"
+        )
+    return lines, owing, parts
+
+
+def _entry_seq(c: _Changes, entry_id: str) -> int:
+    """The number of a new entry (its place in "oldest first"), and the state's next one moved
+    past it. A command names its entries ``E<next number>``; an event read from elsewhere (a
+    shard of a journal, say) keeps the order its ids give, and the next entry a command names
+    is never one the ledger already has.
+
+    Raises:
+        _Misfit: the ledger already has an entry ``entry_id``.
+    """
+    seq = c.next_seq
+    if entry_id != f"E{seq}":
+        if entry_id in c.entries or entry_id in c.state.entries:
+            raise _Misfit(f"entry {entry_id!r} is already in the ledger")
+        digits = entry_id[1:]
+        if entry_id[:1] == "E" and digits.isascii() and digits.isdigit() and int(digits) > seq:
+            seq = int(digits)
+    c.next_seq = seq + 1
+    return seq
 
 
 class _Changes:
@@ -186,8 +267,7 @@ class _Changes:
         received_on: datetime.date,
         amount: int,
     ) -> None:
-        seq = self.next_seq
-        self.next_seq = seq + 1
+        seq = _entry_seq(self, entry_id)
         self.entries[entry_id] = (
             patient_id,
             appointment_id,
@@ -220,6 +300,11 @@ class _Changes:
         row = self.entry(entry_id)
         patient_id, appointment_id, payment_id, received_on, seq, remaining, closed = row
         left = remaining + delta
+        if not min(remaining, 0) <= left <= max(remaining, 0):
+            raise _Misfit(
+                f"entry {entry_id!r} holds {_shown(self, remaining)}: "
+                f"{_shown(self, -delta)} cannot be taken from it"
+            )
         if cancelled:
             closed -= delta
         self.entries[entry_id] = (
@@ -343,7 +428,9 @@ class _Changes:
         """Place ``amount`` of a payment on the appointment's lines: the line ``first`` (if
         named), then the others in line order, each up to its balance due."""
         account = self.account_money(appointment_id, 0, amount)
-        lines, owing, parts = place(account[LINES], account[OWING], amount, first)
+        lines, owing, parts = _placed(
+            self, appointment_id, account[LINES], account[OWING], amount, first
+        )
         self._record(appointment_id, payment_id, account, lines, owing, parts)
 
     def _record(  # noqa: PLR0917 - a placement: where, whose, and what it changed
@@ -412,6 +499,11 @@ class _Changes:
                     placed = _add(placed, (where, number, part - take, charge_id, order))
                 here[i] = (where, number, part - take, charge_id, order)
                 lines, owing = line_changed(lines, owing, charge_id, 0, -take)
+        if left:
+            raise _Misfit(
+                f"payment {payment_id!r} has {_shown(self, amount - left)} on appointment "
+                f"{appointment_id!r}, not {_shown(self, amount)} to take off"
+            )
         self.payments[payment_id] = (payment, placed, held_ids, count)
         self.accounts[appointment_id] = (
             *account[:4],
@@ -481,6 +573,8 @@ def _payment_posted(c: _Changes, event: PaymentPosted) -> None:
     if appointment_id is None and p.charge_id is not None:  # a line names its appointment
         appointment_id = c.charge(p.charge_id).appointment_id
     allocated, entry_id = event.allocated, event.entry_id
+    _fresh(c.state.payments, c.payments, "payment", p.id)
+    _not_cancelled(c, appointment_id)
     apps, general, available, paid, charged, allocated_sum, held, negatives, owing = (
         c.patient_or_new(patient_id)
     )
@@ -505,7 +599,9 @@ def _payment_posted(c: _Changes, event: PaymentPosted) -> None:
             allocated_sum += allocated
             if a_allocated == a_charged:  # its balance due is paid: no longer owing
                 owing = _remove(owing, (date, appointment_id))
-            lines, lines_owing, parts = place(lines, lines_owing, allocated, p.charge_id)
+            lines, lines_owing, parts = _placed(
+                c, appointment_id, lines, lines_owing, allocated, p.charge_id
+            )
             for charge_id, part in parts:
                 allocations = _add(allocations, (number, p.id, part, charge_id))
                 placed = _add(
@@ -514,8 +610,7 @@ def _payment_posted(c: _Changes, event: PaymentPosted) -> None:
                 number += 1
     if entry_id is not None:
         rest = amount - allocated
-        seq = c.next_seq
-        c.next_seq = seq + 1
+        seq = _entry_seq(c, entry_id)
         c.entries[entry_id] = (patient_id, appointment_id, p.id, p.received_on, seq, rest, 0)
         key = (p.received_on, seq, entry_id)
         held_ids = (entry_id,)
@@ -552,10 +647,14 @@ def _payment_posted(c: _Changes, event: PaymentPosted) -> None:
         owing,
     )
     c.payments[p.id] = (p, placed, held_ids, _sorted.size(placed))
+    if appointment_id is not None and entry_id is not None and a_allocated < a_charged:
+        _settled(c, appointment_id)
 
 
 def _charge_added(c: _Changes, event: ChargeAdded) -> None:
     charge = event.charge
+    _fresh(c.state.charges, c.charges, "charge", charge.id)
+    _not_cancelled(c, charge.appointment_id)
     c.charges[charge.id] = charge
     c.account_money(charge.appointment_id, charge.minor_units, 0)
     current = c.accounts[charge.appointment_id]
@@ -563,10 +662,20 @@ def _charge_added(c: _Changes, event: ChargeAdded) -> None:
         *current[:LINES],
         *with_new_line(current[LINES], current[OWING], charge.id, charge.minor_units),
     )
-    c.apply_held(event.applied)
+    _applied_and_settled(c, charge.appointment_id, event.applied)
+
+
+def _applied_and_settled(
+    c: _Changes, appointment_id: str, applied: tuple[Application, ...]
+) -> None:
+    """Apply held money, then refuse the event if the appointment still holds money with a
+    balance due."""
+    c.apply_held(applied)
+    _settled(c, appointment_id)
 
 
 def _appointment_added(c: _Changes, event: AppointmentAdded) -> None:
+    _fresh(c.state.appointments, c.appointments, "appointment", event.appointment.id)
     c.add_appointment(event.appointment)
 
 
@@ -576,9 +685,20 @@ def _unallocated_applied(c: _Changes, event: UnallocatedApplied) -> None:
 
 def _refund_posted(c: _Changes, event: RefundPosted) -> None:
     p = event.payment
+    _fresh(c.state.payments, c.payments, "payment", p.id)
+    _not_cancelled(c, p.appointment_id)
     c.payments[p.id] = (p, _sorted.EMPTY, _sorted.EMPTY, 0)
     c.add_paid(p.patient_id, p.minor_units)
     c.open_entry(event.entry_id, p.patient_id, p.appointment_id, p.id, p.received_on, p.minor_units)
+    available = (
+        c.patient(p.patient_id)[GENERAL_AVAILABLE]
+        if p.appointment_id is None
+        else c.account(p.appointment_id)[AVAILABLE]
+    )
+    if available < 0:
+        raise _Misfit(
+            f"refund {p.id!r} takes {_shown(c, -p.minor_units)}, more than its bucket holds"
+        )
 
 
 def _entries_cancelled(c: _Changes, event: EntriesCancelled) -> None:
@@ -590,7 +710,7 @@ def _allocation_unapplied(c: _Changes, event: AllocationUnapplied) -> None:
     c.return_allocations(
         event.appointment_id, event.returned, to_general=True, line=event.charge_id, only=True
     )
-    c.apply_held(event.applied)
+    _applied_and_settled(c, event.appointment_id, event.applied)
 
 
 def _credit_released(c: _Changes, event: CreditReleased) -> None:
@@ -599,6 +719,7 @@ def _credit_released(c: _Changes, event: CreditReleased) -> None:
 
 def _charge_adjusted(c: _Changes, event: ChargeAdjusted) -> None:
     adjustment = event.adjustment
+    _fresh(c.adjustments, (), "adjustment", adjustment.id)
     charge = c.charge(adjustment.charge_id)
     appointment_id = charge.appointment_id
     before = c.adjusted.get(charge.id, charge.minor_units)
@@ -640,7 +761,7 @@ def _charge_adjusted(c: _Changes, event: ChargeAdjusted) -> None:
         # to the other lines.
         c.return_allocations(appointment_id, event.returned, to_general=False, line=charge.id)
         c.rebalance(appointment_id, charge.id)
-    c.apply_held(event.applied)
+    _applied_and_settled(c, appointment_id, event.applied)
 
 
 def _freed(account: AccountRow, charge_id: str) -> list[tuple[str, int]]:
@@ -672,6 +793,7 @@ def _tail(parts: list[tuple[str, int]], skip: int) -> list[tuple[str, int]]:
 
 def _credit_transferred(c: _Changes, event: CreditTransferred) -> None:
     transfer = event.transfer
+    _fresh(c.transfers, (), "transfer", transfer.id)
     c.transfers = c.transfers.set(transfer.id, transfer)
     c.add_paid(transfer.to_patient_id, 0)  # the receiver becomes known
     c.move_credit(event.moves, transfer.to_patient_id)
@@ -684,18 +806,28 @@ def _payment_reversed(c: _Changes, event: PaymentReversed) -> None:
         c.deallocate(appointment_id, payment_id, amount)
         c.add_paid(c.account(appointment_id)[0], -amount)
         total += amount
+    c.payment(payment_id)  # (a KeyError names an unknown payment)
     for entry_id, amount in event.entries:
         row = c.change_entry(entry_id, -amount)
+        if row[2] != payment_id:
+            raise _Misfit(
+                f"entry {entry_id!r} holds payment {row[2]!r}'s money, not {payment_id!r}'s"
+            )
         c.add_paid(row[0], -amount)
         total += amount
     _, before = c.reversed.get(payment_id, (None, 0))
     c.reversed = c.reversed.set(payment_id, (event.on, before + total))
     c.apply_held(event.applied)
+    for appointment_id, _ in event.allocations:
+        _settled(c, appointment_id)
 
 
 def _appointment_cancelled(c: _Changes, event: AppointmentCancelled) -> None:
     appointment_id = event.appointment_id
     account = c.account(appointment_id)
+    _not_cancelled(c, appointment_id)
+    if account[LINES]:
+        raise _Misfit(f"appointment {appointment_id!r} has charges: it cannot be cancelled")
     negatives = c.patient(account[0])[7]
     keys = [
         *_sorted.iterate(account[OPEN]),
@@ -738,16 +870,41 @@ def apply_event(ledger: Ledger, event: Event) -> Ledger:
     recorded journal is applied. ``ledger`` is left as it was, whatever happens.
 
     Raises:
-        InvalidInputError: ``event`` is not an event, is a second ``LedgerOpened``, or carries
-            a value in another currency than the ledger's.
+        InvalidInputError: ``event`` is not an event, is a second ``LedgerOpened``, carries
+            a value in another currency than the ledger's, or does not fit the ledger (it was
+            decided on another: it names an unknown id, makes a second value or entry with one
+            id, or moves money that is not where it says). Its ``index`` is the event's place
+            in the journal.
     """
     state = state_of(ledger)
     if type(event) not in EVENT_TYPES or isinstance(event, LedgerOpened):
         raise InvalidInputError(
             f"apply_event takes an event other than LedgerOpened, got {type(event).__name__}"
         )
-    _check_currency(event, state.currency, len(state.log))
-    return ledger_of(advance(state, event))
+    number = len(state.log)
+    _check_currency(event, state.currency, number)
+    try:
+        return ledger_of(advance(state, event))
+    except Exception as error:  # noqa: BLE001 - any failure to apply names the event
+        raise _does_not_fit(number, event, error) from None
+
+
+def _does_not_fit(number: int, event: Event, error: Exception) -> InvalidInputError:
+    """The refusal of journal item ``number``, an event that did not apply: it names the event,
+    the value it carries, and why."""
+    name = _VALUES.get(type(event))
+    what = type(event).__name__
+    if name is not None:
+        what = f"{what} of {getattr(event, name).id!r}"
+    if isinstance(error, KeyError):
+        why = f"it names {error.args[0]!r}, which is not in the ledger"
+    elif isinstance(error, _Misfit | ValueError):
+        why = str(error)
+    else:
+        why = f"{type(error).__name__} {error}"
+    return InvalidInputError(
+        f"journal item {number}: {what} does not fit the ledger before it: {why}", index=number
+    )
 
 
 #: The value object each kind of event carries (its amount is in the ledger's currency).
@@ -815,11 +972,7 @@ def replay(events: Iterable[Event], *, onto: Ledger | None = None) -> Ledger:
         try:
             _APPLY[type(event)](changes, event)
         except Exception as error:  # noqa: BLE001 - any failure to apply names its item
-            raise InvalidInputError(
-                f"journal item {number}: {type(event).__name__} does not apply to the ledger "
-                f"before it: {type(error).__name__} {error}",
-                index=number,
-            ) from None
+            raise _does_not_fit(number, event, error) from None
     if changes is None:
         raise InvalidInputError("cannot replay an empty journal: it must start with LedgerOpened")
     return ledger_of(changes.freeze(log.extended(batch)))

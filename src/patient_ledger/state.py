@@ -265,12 +265,12 @@ def with_new_line(
 
 def place(
     lines: Lines, owing: _sorted.Keys, amount: int, first: str | None
-) -> tuple[Lines, _sorted.Keys, list[tuple[str, int]]]:
+) -> tuple[Lines, _sorted.Keys, list[tuple[str, int]], int]:
     """Place ``amount`` on an appointment's lines: the line ``first`` (when named), then the
     others with a balance due in line order, each up to its balance due (SPEC §10). Return the
-    lines, the owing positions and the parts ``(charge_id, amount)`` in the order placed. Only
-    the lines that take money are visited. The caller never places more than the lines'
-    balance due."""
+    lines, the owing positions, the parts ``(charge_id, amount)`` in the order placed, and what
+    is left of ``amount`` beyond the lines' balance due (commands never leave any). Only the
+    lines that take money are visited."""
     parts = []
     order: Iterable[int] = _sorted.iterate(owing)
     if first is not None:
@@ -284,7 +284,7 @@ def place(
             lines, owing = with_line(lines, owing, position, responsibility, allocated + take)
             parts.append((charge_id, take))
             amount -= take
-    return lines, owing, parts
+    return lines, owing, parts, amount
 
 
 def owing_of(lines: Lines) -> _sorted.Keys:
