@@ -588,9 +588,10 @@ def test_line_numbers_count_lines_of_the_file_after_a_multi_line_field(
 ) -> None:
     source = tmp_path / "a.csv"
     source.write_text(
-        CSV_HEAD + '"X\n1\n",P1,1.00,2025-04-01,CASH,PAYMENT,\n'  # lines 2 to 4
+        # (a cell is trimmed, so "\nX1\n" is the id X1: ids may not hold a newline)
+        CSV_HEAD + '"\nX1\n",P1,1.00,2025-04-01,CASH,PAYMENT,\n'  # lines 2 to 4
         "X2,P1,1.00,2025-04-01,CASH,PAYMENT,\n"  # line 5
-        '"X\n3",P1,oops,2025-04-01,CASH,PAYMENT,\n'  # lines 6 and 7
+        '"X3\n",P1,oops,2025-04-01,CASH,PAYMENT,\n'  # lines 6 and 7
     )
     assert main(["import-payments", str(source), "--journal", str(tmp_path / "n.jsonl")]) == 1
     assert "line 6:" in capsys.readouterr().err
@@ -663,9 +664,10 @@ def test_invisible_only_ids_are_blank(blank: str) -> None:
 def test_a_nul_in_a_journal_name_is_a_ledger_error(url: str) -> None:  # noqa: F811
     store = open_store(url)
     try:
-        with pytest.raises(StoreError, match="NUL"):
+        # Issue 25, item 9: a NUL is refused in every id, journal names included.
+        with pytest.raises(InvalidInputError, match=r"U\+0000"):
             store.save("a\x00b", pl.Ledger.empty(), expected_version=0)
-        with pytest.raises(StoreError, match="NUL"):
+        with pytest.raises(InvalidInputError, match=r"U\+0000"):
             store.load("a\x00b")
         with pytest.raises(InvalidInputError, match="empty"):
             store.save("\u200b", pl.Ledger.empty(), expected_version=0)
@@ -768,3 +770,56 @@ def test_a_bad_row_near_the_top_is_refused_without_reading_the_rest(
         tracemalloc.stop()
     assert "line 2:" in capsys.readouterr().err
     assert peak < 2_000_000  # the whole file as rows would take well over 50 MB
+
+
+# == Issue 25 (hostile round 2): files and output — items 1, 8, 9, 10, 11, 16, 17 ============
+
+# -- 9. look-alike ids -------------------------------------------------------------------------
+
+LOOK_ALIKES = [
+    ("P1\u200b", 0x200B),  # zero-width space (Cf)
+    ("P1\x00", 0x0),  # NUL (Cc)
+    ("P\x1b[2J1", 0x1B),  # ESC (Cc)
+    ("P1\u2028", 0x2028),  # line separator (Zl)
+    ("P\u20291", 0x2029),  # paragraph separator (Zp)
+    ("\ufeffP1", 0xFEFF),  # a BOM (Cf)
+    ("P\u202e1", 0x202E),  # right-to-left override (Cf)
+    (" P1", 0x20),  # leading whitespace
+    ("P1\u00a0", 0xA0),  # trailing no-break space
+    ("P1\t", 0x9),  # a tab (Cc)
+]
+
+
+@pytest.mark.parametrize(("look_alike", "code_point"), LOOK_ALIKES)
+def test_a_look_alike_id_is_refused_naming_the_id_and_the_character(
+    look_alike: str, code_point: int
+) -> None:
+    """Item 9: 'P1\\u200b' was a second patient that printed as P1."""
+    ledger = pay(pl.Ledger.empty(), "PAY1", "10.00")
+    with pytest.raises(InvalidInputError) as caught:
+        pay(ledger, "PAY2", "10.00", pid=look_alike)
+    assert repr(look_alike) in str(caught.value)
+    assert f"U+{code_point:04X}" in str(caught.value)
+    assert caught.value.details["code_point"] == code_point
+    with pytest.raises(InvalidInputError, match=f"U\\+{code_point:04X}"):
+        pl.Appointment(look_alike, "P1", D(2025, 1, 2))
+
+
+def test_ids_that_print_plainly_are_still_ids() -> None:
+    """Item 9: inner spaces, accents, other scripts and private-use characters are kept."""
+    for good in ("P 1", "Zoë", "患者-7", "P\ue000", "P1\u00a0x"):
+        assert pl.Appointment("A1", good, D(2025, 1, 2)).patient_id == good
+
+
+def test_a_look_alike_id_in_a_csv_import_is_refused_naming_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "a.csv"
+    source.write_text(CSV_HEAD + "X1,P1,1.00,2025-04-01,CASH,PAYMENT,\n"
+                      "X2,P1\u200b,1.00,2025-04-01,CASH,PAYMENT,\n", encoding="utf-8")  # fmt: skip
+    target = tmp_path / "j.jsonl"
+    assert main(["import-payments", str(source), "--journal", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert "line 3:" in err
+    assert "U+200B" in err
+    assert not target.exists()
