@@ -241,21 +241,33 @@ def _nonzero(value: object) -> bool:
 # -- Text: rich -----------------------------------------------------------------------------
 
 
-def printable(text: str) -> str:
-    r"""Text that cannot steer a terminal: every control, format or unassigned character
-    (escape sequences, newlines, bidirectional overrides) is shown escaped, as ``repr`` would
-    (``\x1b``, ``\u202e``), so an id stays distinguishable and on one line.
+def _unsafe(char: str) -> bool:
+    """A character that steers a terminal or breaks a line: a control, format, private-use or
+    unassigned one (category ``C*``), or a line or paragraph separator (``Zl``, ``Zp``)."""
+    category = unicodedata.category(char)
+    return category[0] == "C" or category in {"Zl", "Zp"}
 
-    >>> print(printable("A1\x1b[2J\u202e"))
-    A1\x1b[2J\u202e
+
+def printable(text: str) -> str:
+    r"""Text that cannot steer a terminal: every control, format, private-use or unassigned
+    character (escape sequences, newlines, bidirectional overrides) and every line or paragraph
+    separator (U+2028, U+2029) is shown escaped, as ``repr`` would (``\x1b``, ``\u202e``), so
+    an id stays distinguishable and on one line.
+
+    >>> print(printable("A1\x1b[2J\u202e\u2028"))
+    A1\x1b[2J\u202e\u2028
     """
-    return "".join(repr(c)[1:-1] if unicodedata.category(c).startswith("C") else c for c in text)
+    if text.isprintable():  # the common case: nothing to escape
+        return text
+    return "".join(repr(c)[1:-1] if _unsafe(c) else c for c in text)
 
 
 def one_line(text: str) -> str:
     """Free text (a charge's code or description) on one line of a terminal: control
-    characters (newlines, escape sequences) become spaces."""
-    return "".join(" " if unicodedata.category(c).startswith("C") else c for c in text)
+    characters (newlines, escape sequences) and line or paragraph separators become spaces."""
+    if text.isprintable():
+        return text
+    return "".join(" " if _unsafe(c) else c for c in text)
 
 
 _HIGHLIGHT = {"green": ("G", "black on green"), "yellow": ("Y", "black on yellow")}
