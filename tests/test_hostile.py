@@ -8,6 +8,7 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import stat
@@ -24,7 +25,7 @@ import pytest
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import _files, cli, drchrono, fhir, journal
+from patient_ledger import _files, cli, drchrono, fhir, journal, tables
 from patient_ledger.cli import main
 from patient_ledger.errors import (
     ConcurrencyError,
@@ -823,3 +824,107 @@ def test_a_look_alike_id_in_a_csv_import_is_refused_naming_the_line(
     assert "line 3:" in err
     assert "U+200B" in err
     assert not target.exists()
+
+
+# -- 1. commands that write a whole new journal never replace a file unless told --------------
+
+DRCHRONO_DATA = Path(__file__).parent / "data" / "drchrono"
+NEW_JOURNAL_COMMANDS: dict[str, list[str]] = {
+    "import-drchrono": ["import-drchrono", str(DRCHRONO_DATA)],
+    "demo": ["demo", "--scenario", "seed", "--colour", "never"],
+}
+
+
+@pytest.mark.parametrize("command", NEW_JOURNAL_COMMANDS)
+@pytest.mark.parametrize("existing", ["csv", "journal"])
+def test_a_command_writing_a_new_journal_refuses_an_existing_file(
+    command: str, existing: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Item 1: import-drchrono and demo replaced any file at --journal and exited 0."""
+    target = tmp_path / "practice.jsonl"
+    if existing == "csv":
+        target.write_text(CSV_HEAD + "X1,P1,1.00,2025-04-01,CASH,PAYMENT,\n", encoding="utf-8")
+    else:
+        target.write_text(journal.dumps(pay(pl.Ledger.empty(), "PAY1", "10.00")), encoding="utf-8")
+    before = target.read_bytes()
+    argv = [*NEW_JOURNAL_COMMANDS[command], "--journal", str(target)]
+    assert main(argv) == 1
+    out, err = capsys.readouterr()
+    assert target.read_bytes() == before
+    assert str(target) in err
+    assert "--replace" in err
+    assert "nothing was written" in err
+    assert out == ""  # refused before any work
+    assert main([*argv, "--replace"]) == 0
+    out = capsys.readouterr().out
+    assert target.read_bytes() != before
+    assert "replaced" in out
+    assert str(target) in out
+    assert main(["verify", str(target)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".practice.jsonl.lock", target.name]
+
+
+def test_a_file_that_appears_while_a_new_journal_is_built_is_not_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Item 1: the check is made again under the writer lock, just before the write."""
+    target = tmp_path / "practice.jsonl"
+    real = drchrono.import_records
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        target.write_text("someone else's\n", encoding="utf-8")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(drchrono, "import_records", slow)
+    assert main(["import-drchrono", str(DRCHRONO_DATA), "--journal", str(target)]) == 1
+    assert target.read_text(encoding="utf-8") == "someone else's\n"
+
+
+# -- 17. import-drchrono: the exit code agrees with what was written ---------------------------
+
+
+def test_an_unreconciled_drchrono_import_says_it_wrote_the_journal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Item 17: it exited 1 ("refused") after writing the journal; now 4, and says so."""
+    folder = tmp_path / "export"
+    shutil.copytree(DRCHRONO_DATA, folder)
+    items = json.loads((folder / "line_items.json").read_text(encoding="utf-8"))
+    first = items if isinstance(items, list) else items["results"]
+    first[0]["pt_paid"] = "999.00"  # DrChrono shows money we do not have
+    (folder / "line_items.json").write_text(json.dumps(items), encoding="utf-8")
+    target = tmp_path / "j.jsonl"
+    assert main(["import-drchrono", str(folder), "--journal", str(target)]) == cli.EXIT_UNRECONCILED
+    out = capsys.readouterr().out
+    assert "the journal was written" in out
+    assert "do not reconcile" in out
+    assert main(["verify", str(target)]) == 0
+
+
+# -- 11. text output escapes every control and line-separator character -----------------------
+
+
+def test_printable_escapes_line_and_paragraph_separators() -> None:
+    """Item 11: U+2028/U+2029 were printed raw (a fake table row)."""
+    assert tables.printable("P1\u2028P2\u2029") == r"P1\u2028P2\u2029"
+    assert tables.one_line("a\u2028b\u2029c") == "a b c"
+
+
+def test_the_drchrono_summary_escapes_the_records_ids(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Item 11: a skipped record's id was printed raw: escape sequences, newlines, U+2028."""
+    folder = tmp_path / "export"
+    shutil.copytree(DRCHRONO_DATA, folder)
+    page = json.loads((folder / "patient_payments.json").read_text(encoding="utf-8"))
+    records = page if isinstance(page, list) else page["results"]
+    evil = "7\x1b[2J\nreconciled: fake\u2028x"
+    records.append(records[0] | {"id": evil, "amount": 0})  # skipped: an amount of zero
+    if isinstance(page, dict):
+        page["count"] = len(records)
+    (folder / "patient_payments.json").write_text(json.dumps(page), encoding="utf-8")
+    assert main(["import-drchrono", str(folder), "--journal", str(tmp_path / "j.jsonl")]) == 0
+    out = capsys.readouterr().out
+    assert r"patient_payment 7\x1b[2J\nreconciled: fake\u2028x: its amount is zero" in out
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f\u2028\u2029]", out)
+    assert out.count("reconciled:") == 2  # the escaped fake and the real one
