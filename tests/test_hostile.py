@@ -35,6 +35,7 @@ from patient_ledger.errors import (
     LedgerError,
     StoreError,
 )
+from patient_ledger.imports import load_mapping
 from patient_ledger.invariants import check_invariants
 from patient_ledger.store import open_store
 from tests import test_fuzz as fuzz
@@ -928,3 +929,12 @@ def test_the_drchrono_summary_escapes_the_records_ids(
     assert r"patient_payment 7\x1b[2J\nreconciled: fake\u2028x: its amount is zero" in out
     assert not re.search("[\x00-\x09\x0b-\x1f\x7f\u2028\u2029]", out)
     assert out.count("reconciled:") == 2  # the escaped fake and the real one
+
+
+def test_a_column_mapping_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """Item 17: a TOML mapping saved by a Windows editor (a UTF-8 BOM) was "Invalid statement"."""
+    clinic = Path(__file__).parent / "data" / "clinic" / "columns.toml"
+    with_bom = tmp_path / "columns.toml"
+    with_bom.write_bytes(codecs.BOM_UTF8 + clinic.read_bytes())
+    assert load_mapping(with_bom) == load_mapping(clinic)
+    assert load_mapping(with_bom)["charges"]["id"] == "Line"

@@ -196,13 +196,14 @@ class Summary:
 
 
 def load_mapping(path: str | Path) -> dict[str, dict[str, str]]:
-    """A header mapping from a TOML file: a table per kind, ``field = "their header"``.
+    """A header mapping from a TOML file: a table per kind, ``field = "their header"``. The
+    file is UTF-8; a byte order mark (Windows editors write one) is skipped.
 
     Raises:
         InvalidInputError: not TOML, an unknown kind or field, or a header that is not text.
     """
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise InvalidInputError(f"{path}: not a TOML file: {error}") from None
     return check_mapping(data, source=str(path))
