@@ -938,3 +938,32 @@ def test_a_column_mapping_with_a_byte_order_mark_is_read(tmp_path: Path) -> None
     with_bom.write_bytes(codecs.BOM_UTF8 + clinic.read_bytes())
     assert load_mapping(with_bom) == load_mapping(clinic)
     assert load_mapping(with_bom)["charges"]["id"] == "Line"
+
+
+# -- 8. compare: names that would overwrite a column ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("names", "named"),
+    [
+        (("x", "x"), "'x'"),
+        (("patient_id", "b"), "'patient_id'"),
+        (("a", "change"), "'change'"),
+        (("figure", "appointment_id"), "'figure', 'appointment_id'"),
+    ],
+)
+def test_compare_refuses_names_that_overwrite_a_column(names: tuple[str, str], named: str) -> None:
+    """Item 8: a repeated or reserved name silently overwrote a column of records/to_pandas."""
+    before = pay(pl.Ledger.empty(), "PAY1", "10.00")
+    after = pay(before, "PAY2", "5.00")
+    with pytest.raises(InvalidInputError) as caught:
+        pl.compare(before, after, names=names)
+    assert named in str(caught.value)
+    assert caught.value.details["names"] == names
+    with pytest.raises(InvalidInputError):
+        pl.Comparison((), names)
+    with pytest.raises(InvalidInputError, match="two str"):
+        pl.compare(before, after, names=("a",))  # type: ignore[arg-type]
+    assert pl.compare(before, after, names=("before", "after")).records()[0]["after"] == Decimal(
+        "15.00"
+    )
