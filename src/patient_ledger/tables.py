@@ -395,10 +395,37 @@ def csv_header(view: View, *, first: Sequence[Column] = ()) -> list[str]:
     return [c.field for c in first] + list(view.fields())
 
 
+#: What a spreadsheet reads as the start of a formula (OWASP's CSV injection rule): ``=``,
+#: ``+``, ``-``, ``@``, a tab, a carriage return.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A text cell a spreadsheet shows as text, never runs: one starting with a
+    :data:`FORMULA_STARTS` character gets a single quote before it (OWASP's rule).
+
+    >>> print(spreadsheet_safe('=HYPERLINK("http://x", "P1")'), spreadsheet_safe("P1"))
+    '=HYPERLINK("http://x", "P1") P1
+    """
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def csv_row(view: View, value: object, *, first: Sequence[str] = ()) -> list[str]:
-    """A view value as CSV cells, in :func:`csv_header`'s order (``None``: an empty cell)."""
+    """A view value as CSV cells, in :func:`csv_header`'s order (``None``: an empty cell).
+
+    Every cell but an amount is text, made :func:`spreadsheet_safe` (an id ``=1+1`` or
+    ``-5`` is written ``'=1+1``, ``'-5``); ``first`` cells (ids) are text too. An amount
+    column's cells are exact decimals from the ledger (``-12.50``) and are written as they
+    are, so a spreadsheet reads them as numbers: which cells are amounts is the view's
+    description (:attr:`Column.kind`), never a guess from the text.
+    """
     data = unstructure(value)
-    return list(first) + ["" if data[f] is None else str(data[f]) for f in view.fields()]
+    cells = [spreadsheet_safe(cell) for cell in first]
+    for column in view.columns:
+        raw = data[column.field]
+        text = "" if raw is None else str(raw)
+        cells.append(text if column.kind is Kind.AMOUNT else spreadsheet_safe(text))
+    return cells
 
 
 def keyed(rows: Mapping[str, object]) -> dict[str, dict[str, Any]]:
@@ -425,6 +452,7 @@ __all__ = [
     "ALLOCATIONS",
     "CLAIMS_FEED",
     "DASHBOARD",
+    "FORMULA_STARTS",
     "LINE_ITEMS",
     "PATIENT",
     "UNALLOCATED_ENTRIES",
@@ -441,6 +469,7 @@ __all__ = [
     "one_line",
     "printable",
     "records",
+    "spreadsheet_safe",
     "text_cells",
     "text_table",
     "unstructure",
