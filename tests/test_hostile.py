@@ -1014,3 +1014,85 @@ def test_every_text_cell_of_a_csv_row_is_spreadsheet_safe() -> None:
     )
     cells = tables.csv_row(row, item, first=["\rP1"])
     assert cells == ["'\rP1", "'=C1", "'@A1", "'+99213", "'\tdesc", "-1.00", "0.00", "-1.00"]
+
+
+# -- 16. nothing a killed writer leaves outlives it -------------------------------------------
+
+#: A command line run in a child that SIGKILLs itself when ``{module}.{function}`` is called.
+KILLED_AT = """
+import os, signal, sys
+from patient_ledger import _files, imports
+from patient_ledger.cli import main
+
+def die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+setattr({module}, {function!r}, die)
+main(sys.argv[1:])
+"""
+
+
+def killed_at(module: str, function: str, argv: list[str], tmp: Path) -> int:
+    """Run the command line in a child killed when ``module.function`` is called (with this
+    process's own patient_ledger, and ``tmp`` as its temporary folder); its return code."""
+    code = KILLED_AT.format(module=module, function=function)
+    own = str(Path(pl.__file__).parent.parent)
+    env = {**os.environ, "PYTHONPATH": own, "TMPDIR": str(tmp), "SQLITE_TMPDIR": str(tmp)}
+    done = subprocess.run(
+        [sys.executable, "-c", code, *argv], env=env, capture_output=True, check=False
+    )
+    return done.returncode
+
+
+def test_an_import_killed_while_posting_leaves_no_spool(booked: Path, tmp_path: Path) -> None:
+    """Item 16: a SIGKILLed import left its spool database (every input row) in the temporary
+    folder; it is now SQLite's own temporary file, unlinked as soon as it is opened."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    visits = tmp_path / "visits.csv"
+    visits.write_text(
+        "visit_id,patient_id,date\n"
+        + "".join(f"V{n},P{n % 7},2025-01-{n % 28 + 1:02d}\n" for n in range(20_000)),
+        encoding="utf-8",
+    )
+    before = booked.read_bytes()
+    argv = ["import", "--visits", str(visits), "--journal", str(booked)]
+    assert killed_at("imports", "_post", argv, tmp) == -9
+    assert list(tmp.iterdir()) == []
+    assert booked.read_bytes() == before
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_journal_writer_killed_before_its_rename_leaves_no_temporary_file(
+    booked: Path, tmp_path: Path
+) -> None:
+    """Item 16: a writer killed after writing its whole new journal, before renaming it, left
+    '.clinic.jsonl.<hex>.tmp' with every patient's data. It is written unnamed (O_TMPFILE)."""
+    source = tmp_path / "a.csv"
+    source.write_text(rows("K", 50))
+    before = booked.read_bytes()
+    argv = ["import-payments", str(source), "--journal", str(booked)]
+    assert killed_at("_files", "_check_unchanged", argv, tmp_path) == -9
+    assert booked.read_bytes() == before
+    if hasattr(os, "O_TMPFILE"):
+        assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_the_next_writer_removes_a_dead_writers_temporary_file(
+    booked: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Item 16: where a temporary file must have a name from the start (no O_TMPFILE) or is
+    killed between naming and renaming, the next writer of the journal, holding its lock,
+    removes it (only a dead writer's can be there)."""
+    source = tmp_path / "a.csv"
+    source.write_text(rows("K", 50))
+    monkeypatch.setattr(_files, "_open_unnamed", lambda folder: None, raising=False)
+    stale = tmp_path / ".clinic.jsonl.0123456789ab.tmp"
+    stale.write_text("every patient's data\n", encoding="utf-8")
+    kept = [tmp_path / ".clinic.jsonl.notes.tmp", tmp_path / ".other.jsonl.0123456789ab.tmp"]
+    for path in kept:
+        path.write_text("not a dead writer's\n", encoding="utf-8")
+    assert main(["import-payments", str(source), "--journal", str(booked)]) == 0
+    assert not stale.exists()
+    assert all(path.exists() for path in kept)
+    assert sorted(p.name for p in tmp_path.glob(".*.tmp")) == sorted(p.name for p in kept)
