@@ -5,7 +5,14 @@ Exit codes (also in ``patient-ledger --help``):
 * 0 — success;
 * 1 — refused: a ledger rule, a bad CSV row, a corrupt journal or broken invariants;
 * 2 — bad usage (unknown subcommand or option);
-* 3 — a file could not be read or written.
+* 3 — a file could not be read or written;
+* 4 — ``import-drchrono`` wrote the journal, but some balances do not reconcile with
+  DrChrono's (the summary lists them).
+
+No command replaces a file it did not create unless told: ``demo --journal`` and
+``import-drchrono --journal`` write a whole new journal, and refuse an existing file (exit 1,
+naming it) unless ``--replace`` is given; ``import`` and ``import-payments`` append to an
+existing journal under its writer lock. Each says what it wrote.
 """
 
 from __future__ import annotations
@@ -24,7 +31,12 @@ from patient_ledger import __version__, _files, journal
 from patient_ledger.apply import replay
 from patient_ledger.commands import post_payment, refund
 from patient_ledger.demo import SCENARIOS, run
-from patient_ledger.errors import CurrencyMismatchError, InvalidInputError, LedgerError
+from patient_ledger.errors import (
+    CurrencyMismatchError,
+    ExistingFileError,
+    InvalidInputError,
+    LedgerError,
+)
 from patient_ledger.imports import parse_date
 from patient_ledger.money import currency_code, parse_amount
 from patient_ledger.render import report_data, report_html, report_text
@@ -32,12 +44,12 @@ from patient_ledger.state import Ledger
 from patient_ledger.values import Payment, PaymentType
 from patient_ledger.views import patients
 
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_IO = 0, 1, 2, 3
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_IO, EXIT_UNRECONCILED = 0, 1, 2, 3, 4
 CSV_HEADER = ["id", "patient_id", "amount", "received_on", "method", "type", "appointment_id"]
 
 _EPILOG = "exit codes: 0 success; 1 refused (a ledger rule, a bad row, a corrupt journal); "
 _EPILOG += "2 bad usage; 3 a file could not be read or written "
-_EPILOG += "(import-drchrono: 1 also when the balances do not reconcile)"
+_EPILOG += "4 import-drchrono wrote the journal but some balances do not reconcile"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,7 +77,10 @@ def _parser() -> argparse.ArgumentParser:
         default="auto",
         help="highlight the seed's green and yellow boxes (default: on a terminal)",
     )
-    demo.add_argument("--journal", type=Path, help="also write the demo's journal to this file")
+    demo.add_argument("--journal", type=Path, help="also write the demo's journal to this new file")
+    demo.add_argument(
+        "--replace", action="store_true", help="replace the --journal file if it exists"
+    )
 
     report = commands.add_parser("report", help="one patient's dashboard, feed, entries, aging")
     report.add_argument("journal", type=Path, help="a journal file (JSON Lines)")
@@ -104,7 +119,18 @@ def _parser() -> argparse.ArgumentParser:
         help="holds appointments.json, line_items.json and patient_payments.json "
         "(each a list, an API page with data or results, or a list of pages)",
     )
-    drchrono.add_argument("--journal", type=Path, required=True, help="the journal to write")
+    drchrono.add_argument(
+        "--journal",
+        type=Path,
+        required=True,
+        help="the new journal to write (an existing file is refused unless --replace)",
+    )
+    drchrono.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace the --journal file if it exists (the export is a whole practice: it is "
+        "never appended to another journal)",
+    )
     drchrono.add_argument("--currency", default="USD")
     _add_import(commands)
     _add_balances(commands)
@@ -144,6 +170,8 @@ def _colour(choice: str) -> bool:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    if args.journal:
+        _refuse_existing(args.journal, "demo", replace=args.replace)
     names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     ledger = run(names, sys.stdout, colour=_colour(args.colour))
     if replay(ledger.events) != ledger:  # pragma: no cover - a broken engine, not bad input
@@ -151,8 +179,8 @@ def _demo(args: argparse.Namespace) -> int:
         return EXIT_REFUSED
     print(f"\nJournal: {len(ledger.events)} events; replayed and compared equal.")
     if args.journal:
-        _write_atomically(args.journal, journal.dumps(ledger))
-        print(f"Journal written to {args.journal}")
+        replaced = _write_new(args.journal, journal.dumps(ledger), "demo", replace=args.replace)
+        print(f"Journal written to {args.journal}{' (replaced)' * replaced}")
     return EXIT_OK
 
 
@@ -266,19 +294,28 @@ class _CsvLines:
 
 
 def _import_drchrono(args: argparse.Namespace) -> int:
-    from patient_ledger import drchrono  # noqa: PLC0415 - only this subcommand needs it
+    from patient_ledger import drchrono, tables  # noqa: PLC0415 - only this subcommand needs it
 
+    _refuse_existing(args.journal, "import-drchrono", replace=args.replace)
     appointments, line_items, payments = drchrono.load_directory(str(args.folder))
     ledger, summary = drchrono.import_records(
         appointments, line_items, payments, currency=args.currency
     )
-    _write_atomically(args.journal, journal.dumps(ledger))
+    text = journal.dumps(ledger)
+    replaced = _write_new(args.journal, text, "import-drchrono", replace=args.replace)
     print(
-        f"wrote {len(ledger.events)} events for {len(patients(ledger))} patients to {args.journal}"
+        f"wrote {len(ledger.events)} events for {len(patients(ledger))} patients to "
+        f"{tables.printable(str(args.journal))}{' (replaced the file there)' * replaced}"
     )
-    for line in summary.lines():
-        print(line)
-    return EXIT_OK if summary.reconciled else EXIT_REFUSED
+    for line in summary.lines():  # record ids come from the export: escaped for the terminal
+        print(tables.printable(line))
+    if summary.reconciled:
+        return EXIT_OK
+    print(
+        f"the journal was written; {len(summary.discrepancies)} figures do not reconcile "
+        f"with DrChrono's (exit code {EXIT_UNRECONCILED})"
+    )
+    return EXIT_UNRECONCILED
 
 
 # -- patient-ledger import: a practice's own CSV exports -------------------------------------
@@ -514,11 +551,34 @@ class _Progress:
             self.bar = None
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` whole or not at all, under the journal's writer lock (through
-    a symlink to its target, keeping its mode; see :mod:`patient_ledger._files`)."""
+def _refuse_existing(path: Path, command: str, *, replace: bool) -> None:
+    """Refuse, before any work, to write a new file where one exists (unless ``replace``).
+
+    Raises:
+        ExistingFileError: a file (or anything else) is at ``path``.
+    """
+    if not replace and _files.signature(path) is not None:
+        raise ExistingFileError(
+            f"{path} already exists and {command} writes a whole new journal: nothing was "
+            "written; give --replace to replace it, or another --journal",
+            path=str(path),
+        )
+
+
+def _write_new(path: Path, text: str, command: str, *, replace: bool) -> bool:
+    """Write ``text`` as the whole of ``path``, all or nothing, under the journal's writer
+    lock (through a symlink to its target, keeping its mode; see
+    :mod:`patient_ledger._files`). Return True if a file was replaced.
+
+    Raises:
+        ExistingFileError: a file is at ``path`` (it may have appeared while the command
+            ran) and ``replace`` is false.
+    """
     with _files.locked(path):
-        _files.replace(path, (text,), expected=_files.signature(path))
+        _refuse_existing(path, command, replace=replace)
+        found = _files.signature(path)
+        _files.replace(path, (text,), expected=found)
+    return found is not None
 
 
 if __name__ == "__main__":  # pragma: no cover

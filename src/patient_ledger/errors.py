@@ -74,6 +74,15 @@ class InvalidAmountError(InvalidInputError):
     code = ErrorCode.INVALID_AMOUNT
 
 
+class ExistingFileError(InvalidInputError):
+    """A command that writes a whole new file found one already there and was not told to
+    replace it (``--replace``). Nothing was written.
+
+    Attributes:
+        details: ``path``, the file found.
+    """
+
+
 class CurrencyMismatchError(InvalidInputError):
     """An amount is not in the ledger's currency."""
 

@@ -23,8 +23,10 @@ and types are the library's names, any case, spaces or hyphens for ``_`` (``cred
 A payment or adjustment that names a line is posted no earlier than that line's visit date
 (the line does not exist before). All or nothing: the first bad row stops the import, and its
 error names the file and the line (the physical line of the file, quoted multi-line fields
-counted). Rows are spooled to a temporary SQLite file to be sorted, and read back sharing equal
-amounts, dates and ids, so the memory an import needs is little more than the ledger's own:
+counted). Rows are spooled to a temporary SQLite database to be sorted (SQLite's own
+temporary file, unlinked as soon as it is opened: it cannot outlive the process, even one
+killed with SIGKILL), and read back sharing equal amounts, dates and ids, so the memory an
+import needs is little more than the ledger's own:
 ``python benchmarks/import_bench.py`` (1,041,666 rows: 250,000 visits, 333,333 charges,
 458,333 payments and refunds) peaked at 695 MB resident and took 283 s on a shared 2-core
 machine.
@@ -38,7 +40,6 @@ import io
 import pickle
 import re
 import sqlite3
-import tempfile
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
@@ -196,13 +197,14 @@ class Summary:
 
 
 def load_mapping(path: str | Path) -> dict[str, dict[str, str]]:
-    """A header mapping from a TOML file: a table per kind, ``field = "their header"``.
+    """A header mapping from a TOML file: a table per kind, ``field = "their header"``. The
+    file is UTF-8; a byte order mark (Windows editors write one) is skipped.
 
     Raises:
         InvalidInputError: not TOML, an unknown kind or field, or a header that is not text.
     """
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise InvalidInputError(f"{path}: not a TOML file: {error}") from None
     return check_mapping(data, source=str(path))
@@ -433,10 +435,14 @@ def _dumps(value: object) -> bytes:
 
 
 class _Spool:
-    """Rows parsed and waiting to be posted, in a temporary SQLite file, sorted on the way out."""
+    """Rows parsed and waiting to be posted, in a temporary SQLite database, sorted on the way
+    out. The database is SQLite's private temporary one (an empty file name): kept in memory
+    while small, spilled to a file that SQLite unlinks as soon as it opens it (in
+    ``SQLITE_TMPDIR``, ``TMPDIR`` or ``/var/tmp``), so no row of it is left on disk after the
+    process ends, however it ends."""
 
-    def __init__(self, folder: str, ledger: Ledger) -> None:
-        self.db = sqlite3.connect(Path(folder) / "spool.sqlite")
+    def __init__(self, ledger: Ledger) -> None:
+        self.db = sqlite3.connect("")
         self.db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
             "CREATE TABLE row (day INTEGER, rank INTEGER, file INTEGER, line INTEGER, value BLOB);"
@@ -511,28 +517,27 @@ def import_files(
     if unknown:
         raise InvalidInputError(f"unknown kinds of export: {', '.join(unknown)}")
     names: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="patient-ledger-import-") as folder:
-        spool = _Spool(folder, ledger)
-        try:
-            if progress:
-                progress.start("reading", None)
-            for kind in KINDS:
-                given = files.get(kind, ())
-                for path in [given] if isinstance(given, str | Path) else given:
-                    names.append(str(path))
-                    _read(
-                        spool,
-                        kind,
-                        Path(path),
-                        len(names) - 1,
-                        mapping=mapping.get(kind, {}),
-                        progress=progress,
-                    )
-            if progress:
-                progress.start("posting", spool.count)
-            return _post(ledger, spool, names, progress)
-        finally:
-            spool.db.close()
+    spool = _Spool(ledger)
+    try:
+        if progress:
+            progress.start("reading", None)
+        for kind in KINDS:
+            given = files.get(kind, ())
+            for path in [given] if isinstance(given, str | Path) else given:
+                names.append(str(path))
+                _read(
+                    spool,
+                    kind,
+                    Path(path),
+                    len(names) - 1,
+                    mapping=mapping.get(kind, {}),
+                    progress=progress,
+                )
+        if progress:
+            progress.start("posting", spool.count)
+        return _post(ledger, spool, names, progress)
+    finally:
+        spool.db.close()
 
 
 def _read(
