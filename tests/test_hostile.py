@@ -768,3 +768,167 @@ def test_a_bad_row_near_the_top_is_refused_without_reading_the_rest(
         tracemalloc.stop()
     assert "line 2:" in capsys.readouterr().err
     assert peak < 2_000_000  # the whole file as rows would take well over 50 MB
+
+
+# == Hostile round 2 (issue 25) — DrChrono and frames =========================================
+
+pd = pytest.importorskip("pandas")
+from patient_ledger import frames  # noqa: E402 - this section's own imports
+
+#: Amount texts the CSV path refuses: every amount reader refuses them (item 7).
+LOOSE = ("1.23457E+11", "1e5", "1E5", "\u0661\u0662\u0663", "1_000", " 10.00", "+5", "10.", "0x10")
+BOOKED = [{"id": 1, "patient": 7, "scheduled_time": "2025-01-02T09:00:00"}]
+PAID = {"id": 9, "patient": 7, "appointment": 1, "received_date": "2025-01-02"}
+
+
+@pytest.mark.parametrize("text", LOOSE)
+def test_drchrono_string_amounts_use_the_one_strict_parser(text: str) -> None:
+    error = quick(lambda: drchrono.load(BOOKED, [], [{**PAID, "amount": text}]))
+    assert isinstance(error, InvalidAmountError)
+    assert str(error).startswith("patient_payment record '9': amount")
+
+
+@pytest.mark.parametrize("number", ["1e5", "1E+5", "1.5e2", "100000e-2", "-1e1"])
+def test_a_drchrono_json_number_with_an_exponent_is_refused_naming_record_and_field(
+    number: str,
+) -> None:
+    parsed = drchrono.read_json(
+        f'[{{"id": 9, "patient": 7, "appointment": 1, "amount": {number},'
+        ' "received_date": "2025-01-02"}]'
+    )
+    error = quick(lambda: drchrono.load(BOOKED, [], parsed))
+    assert isinstance(error, InvalidAmountError)
+    assert "patient_payment record '9': amount" in str(error)
+    assert "no exponent" in str(error)
+    items = drchrono.read_json(
+        f'[{{"id": 5, "appointment": 1, "pt_paid": 0, "balance_pt": {number}}}]'
+    )
+    error = quick(lambda: drchrono.load(BOOKED, items, []))
+    assert "line_item record '5': balance_pt" in str(error)
+
+
+def test_drchrono_decimal_values_in_exponent_form_are_refused_and_plain_ones_read() -> None:
+    error = quick(lambda: drchrono.load(BOOKED, [], [{**PAID, "amount": Decimal("1E+5")}]))
+    assert isinstance(error, InvalidAmountError)
+    for amount in ("10.00", 10, Decimal("10.00"), 10.0, drchrono.read_json("10.00")):
+        ledger = drchrono.load(BOOKED, [], [{**PAID, "amount": amount}])
+        assert pl.dashboard(ledger, "7").total_paid == Money("10.00", "USD")
+
+
+def clinic_frames() -> dict[str, Any]:
+    return {
+        "visits": pd.DataFrame(
+            {"appointment_id": ["V1"], "patient_id": ["P1"], "date": ["2025-01-10"]}
+        ),
+        "charges": pd.DataFrame(
+            {"charge_id": ["C1"], "appointment_id": ["V1"], "amount": ["40.00"]}
+        ),
+        "payments": pd.DataFrame(
+            {
+                "payment_id": ["PAY1", "PAY2"],
+                "patient_id": ["P1", "P1"],
+                "amount": ["10.00", "5.00"],
+                "received_on": ["2025-01-11", "2025-01-12"],
+                "method": ["CASH", float("nan")],
+                "type": [None, float("nan")],
+            },
+            index=[10, 11],
+        ),
+    }
+
+
+@pytest.mark.parametrize("text", [*LOOSE, Decimal("1.23457E+11"), Decimal("1E+5")])
+def test_from_frames_amounts_use_the_one_strict_parser(text: object) -> None:
+    tables = clinic_frames()
+    tables["payments"] = tables["payments"].astype(object)
+    tables["payments"].loc[11, "amount"] = text
+    error = quick(lambda: frames.from_frames(**tables))
+    assert isinstance(error, InvalidAmountError)
+    assert str(error).startswith("payments row 11, column 'amount'")
+
+
+def test_from_frames_reads_nan_in_an_optional_column_as_absent() -> None:
+    ledger = frames.from_frames(**clinic_frames())
+    methods = [e.payment.method for e in ledger.events if isinstance(e, pl.PaymentPosted)]
+    assert methods == [pl.PaymentMethod.CASH, pl.PaymentMethod.OTHER]
+
+
+def test_from_frames_names_table_and_row_of_any_refusal() -> None:
+    tables = clinic_frames()
+    tables["payments"].loc[11, "method"] = "BITCOIN"
+    error = quick(lambda: frames.from_frames(**tables))
+    assert isinstance(error, InvalidInputError)
+    assert str(error).startswith("payments row 11: ")
+    tables = clinic_frames()
+    tables["charges"].loc[0, "appointment_id"] = "V404"  # refused by the command
+    error = quick(lambda: frames.from_frames(**tables))
+    assert isinstance(error, pl.UnknownIdError)
+    assert str(error).startswith("charges row 0: ")
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_from_frames_says_a_bool_amount_is_a_bool(flag: bool) -> None:
+    tables = clinic_frames()
+    tables["charges"]["amount"] = [flag]
+    error = quick(lambda: frames.from_frames(**tables))
+    assert isinstance(error, InvalidAmountError)
+    assert f"charges row 0, column 'amount': {flag!r} is a bool" in str(error)
+    assert "float" not in str(error)
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value", "said"),
+    [
+        ("visits", [{"appointment_id": "V1"}], "visits must be a pandas DataFrame, got list"),
+        ("payments", "payments.csv", "payments must be a pandas DataFrame, got str"),
+        ("charges", {"amount": [1]}, "charges must be a pandas DataFrame, got dict"),
+        ("ledger", "journal.jsonl", "ledger must be a Ledger, got str"),
+        ("ledger", pd.DataFrame(), "ledger must be a Ledger, got DataFrame"),
+    ],
+)
+def test_from_frames_names_what_it_was_given_instead_of_a_frame(
+    keyword: str, value: object, said: str
+) -> None:
+    error = quick(lambda: frames.from_frames(**{keyword: value}))
+    assert isinstance(error, InvalidInputError)
+    assert said in str(error)
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000, 3_000_000])
+def test_deeply_nested_drchrono_json_is_refused_quickly(depth: int, tmp_path: Path) -> None:
+    for text in ("[" * depth + "]" * depth, '{"a":' * depth + "1" + "}" * depth):
+        error = quick(lambda t=text: drchrono.read_json(t), bound=2.0)
+        assert isinstance(error, InvalidInputError)
+        assert "nested too deeply" in str(error)
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for name in ("appointments", "line_items", "patient_payments"):
+        (folder / f"{name}.json").write_text("[]")
+    (folder / "line_items.json").write_text("[" * depth)
+    error = quick(lambda: drchrono.load_directory(str(folder)), bound=2.0)
+    assert f"{folder / 'line_items.json'}: JSON nested too deeply" in str(error)
+
+
+def test_read_json_is_near_json_loads_in_time_and_memory() -> None:
+    text = json.dumps(
+        [
+            {"id": i, "patient": i % 97, "amount": float(f"{i % 9973}.25"), "x": 1.5}
+            for i in range(150_000)
+        ]
+    )  # about 9 MB, a number in every other token: the worst case for a number hook
+    figures = {}
+    for name, parse in (("json", json.loads), ("read_json", drchrono.read_json)):
+        best = float("inf")
+        for _ in range(3):
+            start = time.process_time()
+            parse(text)
+            best = min(best, time.process_time() - start)
+        tracemalloc.start()
+        try:
+            parse(text)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        figures[name] = (best, peak)
+    assert figures["read_json"][0] < 2.0 * figures["json"][0], figures
+    assert figures["read_json"][1] < 1.6 * figures["json"][1], figures

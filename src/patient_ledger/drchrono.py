@@ -34,13 +34,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import json
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
 import attrs
+import msgspec
 from moneyed import Money
 
 from patient_ledger.commands import (
@@ -61,7 +60,7 @@ from patient_ledger.errors import (
     PatientMismatchError,
     UnknownIdError,
 )
-from patient_ledger.money import to_minor, to_money
+from patient_ledger.money import parse_amount, to_minor, to_money
 from patient_ledger.state import Ledger
 from patient_ledger.values import Appointment, Charge, Payment, PaymentMethod, PaymentType
 from patient_ledger.views import FeedRow, allocations, claims_feed, line_items, patients
@@ -209,17 +208,13 @@ class _Unreadable:
         return f"the number {shown}"
 
 
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-
-
 def _exact(text: str) -> Decimal | _Unreadable:
-    """A decimal number's text as an exact ``Decimal``; its length is checked before it is
-    converted, and its exponent after (both bounded, so no conversion can explode)."""
-    text = text.strip()
-    if len(text) > MAX_NUMBER_CHARS or not _NUMBER.fullmatch(text):
-        return _Unreadable(text)
-    value = Decimal(text)  # at most MAX_NUMBER_CHARS characters: cheap, and exact
-    return value if _bounded(value) else _Unreadable(text)
+    """A JSON number's text as an exact ``Decimal`` when it is plain decimal text of at most
+    :data:`MAX_NUMBER_CHARS` characters; an exponent form (``1e5``) or a longer text is kept
+    unconverted (so no conversion can explode, and no amount is read from an exponent)."""
+    if len(text) <= MAX_NUMBER_CHARS and "e" not in text and "E" not in text:
+        return Decimal(text)  # JSON's grammar: digits, a sign and a point; exact and cheap
+    return _Unreadable(text)
 
 
 def _bounded(value: Decimal) -> bool:
@@ -235,16 +230,30 @@ def _bounded(value: Decimal) -> bool:
     )
 
 
-def _integer(text: str) -> int | _Unreadable:
-    return int(text) if len(text) <= MAX_NUMBER_CHARS else _Unreadable(text)
+#: The JSON decoder: msgspec's, with every non-integer number through :func:`_exact` (near
+#: ``json.loads``'s speed and memory; integers are exact ``int``, up to Python's 4,300 digits).
+_DECODER = msgspec.json.Decoder(float_hook=_exact)
 
 
-def read_json(text: str) -> Any:
+def read_json(text: str | bytes) -> Any:
     """Parse DrChrono JSON with every number exact: integers as ``int``, the others as
-    ``Decimal`` read from their text — never a float. A number longer than
-    :data:`MAX_NUMBER_CHARS`, with an exponent beyond :data:`MAX_EXPONENT`, or ``NaN`` /
-    ``Infinity`` is kept unconverted, and refused (naming its record) if it is read."""
-    return json.loads(text, parse_float=_exact, parse_int=_integer, parse_constant=_Unreadable)
+    ``Decimal`` read from their text — never a float. A non-integer longer than
+    :data:`MAX_NUMBER_CHARS` or written with an exponent (``1e5``) is kept unconverted, and
+    refused (naming its record and field) if the import reads it.
+
+    Raises:
+        InvalidInputError: not JSON (``NaN`` and ``Infinity`` are not, nor an integer of
+            more than 4,300 digits), or nested deeper than the parser goes (Python's
+            recursion limit, 1,000 by default, less the caller's own depth; DrChrono's
+            answers nest four levels).
+    """
+    try:
+        return _DECODER.decode(text)
+    except RecursionError:
+        msg = "JSON nested too deeply (deeper than the parser's recursion limit)"
+        raise InvalidInputError(msg) from None
+    except msgspec.DecodeError as error:
+        raise InvalidInputError(f"not JSON: {error}") from None
 
 
 def _page_records(page: Mapping[str, Any]) -> list[Any] | None:
@@ -327,29 +336,31 @@ class _Record:
         return text
 
     def amount(self, field: str, currency: str) -> Decimal:
-        """An amount (a JSON number or a decimal string), exact, checked against the
-        currency's minor unit and the supported maximum."""
+        """An amount, exact, read by the one strict parser (:func:`~patient_ledger.money.
+        parse_amount`): a decimal string or JSON number in plain decimal notation (ASCII
+        digits, an optional ``-`` and point: no exponent, ``_``, space or other digits),
+        within the currency's minor unit and the supported maximum."""
         value = self.get(field)
-        exact: Decimal | _Unreadable | None = None
-        if isinstance(value, float):
-            value = repr(value)  # the shortest text that reads back as this float: the JSON's
+        text: str | None = None
         if isinstance(value, str):
-            exact = _exact(value)
+            text = value
+        elif isinstance(value, float):
+            text = repr(value)  # the shortest text that reads back as this float: the JSON's
         elif isinstance(value, int) and not isinstance(value, bool):
-            exact = _exact(str(value)) if abs(value) < 10**MAX_NUMBER_CHARS else None
+            text = str(value) if abs(value) < 10**MAX_NUMBER_CHARS else None
         elif isinstance(value, Decimal):
-            exact = value if _bounded(value) else None
-        if not isinstance(exact, Decimal):
+            text = str(value)  # never expanded: Decimal("1E+5") shows its exponent, refused
+        if text is None:
+            shown = value if isinstance(value, _Unreadable) else f"{value!r}"
             raise self.fail(
-                f"{field} must be a decimal number of at most {MAX_NUMBER_CHARS} characters "
-                f"with an exponent within {MAX_EXPONENT}, got {value!r}",
+                f"{field} must be a decimal amount (a string or a JSON number in plain "
+                f"decimal notation: no exponent), got {shown}",
                 InvalidAmountError,
             )
         try:
-            to_minor(Money(exact, currency), f"{field}")
+            return Decimal(parse_amount(text, currency, field).amount)
         except LedgerError as error:
             raise self.fail(str(error), InvalidAmountError) from None
-        return exact
 
     def day(self, *fields: str) -> datetime.date:
         """The date of the first of ``fields`` that is set (a date or a date-time string)."""
@@ -1027,8 +1038,8 @@ def load_directory(
         path = Path(folder, f"{name}.json")
         try:
             data = read_json(path.read_text(encoding="utf-8"))
-        except ValueError as error:
-            raise InvalidInputError(f"{path}: not JSON: {error}") from None
+        except (LedgerError, UnicodeDecodeError) as error:
+            raise InvalidInputError(f"{path}: {error}", file=str(path)) from None
         out.append(records(data))
     return out[0], out[1], out[2]
 
