@@ -932,3 +932,63 @@ def test_read_json_is_near_json_loads_in_time_and_memory() -> None:
         figures[name] = (best, peak)
     assert figures["read_json"][0] < 2.0 * figures["json"][0], figures
     assert figures["read_json"][1] < 1.6 * figures["json"][1], figures
+
+
+def page(records: list[dict[str, Any]], **links: object) -> dict[str, Any]:
+    return {"previous": None, "next": None, "data": records} | links
+
+
+PAGE_2 = "https://app.drchrono.com/api/line_items?cursor=cD0yMDI1"
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (page([], next=PAGE_2), f"more records follow (its last page's next is '{PAGE_2}')"),
+        ({"count": 3, "next": None, "results": [{"id": 1}]}, "its count is 3 but it holds 1"),
+        (page([], previous=PAGE_2), "earlier pages were not exported"),
+        ([page([{"id": 1}], next=PAGE_2), page([{"id": 2}], next=PAGE_2)], "more records follow"),
+    ],
+)
+def test_a_partial_page_export_is_refused_unless_partial(answer: Any, said: str) -> None:
+    error = quick(lambda: drchrono.records(answer, source="line_items.json"))
+    assert isinstance(error, pl.IncompleteExportError)
+    assert str(error).startswith(f"line_items.json is a partial export: {said}")
+    assert drchrono.records(answer, partial=True) == drchrono.records(answer, partial=True)
+
+
+def test_every_page_of_an_export_is_complete() -> None:
+    pages = [
+        {"count": 2, "previous": None, "next": PAGE_2, "results": [{"id": 1}]},
+        {"count": 2, "previous": PAGE_2, "next": None, "results": [{"id": 2}]},
+    ]
+    assert drchrono.missing(pages) == ()
+    assert drchrono.records(pages) == [{"id": 1}, {"id": 2}]
+    assert drchrono.missing([{"id": 1, "next": PAGE_2}]) == ()  # records say nothing
+
+
+def test_import_drchrono_refuses_a_partial_export_and_says_so_with_partial(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "export"
+    shutil.copytree(Path(__file__).parent / "data" / "drchrono_v4", folder)
+    items = json.loads((folder / "line_items.json").read_text())
+    items[-1]["next"] = PAGE_2  # a list of pages whose last says more follow
+    (folder / "line_items.json").write_text(json.dumps(items))
+    target = tmp_path / "practice.jsonl"
+    assert main(["import-drchrono", str(folder), "--journal", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert f"{folder / 'line_items.json'} is a partial export: more records follow" in err
+    assert not target.exists()
+    with pytest.raises(pl.IncompleteExportError):
+        drchrono.import_directory(str(folder))
+    assert main(["import-drchrono", str(folder), "--journal", str(target), "--partial"]) == 5
+    out = capsys.readouterr().out
+    assert "PARTIAL export: the figures cover only the records it holds; it lacks:" in out
+    assert "  line_items.json: more records follow" in out
+    assert target.exists()
+    _, summary = drchrono.import_directory(str(folder), partial=True)
+    assert not summary.complete
+    assert summary.missing == (
+        f"line_items.json: more records follow (its last page's next is '{PAGE_2}')",
+    )

@@ -5,7 +5,8 @@ Exit codes (also in ``patient-ledger --help``):
 * 0 — success;
 * 1 — refused: a ledger rule, a bad CSV row, a corrupt journal or broken invariants;
 * 2 — bad usage (unknown subcommand or option);
-* 3 — a file could not be read or written.
+* 3 — a file could not be read or written;
+* 5 — ``import-drchrono --partial`` wrote a journal from a partial export.
 """
 
 from __future__ import annotations
@@ -33,11 +34,14 @@ from patient_ledger.values import Payment, PaymentType
 from patient_ledger.views import patients
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_IO = 0, 1, 2, 3
+#: import-drchrono --partial wrote a journal from an export its pages say is partial.
+EXIT_PARTIAL = 5
 CSV_HEADER = ["id", "patient_id", "amount", "received_on", "method", "type", "appointment_id"]
 
 _EPILOG = "exit codes: 0 success; 1 refused (a ledger rule, a bad row, a corrupt journal); "
 _EPILOG += "2 bad usage; 3 a file could not be read or written "
-_EPILOG += "(import-drchrono: 1 also when the balances do not reconcile)"
+_EPILOG += "(import-drchrono: 1 also when the balances do not reconcile; "
+_EPILOG += f"{EXIT_PARTIAL} when it wrote a journal from a partial export, --partial)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -106,6 +110,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     drchrono.add_argument("--journal", type=Path, required=True, help="the journal to write")
     drchrono.add_argument("--currency", default="USD")
+    drchrono.add_argument(
+        "--partial",
+        action="store_true",
+        help="import an export whose pages say records are missing (next, previous or count); "
+        f"the summary says what it lacks and the exit code is {EXIT_PARTIAL}",
+    )
     _add_import(commands)
     _add_balances(commands)
     return parser
@@ -268,9 +278,8 @@ class _CsvLines:
 def _import_drchrono(args: argparse.Namespace) -> int:
     from patient_ledger import drchrono  # noqa: PLC0415 - only this subcommand needs it
 
-    appointments, line_items, payments = drchrono.load_directory(str(args.folder))
-    ledger, summary = drchrono.import_records(
-        appointments, line_items, payments, currency=args.currency
+    ledger, summary = drchrono.import_directory(
+        str(args.folder), currency=args.currency, partial=args.partial
     )
     _write_atomically(args.journal, journal.dumps(ledger))
     print(
@@ -278,6 +287,8 @@ def _import_drchrono(args: argparse.Namespace) -> int:
     )
     for line in summary.lines():
         print(line)
+    if not summary.complete:
+        return EXIT_PARTIAL
     return EXIT_OK if summary.reconciled else EXIT_REFUSED
 
 

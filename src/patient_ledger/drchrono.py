@@ -54,6 +54,7 @@ from patient_ledger.commands import (
 )
 from patient_ledger.errors import (
     DuplicateIdError,
+    IncompleteExportError,
     InvalidAmountError,
     InvalidInputError,
     LedgerError,
@@ -144,7 +145,9 @@ class ImportSummary:
     changed and why, and the reconciliation with DrChrono's balances.
 
     ``explained`` holds line-item differences that a DrChrono rule accounts for (the money on
-    the appointment and its net balance agree): they are not discrepancies.
+    the appointment and its net balance agree): they are not discrepancies. ``missing`` says
+    what a partial export lacks (imported with ``partial``): the figures cover only what it
+    holds.
     """
 
     read: Counts
@@ -153,6 +156,12 @@ class ImportSummary:
     changed: tuple[Note, ...]
     discrepancies: tuple[Discrepancy, ...]
     explained: tuple[Discrepancy, ...]
+    missing: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """False when the export was partial (its pages say records are missing)."""
+        return not self.missing
 
     @property
     def reconciled(self) -> bool:
@@ -162,6 +171,9 @@ class ImportSummary:
     def lines(self) -> tuple[str, ...]:
         """The summary as text, one line each (what ``import-drchrono`` prints)."""
         out = []
+        if self.missing:
+            out.append("PARTIAL export: the figures cover only the records it holds; it lacks:")
+            out.extend(f"  {what}" for what in self.missing)
         for label, counts in (("read", self.read), ("imported", self.imported)):
             out.append(
                 f"{label}: {counts.appointments} appointments, {counts.line_items} line items, "
@@ -264,14 +276,64 @@ def _page_records(page: Mapping[str, Any]) -> list[Any] | None:
     return list(found[0]) if found else None
 
 
-def records(data: Any) -> list[Any]:
+def _is_page(item: object) -> bool:
+    return isinstance(item, Mapping) and "id" not in item and _page_records(item) is not None
+
+
+def _link(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+def missing(data: Any) -> tuple[str, ...]:
+    """What an API answer's own pages say it lacks; empty when nothing is known missing (a
+    plain list of records says nothing).
+
+    A page's ``next`` set on the last page (more records follow), ``previous`` set on the
+    first (earlier pages were not exported), or a ``count`` (the total of every page) beyond
+    the records held.
+    """
+    pages = [data] if isinstance(data, Mapping) else data if isinstance(data, list) else []
+    if not pages or not all(_is_page(page) for page in pages):
+        return ()
+    out = []
+    held = sum(len(_page_records(page) or ()) for page in pages)
+    if pages[0].get("previous") not in (None, ""):
+        out.append(
+            f"earlier pages were not exported (its first page's previous is "
+            f"{_link(pages[0]['previous'])})"
+        )
+    if pages[-1].get("next") not in (None, ""):
+        out.append(f"more records follow (its last page's next is {_link(pages[-1]['next'])})")
+    counts = [
+        p["count"]
+        for p in pages
+        if isinstance(p.get("count"), int) and not isinstance(p.get("count"), bool)
+    ]
+    if counts and max(counts) > held:
+        out.append(f"its count is {max(counts)} but it holds {held} records")
+    return tuple(out)
+
+
+def records(data: Any, *, partial: bool = False, source: str = "the API answer") -> list[Any]:
     """The records of an API answer, in every shape DrChrono documents or its clients use: a
     list of records, a page (``{"previous", "data", "next"}`` or ``{"results", ...}``), or a
-    list of such pages.
+    list of such pages. An answer whose pages say records are missing (:func:`missing`) is
+    refused unless ``partial``; ``source`` names it in the error (``load_directory`` gives
+    the file).
 
     Raises:
+        IncompleteExportError: the pages say records are missing, and not ``partial``.
         InvalidInputError: none of those shapes, or a list mixing pages and records.
     """
+    if not partial:
+        lacks = missing(data)
+        if lacks:
+            msg = (
+                f"{source} is a partial export: {'; '.join(lacks)}. Export every page, or "
+                "import it as partial (--partial, partial=True)"
+            )
+            raise IncompleteExportError(msg, source=source, missing=lacks)
     if isinstance(data, Mapping) and "id" not in data:
         found = _page_records(data)
         if found is not None:
@@ -793,8 +855,10 @@ def import_records(
     patient_payments: Iterable[Mapping[str, Any]],
     *,
     currency: str = "USD",
+    missing: Iterable[str] = (),
 ) -> tuple[Ledger, ImportSummary]:
-    """Build a ledger from DrChrono API records, and say what was done.
+    """Build a ledger from DrChrono API records, and say what was done. ``missing`` is what
+    the export is known to lack (a partial export): the summary says it.
 
     Returns:
         The ledger and its :class:`ImportSummary` (records read, imported, skipped and why,
@@ -807,7 +871,8 @@ def import_records(
     """
     line_records, payment_records = list(line_items), list(patient_payments)
     importer, ledger = _imported(appointments, line_records, payment_records, currency)
-    return ledger, importer.summary(ledger, line_records, payment_records)
+    summary = importer.summary(ledger, line_records, payment_records)
+    return ledger, attrs.evolve(summary, missing=tuple(missing))
 
 
 def _imported(
@@ -1026,26 +1091,63 @@ def _money_placed(
     return money
 
 
-def load_directory(
-    folder: str,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """Read ``appointments.json``, ``line_items.json`` and ``patient_payments.json``, each in
-    any shape :func:`records` reads."""
+#: The files of an export folder, in the order :func:`load_directory` returns their records.
+FILES = ("appointments.json", "line_items.json", "patient_payments.json")
+
+
+def _read_directory(
+    folder: str, partial: bool
+) -> tuple[list[list[dict[str, Any]]], tuple[str, ...]]:
+    """Every file's records, and what partial pages say they lack (refused unless
+    ``partial``)."""
     from pathlib import Path  # noqa: PLC0415 - only the command line reads files
 
-    out = []
-    for name in ("appointments", "line_items", "patient_payments"):
-        path = Path(folder, f"{name}.json")
+    out: list[list[dict[str, Any]]] = []
+    lacks: list[str] = []
+    for name in FILES:
+        path = Path(folder, name)
         try:
             data = read_json(path.read_text(encoding="utf-8"))
         except (LedgerError, UnicodeDecodeError) as error:
             raise InvalidInputError(f"{path}: {error}", file=str(path)) from None
-        out.append(records(data))
+        out.append(records(data, partial=partial, source=str(path)))
+        lacks.extend(f"{name}: {what}" for what in missing(data))
+    return out, tuple(lacks)
+
+
+def load_directory(
+    folder: str, *, partial: bool = False
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Read ``appointments.json``, ``line_items.json`` and ``patient_payments.json``, each in
+    any shape :func:`records` reads.
+
+    Raises:
+        IncompleteExportError: a file's pages say records are missing (naming the file and
+            what), unless ``partial``.
+        InvalidInputError: a file is not JSON, nested too deeply, or of no known shape.
+    """
+    out, _ = _read_directory(folder, partial)
     return out[0], out[1], out[2]
+
+
+def import_directory(
+    folder: str, *, currency: str = "USD", partial: bool = False
+) -> tuple[Ledger, ImportSummary]:
+    """:func:`import_records` of an export folder (:func:`load_directory`). With
+    ``partial``, an export whose pages say records are missing is imported, and its summary
+    says what it lacks (``missing``; what ``import-drchrono --partial`` prints).
+
+    Raises:
+        IncompleteExportError: the export is partial, and not ``partial``.
+        LedgerError: as :func:`load_directory` and :func:`import_records`.
+    """
+    out, lacks = _read_directory(folder, partial)
+    return import_records(out[0], out[1], out[2], currency=currency, missing=lacks)
 
 
 __all__ = [
     "CANCELLED_STATUSES",
+    "FILES",
     "MAX_EXPONENT",
     "MAX_NUMBER_CHARS",
     "METHODS",
@@ -1054,9 +1156,11 @@ __all__ = [
     "Discrepancy",
     "ImportSummary",
     "Note",
+    "import_directory",
     "import_records",
     "load",
     "load_directory",
+    "missing",
     "read_json",
     "reconcile",
     "records",
