@@ -992,3 +992,53 @@ def test_import_drchrono_refuses_a_partial_export_and_says_so_with_partial(
     assert summary.missing == (
         f"line_items.json: more records follow (its last page's next is '{PAGE_2}')",
     )
+
+
+def hostile_corrections(n: int) -> tuple[list[Any], list[Any], list[Any]]:
+    """n payments, then n corrections without parent_id, each taking all of the newest one
+    left: the old search passed over every payment already taken back (n² in all)."""
+    day = {"received_date": "2025-01-02"}
+    payments = [{"id": i, "patient": 1, "amount": "10.00"} | day for i in range(1, n + 1)]
+    taken = {"amount": "-10.00", "payment_transaction_type": "COR", "received_date": "2025-01-03"}
+    return [], [], payments + [{"id": n + i, "patient": 1} | taken for i in range(1, n + 1)]
+
+
+def hostile_cancellations(n: int) -> tuple[list[Any], list[Any], list[Any]]:
+    """n cancelled visits of one patient, each holding a deposit: the old summary built the
+    patient's whole claims feed for each (n² in all)."""
+    visits = [
+        {"id": i, "patient": 1, "scheduled_time": "2025-01-02", "status": "Cancelled"}
+        for i in range(1, n + 1)
+    ]
+    deposits = [
+        {"id": 10**6 + i, "patient": 1, "appointment": i, "amount": "5.00"}
+        | {"received_date": "2025-01-01"}
+        for i in range(1, n + 1)
+    ]
+    return visits, [], deposits
+
+
+@pytest.mark.parametrize("build", [hostile_corrections, hostile_cancellations])
+def test_drchrono_corrections_and_cancellations_cost_what_they_touch(
+    build: Callable[[int], tuple[list[Any], list[Any], list[Any]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lists = build(2_000)
+    assert sum(len(json.dumps(x)) for x in lists) > 300_000  # a few hundred KB
+    calls = {"allocations": 0, "claims_feed": 0}
+    for name in calls:
+        view = getattr(drchrono, name)
+
+        def counted(*args: Any, _view: Any = view, _name: str = name) -> Any:
+            calls[_name] += 1
+            return _view(*args)
+
+        monkeypatch.setattr(drchrono, name, counted)
+    start = time.process_time()
+    ledger, summary = drchrono.import_records(*lists)
+    elapsed = time.process_time() - start
+    assert len(ledger.events) > 4_000
+    assert summary.reconciled
+    assert calls["allocations"] <= 3 * sum(map(len, lists)), calls  # a few per record
+    assert calls["claims_feed"] <= 2, calls  # once for the reconciliation
+    assert elapsed < 2.0, f"{elapsed:.2f} s"

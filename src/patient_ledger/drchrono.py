@@ -32,6 +32,7 @@ id), then the cancellations; ids sort numerically when numeric.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -64,7 +65,15 @@ from patient_ledger.errors import (
 from patient_ledger.money import parse_amount, to_minor, to_money
 from patient_ledger.state import Ledger
 from patient_ledger.values import Appointment, Charge, Payment, PaymentMethod, PaymentType
-from patient_ledger.views import FeedRow, allocations, claims_feed, line_items, patients
+from patient_ledger.views import (
+    Allocation,
+    FeedRow,
+    allocations,
+    claims_feed,
+    feed_row,
+    line_items,
+    patients,
+)
 
 #: DrChrono ``payment_method`` codes and the methods they map to.
 METHODS: Mapping[str, PaymentMethod] = {
@@ -493,6 +502,70 @@ class _Posting:
     order: tuple[datetime.date, int, tuple[int, int, str]]
 
 
+#: A place a payment's money can be, per patient: ``(patient, "line", charge id)``,
+#: ``(patient, "appointment", appointment id)`` (held or on its lines) or
+#: ``(patient, "general", "")``.
+_Place = tuple[str, str, str]
+
+
+def _places(place: Allocation) -> Iterator[_Place]:
+    """The places (as :data:`_Place`) one row of :func:`allocations` is in."""
+    if place.appointment_id is None:
+        yield (place.patient_id, "general", "")
+        return
+    yield (place.patient_id, "appointment", place.appointment_id)
+    if place.charge_id is not None:
+        yield (place.patient_id, "line", place.charge_id)
+
+
+class _Holders:
+    """Per place, the payments posted so far that may have money there, oldest first: what a
+    correction without ``parent_id`` searches, newest first, for the newest payment with money
+    where it is placed.
+
+    A payment is listed where posting put its money; a refund or reversal that moves money
+    into a place lists there the payments of the appointment it moved from. A search drops
+    each payment it finds without money there (money reaches a place again only by such a
+    listed move), so every payment is passed over at most once per listing: a correction
+    costs what it finds, not every payment of its patient.
+    """
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []  # by posting sequence
+        self.lists: dict[_Place, list[int]] = {}
+        self.members: dict[_Place, set[int]] = {}
+
+    def posted(self, ledger: Ledger, payment_id: str) -> None:
+        """List a payment just posted where its money went."""
+        self.ids.append(payment_id)
+        for place in allocations(ledger, payment_id):
+            for key in _places(place):
+                self.add(key, len(self.ids) - 1)
+
+    def add(self, key: _Place, seq: int) -> None:
+        members = self.members.setdefault(key, set())
+        if seq not in members:
+            members.add(seq)
+            bisect.insort(self.lists.setdefault(key, []), seq)
+
+    def moved(self, patient_id: str, appointment_id: str, to: Iterable[_Place]) -> None:
+        """Money of the appointment's payments may have moved to the places ``to``."""
+        listed = self.lists.get((patient_id, "appointment", appointment_id), [])
+        for key in to:
+            for seq in listed:
+                self.add(key, seq)
+
+    def newest(self, ledger: Ledger, key: _Place) -> str | None:
+        """The newest payment listed at ``key`` that still has money there."""
+        listed = self.lists.get(key, [])
+        while listed:
+            payment_id = self.ids[listed[-1]]
+            if any(key in _places(place) for place in allocations(ledger, payment_id)):
+                return payment_id
+            self.members[key].discard(listed.pop())
+        return None
+
+
 class _Importer:
     """The state of one import: what was booked, and the notes for its summary."""
 
@@ -504,7 +577,8 @@ class _Importer:
         self.dropped_lines: dict[str, str] = {}  # a skipped line item's id -> why
         self.charges: dict[str, Charge] = {}
         self.postings: list[_Posting] = []
-        self.posted: dict[str, list[Payment]] = {}  # by patient: payments > 0, as posted
+        self.posted: dict[str, str] = {}  # payments > 0 posted so far: their patient, by id
+        self.holders = _Holders()
         self.read = [0, 0, 0]
         self.skipped: list[Note] = []
         self.changed: list[Note] = []
@@ -659,8 +733,19 @@ class _Importer:
                     ledger = self._correct(ledger, posting)
                 else:
                     ledger = post_payment(ledger, payment)
-                    self.posted.setdefault(payment.patient_id, []).append(payment)
+                    self.posted[payment.id] = payment.patient_id
+                    self.holders.posted(ledger, payment.id)
         return self._cancel(ledger)
+
+    def _row(self, ledger: Ledger, patient_id: str, appointment_id: str) -> FeedRow:
+        """The claims-feed row of a patient's open appointment (refused: another patient's);
+        one appointment is read, not the patient's whole feed."""
+        booked = self.booked.get(appointment_id)
+        if booked is not None and booked.patient_id == patient_id:
+            with contextlib.suppress(UnknownIdError):  # cancelled: no row
+                return feed_row(ledger, appointment_id)
+        msg = f"appointment {appointment_id!r} is not an open appointment of patient {patient_id!r}"
+        raise PatientMismatchError(msg, id=appointment_id, patient_id=patient_id)
 
     def _refund(self, ledger: Ledger, payment: Payment) -> Ledger:
         """A refund on an appointment takes its held money first, then its allocations (its
@@ -670,7 +755,7 @@ class _Importer:
         payment = attrs.evolve(payment, charge_id=None)
         if appointment_id is None:
             return refund(ledger, payment)
-        row = _feed_row(ledger, payment.patient_id, appointment_id)
+        row = self._row(ledger, payment.patient_id, appointment_id)
         held, wanted = to_minor(row.appointment_unallocated, "held"), -payment.minor_units
         if wanted <= held:
             return refund(ledger, payment)
@@ -687,6 +772,9 @@ class _Importer:
             ledger = unapply(
                 ledger, appointment_id, to_money(take, self.currency), on=on, charge_id=charge_id
             )
+        # held and allocated money of the appointment's payments went to the general bucket
+        general = (payment.patient_id, "general", "")
+        self.holders.moved(payment.patient_id, appointment_id, [general])
         self.changed.append(
             Note(
                 kind="patient_payment",
@@ -709,13 +797,14 @@ class _Importer:
         if target is None:
             target = self._corrected(ledger, payment)
             rule = f"the newest payment with money {_where(payment)}"
-        elif all(p.id != target for p in self.posted.get(payment.patient_id, [])):
+        elif self.posted.get(target) != payment.patient_id:
             msg = (
                 f"its parent_id {target!r} is not among the payments of patient "
                 f"{payment.patient_id!r} before it"
             )
             raise UnknownIdError(msg, id=payment.id, parent_id=target)
         notes = f": {payment.notes}" if payment.notes else ""
+        reopened = self._reopened(ledger, target)
         ledger = reverse_payment(
             ledger,
             target,
@@ -723,6 +812,8 @@ class _Importer:
             on=payment.received_on,
             reason=f"DrChrono correction {payment.id}{notes}",
         )
+        for (patient_id, appointment_id), lines in reopened.items():
+            self.holders.moved(patient_id, appointment_id, lines)
         self.changed.append(
             Note(
                 kind="patient_payment",
@@ -733,19 +824,31 @@ class _Importer:
         )
         return ledger
 
+    def _reopened(self, ledger: Ledger, target: str) -> dict[tuple[str, str], list[_Place]]:
+        """The lines a reversal of ``target`` may reopen on appointments that hold money: that
+        money is then applied to them (invariant 5), so it may arrive there."""
+        out: dict[tuple[str, str], list[_Place]] = {}
+        for place in allocations(ledger, target):
+            if place.charge_id is None or place.appointment_id is None:
+                continue
+            if feed_row(ledger, place.appointment_id).appointment_unallocated.amount:
+                key = (place.patient_id, place.appointment_id)
+                out.setdefault(key, []).append((place.patient_id, "line", place.charge_id))
+        return out
+
     def _corrected(self, ledger: Ledger, correction: Payment) -> str:
         """The newest payment posted of the correction's patient with money where the
         correction is placed."""
-        for candidate in reversed(self.posted.get(correction.patient_id, [])):
-            for place in allocations(ledger, candidate.id):
-                if correction.charge_id is not None:
-                    here = place.charge_id == correction.charge_id
-                elif correction.appointment_id is not None:
-                    here = place.appointment_id == correction.appointment_id
-                else:
-                    here = place.appointment_id is None and place.patient_id == candidate.patient_id
-                if here:
-                    return candidate.id
+        patient = correction.patient_id
+        if correction.charge_id is not None:
+            key = (patient, "line", correction.charge_id)
+        elif correction.appointment_id is not None:
+            key = (patient, "appointment", correction.appointment_id)
+        else:
+            key = (patient, "general", "")
+        found = self.holders.newest(ledger, key)
+        if found is not None:
+            return found
         msg = (
             f"a correction of -{correction.amount.amount}: no earlier payment of patient "
             f"{correction.patient_id!r} has money {_where(correction)}, and it names no "
@@ -780,7 +883,7 @@ class _Importer:
                 continue
             date = self.booked[appointment_id].date
             on = max(date, last.get(appointment_id, date))
-            held = _feed_row(ledger, self.booked[appointment_id].patient_id, appointment_id)
+            held = self._row(ledger, self.booked[appointment_id].patient_id, appointment_id)
             ledger = cancel_appointment(
                 ledger, appointment_id, on=on, reason=f"DrChrono status {status}"
             )
@@ -838,15 +941,6 @@ def _order(
     if parent is not None and parent.order[0] > day:
         return (parent.order[0], out, number)
     return posting.order
-
-
-def _feed_row(ledger: Ledger, patient_id: str, appointment_id: str) -> FeedRow:
-    """The claims-feed row of a patient's appointment (refused: another patient's)."""
-    for row in claims_feed(ledger, patient_id):
-        if row.appointment_id == appointment_id:
-            return row
-    msg = f"appointment {appointment_id!r} is not an open appointment of patient {patient_id!r}"
-    raise PatientMismatchError(msg, id=appointment_id, patient_id=patient_id)
 
 
 def import_records(
