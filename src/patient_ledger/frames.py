@@ -229,18 +229,23 @@ def from_frames(
     order; a payment of type ``REFUND`` (a negative amount) is a refund.
 
     Cells are read as pandas users write them: a ``pd.Timestamp`` at midnight (or an ISO date
-    string) is a date; ``NaN``, ``NaT`` and ``pd.NA`` are ``None`` in an optional column. Money is
-    never guessed: an amount is a ``Money``, a ``Decimal``, an int or an exact decimal string in
-    ``currency``; a float (``read_csv``'s default) is refused — read the column with
-    ``dtype={"amount": str}`` or ``converters={"amount": Decimal}``.
+    string) is a date; ``NaN``, ``NaT``, ``pd.NA`` and ``None`` in an optional column mean the
+    cell is absent (the value's default: ``method`` OTHER, ``type`` PAYMENT). Money is never
+    guessed: an amount is a ``Money``, an int, or a ``Decimal`` or string in plain decimal
+    notation, read by the one strict parser (:func:`~patient_ledger.money.parse_amount`: no
+    exponent such as ``1.23457E+11``, no ``_``, space or non-ASCII digit); a float
+    (``read_csv``'s default) or a bool is refused — read the column with
+    ``dtype={"amount": str}``.
 
     With ``ledger``, the rows are added to that ledger (its currency is used) instead of a new
     ``Ledger.empty(currency)``.
 
     Raises:
-        InvalidInputError: a missing column or cell, a float amount, a date with a time of
-            day; the message names the table, the row and the column. Any refusal of a command
-            (:class:`~patient_ledger.errors.LedgerError`) as the command raises it.
+        InvalidInputError: a table that is not a DataFrame or a ``ledger`` that is not a
+            Ledger (naming what was given), a missing column or cell, a float or bool amount,
+            a date with a time of day. Every refusal of a row — the commands' included, as
+            the :class:`~patient_ledger.errors.LedgerError` they raise — names the table and
+            the row (``payments row 11: ...``).
     """
     if ledger is not None and not isinstance(ledger, Ledger):
         msg = f"ledger must be a Ledger, got {type(ledger).__name__} {_shown(ledger)}"
