@@ -19,12 +19,13 @@ import json
 import os
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from moneyed import Money
 
@@ -342,3 +343,209 @@ days = st.sampled_from(["2025-01-02", "2025-01-02T09:00:00", "x", None, 5]) | st
 )
 def test_drchrono_records(appointments: Any, line_items: Any, payments: Any) -> None:
     timed(lambda: drchrono.load(appointments, line_items, payments))
+
+
+# -- DrChrono pages and frames (issue 25): 2 CPU s and 256 MB per input -----------------------
+
+#: The memory any one input may take to be loaded or refused (tracemalloc's peak).
+MEMORY = 256 * 2**20
+
+
+def bounded(work: Callable[[], T]) -> T | LedgerError:
+    """:func:`timed`, and the peak memory it allocates within :data:`MEMORY`."""
+    tracemalloc.start()
+    try:
+        result = timed(work)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < MEMORY, f"took {peak / 2**20:.0f} MB"
+    return result
+
+
+#: JSON tokens as a hostile export writes them.
+tokens = {
+    "amount": st.sampled_from(
+        [
+            *("10.00", "-5.00", "0", "25", "1e5", "1.23457E+11", "1E-2", "0.001", "-0.0"),
+            *('"10.00"', '"1_000"', '"\u0661\u0662\u0663"', '" 7"', '"1e3"', '"x"', "null"),
+            *("true", "1e99999999", '"1e99999999"', "9" * 60, "-1" + "0" * 4500, "[]", "{}"),
+        ]
+    ),
+    "id": st.sampled_from(
+        ["1", "2", "3", "4", "5", '"6"', '"2"', "null", '"\\u200b"', "1.5", "1e2", '""']
+    ),
+    "day": st.sampled_from(
+        ['"2025-01-02"', '"2025-01-02T09:00:00"', '"2025-02-30"', '"x"', "null", "5"]
+    ),
+    "status": st.sampled_from(['"Cancelled"', '"Rescheduled"', '"Complete"', "null", "1"]),
+    "type": st.sampled_from(['""', '"REF"', '"COR"', '"COPAY"', '"?"', "null"]),
+    "link": st.sampled_from(
+        ["null"] * 6 + ['"https://app.drchrono.com/api/x?cursor=2"', '""', "7"]
+    ),
+}
+
+
+def json_object(fields: dict[str, str]) -> str:
+    return "{" + ", ".join(f'"{name}": {value}' for name, value in fields.items()) + "}"
+
+
+@st.composite
+def drchrono_answer(draw: st.DrawFn, kind: str) -> str:
+    """One file of a DrChrono export, as JSON text: a list, a page, or a list of pages, with
+    hostile numbers, ids, links and counts, and now and then damage (a deep nest, a cut)."""
+    fields = {
+        "appointment": {"patient": "id", "scheduled_time": "day", "status": "status"},
+        "line_item": {"appointment": "id", "pt_paid": "amount", "balance_pt": "amount"},
+        "patient_payment": {
+            "patient": "id",
+            "amount": "amount",
+            "received_date": "day",
+            "appointment": "id",
+            "line_item": "id",
+            "payment_transaction_type": "type",
+            "parent_id": "id",
+        },
+    }[kind]
+    records = [
+        json_object(
+            {"id": draw(tokens["id"])}
+            | {
+                name: draw(tokens[token])
+                for name, token in fields.items()
+                if draw(st.integers(0, 9))  # now and then a field is missing
+            }
+        )
+        for _ in range(draw(st.integers(0, 4)))
+    ]
+
+    def page(held: list[str]) -> str:
+        links = {"previous": draw(tokens["link"]), "next": draw(tokens["link"])}
+        if draw(st.booleans()):
+            links["count"] = str(draw(st.integers(-1, 6)))
+        return json_object(
+            links | {draw(st.sampled_from(["data", "results"])): f"[{', '.join(held)}]"}
+        )
+
+    shape = draw(st.sampled_from(["list", "page", "pages"]))
+    if shape == "list":
+        text = f"[{', '.join(records)}]"
+    elif shape == "page":
+        text = page(records)
+    else:
+        cut = draw(st.integers(0, len(records)))
+        text = f"[{page(records[:cut])}, {page(records[cut:])}]"
+    damage = draw(st.sampled_from(["none"] * 9 + ["nest", "cut", "bytes"]))
+    if damage == "nest":
+        at = draw(st.integers(0, len(text)))
+        text = text[:at] + draw(st.sampled_from(["[" * 100_000, '{"a":' * 50_000])) + text[at:]
+    elif damage == "cut":
+        text = text[: draw(st.integers(0, len(text)))]
+    elif damage == "bytes":
+        at = draw(st.integers(0, len(text)))
+        text = text[:at] + draw(st.text(max_size=4)) + text[at:]
+    return text
+
+
+@FUZZ
+@given(
+    drchrono_answer("appointment"),
+    drchrono_answer("line_item"),
+    drchrono_answer("patient_payment"),
+    st.booleans(),
+)
+def test_import_drchrono_of_hostile_pages(
+    appointments: str, line_items: str, payments: str, partial: bool
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        for name, text in zip(drchrono.FILES, (appointments, line_items, payments), strict=True):
+            Path(folder, name).write_text(text, encoding="utf-8", errors="surrogatepass")
+        target = Path(folder, "out", "practice.jsonl")
+        target.parent.mkdir()
+        argv = ["import-drchrono", folder, "--journal", str(target)] + ["--partial"] * partial
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = bounded(lambda: main(argv))
+        assert code in (0, 1, 4, 5)
+        event("refused" if err.getvalue().startswith("refused:") else f"exit {code}")
+        if err.getvalue().startswith("refused:"):
+            assert code == 1
+            assert not any(target.parent.iterdir())  # nothing written on a refusal
+        else:
+            journal.verify(target.read_text(encoding="utf-8"))
+            if code == 5:
+                assert partial
+
+
+#: Cells as pandas users (and hostile ones) put them in a frame.
+frame_cells = st.sampled_from(
+    [
+        None,
+        float("nan"),
+        "10.00",
+        "-5.00",
+        "1e5",
+        "1.23457E+11",
+        "\u0661\u0662\u0663",
+        "1_000",
+        "",
+        "x",
+        True,
+        1.5,
+        10,
+        Decimal("1E+5"),
+        Decimal("10.00"),
+        Decimal("NaN"),
+        "2025-01-02",
+        "CASH",
+        "REFUND",
+        "BITCOIN",
+        "V1",
+        "P1",
+        10**400,
+        datetime.datetime(2025, 1, 2, 9, 30),
+        [],
+    ]
+)
+
+
+@st.composite
+def frame_tables(draw: st.DrawFn) -> dict[str, Any]:
+    import pandas as pd
+
+    columns = {
+        "visits": ["appointment_id", "patient_id", "date", "provider"],
+        "charges": ["charge_id", "appointment_id", "amount", "code"],
+        "payments": ["payment_id", "patient_id", "amount", "received_on", "method", "type"],
+    }
+    good = {
+        "appointment_id": "V1",
+        "patient_id": "P1",
+        "date": "2025-01-02",
+        "received_on": "2025-01-03",
+        "amount": "10.00",
+        "charge_id": "C1",
+        "payment_id": "PAY1",
+    }
+    tables: dict[str, Any] = {}
+    for name, names in columns.items():
+        rows = [
+            {c: draw(frame_cells) if draw(st.integers(0, 5)) == 0 else good.get(c) for c in names}
+            for _ in range(draw(st.integers(0, 3)))
+        ]
+        tables[name] = pd.DataFrame(rows, columns=names, dtype=object)
+    if draw(st.integers(0, 9)) == 0:  # not a frame at all
+        tables[draw(st.sampled_from(sorted(tables)))] = draw(st.sampled_from([[], "x", {}, 1]))
+    return tables
+
+
+@FUZZ
+@given(frame_tables())
+def test_from_frames_of_hostile_cells(tables: dict[str, Any]) -> None:
+    from patient_ledger import frames
+
+    result = bounded(lambda: frames.from_frames(**tables))
+    assert isinstance(result, pl.Ledger | LedgerError)
+    event(type(result).__name__)
+    if isinstance(result, pl.Ledger):  # a whole result: it round-trips through its journal
+        assert journal.loads(journal.dumps(result)) == result

@@ -1096,3 +1096,278 @@ def test_the_next_writer_removes_a_dead_writers_temporary_file(
     assert not stale.exists()
     assert all(path.exists() for path in kept)
     assert sorted(p.name for p in tmp_path.glob(".*.tmp")) == sorted(p.name for p in kept)
+
+
+# == Hostile round 2 (issue 25) — DrChrono and frames =========================================
+
+pd = pytest.importorskip("pandas")
+from patient_ledger import frames  # noqa: E402 - this section's own imports
+
+#: Amount texts the CSV path refuses: every amount reader refuses them (item 7).
+LOOSE = ("1.23457E+11", "1e5", "1E5", "\u0661\u0662\u0663", "1_000", " 10.00", "+5", "10.", "0x10")
+BOOKED = [{"id": 1, "patient": 7, "scheduled_time": "2025-01-02T09:00:00"}]
+PAID = {"id": 9, "patient": 7, "appointment": 1, "received_date": "2025-01-02"}
+
+
+@pytest.mark.parametrize("text", LOOSE)
+def test_drchrono_string_amounts_use_the_one_strict_parser(text: str) -> None:
+    error = quick(lambda: drchrono.load(BOOKED, [], [{**PAID, "amount": text}]))
+    assert isinstance(error, InvalidAmountError)
+    assert str(error).startswith("patient_payment record '9': amount")
+
+
+@pytest.mark.parametrize("number", ["1e5", "1E+5", "1.5e2", "100000e-2", "-1e1"])
+def test_a_drchrono_json_number_with_an_exponent_is_refused_naming_record_and_field(
+    number: str,
+) -> None:
+    parsed = drchrono.read_json(
+        f'[{{"id": 9, "patient": 7, "appointment": 1, "amount": {number},'
+        ' "received_date": "2025-01-02"}]'
+    )
+    error = quick(lambda: drchrono.load(BOOKED, [], parsed))
+    assert isinstance(error, InvalidAmountError)
+    assert "patient_payment record '9': amount" in str(error)
+    assert "no exponent" in str(error)
+    items = drchrono.read_json(
+        f'[{{"id": 5, "appointment": 1, "pt_paid": 0, "balance_pt": {number}}}]'
+    )
+    error = quick(lambda: drchrono.load(BOOKED, items, []))
+    assert "line_item record '5': balance_pt" in str(error)
+
+
+def test_drchrono_decimal_values_in_exponent_form_are_refused_and_plain_ones_read() -> None:
+    error = quick(lambda: drchrono.load(BOOKED, [], [{**PAID, "amount": Decimal("1E+5")}]))
+    assert isinstance(error, InvalidAmountError)
+    for amount in ("10.00", 10, Decimal("10.00"), 10.0, drchrono.read_json("10.00")):
+        ledger = drchrono.load(BOOKED, [], [{**PAID, "amount": amount}])
+        assert pl.dashboard(ledger, "7").total_paid == Money("10.00", "USD")
+
+
+def clinic_frames() -> dict[str, Any]:
+    return {
+        "visits": pd.DataFrame(
+            {"appointment_id": ["V1"], "patient_id": ["P1"], "date": ["2025-01-10"]}
+        ),
+        "charges": pd.DataFrame(
+            {"charge_id": ["C1"], "appointment_id": ["V1"], "amount": ["40.00"]}
+        ),
+        "payments": pd.DataFrame(
+            {
+                "payment_id": ["PAY1", "PAY2"],
+                "patient_id": ["P1", "P1"],
+                "amount": ["10.00", "5.00"],
+                "received_on": ["2025-01-11", "2025-01-12"],
+                "method": ["CASH", float("nan")],
+                "type": [None, float("nan")],
+            },
+            index=[10, 11],
+        ),
+    }
+
+
+@pytest.mark.parametrize("text", [*LOOSE, Decimal("1.23457E+11"), Decimal("1E+5")])
+def test_from_frames_amounts_use_the_one_strict_parser(text: object) -> None:
+    tables = clinic_frames()
+    tables["payments"] = tables["payments"].astype(object)
+    tables["payments"].loc[11, "amount"] = text
+    error = quick(lambda: frames.from_frames(**tables))
+    assert isinstance(error, InvalidAmountError)
+    assert str(error).startswith("payments row 11, column 'amount'")
+
+
+def test_from_frames_reads_nan_in_an_optional_column_as_absent() -> None:
+    ledger = frames.from_frames(**clinic_frames())
+    methods = [e.payment.method for e in ledger.events if isinstance(e, pl.PaymentPosted)]
+    assert methods == [pl.PaymentMethod.CASH, pl.PaymentMethod.OTHER]
+
+
+def test_from_frames_names_table_and_row_of_any_refusal() -> None:
+    tables = clinic_frames()
+    tables["payments"].loc[11, "method"] = "BITCOIN"
+    error = quick(lambda: frames.from_frames(**tables))
+    assert isinstance(error, InvalidInputError)
+    assert str(error).startswith("payments row 11: ")
+    tables = clinic_frames()
+    tables["charges"].loc[0, "appointment_id"] = "V404"  # refused by the command
+    error = quick(lambda: frames.from_frames(**tables))
+    assert isinstance(error, pl.UnknownIdError)
+    assert str(error).startswith("charges row 0: ")
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_from_frames_says_a_bool_amount_is_a_bool(flag: bool) -> None:
+    tables = clinic_frames()
+    tables["charges"]["amount"] = [flag]
+    error = quick(lambda: frames.from_frames(**tables))
+    assert isinstance(error, InvalidAmountError)
+    assert f"charges row 0, column 'amount': {flag!r} is a bool" in str(error)
+    assert "float" not in str(error)
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value", "said"),
+    [
+        ("visits", [{"appointment_id": "V1"}], "visits must be a pandas DataFrame, got list"),
+        ("payments", "payments.csv", "payments must be a pandas DataFrame, got str"),
+        ("charges", {"amount": [1]}, "charges must be a pandas DataFrame, got dict"),
+        ("ledger", "journal.jsonl", "ledger must be a Ledger, got str"),
+        ("ledger", pd.DataFrame(), "ledger must be a Ledger, got DataFrame"),
+    ],
+)
+def test_from_frames_names_what_it_was_given_instead_of_a_frame(
+    keyword: str, value: object, said: str
+) -> None:
+    error = quick(lambda: frames.from_frames(**{keyword: value}))
+    assert isinstance(error, InvalidInputError)
+    assert said in str(error)
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000, 3_000_000])
+def test_deeply_nested_drchrono_json_is_refused_quickly(depth: int, tmp_path: Path) -> None:
+    for text in ("[" * depth + "]" * depth, '{"a":' * depth + "1" + "}" * depth):
+        error = quick(lambda t=text: drchrono.read_json(t), bound=2.0)
+        assert isinstance(error, InvalidInputError)
+        assert "nested too deeply" in str(error)
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for name in ("appointments", "line_items", "patient_payments"):
+        (folder / f"{name}.json").write_text("[]")
+    (folder / "line_items.json").write_text("[" * depth)
+    error = quick(lambda: drchrono.load_directory(str(folder)), bound=2.0)
+    assert f"{folder / 'line_items.json'}: JSON nested too deeply" in str(error)
+
+
+def test_read_json_is_near_json_loads_in_time_and_memory() -> None:
+    text = json.dumps(
+        [
+            {"id": i, "patient": i % 97, "amount": float(f"{i % 9973}.25"), "x": 1.5}
+            for i in range(150_000)
+        ]
+    )  # about 9 MB, a number in every other token: the worst case for a number hook
+    figures = {}
+    for name, parse in (("json", json.loads), ("read_json", drchrono.read_json)):
+        best = float("inf")
+        for _ in range(3):
+            start = time.process_time()
+            parse(text)
+            best = min(best, time.process_time() - start)
+        tracemalloc.start()
+        try:
+            parse(text)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        figures[name] = (best, peak)
+    assert figures["read_json"][0] < 2.0 * figures["json"][0], figures
+    # exact Decimals (about 100 bytes against a float's 24) are the only memory beyond it
+    assert figures["read_json"][1] < 2.0 * figures["json"][1], figures
+
+
+def page(records: list[dict[str, Any]], **links: object) -> dict[str, Any]:
+    return {"previous": None, "next": None, "data": records} | links
+
+
+PAGE_2 = "https://app.drchrono.com/api/line_items?cursor=cD0yMDI1"
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (page([], next=PAGE_2), f"more records follow (its last page's next is '{PAGE_2}')"),
+        ({"count": 3, "next": None, "results": [{"id": 1}]}, "its count is 3 but it holds 1"),
+        (page([], previous=PAGE_2), "earlier pages were not exported"),
+        ([page([{"id": 1}], next=PAGE_2), page([{"id": 2}], next=PAGE_2)], "more records follow"),
+    ],
+)
+def test_a_partial_page_export_is_refused_unless_partial(answer: Any, said: str) -> None:
+    error = quick(lambda: drchrono.records(answer, source="line_items.json"))
+    assert isinstance(error, pl.IncompleteExportError)
+    assert str(error).startswith(f"line_items.json is a partial export: {said}")
+    assert drchrono.records(answer, partial=True) == drchrono.records(answer, partial=True)
+
+
+def test_every_page_of_an_export_is_complete() -> None:
+    pages = [
+        {"count": 2, "previous": None, "next": PAGE_2, "results": [{"id": 1}]},
+        {"count": 2, "previous": PAGE_2, "next": None, "results": [{"id": 2}]},
+    ]
+    assert drchrono.missing(pages) == ()
+    assert drchrono.records(pages) == [{"id": 1}, {"id": 2}]
+    assert drchrono.missing([{"id": 1, "next": PAGE_2}]) == ()  # records say nothing
+
+
+def test_import_drchrono_refuses_a_partial_export_and_says_so_with_partial(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "export"
+    shutil.copytree(Path(__file__).parent / "data" / "drchrono_v4", folder)
+    items = json.loads((folder / "line_items.json").read_text())
+    items[-1]["next"] = PAGE_2  # a list of pages whose last says more follow
+    (folder / "line_items.json").write_text(json.dumps(items))
+    target = tmp_path / "practice.jsonl"
+    assert main(["import-drchrono", str(folder), "--journal", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert f"{folder / 'line_items.json'} is a partial export: more records follow" in err
+    assert not target.exists()
+    with pytest.raises(pl.IncompleteExportError):
+        drchrono.import_directory(str(folder))
+    assert main(["import-drchrono", str(folder), "--journal", str(target), "--partial"]) == 5
+    out = capsys.readouterr().out
+    assert "PARTIAL export: the figures cover only the records it holds; it lacks:" in out
+    assert "  line_items.json: more records follow" in out
+    assert target.exists()
+    _, summary = drchrono.import_directory(str(folder), partial=True)
+    assert not summary.complete
+    assert summary.missing == (
+        f"line_items.json: more records follow (its last page's next is '{PAGE_2}')",
+    )
+
+
+def hostile_corrections(n: int) -> tuple[list[Any], list[Any], list[Any]]:
+    """n payments, then n corrections without parent_id, each taking all of the newest one
+    left: the old search passed over every payment already taken back (n² in all)."""
+    day = {"received_date": "2025-01-02"}
+    payments = [{"id": i, "patient": 1, "amount": "10.00"} | day for i in range(1, n + 1)]
+    taken = {"amount": "-10.00", "payment_transaction_type": "COR", "received_date": "2025-01-03"}
+    return [], [], payments + [{"id": n + i, "patient": 1} | taken for i in range(1, n + 1)]
+
+
+def hostile_cancellations(n: int) -> tuple[list[Any], list[Any], list[Any]]:
+    """n cancelled visits of one patient, each holding a deposit: the old summary built the
+    patient's whole claims feed for each (n² in all)."""
+    visits = [
+        {"id": i, "patient": 1, "scheduled_time": "2025-01-02", "status": "Cancelled"}
+        for i in range(1, n + 1)
+    ]
+    deposits = [
+        {"id": 10**6 + i, "patient": 1, "appointment": i, "amount": "5.00"}
+        | {"received_date": "2025-01-01"}
+        for i in range(1, n + 1)
+    ]
+    return visits, [], deposits
+
+
+@pytest.mark.parametrize("build", [hostile_corrections, hostile_cancellations])
+def test_drchrono_corrections_and_cancellations_cost_what_they_touch(
+    build: Callable[[int], tuple[list[Any], list[Any], list[Any]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lists = build(2_000)
+    assert sum(len(json.dumps(x)) for x in lists) > 300_000  # a few hundred KB
+    calls = {"allocations": 0, "claims_feed": 0}
+    for name in calls:
+        view = getattr(drchrono, name)
+
+        def counted(*args: Any, _view: Any = view, _name: str = name) -> Any:
+            calls[_name] += 1
+            return _view(*args)
+
+        monkeypatch.setattr(drchrono, name, counted)
+    start = time.process_time()
+    ledger, summary = drchrono.import_records(*lists)
+    elapsed = time.process_time() - start
+    assert len(ledger.events) > 4_000
+    assert summary.reconciled
+    assert calls["allocations"] <= 3 * sum(map(len, lists)), calls  # a few per record
+    assert calls["claims_feed"] <= 2, calls  # once for the reconciliation
+    assert elapsed < 2.0, f"{elapsed:.2f} s"

@@ -7,7 +7,8 @@ Exit codes (also in ``patient-ledger --help``):
 * 2 — bad usage (unknown subcommand or option);
 * 3 — a file could not be read or written;
 * 4 — ``import-drchrono`` wrote the journal, but some balances do not reconcile with
-  DrChrono's (the summary lists them).
+  DrChrono's (the summary lists them);
+* 5 — ``import-drchrono --partial`` wrote a journal from a partial export.
 
 No command replaces a file it did not create unless told: ``demo --journal`` and
 ``import-drchrono --journal`` write a whole new journal, and refuse an existing file (exit 1,
@@ -45,11 +46,14 @@ from patient_ledger.values import Payment, PaymentType
 from patient_ledger.views import patients
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_IO, EXIT_UNRECONCILED = 0, 1, 2, 3, 4
+#: import-drchrono --partial wrote a journal from an export its pages say is partial.
+EXIT_PARTIAL = 5
 CSV_HEADER = ["id", "patient_id", "amount", "received_on", "method", "type", "appointment_id"]
 
 _EPILOG = "exit codes: 0 success; 1 refused (a ledger rule, a bad row, a corrupt journal); "
 _EPILOG += "2 bad usage; 3 a file could not be read or written "
-_EPILOG += "4 import-drchrono wrote the journal but some balances do not reconcile"
+_EPILOG += "4 import-drchrono wrote the journal but some balances do not reconcile; "
+_EPILOG += f"{EXIT_PARTIAL} import-drchrono wrote a journal from a partial export (--partial)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -132,6 +136,12 @@ def _parser() -> argparse.ArgumentParser:
         "never appended to another journal)",
     )
     drchrono.add_argument("--currency", default="USD")
+    drchrono.add_argument(
+        "--partial",
+        action="store_true",
+        help="import an export whose pages say records are missing (next, previous or count); "
+        f"the summary says what it lacks and the exit code is {EXIT_PARTIAL}",
+    )
     _add_import(commands)
     _add_balances(commands)
     return parser
@@ -297,9 +307,8 @@ def _import_drchrono(args: argparse.Namespace) -> int:
     from patient_ledger import drchrono, tables  # noqa: PLC0415 - only this subcommand needs it
 
     _refuse_existing(args.journal, "import-drchrono", replace=args.replace)
-    appointments, line_items, payments = drchrono.load_directory(str(args.folder))
-    ledger, summary = drchrono.import_records(
-        appointments, line_items, payments, currency=args.currency
+    ledger, summary = drchrono.import_directory(
+        str(args.folder), currency=args.currency, partial=args.partial
     )
     text = journal.dumps(ledger)
     replaced = _write_new(args.journal, text, "import-drchrono", replace=args.replace)
@@ -309,6 +318,8 @@ def _import_drchrono(args: argparse.Namespace) -> int:
     )
     for line in summary.lines():  # record ids come from the export: escaped for the terminal
         print(tables.printable(line))
+    if not summary.complete:
+        return EXIT_PARTIAL
     if summary.reconciled:
         return EXIT_OK
     print(

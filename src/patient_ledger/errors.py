@@ -184,3 +184,12 @@ class SnapshotError(LedgerError):
     or not matching the journal's chain. A store ignores it and replays the journal instead."""
 
     code = ErrorCode.CORRUPT_JOURNAL
+
+
+class IncompleteExportError(InvalidInputError):
+    """An API export whose pages say records are missing (``next`` or ``previous`` set, or a
+    ``count`` beyond its records), imported without ``partial``. Nothing was written.
+
+    Attributes:
+        details: ``source`` (the file or answer) and ``missing`` (what its pages say).
+    """
