@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import io
@@ -219,7 +220,7 @@ def refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], *options: str) -
 def test_dates_are_iso_only(tmp_path: Path, capsys: pytest.CaptureFixture[str], day: str) -> None:
     visits = write(tmp_path, "v.csv", f"visit_id,patient_id,date\nV0,P1,2025-03-01\nV1,P1,{day}\n")
     err = refused(tmp_path, capsys, "--visits", str(visits))
-    assert f"{visits} line 3: date" in err
+    assert f"{visits} line 3: visit 'V1': date" in err
     assert "nothing imported" in err
 
 
@@ -315,3 +316,69 @@ def test_a_single_path_per_kind(tmp_path: Path) -> None:
     ledger, summary = import_files(pl.Ledger.empty(), {"visits": write(tmp_path, "v.csv", VISITS)})
     assert (summary.visits, pl.patients(ledger)) == (1, ("P1",))
     assert summary.text().startswith("imported 1 visit, 0 charges")
+
+
+# -- Hostile round 2 — CSV imports (issue 25 items 5, 6, 7 and 12; issue 24's one reader) -----
+
+
+def run(*argv: str) -> tuple[int, str]:
+    """Run the command line; its exit code and what it printed to stderr."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(list(argv))
+    return code, err.getvalue()
+
+
+PAYMENTS_HEAD = "id,patient_id,amount,received_on,method,type,appointment_id\n"
+PAID = "T1,P1,5.00,2025-03-03,CASH,,\n"
+
+
+AMOUNTS = ["10.00", "-10.00", "10", "1e3", "1_000", "+5", "$5", "١٢٣", "10.001", "1" * 80, "0"]
+
+
+@pytest.mark.parametrize("amount", AMOUNTS)
+@pytest.mark.parametrize("method", ["credit card", "Credit-Card", "CASH", "bitcoin", ""])
+def test_both_commands_read_a_payment_row_by_one_set_of_rules(
+    tmp_path: Path, amount: str, method: str
+) -> None:
+    row = f"T1,P1,{amount},2025-03-03,{method},,\n"
+    source = write(tmp_path, "p.csv", PAYMENTS_HEAD + "T0,P1,20.00,2025-03-01,CASH,,\n" + row)
+    answers = []
+    for n, argv in enumerate([["import", "--payments"], ["import-payments"]]):
+        target = tmp_path / f"j{n}.jsonl"
+        code, err = run(*argv, str(source), "--journal", str(target))
+        answers.append(
+            (code, err.replace(str(target), "J"), target.exists() and target.read_text())
+        )
+    assert answers[0] == answers[1]
+    code, err, text = answers[0]
+    if amount == "-10.00" and method.lower() in {"credit card", "credit-card", "cash"}:
+        assert code == 0  # an untyped negative amount is a refund
+        events = journal.loads(str(text)).events
+        assert isinstance(events[-1], pl.RefundPosted)
+    if amount == "10.00" and method:
+        assert code == (1 if method == "bitcoin" else 0)  # "credit card" is CREDIT_CARD
+
+
+def test_there_is_one_amount_parser() -> None:
+    from patient_ledger import cli, imports, money
+
+    assert not hasattr(imports, "parse_amount") or imports.parse_amount is money.parse_amount
+    assert not hasattr(cli, "parse_amount")
+    assert not hasattr(cli, "_CsvLines")
+    assert not hasattr(cli, "_payment")
+
+
+@pytest.mark.parametrize("currency", ["EUR", "usd", "XYZ", ""])
+def test_both_commands_check_currency_the_same_way(tmp_path: Path, currency: str) -> None:
+    source = write(tmp_path, "p.csv", PAYMENTS_HEAD + "T1,P1,5.00,2025-03-03,CASH,,\n")
+    target = tmp_path / "j.jsonl"
+    assert run("import-payments", str(source), "--journal", str(target))[0] == 0
+    before = target.read_bytes()
+    answers = [
+        run(*argv, str(source), "--journal", str(target), "--currency", currency)
+        for argv in (["import", "--payments"], ["import-payments"])
+    ]
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 1
+    assert target.read_bytes() == before

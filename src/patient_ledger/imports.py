@@ -46,11 +46,10 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 import attrs
-from moneyed import Money
 
 from patient_ledger.commands import add_appointment, add_charge, adjust_charge, post_payment, refund
 from patient_ledger.errors import InvalidInputError, LedgerError, UnknownIdError
-from patient_ledger.money import FrozenMoney
+from patient_ledger.money import FrozenMoney, parse_amount
 from patient_ledger.state import Ledger, state_of
 from patient_ledger.values import Adjustment, Appointment, Charge, Payment, PaymentType
 
@@ -151,7 +150,6 @@ FIELDS: Mapping[str, tuple[Field, ...]] = {
 _RANK = {"visits": 0, "charges": 1, "payments": 2, "adjustments": 3, "refunds": 4}
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_AMOUNT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 
 class Progress(Protocol):
@@ -271,18 +269,6 @@ def parse_date(text: str, what: str) -> datetime.date:
         raise InvalidInputError(f"{what} {text!r} is not a date of the calendar") from None
 
 
-def parse_amount(text: str, currency: str, what: str) -> Money:
-    """A plain ASCII decimal (``-12.50``) as ``Money``; the value classes then check that it
-    is exact to the minor unit and within the maximum."""
-    if not _AMOUNT.fullmatch(text):
-        msg = (
-            f"{what} {text!r} is not a plain decimal amount (digits, one '.', a leading '-'; "
-            "no currency sign, separator or exponent)"
-        )
-        raise InvalidInputError(msg)
-    return Money(Decimal(text), currency)
-
-
 def _choice(text: str) -> str:
     return re.sub(r"[\s\-]+", "_", text.strip()).upper()
 
@@ -292,33 +278,36 @@ _Row = Callable[[str], str | None]  # a field's trimmed text, None when empty or
 
 def _visit(get: _Row, currency: str) -> Appointment:
     del currency
+    key = _need(get, "id")
     return Appointment(
-        _need(get, "id"),
+        key,
         _need(get, "patient_id"),
-        parse_date(_need(get, "date"), "date"),
+        parse_date(_need(get, "date"), f"visit {key!r}: date"),
         get("provider"),
     )
 
 
 def _charge(get: _Row, currency: str) -> Charge:
+    key = _need(get, "id")
     return Charge(
-        _need(get, "id"),
+        key,
         _need(get, "appointment_id"),
-        parse_amount(_need(get, "amount"), currency, "amount"),
+        parse_amount(_need(get, "amount"), currency, f"charge {key!r}: amount"),
         get("code"),
         get("description"),
     )
 
 
 def _payment(get: _Row, currency: str) -> Payment:
-    amount = parse_amount(_need(get, "amount"), currency, "amount")
+    key = _need(get, "id")
+    amount = parse_amount(_need(get, "amount"), currency, f"payment {key!r}: amount")
     kind = get("type")
     method = get("method")
     return Payment(
-        _need(get, "id"),
+        key,
         _need(get, "patient_id"),
         amount,
-        parse_date(_need(get, "received_on"), "received_on"),
+        parse_date(_need(get, "received_on"), f"payment {key!r}: received_on"),
         _choice(method) if method else "OTHER",  # checked by Payment
         _choice(kind) if kind else ("REFUND" if amount.amount < 0 else "PAYMENT"),
         appointment_id=get("appointment_id"),
@@ -330,12 +319,13 @@ def _payment(get: _Row, currency: str) -> Payment:
 
 
 def _adjustment(get: _Row, currency: str) -> Adjustment:
+    key = _need(get, "id")
     kind = get("type")
     return Adjustment(
-        _need(get, "id"),
+        key,
         _need(get, "charge_id"),
-        parse_amount(_need(get, "amount"), currency, "amount"),
-        parse_date(_need(get, "on"), "on"),
+        parse_amount(_need(get, "amount"), currency, f"adjustment {key!r}: amount"),
+        parse_date(_need(get, "on"), f"adjustment {key!r}: on"),
         _choice(kind) if kind else "OTHER",  # checked by Adjustment
         get("reason"),
     )
