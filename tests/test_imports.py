@@ -333,6 +333,62 @@ PAYMENTS_HEAD = "id,patient_id,amount,received_on,method,type,appointment_id\n"
 PAID = "T1,P1,5.00,2025-03-03,CASH,,\n"
 
 
+@pytest.mark.parametrize(
+    ("kind", "head", "first", "then"),
+    [
+        ("visits", "visit_id,patient_id,date\n", "V1,P1,2025-03-03\n", "V1,P1,2025-03-03\n"),
+        ("visits", "visit_id,patient_id,date\n", "V1,P1,2025-03-03\n", "V1,P2,2025-03-04\n"),
+        ("charges", "charge_id,visit_id,amount\n", "C1,V0,10.00\n", "C1,V0,10.00\n"),
+        ("payments", PAYMENTS_HEAD, PAID, PAID),
+        ("payments", PAYMENTS_HEAD, PAID, "T1,P1,-5.00,2025-03-04,CASH,,\n"),
+        ("adjustments", "adjustment_id,charge_id,amount,date\n", "A1,C0,-1.00,2025-03-03\n",
+         "A1,C0,-1.00,2025-03-03\n"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("where", ["one file", "two files"])
+def test_a_repeated_id_in_one_import_is_refused_naming_both_lines(
+    tmp_path: Path, kind: str, head: str, first: str, then: str, where: str
+) -> None:
+    base = write(tmp_path, "base_v.csv", "visit_id,patient_id,date\nV0,P1,2025-03-01\n")
+    base_c = write(tmp_path, "base_c.csv", "charge_id,visit_id,amount\nC0,V0,50.00\n")
+    if where == "one file":
+        files = [write(tmp_path, "a.csv", head + "\n" + first + then)]  # lines 3 and 4
+        places = [(files[0], 3), (files[0], 4)]
+    else:
+        files = [write(tmp_path, "a.csv", head + first), write(tmp_path, "b.csv", head + then)]
+        places = [(files[0], 2), (files[1], 2)]
+    target = tmp_path / "j.jsonl"
+    options = {"visits": [base], "charges": [base_c]}
+    options[kind] = [*options.get(kind, []), *files]
+    argv = [f"--{k}={p}" for k, paths in options.items() for p in paths]
+    code, err = run("import", *argv, "--journal", str(target))
+    assert code == 1, err
+    (a, m), (b, n) = places
+    assert f"refused: {b} line {n}: " in err
+    assert f"{a} line {m} and {b} line {n}" in err
+    assert "once in an import" in err
+    assert not target.exists()
+    if kind == "payments" and where == "one file":  # import-payments: the same rule
+        code, err = run("import-payments", str(files[0]), "--journal", str(target))
+        assert (code, f"{a} line {m} and {b} line {n}" in err) == (1, True)
+        assert not target.exists()
+
+
+def test_an_id_already_in_the_journal_is_idempotent_or_a_duplicate(tmp_path: Path) -> None:
+    target = tmp_path / "j.jsonl"
+    first = write(tmp_path, "a.csv", PAYMENTS_HEAD + "T1,P1,5.00,2025-03-03,CASH,,\n")
+    assert run("import-payments", str(first), "--journal", str(target))[0] == 0
+    before = target.read_bytes()
+    assert run("import-payments", str(first), "--journal", str(target))[0] == 0  # re-import
+    assert target.read_bytes() == before
+    other = write(tmp_path, "b.csv", PAYMENTS_HEAD + "T1,P1,6.00,2025-03-03,CASH,,\n")
+    code, err = run("import", "--payments", str(other), "--journal", str(target))
+    assert code == 1
+    assert f"{other} line 2: " in err
+    assert "T1" in err
+    assert target.read_bytes() == before
+
+
 AMOUNTS = ["10.00", "-10.00", "10", "1e3", "1_000", "+5", "$5", "١٢٣", "10.001", "1" * 80, "0"]
 
 

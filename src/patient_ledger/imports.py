@@ -48,7 +48,12 @@ from typing import Any, Protocol, cast
 import attrs
 
 from patient_ledger.commands import add_appointment, add_charge, adjust_charge, post_payment, refund
-from patient_ledger.errors import InvalidInputError, LedgerError, UnknownIdError
+from patient_ledger.errors import (
+    DuplicateIdError,
+    InvalidInputError,
+    LedgerError,
+    UnknownIdError,
+)
 from patient_ledger.money import FrozenMoney, parse_amount
 from patient_ledger.state import Ledger, state_of
 from patient_ledger.values import Adjustment, Appointment, Charge, Payment, PaymentType
@@ -148,6 +153,10 @@ FIELDS: Mapping[str, tuple[Field, ...]] = {
 
 #: Within a day: charges, payments, adjustments, refunds (every visit comes first, as day 0).
 _RANK = {"visits": 0, "charges": 1, "payments": 2, "adjustments": 3, "refunds": 4}
+#: A row of each kind, in messages.
+_NOUN = {"visits": "visit", "charges": "charge", "payments": "payment", "adjustments": "adjustment"}
+#: What a row of a file becomes.
+Record = Appointment | Charge | Payment | Adjustment
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -338,7 +347,7 @@ def _need(get: _Row, name: str) -> str:
     return value
 
 
-_BUILD: Mapping[str, Callable[[_Row, str], object]] = {
+_BUILD: Mapping[str, Callable[[_Row, str], Record]] = {
     "visits": _visit,
     "charges": _charge,
     "payments": _payment,
@@ -423,22 +432,26 @@ def _dumps(value: object) -> bytes:
 
 
 class _Spool:
-    """Rows parsed and waiting to be posted, in a temporary SQLite file, sorted on the way out."""
+    """Rows parsed and waiting to be posted, in a temporary SQLite file, sorted on the way out;
+    and every id read, by kind, with the day it is posted on and where it was read."""
 
     def __init__(self, folder: str, ledger: Ledger) -> None:
         self.db = sqlite3.connect(Path(folder) / "spool.sqlite")
         self.db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
             "CREATE TABLE row (day INTEGER, rank INTEGER, file INTEGER, line INTEGER, value BLOB);"
-            "CREATE TABLE day (kind TEXT, id TEXT, day INTEGER, PRIMARY KEY (kind, id));"
+            "CREATE TABLE seen (kind TEXT, id TEXT, day INTEGER, file INTEGER, line INTEGER,"
+            " PRIMARY KEY (kind, id)) WITHOUT ROWID;"
         )
         self.state = state_of(ledger)
+        self.names: list[str] = []  # the files read, by number
         self.pending: list[tuple[int, int, int, int, bytes]] = []
         self.count = 0
 
     def day_of(self, kind: str, key: str) -> int | None:
         """The day (ordinal) of a visit or a charge read earlier, or already in the ledger."""
-        found = self.db.execute("SELECT day FROM day WHERE kind=? AND id=?", (kind, key)).fetchone()
+        query = "SELECT day FROM seen WHERE kind=? AND id=?"
+        found = self.db.execute(query, (kind, key)).fetchone()
         if found:
             return int(found[0])
         state = self.state
@@ -449,13 +462,29 @@ class _Spool:
             return state.appointment(key).appointment.date.toordinal()
         return None
 
-    def add(self, kind: str, day: int, place: tuple[int, int], value: object) -> None:
-        """Spool a value read at ``place`` (file, line) to be posted on ``day``; a visit's
-        date and a charge's day are kept for the rows that name them."""
-        self.pending.append((day, _RANK[kind], *place, _dumps(value)))
-        if isinstance(value, Appointment | Charge):
-            known = value.date.toordinal() if isinstance(value, Appointment) else day
-            self.db.execute("INSERT OR IGNORE INTO day VALUES (?, ?, ?)", (kind, value.id, known))
+    def add(self, kind: str, what: str, day: int, place: tuple[int, int], value: Record) -> None:
+        """Spool a value of a kind of file read at ``place`` (file, line) to be posted on
+        ``day`` as ``what``; a visit's date and a charge's day are kept for the rows that name
+        them.
+
+        Raises:
+            DuplicateIdError: the kind's id was read before in this import (both lines named).
+        """
+        known = value.date.toordinal() if isinstance(value, Appointment) else day
+        added = self.db.execute(
+            "INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?, ?)", (kind, value.id, known, *place)
+        )
+        if not added.rowcount:
+            query = "SELECT file, line FROM seen WHERE kind=? AND id=?"
+            file, line = self.db.execute(query, (kind, value.id)).fetchone()
+            first = f"{self.names[file]} line {line}"
+            then = f"{self.names[place[0]]} line {place[1]}"
+            msg = (
+                f"{_NOUN[kind]} id {value.id!r} is on two rows of this import, {first} and "
+                f"{then}: an id may appear once in an import"
+            )
+            raise DuplicateIdError(msg, id=value.id, first=first, then=then)
+        self.pending.append((day, _RANK[what], *place, _dumps(value)))
         self.count += 1
         self.flush(now=False)
 
@@ -500,9 +529,9 @@ def import_files(
     unknown = sorted(set(files) - set(KINDS))
     if unknown:
         raise InvalidInputError(f"unknown kinds of export: {', '.join(unknown)}")
-    names: list[str] = []
     with tempfile.TemporaryDirectory(prefix="patient-ledger-import-") as folder:
         spool = _Spool(folder, ledger)
+        names = spool.names
         try:
             if progress:
                 progress.start("reading", None)
@@ -539,7 +568,7 @@ def _read(
     first = next(records, None)
     if first is None:
         raise InvalidInputError(f"{where} line 1: no header row", file=where, line=1)
-    columns = _columns(kind, first[1], mapping, f"{where} line 1")
+    columns = _columns(kind, first[1], mapping, f"{where} line {first[0]}")
     width = len(first[1])
     build = _BUILD[kind]
     currency = spool.state.currency
@@ -556,14 +585,14 @@ def _read(
 
             value = build(get, currency)
             day, what = _day(spool, kind, value)
-            spool.add(what, day, (file, line), value)
+            spool.add(kind, what, day, (file, line), value)
         except LedgerError as error:
             raise _at(error, where, line) from None
         if progress:
             progress.advance(1)
 
 
-def _day(spool: _Spool, kind: str, value: object) -> tuple[int, str]:
+def _day(spool: _Spool, kind: str, value: Record) -> tuple[int, str]:
     """When a value is posted (a day ordinal; visits: 0, before all) and as what."""
     match value:
         case Appointment():
