@@ -389,6 +389,63 @@ def test_an_id_already_in_the_journal_is_idempotent_or_a_duplicate(tmp_path: Pat
     assert target.read_bytes() == before
 
 
+@pytest.mark.parametrize(
+    ("head", "row", "named"),
+    [
+        ("payment_id,patient_id,Amount,amount,date", "T1,P1,5.00,500.00,2025-03-03",
+         ["'Amount'", "'amount'"]),
+        ("payment_id,Patient ID,patient-id,amount,date", "T1,P1,P2,5.00,2025-03-03",
+         ["'Patient ID'", "'patient-id'"]),
+        ("payment_id,Patient ID,MRN,amount,date", "T1,P1,M1,5.00,2025-03-03",
+         ["'Patient ID'", "'MRN'"]),
+        ("payment_id,patient_id,amount,Date,Payment Date", "T1,P1,5.00,2025-03-03,2025-03-04",
+         ["'Date'", "'Payment Date'"]),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("command", ["import", "import-payments"])
+def test_ambiguous_headers_are_refused_naming_both_columns(
+    tmp_path: Path, head: str, row: str, named: list[str], command: str
+) -> None:
+    source = write(tmp_path, "p.csv", f"{head}\n{row}\n")
+    target = tmp_path / "j.jsonl"
+    option = ["--payments"] if command == "import" else []
+    code, err = run(command, *option, str(source), "--journal", str(target))
+    assert code == 1
+    assert f"{source} line 1: " in err
+    assert all(name in err for name in named), err
+    assert not target.exists()
+
+
+def test_an_ambiguous_field_mapped_explicitly_is_read_from_its_column(tmp_path: Path) -> None:
+    source = write(
+        tmp_path, "p.csv", "payment_id,Patient ID,MRN,amount,date\nT1,P1,M1,5.00,2025-03-03\n"
+    )
+    target = tmp_path / "j.jsonl"
+    mapped = ["--column", "payments.patient_id=MRN"]
+    assert run("import", "--payments", str(source), *mapped, "--journal", str(target))[0] == 0
+    assert pl.patients(journal.loads(target.read_text())) == ("M1",)
+
+
+@pytest.mark.parametrize("header", ["Patient", "Patient Name", "patient-name", "Name"])
+def test_a_header_that_may_hold_names_is_not_taken_for_patient_ids(
+    tmp_path: Path, header: str
+) -> None:
+    source = write(tmp_path, "v.csv", f"visit_id,{header},date\nV1,Ada Lovelace,2025-03-03\n")
+    target = tmp_path / "j.jsonl"
+    code, err = run("import", "--visits", str(source), "--journal", str(target))
+    assert code == 1
+    assert f"{source} line 1: no column for visits.patient_id" in err
+    assert f"--column visits.patient_id='{header}'" in err
+    assert not target.exists()
+    mapped = ["--column", f"visits.patient_id={header}"]  # a deliberate choice is honoured
+    assert run("import", "--visits", str(source), *mapped, "--journal", str(target))[0] == 0
+    with_mrn = write(
+        tmp_path, "w.csv", f"visit_id,{header},MRN,date\nV2,Ada Lovelace,M7,2025-03-03\n"
+    )
+    assert run("import", "--visits", str(with_mrn), "--journal", str(target))[0] == 0
+    assert pl.patients(journal.loads(target.read_text()))[-1] == "M7"  # keyed by the MRN
+
+
 AMOUNTS = ["10.00", "-10.00", "10", "1e3", "1_000", "+5", "$5", "١٢٣", "10.001", "1" * 80, "0"]
 
 

@@ -5,7 +5,11 @@ Each file has a header row. Its columns are found by name: a mapping (:func:`loa
 small TOML file, or ``{kind: {field: header}}``) says which header holds which field, and where
 it says nothing the common names of :data:`FIELDS` are recognised (case, spaces and hyphens
 do not matter: ``Visit ID``, ``visit-id`` and ``visit_id`` are one name). Other columns are
-ignored.
+ignored. A header row must say one thing: two headers that are one name (``Amount`` and
+``amount``), or two headers recognised for one field (``Patient ID`` and ``MRN``), are refused
+naming both; a mapping says which is meant. A header that may hold patients' names
+(``Patient``, ``Patient Name``, ``Name``) is never taken for ``patient_id`` unless it is mapped:
+patients keyed by name merge namesakes and split a patient who changes name.
 
 Values are read strictly: ids are trimmed and may not be empty where required; dates are
 ISO ``YYYY-MM-DD`` only; amounts are plain ASCII decimals (``-12.50``: no currency sign, no
@@ -20,14 +24,16 @@ and types are the library's names, any case, spaces or hyphens for ``_`` (``cred
 2. then by day, and within a day: charges (dated by their visit), payments, adjustments,
    refunds; within each, in file order (files in the order given, rows top to bottom).
 
-A payment or adjustment that names a line is posted no earlier than that line's visit date
-(the line does not exist before). All or nothing: the first bad row stops the import, and its
-error names the file and the line (the physical line of the file, quoted multi-line fields
-counted). Rows are spooled to a temporary SQLite file to be sorted, and read back sharing equal
-amounts, dates and ids, so the memory an import needs is little more than the ledger's own:
-``python benchmarks/import_bench.py`` (1,041,666 rows: 250,000 visits, 333,333 charges,
-458,333 payments and refunds) peaked at 695 MB resident and took 283 s on a shared 2-core
-machine.
+A payment or adjustment that names a line is posted no earlier than that line's visit date (the
+line does not exist before). An id appears once in an import: a second row of a kind with the
+same id, in the same file or another, is refused naming both lines (a row whose id is already
+in the journal with the same content adds nothing: an import can be run again). All or nothing:
+the first bad row stops the import, and its error names the file and the line (the physical
+line of the file, quoted multi-line fields counted). Rows are spooled to a temporary SQLite
+file to be sorted, and read back sharing equal amounts, dates and ids, so the memory an import
+needs is little more than the ledger's own: ``python benchmarks/import_bench.py`` (1,041,666
+rows: 250,000 visits, 333,333 charges, 458,333 payments and refunds) peaked at 695 MB resident
+and took 283 s on a shared 2-core machine.
 """
 
 from __future__ import annotations
@@ -72,7 +78,7 @@ class Field:
     required: bool = False
 
 
-_PATIENT = ("patient_id", "patient", "mrn", "patient_mrn", "chart_id", "chart_number")
+_PATIENT = ("patient_id", "mrn", "patient_mrn", "chart_id", "chart_number")
 _VISIT = (
     "visit_id",
     "appointment_id",
@@ -239,11 +245,34 @@ def _normal(header: str) -> str:
     return re.sub(r"[\s\-.]+", "_", header.strip().lower())
 
 
+#: Headers that may hold a patient's name rather than an id: never taken for ``patient_id``
+#: unless mapped (patients keyed by name merge namesakes and split a renamed patient).
+_NAME_HEADERS = ("patient", "patient_name", "name", "full_name", "patient_full_name")
+
+
 def _columns(
     kind: str, header: Sequence[str], mapping: Mapping[str, str], where: str
 ) -> dict[str, int]:
-    """Which column holds each field of the kind (required fields must all be found)."""
-    position = {_normal(h): i for i, h in reversed(list(enumerate(header)))}
+    """Which column holds each field of the kind (required fields must all be found).
+
+    Raises:
+        InvalidInputError: two headers that are one name after normalisation, two headers
+            recognised for one field (both named), a mapped header that is not there, or a
+            required field with no column.
+    """
+    position: dict[str, int] = {}
+    for i, text in enumerate(header):
+        name = _normal(text)
+        if not name:  # an unnamed column (a trailing comma, say) can be nobody's field
+            continue
+        if name in position:
+            first = position[name]
+            msg = (
+                f"{where}: columns {first + 1} ({header[first]!r}) and {i + 1} ({text!r}) have "
+                "one name (case, spaces and hyphens do not count): rename one"
+            )
+            raise InvalidInputError(msg, line=1, columns=(header[first], text))
+        position[name] = i
     found: dict[str, int] = {}
     for field in FIELDS[kind]:
         if field.name in mapping:
@@ -252,19 +281,34 @@ def _columns(
                 msg = f"{where}: no column {wanted!r} (mapped to {kind}.{field.name})"
                 raise InvalidInputError(msg, line=1)
             found[field.name] = position[_normal(wanted)]
+    mapped = set(found.values())
+    for field in FIELDS[kind]:
+        if field.name in found:
             continue
-        for name in field.names:
-            if name in position and position[name] not in found.values():
-                found[field.name] = position[name]
-                break
-        else:
-            if field.required:
-                msg = (
-                    f"{where}: no column for {kind}.{field.name} (recognised: "
-                    f"{', '.join(field.names)}); map one with --column "
-                    f"{kind}.{field.name}=HEADER or a [{kind}] table in --columns"
+        hits = [position[n] for n in field.names if n in position and position[n] not in mapped]
+        if len(hits) > 1:
+            shown = " and ".join(repr(header[i]) for i in hits)
+            msg = (
+                f"{where}: columns {shown} are each a name for {kind}.{field.name}: map the "
+                f"one that holds it with --column {kind}.{field.name}=HEADER"
+            )
+            raise InvalidInputError(msg, line=1, columns=tuple(header[i] for i in hits))
+        if hits:
+            found[field.name] = hits[0]
+        elif field.required:
+            msg = (
+                f"{where}: no column for {kind}.{field.name} (recognised: "
+                f"{', '.join(field.names)}); map one with --column "
+                f"{kind}.{field.name}=HEADER or a [{kind}] table in --columns"
+            )
+            named = [header[position[n]] for n in _NAME_HEADERS if n in position]
+            if field.name == "patient_id" and named:
+                msg += (
+                    f"; {named[0]!r} is not taken for it, as it may hold names (patients keyed "
+                    f"by name merge namesakes): if it holds ids, map it: --column "
+                    f"{kind}.patient_id={named[0]!r}"
                 )
-                raise InvalidInputError(msg, line=1)
+            raise InvalidInputError(msg, line=1)
     return found
 
 
