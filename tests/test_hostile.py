@@ -27,7 +27,7 @@ import pytest
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import _files, cli, drchrono, fhir, journal, tables
+from patient_ledger import _files, cli, drchrono, fhir, imports, journal, tables
 from patient_ledger.cli import main
 from patient_ledger.errors import (
     ConcurrencyError,
@@ -154,14 +154,14 @@ def test_a_writer_that_ignores_the_lock_is_refused_not_overwritten(
     source = tmp_path / "a.csv"
     source.write_text(rows("A", 2))
     theirs = journal.dumps(pay(journal.loads(booked.read_bytes()), "THEIRS", "7.00"))
-    posting = cli._import_rows
+    posting = imports.import_files
 
-    def racing(*args: Any) -> pl.Ledger:
-        ledger = posting(*args)
+    def racing(*args: Any, **options: Any) -> tuple[pl.Ledger, imports.Summary]:
+        done = posting(*args, **options)
         booked.write_text(theirs, encoding="utf-8")  # another program, no lock, mid-import
-        return ledger
+        return done
 
-    monkeypatch.setattr(cli, "_import_rows", racing)
+    monkeypatch.setattr(imports, "import_files", racing)
     assert main(["import-payments", str(source), "--journal", str(booked)]) == 1
     assert "changed while it was being written" in capsys.readouterr().err
     assert booked.read_text(encoding="utf-8") == theirs  # their work kept

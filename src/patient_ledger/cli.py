@@ -19,7 +19,6 @@ existing journal under its writer lock. Each says what it wrote.
 from __future__ import annotations
 
 import argparse
-import codecs
 import csv
 import datetime
 import json
@@ -30,7 +29,6 @@ from typing import Any, TextIO
 
 from patient_ledger import __version__, _files, journal
 from patient_ledger.apply import replay
-from patient_ledger.commands import post_payment, refund
 from patient_ledger.demo import SCENARIOS, run
 from patient_ledger.errors import (
     CurrencyMismatchError,
@@ -39,10 +37,9 @@ from patient_ledger.errors import (
     LedgerError,
 )
 from patient_ledger.imports import parse_date
-from patient_ledger.money import currency_code, parse_amount
+from patient_ledger.money import currency_code
 from patient_ledger.render import report_data, report_html, report_text
 from patient_ledger.state import Ledger
-from patient_ledger.values import Payment, PaymentType
 from patient_ledger.views import patients
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_IO, EXIT_UNRECONCILED = 0, 1, 2, 3, 4
@@ -104,7 +101,11 @@ def _parser() -> argparse.ArgumentParser:
     imports = commands.add_parser(
         "import-payments", help="append payments and refunds from a CSV file, all or nothing"
     )
-    imports.add_argument("csv", type=Path, help="header: " + ",".join(CSV_HEADER))
+    imports.add_argument(
+        "csv",
+        type=Path,
+        help="header: " + ",".join(CSV_HEADER) + " (or any header import --payments knows)",
+    )
     imports.add_argument(
         "--journal", type=Path, required=True, help="the journal to append to (created if missing)"
     )
@@ -222,85 +223,8 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _import_payments(args: argparse.Namespace) -> int:
-    # The lock is held from reading the journal to replacing it: a second importer waits,
-    # then appends to what this one wrote. Nothing is held in memory but the ledger.
-    with _files.locked(args.journal):
-        read = _files.signature(args.journal)
-        ledger = _load(args.journal) if read else Ledger.empty(args.currency or "USD")
-        if args.currency is not None and currency_code(args.currency) != ledger.currency:
-            raise CurrencyMismatchError(
-                f"--currency {args.currency} does not match the journal's currency "
-                f"{ledger.currency}",
-                currency=args.currency,
-            )
-        start = len(ledger.events)
-        source = _CsvLines(args.csv)
-        try:
-            ledger = _import_rows(source, ledger)
-        except LedgerError as error:
-            print(f"line {source.record_line}: {error}", file=sys.stderr)
-            print(f"nothing imported: {args.journal} is unchanged", file=sys.stderr)
-            return EXIT_REFUSED
-        _append_journal(args.journal, ledger, start if read else 0, read)
-    print(f"imported {len(ledger.events) - start} payments and refunds into {args.journal}")
-    return EXIT_OK
-
-
-def _import_rows(source: _CsvLines, ledger: Ledger) -> Ledger:
-    """Post each row's payment or refund, one row at a time (the file is never held whole).
-
-    Raises:
-        LedgerError: the first bad row (``source.record_line`` is its first line).
-    """
-    reader = csv.reader(source, strict=True)
-    progress = _Progress(source.size, sys.stderr)
-    try:
-        header = next(reader, None)
-        if header is None or [cell.strip() for cell in header] != CSV_HEADER:
-            raise InvalidInputError(f"the header must be {','.join(CSV_HEADER)}")
-        while True:
-            source.record_line = source.count + 1
-            row = next(reader, None)
-            if row is None:
-                break
-            if any(cell.strip() for cell in row):
-                payment = _payment(row, ledger.currency)
-                command = refund if payment.type is PaymentType.REFUND else post_payment
-                ledger = command(ledger, payment)
-            progress.step(source.read)
-    except csv.Error as error:
-        raise InvalidInputError(f"not a CSV row: {error}") from None
-    finally:
-        progress.done()
-    return ledger
-
-
-class _CsvLines:
-    """The lines of a CSV file as text, read one at a time: UTF-8 (an Excel byte order mark
-    is skipped), counting the file's lines so that errors name them, even inside quoted
-    fields that span lines."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.size = path.stat().st_size
-        self.count = 0  # lines read so far
-        self.read = 0  # bytes read so far
-        self.record_line = 1  # the first line of the record being read
-
-    def __iter__(self) -> Iterator[str]:
-        with self.path.open("rb") as raw:
-            for data in raw:
-                self.count += 1
-                self.read += len(data)
-                yield self._decoded(data.removeprefix(codecs.BOM_UTF8) if self.count == 1 else data)
-
-    def _decoded(self, data: bytes) -> str:
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError as error:
-            self.record_line = self.count
-            msg = f"not UTF-8 text ({error.reason} at byte {error.start} of the line)"
-            raise InvalidInputError(msg) from None
+    # The file is read as ``import --payments`` reads one: the same reader, headers and rules.
+    return _import_into(args.journal, {"payments": [args.csv]}, {}, args.currency)
 
 
 def _import_drchrono(args: argparse.Namespace) -> int:
@@ -381,7 +305,6 @@ def _import(args: argparse.Namespace) -> int:
     from patient_ledger.imports import (  # noqa: PLC0415 - its own subcommand
         KINDS,
         check_mapping,
-        import_files,
         load_mapping,
     )
 
@@ -399,15 +322,31 @@ def _import(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         mapping.setdefault(kind, {})[field] = header
     mapping = check_mapping(mapping, source="--column")
-    # The journal's lock is held from reading it to replacing it, as import-payments does.
-    with _files.locked(args.journal):
-        read = _files.signature(args.journal)
-        ledger = _load(args.journal) if read else Ledger.empty(args.currency or "USD")
-        if args.currency and args.currency != ledger.currency:
-            msg = f"--currency {args.currency} but {args.journal} is in {ledger.currency}"
-            raise InvalidInputError(msg)
+    return _import_into(args.journal, files, mapping, args.currency)
+
+
+def _import_into(
+    path: Path,
+    files: dict[str, list[Path]],
+    mapping: dict[str, dict[str, str]],
+    currency: str | None,
+) -> int:
+    """Import CSV files into the journal at ``path`` (created if missing), all or nothing:
+    what ``import`` and ``import-payments`` both do."""
+    from patient_ledger.imports import import_files  # noqa: PLC0415 - its own subcommands
+
+    # The journal's lock is held from reading it to replacing it: a second importer waits,
+    # then appends to what this one wrote.
+    with _files.locked(path):
+        read = _files.signature(path)
+        ledger = _load(path) if read else Ledger.empty(currency or "USD")
+        if currency is not None and currency_code(currency) != ledger.currency:
+            raise CurrencyMismatchError(
+                f"--currency {currency} does not match the journal's currency {ledger.currency}",
+                currency=currency,
+            )
         start = len(ledger.events)
-        size = sum(path.stat().st_size for paths in files.values() for path in paths)
+        size = sum(file.stat().st_size for paths in files.values() for file in paths)
         progress = _Progress() if size >= 1_000_000 else None  # a bar only where one helps
         try:
             ledger, summary = import_files(ledger, files, mapping=mapping, progress=progress)
@@ -416,12 +355,12 @@ def _import(args: argparse.Namespace) -> int:
                 progress.done()
             print(f"refused: {error}", file=sys.stderr)
             state = "is unchanged" if read else "was not created"
-            print(f"nothing imported: {args.journal} {state}", file=sys.stderr)
+            print(f"nothing imported: {path} {state}", file=sys.stderr)
             return EXIT_REFUSED
         if progress:
             progress.done()
-        _append_journal(args.journal, ledger, start if read else 0, read)
-    print(f"{summary.text()}; written to {args.journal}")
+        _append_journal(path, ledger, start if read else 0, read)
+    print(f"{summary.text()}; written to {path}")
     return EXIT_OK
 
 
@@ -493,28 +432,6 @@ def _last_hash(text: str) -> str:
     """The hash of a checked journal text's last line (the chain continues from it)."""
     last = text.rstrip("\n").rsplit("\n", 1)[-1]
     return journal.claimed_hash(last, 0) if last else journal.GENESIS
-
-
-def _payment(row: list[str], currency: str) -> Payment:
-    if len(row) != len(CSV_HEADER):
-        msg = f"expected {len(CSV_HEADER)} fields ({','.join(CSV_HEADER)}), got {len(row)}"
-        raise InvalidInputError(msg)
-    pid, patient, amount, received, method, kind, appointment = (cell.strip() for cell in row)
-    value = parse_amount(amount, currency, f"payment {pid!r}: amount")
-    try:
-        day = parse_date(received, "received_on")
-    except InvalidInputError:
-        msg = f"payment {pid!r}: received_on {received!r} is not a date (YYYY-MM-DD)"
-        raise InvalidInputError(msg) from None
-    return Payment(
-        pid,
-        patient,
-        value,
-        day,
-        method=method.upper() or "OTHER",
-        type=kind.upper() or "PAYMENT",
-        appointment_id=appointment or None,
-    )
 
 
 class _Progress:
