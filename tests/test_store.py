@@ -17,7 +17,7 @@ from moneyed import Money
 
 import patient_ledger as pl
 from patient_ledger import journal
-from patient_ledger.errors import ConcurrencyError, JournalError
+from patient_ledger.errors import ConcurrencyError, JournalError, StoreError
 from patient_ledger.store import Store, open_store
 from tests.helpers import appointment, charge, pay
 from tests.pg_server import postgres_url
@@ -207,5 +207,10 @@ def test_the_head_row_guards_against_dropped_lines(url: str, store: Store, name:
         "DELETE FROM journal_events WHERE name = ? AND seq = ?",
         (name, len(ledger.events) - 1),
     )
-    with pytest.raises(JournalError, match="head"):
+    stored = len(ledger.events) - 1
+    with pytest.raises(
+        StoreError, match=f"head row says {len(ledger.events)} events, but {stored} lines"
+    ):
         store.load(name)
+    with pytest.raises(StoreError, match=f"{stored} lines"):
+        store.verify(name)

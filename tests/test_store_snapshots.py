@@ -14,7 +14,7 @@ import pytest
 import patient_ledger as pl
 from patient_ledger import journal, snapshot
 from patient_ledger.errors import ConcurrencyError, InvalidInputError, SnapshotError
-from patient_ledger.store import Store, open_store
+from patient_ledger.store import SNAPSHOT_ROW_FORMAT, Store, _binding, open_store
 from tests.helpers import pay, tables
 from tests.test_store import _sql, name, pg_url, sample, url  # noqa: F401 - the same fixtures
 
@@ -85,17 +85,19 @@ def test_a_damaged_or_foreign_snapshot_is_ignored_and_replaced(
         "SELECT data FROM journal_snapshots WHERE name = ? AND events = ?",
         (name, len(ledger.events)),
     )[0]
-    assert snapshot.holds(zlib.decompress(bytes(data)), ledger)  # the damaged one, replaced
-    # A snapshot of another ledger, claiming this chain's hash at its event: load cannot tell
-    # it from a good one, but verify replays everything and names it.
+    assert snapshot.holds(zlib.decompress(bytes(data)[32:]), ledger)  # the damaged one, replaced
+    # A snapshot of another ledger, claiming this chain's hash at its event, its binding
+    # recomputed by a forger who knows how: load cannot tell it from a good one, but verify
+    # replays everything and names it.
     other = pay(ledger.at(len(ledger.events) - 1), "FORGED", "9.99", None)  # as long, not equal
-    forged = zlib.compress(snapshot.encode(other))
+    packed = zlib.compress(snapshot.encode(other))
     chain = journal.head(journal.dumps(ledger))
+    forged = _binding(len(ledger.events), chain, packed) + packed
     _sql(url, "DELETE FROM journal_snapshots WHERE name = ?", (name,))
     _sql(
         url,
         "INSERT INTO journal_snapshots (name, events, hash, format, data) VALUES (?, ?, ?, ?, ?)",
-        (name, len(ledger.events), chain, snapshot.FORMAT, forged),
+        (name, len(ledger.events), chain, SNAPSHOT_ROW_FORMAT, forged),
     )
     with pytest.raises(SnapshotError):
         store.verify(name)
@@ -185,7 +187,7 @@ def test_a_snapshot_of_another_format_is_replaced(
     _sql(url, "UPDATE journal_snapshots SET format = ? WHERE name = ?", ("old/0", name))
     assert store.load(name) == ledger  # from its first line
     formats = _sql(url, "SELECT DISTINCT format FROM journal_snapshots WHERE name = ?", (name,))
-    assert (snapshot.FORMAT,) in formats
+    assert (SNAPSHOT_ROW_FORMAT,) in formats
     store.verify(name)  # the other format's are skipped
     _no_full_replay(monkeypatch)
     assert store.load(name) == ledger  # from the new snapshot

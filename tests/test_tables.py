@@ -86,28 +86,36 @@ def test_one_description_gives_json_csv_records_text_and_html() -> None:
 
 
 def test_ids_in_text_reports_cannot_steer_the_terminal() -> None:
-    """Issue 15, item 10: an id holding escape sequences was printed raw."""
-    evil_patient, evil_visit = "P\x1b]0;owned\x07", "A\x1b[2J\r\u202e1"
+    """Issue 15, item 10: an id holding escape sequences was printed raw. Issue 25, items 9
+    and 11: such an id is now refused where it is made; text output still escapes every
+    character that steers a terminal or breaks a line (private-use and unassigned ones can
+    be in ids; U+2028 and U+2029 made a fake row)."""
+    for evil in ("P\x1b]0;owned\x07", "A\x1b[2J\r\u202e1", "C\x1b[31m", "P1\u2028x"):
+        with pytest.raises(pl.InvalidInputError, match="U\\+"):
+            pl.Appointment(evil, "P1", D(2025, 1, 2))
+        assert not re.search(r"[\x00-\x1f\x7f\u202e\u2028\u2029]", tables.printable(evil))
+    assert tables.printable("A\u2028B\u2029") == r"A\u2028B\u2029"
+    odd_patient, odd_visit = "P\ue000", "A\U0010fffd\u0378"  # private use, unassigned
     ledger = pl.add_appointment(
-        pl.Ledger.empty(), pl.Appointment(evil_visit, evil_patient, D(2025, 1, 2))
+        pl.Ledger.empty(), pl.Appointment(odd_visit, odd_patient, D(2025, 1, 2))
     )
-    ledger = pl.add_charge(ledger, pl.Charge("C\x1b[31m", evil_visit, Money("40.00", "USD")))
+    ledger = pl.add_charge(ledger, pl.Charge("C\U000f0000", odd_visit, Money("40.00", "USD")))
     ledger = pl.post_payment(
-        ledger, pl.Payment("PAY\x1b", evil_patient, Money("50.00", "USD"), D(2025, 1, 2))
+        ledger, pl.Payment("PAY\ue001", odd_patient, Money("50.00", "USD"), D(2025, 1, 2))
     )
     texts = [
-        render.report_text(ledger, evil_patient, D(2025, 3, 1), colour=False),
+        render.report_text(ledger, odd_patient, D(2025, 3, 1), colour=False),
         aging_report(ledger, D(2025, 3, 1)),
-        allocations_report(ledger, "PAY\x1b"),
+        allocations_report(ledger, "PAY\ue001"),
     ]
     for text in texts:
-        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f\u202e]", text)
+        assert not re.search("[\ue000-\uf8ff\u0378\U0010fffd\U000f0000]", text)
     report = texts[0]
-    assert r"A\x1b[2J\r\u202e1" in report
-    assert r"P\x1b]0;owned\x07" in report
-    assert r"  - C\x1b[31m" in report
-    assert r"P\x1b]0;owned\x07" in texts[1]
-    assert r"Where PAY\x1b's money" in texts[2]
+    assert r"A\U0010fffd\u0378" in report
+    assert r"P\ue000" in report
+    assert r"  - C\U000f0000" in report
+    assert r"P\ue000" in texts[1]
+    assert r"Where PAY\ue001's money" in texts[2]
     assert tables.printable("Zoë ✓") == "Zoë ✓"  # printable text is left alone
 
 

@@ -40,6 +40,33 @@ class Difference:
     change: Money
 
 
+#: The columns of :meth:`Comparison.records` and :meth:`Comparison.to_pandas` beside the two
+#: ledgers' own: a ledger may not be named after one of them.
+RESERVED_NAMES = ("patient_id", "appointment_id", "figure", "change")
+
+
+def _check_names(_: object, __: object, names: object) -> None:
+    """Two distinct str names, neither a :data:`RESERVED_NAMES` column (each would overwrite
+    a column of the records and the DataFrame)."""
+    if not (
+        isinstance(names, tuple) and len(names) == 2 and all(isinstance(n, str) for n in names)
+    ):
+        raise InvalidInputError(f"names must be a tuple of two str, got {names!r}", names=names)
+    clash = [n for n in names if n in RESERVED_NAMES]
+    if clash:
+        raise InvalidInputError(
+            f"names {names!r}: {', '.join(map(repr, clash))} would overwrite a column of the "
+            f"comparison ({', '.join(RESERVED_NAMES)}); name the ledgers otherwise",
+            names=names,
+        )
+    if names[0] == names[1]:
+        raise InvalidInputError(
+            f"names {names!r}: both ledgers are named {names[0]!r}, so one column would "
+            "overwrite the other; give two different names",
+            names=names,
+        )
+
+
 @attrs.frozen
 class Comparison:
     """The differences between two ledgers (``rows``), patients sorted, each patient's dashboard
@@ -48,7 +75,7 @@ class Comparison:
     notebook it shows itself as a table of what differs."""
 
     rows: tuple[Difference, ...]
-    names: tuple[str, str] = ("a", "b")
+    names: tuple[str, str] = attrs.field(default=("a", "b"), validator=_check_names)
 
     def __iter__(self) -> Iterator[Difference]:
         return iter(self.rows)
@@ -144,8 +171,10 @@ def compare(a: Ledger, b: Ledger, *, names: tuple[str, str] = ("a", "b")) -> Com
     False
 
     Raises:
-        InvalidInputError: the ledgers are in different currencies.
+        InvalidInputError: the ledgers are in different currencies, or ``names`` are not two
+            different str or name a column of the comparison (:data:`RESERVED_NAMES`).
     """
+    _check_names(None, None, names)
     if a.currency != b.currency:
         raise InvalidInputError(f"cannot compare a {a.currency} ledger with a {b.currency} one")
     return Comparison(tuple(_differences(a, b, a.currency)), names)

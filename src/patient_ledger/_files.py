@@ -8,6 +8,14 @@
   ``0o666`` less the umask, as any file would), the data and then the folder ``fsync``-ed.
   Before the rename it checks that the file is still what the writer read
   (:func:`signature`): a writer that did not take the lock is refused, never overwritten.
+
+Nothing a writer leaves behind outlives it, however it ends (SIGKILL included): where the
+system allows (Linux: ``O_TMPFILE`` and ``/proc``) the new content is written to a file with no
+name, which is given its temporary name ``.<name>.<12 hex>.tmp`` only once it is whole and
+synced, just before the rename; a writer killed in that moment (or on a system without
+``O_TMPFILE``, killed while writing) leaves that file, and the next writer to take the lock
+removes it (:func:`locked`: every writer of the journal holds the lock while its temporary file
+exists, so one found by the lock's holder is a dead writer's).
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import secrets
 import time
 from collections.abc import Iterable, Iterator
@@ -67,9 +76,49 @@ def locked(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
                         path=str(path),
                     ) from None
                 time.sleep(0.02)
+        remove_stale(real)
         yield
     finally:
         os.close(handle)  # closing releases the lock
+
+
+def _temporary_name(real: Path) -> Path:
+    return real.with_name(f".{real.name}.{secrets.token_hex(6)}.tmp")
+
+
+def remove_stale(real: Path) -> list[Path]:
+    """Remove the temporary files of writers of ``real`` that died before renaming them
+    (``.<name>.<12 hex>.tmp`` beside it); return them. Call it only holding the lock."""
+    pattern = re.compile(rf"\.{re.escape(real.name)}\.[0-9a-f]{{12}}\.tmp")
+    removed = []
+    with contextlib.suppress(FileNotFoundError), os.scandir(real.parent) as entries:
+        for entry in entries:
+            if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(FileNotFoundError):
+                    Path(entry.path).unlink()
+                    removed.append(Path(entry.path))
+    return removed
+
+
+def _name(handle: int, name: Path) -> None:
+    """Give the unnamed file open as ``handle`` the name ``name``."""
+    folder = os.open(name.parent, os.O_RDONLY)
+    try:  # a folder's descriptor makes os.link use linkat, which can follow /proc's link
+        os.link(f"/proc/self/fd/{handle}", name.name, dst_dir_fd=folder, follow_symlinks=True)
+    finally:
+        os.close(folder)
+
+
+def _open_unnamed(folder: Path) -> int | None:
+    """A new file in ``folder`` with no name (``O_TMPFILE``), or None where the system cannot
+    make one or could not name it later (no ``/proc``)."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None or not Path("/proc/self/fd").is_dir():
+        return None
+    try:
+        return os.open(folder, flag | os.O_WRONLY, 0o666)
+    except OSError:  # a file system without it (EOPNOTSUPP), an old kernel (EISDIR) ...
+        return None
 
 
 def replace(path: Path, chunks: Iterable[str], *, expected: Signature | None = None) -> None:
@@ -87,8 +136,11 @@ def replace(path: Path, chunks: Iterable[str], *, expected: Signature | None = N
     """
     real = target(path)
     folder = real.parent
-    temporary = folder / f".{real.name}.{secrets.token_hex(6)}.tmp"
-    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    temporary = _temporary_name(real)
+    handle = _open_unnamed(folder)
+    unnamed = handle is not None
+    if handle is None:
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with contextlib.suppress(FileNotFoundError):
             kept = real.stat()
@@ -100,7 +152,9 @@ def replace(path: Path, chunks: Iterable[str], *, expected: Signature | None = N
                 out.write(chunk)
             out.flush()
             os.fsync(out.fileno())
-        _check_unchanged(path, expected)
+            _check_unchanged(path, expected)
+            if unnamed:  # whole and synced: now it gets a name, to be renamed at once
+                _name(out.fileno(), temporary)
         temporary.replace(real)
     except BaseException:
         temporary.unlink(missing_ok=True)

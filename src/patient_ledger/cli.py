@@ -5,13 +5,20 @@ Exit codes (also in ``patient-ledger --help``):
 * 0 — success;
 * 1 — refused: a ledger rule, a bad CSV row, a corrupt journal or broken invariants;
 * 2 — bad usage (unknown subcommand or option);
-* 3 — a file could not be read or written.
+* 3 — a file could not be read or written;
+* 4 — ``import-drchrono`` wrote the journal, but some balances do not reconcile with
+  DrChrono's (the summary lists them);
+* 5 — ``import-drchrono --partial`` wrote a journal from a partial export.
+
+No command replaces a file it did not create unless told: ``demo --journal`` and
+``import-drchrono --journal`` write a whole new journal, and refuse an existing file (exit 1,
+naming it) unless ``--replace`` is given; ``import`` and ``import-payments`` append to an
+existing journal under its writer lock. Each says what it wrote.
 """
 
 from __future__ import annotations
 
 import argparse
-import codecs
 import csv
 import datetime
 import json
@@ -22,22 +29,28 @@ from typing import Any, TextIO
 
 from patient_ledger import __version__, _files, journal
 from patient_ledger.apply import replay
-from patient_ledger.commands import post_payment, refund
 from patient_ledger.demo import SCENARIOS, run
-from patient_ledger.errors import CurrencyMismatchError, InvalidInputError, LedgerError
+from patient_ledger.errors import (
+    CurrencyMismatchError,
+    ExistingFileError,
+    InvalidInputError,
+    LedgerError,
+)
 from patient_ledger.imports import parse_date
-from patient_ledger.money import currency_code, parse_amount
+from patient_ledger.money import currency_code
 from patient_ledger.render import report_data, report_html, report_text
 from patient_ledger.state import Ledger
-from patient_ledger.values import Payment, PaymentType
 from patient_ledger.views import patients
 
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_IO = 0, 1, 2, 3
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_IO, EXIT_UNRECONCILED = 0, 1, 2, 3, 4
+#: import-drchrono --partial wrote a journal from an export its pages say is partial.
+EXIT_PARTIAL = 5
 CSV_HEADER = ["id", "patient_id", "amount", "received_on", "method", "type", "appointment_id"]
 
 _EPILOG = "exit codes: 0 success; 1 refused (a ledger rule, a bad row, a corrupt journal); "
 _EPILOG += "2 bad usage; 3 a file could not be read or written "
-_EPILOG += "(import-drchrono: 1 also when the balances do not reconcile)"
+_EPILOG += "4 import-drchrono wrote the journal but some balances do not reconcile; "
+_EPILOG += f"{EXIT_PARTIAL} import-drchrono wrote a journal from a partial export (--partial)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,7 +78,10 @@ def _parser() -> argparse.ArgumentParser:
         default="auto",
         help="highlight the seed's green and yellow boxes (default: on a terminal)",
     )
-    demo.add_argument("--journal", type=Path, help="also write the demo's journal to this file")
+    demo.add_argument("--journal", type=Path, help="also write the demo's journal to this new file")
+    demo.add_argument(
+        "--replace", action="store_true", help="replace the --journal file if it exists"
+    )
 
     report = commands.add_parser("report", help="one patient's dashboard, feed, entries, aging")
     report.add_argument("journal", type=Path, help="a journal file (JSON Lines)")
@@ -85,7 +101,11 @@ def _parser() -> argparse.ArgumentParser:
     imports = commands.add_parser(
         "import-payments", help="append payments and refunds from a CSV file, all or nothing"
     )
-    imports.add_argument("csv", type=Path, help="header: " + ",".join(CSV_HEADER))
+    imports.add_argument(
+        "csv",
+        type=Path,
+        help="header: " + ",".join(CSV_HEADER) + " (or any header import --payments knows)",
+    )
     imports.add_argument(
         "--journal", type=Path, required=True, help="the journal to append to (created if missing)"
     )
@@ -104,8 +124,25 @@ def _parser() -> argparse.ArgumentParser:
         help="holds appointments.json, line_items.json and patient_payments.json "
         "(each a list, an API page with data or results, or a list of pages)",
     )
-    drchrono.add_argument("--journal", type=Path, required=True, help="the journal to write")
+    drchrono.add_argument(
+        "--journal",
+        type=Path,
+        required=True,
+        help="the new journal to write (an existing file is refused unless --replace)",
+    )
+    drchrono.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace the --journal file if it exists (the export is a whole practice: it is "
+        "never appended to another journal)",
+    )
     drchrono.add_argument("--currency", default="USD")
+    drchrono.add_argument(
+        "--partial",
+        action="store_true",
+        help="import an export whose pages say records are missing (next, previous or count); "
+        f"the summary says what it lacks and the exit code is {EXIT_PARTIAL}",
+    )
     _add_import(commands)
     _add_balances(commands)
     return parser
@@ -144,6 +181,8 @@ def _colour(choice: str) -> bool:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    if args.journal:
+        _refuse_existing(args.journal, "demo", replace=args.replace)
     names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     ledger = run(names, sys.stdout, colour=_colour(args.colour))
     if replay(ledger.events) != ledger:  # pragma: no cover - a broken engine, not bad input
@@ -151,8 +190,8 @@ def _demo(args: argparse.Namespace) -> int:
         return EXIT_REFUSED
     print(f"\nJournal: {len(ledger.events)} events; replayed and compared equal.")
     if args.journal:
-        _write_atomically(args.journal, journal.dumps(ledger))
-        print(f"Journal written to {args.journal}")
+        replaced = _write_new(args.journal, journal.dumps(ledger), "demo", replace=args.replace)
+        print(f"Journal written to {args.journal}{' (replaced)' * replaced}")
     return EXIT_OK
 
 
@@ -184,101 +223,34 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _import_payments(args: argparse.Namespace) -> int:
-    # The lock is held from reading the journal to replacing it: a second importer waits,
-    # then appends to what this one wrote. Nothing is held in memory but the ledger.
-    with _files.locked(args.journal):
-        read = _files.signature(args.journal)
-        ledger = _load(args.journal) if read else Ledger.empty(args.currency or "USD")
-        if args.currency is not None and currency_code(args.currency) != ledger.currency:
-            raise CurrencyMismatchError(
-                f"--currency {args.currency} does not match the journal's currency "
-                f"{ledger.currency}",
-                currency=args.currency,
-            )
-        start = len(ledger.events)
-        source = _CsvLines(args.csv)
-        try:
-            ledger = _import_rows(source, ledger)
-        except LedgerError as error:
-            print(f"line {source.record_line}: {error}", file=sys.stderr)
-            print(f"nothing imported: {args.journal} is unchanged", file=sys.stderr)
-            return EXIT_REFUSED
-        _append_journal(args.journal, ledger, start if read else 0, read)
-    print(f"imported {len(ledger.events) - start} payments and refunds into {args.journal}")
-    return EXIT_OK
-
-
-def _import_rows(source: _CsvLines, ledger: Ledger) -> Ledger:
-    """Post each row's payment or refund, one row at a time (the file is never held whole).
-
-    Raises:
-        LedgerError: the first bad row (``source.record_line`` is its first line).
-    """
-    reader = csv.reader(source, strict=True)
-    progress = _Progress(source.size, sys.stderr)
-    try:
-        header = next(reader, None)
-        if header is None or [cell.strip() for cell in header] != CSV_HEADER:
-            raise InvalidInputError(f"the header must be {','.join(CSV_HEADER)}")
-        while True:
-            source.record_line = source.count + 1
-            row = next(reader, None)
-            if row is None:
-                break
-            if any(cell.strip() for cell in row):
-                payment = _payment(row, ledger.currency)
-                command = refund if payment.type is PaymentType.REFUND else post_payment
-                ledger = command(ledger, payment)
-            progress.step(source.read)
-    except csv.Error as error:
-        raise InvalidInputError(f"not a CSV row: {error}") from None
-    finally:
-        progress.done()
-    return ledger
-
-
-class _CsvLines:
-    """The lines of a CSV file as text, read one at a time: UTF-8 (an Excel byte order mark
-    is skipped), counting the file's lines so that errors name them, even inside quoted
-    fields that span lines."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.size = path.stat().st_size
-        self.count = 0  # lines read so far
-        self.read = 0  # bytes read so far
-        self.record_line = 1  # the first line of the record being read
-
-    def __iter__(self) -> Iterator[str]:
-        with self.path.open("rb") as raw:
-            for data in raw:
-                self.count += 1
-                self.read += len(data)
-                yield self._decoded(data.removeprefix(codecs.BOM_UTF8) if self.count == 1 else data)
-
-    def _decoded(self, data: bytes) -> str:
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError as error:
-            self.record_line = self.count
-            msg = f"not UTF-8 text ({error.reason} at byte {error.start} of the line)"
-            raise InvalidInputError(msg) from None
+    # The file is read as ``import --payments`` reads one: the same reader, headers and rules.
+    return _import_into(args.journal, {"payments": [args.csv]}, {}, args.currency)
 
 
 def _import_drchrono(args: argparse.Namespace) -> int:
-    from patient_ledger import drchrono  # noqa: PLC0415 - only this subcommand needs it
+    from patient_ledger import drchrono, tables  # noqa: PLC0415 - only this subcommand needs it
 
-    appointments, line_items, payments = drchrono.load_directory(str(args.folder))
-    ledger, summary = drchrono.import_records(
-        appointments, line_items, payments, currency=args.currency
+    _refuse_existing(args.journal, "import-drchrono", replace=args.replace)
+    ledger, summary = drchrono.import_directory(
+        str(args.folder), currency=args.currency, partial=args.partial
     )
-    _write_atomically(args.journal, journal.dumps(ledger))
+    text = journal.dumps(ledger)
+    replaced = _write_new(args.journal, text, "import-drchrono", replace=args.replace)
     print(
-        f"wrote {len(ledger.events)} events for {len(patients(ledger))} patients to {args.journal}"
+        f"wrote {len(ledger.events)} events for {len(patients(ledger))} patients to "
+        f"{tables.printable(str(args.journal))}{' (replaced the file there)' * replaced}"
     )
-    for line in summary.lines():
-        print(line)
-    return EXIT_OK if summary.reconciled else EXIT_REFUSED
+    for line in summary.lines():  # record ids come from the export: escaped for the terminal
+        print(tables.printable(line))
+    if not summary.complete:
+        return EXIT_PARTIAL
+    if summary.reconciled:
+        return EXIT_OK
+    print(
+        f"the journal was written; {len(summary.discrepancies)} figures do not reconcile "
+        f"with DrChrono's (exit code {EXIT_UNRECONCILED})"
+    )
+    return EXIT_UNRECONCILED
 
 
 # -- patient-ledger import: a practice's own CSV exports -------------------------------------
@@ -333,7 +305,6 @@ def _import(args: argparse.Namespace) -> int:
     from patient_ledger.imports import (  # noqa: PLC0415 - its own subcommand
         KINDS,
         check_mapping,
-        import_files,
         load_mapping,
     )
 
@@ -351,15 +322,31 @@ def _import(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         mapping.setdefault(kind, {})[field] = header
     mapping = check_mapping(mapping, source="--column")
-    # The journal's lock is held from reading it to replacing it, as import-payments does.
-    with _files.locked(args.journal):
-        read = _files.signature(args.journal)
-        ledger = _load(args.journal) if read else Ledger.empty(args.currency or "USD")
-        if args.currency and args.currency != ledger.currency:
-            msg = f"--currency {args.currency} but {args.journal} is in {ledger.currency}"
-            raise InvalidInputError(msg)
+    return _import_into(args.journal, files, mapping, args.currency)
+
+
+def _import_into(
+    path: Path,
+    files: dict[str, list[Path]],
+    mapping: dict[str, dict[str, str]],
+    currency: str | None,
+) -> int:
+    """Import CSV files into the journal at ``path`` (created if missing), all or nothing:
+    what ``import`` and ``import-payments`` both do."""
+    from patient_ledger.imports import import_files  # noqa: PLC0415 - its own subcommands
+
+    # The journal's lock is held from reading it to replacing it: a second importer waits,
+    # then appends to what this one wrote.
+    with _files.locked(path):
+        read = _files.signature(path)
+        ledger = _load(path) if read else Ledger.empty(currency or "USD")
+        if currency is not None and currency_code(currency) != ledger.currency:
+            raise CurrencyMismatchError(
+                f"--currency {currency} does not match the journal's currency {ledger.currency}",
+                currency=currency,
+            )
         start = len(ledger.events)
-        size = sum(path.stat().st_size for paths in files.values() for path in paths)
+        size = sum(file.stat().st_size for paths in files.values() for file in paths)
         progress = _Progress() if size >= 1_000_000 else None  # a bar only where one helps
         try:
             ledger, summary = import_files(ledger, files, mapping=mapping, progress=progress)
@@ -368,12 +355,12 @@ def _import(args: argparse.Namespace) -> int:
                 progress.done()
             print(f"refused: {error}", file=sys.stderr)
             state = "is unchanged" if read else "was not created"
-            print(f"nothing imported: {args.journal} {state}", file=sys.stderr)
+            print(f"nothing imported: {path} {state}", file=sys.stderr)
             return EXIT_REFUSED
         if progress:
             progress.done()
-        _append_journal(args.journal, ledger, start if read else 0, read)
-    print(f"{summary.text()}; written to {args.journal}")
+        _append_journal(path, ledger, start if read else 0, read)
+    print(f"{summary.text()}; written to {path}")
     return EXIT_OK
 
 
@@ -447,28 +434,6 @@ def _last_hash(text: str) -> str:
     return journal.claimed_hash(last, 0) if last else journal.GENESIS
 
 
-def _payment(row: list[str], currency: str) -> Payment:
-    if len(row) != len(CSV_HEADER):
-        msg = f"expected {len(CSV_HEADER)} fields ({','.join(CSV_HEADER)}), got {len(row)}"
-        raise InvalidInputError(msg)
-    pid, patient, amount, received, method, kind, appointment = (cell.strip() for cell in row)
-    value = parse_amount(amount, currency, f"payment {pid!r}: amount")
-    try:
-        day = parse_date(received, "received_on")
-    except InvalidInputError:
-        msg = f"payment {pid!r}: received_on {received!r} is not a date (YYYY-MM-DD)"
-        raise InvalidInputError(msg) from None
-    return Payment(
-        pid,
-        patient,
-        value,
-        day,
-        method=method.upper() or "OTHER",
-        type=kind.upper() or "PAYMENT",
-        appointment_id=appointment or None,
-    )
-
-
 class _Progress:
     """A rich progress bar on stderr while an import runs, shown only when stderr is a
     terminal (and, for a known total, only a long one); silent otherwise."""
@@ -514,11 +479,34 @@ class _Progress:
             self.bar = None
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` whole or not at all, under the journal's writer lock (through
-    a symlink to its target, keeping its mode; see :mod:`patient_ledger._files`)."""
+def _refuse_existing(path: Path, command: str, *, replace: bool) -> None:
+    """Refuse, before any work, to write a new file where one exists (unless ``replace``).
+
+    Raises:
+        ExistingFileError: a file (or anything else) is at ``path``.
+    """
+    if not replace and _files.signature(path) is not None:
+        raise ExistingFileError(
+            f"{path} already exists and {command} writes a whole new journal: nothing was "
+            "written; give --replace to replace it, or another --journal",
+            path=str(path),
+        )
+
+
+def _write_new(path: Path, text: str, command: str, *, replace: bool) -> bool:
+    """Write ``text`` as the whole of ``path``, all or nothing, under the journal's writer
+    lock (through a symlink to its target, keeping its mode; see
+    :mod:`patient_ledger._files`). Return True if a file was replaced.
+
+    Raises:
+        ExistingFileError: a file is at ``path`` (it may have appeared while the command
+            ran) and ``replace`` is false.
+    """
     with _files.locked(path):
-        _files.replace(path, (text,), expected=_files.signature(path))
+        _refuse_existing(path, command, replace=replace)
+        found = _files.signature(path)
+        _files.replace(path, (text,), expected=found)
+    return found is not None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -32,15 +32,15 @@ id), then the cancellations; ids sort numerically when numeric.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime
-import json
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
 import attrs
+import msgspec
 from moneyed import Money
 
 from patient_ledger.commands import (
@@ -55,16 +55,25 @@ from patient_ledger.commands import (
 )
 from patient_ledger.errors import (
     DuplicateIdError,
+    IncompleteExportError,
     InvalidAmountError,
     InvalidInputError,
     LedgerError,
     PatientMismatchError,
     UnknownIdError,
 )
-from patient_ledger.money import to_minor, to_money
+from patient_ledger.money import parse_amount, to_minor, to_money
 from patient_ledger.state import Ledger
 from patient_ledger.values import Appointment, Charge, Payment, PaymentMethod, PaymentType
-from patient_ledger.views import FeedRow, allocations, claims_feed, line_items, patients
+from patient_ledger.views import (
+    Allocation,
+    FeedRow,
+    allocations,
+    claims_feed,
+    feed_row,
+    line_items,
+    patients,
+)
 
 #: DrChrono ``payment_method`` codes and the methods they map to.
 METHODS: Mapping[str, PaymentMethod] = {
@@ -145,7 +154,9 @@ class ImportSummary:
     changed and why, and the reconciliation with DrChrono's balances.
 
     ``explained`` holds line-item differences that a DrChrono rule accounts for (the money on
-    the appointment and its net balance agree): they are not discrepancies.
+    the appointment and its net balance agree): they are not discrepancies. ``missing`` says
+    what a partial export lacks (imported with ``partial``): the figures cover only what it
+    holds.
     """
 
     read: Counts
@@ -154,6 +165,12 @@ class ImportSummary:
     changed: tuple[Note, ...]
     discrepancies: tuple[Discrepancy, ...]
     explained: tuple[Discrepancy, ...]
+    missing: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """False when the export was partial (its pages say records are missing)."""
+        return not self.missing
 
     @property
     def reconciled(self) -> bool:
@@ -163,6 +180,9 @@ class ImportSummary:
     def lines(self) -> tuple[str, ...]:
         """The summary as text, one line each (what ``import-drchrono`` prints)."""
         out = []
+        if self.missing:
+            out.append("PARTIAL export: the figures cover only the records it holds; it lacks:")
+            out.extend(f"  {what}" for what in self.missing)
         for label, counts in (("read", self.read), ("imported", self.imported)):
             out.append(
                 f"{label}: {counts.appointments} appointments, {counts.line_items} line items, "
@@ -209,17 +229,13 @@ class _Unreadable:
         return f"the number {shown}"
 
 
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-
-
 def _exact(text: str) -> Decimal | _Unreadable:
-    """A decimal number's text as an exact ``Decimal``; its length is checked before it is
-    converted, and its exponent after (both bounded, so no conversion can explode)."""
-    text = text.strip()
-    if len(text) > MAX_NUMBER_CHARS or not _NUMBER.fullmatch(text):
-        return _Unreadable(text)
-    value = Decimal(text)  # at most MAX_NUMBER_CHARS characters: cheap, and exact
-    return value if _bounded(value) else _Unreadable(text)
+    """A JSON number's text as an exact ``Decimal`` when it is plain decimal text of at most
+    :data:`MAX_NUMBER_CHARS` characters; an exponent form (``1e5``) or a longer text is kept
+    unconverted (so no conversion can explode, and no amount is read from an exponent)."""
+    if len(text) <= MAX_NUMBER_CHARS and "e" not in text and "E" not in text:
+        return Decimal(text)  # JSON's grammar: digits, a sign and a point; exact and cheap
+    return _Unreadable(text)
 
 
 def _bounded(value: Decimal) -> bool:
@@ -235,16 +251,30 @@ def _bounded(value: Decimal) -> bool:
     )
 
 
-def _integer(text: str) -> int | _Unreadable:
-    return int(text) if len(text) <= MAX_NUMBER_CHARS else _Unreadable(text)
+#: The JSON decoder: msgspec's, with every non-integer number through :func:`_exact` (near
+#: ``json.loads``'s speed and memory; integers are exact ``int``, up to Python's 4,300 digits).
+_DECODER = msgspec.json.Decoder(float_hook=_exact)
 
 
-def read_json(text: str) -> Any:
+def read_json(text: str | bytes) -> Any:
     """Parse DrChrono JSON with every number exact: integers as ``int``, the others as
-    ``Decimal`` read from their text — never a float. A number longer than
-    :data:`MAX_NUMBER_CHARS`, with an exponent beyond :data:`MAX_EXPONENT`, or ``NaN`` /
-    ``Infinity`` is kept unconverted, and refused (naming its record) if it is read."""
-    return json.loads(text, parse_float=_exact, parse_int=_integer, parse_constant=_Unreadable)
+    ``Decimal`` read from their text — never a float. A non-integer longer than
+    :data:`MAX_NUMBER_CHARS` or written with an exponent (``1e5``) is kept unconverted, and
+    refused (naming its record and field) if the import reads it.
+
+    Raises:
+        InvalidInputError: not JSON (``NaN`` and ``Infinity`` are not, nor an integer of
+            more than 4,300 digits), or nested deeper than the parser goes (Python's
+            recursion limit, 1,000 by default, less the caller's own depth; DrChrono's
+            answers nest four levels).
+    """
+    try:
+        return _DECODER.decode(text)
+    except RecursionError:
+        msg = "JSON nested too deeply (deeper than the parser's recursion limit)"
+        raise InvalidInputError(msg) from None
+    except msgspec.DecodeError as error:
+        raise InvalidInputError(f"not JSON: {error}") from None
 
 
 def _page_records(page: Mapping[str, Any]) -> list[Any] | None:
@@ -255,14 +285,64 @@ def _page_records(page: Mapping[str, Any]) -> list[Any] | None:
     return list(found[0]) if found else None
 
 
-def records(data: Any) -> list[Any]:
+def _is_page(item: object) -> bool:
+    return isinstance(item, Mapping) and "id" not in item and _page_records(item) is not None
+
+
+def _link(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+def missing(data: Any) -> tuple[str, ...]:
+    """What an API answer's own pages say it lacks; empty when nothing is known missing (a
+    plain list of records says nothing).
+
+    A page's ``next`` set on the last page (more records follow), ``previous`` set on the
+    first (earlier pages were not exported), or a ``count`` (the total of every page) beyond
+    the records held.
+    """
+    pages = [data] if isinstance(data, Mapping) else data if isinstance(data, list) else []
+    if not pages or not all(_is_page(page) for page in pages):
+        return ()
+    out = []
+    held = sum(len(_page_records(page) or ()) for page in pages)
+    if pages[0].get("previous") not in (None, ""):
+        out.append(
+            f"earlier pages were not exported (its first page's previous is "
+            f"{_link(pages[0]['previous'])})"
+        )
+    if pages[-1].get("next") not in (None, ""):
+        out.append(f"more records follow (its last page's next is {_link(pages[-1]['next'])})")
+    counts = [
+        p["count"]
+        for p in pages
+        if isinstance(p.get("count"), int) and not isinstance(p.get("count"), bool)
+    ]
+    if counts and max(counts) > held:
+        out.append(f"its count is {max(counts)} but it holds {held} records")
+    return tuple(out)
+
+
+def records(data: Any, *, partial: bool = False, source: str = "the API answer") -> list[Any]:
     """The records of an API answer, in every shape DrChrono documents or its clients use: a
     list of records, a page (``{"previous", "data", "next"}`` or ``{"results", ...}``), or a
-    list of such pages.
+    list of such pages. An answer whose pages say records are missing (:func:`missing`) is
+    refused unless ``partial``; ``source`` names it in the error (``load_directory`` gives
+    the file).
 
     Raises:
+        IncompleteExportError: the pages say records are missing, and not ``partial``.
         InvalidInputError: none of those shapes, or a list mixing pages and records.
     """
+    if not partial:
+        lacks = missing(data)
+        if lacks:
+            msg = (
+                f"{source} is a partial export: {'; '.join(lacks)}. Export every page, or "
+                "import it as partial (--partial, partial=True)"
+            )
+            raise IncompleteExportError(msg, source=source, missing=lacks)
     if isinstance(data, Mapping) and "id" not in data:
         found = _page_records(data)
         if found is not None:
@@ -327,29 +407,31 @@ class _Record:
         return text
 
     def amount(self, field: str, currency: str) -> Decimal:
-        """An amount (a JSON number or a decimal string), exact, checked against the
-        currency's minor unit and the supported maximum."""
+        """An amount, exact, read by the one strict parser (:func:`~patient_ledger.money.
+        parse_amount`): a decimal string or JSON number in plain decimal notation (ASCII
+        digits, an optional ``-`` and point: no exponent, ``_``, space or other digits),
+        within the currency's minor unit and the supported maximum."""
         value = self.get(field)
-        exact: Decimal | _Unreadable | None = None
-        if isinstance(value, float):
-            value = repr(value)  # the shortest text that reads back as this float: the JSON's
+        text: str | None = None
         if isinstance(value, str):
-            exact = _exact(value)
+            text = value
+        elif isinstance(value, float):
+            text = repr(value)  # the shortest text that reads back as this float: the JSON's
         elif isinstance(value, int) and not isinstance(value, bool):
-            exact = _exact(str(value)) if abs(value) < 10**MAX_NUMBER_CHARS else None
+            text = str(value) if abs(value) < 10**MAX_NUMBER_CHARS else None
         elif isinstance(value, Decimal):
-            exact = value if _bounded(value) else None
-        if not isinstance(exact, Decimal):
+            text = str(value)  # never expanded: Decimal("1E+5") shows its exponent, refused
+        if text is None:
+            shown = value if isinstance(value, _Unreadable) else f"{value!r}"
             raise self.fail(
-                f"{field} must be a decimal number of at most {MAX_NUMBER_CHARS} characters "
-                f"with an exponent within {MAX_EXPONENT}, got {value!r}",
+                f"{field} must be a decimal amount (a string or a JSON number in plain "
+                f"decimal notation: no exponent), got {shown}",
                 InvalidAmountError,
             )
         try:
-            to_minor(Money(exact, currency), f"{field}")
+            return Decimal(parse_amount(text, currency, field).amount)
         except LedgerError as error:
             raise self.fail(str(error), InvalidAmountError) from None
-        return exact
 
     def day(self, *fields: str) -> datetime.date:
         """The date of the first of ``fields`` that is set (a date or a date-time string)."""
@@ -420,6 +502,70 @@ class _Posting:
     order: tuple[datetime.date, int, tuple[int, int, str]]
 
 
+#: A place a payment's money can be, per patient: ``(patient, "line", charge id)``,
+#: ``(patient, "appointment", appointment id)`` (held or on its lines) or
+#: ``(patient, "general", "")``.
+_Place = tuple[str, str, str]
+
+
+def _places(place: Allocation) -> Iterator[_Place]:
+    """The places (as :data:`_Place`) one row of :func:`allocations` is in."""
+    if place.appointment_id is None:
+        yield (place.patient_id, "general", "")
+        return
+    yield (place.patient_id, "appointment", place.appointment_id)
+    if place.charge_id is not None:
+        yield (place.patient_id, "line", place.charge_id)
+
+
+class _Holders:
+    """Per place, the payments posted so far that may have money there, oldest first: what a
+    correction without ``parent_id`` searches, newest first, for the newest payment with money
+    where it is placed.
+
+    A payment is listed where posting put its money; a refund or reversal that moves money
+    into a place lists there the payments of the appointment it moved from. A search drops
+    each payment it finds without money there (money reaches a place again only by such a
+    listed move), so every payment is passed over at most once per listing: a correction
+    costs what it finds, not every payment of its patient.
+    """
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []  # by posting sequence
+        self.lists: dict[_Place, list[int]] = {}
+        self.members: dict[_Place, set[int]] = {}
+
+    def posted(self, ledger: Ledger, payment_id: str) -> None:
+        """List a payment just posted where its money went."""
+        self.ids.append(payment_id)
+        for place in allocations(ledger, payment_id):
+            for key in _places(place):
+                self.add(key, len(self.ids) - 1)
+
+    def add(self, key: _Place, seq: int) -> None:
+        members = self.members.setdefault(key, set())
+        if seq not in members:
+            members.add(seq)
+            bisect.insort(self.lists.setdefault(key, []), seq)
+
+    def moved(self, patient_id: str, appointment_id: str, to: Iterable[_Place]) -> None:
+        """Money of the appointment's payments may have moved to the places ``to``."""
+        listed = self.lists.get((patient_id, "appointment", appointment_id), [])
+        for key in to:
+            for seq in listed:
+                self.add(key, seq)
+
+    def newest(self, ledger: Ledger, key: _Place) -> str | None:
+        """The newest payment listed at ``key`` that still has money there."""
+        listed = self.lists.get(key, [])
+        while listed:
+            payment_id = self.ids[listed[-1]]
+            if any(key in _places(place) for place in allocations(ledger, payment_id)):
+                return payment_id
+            self.members[key].discard(listed.pop())
+        return None
+
+
 class _Importer:
     """The state of one import: what was booked, and the notes for its summary."""
 
@@ -431,7 +577,8 @@ class _Importer:
         self.dropped_lines: dict[str, str] = {}  # a skipped line item's id -> why
         self.charges: dict[str, Charge] = {}
         self.postings: list[_Posting] = []
-        self.posted: dict[str, list[Payment]] = {}  # by patient: payments > 0, as posted
+        self.posted: dict[str, str] = {}  # payments > 0 posted so far: their patient, by id
+        self.holders = _Holders()
         self.read = [0, 0, 0]
         self.skipped: list[Note] = []
         self.changed: list[Note] = []
@@ -586,8 +733,19 @@ class _Importer:
                     ledger = self._correct(ledger, posting)
                 else:
                     ledger = post_payment(ledger, payment)
-                    self.posted.setdefault(payment.patient_id, []).append(payment)
+                    self.posted[payment.id] = payment.patient_id
+                    self.holders.posted(ledger, payment.id)
         return self._cancel(ledger)
+
+    def _row(self, ledger: Ledger, patient_id: str, appointment_id: str) -> FeedRow:
+        """The claims-feed row of a patient's open appointment (refused: another patient's);
+        one appointment is read, not the patient's whole feed."""
+        booked = self.booked.get(appointment_id)
+        if booked is not None and booked.patient_id == patient_id:
+            with contextlib.suppress(UnknownIdError):  # cancelled: no row
+                return feed_row(ledger, appointment_id)
+        msg = f"appointment {appointment_id!r} is not an open appointment of patient {patient_id!r}"
+        raise PatientMismatchError(msg, id=appointment_id, patient_id=patient_id)
 
     def _refund(self, ledger: Ledger, payment: Payment) -> Ledger:
         """A refund on an appointment takes its held money first, then its allocations (its
@@ -597,7 +755,7 @@ class _Importer:
         payment = attrs.evolve(payment, charge_id=None)
         if appointment_id is None:
             return refund(ledger, payment)
-        row = _feed_row(ledger, payment.patient_id, appointment_id)
+        row = self._row(ledger, payment.patient_id, appointment_id)
         held, wanted = to_minor(row.appointment_unallocated, "held"), -payment.minor_units
         if wanted <= held:
             return refund(ledger, payment)
@@ -614,6 +772,9 @@ class _Importer:
             ledger = unapply(
                 ledger, appointment_id, to_money(take, self.currency), on=on, charge_id=charge_id
             )
+        # held and allocated money of the appointment's payments went to the general bucket
+        general = (payment.patient_id, "general", "")
+        self.holders.moved(payment.patient_id, appointment_id, [general])
         self.changed.append(
             Note(
                 kind="patient_payment",
@@ -636,13 +797,14 @@ class _Importer:
         if target is None:
             target = self._corrected(ledger, payment)
             rule = f"the newest payment with money {_where(payment)}"
-        elif all(p.id != target for p in self.posted.get(payment.patient_id, [])):
+        elif self.posted.get(target) != payment.patient_id:
             msg = (
                 f"its parent_id {target!r} is not among the payments of patient "
                 f"{payment.patient_id!r} before it"
             )
             raise UnknownIdError(msg, id=payment.id, parent_id=target)
         notes = f": {payment.notes}" if payment.notes else ""
+        reopened = self._reopened(ledger, target)
         ledger = reverse_payment(
             ledger,
             target,
@@ -650,6 +812,8 @@ class _Importer:
             on=payment.received_on,
             reason=f"DrChrono correction {payment.id}{notes}",
         )
+        for (patient_id, appointment_id), lines in reopened.items():
+            self.holders.moved(patient_id, appointment_id, lines)
         self.changed.append(
             Note(
                 kind="patient_payment",
@@ -660,19 +824,31 @@ class _Importer:
         )
         return ledger
 
+    def _reopened(self, ledger: Ledger, target: str) -> dict[tuple[str, str], list[_Place]]:
+        """The lines a reversal of ``target`` may reopen on appointments that hold money: that
+        money is then applied to them (invariant 5), so it may arrive there."""
+        out: dict[tuple[str, str], list[_Place]] = {}
+        for place in allocations(ledger, target):
+            if place.charge_id is None or place.appointment_id is None:
+                continue
+            if feed_row(ledger, place.appointment_id).appointment_unallocated.amount:
+                key = (place.patient_id, place.appointment_id)
+                out.setdefault(key, []).append((place.patient_id, "line", place.charge_id))
+        return out
+
     def _corrected(self, ledger: Ledger, correction: Payment) -> str:
         """The newest payment posted of the correction's patient with money where the
         correction is placed."""
-        for candidate in reversed(self.posted.get(correction.patient_id, [])):
-            for place in allocations(ledger, candidate.id):
-                if correction.charge_id is not None:
-                    here = place.charge_id == correction.charge_id
-                elif correction.appointment_id is not None:
-                    here = place.appointment_id == correction.appointment_id
-                else:
-                    here = place.appointment_id is None and place.patient_id == candidate.patient_id
-                if here:
-                    return candidate.id
+        patient = correction.patient_id
+        if correction.charge_id is not None:
+            key = (patient, "line", correction.charge_id)
+        elif correction.appointment_id is not None:
+            key = (patient, "appointment", correction.appointment_id)
+        else:
+            key = (patient, "general", "")
+        found = self.holders.newest(ledger, key)
+        if found is not None:
+            return found
         msg = (
             f"a correction of -{correction.amount.amount}: no earlier payment of patient "
             f"{correction.patient_id!r} has money {_where(correction)}, and it names no "
@@ -707,7 +883,7 @@ class _Importer:
                 continue
             date = self.booked[appointment_id].date
             on = max(date, last.get(appointment_id, date))
-            held = _feed_row(ledger, self.booked[appointment_id].patient_id, appointment_id)
+            held = self._row(ledger, self.booked[appointment_id].patient_id, appointment_id)
             ledger = cancel_appointment(
                 ledger, appointment_id, on=on, reason=f"DrChrono status {status}"
             )
@@ -767,23 +943,16 @@ def _order(
     return posting.order
 
 
-def _feed_row(ledger: Ledger, patient_id: str, appointment_id: str) -> FeedRow:
-    """The claims-feed row of a patient's appointment (refused: another patient's)."""
-    for row in claims_feed(ledger, patient_id):
-        if row.appointment_id == appointment_id:
-            return row
-    msg = f"appointment {appointment_id!r} is not an open appointment of patient {patient_id!r}"
-    raise PatientMismatchError(msg, id=appointment_id, patient_id=patient_id)
-
-
 def import_records(
     appointments: Iterable[Mapping[str, Any]],
     line_items: Iterable[Mapping[str, Any]],
     patient_payments: Iterable[Mapping[str, Any]],
     *,
     currency: str = "USD",
+    missing: Iterable[str] = (),
 ) -> tuple[Ledger, ImportSummary]:
-    """Build a ledger from DrChrono API records, and say what was done.
+    """Build a ledger from DrChrono API records, and say what was done. ``missing`` is what
+    the export is known to lack (a partial export): the summary says it.
 
     Returns:
         The ledger and its :class:`ImportSummary` (records read, imported, skipped and why,
@@ -796,7 +965,8 @@ def import_records(
     """
     line_records, payment_records = list(line_items), list(patient_payments)
     importer, ledger = _imported(appointments, line_records, payment_records, currency)
-    return ledger, importer.summary(ledger, line_records, payment_records)
+    summary = importer.summary(ledger, line_records, payment_records)
+    return ledger, attrs.evolve(summary, missing=tuple(missing))
 
 
 def _imported(
@@ -1015,26 +1185,63 @@ def _money_placed(
     return money
 
 
-def load_directory(
-    folder: str,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """Read ``appointments.json``, ``line_items.json`` and ``patient_payments.json``, each in
-    any shape :func:`records` reads."""
+#: The files of an export folder, in the order :func:`load_directory` returns their records.
+FILES = ("appointments.json", "line_items.json", "patient_payments.json")
+
+
+def _read_directory(
+    folder: str, partial: bool
+) -> tuple[list[list[dict[str, Any]]], tuple[str, ...]]:
+    """Every file's records, and what partial pages say they lack (refused unless
+    ``partial``)."""
     from pathlib import Path  # noqa: PLC0415 - only the command line reads files
 
-    out = []
-    for name in ("appointments", "line_items", "patient_payments"):
-        path = Path(folder, f"{name}.json")
+    out: list[list[dict[str, Any]]] = []
+    lacks: list[str] = []
+    for name in FILES:
+        path = Path(folder, name)
         try:
             data = read_json(path.read_text(encoding="utf-8"))
-        except ValueError as error:
-            raise InvalidInputError(f"{path}: not JSON: {error}") from None
-        out.append(records(data))
+        except (LedgerError, UnicodeDecodeError) as error:
+            raise InvalidInputError(f"{path}: {error}", file=str(path)) from None
+        out.append(records(data, partial=partial, source=str(path)))
+        lacks.extend(f"{name}: {what}" for what in missing(data))
+    return out, tuple(lacks)
+
+
+def load_directory(
+    folder: str, *, partial: bool = False
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Read ``appointments.json``, ``line_items.json`` and ``patient_payments.json``, each in
+    any shape :func:`records` reads.
+
+    Raises:
+        IncompleteExportError: a file's pages say records are missing (naming the file and
+            what), unless ``partial``.
+        InvalidInputError: a file is not JSON, nested too deeply, or of no known shape.
+    """
+    out, _ = _read_directory(folder, partial)
     return out[0], out[1], out[2]
+
+
+def import_directory(
+    folder: str, *, currency: str = "USD", partial: bool = False
+) -> tuple[Ledger, ImportSummary]:
+    """:func:`import_records` of an export folder (:func:`load_directory`). With
+    ``partial``, an export whose pages say records are missing is imported, and its summary
+    says what it lacks (``missing``; what ``import-drchrono --partial`` prints).
+
+    Raises:
+        IncompleteExportError: the export is partial, and not ``partial``.
+        LedgerError: as :func:`load_directory` and :func:`import_records`.
+    """
+    out, lacks = _read_directory(folder, partial)
+    return import_records(out[0], out[1], out[2], currency=currency, missing=lacks)
 
 
 __all__ = [
     "CANCELLED_STATUSES",
+    "FILES",
     "MAX_EXPONENT",
     "MAX_NUMBER_CHARS",
     "METHODS",
@@ -1043,9 +1250,11 @@ __all__ = [
     "Discrepancy",
     "ImportSummary",
     "Note",
+    "import_directory",
     "import_records",
     "load",
     "load_directory",
+    "missing",
     "read_json",
     "reconcile",
     "records",

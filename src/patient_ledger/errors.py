@@ -74,6 +74,15 @@ class InvalidAmountError(InvalidInputError):
     code = ErrorCode.INVALID_AMOUNT
 
 
+class ExistingFileError(InvalidInputError):
+    """A command that writes a whole new file found one already there and was not told to
+    replace it (``--replace``). Nothing was written.
+
+    Attributes:
+        details: ``path``, the file found.
+    """
+
+
 class CurrencyMismatchError(InvalidInputError):
     """An amount is not in the ledger's currency."""
 
@@ -175,3 +184,12 @@ class SnapshotError(LedgerError):
     or not matching the journal's chain. A store ignores it and replays the journal instead."""
 
     code = ErrorCode.CORRUPT_JOURNAL
+
+
+class IncompleteExportError(InvalidInputError):
+    """An API export whose pages say records are missing (``next`` or ``previous`` set, or a
+    ``count`` beyond its records), imported without ``partial``. Nothing was written.
+
+    Attributes:
+        details: ``source`` (the file or answer) and ``missing`` (what its pages say).
+    """

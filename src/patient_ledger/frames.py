@@ -17,7 +17,9 @@ their ``total_paid``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -26,12 +28,13 @@ from moneyed import Money
 from patient_ledger import tables
 from patient_ledger.apply import apply_event
 from patient_ledger.commands import add_appointment, add_charge, post_payment, refund
-from patient_ledger.errors import InvalidInputError, UnknownIdError
+from patient_ledger.errors import InvalidAmountError, InvalidInputError, LedgerError, UnknownIdError
 from patient_ledger.events import (
     AppointmentAdded,
     PaymentPosted,
     RefundPosted,
 )
+from patient_ledger.money import parse_amount
 from patient_ledger.state import Ledger
 from patient_ledger.values import Appointment, Charge, Payment, PaymentType
 from patient_ledger.views import (
@@ -226,59 +229,90 @@ def from_frames(
     order; a payment of type ``REFUND`` (a negative amount) is a refund.
 
     Cells are read as pandas users write them: a ``pd.Timestamp`` at midnight (or an ISO date
-    string) is a date; ``NaN``, ``NaT`` and ``pd.NA`` are ``None`` in an optional column. Money is
-    never guessed: an amount is a ``Money``, a ``Decimal``, an int or an exact decimal string in
-    ``currency``; a float (``read_csv``'s default) is refused — read the column with
-    ``dtype={"amount": str}`` or ``converters={"amount": Decimal}``.
+    string) is a date; ``NaN``, ``NaT``, ``pd.NA`` and ``None`` in an optional column mean the
+    cell is absent (the value's default: ``method`` OTHER, ``type`` PAYMENT). Money is never
+    guessed: an amount is a ``Money``, an int, or a ``Decimal`` or string in plain decimal
+    notation, read by the one strict parser (:func:`~patient_ledger.money.parse_amount`: no
+    exponent such as ``1.23457E+11``, no ``_``, space or non-ASCII digit); a float
+    (``read_csv``'s default) or a bool is refused — read the column with
+    ``dtype={"amount": str}``.
 
     With ``ledger``, the rows are added to that ledger (its currency is used) instead of a new
     ``Ledger.empty(currency)``.
 
     Raises:
-        InvalidInputError: a missing column or cell, a float amount, a date with a time of
-            day; the message names the table, the row and the column. Any refusal of a command
-            (:class:`~patient_ledger.errors.LedgerError`) as the command raises it.
+        InvalidInputError: a table that is not a DataFrame or a ``ledger`` that is not a
+            Ledger (naming what was given), a missing column or cell, a float or bool amount,
+            a date with a time of day. Every refusal of a row — the commands' included, as
+            the :class:`~patient_ledger.errors.LedgerError` they raise — names the table and
+            the row (``payments row 11: ...``).
     """
+    if ledger is not None and not isinstance(ledger, Ledger):
+        msg = f"ledger must be a Ledger, got {type(ledger).__name__} {_shown(ledger)}"
+        raise InvalidInputError(msg)
     built = Ledger.empty(currency) if ledger is None else ledger
     code = built.currency
-    for row in _rows(visits):
-        appointment = Appointment(
-            _cell(row, "appointment_id", "visits", "id"),
-            _cell(row, "patient_id", "visits"),
-            _date(row, "date", "visits"),
-            **_optional(row, _VISIT_FIELDS),
-        )
-        built = add_appointment(built, appointment)
-    for row in _rows(charges):
-        charge = Charge(
-            _cell(row, "charge_id", "charges", "id"),
-            _cell(row, "appointment_id", "charges"),
-            _amount(row, "charges", code),
-            **_optional(row, _CHARGE_FIELDS),
-        )
-        built = add_charge(built, charge)
-    for row in _rows(payments):
-        extra = _optional(row, _PAYMENT_FIELDS)
-        if extra.get("notes") is None:
-            extra.pop("notes", None)
-        payment = Payment(
-            _cell(row, "payment_id", "payments", "id"),
-            _cell(row, "patient_id", "payments"),
-            _amount(row, "payments", code),
-            _date(row, "received_on", "payments"),
-            **extra,
-        )
-        is_refund = payment.type is PaymentType.REFUND
-        built = (refund if is_refund else post_payment)(built, payment)
+    tables_ = {"visits": visits, "charges": charges, "payments": payments}
+    rows = {name: _rows(table, name) for name, table in tables_.items()}
+    for row in rows["visits"]:
+        with _named(row, "visits"):
+            appointment = Appointment(
+                _cell(row, "appointment_id", "visits", "id"),
+                _cell(row, "patient_id", "visits"),
+                _date(row, "date", "visits"),
+                **_optional(row, _VISIT_FIELDS),
+            )
+            built = add_appointment(built, appointment)
+    for row in rows["charges"]:
+        with _named(row, "charges"):
+            charge = Charge(
+                _cell(row, "charge_id", "charges", "id"),
+                _cell(row, "appointment_id", "charges"),
+                _amount(row, "charges", code),
+                **_optional(row, _CHARGE_FIELDS),
+            )
+            built = add_charge(built, charge)
+    for row in rows["payments"]:
+        with _named(row, "payments"):
+            payment = Payment(
+                _cell(row, "payment_id", "payments", "id"),
+                _cell(row, "patient_id", "payments"),
+                _amount(row, "payments", code),
+                _date(row, "received_on", "payments"),
+                **_optional(row, _PAYMENT_FIELDS),
+            )
+            is_refund = payment.type is PaymentType.REFUND
+            built = (refund if is_refund else post_payment)(built, payment)
     return built
 
 
-def _rows(table: Any) -> list[dict[str, Any]]:
+def _shown(value: object) -> str:
+    """A value for a message, cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def _rows(table: Any, name: str) -> list[dict[str, Any]]:
     """A DataFrame's rows as dicts with a ``_row`` key (its index label, for messages)."""
     if table is None:
         return []
+    if not isinstance(table, _pandas().DataFrame):
+        msg = f"{name} must be a pandas DataFrame, got {type(table).__name__} {_shown(table)}"
+        raise InvalidInputError(msg)
     records_ = table.to_dict("records")
     return [{"_row": label} | row for label, row in zip(table.index, records_, strict=True)]
+
+
+@contextlib.contextmanager
+def _named(row: dict[str, Any], table: str) -> Iterator[None]:
+    """Name the table and row in any refusal raised while the row is read and applied."""
+    where = f"{table} row {row['_row']!r}"
+    try:
+        yield
+    except LedgerError as error:
+        if str(error).startswith(where):
+            raise
+        raise type(error)(f"{where}: {error}", **error.details) from None
 
 
 def _missing(value: object) -> bool:
@@ -307,7 +341,9 @@ def _cell(row: dict[str, Any], column: str, table: str, alias: str | None = None
 
 
 def _optional(row: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
-    return {c: None if _missing(row[c]) else row[c] for c in columns if c in row}
+    """The optional cells that hold something: an empty one (None, NaN, NaT, pd.NA) is
+    absent, so the value's default applies."""
+    return {c: row[c] for c in columns if c in row and not _missing(row[c])}
 
 
 def _date(row: dict[str, Any], column: str, table: str) -> datetime.date:
@@ -332,24 +368,34 @@ def _date(row: dict[str, Any], column: str, table: str) -> datetime.date:
 
 
 def _amount(row: dict[str, Any], table: str, currency: str) -> Money:
+    """A cell's amount, read by the one strict parser (:func:`~patient_ledger.money.
+    parse_amount`): a ``Money``, an int, or a ``Decimal`` or string in plain decimal notation
+    (no exponent, ``_``, space or non-ASCII digit); never a float or a bool."""
     value = _cell(row, "amount", table)
     where = _where(row, "amount", table)
     if isinstance(value, Money):
         return value
-    if isinstance(value, bool | float) or "float" in type(value).__name__:
+    if hasattr(value, "item") and not isinstance(value, Decimal | str):  # a numpy scalar
+        value = value.item()
+    if isinstance(value, bool):
+        msg = f"{where}: {value!r} is a bool, not an amount"
+        raise InvalidAmountError(msg)
+    if isinstance(value, float) or "float" in type(value).__name__:
         msg = (
             f"{where}: {value!r} is a float — money is never guessed from a float; read the "
             'column as text or Decimal (dtype={"amount": str} or converters={"amount": Decimal})'
         )
         raise InvalidInputError(msg)
-    if hasattr(value, "item") and not isinstance(value, Decimal):  # a numpy integer
-        value = value.item()
-    if isinstance(value, int):
-        return Money(Decimal(value), currency)
-    if isinstance(value, Decimal | str):
-        try:
-            return Money(Decimal(value), currency)
-        except ArithmeticError as error:
-            raise InvalidInputError(f"{where}: {value!r} is not an amount") from error
+    if isinstance(value, int) and value.bit_length() > _MAX_BITS:
+        msg = f"{where}: an integer of {value.bit_length()} bits is beyond any amount"
+        raise InvalidAmountError(msg)
+    if isinstance(value, int | Decimal):
+        value = str(value)  # Decimal("1E+5") shows its exponent: refused, as the text is
+    if isinstance(value, str):
+        return parse_amount(value, currency, where)
     msg = f"{where}: expected Money, Decimal, int or str, got {type(value).__name__} {value!r}"
     raise InvalidInputError(msg)
+
+
+#: Integers longer than this are beyond any amount (and are not turned into text).
+_MAX_BITS = 256

@@ -5,7 +5,11 @@ Each file has a header row. Its columns are found by name: a mapping (:func:`loa
 small TOML file, or ``{kind: {field: header}}``) says which header holds which field, and where
 it says nothing the common names of :data:`FIELDS` are recognised (case, spaces and hyphens
 do not matter: ``Visit ID``, ``visit-id`` and ``visit_id`` are one name). Other columns are
-ignored.
+ignored. A header row must say one thing: two headers that are one name (``Amount`` and
+``amount``), or two headers recognised for one field (``Patient ID`` and ``MRN``), are refused
+naming both; a mapping says which is meant. A header that may hold patients' names
+(``Patient``, ``Patient Name``, ``Name``) is never taken for ``patient_id`` unless it is mapped:
+patients keyed by name merge namesakes and split a patient who changes name.
 
 Values are read strictly: ids are trimmed and may not be empty where required; dates are
 ISO ``YYYY-MM-DD`` only; amounts are plain ASCII decimals (``-12.50``: no currency sign, no
@@ -20,11 +24,15 @@ and types are the library's names, any case, spaces or hyphens for ``_`` (``cred
 2. then by day, and within a day: charges (dated by their visit), payments, adjustments,
    refunds; within each, in file order (files in the order given, rows top to bottom).
 
-A payment or adjustment that names a line is posted no earlier than that line's visit date
-(the line does not exist before). All or nothing: the first bad row stops the import, and its
-error names the file and the line (the physical line of the file, quoted multi-line fields
-counted). Rows are spooled to a temporary SQLite file to be sorted, and read back sharing equal
-amounts, dates and ids, so the memory an import needs is little more than the ledger's own:
+A payment or adjustment that names a line is posted no earlier than that line's visit date (the
+line does not exist before). An id appears once in an import: a second row of a kind with the
+same id, in the same file or another, is refused naming both lines (a row whose id is already
+in the journal with the same content adds nothing: an import can be run again). All or nothing:
+the first bad row stops the import, and its error names the file and the line (the physical
+line of the file, quoted multi-line fields counted). Rows are spooled to a temporary SQLite
+database to be sorted (SQLite's own temporary file, unlinked as soon as it is opened: it cannot
+outlive the process, even one killed with SIGKILL), and read back sharing equal amounts, dates
+and ids, so the memory an import needs is little more than the ledger's own:
 ``python benchmarks/import_bench.py`` (1,041,666 rows: 250,000 visits, 333,333 charges,
 458,333 payments and refunds) peaked at 695 MB resident and took 283 s on a shared 2-core
 machine.
@@ -38,7 +46,6 @@ import io
 import pickle
 import re
 import sqlite3
-import tempfile
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
@@ -46,11 +53,15 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 import attrs
-from moneyed import Money
 
 from patient_ledger.commands import add_appointment, add_charge, adjust_charge, post_payment, refund
-from patient_ledger.errors import InvalidInputError, LedgerError, UnknownIdError
-from patient_ledger.money import FrozenMoney
+from patient_ledger.errors import (
+    DuplicateIdError,
+    InvalidInputError,
+    LedgerError,
+    UnknownIdError,
+)
+from patient_ledger.money import FrozenMoney, parse_amount
 from patient_ledger.state import Ledger, state_of
 from patient_ledger.values import Adjustment, Appointment, Charge, Payment, PaymentType
 
@@ -68,7 +79,7 @@ class Field:
     required: bool = False
 
 
-_PATIENT = ("patient_id", "patient", "mrn", "patient_mrn", "chart_id", "chart_number")
+_PATIENT = ("patient_id", "mrn", "patient_mrn", "chart_id", "chart_number")
 _VISIT = (
     "visit_id",
     "appointment_id",
@@ -149,9 +160,12 @@ FIELDS: Mapping[str, tuple[Field, ...]] = {
 
 #: Within a day: charges, payments, adjustments, refunds (every visit comes first, as day 0).
 _RANK = {"visits": 0, "charges": 1, "payments": 2, "adjustments": 3, "refunds": 4}
+#: A row of each kind, in messages.
+_NOUN = {"visits": "visit", "charges": "charge", "payments": "payment", "adjustments": "adjustment"}
+#: What a row of a file becomes.
+Record = Appointment | Charge | Payment | Adjustment
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_AMOUNT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 
 class Progress(Protocol):
@@ -196,13 +210,14 @@ class Summary:
 
 
 def load_mapping(path: str | Path) -> dict[str, dict[str, str]]:
-    """A header mapping from a TOML file: a table per kind, ``field = "their header"``.
+    """A header mapping from a TOML file: a table per kind, ``field = "their header"``. The
+    file is UTF-8; a byte order mark (Windows editors write one) is skipped.
 
     Raises:
         InvalidInputError: not TOML, an unknown kind or field, or a header that is not text.
     """
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise InvalidInputError(f"{path}: not a TOML file: {error}") from None
     return check_mapping(data, source=str(path))
@@ -232,11 +247,34 @@ def _normal(header: str) -> str:
     return re.sub(r"[\s\-.]+", "_", header.strip().lower())
 
 
+#: Headers that may hold a patient's name rather than an id: never taken for ``patient_id``
+#: unless mapped (patients keyed by name merge namesakes and split a renamed patient).
+_NAME_HEADERS = ("patient", "patient_name", "name", "full_name", "patient_full_name")
+
+
 def _columns(
     kind: str, header: Sequence[str], mapping: Mapping[str, str], where: str
 ) -> dict[str, int]:
-    """Which column holds each field of the kind (required fields must all be found)."""
-    position = {_normal(h): i for i, h in reversed(list(enumerate(header)))}
+    """Which column holds each field of the kind (required fields must all be found).
+
+    Raises:
+        InvalidInputError: two headers that are one name after normalisation, two headers
+            recognised for one field (both named), a mapped header that is not there, or a
+            required field with no column.
+    """
+    position: dict[str, int] = {}
+    for i, text in enumerate(header):
+        name = _normal(text)
+        if not name:  # an unnamed column (a trailing comma, say) can be nobody's field
+            continue
+        if name in position:
+            first = position[name]
+            msg = (
+                f"{where}: columns {first + 1} ({header[first]!r}) and {i + 1} ({text!r}) have "
+                "one name (case, spaces and hyphens do not count): rename one"
+            )
+            raise InvalidInputError(msg, line=1, columns=(header[first], text))
+        position[name] = i
     found: dict[str, int] = {}
     for field in FIELDS[kind]:
         if field.name in mapping:
@@ -245,19 +283,34 @@ def _columns(
                 msg = f"{where}: no column {wanted!r} (mapped to {kind}.{field.name})"
                 raise InvalidInputError(msg, line=1)
             found[field.name] = position[_normal(wanted)]
+    mapped = set(found.values())
+    for field in FIELDS[kind]:
+        if field.name in found:
             continue
-        for name in field.names:
-            if name in position and position[name] not in found.values():
-                found[field.name] = position[name]
-                break
-        else:
-            if field.required:
-                msg = (
-                    f"{where}: no column for {kind}.{field.name} (recognised: "
-                    f"{', '.join(field.names)}); map one with --column "
-                    f"{kind}.{field.name}=HEADER or a [{kind}] table in --columns"
+        hits = [position[n] for n in field.names if n in position and position[n] not in mapped]
+        if len(hits) > 1:
+            shown = " and ".join(repr(header[i]) for i in hits)
+            msg = (
+                f"{where}: columns {shown} are each a name for {kind}.{field.name}: map the "
+                f"one that holds it with --column {kind}.{field.name}=HEADER"
+            )
+            raise InvalidInputError(msg, line=1, columns=tuple(header[i] for i in hits))
+        if hits:
+            found[field.name] = hits[0]
+        elif field.required:
+            msg = (
+                f"{where}: no column for {kind}.{field.name} (recognised: "
+                f"{', '.join(field.names)}); map one with --column "
+                f"{kind}.{field.name}=HEADER or a [{kind}] table in --columns"
+            )
+            named = [header[position[n]] for n in _NAME_HEADERS if n in position]
+            if field.name == "patient_id" and named:
+                msg += (
+                    f"; {named[0]!r} is not taken for it, as it may hold names (patients keyed "
+                    f"by name merge namesakes): if it holds ids, map it: --column "
+                    f"{kind}.patient_id={named[0]!r}"
                 )
-                raise InvalidInputError(msg, line=1)
+            raise InvalidInputError(msg, line=1)
     return found
 
 
@@ -271,18 +324,6 @@ def parse_date(text: str, what: str) -> datetime.date:
         raise InvalidInputError(f"{what} {text!r} is not a date of the calendar") from None
 
 
-def parse_amount(text: str, currency: str, what: str) -> Money:
-    """A plain ASCII decimal (``-12.50``) as ``Money``; the value classes then check that it
-    is exact to the minor unit and within the maximum."""
-    if not _AMOUNT.fullmatch(text):
-        msg = (
-            f"{what} {text!r} is not a plain decimal amount (digits, one '.', a leading '-'; "
-            "no currency sign, separator or exponent)"
-        )
-        raise InvalidInputError(msg)
-    return Money(Decimal(text), currency)
-
-
 def _choice(text: str) -> str:
     return re.sub(r"[\s\-]+", "_", text.strip()).upper()
 
@@ -292,33 +333,36 @@ _Row = Callable[[str], str | None]  # a field's trimmed text, None when empty or
 
 def _visit(get: _Row, currency: str) -> Appointment:
     del currency
+    key = _need(get, "id")
     return Appointment(
-        _need(get, "id"),
+        key,
         _need(get, "patient_id"),
-        parse_date(_need(get, "date"), "date"),
+        parse_date(_need(get, "date"), f"visit {key!r}: date"),
         get("provider"),
     )
 
 
 def _charge(get: _Row, currency: str) -> Charge:
+    key = _need(get, "id")
     return Charge(
-        _need(get, "id"),
+        key,
         _need(get, "appointment_id"),
-        parse_amount(_need(get, "amount"), currency, "amount"),
+        parse_amount(_need(get, "amount"), currency, f"charge {key!r}: amount"),
         get("code"),
         get("description"),
     )
 
 
 def _payment(get: _Row, currency: str) -> Payment:
-    amount = parse_amount(_need(get, "amount"), currency, "amount")
+    key = _need(get, "id")
+    amount = parse_amount(_need(get, "amount"), currency, f"payment {key!r}: amount")
     kind = get("type")
     method = get("method")
     return Payment(
-        _need(get, "id"),
+        key,
         _need(get, "patient_id"),
         amount,
-        parse_date(_need(get, "received_on"), "received_on"),
+        parse_date(_need(get, "received_on"), f"payment {key!r}: received_on"),
         _choice(method) if method else "OTHER",  # checked by Payment
         _choice(kind) if kind else ("REFUND" if amount.amount < 0 else "PAYMENT"),
         appointment_id=get("appointment_id"),
@@ -330,12 +374,13 @@ def _payment(get: _Row, currency: str) -> Payment:
 
 
 def _adjustment(get: _Row, currency: str) -> Adjustment:
+    key = _need(get, "id")
     kind = get("type")
     return Adjustment(
-        _need(get, "id"),
+        key,
         _need(get, "charge_id"),
-        parse_amount(_need(get, "amount"), currency, "amount"),
-        parse_date(_need(get, "on"), "on"),
+        parse_amount(_need(get, "amount"), currency, f"adjustment {key!r}: amount"),
+        parse_date(_need(get, "on"), f"adjustment {key!r}: on"),
         _choice(kind) if kind else "OTHER",  # checked by Adjustment
         get("reason"),
     )
@@ -348,7 +393,7 @@ def _need(get: _Row, name: str) -> str:
     return value
 
 
-_BUILD: Mapping[str, Callable[[_Row, str], object]] = {
+_BUILD: Mapping[str, Callable[[_Row, str], Record]] = {
     "visits": _visit,
     "charges": _charge,
     "payments": _payment,
@@ -433,22 +478,30 @@ def _dumps(value: object) -> bytes:
 
 
 class _Spool:
-    """Rows parsed and waiting to be posted, in a temporary SQLite file, sorted on the way out."""
+    """Rows parsed and waiting to be posted, in a temporary SQLite database, sorted on the way
+    out; and every id read, by kind, with the day it is posted on and where it was read. The
+    database is SQLite's private temporary one (an empty file name): kept in memory while small,
+    spilled to a file that SQLite unlinks as soon as it opens it (in ``SQLITE_TMPDIR``,
+    ``TMPDIR`` or ``/var/tmp``), so no row of it is left on disk after the process ends, however
+    it ends."""
 
-    def __init__(self, folder: str, ledger: Ledger) -> None:
-        self.db = sqlite3.connect(Path(folder) / "spool.sqlite")
+    def __init__(self, ledger: Ledger) -> None:
+        self.db = sqlite3.connect("")
         self.db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
             "CREATE TABLE row (day INTEGER, rank INTEGER, file INTEGER, line INTEGER, value BLOB);"
-            "CREATE TABLE day (kind TEXT, id TEXT, day INTEGER, PRIMARY KEY (kind, id));"
+            "CREATE TABLE seen (kind TEXT, id TEXT, day INTEGER, file INTEGER, line INTEGER,"
+            " PRIMARY KEY (kind, id)) WITHOUT ROWID;"
         )
         self.state = state_of(ledger)
+        self.names: list[str] = []  # the files read, by number
         self.pending: list[tuple[int, int, int, int, bytes]] = []
         self.count = 0
 
     def day_of(self, kind: str, key: str) -> int | None:
         """The day (ordinal) of a visit or a charge read earlier, or already in the ledger."""
-        found = self.db.execute("SELECT day FROM day WHERE kind=? AND id=?", (kind, key)).fetchone()
+        query = "SELECT day FROM seen WHERE kind=? AND id=?"
+        found = self.db.execute(query, (kind, key)).fetchone()
         if found:
             return int(found[0])
         state = self.state
@@ -459,13 +512,29 @@ class _Spool:
             return state.appointment(key).appointment.date.toordinal()
         return None
 
-    def add(self, kind: str, day: int, place: tuple[int, int], value: object) -> None:
-        """Spool a value read at ``place`` (file, line) to be posted on ``day``; a visit's
-        date and a charge's day are kept for the rows that name them."""
-        self.pending.append((day, _RANK[kind], *place, _dumps(value)))
-        if isinstance(value, Appointment | Charge):
-            known = value.date.toordinal() if isinstance(value, Appointment) else day
-            self.db.execute("INSERT OR IGNORE INTO day VALUES (?, ?, ?)", (kind, value.id, known))
+    def add(self, kind: str, what: str, day: int, place: tuple[int, int], value: Record) -> None:
+        """Spool a value of a kind of file read at ``place`` (file, line) to be posted on
+        ``day`` as ``what``; a visit's date and a charge's day are kept for the rows that name
+        them.
+
+        Raises:
+            DuplicateIdError: the kind's id was read before in this import (both lines named).
+        """
+        known = value.date.toordinal() if isinstance(value, Appointment) else day
+        added = self.db.execute(
+            "INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?, ?)", (kind, value.id, known, *place)
+        )
+        if not added.rowcount:
+            query = "SELECT file, line FROM seen WHERE kind=? AND id=?"
+            file, line = self.db.execute(query, (kind, value.id)).fetchone()
+            first = f"{self.names[file]} line {line}"
+            then = f"{self.names[place[0]]} line {place[1]}"
+            msg = (
+                f"{_NOUN[kind]} id {value.id!r} is on two rows of this import, {first} and "
+                f"{then}: an id may appear once in an import"
+            )
+            raise DuplicateIdError(msg, id=value.id, first=first, then=then)
+        self.pending.append((day, _RANK[what], *place, _dumps(value)))
         self.count += 1
         self.flush(now=False)
 
@@ -510,29 +579,28 @@ def import_files(
     unknown = sorted(set(files) - set(KINDS))
     if unknown:
         raise InvalidInputError(f"unknown kinds of export: {', '.join(unknown)}")
-    names: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="patient-ledger-import-") as folder:
-        spool = _Spool(folder, ledger)
-        try:
-            if progress:
-                progress.start("reading", None)
-            for kind in KINDS:
-                given = files.get(kind, ())
-                for path in [given] if isinstance(given, str | Path) else given:
-                    names.append(str(path))
-                    _read(
-                        spool,
-                        kind,
-                        Path(path),
-                        len(names) - 1,
-                        mapping=mapping.get(kind, {}),
-                        progress=progress,
-                    )
-            if progress:
-                progress.start("posting", spool.count)
-            return _post(ledger, spool, names, progress)
-        finally:
-            spool.db.close()
+    spool = _Spool(ledger)
+    names = spool.names
+    try:
+        if progress:
+            progress.start("reading", None)
+        for kind in KINDS:
+            given = files.get(kind, ())
+            for path in [given] if isinstance(given, str | Path) else given:
+                names.append(str(path))
+                _read(
+                    spool,
+                    kind,
+                    Path(path),
+                    len(names) - 1,
+                    mapping=mapping.get(kind, {}),
+                    progress=progress,
+                )
+        if progress:
+            progress.start("posting", spool.count)
+        return _post(ledger, spool, names, progress)
+    finally:
+        spool.db.close()
 
 
 def _read(
@@ -549,7 +617,7 @@ def _read(
     first = next(records, None)
     if first is None:
         raise InvalidInputError(f"{where} line 1: no header row", file=where, line=1)
-    columns = _columns(kind, first[1], mapping, f"{where} line 1")
+    columns = _columns(kind, first[1], mapping, f"{where} line {first[0]}")
     width = len(first[1])
     build = _BUILD[kind]
     currency = spool.state.currency
@@ -566,14 +634,14 @@ def _read(
 
             value = build(get, currency)
             day, what = _day(spool, kind, value)
-            spool.add(what, day, (file, line), value)
+            spool.add(kind, what, day, (file, line), value)
         except LedgerError as error:
             raise _at(error, where, line) from None
         if progress:
             progress.advance(1)
 
 
-def _day(spool: _Spool, kind: str, value: object) -> tuple[int, str]:
+def _day(spool: _Spool, kind: str, value: Record) -> tuple[int, str]:
     """When a value is posted (a day ordinal; visits: 0, before all) and as what."""
     match value:
         case Appointment():

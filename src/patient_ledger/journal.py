@@ -149,6 +149,11 @@ _WORDS = (
 _EVENT_AT = len('{"event":')
 #: The first byte of a packed line: how it was packed (zlib with :data:`_WORDS`).
 _PACKED_V1 = b"\x01"
+#: The most a packed line may hold unpacked (its type, version and event, in bytes): a line is
+#: a few hundred bytes, and one allocating a payment across thousands of appointments some
+#: hundreds of KB. A store refuses to save a longer one and to unpack one (a row that would
+#: inflate further is refused after this much, whatever it claims): 16 MiB at most per row.
+MAX_PACKED_LINE = 16 * 1024 * 1024
 
 
 def pack(line: str) -> tuple[bytes, bytes]:
@@ -160,14 +165,15 @@ def pack(line: str) -> tuple[bytes, bytes]:
     """
     at = line.rindex(',"hash":"')
     record = _DECODER.decode("{" + line[at + 1 :])  # hash, prev, seq, type, v: no event
-    return bytes.fromhex(record["hash"]), _packed(record["type"], record["v"], line[_EVENT_AT:at])
+    packed = _packed(record["type"], record["v"], line[_EVENT_AT:at], record["seq"])
+    return bytes.fromhex(record["hash"]), packed
 
 
 def packed(ledger: Ledger, start: int, prev: str) -> Iterator[tuple[int, bytes, bytes, str]]:
     """``(seq, hash, body, hash as text)`` of the ledger's lines from ``start`` on, packed as
     :func:`pack` packs them (without writing the lines out first)."""
     for seq, version, kind, event, line_hash in _contents(ledger, start, prev):
-        yield seq, bytes.fromhex(line_hash), _packed(kind, version, event), line_hash
+        yield seq, bytes.fromhex(line_hash), _packed(kind, version, event, seq), line_hash
 
 
 #: A compressor primed with :data:`_WORDS`, copied for each line (priming one costs more than
@@ -175,9 +181,20 @@ def packed(ledger: Ledger, start: int, prev: str) -> Iterator[tuple[int, bytes, 
 _PACKER = zlib.compressobj(9, zlib.DEFLATED, 12, 2, zdict=_WORDS)
 
 
-def _packed(kind: str, version: int, event: str) -> bytes:
-    packer = _PACKER.copy()
+def _packed(kind: str, version: int, event: str, seq: int) -> bytes:
+    """Line ``seq + 1``'s parts, packed.
+
+    Raises:
+        JournalError: more than :data:`MAX_PACKED_LINE` bytes (naming the line).
+    """
     words = f"{kind} {version} {event}".encode()
+    if len(words) > MAX_PACKED_LINE:
+        raise JournalError(
+            f"an event of {len(words):,} bytes: more than a store keeps in one line "
+            f"({MAX_PACKED_LINE:,})",
+            line=seq + 1,
+        )
+    packer = _PACKER.copy()
     return _PACKED_V1 + packer.compress(words) + packer.flush()
 
 
@@ -186,19 +203,33 @@ def unpack(hash_: bytes, body: bytes, seq: int, prev: str) -> str:
     line before it (:data:`GENESIS` for the first).
 
     Raises:
-        JournalError: a body that is not a packed line (naming line ``seq + 1``).
+        JournalError: a body that is not a packed line, or one that would unpack to more than
+            :data:`MAX_PACKED_LINE` bytes (never inflated further), naming line ``seq + 1``.
     """
+    if body[:1] != _PACKED_V1:
+        raise JournalError(f"a stored line packed as {body[:1]!r}, unknown here", line=seq + 1)
     unpacker = zlib.decompressobj(zdict=_WORDS)
     try:
-        words = unpacker.decompress(body[1:]) + unpacker.flush()
-        kind, version, event = words.decode("utf-8").split(" ", 2)
-    except (ValueError, zlib.error) as error:
+        words = unpacker.decompress(body[1:], MAX_PACKED_LINE + 1)
+    except zlib.error as error:
         raise JournalError(
             f"a stored line that cannot be unpacked: {error}", line=seq + 1
         ) from None
-    if body[:1] != _PACKED_V1:
-        raise JournalError(f"a stored line packed as {body[:1]!r}, unknown here", line=seq + 1)
-    return _line(seq, int(version), kind, event, line_hash=hash_.hex(), prev=prev)
+    if len(words) > MAX_PACKED_LINE:
+        raise JournalError(
+            f"a stored line that unpacks to more than {MAX_PACKED_LINE:,} bytes: refused",
+            line=seq + 1,
+        )
+    if not unpacker.eof:
+        raise JournalError("a stored line that cannot be unpacked: cut short", line=seq + 1)
+    try:
+        kind, version, event = words.decode("utf-8").split(" ", 2)
+        number = int(version)
+    except ValueError as error:
+        raise JournalError(
+            f"a stored line that cannot be unpacked: {error}", line=seq + 1
+        ) from None
+    return _line(seq, number, kind, event, line_hash=hash_.hex(), prev=prev)
 
 
 def lines(ledger: Ledger, start: int = 0, prev: str = GENESIS) -> Iterator[tuple[int, str, str]]:

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import hashlib
 import itertools
+import re
 import sqlite3
 import urllib.parse
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Protocol, overload
+from typing import Any, Protocol, TypeVar, overload
 
 from patient_ledger import journal, snapshot
 from patient_ledger.errors import (
@@ -69,6 +71,22 @@ SNAPSHOT_EVERY = 50_000
 _BUSY_TIMEOUT = 60.0
 #: Snapshots kept per journal: the newest, and the one before it in case the newest is damaged.
 _SNAPSHOTS_KEPT = 2
+#: How this release keeps a snapshot (the ``format`` column of its row): ``data`` is the
+#: SHA-256 that binds it to its place in the chain (:func:`_binding`: of this format, the number
+#: of events, the chain hash at the last of them and the rest of ``data``), then the snapshot's
+#: bytes, zlib-compressed. A row of any other format (those of releases before the binding
+#: included) is never decoded: a load replays the journal instead and replaces it.
+SNAPSHOT_ROW_FORMAT = f"{snapshot.FORMAT}; sha256"
+#: The most a snapshot may inflate to, in bytes: this much, plus :data:`_SNAPSHOT_PER_EVENT`
+#: for each event it stands for. A snapshot takes about 90 bytes per event (the benchmark
+#: workloads, 2 to 2,000 patients), so the bound leaves twenty times that; a larger state (long
+#: notes on most payments, say) is not snapshotted, and its journal is replayed. A stored
+#: snapshot beyond it is refused after inflating that far, as a damaged one.
+_SNAPSHOT_BASE = 1024 * 1024
+_SNAPSHOT_PER_EVENT = 2048
+#: A chain hash as a head row holds it: SHA-256, in lowercase hex.
+_HASH = re.compile(r"[0-9a-f]{64}")
+_T = TypeVar("_T")
 
 
 class Store(Protocol):
@@ -122,9 +140,16 @@ class _SqlStore:
         return sql.replace("?", self.placeholder)
 
     def version(self, name: str) -> int:
-        """The number of events saved under ``name`` (0 if none)."""
-        rows = self._execute(self._sql("SELECT version FROM journal_heads WHERE name = ?"), (name,))
-        return int(rows[0][0]) if rows else 0
+        """The number of events saved under ``name`` (0 if none).
+
+        Raises:
+            StoreError: the head row is damaged.
+        """
+        self._settle()
+        rows = self._execute(
+            self._sql("SELECT version, head FROM journal_heads WHERE name = ?"), (name,)
+        )
+        return _head_row(name, rows[0])[0] if rows else 0
 
     def load(self, name: str, *, base: Ledger | None = None) -> Ledger:
         """The named ledger, its whole journal checked (chain, head, replay).
@@ -135,20 +160,23 @@ class _SqlStore:
         Raises:
             UnknownIdError: nothing is saved under ``name``.
             JournalError: a stored line is corrupt (its number is in the message and ``.line``).
+            StoreError: a row of the wrong type, or a head row that disagrees with the lines
+                stored (naming both numbers).
         """
         _check_name(name)
+        self._settle()
         version, head = self._head(name)
         start = 0 if base is None else len(base.events)
+        if start > version:
+            raise ConcurrencyError(
+                f"the base ledger has {start} events, more than the {version} saved as {name!r}"
+            )
         # Lines past the head read first may be a newer save committing meanwhile: not ours.
         texts = self._lines(name, max(start - 1, 0), version)
         if base is None:
             ledger = self._restored(name, texts, head)
             self._known[name] = (ledger, head)
             return ledger
-        if start > version:
-            raise ConcurrencyError(
-                f"the base ledger has {start} events, more than the {version} saved as {name!r}"
-            )
         # The base's whole chain must end where the stored journal has it at that length: its
         # last shared line alike is not enough (two histories can share their last line).
         stored = journal.claimed_hash(texts[0], start) if texts else None
@@ -164,14 +192,15 @@ class _SqlStore:
         """The ledger of the stored lines ``texts``: from the newest snapshot that matches
         them, replaying only the lines after it; from the first line when none does.
 
-        A snapshot of another format, a damaged one, or one whose chain hash is not the stored
-        line's is ignored — and, when the ledger is loaded without it, replaced.
+        A snapshot of another format, a damaged or forged one (its binding to the chain not
+        its own), or one whose chain hash is not the stored line's is ignored — and, when the
+        ledger is loaded without it, replaced.
         """
         ignored = False
-        for events, chain, form, data in self._snapshots(name, len(texts)):
+        for row in self._snapshots(name, len(texts)):
             try:
-                restored = _of_chain(texts, events, chain, form, data)
-                return journal.extend(restored, _joined(texts[events:]), prev=chain, head=head)
+                restored, chain = _of_chain(texts, row)
+                return journal.extend(restored, _joined(texts[row[0] :]), prev=chain, head=head)
             except (SnapshotError, JournalError):
                 # Another format, damaged, off the chain — or a tail that does not apply to
                 # it: the journal from its first line says which.
@@ -182,8 +211,9 @@ class _SqlStore:
                 self._keep_snapshot(name, ledger, head, wait=False)
         return ledger
 
-    def _snapshots(self, name: str, version: int) -> list[tuple[int, str, str, bytes]]:
-        """The snapshots up to ``version``, newest first: events, chain hash, format, data."""
+    def _snapshots(self, name: str, version: int) -> list[tuple[Any, ...]]:
+        """The snapshot rows up to ``version``, newest first, as stored (their types unchecked):
+        events, chain hash, format, data."""
         try:
             rows = self._execute(
                 self._sql(
@@ -194,7 +224,7 @@ class _SqlStore:
             )
         except self._missing_table:  # a read-only store written before snapshots existed
             return []
-        return [(int(n), str(chain), str(form), bytes(data)) for n, chain, form, data in rows]
+        return rows
 
     def snapshot(self, name: str) -> int:
         """Store a snapshot of the named ledger as it is now (loading it first, from its newest
@@ -203,7 +233,8 @@ class _SqlStore:
 
         Raises:
             UnknownIdError: nothing is saved under ``name``; StoreError: a read-only store;
-            SnapshotError: its state cannot be snapshotted (sums beyond 2**64 minor units).
+            SnapshotError: its state cannot be snapshotted (sums beyond 2**64 minor units, or
+                more than a snapshot may hold: see :data:`_SNAPSHOT_PER_EVENT`).
         """
         if self.read_only:
             raise StoreError(f"the store is open read-only: cannot snapshot {name!r}", id=name)
@@ -213,50 +244,81 @@ class _SqlStore:
 
     def verify(self, name: str) -> Ledger:
         """The named ledger replayed from its first line — every line, the chain, the head and
-        the invariants checked, snapshots not used — and every kept snapshot checked to hold
-        exactly the state at its event.
+        the invariants checked, snapshots not used — and every kept snapshot of this release's
+        format checked to be bound to its place in the chain and to hold exactly the state at
+        its event.
 
         Raises:
             UnknownIdError: nothing is saved under ``name``.
-            JournalError: a stored line is corrupt; SnapshotError: a snapshot disagrees.
+            JournalError: a stored line is corrupt; SnapshotError: a snapshot disagrees, is
+                damaged or forged; StoreError: a row of the wrong type, or a head row that
+                disagrees with the lines stored.
         """
         _check_name(name)
+        self._settle()
         version, head = self._head(name)
-        ledger = journal.loads(_joined(self._lines(name, 0, version)), head=head)
-        for events, _, form, data in self._snapshots(name, version):
-            if form != snapshot.FORMAT:
+        texts = self._lines(name, 0, version)
+        ledger = journal.loads(_joined(texts), head=head)
+        for row in self._snapshots(name, version):
+            if isinstance(row[2], str) and row[2] != SNAPSHOT_ROW_FORMAT:
                 continue  # another release's: load ignores it and replaces it
-            if not 0 < events <= version or not snapshot.holds(_unzipped(data), ledger.at(events)):
+            try:
+                events, body = _bound(texts, row)
+                same = snapshot.holds(body, ledger.at(events))
+            except SnapshotError as error:
+                msg = f"the snapshot of {name!r} at event {_shown(row[0])}: {error}"
+                raise SnapshotError(msg, id=name) from None
+            if not same:
                 raise SnapshotError(f"the snapshot of {name!r} at event {events} disagrees")
         return ledger
 
     def _lines(self, name: str, start: int, stop: int) -> Sequence[str]:
         """The journal's stored lines ``start`` to ``stop - 1``, rebuilt from their packed rows
-        as they are read (or, in a journal saved before lines were packed, as they are)."""
+        as they are read (or, in a journal saved before lines were packed, as they are).
+
+        Raises:
+            StoreError: a row of the wrong type, or not every line from ``start`` to
+                ``stop - 1`` stored (the head row, which says ``stop``, disagrees).
+        """
+        first = max(start - 1, 0)
         try:
             rows = self._execute(
                 self._sql(
                     "SELECT seq, hash, body FROM journal_events"
                     " WHERE name = ? AND seq >= ? AND seq < ? ORDER BY seq"
                 ),
-                (name, max(start - 1, 0), stop),
+                (name, first, stop),
             )
         except self._missing_table:  # a read-only store written before lines were packed
             rows = []
-        if rows:
-            hashes = [bytes(row[1]) for row in rows]
-            bodies = [bytes(row[2]) for row in rows]
-            if start:  # the row before: only its hash, the chain the first line follows
-                return _Packed(hashes[1:], bodies[1:], start, hashes[0].hex())
-            return _Packed(hashes, bodies, 0, journal.GENESIS)
-        rows = self._execute(
-            self._sql(
-                "SELECT line FROM journal_lines"
-                " WHERE name = ? AND seq >= ? AND seq < ? ORDER BY seq"
-            ),
-            (name, start, stop),
-        )
-        return [str(line) for (line,) in rows]
+        whole = not rows
+        if whole:
+            rows = self._execute(
+                self._sql(
+                    "SELECT seq, line FROM journal_lines"
+                    " WHERE name = ? AND seq >= ? AND seq < ? ORDER BY seq"
+                ),
+                (name, start, stop),
+            )
+            first = start
+        if len(rows) != stop - first:
+            raise StoreError(
+                f"the journal {name!r} is damaged: its head row says {stop} events, but "
+                + (
+                    f"{len(rows)} lines are stored"
+                    if not first
+                    else f"{len(rows)} of lines {first + 1} to {stop} are stored"
+                ),
+                id=name,
+                version=stop,
+                found=len(rows),
+            )
+        if whole:
+            return _whole_rows(name, rows, start)
+        hashes, bodies = _packed_rows(name, rows, first)
+        if start:  # the row before: only its hash, the chain the first line follows
+            return _Packed(hashes[1:], bodies[1:], start, hashes[0].hex())
+        return _Packed(hashes, bodies, 0, journal.GENESIS)
 
     def _pack_whole_lines(self, name: str, version: int) -> None:
         """Move a journal saved whole by an earlier release to packed rows (in the caller's
@@ -277,7 +339,7 @@ class _SqlStore:
         )
         if not heads:
             raise UnknownIdError(f"no journal named {name!r} in the store", id=name)
-        return int(heads[0][0]), str(heads[0][1])
+        return _head_row(name, heads[0])
 
     def _keep_snapshot(
         self,
@@ -289,18 +351,29 @@ class _SqlStore:
     ) -> None:
         """Store a snapshot of ``ledger`` if the journal is still where it was (``wait``: for
         another writer to finish; a load replacing a snapshot does not)."""
-        with self._transaction():
+
+        def keep() -> None:
             if self._lock_head(name) == (len(ledger.events), chain):
                 self._write_snapshot(name, ledger, chain)
 
+        self._transacted(keep)
+
     def _write_snapshot(self, name: str, ledger: Ledger, chain: str) -> None:
-        """Store a snapshot of ``ledger`` (whose chain ends at ``chain``) and drop all but the
-        newest kept ones (inside the caller's transaction).
+        """Store a snapshot of ``ledger`` (whose chain ends at ``chain``), bound to it, and drop
+        all but the newest kept ones (inside the caller's transaction).
 
         Raises:
-            SnapshotError: the state cannot be snapshotted (nothing is written).
+            SnapshotError: the state cannot be snapshotted, or is more than a snapshot may hold
+                (nothing is written).
         """
-        events, data = len(ledger.events), zlib.compress(snapshot.encode(ledger), 1)
+        events, body = len(ledger.events), snapshot.encode(ledger)
+        if len(body) > _snapshot_bound(events):
+            raise SnapshotError(
+                f"a state of {len(body):,} bytes is more than a snapshot of {events} events "
+                f"may hold ({_snapshot_bound(events):,}): not snapshotted"
+            )
+        packed = zlib.compress(body, 1)
+        data = _binding(events, chain, packed) + packed
         self._execute(
             self._sql("DELETE FROM journal_snapshots WHERE name = ? AND events = ?"),
             (name, events),
@@ -310,7 +383,7 @@ class _SqlStore:
                 "INSERT INTO journal_snapshots (name, events, hash, format, data)"
                 " VALUES (?, ?, ?, ?, ?)"
             ),
-            (name, events, chain, snapshot.FORMAT, data),
+            (name, events, chain, SNAPSHOT_ROW_FORMAT, data),
         )
         kept = self._execute(
             self._sql("SELECT events FROM journal_snapshots WHERE name = ? ORDER BY events DESC"),
@@ -325,9 +398,10 @@ class _SqlStore:
     def _newest_snapshot(self, name: str) -> int:
         rows = self._execute(
             self._sql("SELECT MAX(events) FROM journal_snapshots WHERE name = ? AND format = ?"),
-            (name, snapshot.FORMAT),
+            (name, SNAPSHOT_ROW_FORMAT),
         )
-        return int(rows[0][0] or 0) if rows else 0
+        newest = rows[0][0] if rows else None
+        return newest if type(newest) is int else 0
 
     def _head_of(self, name: str, ledger: Ledger, n: int) -> str:
         """The hash the chain of ``ledger``'s first ``n`` events ends at.
@@ -366,51 +440,127 @@ class _SqlStore:
             raise InvalidInputError(
                 f"expected_version must be an int from 0 to {total}, got {expected_version!r}"
             )
-        with self._transaction():
-            current, head = self._lock_head(name)
-            if current != expected_version:
-                raise ConcurrencyError(
-                    f"journal {name!r} is at version {current}, not {expected_version}: another "
-                    "writer saved first; reload and retry",
-                    id=name,
-                    expected_version=expected_version,
-                    version=current,
-                )
-            # The ledger must extend what is stored: its whole chain up to the stored length
-            # ends at the stored head (a shared last line alone is not enough) — even when it
-            # has nothing new, or a different ledger of the same length would pass as saved.
-            if expected_version and self._head_of(name, ledger, expected_version) != head:
-                raise ConcurrencyError(
-                    f"the ledger does not extend the journal saved as {name!r}", id=name
-                )
-            if expected_version == total:
-                return total
-            if expected_version and self._has_whole_lines(name):
-                self._pack_whole_lines(name, expected_version)
-            new = list(journal.packed(ledger, expected_version, head or journal.GENESIS))
-            self._insert_rows(name, ((seq, line_hash, body) for seq, line_hash, body, _ in new))
-            self._set_head(name, total, new[-1][3], exists=expected_version > 0)
-            if self.snapshot_every and total - self._newest_snapshot(name) >= self.snapshot_every:
-                # A snapshot only speeds up opening: one that cannot be taken (sums beyond
-                # what it can hold) leaves the save as it is, and loads replay from the last.
-                with contextlib.suppress(SnapshotError):
-                    self._write_snapshot(name, ledger, new[-1][3])
-        self._known[name] = (ledger, new[-1][3])
+        self._settle()
+        chain = self._transacted(lambda: self._append(name, ledger, expected_version))
+        if chain is not None:
+            self._known[name] = (ledger, chain)
         return total
+
+    def _append(self, name: str, ledger: Ledger, expected_version: int) -> str | None:
+        """Save's work, in its transaction: the hash the new head ends at (None: nothing new).
+
+        Raises:
+            ConcurrencyError, StoreError: as :meth:`save` says.
+        """
+        current, head = self._lock_head(name)
+        if current != expected_version:
+            raise ConcurrencyError(
+                f"journal {name!r} is at version {current}, not {expected_version}: another "
+                "writer saved first; reload and retry",
+                id=name,
+                expected_version=expected_version,
+                version=current,
+            )
+        # The ledger must extend what is stored: its whole chain up to the stored length
+        # ends at the stored head (a shared last line alone is not enough) — even when it
+        # has nothing new, or a different ledger of the same length would pass as saved.
+        if expected_version and self._head_of(name, ledger, expected_version) != head:
+            raise ConcurrencyError(
+                f"the ledger does not extend the journal saved as {name!r}", id=name
+            )
+        total = len(ledger.events)
+        if expected_version == total:
+            return None
+        if expected_version and self._has_whole_lines(name):
+            self._pack_whole_lines(name, expected_version)
+        else:
+            self._check_last_line(name, current)
+        try:
+            new = list(journal.packed(ledger, expected_version, head or journal.GENESIS))
+        except JournalError as error:
+            raise StoreError(f"cannot save {name!r}: {error}", id=name) from None
+        self._insert_rows(name, ((seq, line_hash, body) for seq, line_hash, body, _ in new))
+        chain = new[-1][3]
+        self._set_head(name, total, chain, exists=expected_version > 0)
+        if self.snapshot_every and total - self._newest_snapshot(name) >= self.snapshot_every:
+            # A snapshot only speeds up opening: one that cannot be taken (sums beyond
+            # what it can hold) leaves the save as it is, and loads replay from the last.
+            with contextlib.suppress(SnapshotError):
+                self._write_snapshot(name, ledger, chain)
+        return chain
+
+    def _check_last_line(self, name: str, version: int) -> None:
+        """Refuse to append to a journal whose stored lines do not end where its head row
+        says (``version``): lines past it, or missing (in the caller's transaction).
+
+        Raises:
+            StoreError: naming both numbers.
+        """
+        rows = self._execute(
+            self._sql("SELECT MAX(seq) FROM journal_events WHERE name = ?"), (name,)
+        )
+        last = rows[0][0] if rows else None
+        if (last is None and version == 0) or (type(last) is int and last == version - 1):
+            return
+        stored = "no lines" if last is None else f"lines up to {_shown(last)}"
+        raise StoreError(
+            f"the journal {name!r} is damaged: its head row says {version} events, but "
+            f"{stored} are stored (counting from 0); not saved",
+            id=name,
+            version=version,
+        )
 
     # -- backend hooks ------------------------------------------------------------------------
 
-    def _transaction(self) -> Any:
+    def _transacted(self, work: Callable[[], _T]) -> _T:
+        """``work()`` in one write transaction: committed if it returns, rolled back if
+        anything else ends it — any exception, ``KeyboardInterrupt`` and ``SystemExit``
+        included — wherever it lands: in ``BEGIN``, in the work, in ``COMMIT``, or in the
+        rollback itself.
+
+        Two ``finally`` clauses, one inside the other: an interrupt that lands in the first
+        (before its rollback runs, or inside it) goes to the second, which rolls back again;
+        each does nothing when no transaction is open. A ``with`` block would leave a gap
+        between ``BEGIN`` and the block's handler, and a single ``finally`` one at its start.
+        """
+        try:
+            try:
+                self._begin()
+                result = work()
+                self._commit()
+            finally:
+                self._settle()
+        finally:
+            self._settle()
+        return result
+
+    def _begin(self) -> None:
+        """Begin a write transaction (SQLite: taking the write lock now)."""
+        raise NotImplementedError
+
+    def _commit(self) -> None:
+        raise NotImplementedError
+
+    def _settle(self) -> None:
+        """Roll back a transaction if one is open, so the store reads only what is committed
+        and other writers can go on; nothing when none is. :meth:`_transacted` ends with it,
+        and every public method begins with it, for what a second interrupt inside both of
+        a transaction's rollbacks would leave open. Errors of the database are left to the
+        call that follows."""
         raise NotImplementedError
 
     def _lock_head(self, name: str) -> tuple[int, str]:
-        """The head row, locked until the transaction ends (SQLite: by ``BEGIN IMMEDIATE``)."""
+        """The head row, locked until the transaction ends (SQLite: by ``BEGIN IMMEDIATE``).
+
+        Raises:
+            StoreError: the head row is damaged.
+        """
         rows = self._execute(
             # lock_clause is a constant of the backend class, never input.
             self._sql("SELECT version, head FROM journal_heads WHERE name = ?" + self.lock_clause),  # noqa: S608
             (name,),
         )
-        return (int(rows[0][0]), str(rows[0][1])) if rows else (0, "")
+        return _head_row(name, rows[0]) if rows else (0, "")
 
     def _set_head(self, name: str, version: int, head: str, *, exists: bool) -> None:
         if exists:
@@ -464,9 +614,7 @@ def _joined(texts: Sequence[str]) -> str:
 def _check_name(name: object) -> None:
     if not isinstance(name, str):
         raise InvalidInputError(f"a journal name must be a non-empty str, got {name!r}")
-    check_id(name, "a journal name")
-    if "\x00" in name:  # a valid str, but neither database keeps a NUL in text
-        raise StoreError(f"a store cannot keep a journal name with a NUL character: {name!r}")
+    check_id(name, "a journal name")  # also refuses a NUL, which neither database keeps
 
 
 class SqliteStore(_SqlStore):
@@ -479,6 +627,7 @@ class SqliteStore(_SqlStore):
         self.path = path
         self.snapshot_every = _every(snapshot_every)
         self._known = {}
+        self._impatient = False
         conn = sqlite3.connect(path, isolation_level=None, timeout=_BUSY_TIMEOUT)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
@@ -498,11 +647,16 @@ class SqliteStore(_SqlStore):
         if wait:
             super()._keep_snapshot(name, ledger, chain)
             return
+        self._impatient = True  # _settle waits again, should an interrupt skip the finally
         self._conn.execute("PRAGMA busy_timeout = 0")  # another writer busy: give up at once
         try:
             super()._keep_snapshot(name, ledger, chain)
         finally:
-            self._conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT * 1000)}")
+            self._patient()
+
+    def _patient(self) -> None:
+        self._conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT * 1000)}")
+        self._impatient = False
 
     def save(self, name: str, ledger: Ledger, *, expected_version: int) -> int:
         """As :meth:`_SqlStore.save`; a file SQLite may only read is a :class:`StoreError`."""
@@ -515,8 +669,19 @@ class SqliteStore(_SqlStore):
             msg = f"the store is open read-only: cannot save {name!r} ({error})"
             raise StoreError(msg, id=name) from error
 
-    def _transaction(self) -> Any:
-        return _SqliteTransaction(self._conn)
+    def _begin(self) -> None:
+        # IMMEDIATE takes the write lock now: a concurrent writer waits, then sees the new head.
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def _commit(self) -> None:
+        self._conn.execute("COMMIT")
+
+    def _settle(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            if self._impatient:
+                self._patient()
 
     def _insert_rows(self, name: str, rows: Iterable[tuple[int, bytes, bytes]]) -> None:
         self._conn.executemany(
@@ -552,18 +717,6 @@ def _read_only(path: str, error: sqlite3.Error) -> sqlite3.Connection:
     raise StoreError(f"cannot open the store {path!r}, even for reading: {error}") from None
 
 
-class _SqliteTransaction:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> None:
-        # IMMEDIATE takes the write lock now: a concurrent writer waits, then sees the new head.
-        self.conn.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, kind: object, error: object, trace: object) -> None:
-        self.conn.execute("COMMIT" if kind is None else "ROLLBACK")
-
-
 class PostgresStore(_SqlStore):
     """Journals in PostgreSQL (psycopg 3); the head row is locked ``FOR UPDATE`` while saving."""
 
@@ -582,10 +735,14 @@ class PostgresStore(_SqlStore):
         self._missing_table = psycopg.errors.UndefinedTable
         self._database_errors = (psycopg.Error,)
         self._known = {}
+        self._url, self._closed = url, False
         self._conn = psycopg.connect(url, autocommit=True)
-        with self._conn.transaction():
+
+        def create() -> None:
             for statement in _SCHEMA:
                 self._conn.execute(statement.format(blob=self.blob_type, without_rowid=""))
+
+        self._transacted(create)
 
     def _execute(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         try:
@@ -594,8 +751,33 @@ class PostgresStore(_SqlStore):
             raise StoreError(f"the database refused a value: {error}") from error
         return list(cursor.fetchall()) if cursor.description else []
 
-    def _transaction(self) -> Any:
-        return _PostgresTransaction(self)
+    def save(self, name: str, ledger: Ledger, *, expected_version: int) -> int:
+        """As :meth:`_SqlStore.save`; two first saves of one name at once: the loser's lines
+        clash with the winner's, it writes nothing and gets a :class:`ConcurrencyError`."""
+        try:
+            return super().save(name, ledger, expected_version=expected_version)
+        except self._psycopg.errors.UniqueViolation as clash:
+            raise _lost_race() from clash
+
+    def _begin(self) -> None:
+        self._conn.execute("BEGIN")
+
+    def _commit(self) -> None:
+        self._conn.execute("COMMIT")
+
+    def _settle(self) -> None:
+        # A connection left in a transaction rolls it back or, if even that fails, is closed
+        # (the server then rolls back); one left closed (psycopg closes one whose query it
+        # could not cancel) is opened again.
+        conn, idle = self._conn, self._psycopg.pq.TransactionStatus.IDLE
+        if not conn.closed and conn.info.transaction_status != idle:
+            with contextlib.suppress(self._psycopg.Error):
+                conn.execute("ROLLBACK")
+            if conn.info.transaction_status != idle:
+                conn.close()
+        if conn.closed and not self._closed:
+            with contextlib.suppress(self._psycopg.Error):
+                self._conn = self._psycopg.connect(self._url, autocommit=True)
 
     def _insert_rows(self, name: str, rows: Iterable[tuple[int, bytes, bytes]]) -> None:
         # One COPY per save: the rows stream to the server in one statement.
@@ -607,59 +789,156 @@ class PostgresStore(_SqlStore):
                 copy.write_row((name, *row))
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (for good: :meth:`_settle` opens again only one an interrupt
+        left closed)."""
+        self._closed = True
         self._conn.close()
-
-
-class _PostgresTransaction:
-    def __init__(self, store: PostgresStore) -> None:
-        self.store = store
-        self.transaction: Any = None
-
-    def __enter__(self) -> None:
-        self.transaction = self.store._conn.transaction()  # noqa: SLF001 - the store's own
-        self.transaction.__enter__()
-
-    def __exit__(self, kind: object, error: object, trace: object) -> None:
-        unique_violation = self.store._psycopg.errors.UniqueViolation  # noqa: SLF001
-        try:
-            self.transaction.__exit__(kind, error, trace)  # rolls back if the block failed
-        except unique_violation as clash:
-            raise _lost_race() from clash
-        if isinstance(error, unique_violation):
-            # Two first saves of one name at once: the loser's lines clash; it wrote nothing.
-            raise _lost_race() from error
 
 
 def _lost_race() -> ConcurrencyError:
     return ConcurrencyError("another writer created this journal first; reload and retry")
 
 
-def _unzipped(data: bytes) -> bytes:
-    """A stored snapshot's bytes (kept zlib-compressed: about half the size).
+def _shown(value: object) -> str:
+    """A stored value for a message, cut short when it is long (a hostile row can be huge)."""
+    text = repr(value[:60] if isinstance(value, str | bytes) else value)
+    size = len(value) if isinstance(value, str | bytes) else 0
+    return text if size <= 60 else f"{text}…({size:,} long)"
+
+
+def _head_row(name: str, row: Sequence[object]) -> tuple[int, str]:
+    """A head row's version and hash, checked: a positive int and a chain hash.
 
     Raises:
-        SnapshotError: not compressed data.
+        StoreError: anything else, naming the journal and what its row holds.
     """
+    version, head = row
+    if (
+        type(version) is not int
+        or version < 1
+        or not isinstance(head, str)
+        or not _HASH.fullmatch(head)
+    ):
+        raise StoreError(
+            f"the head row of journal {name!r} is damaged: version {_shown(version)}, "
+            f"head {_shown(head)} (a version of at least 1 and a SHA-256 in hex expected)",
+            id=name,
+        )
+    return version, head
+
+
+def _packed_rows(
+    name: str, rows: Sequence[Sequence[object]], first: int
+) -> tuple[list[bytes], list[bytes]]:
+    """The hashes and bodies of packed rows that should be lines ``first`` onwards, in order.
+
+    Raises:
+        StoreError: a row out of sequence, or a hash or body that is not bytes (naming the
+            line).
+    """
+    hashes: list[bytes] = []
+    bodies: list[bytes] = []
+    for seq, (number, line_hash, body) in enumerate(rows, first):
+        if number != seq or type(line_hash) is not bytes or type(body) is not bytes:
+            raise StoreError(
+                f"journal {name!r}, line {seq + 1}: the stored row is damaged (seq "
+                f"{_shown(number)}, a {type(line_hash).__name__} hash, a "
+                f"{type(body).__name__} body; seq {seq} and bytes expected)",
+                id=name,
+                line=seq + 1,
+            )
+        hashes.append(line_hash)
+        bodies.append(body)
+    return hashes, bodies
+
+
+def _whole_rows(name: str, rows: Sequence[Sequence[object]], first: int) -> list[str]:
+    """The lines of a journal saved whole (before lines were packed), checked as
+    :func:`_packed_rows` checks packed ones.
+
+    Raises:
+        StoreError: a row out of sequence, or a line that is not text (naming the line).
+    """
+    lines: list[str] = []
+    for seq, (number, line) in enumerate(rows, first):
+        if number != seq or not isinstance(line, str):
+            raise StoreError(
+                f"journal {name!r}, line {seq + 1}: the stored row is damaged (seq "
+                f"{_shown(number)}, a {type(line).__name__} line; seq {seq} and text expected)",
+                id=name,
+                line=seq + 1,
+            )
+        lines.append(line)
+    return lines
+
+
+def _snapshot_bound(events: int) -> int:
+    """The most a snapshot of ``events`` events may inflate to, in bytes."""
+    return _SNAPSHOT_BASE + _SNAPSHOT_PER_EVENT * events
+
+
+def _binding(events: int, chain: str, packed: bytes) -> bytes:
+    """What binds a stored snapshot to its place: the SHA-256 of its row format, the number of
+    events it stands for, the chain hash at the last of them, and its compressed bytes. A
+    body swapped in from another row, or re-encoded, no longer matches it (unless the forger
+    recomputes it, as one can the journal's own hashes: ``verify`` replays and compares)."""
+    digest = hashlib.sha256(f"{SNAPSHOT_ROW_FORMAT}\n{events}\n{chain}\n".encode())
+    digest.update(packed)
+    return digest.digest()
+
+
+def _bound(texts: Sequence[str], row: Sequence[object]) -> tuple[int, bytes]:
+    """A snapshot row's event count and its snapshot's bytes, if the row is of this release's
+    format, stands for the first ``events`` of the stored lines ``texts`` (their chain ends at
+    its hash), is bound to that place (:func:`_binding`) and inflates within its bound.
+
+    Raises:
+        SnapshotError: it is not, or is damaged; JournalError: line ``events`` is corrupt.
+    """
+    events, chain, form, data = row
+    if form != SNAPSHOT_ROW_FORMAT:
+        raise SnapshotError(f"a snapshot of format {_shown(form)}, not {SNAPSHOT_ROW_FORMAT!r}")
+    if type(events) is not int or not isinstance(chain, str) or type(data) is not bytes:
+        raise SnapshotError(
+            f"a damaged snapshot row: events {_shown(events)}, a {type(chain).__name__} chain "
+            f"hash, {type(data).__name__} data"
+        )
+    if not 0 < events <= len(texts) or journal.claimed_hash(texts[events - 1], events) != chain:
+        raise SnapshotError(f"the snapshot at event {events} is not of this journal's chain")
+    binding, packed = data[:32], data[32:]
+    if binding != _binding(events, chain, packed):
+        raise SnapshotError(f"the snapshot at event {events} is not bound to its chain: forged")
+    return events, _unzipped(packed, _snapshot_bound(events))
+
+
+def _unzipped(data: bytes, bound: int) -> bytes:
+    """A stored snapshot's bytes (kept zlib-compressed: about half the size), inflated to
+    ``bound`` bytes at most.
+
+    Raises:
+        SnapshotError: not compressed data, cut short, or more than ``bound`` bytes.
+    """
+    unzipper = zlib.decompressobj()
     try:
-        return zlib.decompress(data)
+        body = unzipper.decompress(data, bound + 1)
     except zlib.error as error:
         raise SnapshotError(f"a damaged snapshot: {error}") from None
+    if len(body) > bound:
+        raise SnapshotError(f"a snapshot that inflates to more than {bound:,} bytes: refused")
+    if not unzipper.eof:
+        raise SnapshotError("a damaged snapshot: cut short")
+    return body
 
 
-def _of_chain(texts: Sequence[str], events: int, chain: str, form: str, data: bytes) -> Ledger:
-    """The ledger a snapshot holds, if it is of this release's format and stands for the first
-    ``events`` of the stored lines ``texts`` (their chain ends at its hash ``chain``), its
-    journal their lazy events.
+def _of_chain(texts: Sequence[str], row: Sequence[object]) -> tuple[Ledger, str]:
+    """The ledger a snapshot row holds (its journal the lazy events of the stored lines
+    ``texts`` it stands for) and the chain hash it ends at, if :func:`_bound` trusts it.
 
     Raises:
         SnapshotError: it does not, or is damaged; JournalError: line ``events`` is corrupt.
     """
-    if form != snapshot.FORMAT:
-        raise SnapshotError(f"a snapshot of format {form!r}, not {snapshot.FORMAT!r}")
-    if not 0 < events <= len(texts) or journal.claimed_hash(texts[events - 1], events) != chain:
-        raise SnapshotError(f"the snapshot at event {events} is not of this journal's chain")
-    return snapshot.decode(_unzipped(data), journal.StoredEvents(texts[:events]))
+    events, body = _bound(texts, row)
+    return snapshot.decode(body, journal.StoredEvents(texts[:events])), str(row[1])
 
 
 def _every(snapshot_every: object) -> int:

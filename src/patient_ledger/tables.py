@@ -241,21 +241,33 @@ def _nonzero(value: object) -> bool:
 # -- Text: rich -----------------------------------------------------------------------------
 
 
-def printable(text: str) -> str:
-    r"""Text that cannot steer a terminal: every control, format or unassigned character
-    (escape sequences, newlines, bidirectional overrides) is shown escaped, as ``repr`` would
-    (``\x1b``, ``\u202e``), so an id stays distinguishable and on one line.
+def _unsafe(char: str) -> bool:
+    """A character that steers a terminal or breaks a line: a control, format, private-use or
+    unassigned one (category ``C*``), or a line or paragraph separator (``Zl``, ``Zp``)."""
+    category = unicodedata.category(char)
+    return category[0] == "C" or category in {"Zl", "Zp"}
 
-    >>> print(printable("A1\x1b[2J\u202e"))
-    A1\x1b[2J\u202e
+
+def printable(text: str) -> str:
+    r"""Text that cannot steer a terminal: every control, format, private-use or unassigned
+    character (escape sequences, newlines, bidirectional overrides) and every line or paragraph
+    separator (U+2028, U+2029) is shown escaped, as ``repr`` would (``\x1b``, ``\u202e``), so
+    an id stays distinguishable and on one line.
+
+    >>> print(printable("A1\x1b[2J\u202e\u2028"))
+    A1\x1b[2J\u202e\u2028
     """
-    return "".join(repr(c)[1:-1] if unicodedata.category(c).startswith("C") else c for c in text)
+    if text.isprintable():  # the common case: nothing to escape
+        return text
+    return "".join(repr(c)[1:-1] if _unsafe(c) else c for c in text)
 
 
 def one_line(text: str) -> str:
     """Free text (a charge's code or description) on one line of a terminal: control
-    characters (newlines, escape sequences) become spaces."""
-    return "".join(" " if unicodedata.category(c).startswith("C") else c for c in text)
+    characters (newlines, escape sequences) and line or paragraph separators become spaces."""
+    if text.isprintable():
+        return text
+    return "".join(" " if _unsafe(c) else c for c in text)
 
 
 _HIGHLIGHT = {"green": ("G", "black on green"), "yellow": ("Y", "black on yellow")}
@@ -383,10 +395,37 @@ def csv_header(view: View, *, first: Sequence[Column] = ()) -> list[str]:
     return [c.field for c in first] + list(view.fields())
 
 
+#: What a spreadsheet reads as the start of a formula (OWASP's CSV injection rule): ``=``,
+#: ``+``, ``-``, ``@``, a tab, a carriage return.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A text cell a spreadsheet shows as text, never runs: one starting with a
+    :data:`FORMULA_STARTS` character gets a single quote before it (OWASP's rule).
+
+    >>> print(spreadsheet_safe('=HYPERLINK("http://x", "P1")'), spreadsheet_safe("P1"))
+    '=HYPERLINK("http://x", "P1") P1
+    """
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def csv_row(view: View, value: object, *, first: Sequence[str] = ()) -> list[str]:
-    """A view value as CSV cells, in :func:`csv_header`'s order (``None``: an empty cell)."""
+    """A view value as CSV cells, in :func:`csv_header`'s order (``None``: an empty cell).
+
+    Every cell but an amount is text, made :func:`spreadsheet_safe` (an id ``=1+1`` or
+    ``-5`` is written ``'=1+1``, ``'-5``); ``first`` cells (ids) are text too. An amount
+    column's cells are exact decimals from the ledger (``-12.50``) and are written as they
+    are, so a spreadsheet reads them as numbers: which cells are amounts is the view's
+    description (:attr:`Column.kind`), never a guess from the text.
+    """
     data = unstructure(value)
-    return list(first) + ["" if data[f] is None else str(data[f]) for f in view.fields()]
+    cells = [spreadsheet_safe(cell) for cell in first]
+    for column in view.columns:
+        raw = data[column.field]
+        text = "" if raw is None else str(raw)
+        cells.append(text if column.kind is Kind.AMOUNT else spreadsheet_safe(text))
+    return cells
 
 
 def keyed(rows: Mapping[str, object]) -> dict[str, dict[str, Any]]:
@@ -413,6 +452,7 @@ __all__ = [
     "ALLOCATIONS",
     "CLAIMS_FEED",
     "DASHBOARD",
+    "FORMULA_STARTS",
     "LINE_ITEMS",
     "PATIENT",
     "UNALLOCATED_ENTRIES",
@@ -429,6 +469,7 @@ __all__ = [
     "one_line",
     "printable",
     "records",
+    "spreadsheet_safe",
     "text_cells",
     "text_table",
     "unstructure",

@@ -137,16 +137,52 @@ def plain(value: object) -> object:
     raise NotImplementedError(f"cannot encode {type(value).__name__}")
 
 
-def check_id(value: object, what: str) -> str:
-    """Return ``value`` if it is a non-blank str, else raise :class:`InvalidInputError`.
+#: Unicode categories an id may not hold anywhere: controls (NUL, ESC, newlines), format
+#: characters (zero-width spaces and joiners, bidirectional overrides, the BOM) and the line and
+#: paragraph separators. Each prints as nothing or moves the cursor, so ``'P1\u200b'`` would be
+#: a second patient that prints as ``P1``.
+_NOT_IN_IDS = {
+    "Cc": "a control character",
+    "Cf": "a format character",
+    "Zl": "a line separator",
+    "Zp": "a paragraph separator",
+}
 
-    Blank means empty, or only whitespace and invisible characters (a zero-width space, say).
+
+def check_id(value: object, what: str) -> str:
+    """Return ``value`` if it is a well-formed id, else raise :class:`InvalidInputError`.
+
+    An id is a str, not blank (empty, or only whitespace and invisible characters), with no
+    whitespace at either end and no control, format, line- or paragraph-separator character
+    anywhere (:data:`_NOT_IN_IDS`): two ids that print alike are the same id. The error names
+    the id (its ``repr``) and the first offending character's code point.
     """
     if not isinstance(value, str):
         raise InvalidInputError(f"{what} must be a str, got {type(value).__name__} {value!r}")
+    # The fast path: a printable id (no C* or Z* character but the space) that does not start
+    # or end with a space is well-formed; anything else is looked at character by character.
+    if value.isprintable() and value[:1] not in {"", " "} and value[-1] != " ":
+        return value
     if not value.strip(_ASCII_INVISIBLE) if value.isascii() else _blank(value):
         raise InvalidInputError(f"{what} must not be empty, got {value!r}")
     check_text(value, what)
+    for char in value:
+        kind = _NOT_IN_IDS.get(unicodedata.category(char))
+        if kind is not None:
+            raise InvalidInputError(
+                f"{what} {value!r} holds U+{ord(char):04X}, {kind}: an id may not hold a "
+                "character that prints as nothing or breaks the line",
+                id=value,
+                code_point=ord(char),
+            )
+    for end, char in (("starts", value[0]), ("ends", value[-1])):
+        if char.isspace():
+            raise InvalidInputError(
+                f"{what} {value!r} {end} with whitespace (U+{ord(char):04X}): an id is "
+                "exact, so trim it",
+                id=value,
+                code_point=ord(char),
+            )
     return value
 
 

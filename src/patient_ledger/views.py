@@ -28,6 +28,7 @@ from patient_ledger.money import to_minor, to_money
 from patient_ledger.state import (
     OPEN,
     OWNER,
+    AppointmentState,
     Ledger,
     PatientState,
     State,
@@ -182,20 +183,45 @@ def dashboard(ledger: Ledger, patient_id: str) -> Dashboard:
 def claims_feed(ledger: Ledger, patient_id: str) -> ClaimsFeed:
     """One row per appointment of the patient, by date then id (a tuple of ``FeedRow``)."""
     state, patient = _lookup(ledger, patient_id)
-    code = state.currency
-    patient_unallocated = to_money(patient.general.available + patient.held, code)
+    patient_unallocated = to_money(patient.general.available + patient.held, state.currency)
     return ClaimsFeed(
-        FeedRow(
-            appointment_id=a.appointment.id,
-            date=a.appointment.date,
-            patient_responsibility=to_money(a.charged, code),
-            paid=to_money(a.allocated, code),
-            balance_due=to_money(a.due, code),
-            appointment_unallocated=to_money(a.bucket.available, code),
-            patient_unallocated=patient_unallocated,
-        )
+        _feed_row(state, a, patient_unallocated)
         for a in map(state.appointment, state.appointment_ids(patient_id))
         if a.appointment.id not in state.cancelled
+    )
+
+
+def feed_row(ledger: Ledger, appointment_id: str) -> FeedRow:
+    """One appointment's row of :func:`claims_feed`, without building its patient's whole
+    feed (what an importer reads once per record).
+
+    Raises:
+        UnknownIdError: the appointment is not in the ledger, or is cancelled (it has no row).
+    """
+    state = state_of(ledger)
+    if check_id(appointment_id, "appointment_id") not in state.accounts:
+        raise UnknownIdError(
+            f"appointment {appointment_id!r} is not in the ledger", id=appointment_id
+        )
+    if appointment_id in state.cancelled:
+        msg = f"appointment {appointment_id!r} is cancelled: it has no claims-feed row"
+        raise UnknownIdError(msg, id=appointment_id)
+    a = state.appointment(appointment_id)
+    patient = state.patient(a.appointment.patient_id)
+    held = to_money(patient.general.available + patient.held, state.currency)
+    return _feed_row(state, a, held)
+
+
+def _feed_row(state: State, a: AppointmentState, patient_unallocated: Money) -> FeedRow:
+    code = state.currency
+    return FeedRow(
+        appointment_id=a.appointment.id,
+        date=a.appointment.date,
+        patient_responsibility=to_money(a.charged, code),
+        paid=to_money(a.allocated, code),
+        balance_due=to_money(a.due, code),
+        appointment_unallocated=to_money(a.bucket.available, code),
+        patient_unallocated=patient_unallocated,
     )
 
 
