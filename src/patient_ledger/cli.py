@@ -23,23 +23,25 @@ import csv
 import datetime
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from patient_ledger import __version__, _files, journal
+from patient_ledger import __version__, _cache, _files, journal
 from patient_ledger.apply import replay
 from patient_ledger.demo import SCENARIOS, run
 from patient_ledger.errors import (
     CurrencyMismatchError,
     ExistingFileError,
     InvalidInputError,
+    JournalError,
     LedgerError,
 )
 from patient_ledger.imports import parse_date
 from patient_ledger.money import currency_code
 from patient_ledger.render import report_data, report_html, report_text
 from patient_ledger.state import Ledger
+from patient_ledger.store import Store, open_store
 from patient_ledger.views import patients
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_IO, EXIT_UNRECONCILED = 0, 1, 2, 3, 4
@@ -84,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     report = commands.add_parser("report", help="one patient's dashboard, feed, entries, aging")
-    report.add_argument("journal", type=Path, help="a journal file (JSON Lines)")
+    _add_source(report)
     report.add_argument("--patient", required=True, help="the patient id")
     report.add_argument("--format", choices=["text", "json", "html"], default="text")
     report.add_argument(
@@ -95,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--colour", choices=["auto", "always", "never"], default="auto")
 
     verify = commands.add_parser("verify", help="check a journal: chain, replay, invariants")
-    verify.add_argument("journal", type=Path)
+    _add_source(verify)
     verify.add_argument("--head", help="the hash the journal must end at (kept elsewhere)")
 
     imports = commands.add_parser(
@@ -195,12 +197,52 @@ def _demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _load(path: Path) -> Ledger:
-    return journal.loads(path.read_bytes())  # checked: chain, form, replay and invariants
+_STORE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+
+
+def _add_source(command: argparse.ArgumentParser) -> None:
+    """The ledger a command reads: a journal file, or an event store and the journal's name."""
+    command.add_argument(
+        "journal",
+        help="a journal file (JSON Lines), or an event store: a .db/.sqlite file, sqlite:///… "
+        "or postgresql://…",
+    )
+    command.add_argument(
+        "--name", default="practice", help="the journal's name in a store (default: practice)"
+    )
+
+
+def _store_url(source: str) -> str | None:
+    """The store URL ``source`` names, or None for a journal file."""
+    if source.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        return source
+    if source.endswith(_STORE_SUFFIXES):
+        if not Path(source).is_file():  # a store is never created by a command that reads
+            raise FileNotFoundError(2, "no such store", source)
+        return f"sqlite:///{source}"
+    return None
+
+
+def _load(args: argparse.Namespace) -> Ledger:
+    """The ledger of the command's source, checked: a journal file's chain, form, replay and
+    invariants (from its snapshot cache, beside it, when that matches the file's chain); a
+    store's journal from its newest snapshot."""
+    url = _store_url(args.journal)
+    if url is None:
+        return _cache.load(Path(args.journal))
+    return _from_store(url, lambda store: store.load(args.name))
+
+
+def _from_store(url: str, read: Callable[[Store], Ledger]) -> Ledger:
+    store = open_store(url)
+    try:
+        return read(store)
+    finally:
+        store.close()
 
 
 def _report(args: argparse.Namespace) -> int:
-    ledger = _load(args.journal)
+    ledger = _load(args)
     on = args.on or datetime.date.today()  # noqa: DTZ011 - the shell may read the clock
     if args.format == "json":
         print(json.dumps(report_data(ledger, args.patient, on), indent=2))
@@ -212,9 +254,21 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    text = journal.decode(args.journal.read_bytes())
-    # One load checks it all (chain, form, replay, invariants); a JournalError names the line.
-    ledger = journal.loads(text, head=args.head)
+    # One load checks it all (chain, form, replay, invariants; a JournalError names the line),
+    # from the journal alone: no snapshot or cache is read.
+    url = _store_url(args.journal)
+    if url is None:
+        text = journal.decode(Path(args.journal).read_bytes())
+        ledger = journal.loads(text, head=args.head)
+    else:
+        ledger = _from_store(url, lambda store: store.verify(args.name))
+        text = journal.dumps(ledger)
+        if args.head is not None and journal.head(text) != args.head:
+            raise JournalError(
+                f"the journal ends at hash {journal.head(text)[:12]}…, not at the expected head "
+                f"{args.head[:12]}…",
+                line=len(ledger.events),
+            )
     print(
         f"OK: {len(ledger.events)} events, {len(patients(ledger))} patients; chain, replay "
         f"and invariants check out; head {_last_hash(text)}"
@@ -339,7 +393,7 @@ def _import_into(
     # then appends to what this one wrote.
     with _files.locked(path):
         read = _files.signature(path)
-        ledger = _load(path) if read else Ledger.empty(currency or "USD")
+        ledger = _cache.load(path) if read else Ledger.empty(currency or "USD")
         if currency is not None and currency_code(currency) != ledger.currency:
             raise CurrencyMismatchError(
                 f"--currency {currency} does not match the journal's currency {ledger.currency}",
@@ -399,7 +453,7 @@ def _add_balances(commands: Any) -> None:
     command = commands.add_parser(
         "balances", help="every patient's dashboard, a row each (text, CSV or JSON)"
     )
-    command.add_argument("journal", type=Path, help="a journal file (JSON Lines)")
+    _add_source(command)
     command.add_argument(
         "--on",
         type=day,
@@ -412,7 +466,7 @@ def _balances(args: argparse.Namespace) -> int:
     from patient_ledger import tables  # noqa: PLC0415 - its own subcommand
     from patient_ledger.views import dashboards  # noqa: PLC0415
 
-    every = dashboards(_load(args.journal), on=args.on)
+    every = dashboards(_load(args), on=args.on)
     view = tables.DASHBOARD
     if args.format == "json":
         print(json.dumps(tables.keyed(every), indent=2))
