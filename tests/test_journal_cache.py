@@ -145,3 +145,12 @@ def test_the_command_line_reads_a_store_as_it_reads_a_journal_file(
     assert f"OK: {len(ledger.events)} events" in capsys.readouterr().out
     assert cli.main(["balances", str(tmp_path / "missing.db")]) == cli.EXIT_IO
     assert not (tmp_path / "missing.db").exists()  # a command that reads creates no store
+
+
+def test_a_file_at_the_cache_path_that_is_not_a_cache_is_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "practice.jsonl"
+    path.write_text(journal.dumps(practice(30)), encoding="utf-8")
+    theirs = _cache.cache_path(path)
+    theirs.write_bytes(b"somebody's notes")
+    assert tables(_cache.load(path)) == tables(practice(30))
+    assert theirs.read_bytes() == b"somebody's notes"

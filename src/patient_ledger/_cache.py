@@ -37,6 +37,9 @@ MIN_EVENTS: Final = 5_000
 _TAG: Final = "patient_ledger/journal-cache/1"
 _HEADER = msgspec.msgpack.Decoder(tuple[str, int, str, str, bytes])
 _ENCODER = msgspec.msgpack.Encoder()
+#: How every cache file begins (a five-item array, then the tag): a file at the cache's path
+#: that does not is someone else's, and is never replaced.
+_PREFIX: Final = _ENCODER.encode((_TAG, 0, "", "", b""))[: 1 + len(_ENCODER.encode(_TAG))]
 #: ``,"hash":"`` then 64 hex digits, ``",``: what a line holds beyond its content.
 _HASH_KEY: Final = ',"hash":"'
 _PREV_KEY: Final = ',"prev":"'
@@ -120,9 +123,14 @@ def _digest(events: int, chain: str, body: bytes) -> str:
 
 def _write(cache: Path, ledger: Ledger, rows: list[str]) -> None:
     """Write the cache of ``ledger`` (whose journal is ``rows``) beside its journal, atomically;
-    a cache that cannot be written (a read-only folder, a state too big) is simply not kept."""
+    a cache that cannot be written (a read-only folder, a state too big, a file of someone
+    else's at its path) is simply not kept."""
     events = len(rows)
     with contextlib.suppress(OSError, SnapshotError, JournalError):
+        if cache.exists():
+            with cache.open("rb") as existing:
+                if existing.read(len(_PREFIX)) != _PREFIX:
+                    return  # not a cache: someone else's file, left alone
         chain = journal.claimed_hash(rows[-1], events)
         body = snapshot.encode(ledger)
         data = _ENCODER.encode((_TAG, events, chain, _digest(events, chain, body), body))
