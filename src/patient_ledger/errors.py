@@ -31,6 +31,7 @@ class ErrorCode(enum.Enum):
     CORRUPT_JOURNAL = "corrupt_journal"
     CONCURRENCY_CONFLICT = "concurrency_conflict"
     STORE_REFUSED = "store_refused"
+    DATE_ORDER = "date_order"
 
 
 #: The codes the commands raise (SPEC §7 and §9), in the order of the checks that raise them.
@@ -141,6 +142,15 @@ class AppointmentCancelledError(LedgerError):
     """A charge, payment, refund or application naming an appointment that was cancelled."""
 
     code = ErrorCode.APPOINTMENT_CANCELLED
+
+
+class DateOrderError(LedgerError):
+    """A view as of a day cannot be cut from the journal: an event posted after the cut has a
+    day on or before it (posted late), so the journal up to the cut is not how the books stood
+    that day (SPEC §12). ``details``: ``on``, ``index`` (the late event's place in the journal)
+    and ``day``."""
+
+    code = ErrorCode.DATE_ORDER
 
 
 class JournalError(LedgerError):

@@ -6,8 +6,11 @@ A patient the ledger has never seen is an :class:`~patient_ledger.errors.Unknown
 
 from __future__ import annotations
 
+import array
+import bisect
 import datetime
 import heapq
+import itertools
 from collections.abc import Iterable
 
 import attrs
@@ -15,7 +18,7 @@ from moneyed import Money
 
 from patient_ledger import _html, _sorted, tables
 from patient_ledger._stored import value_of
-from patient_ledger.errors import UnknownIdError
+from patient_ledger.errors import DateOrderError, UnknownIdError
 from patient_ledger.events import (
     ChargeAdded,
     ChargeAdjusted,
@@ -157,8 +160,9 @@ def _lookup(ledger: object, patient_id: object) -> tuple[State, PatientState]:
     return state, state.patient(patient_id)  # type: ignore[arg-type] # checked just above
 
 
-def dashboard(ledger: Ledger, patient_id: str) -> Dashboard:
-    """The patient's dashboard: Total Paid, Allocated, Unallocated, Statement/Total Balance.
+def dashboard(ledger: Ledger, patient_id: str, *, on: datetime.date | None = None) -> Dashboard:
+    """The patient's dashboard: Total Paid, Allocated, Unallocated, Statement/Total Balance —
+    as of the end of the day ``on`` when given (see :func:`as_of`).
 
     >>> from patient_ledger import Ledger, Payment, post_payment
     >>> import datetime; from moneyed import Money
@@ -166,7 +170,13 @@ def dashboard(ledger: Ledger, patient_id: str) -> Dashboard:
     ...                                                datetime.date(2025, 1, 2)))
     >>> dashboard(ledger, "P1").total_balance
     Money('-200.00', 'USD')
+
+    Raises:
+        UnknownIdError: the patient is not in the ledger (as of ``on``).
+        DateOrderError: see :func:`as_of`.
     """
+    if on is not None:
+        ledger = as_of(ledger, on)
     state, patient = _lookup(ledger, patient_id)
     responsibility, allocated = patient.charged, patient.allocated
     code = state.currency
@@ -256,9 +266,8 @@ def patients(ledger: Ledger) -> tuple[str, ...]:
 def dashboards(ledger: Ledger, on: datetime.date | None = None) -> dict[str, Dashboard]:
     """Every patient's dashboard, by patient id (sorted): one call for the whole practice.
 
-    ``on`` gives the balances as the books stood at the end of that day: the journal up to its
-    first event dated after ``on`` (:func:`event_day`; an import writes its events in date
-    order, so this is every event of that day and before). ``None``: the whole journal.
+    ``on`` gives the balances as the books stood at the end of that day (:func:`as_of`); a
+    patient not yet known then is left out. ``None``: the whole journal.
 
     >>> from patient_ledger import Ledger, Payment, post_payment
     >>> import datetime; from moneyed import Money
@@ -268,20 +277,83 @@ def dashboards(ledger: Ledger, on: datetime.date | None = None) -> dict[str, Das
     Money('200.00', 'USD')
     >>> dashboards(ledger, on=datetime.date(2025, 1, 1))
     {}
+
+    Raises:
+        DateOrderError: see :func:`as_of`.
     """
     if on is not None:
-        check_date(on, "on")
-        events = ledger.events
-        cut = next(
-            (
-                n
-                for n in range(1, len(events))
-                if (day := event_day(ledger, events[n])) and day > on
-            ),
-            len(events),
-        )
-        ledger = ledger.at(cut)
+        ledger = as_of(ledger, on)
     return {pid: dashboard(ledger, pid) for pid in patients(ledger)}
+
+
+def as_of(ledger: Ledger, on: datetime.date) -> Ledger:
+    """The ledger as the books stood at the end of the day ``on`` (SPEC §12): its journal up
+    to, not including, its first event with a day after ``on`` (:func:`event_day`).
+
+    The cut is found by bisection over the journal's days (indexed once per ledger, then
+    O(log n) for every date asked).
+
+    Raises:
+        InvalidInputError: ``on`` is not a date.
+        DateOrderError: an event past the cut has a day on or before ``on`` (posted late): the
+            journal up to the cut is not how the books stood that day — never a silently
+            different figure.
+    """
+    check_date(on, "on")
+    highest, lowest = _days(ledger)
+    day = on.toordinal()
+    cut = bisect.bisect_right(highest, day)
+    if cut < len(lowest) and lowest[cut] <= day:
+        events = ledger.events
+        late = next(n for n in range(cut, len(events)) if _ordinal(ledger, events[n]) <= day)
+        event = events[late]
+        posted = event_day(ledger, event)
+        raise DateOrderError(
+            f"the books as of {on.isoformat()} cannot be cut from this journal: event {late} "
+            f"({type(event).__name__}, day {posted}) was posted after event {cut}, the first "
+            f"with a day after {on.isoformat()}",
+            on=on,
+            index=late,
+            day=posted,
+        )
+    return ledger if cut == len(highest) else ledger.at(cut)
+
+
+#: The day index of the ledgers asked most recently, by their journal (see :func:`_days`).
+_DAY_INDEXES: dict[int, tuple[object, array.array[int], array.array[int]]] = {}
+_NO_DAY_LOW, _NO_DAY_HIGH = 0, 10**7  # below and above every date's ordinal
+
+
+def _ordinal(ledger: Ledger, event: Event) -> int:
+    day = event_day(ledger, event)
+    return _NO_DAY_LOW if day is None else day.toordinal()
+
+
+def _days(ledger: Ledger) -> tuple[array.array[int], array.array[int]]:
+    """For each place in the journal, the highest day of the events up to it (included) and
+    the lowest day of the events from it on: the cut for a date is where the highest passes
+    it, and it is true when no later event has a lower day. Events without a day count as
+    neither. Built once per journal and kept for the last few asked."""
+    log = state_of(ledger).log
+    found = _DAY_INDEXES.get(id(log))
+    if found is not None and found[0] is log:
+        return found[1], found[2]
+    ordinals = [_ordinal(ledger, event) for event in ledger.events]
+    highest = array.array("q", itertools.accumulate(ordinals, max))
+    lowest = array.array(
+        "q",
+        reversed(
+            list(
+                itertools.accumulate(
+                    (_NO_DAY_HIGH if d == _NO_DAY_LOW else d for d in reversed(ordinals)), min
+                )
+            )
+        ),
+    )
+    if len(_DAY_INDEXES) >= 8:
+        _DAY_INDEXES.pop(next(iter(_DAY_INDEXES)))
+    _DAY_INDEXES[id(log)] = (log, highest, lowest)
+    return highest, lowest
 
 
 def event_day(ledger: Ledger, event: Event) -> datetime.date | None:
