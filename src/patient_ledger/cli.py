@@ -147,6 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_import(commands)
     _add_balances(commands)
+    _add_auto_allocate(commands)
     return parser
 
 
@@ -161,6 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "import-drchrono": _import_drchrono,
         "import": _import,
         "balances": _balances,
+        "auto-allocate": _auto_allocate,
     }
     try:
         return handlers[args.command](args)
@@ -565,3 +567,60 @@ def _write_new(path: Path, text: str, command: str, *, replace: bool) -> bool:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+# -- patient-ledger auto-allocate: every patient's credit to their balances due -----------------
+
+
+def _add_auto_allocate(commands: Any) -> None:
+    from patient_ledger.values import AllocationOrder  # noqa: PLC0415 - its own subcommand
+
+    command = commands.add_parser(
+        "auto-allocate",
+        help="apply every patient's unallocated credit to their balances due, and append it",
+    )
+    _add_source(command)
+    command.add_argument(
+        "--on",
+        required=True,
+        type=lambda text: parse_date(text, "--on"),
+        help="the day it is done, YYYY-MM-DD: no appointment dated after it is paid",
+    )
+    command.add_argument(
+        "--order",
+        choices=[order.value.lower() for order in AllocationOrder],
+        default=AllocationOrder.OLDEST_FIRST.value.lower(),
+        help="oldest_first (default) or smallest_first (whole balances only)",
+    )
+    command.add_argument("--provider", help="pay only appointments of this provider")
+
+
+def _auto_allocate(args: argparse.Namespace) -> int:
+    from patient_ledger.commands import auto_allocate_all  # noqa: PLC0415 - its own subcommand
+    from patient_ledger.values import AllocationOrder  # noqa: PLC0415
+
+    def allocated(ledger: Ledger) -> Ledger:
+        order = AllocationOrder(args.order.upper())
+        return auto_allocate_all(ledger, on=args.on, order=order, provider=args.provider)
+
+    url = _store_url(args.journal)
+    if url is None:
+        path = Path(args.journal)
+        with _files.locked(path):
+            read = _files.signature(path)
+            if read is None:
+                raise FileNotFoundError(2, "no such journal", str(path))
+            before = _cache.load(path)
+            after = allocated(before)
+            _append_journal(path, after, len(before.events), read)
+    else:
+        store = open_store(url)
+        try:
+            before = store.load(args.name)
+            after = allocated(before)
+            store.save(args.name, after, expected_version=len(before.events))
+        finally:
+            store.close()
+    added = len(after.events) - len(before.events)
+    print(f"auto-allocated: {added} events appended for {len(patients(after))} patients")
+    return EXIT_OK

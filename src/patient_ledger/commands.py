@@ -1135,3 +1135,39 @@ def cancel_appointment(
         )
     event = AppointmentCancelled(appointment_id=appointment_id, on=on, reason=reason)
     return ledger_of(advance(state, event))
+
+
+# -- practice-wide: one call for every patient ------------------------------------------------
+
+
+def auto_allocate_all(
+    ledger: Ledger,
+    *,
+    on: datetime.date,
+    order: AllocationOrder = AllocationOrder.OLDEST_FIRST,
+    provider: str | None = None,
+) -> Ledger:
+    """:func:`auto_allocate` for every patient of the practice, in patient id order: the same
+    ledger as the per-patient command applied patient by patient (a patient with nothing to
+    place adds no event).
+
+    Raises:
+        InvalidInputError: malformed date, order or provider.
+    """
+    check_date(on, "on")
+    for patient_id in sorted(state_of(ledger).patients.keys()):
+        ledger = auto_allocate(ledger, patient_id, on=on, order=order, provider=provider)
+    return ledger
+
+
+def cancel_offsetting_all(ledger: Ledger, *, on: datetime.date) -> Ledger:
+    """:func:`cancel_offsetting` (without ``entry_ids``) for every patient of the practice, in
+    patient id order: the same ledger as the per-patient command applied patient by patient.
+
+    Raises:
+        InvalidInputError: a malformed date.
+    """
+    check_date(on, "on")
+    for patient_id in sorted(state_of(ledger).patients.keys()):
+        ledger = cancel_offsetting(ledger, patient_id, on=on)
+    return ledger
