@@ -1733,3 +1733,28 @@ def test_a_payment_costs_the_lines_it_pays_not_every_line_of_the_visit(
     paid_by_line = {line.charge_id: line.paid for line in pl.line_items(after, "A1")}
     assert paid_by_line[first_unpaid] == usd("10.00")
     check(after)
+
+
+def _visits_with_refunds(n: int) -> pl.Ledger:
+    """A patient with ``n`` visits, each holding a deposit and an open refund of part of it."""
+    ledger = new()
+    for i in range(n):
+        ledger = appt(ledger, f"A{i}")
+        ledger = pay(ledger, f"T{i}", "25.00", f"A{i}")
+        ledger = refund(ledger, f"R{i}", "-5.00", f"A{i}")
+    return ledger
+
+
+def test_cancelling_a_visit_costs_its_own_entries_not_the_patients_other_refunds() -> None:
+    # A hostile export cancelled thousands of visits of one patient, each with a deposit and a
+    # refund: every cancellation walked all the patient's open refunds (4,000 visits: 4.3 s).
+    def cancel_last(ledger: pl.Ledger, n: int) -> Any:
+        return lambda: pl.cancel_appointment(ledger, f"A{n - 1}", on=DAY)
+
+    small, big = _visits_with_refunds(10), _visits_with_refunds(300)
+    cost_small = _traced_lines(cancel_last(small, 10))
+    cost_big = _traced_lines(cancel_last(big, 300))
+    assert cost_big <= cost_small + 60, (cost_small, cost_big)
+    after = pl.cancel_appointment(big, "A299", on=DAY)
+    assert general(after) == "20.00"  # its deposit less its refund, moved to the general bucket
+    check(after)

@@ -48,6 +48,7 @@ from patient_ledger.state import (
     CHARGED,
     GENERAL_AVAILABLE,
     LINES,
+    NEGATIVE,
     NEW_PATIENT,
     OPEN,
     OWING,
@@ -59,6 +60,7 @@ from patient_ledger.state import (
     PatientRow,
     PaymentRow,
     State,
+    account_with_lines,
     ledger_of,
     line_changed,
     line_of,
@@ -351,11 +353,15 @@ class _Changes:
             available += delta
         else:
             account = self.account(appointment_id)
+            negative = account[NEGATIVE]
+            if change is not None and not positive:  # (moving too: it leaves this bucket)
+                negative = change(negative, key)
             self.accounts[appointment_id] = (
                 *account[:OPEN],
                 account[OPEN] if positive_change is None else positive_change(account[OPEN], key),
                 account[AVAILABLE] + delta,
-                *account[ADDED:],
+                *account[ADDED:NEGATIVE],
+                negative,
             )
             held += delta
         self.patients[patient_id] = (
@@ -387,6 +393,7 @@ class _Changes:
             # Its number in the order added: the state's appointments, then this writer's.
             len(self.state.accounts) + len(self.appointments) - 1,
             (),
+            _sorted.EMPTY,
             _sorted.EMPTY,
         )
         pid = appointment.patient_id
@@ -452,14 +459,8 @@ class _Changes:
             number += 1
             count += 1
         self.payments[payment_id] = (payment, placed, held_ids, count)
-        current = self.accounts[appointment_id]
-        self.accounts[appointment_id] = (
-            *current[:4],
-            allocations,
-            number,
-            *current[6:9],
-            lines,
-            owing,
+        self.accounts[appointment_id] = account_with_lines(
+            self.accounts[appointment_id], lines, owing, (allocations, number)
         )
 
     def deallocate(
@@ -505,12 +506,8 @@ class _Changes:
                 f"{appointment_id!r}, not {_shown(self, amount)} to take off"
             )
         self.payments[payment_id] = (payment, placed, held_ids, count)
-        self.accounts[appointment_id] = (
-            *account[:4],
-            allocations,
-            *account[5:9],
-            lines,
-            owing,
+        self.accounts[appointment_id] = account_with_lines(
+            account, lines, owing, (allocations, account[5])
         )
 
     def rebalance(self, appointment_id: str, charge_id: str) -> None:
@@ -593,6 +590,7 @@ def _payment_posted(c: _Changes, event: PaymentPosted) -> None:
             added,
             lines,
             lines_owing,
+            a_negative,
         ) = c.account(appointment_id)
         if allocated:
             a_allocated += allocated
@@ -634,6 +632,7 @@ def _payment_posted(c: _Changes, event: PaymentPosted) -> None:
             added,
             lines,
             lines_owing,
+            a_negative,
         )
     c.patients[patient_id] = (
         apps,
@@ -658,9 +657,8 @@ def _charge_added(c: _Changes, event: ChargeAdded) -> None:
     c.charges[charge.id] = charge
     c.account_money(charge.appointment_id, charge.minor_units, 0)
     current = c.accounts[charge.appointment_id]
-    c.accounts[charge.appointment_id] = (
-        *current[:LINES],
-        *with_new_line(current[LINES], current[OWING], charge.id, charge.minor_units),
+    c.accounts[charge.appointment_id] = account_with_lines(
+        current, *with_new_line(current[LINES], current[OWING], charge.id, charge.minor_units)
     )
     _applied_and_settled(c, charge.appointment_id, event.applied)
 
@@ -726,8 +724,8 @@ def _charge_adjusted(c: _Changes, event: ChargeAdjusted) -> None:
     c.adjusted = c.adjusted.set(charge.id, before + adjustment.minor_units)
     c.account_money(appointment_id, adjustment.minor_units, 0)
     current = c.accounts[appointment_id]
-    c.accounts[appointment_id] = (
-        *current[:LINES],
+    c.accounts[appointment_id] = account_with_lines(
+        current,
         *line_changed(current[LINES], current[OWING], charge.id, adjustment.minor_units, 0),
     )
     c.adjustments = c.adjustments.set(adjustment.id, adjustment)
@@ -828,11 +826,7 @@ def _appointment_cancelled(c: _Changes, event: AppointmentCancelled) -> None:
     _not_cancelled(c, appointment_id)
     if account[LINES]:
         raise _Misfit(f"appointment {appointment_id!r} has charges: it cannot be cancelled")
-    negatives = c.patient(account[0])[7]
-    keys = [
-        *_sorted.iterate(account[OPEN]),
-        *(key for key in _sorted.iterate(negatives) if c.entry(key[2])[1] == appointment_id),
-    ]
+    keys = [*_sorted.iterate(account[OPEN]), *_sorted.iterate(account[NEGATIVE])]
     for key in keys:
         c.move_to_general(key[2])
     c.cancelled = c.cancelled.set(appointment_id, event.on)

@@ -33,6 +33,7 @@ from patient_ledger.events import (
 from patient_ledger.money import to_minor
 from patient_ledger.state import (
     AVAILABLE,
+    NEGATIVE,
     OPEN,
     REMAINING,
     Ledger,
@@ -254,7 +255,9 @@ def _check_records(state: State) -> list[Violation]:
     appointments: dict[str, set[tuple[Any, str]]] = defaultdict(set)
     owing: dict[str, set[tuple[Any, str]]] = defaultdict(set)
     for appointment_id, account in state.accounts.items():
-        pid, day, charged, allocated, allocations, _, _, available, _, chunks, lines_owing = account
+        pid, day, charged, allocated, allocations, _, _, available, _, chunks, lines_owing, _ = (
+            account
+        )
         where = f"appointment {appointment_id}"
         parts = list(_sorted.iterate(allocations))
         if sum(part for _, _, part, _ in parts) != allocated or allocated > charged:
@@ -347,17 +350,22 @@ def _check_patient(
     found = []
     row = state.patients[pid]
     entries = state.entries
-    pairs = [(None, row[1], row[2])] + [
-        (a, state.accounts[a][OPEN], state.accounts[a][AVAILABLE])
+    pairs = [(None, row[1], row[2], None)] + [
+        (a, state.accounts[a][OPEN], state.accounts[a][AVAILABLE], state.accounts[a][NEGATIVE])
         for _, a in _sorted.iterate(row[0])
     ]
     every: list[Any] = []
-    for appointment_id, keys_open, available in pairs:
+    for appointment_id, keys_open, available, keys_negative in pairs:
         keys = sorted(buckets.get((pid, appointment_id), ()))
         every.extend(keys)
         total = sum(entries[k[2]][REMAINING] for k in keys)
         positive = [k for k in keys if entries[k[2]][REMAINING] > 0]
-        if list(_sorted.iterate(keys_open)) != positive or available != total:
+        negative = [k for k in keys if entries[k[2]][REMAINING] < 0]
+        if (
+            list(_sorted.iterate(keys_open)) != positive
+            or available != total
+            or (keys_negative is not None and list(_sorted.iterate(keys_negative)) != negative)
+        ):
             name = appointment_id or "general"
             found.append(Violation(8, pid, f"bucket {name}: open entries or sum disagree"))
     negatives = [k for k in sorted(every) if entries[k[2]][REMAINING] < 0]

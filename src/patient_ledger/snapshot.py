@@ -64,6 +64,7 @@ _Account = tuple[
     int,
     tuple[tuple[str | int, ...], ...],
     tuple[int, ...],
+    tuple[_EntryKey, ...],
 ]
 _Patient = tuple[
     tuple[_DayKey, ...],
@@ -104,7 +105,7 @@ _BODY = msgspec.msgpack.Decoder(_Body)
 #: The state's tables, in the order a snapshot holds them (after currency, log and counter).
 _TABLES: Final = State._fields[3:]
 #: The positions of sorted sets in each table's rows.
-_SETS: Final = {"accounts": (4, 6, 10), "patients": (0, 1, 7, 8), "payments": (1, 2)}
+_SETS: Final = {"accounts": (4, 6, 10, 11), "patients": (0, 1, 7, 8), "payments": (1, 2)}
 #: A value object's (or its record's) fields, in the order its record is written.
 _APPOINTMENT: Final = attrgetter(*StoredAppointment.__struct_fields__)
 _CHARGE: Final = attrgetter(*StoredCharge.__struct_fields__)

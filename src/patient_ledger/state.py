@@ -138,8 +138,10 @@ REMAINING: Final = 5
 #: An appointment's money: patient_id, date, charged, allocated, allocations (sorted set of
 #: :data:`AllocationKey`), the next allocation number, its bucket's open positive keys,
 #: available, its number in the order appointments were added (events list them in that
-#: order), its :data:`Lines` in line order, and the positions of its lines with a balance due
-#: (a sorted set: money placed in line order finds them without walking the paid ones).
+#: order), its :data:`Lines` in line order, the positions of its lines with a balance due
+#: (a sorted set: money placed in line order finds them without walking the paid ones), and its
+#: bucket's open negative entries (a sorted set of keys: a cancelled visit moves them without
+#: walking the patient's others).
 AccountRow = tuple[
     str,
     datetime.date,
@@ -152,6 +154,7 @@ AccountRow = tuple[
     int,
     "Lines",
     _sorted.Keys,
+    _sorted.Keys,
 ]
 #: Positions in an :data:`AccountRow`.
 OWNER: Final = 0
@@ -162,6 +165,7 @@ AVAILABLE: Final = 7
 ADDED: Final = 8
 LINES: Final = 9
 OWING: Final = 10
+NEGATIVE: Final = 11
 #: A patient: the fields of :class:`PatientState`, in order.
 PatientRow = tuple[_sorted.Keys, _sorted.Keys, int, int, int, int, int, _sorted.Keys, _sorted.Keys]
 #: Positions in a :data:`PatientRow`.
@@ -247,6 +251,18 @@ def line_changed(
     return with_line(
         lines, owing, position, was_responsible + responsibility, was_allocated + allocated
     )
+
+
+def account_with_lines(
+    account: AccountRow,
+    lines: Lines,
+    owing: _sorted.Keys,
+    allocations: tuple[_sorted.Keys, int] | None = None,
+) -> AccountRow:
+    """An appointment's row with new lines and owing positions (and, when given, new
+    allocations and next allocation number), every other slot as it was."""
+    head = account[:4] + allocations + account[6:LINES] if allocations else account[:LINES]
+    return (*head, lines, owing, *account[OWING + 1 :])  # type: ignore[return-value] # slots kept
 
 
 def with_new_line(
