@@ -564,8 +564,7 @@ def test_every_public_name_of_the_kit_is_in_its_page() -> None:
 def failing_line(output: str) -> str:
     """Hypothesis's "Failing test case" lines: the call of the test with its example."""
     start = output.index("Failing test case: ") + len("Failing test case: ")
-    end = output.find("\nExplanation:", start)
-    return output[start:] if end < 0 else output[start:end]
+    return output[start : output.index("\n)", start) + 2]  # up to the call's closing line
 
 
 def run_failing_line(output: str) -> dict[str, Any]:

@@ -536,11 +536,8 @@ def one_more_command(
 
     @st.composite  # type: ignore[untyped-decorator]
     def build(draw: Any) -> tuple[Ledger, Step]:
-        plan = draw(_plan(max_steps))
-        ledger, done = fold(plan, Ledger.empty(currency), max_patients)
+        ledger, done = _drawn_ledger(draw, max_patients, max_steps, currency)
         step = planned_step(ledger, draw(plans()))
-        # A booking the step names stays: a deposit for it is one more command of its own.
-        ledger, done = _without_unused_bookings(ledger, done, step.operation)
         _note_code("the ledger drawn by one_more_command()", script(done, currency))
         case = _Case((ledger, step))
         case.operations = done
@@ -609,8 +606,8 @@ def ledgers(
     application within the balance due, a reversal within what is left of the payment), so
     every command is accepted. Patients are ``P0`` … ``P{max_patients - 1}``; a new id is its
     step's drawn number, so that deleting a step renames nothing. It shrinks to the steps a
-    failure needs: no booking no later command uses, amounts of one minor unit of
-    ``currency``. Hypothesis prints a failing ledger as the code that builds it, and adds it
+    failure needs (a booking no later command uses is one it does not), amounts of one minor
+    unit of ``currency``. Hypothesis prints a failing ledger as the code that builds it, and adds it
     as a script (:func:`as_code`).
     """
     st = _require_hypothesis()
@@ -629,27 +626,4 @@ def _drawn_ledger(
     draw: Any, max_patients: int, max_steps: int, currency: str
 ) -> tuple[Ledger, list[Operation]]:
     """A ledger of :func:`ledgers`, and the operations that build it."""
-    ledger, done = fold(draw(_plan(max_steps)), Ledger.empty(currency), max_patients)
-    return _without_unused_bookings(ledger, done)
-
-
-def _without_unused_bookings(
-    ledger: Ledger, done: list[Operation], *then: Operation
-) -> tuple[Ledger, list[Operation]]:
-    """The ledger built again without the appointments that no later operation names, nor any
-    of ``then`` (nothing else depends on them: they have no charges, payments or entries), so
-    that an example shows only what it uses."""
-    calls = [repr(operation) for operation in [*done, *then]]
-    unused = {
-        n
-        for n, operation in enumerate(done)
-        if operation.command is add_appointment
-        and not any(repr(operation.args[0].id) in call for call in calls[n + 1 :])
-    }
-    if not unused:
-        return ledger, done
-    kept = [operation for n, operation in enumerate(done) if n not in unused]
-    rebuilt = Ledger.empty(ledger.currency)
-    for operation in kept:
-        rebuilt = operation(rebuilt)
-    return rebuilt, kept
+    return fold(draw(_plan(max_steps)), Ledger.empty(currency), max_patients)
