@@ -1,9 +1,13 @@
-"""One more command, valid on a given ledger, with the change it should make (the testing kit).
+"""The testing kit's planner: one more command, valid on a given ledger, with the change it
+should make.
 
-:func:`valid_operations` draws a command of SPEC §4, §9 or §10 that the ledger accepts, with its
-arguments chosen from what the ledger shows (its patients, balances due, held money, lines,
-payments), and predicts — from the command's rules, not by running it — how it changes every
-patient's dashboard. Needs Hypothesis.
+:func:`planned_step` is the one place that knows which commands of SPEC §4, §9 and §10 a ledger
+is ready for and which arguments it accepts: from a step's drawn numbers (a :data:`Plan`) it
+makes a command the ledger accepts, its arguments chosen from what the ledger shows (its
+patients, balances due, held money, lines, payments), and predicts — from the command's rules,
+not by running it — how it changes every patient's dashboard. :func:`valid_operations` draws
+one step; :func:`fold` runs a plan of them, which is how ``ledgers()``, ``one_more_command()``
+and ``command_sequences()`` build theirs. The strategies need Hypothesis.
 """
 
 from __future__ import annotations

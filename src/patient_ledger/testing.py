@@ -440,15 +440,25 @@ def command_sequences(
     """
     st = _require_hypothesis()
     stray = operations(patients=patients, appointments=appointments, currency=currency)
-    # The chance of a stray operation: the top two of twenty — one step in ten.
-    plan = _plan(max_operations, st.tuples(st.integers(0, 19), plans(), stray))
+
+    @st.composite  # type: ignore[untyped-decorator]
+    def step(draw: Any) -> Any:
+        # A stray operation when the chance is the top two of twenty — one step in ten — drawn
+        # only then: a planned step stays a few numbers, which the shrinker deletes whole.
+        return draw(stray) if draw(st.integers(0, 19)) >= 18 else draw(plans())
+
+    plan = _plan(max_operations, step())
 
     @st.composite  # type: ignore[untyped-decorator]
     def build(draw: Any) -> list[Operation]:
         ledger = Ledger.empty(currency)
         drawn = _Operations()
-        for chance, numbers, odd in draw(plan):
-            operation = odd if chance >= 18 else planned_step(ledger, numbers, patients).operation
+        for item in draw(plan):
+            operation = (
+                item
+                if isinstance(item, Operation)
+                else planned_step(ledger, item, patients).operation
+            )
             with contextlib.suppress(LedgerError):
                 ledger = operation(ledger)
             drawn.append(operation)
@@ -483,7 +493,8 @@ class _Case(tuple[Ledger, Step]):  # noqa: SLOT001 - it carries its operations, 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # noqa: ARG002 - the protocol
         ledger, step = self
         built = expression(self.operations, ledger.currency)
-        _lines(printer, ["(", *(f"    {line}" for line in built), f"    , {step.code()},", ")"])
+        built[-1] += ","
+        _lines(printer, ["(", *(f"    {line}" for line in built), f"    {step.code()},", ")"])
 
 
 def _print_as(value: object, lines: Sequence[str]) -> None:
