@@ -58,6 +58,8 @@ def code(value: object) -> str:
     ones by position), money as ``Money(...)``, anything else by ``repr``."""
     if isinstance(value, Money):
         return f"Money({str(value.amount)!r}, {value.currency.code!r})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{code(k)}: {code(v)}" for k, v in value.items()) + "}"
     if isinstance(value, tuple | list):
         items = ", ".join(map(code, value))
         if isinstance(value, list):
@@ -104,6 +106,19 @@ class Operation:
         drew it."""
         printer.text(repr(self))
 
+    def code(self) -> str:
+        """The code that makes this operation (its ``repr`` is the call it makes).
+
+        >>> import datetime
+        >>> import patient_ledger as pl
+        >>> Operation(pl.cancel_offsetting, ("P1",), {"on": datetime.date(2025, 1, 2)}).code()
+        "Operation(cancel_offsetting, ('P1',), {'on': datetime.date(2025, 1, 2)})"
+        """
+        parts = [self.command.__name__, code(tuple(self.args))]
+        if self.kwargs:
+            parts.append(code(dict(self.kwargs)))
+        return f"Operation({', '.join(parts)})"
+
 
 #: What an :class:`Operation` list prints before its calls.
 HEADER = "import datetime\nfrom moneyed import Money\nfrom patient_ledger import *\n"
@@ -126,6 +141,23 @@ def script(operations: Iterable[Operation], currency: str = "USD") -> str:
             lines.append(f"ledger = {operation!r}")
     header = HEADER + ("from contextlib import suppress\n" if refused else "")
     return header + "\n".join(lines) + "\n"
+
+
+def expression(operations: Iterable[Operation], currency: str = "USD") -> list[str]:
+    r"""Accepted operations as the lines of one Python expression that builds their ledger.
+
+    They are :func:`as_code`'s lines, each an assignment expression, in a tuple whose last item
+    is taken:
+
+    >>> import patient_ledger as pl
+    >>> print("\n".join(expression([Operation(pl.cancel_offsetting, ("P1",))])))
+    (
+        ledger := Ledger.empty('USD'),
+        ledger := cancel_offsetting(ledger, 'P1'),
+    )[-1]
+    """
+    calls = [f"    ledger := {operation!r}," for operation in operations]
+    return ["(", f"    ledger := Ledger.empty({currency!r}),", *calls, ")[-1]"]
 
 
 def as_code(ledger: Ledger) -> str:
@@ -253,4 +285,4 @@ def _candidates(  # noqa: PLR0911 - one case per kind
     return []  # pragma: no cover - the union is closed
 
 
-__all__ = ["HEADER", "Operation", "as_code", "code", "operations_of", "script"]
+__all__ = ["HEADER", "Operation", "as_code", "code", "expression", "operations_of", "script"]

@@ -1,9 +1,13 @@
-"""One more command, valid on a given ledger, with the change it should make (the testing kit).
+"""The testing kit's planner: one more command, valid on a given ledger, with the change it
+should make.
 
-:func:`valid_operations` draws a command of SPEC §4, §9 or §10 that the ledger accepts, with its
-arguments chosen from what the ledger shows (its patients, balances due, held money, lines,
-payments), and predicts — from the command's rules, not by running it — how it changes every
-patient's dashboard. Needs Hypothesis.
+:func:`planned_step` is the one place that knows which commands of SPEC §4, §9 and §10 a ledger
+is ready for and which arguments it accepts: from a step's drawn numbers (a :data:`Plan`) it
+makes a command the ledger accepts, its arguments chosen from what the ledger shows (its
+patients, balances due, held money, lines, payments), and predicts — from the command's rules,
+not by running it — how it changes every patient's dashboard. :func:`valid_operations` draws
+one step; :func:`fold` runs a plan of them, which is how ``ledgers()``, ``one_more_command()``
+and ``command_sequences()`` build theirs. The strategies need Hypothesis.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from moneyed import Money
 
-from patient_ledger._code import Operation
+from patient_ledger._code import Operation, code
 from patient_ledger.commands import (
     add_appointment,
     add_charge,
@@ -125,6 +129,17 @@ class Change:
             total_balance=m(responsibility - paid),
         )
 
+    def code(self) -> str:
+        """The code that makes this change: ``Change.of(...)`` when it is one."""
+        paid, allocated, responsibility = (
+            to_minor(m, "change")
+            for m in (self.total_paid, self.allocated, self.patient_responsibility)
+        )
+        currency = self.total_paid.currency.code
+        if Change.of(paid, allocated, responsibility, currency=currency) == self:
+            return f"Change.of({paid}, {allocated}, {responsibility}, currency={currency!r})"
+        return code(self)
+
     def __bool__(self) -> bool:
         """A change is false when no figure moves."""
         return any(getattr(self, name).amount for name in DASHBOARD_FIELDS)
@@ -167,8 +182,15 @@ class Step:
     def __repr__(self) -> str:
         return repr(self.operation)
 
+    def code(self) -> str:
+        """The code that makes this step: ``Step(Operation(...), kind, {patient: change})``."""
+        expected = ", ".join(f"{pid!r}: {change.code()}" for pid, change in self.expected.items())
+        return f"Step({self.operation.code()}, {self.kind!r}, {{{expected}}})"
+
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # noqa: ARG002 - the protocol
-        printer.text(repr(self))
+        """Hypothesis and IPython print a step as the code that makes it: a failing example's
+        line can be pasted and run."""
+        printer.text(self.code())
 
 
 class _Effect:
@@ -201,6 +223,8 @@ class _View:
         self.ids: set[str] = set()
         self.booked: dict[str, Appointment] = {}
         self.posted: list[Payment] = []
+        self._lines: dict[str, list[Any]] = {}
+        self._entries: dict[str, list[Any]] = {}
         for event in ledger.events:
             match event:
                 case AppointmentAdded(appointment=a):
@@ -222,9 +246,7 @@ class _View:
             for row in claims_feed(ledger, pid):
                 self.rows[row.appointment_id] = row
             self.general[pid] = sum(
-                self.minor(e.amount)
-                for e in unallocated_entries(ledger, pid)
-                if e.appointment_id is None
+                self.minor(e.amount) for e in self.entries(pid) if e.appointment_id is None
             )
 
     def minor(self, money: Money) -> int:
@@ -232,12 +254,6 @@ class _View:
 
     def money(self, minor: int) -> Money:
         return to_money(minor, self.currency)
-
-    def new_id(self, prefix: str) -> str:
-        n = 0
-        while f"{prefix}{n}" in self.ids:
-            n += 1
-        return f"{prefix}{n}"
 
     def new_patient(self) -> str:
         n = 0
@@ -253,41 +269,66 @@ class _View:
         return 0 if row is None else self.minor(row.appointment_unallocated)
 
     def lines(self, aid: str) -> list[Any]:
-        return list(line_items(self.ledger, aid))
+        if aid not in self._lines:
+            self._lines[aid] = list(line_items(self.ledger, aid))
+        return self._lines[aid]
+
+    def entries(self, pid: str) -> list[Any]:
+        if pid not in self._entries:
+            self._entries[pid] = list(unallocated_entries(self.ledger, pid))
+        return self._entries[pid]
 
 
 def valid_operations(ledger: Ledger) -> SearchStrategy[Step]:
     """A command that ``ledger`` accepts — any command of SPEC §4, §9 and §10 that has something
     to work on — as a :class:`Step` with the dashboard changes it should make.
 
-    New ids are the smallest free ones of ``A``, ``P``, ``C``, ``PAY``, ``R``, ``ADJ``, ``T``;
-    amounts stay within what the ledger holds (a refund within its bucket, an application
-    within the balance due and the bucket, a reversal within what is left of the payment).
+    New ids are ``A``, ``P``, ``C``, ``PAY``, ``R``, ``ADJ``, ``T`` and a drawn number (the next
+    free one from it); amounts stay within what the ledger holds (a refund within its bucket,
+    an application within the balance due and the bucket, a reversal within what is left of
+    the payment).
     """
-    return _step_strategy()(ledger)  # type: ignore[no-any-return]
+    return plans().map(functools.partial(planned_step, ledger))
+
+
+#: How many labels a plan draws from (ids ``A0``–``A15`` …, and the ids a step picks).
+LABELS = 16
+#: The numbers of one step of a plan: the kind of command (an index into :data:`_TABLE`), the
+#: label of the new id, two labels of what the step picks, an amount in minor units, a day
+#: after :data:`START`, and four options. A step reads only its own numbers, never their
+#: positions in the plan, so that deleting a step or shrinking a number leaves every other
+#: step its meaning.
+Plan = tuple[int, int, int, int, int, int, int, int, int, int]
+#: The most minor units a drawn amount has.
+_MOST = 30_000
+
+
+def _unpacked(drawn: tuple[int, int, int]) -> Plan:
+    """A plan from the three numbers drawn for it: its kind; its amount and day (the amount's
+    index the more significant, so that both shrink); its labels and options, as the
+    hexadecimal digits of a number scrambled by an odd multiplier (a bijection keeping 0 at 0:
+    Hypothesis draws small numbers far more often than large ones, which would leave the
+    upper digits nearly always 0)."""
+    kind, amount_day, choices = drawn
+    amount, day = divmod(amount_day, DAYS + 1)
+    mixed = choices * 0x9E3779B1 % 2**28
+    label, first, second, *options = ((mixed >> (4 * n)) & 0xF for n in range(7))
+    return (kind, label, first, second, amount + 1, day, *options)  # type: ignore[return-value]
 
 
 @functools.cache
-def _step_strategy() -> Any:
-    """The composite strategy behind :func:`valid_operations`, made once (Hypothesis reads a
-    composite's source when it is made)."""
+def plans() -> SearchStrategy[Plan]:
+    """The strategy of one step's :data:`Plan` (made once).
+
+    Three numbers a step, not ten: the shrinker deletes a few numbers in a row at a time, and
+    a step of ten numbers stayed in shrunk examples that did not need it."""
     from hypothesis import strategies as st  # noqa: PLC0415 - an optional dependency
 
-    @st.composite
-    def step(draw: Any, ledger: Ledger) -> Step:
-        view = _View(ledger)
-        drawers = _drawers(view)
-        kinds = [
-            kind
-            for kind, (ready, _) in drawers.items()
-            if ready()
-            for _ in range(_WEIGHTS.get(kind, 1))
-        ]
-        # Not ``sampled_from``: it draws its first choice far more often than the others.
-        kind = kinds[_spread(draw(st.integers(0, 255)), len(kinds))]
-        return drawers[kind][1](_Draw(view, draw=draw))
-
-    return step
+    # The kind's number runs over the table exactly: Hypothesis draws the ends of a range
+    # often, and the last kind, a cancelled visit, is one ledgers are seldom ready for.
+    kind = st.integers(0, len(_TABLE) - 1)
+    amount_day = st.integers(0, _MOST * (DAYS + 1) - 1)
+    return st.tuples(kind, amount_day, st.integers(0, 2**28 - 1)).map(_unpacked)
 
 
 #: Kinds drawn more often than the others: charges and payments to visits make the balances
@@ -295,47 +336,131 @@ def _step_strategy() -> Any:
 #: few ledgers have, so each gets more of the chances it has.
 _WEIGHTS = {
     # Ready only on a ledger with a visit not billed yet (a deposit ahead of it, say): rare.
-    "cancel_appointment": 4,
+    "cancel_appointment": 5,
     "add_charge": 3,
     "post_payment:appointment": 2,
-    "post_payment:line": 2,
-    "apply_unallocated": 3,
-    "auto_allocate": 3,
-    "unapply": 2,
-    "release_credit": 2,
-    "reverse_payment": 4,
-    "transfer_credit": 2,
-    "refund": 2,
+    "post_payment:line": 3,
+    "apply_unallocated": 5,
+    "auto_allocate": 6,
+    "unapply": 3,
+    "release_credit": 4,
+    "reverse_payment": 3,
+    "transfer_credit": 3,
+    "refund": 8,
     "adjust_charge": 2,
+    "cancel_offsetting": 5,
+}
+
+#: What a step does instead when the ledger has nothing for its kind: the kind that makes
+#: what it needs (a visit to bill, money to give back, a refund to cancel). Every chain ends
+#: at a kind always ready (a general payment, a booking).
+_INSTEAD = {
+    "add_charge": "add_appointment",
+    "post_payment:appointment": "add_appointment",
+    "post_payment:line": "add_charge",
+    "adjust_charge": "add_charge",
+    "cancel_appointment": "add_appointment",
+    "refund": "post_payment",
+    "apply_unallocated": "post_payment:owing",
+    "auto_allocate": "post_payment:owing",
+    "post_payment:owing": "add_charge",
+    "cancel_offsetting": "refund",
+    "unapply": "post_payment:appointment",
+    "release_credit": "post_payment:appointment",
+    "reverse_payment": "post_payment",
+    "reverse_payment:partial": "post_payment",
+    "transfer_credit": "post_payment",
 }
 
 
-class _Draw:
-    """The choices a step needs, each an integer in a range (shrinking towards its low end).
+def _table() -> tuple[str, ...]:
+    """Every kind, as often as its weight, in :data:`KINDS`'s order but ``post_payment``
+    first (what a step's kind shrinks to)."""
+    order = ["post_payment", *(kind for kind in KINDS if kind != "post_payment")]
+    return tuple(kind for kind in order for _ in range(_WEIGHTS.get(kind, 1)))
 
-    With ``draw`` they come from Hypothesis; with ``numbers`` (a drawn plan, see
-    :func:`planned_step`) each is the next number folded into its range.
+
+_TABLE = _table()
+
+
+def planned_step(ledger: Ledger, plan: Plan, patients: int | None = None) -> Step:
+    """The command a step of a plan makes on ``ledger``: the one place that knows which
+    commands a ledger is ready for and which arguments it accepts.
+
+    The kind is ``plan[0]`` wrapped around :data:`_TABLE` — the same kind whatever the ledger,
+    and one a smaller number shrinks towards (a number spread by a multiplication left the
+    shrinker stuck with steps it could have deleted) —
+    or, when the ledger has nothing for it, the kind :data:`_INSTEAD` names. Things are picked
+    by label: the one whose id's number is the drawn label or the next above it (else the
+    lowest), so a step picks the same appointment, payment or line when other steps are
+    deleted. ``patients``: new commands name ``P0`` … ``P{patients - 1}``; by default, a
+    patient of the ledger or one new one.
     """
+    view = _View(ledger)
+    drawers = _drawers(view)
+    kind: str | None = _TABLE[plan[0] % len(_TABLE)]
+    while kind is not None:
+        step = drawers[kind](_Draw(view, plan, patients))
+        if step is not None:
+            return step
+        kind = _INSTEAD.get(kind)
+    raise RuntimeError("every kind falls back to one always ready")  # pragma: no cover
 
-    def __init__(self, view: _View, draw: Any = None, numbers: Iterable[int] = ()) -> None:
-        self.view, self.draw, self.numbers = view, draw, iter(numbers)
 
-    def integer(self, low: int, high: int) -> int:
-        high = max(low, high)
-        if self.draw is not None:
-            from hypothesis import strategies as st  # noqa: PLC0415 - an optional dependency
+class _Draw:
+    """A step's choices, each made from its own number of the :data:`Plan`."""
 
-            return int(self.draw(st.integers(low, high)))
-        return low + next(self.numbers, 0) % (high - low + 1)
+    def __init__(self, view: _View, plan: Plan, patients: int | None) -> None:
+        self.view, self.plan, self.patients = view, plan, patients
+        self.labels = iter(plan[2:4])
+        self.options = iter(plan[6:])
 
-    def pick(self, items: list[Any]) -> Any:
-        return items[self.integer(0, len(items) - 1)]
+    def label(self) -> int:
+        return next(self.labels, 0)
+
+    def option(self, choices: int) -> int:
+        return next(self.options, 0) % choices
 
     def flag(self) -> bool:
-        return bool(self.integer(0, 1))
+        return bool(self.option(2))
+
+    def pick(self, items: list[Any], key: Callable[[Any], str] = str) -> Any:
+        """The item whose id (``key``) has the drawn label as its number, or the next above
+        it, else the one numbered lowest (an id without a number counts as its position)."""
+        wanted = self.label()
+        numbered = [(_number(key(item), n), n) for n, item in enumerate(items)]
+        above = [pair for pair in numbered if pair[0] >= wanted]
+        return items[min(above or numbered)[1]]
+
+    def patient(self) -> str:
+        """A patient to name: one of ``P0`` … when the plan's patients are set, else one of the
+        ledger's or a new one."""
+        if self.patients is not None:
+            return f"P{self.label() % self.patients}"
+        known = [*self.view.patients, self.view.new_patient()]
+        return known[self.label() % len(known)]
+
+    def other_patient(self, than: str) -> str:
+        """A patient other than ``than`` (as :meth:`patient` chooses)."""
+        if self.patients is not None:
+            known = [f"P{n}" for n in range(self.patients)]
+        else:
+            known = [*self.view.patients, self.view.new_patient()]
+        others = [p for p in known if p != than]
+        return others[self.label() % len(others)]
+
+    def new_id(self, prefix: str) -> str:
+        """``prefix`` and the drawn label, or the next number free above it."""
+        n = self.plan[1]
+        while f"{prefix}{n}" in self.view.ids:
+            n += 1
+        return f"{prefix}{n}"
 
     def minor(self, low: int, high: int) -> int:
-        return self.integer(low, high)
+        """The drawn amount where it is within ``low`` … ``high``, else folded into it."""
+        high = max(low, high)
+        drawn = self.plan[4]
+        return drawn if low <= drawn <= high else low + (drawn - low) % (high - low + 1)
 
     def money(self, low: int, high: int) -> Money:
         return self.view.money(self.minor(low, high))
@@ -345,37 +470,36 @@ class _Draw:
         return None if self.flag() else self.money(1, high)
 
     def day(self) -> datetime.date:
-        return START + datetime.timedelta(days=self.minor(0, DAYS))
+        return START + datetime.timedelta(days=self.plan[5])
 
     def provider(self) -> str | None:
-        chosen: str | None = self.pick([None, *PROVIDERS])
+        chosen: str | None = [None, *PROVIDERS][self.option(len(PROVIDERS) + 1)]
         return chosen
 
 
-def _spread(number: int, choices: int) -> int:
-    """A drawn number as one of ``choices``: Hypothesis draws small numbers far more often
-    than others, so they are spread over the choices (0, what examples shrink to, stays 0)."""
-    return number * 7919 % choices  # a prime: every choice is reached
+def _number(text: str, position: int) -> int:
+    """The number an id ends with (``PAY12``: 12), else ``position``."""
+    digits = len(text) - len(text.rstrip("0123456789"))
+    return int(text[-digits:]) if digits else position
 
 
-def planned_step(ledger: Ledger, kind: int, numbers: Iterable[int]) -> Step:
-    """The step a drawn plan names: kind number ``kind`` of :data:`KINDS` (or, when the ledger
-    has nothing for it, one of those it has something for), its choices made by
-    ``numbers``. A plan's steps keep their kinds when steps before them are shrunk away."""
-    view = _View(ledger)
-    drawers = _drawers(view)
-    table = [name for name in drawers for _ in range(_WEIGHTS.get(name, 1))]
-    name = table[_spread(kind, len(table))]
-    if not drawers[name][0]():
-        ready = [name for name, (ready, _) in drawers.items() if ready()]
-        name = ready[_spread(kind, len(ready))]
-    return drawers[name][1](_Draw(view, numbers=numbers))
+def fold(
+    plan: Iterable[Plan], ledger: Ledger, patients: int | None = None
+) -> tuple[Ledger, list[Operation]]:
+    """``ledger`` after each step of ``plan`` in turn (:func:`planned_step`), and the
+    operations it ran."""
+    done = []
+    for numbers in plan:
+        operation = planned_step(ledger, numbers, patients).operation
+        ledger = operation(ledger)
+        done.append(operation)
+    return ledger, done
 
 
 def _drawers(  # noqa: PLR0915 - one drawer per kind of command
     v: _View,
-) -> dict[str, tuple[Callable[[], bool], Callable[[_Draw], Step]]]:
-    """Each kind of command: whether the ledger has something for it, and how to draw it."""
+) -> dict[str, Callable[[_Draw], Step | None]]:
+    """Each kind of command: how to draw it, or None when the ledger has nothing for it."""
     cur = v.currency
     live = [aid for aid in v.rows]  # noqa: C416 - the feed's appointments: none cancelled
 
@@ -383,53 +507,77 @@ def _drawers(  # noqa: PLR0915 - one drawer per kind of command
         return Step(operation, kind, effect.changes(cur))
 
     def appointment(d: _Draw) -> Step:
-        pid = d.pick([*v.patients, v.new_patient()])
-        booked = Appointment(v.new_id("A"), pid, d.day(), d.provider())
+        booked = Appointment(d.new_id("A"), d.patient(), d.day(), d.provider())
         return done(Operation(add_appointment, (booked,)), "add_appointment", _Effect())
 
-    def charge(d: _Draw) -> Step:
+    def charge(d: _Draw) -> Step | None:
+        if not live:
+            return None
         aid = d.pick(live)
         minor = d.minor(1, 30_000)
-        operation = Operation(add_charge, (Charge(v.new_id("C"), aid, v.money(minor)),))
+        operation = Operation(add_charge, (Charge(d.new_id("C"), aid, v.money(minor)),))
         effect = _Effect()
         applied = min(v.held(aid), v.due(aid) + minor)
         effect.add(v.owner[aid], allocated=applied, responsibility=minor)
         return done(operation, "add_charge", effect)
 
-    def payment(d: _Draw, where: str) -> Step:
-        minor = d.minor(1, 30_000)
-        kind = d.pick([t for t in PaymentType if t is not PaymentType.REFUND])
-        method = d.pick(list(PaymentMethod))
-        aid = charge_id = None
+    def payment(d: _Draw, where: str) -> Step | None:
+        aid = charge_id = line = None
         if where == "general":
-            pid = d.pick([*v.patients, v.new_patient()])
+            pid = d.patient()
+        elif where == "owing":  # money on account for a patient with a balance due
+            owing = sorted({v.owner[a] for a in live if v.due(a) > 0})
+            if not owing:
+                return None
+            pid = d.pick(owing)
         elif where == "appointment":
+            if not live:
+                return None
             aid = d.pick(live)
             pid = v.owner[aid]
         else:
-            aid, line = d.pick([(a, i) for a in live for i in v.lines(a)])
+            billed = [(a, i) for a in live for i in v.lines(a)]
+            if not billed:
+                return None
+            aid, line = d.pick(billed, key=lambda pair: pair[1].charge_id)
             pid, charge_id = v.owner[aid], line.charge_id
             if d.flag():  # the line alone names its appointment
                 aid = None
+        minor = d.minor(1, 30_000)
+        kind = [t for t in PaymentType if t is not PaymentType.REFUND]
+        method = list(PaymentMethod)
         paid = Payment(
-            v.new_id("PAY"), pid, v.money(minor), d.day(), method, kind, aid, charge_id=charge_id
+            d.new_id("PAY"),
+            pid,
+            v.money(minor),
+            d.day(),
+            method[d.option(len(method))],
+            kind[d.option(len(kind))],
+            aid,
+            charge_id=charge_id,
         )
         effect = _Effect()
-        target = aid if charge_id is None else line.appointment_id
+        target = aid if line is None else line.appointment_id
         allocated = 0 if target is None else min(minor, v.due(target))
         effect.add(pid, paid=minor, allocated=allocated)
-        name = "post_payment" if where == "general" else f"post_payment:{where}"
+        name = "post_payment" if where in {"general", "owing"} else f"post_payment:{where}"
         return done(Operation(post_payment, (paid,)), name, effect)
 
     def funded() -> list[tuple[str, str | None, int]]:
         found = [(p, None, n) for p, n in v.general.items() if n > 0]
         return found + [(v.owner[a], a, v.held(a)) for a in live if v.held(a) > 0]
 
-    def refund_(d: _Draw) -> Step:
-        pid, aid, available = d.pick(funded())
+    def bucket(entry: tuple[str, str | None, int]) -> str:
+        return entry[1] or entry[0]
+
+    def refund_(d: _Draw) -> Step | None:
+        buckets = funded()
+        if not buckets:
+            return None
+        pid, aid, available = d.pick(buckets, key=bucket)
         minor = d.minor(1, available)
         given = Payment(
-            v.new_id("R"),
+            d.new_id("R"),
             pid,
             v.money(-minor),
             d.day(),
@@ -443,8 +591,11 @@ def _drawers(  # noqa: PLR0915 - one drawer per kind of command
     def owing_with_credit() -> list[str]:
         return [a for a in live if v.due(a) > 0 and v.general[v.owner[a]] > 0]
 
-    def apply(d: _Draw) -> Step:
-        aid = d.pick(owing_with_credit())
+    def apply(d: _Draw) -> Step | None:
+        owing = owing_with_credit()
+        if not owing:
+            return None
+        aid = d.pick(owing)
         pid = v.owner[aid]
         most = min(v.general[pid], v.due(aid))
         amount = d.maybe_money(most)
@@ -458,18 +609,24 @@ def _drawers(  # noqa: PLR0915 - one drawer per kind of command
             Operation(apply_unallocated, (pid, aid, amount), kwargs), "apply_unallocated", effect
         )
 
-    def offsetting(d: _Draw) -> Step:
-        pid = d.pick(v.patients)
-        operation = Operation(cancel_offsetting, (pid,), {"on": d.day()})
+    def offsetting(d: _Draw) -> Step | None:
+        """Offsetting entries closed, for a patient with an open refund."""
+        refunded = [p for p in v.patients if any(e.amount.amount < 0 for e in v.entries(p))]
+        if not refunded:
+            return None
+        operation = Operation(cancel_offsetting, (d.pick(refunded),), {"on": d.day()})
         return done(operation, "cancel_offsetting", _Effect())
 
-    def unapply_(d: _Draw) -> Step:
-        aid = d.pick([a for a in live if v.rows[a].paid.amount])
+    def unapply_(d: _Draw) -> Step | None:
+        paid = [a for a in live if v.rows[a].paid.amount]
+        if not paid:
+            return None
+        aid = d.pick(paid)
         paid_lines = [i for i in v.lines(aid) if i.paid.amount]
         kwargs: dict[str, Any] = {"on": d.day()}
         most = v.minor(v.rows[aid].paid)
         if d.flag():
-            line = d.pick(paid_lines)
+            line = d.pick(paid_lines, key=lambda item: item.charge_id)
             kwargs["charge_id"] = line.charge_id
             most = v.minor(line.paid)
         amount = d.maybe_money(most)
@@ -478,15 +635,22 @@ def _drawers(  # noqa: PLR0915 - one drawer per kind of command
         effect.add(v.owner[aid], allocated=-taken + min(v.held(aid), v.due(aid) + taken))
         return done(Operation(unapply, (aid, amount), kwargs), "unapply", effect)
 
-    def release(d: _Draw) -> Step:
-        aid = d.pick([a for a in live if v.held(a) > 0])
+    def release(d: _Draw) -> Step | None:
+        holding = [a for a in live if v.held(a) > 0]
+        if not holding:
+            return None
+        aid = d.pick(holding)
         operation = Operation(release_credit, (aid, d.maybe_money(v.held(aid))), {"on": d.day()})
         return done(operation, "release_credit", _Effect())
 
-    def adjust(d: _Draw) -> Step:
-        aid, line = d.pick([(a, i) for a in live for i in v.lines(a)])
+    def adjust(d: _Draw) -> Step | None:
+        billed = [(a, i) for a in live for i in v.lines(a)]
+        if not billed:
+            return None
+        aid, line = d.pick(billed, key=lambda pair: pair[1].charge_id)
         responsibility, paid = v.minor(line.responsibility), v.minor(line.paid)
-        kind = d.pick(list(AdjustmentType))
+        kinds = list(AdjustmentType)
+        kind = kinds[d.option(len(kinds))]
         due = responsibility - paid
         if kind is AdjustmentType.WRITE_OFF and due == 0:
             kind = AdjustmentType.CONTRACTUAL
@@ -496,7 +660,7 @@ def _drawers(  # noqa: PLR0915 - one drawer per kind of command
             signed = -d.minor(1, responsibility)
         else:
             signed = d.minor(1, 10_000)
-        adjustment = Adjustment(v.new_id("ADJ"), line.charge_id, v.money(signed), d.day(), kind)
+        adjustment = Adjustment(d.new_id("ADJ"), line.charge_id, v.money(signed), d.day(), kind)
         effect = _Effect()
         if signed > 0:
             allocated = min(v.held(aid), v.due(aid) + signed)
@@ -508,18 +672,20 @@ def _drawers(  # noqa: PLR0915 - one drawer per kind of command
         return done(Operation(adjust_charge, (adjustment,)), "adjust_charge", effect)
 
     def reversible() -> list[Payment]:
-        day = LAST_DAY
         found = []
         for p in v.posted:
             try:
-                reverse_payment(v.ledger, p.id, on=day)
+                reverse_payment(v.ledger, p.id, on=LAST_DAY)
             except LedgerError:
                 continue
             found.append(p)
         return found
 
-    def reverse(d: _Draw) -> Step:
-        payment_ = d.pick(reversible())
+    def reverse(d: _Draw) -> Step | None:
+        candidates = reversible()
+        if not candidates:
+            return None
+        payment_ = d.pick(candidates, key=lambda p: p.id)
         rows = allocations(v.ledger, payment_.id)
         on = d.day()
         entries = sum(v.minor(r.amount) for r in rows if r.charge_id is None)
@@ -532,7 +698,7 @@ def _drawers(  # noqa: PLR0915 - one drawer per kind of command
             and len(holders) == 1
             and left > 1
             and (entries or len(placed_on) == 1)
-            and d.minor(0, 3)  # three in four eligible reversals are partial
+            and d.option(4)  # three in four eligible reversals are partial
         ):
             # Beyond its open entries only when its allocations are on one appointment: the
             # change then does not hang on which allocation is the newest.
@@ -569,22 +735,32 @@ def _drawers(  # noqa: PLR0915 - one drawer per kind of command
         operation = Operation(reverse_payment, (payment_.id,), {"on": on})
         return done(operation, "reverse_payment", effect)
 
-    def transfer(d: _Draw) -> Step:
-        source = d.pick([p for p, n in v.general.items() if n > 0])
-        to = d.pick([*(p for p in v.patients if p != source), v.new_patient()])
+    def transfer(d: _Draw) -> Step | None:
+        sources = [p for p, n in v.general.items() if n > 0]
+        if not sources:
+            return None
+        if d.patients == 1:
+            return None
+        source = d.pick(sources)
+        to = d.other_patient(source)
         minor = d.minor(1, v.general[source])
-        moved = Transfer(v.new_id("T"), source, to, v.money(minor), d.day())
+        moved = Transfer(d.new_id("T"), source, to, v.money(minor), d.day())
         effect = _Effect()
         effect.add(source, paid=-minor)
         effect.add(to, paid=minor)
         return done(Operation(transfer_credit, (moved,)), "transfer_credit", effect)
 
-    def allocate(d: _Draw) -> Step:
-        pid = d.pick(sorted({v.owner[a] for a in owing_with_credit()}))
-        order = d.pick(list(AllocationOrder))
+    def allocate(d: _Draw) -> Step | None:
+        owing = sorted({v.owner[a] for a in owing_with_credit()})
+        if not owing:
+            return None
+        pid = d.pick(owing)
+        # Smallest first two times in three: the default, oldest first, is what the rest use.
+        order = AllocationOrder.SMALLEST_FIRST if d.option(3) else AllocationOrder.OLDEST_FIRST
         on = LAST_DAY if d.flag() else d.day()
         providers = sorted({v.booked[a].provider or "" for a in live if v.owner[a] == pid} - {""})
-        provider = d.pick(providers) if providers and d.flag() else None  # half the time
+        # A provider two times in three that there is one: policies read them least.
+        provider = d.pick(providers) if providers and d.option(3) else None
         kwargs: dict[str, Any] = {"on": on, "order": order}
         if provider is not None:
             kwargs["provider"] = provider
@@ -610,29 +786,34 @@ def _drawers(  # noqa: PLR0915 - one drawer per kind of command
         effect.add(pid, allocated=placed)
         return done(Operation(auto_allocate, (pid,), kwargs), "auto_allocate", effect)
 
-    def cancel_visit(d: _Draw) -> Step:
-        aid = d.pick([a for a in live if not v.lines(a)])
-        operation = Operation(cancel_appointment, (aid,), {"on": d.day()})
+    def cancel_visit(d: _Draw) -> Step | None:
+        """A visit not billed cancelled — one holding a deposit when there is one."""
+        bare = [a for a in live if not v.lines(a)]
+        holding = [a for a in bare if v.held(a) > 0]
+        if not bare:
+            return None
+        operation = Operation(cancel_appointment, (d.pick(holding or bare),), {"on": d.day()})
         return done(operation, "cancel_appointment", _Effect())
 
-    billed = [a for a in live if v.lines(a)]
-    # The first kind is drawn most often (Hypothesis leans to 0) and is what a step shrinks to.
     return {
-        "post_payment": (lambda: True, lambda d: payment(d, "general")),
-        "add_charge": (lambda: bool(live), charge),
-        "post_payment:appointment": (lambda: bool(live), lambda d: payment(d, "appointment")),
-        "post_payment:line": (lambda: bool(billed), lambda d: payment(d, "line")),
-        "refund": (lambda: bool(funded()), refund_),
-        "apply_unallocated": (lambda: bool(owing_with_credit()), apply),
-        "cancel_offsetting": (lambda: bool(v.patients), offsetting),
-        "unapply": (lambda: any(v.rows[a].paid.amount for a in live), unapply_),
-        "release_credit": (lambda: any(v.held(a) > 0 for a in live), release),
-        "adjust_charge": (lambda: bool(billed), adjust),
-        "reverse_payment": (lambda: bool(reversible()), reverse),
-        "transfer_credit": (lambda: any(n > 0 for n in v.general.values()), transfer),
-        "auto_allocate": (lambda: bool(owing_with_credit()), allocate),
-        "cancel_appointment": (lambda: any(not v.lines(a) for a in live), cancel_visit),
-        "add_appointment": (lambda: True, appointment),
+        "add_appointment": appointment,
+        "add_charge": charge,
+        "post_payment": lambda d: payment(d, "general"),
+        # Not a kind of its own: what an application does when no one owing has money.
+        "post_payment:owing": lambda d: payment(d, "owing"),
+        "post_payment:appointment": lambda d: payment(d, "appointment"),
+        "post_payment:line": lambda d: payment(d, "line"),
+        "refund": refund_,
+        "apply_unallocated": apply,
+        "cancel_offsetting": offsetting,
+        "unapply": unapply_,
+        "release_credit": release,
+        "adjust_charge": adjust,
+        "reverse_payment": reverse,
+        "reverse_payment:partial": reverse,
+        "transfer_credit": transfer,
+        "auto_allocate": allocate,
+        "cancel_appointment": cancel_visit,
     }
 
 

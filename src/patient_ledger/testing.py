@@ -22,21 +22,21 @@ from typing import TYPE_CHECKING, Any
 
 from moneyed import Money
 
-from patient_ledger._code import Operation, operations_of, script
+from patient_ledger._code import Operation, expression, operations_of, script
 from patient_ledger._code import as_code as _ledger_as_code
 from patient_ledger._steps import (
     DAYS,
     KINDS,
-    LAST_DAY,
     PROVIDERS,
     START,
     Change,
     Step,
     changes,
+    fold,
     planned_step,
+    plans,
     valid_operations,
 )
-from patient_ledger.apply import apply_event
 from patient_ledger.commands import (
     add_appointment,
     add_charge,
@@ -53,12 +53,6 @@ from patient_ledger.commands import (
     unapply,
 )
 from patient_ledger.errors import LedgerError
-from patient_ledger.events import (
-    AppointmentAdded,
-    ChargeAdded,
-    PaymentPosted,
-    RefundPosted,
-)
 from patient_ledger.invariants import InvariantError, Violation, assert_invariants, check_invariants
 from patient_ledger.money import to_minor, to_money
 from patient_ledger.state import Ledger
@@ -72,13 +66,6 @@ from patient_ledger.values import (
     PaymentMethod,
     PaymentType,
     Transfer,
-)
-from patient_ledger.views import (
-    allocations,
-    claims_feed,
-    line_items,
-    patients,
-    unallocated_entries,
 )
 
 __all__ = [
@@ -423,6 +410,19 @@ def operations(
     )
 
 
+def _plan(max_steps: int, step: SearchStrategy[Any] | None = None) -> SearchStrategy[list[Any]]:
+    """A plan: up to ``max_steps`` steps (each a :data:`~patient_ledger._steps.Plan` by
+    default), drawn independently of each other so that the shrinker can delete any of them.
+
+    Four lists end to end: Hypothesis draws a list of about five elements on average, and a
+    plan should average about twenty steps; each list still shrinks to nothing."""
+    st = _require_hypothesis()
+    step = plans() if step is None else step
+    part = max_steps // 4
+    lists = (st.lists(step, max_size=part + (n < max_steps % 4)) for n in range(4))
+    return st.tuples(*lists).map(lambda parts: [s for p in parts for s in p])  # type: ignore[no-any-return]
+
+
 def command_sequences(
     *,
     patients: int = 3,
@@ -431,67 +431,109 @@ def command_sequences(
     currency: str = "USD",
 ) -> SearchStrategy[list[Operation]]:
     """Operation lists that build a ledger from ``Ledger.empty(currency)`` one command at a
-    time: nine in ten are drawn by :func:`valid_operations` on the ledger built so far (every
-    kind of command, accepted), one in ten by :func:`operations` (ids from small pools, often
-    refused: a refusal must leave the ledger as it was). ``patients`` and ``appointments`` size
-    those pools. docs/testing.md gives the measured mix. On a failure the list is also printed
-    as a runnable script (:func:`as_code`).
+    time: nine in ten are planned on the ledger built so far, as :func:`valid_operations` and
+    :func:`ledgers` plan them (every kind of command, accepted), one in ten drawn by
+    :func:`operations` (ids from small pools, often refused: a refusal must leave the ledger as
+    it was). ``patients`` and ``appointments`` size those pools. docs/testing.md gives the
+    measured mix. Hypothesis prints a failing list as the code that makes it, and adds it as a
+    runnable script (:func:`as_code`).
     """
     st = _require_hypothesis()
     stray = operations(patients=patients, appointments=appointments, currency=currency)
-    # A plan of steps, each independent of the others (so that the shrinker can drop any of
-    # them): the kind of command, the numbers its choices are made by, and a stray operation
-    # used when the first number is one of the top two of twenty — one step in ten.
-    choices = st.lists(st.integers(0, 2**16), min_size=12, max_size=12)
-    step = st.tuples(st.integers(0, 19), choices, stray)
-    # Four lists end to end: Hypothesis draws a list of about five elements on average, and a
-    # plan should average about twenty steps; each list still shrinks to nothing.
-    part = max_operations // 4
-    plan = st.tuples(
-        *(st.lists(step, max_size=part + (n < max_operations % 4)) for n in range(4))
-    ).map(lambda parts: [s for p in parts for s in p])
 
-    def build(steps: list[tuple[int, list[int], Operation]]) -> list[Operation]:
+    @st.composite  # type: ignore[untyped-decorator]
+    def step(draw: Any) -> Any:
+        # A stray operation when the chance is the top two of twenty — one step in ten — drawn
+        # only then: a planned step stays a few numbers, which the shrinker deletes whole.
+        return draw(stray) if draw(st.integers(0, 19)) >= 18 else draw(plans())
+
+    plan = _plan(max_operations, step())
+
+    @st.composite  # type: ignore[untyped-decorator]
+    def build(draw: Any) -> list[Operation]:
         ledger = Ledger.empty(currency)
-        drawn: list[Operation] = []
-        for chance, numbers, odd in steps:
-            operation = odd if chance >= 18 else planned_step(ledger, numbers[0], numbers[1:])
-            operation = operation if isinstance(operation, Operation) else operation.operation
+        drawn = _Operations()
+        for item in draw(plan):
+            operation = (
+                item
+                if isinstance(item, Operation)
+                else planned_step(ledger, item, patients).operation
+            )
             with contextlib.suppress(LedgerError):
                 ledger = operation(ledger)
             drawn.append(operation)
-        _note_code("operations drawn by command_sequences()", drawn, currency)
+        _note_code("operations drawn by command_sequences()", script(drawn, currency))
         return drawn
 
-    return plan.map(build)  # type: ignore[no-any-return]
+    return build()  # type: ignore[no-any-return]
+
+
+def _lines(printer: Any, lines: Sequence[str]) -> None:
+    """Print ``lines``, one a line, at the printer's indentation."""
+    for n, line in enumerate(lines):
+        if n:
+            printer.break_()
+        printer.text(line)
+
+
+class _Operations(list[Operation]):
+    """The operations :func:`command_sequences` draws: a list, printed by Hypothesis as the
+    code that makes it."""
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # noqa: ARG002 - the protocol
+        _lines(printer, ["[", *(f"    {op.code()}," for op in self), "]"])
+
+
+class _Case(tuple[Ledger, Step]):  # noqa: SLOT001 - it carries its operations, to print
+    """A ``(ledger, step)`` pair of :func:`one_more_command`, printed by Hypothesis as the code
+    that makes it."""
+
+    operations: list[Operation]
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # noqa: ARG002 - the protocol
+        ledger, step = self
+        built = expression(self.operations, ledger.currency)
+        built[-1] += ","
+        _lines(printer, ["(", *(f"    {line}" for line in built), f"    {step.code()},", ")"])
+
+
+def _print_as(value: object, lines: Sequence[str]) -> None:
+    """Have Hypothesis print ``value`` (a drawn ledger, whose own ``repr`` is not code) as
+    ``lines``. Through Hypothesis's record of how drawn objects were made; where a version of
+    Hypothesis has none, the ledger prints as it is, and the note still gives its code."""
+    try:
+        from hypothesis.control import current_build_context  # noqa: PLC0415 - optional
+        from hypothesis.vendor.pretty import IDKey  # noqa: PLC0415 - optional
+
+        printers = current_build_context().known_object_printers
+        printers[IDKey(value)].append(lambda _obj, printer, _cycle: _lines(printer, lines))
+    except Exception:  # noqa: BLE001 - only the printing is lost  # pragma: no cover
+        return
 
 
 class _Code:
     """A note printed only for the failing example (Hypothesis formats it then, not before)."""
 
-    def __init__(self, title: str, subject: Ledger | list[Operation], currency: str) -> None:
-        self.title, self.subject, self.currency = title, subject, currency
+    def __init__(self, title: str, text: str) -> None:
+        self.title, self.text = title, text
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # noqa: ARG002 - the protocol
-        text = f"# {self.title}, as code:\n{as_code(self.subject, self.currency)}"
-        for n, line in enumerate(text.rstrip("\n").split("\n")):
-            if n:
-                printer.break_()
-            printer.text(line)
+        _lines(printer, f"# {self.title}, as code:\n{self.text}".rstrip("\n").split("\n"))
 
 
-def _note_code(title: str, subject: Ledger | list[Operation], currency: str) -> None:
+def _note_code(title: str, text: str) -> None:
     from hypothesis import currently_in_test_context, note  # noqa: PLC0415 - optional
 
     if currently_in_test_context():
-        note(_Code(title, subject, currency))
+        note(_Code(title, text))
 
 
 def one_more_command(
     *, max_patients: int = 3, max_steps: int = 30, currency: str = "USD"
 ) -> SearchStrategy[tuple[Ledger, Step]]:
     """A ledger from :func:`ledgers` and a command valid on it (:func:`valid_operations`):
-    a "post one more command" property in one line.
+    a "post one more command" property in one line. Hypothesis prints a failing pair as the
+    code that makes it.
 
     >>> from hypothesis import given, settings
     >>> @settings(max_examples=20, database=None)
@@ -501,8 +543,18 @@ def one_more_command(
     ...     assert changes(ledger, step(ledger)) == step.expected
     >>> test_the_dashboard_moves_as_the_command_says()
     """
-    built = ledgers(max_patients=max_patients, max_steps=max_steps, currency=currency)
-    return built.flatmap(lambda ledger: valid_operations(ledger).map(lambda s: (ledger, s)))
+    st = _require_hypothesis()
+
+    @st.composite  # type: ignore[untyped-decorator]
+    def build(draw: Any) -> tuple[Ledger, Step]:
+        ledger, done = _drawn_ledger(draw, max_patients, max_steps, currency)
+        step = planned_step(ledger, draw(plans()))
+        _note_code("the ledger drawn by one_more_command()", script(done, currency))
+        case = _Case((ledger, step))
+        case.operations = done
+        return case
+
+    return build()  # type: ignore[no-any-return]
 
 
 def register_profiles(*, load: bool = True) -> str:
@@ -560,373 +612,29 @@ def ledgers(
     either order and for one provider, partial reversals, and cancelled appointments (without
     charges, sometimes holding a deposit).
 
-    Each step reads the ledger it is building (through the public views) to choose arguments
-    that are mostly valid — a refund no larger than the bucket, an application within the
-    balance due, a reversal within what is left of the payment — so few commands are refused.
-    It shrinks to fewer, smaller steps: no appointment is booked before a step needs one, no
-    charge is zero, and amounts shrink to one minor unit of ``currency``. On a failure, the
-    ledger is also printed as the code that builds it (:func:`as_code`).
+    A fold of up to ``max_steps`` steps, each planned on the ledger built so far as
+    :func:`valid_operations` plans one more command (a refund no larger than its bucket, an
+    application within the balance due, a reversal within what is left of the payment), so
+    every command is accepted. Patients are ``P0`` … ``P{max_patients - 1}``; a new id is its
+    step's drawn number, so that deleting a step renames nothing. It shrinks to the steps a
+    failure needs (a booking no later command uses is one it does not), amounts of one minor
+    unit of ``currency``. Hypothesis prints a failing ledger as the code that builds it, and adds it
+    as a script (:func:`as_code`).
     """
     st = _require_hypothesis()
 
     @st.composite  # type: ignore[untyped-decorator]
     def build(draw: Any) -> Ledger:
-        builder = _Builder(draw, st, currency)
-        for n in range(draw(st.integers(1, max_patients))):
-            builder.patients.append(f"P{n}")
-        for _ in range(draw(st.integers(0, 6))):
-            builder.appointment()
-        for aid, _ in list(builder.appointments):  # billed as 0, 1 or 2 lines
-            for _ in range(draw(st.integers(0, 2))):
-                builder.charge(aid)
-        for _ in range(draw(st.integers(0, max_steps))):
-            action = draw(st.sampled_from(_Builder.ACTIONS))
-            # An argument drawn at a limit may be refused: the ledger is unchanged, go on.
-            with contextlib.suppress(LedgerError):
-                getattr(builder, action)()
-        ledger = _without_unused_bookings(builder.ledger)
-        _note_code("the ledger drawn by ledgers()", ledger, currency)
+        ledger, done = _drawn_ledger(draw, max_patients, max_steps, currency)
+        _note_code("the ledger drawn by ledgers()", script(done, currency))
+        _print_as(ledger, expression(done, currency))
         return ledger
 
     return build()  # type: ignore[no-any-return]
 
 
-def _without_unused_bookings(ledger: Ledger) -> Ledger:
-    """The ledger built again without the appointments no later event names (nothing else
-    depends on them: they have no charges, payments or entries), so a shrunk example shows only
-    what it needs."""
-    events = list(ledger.events)
-    named = [repr(event) for event in events if not isinstance(event, AppointmentAdded)]
-    unused = {
-        event.appointment.id
-        for event in events
-        if isinstance(event, AppointmentAdded)
-        and not any(repr(event.appointment.id) in text for text in named)
-    }
-    if not unused:
-        return ledger
-    kept = [
-        step
-        for step in operations_of(ledger)
-        if not (
-            isinstance(step, Operation)
-            and step.command is add_appointment
-            and step.args[0].id in unused
-        )
-    ]
-    rebuilt = Ledger.empty(ledger.currency)
-    for step in kept:
-        rebuilt = step(rebuilt) if isinstance(step, Operation) else apply_event(rebuilt, step)
-    return rebuilt
-
-
-class _Builder:
-    """Draws commands against the ledger built so far (see :func:`ledgers`)."""
-
-    # Repeated names are drawn more often: payments and charges make most of a ledger.
-    ACTIONS = (
-        "charge",
-        "charge",
-        "pay_appointment",
-        "pay_appointment",
-        "pay_general",
-        "pay_general",
-        "pay_line",
-        "pay_line",
-        "appointment",
-        "deposit",
-        "deposit",
-        "refund",
-        "refund",
-        "refund",
-        "apply",
-        "apply",
-        "cancel",
-        "cancel",
-        "unapply",
-        "unapply",
-        "release",
-        "adjust",
-        "reverse",
-        "reverse",
-        "transfer",
-        "auto_allocate",
-        "auto_allocate",
-        "allocate_smallest_first",
-        "allocate_smallest_first",
-        "cancel_visit",
-        "cancel_visit",
-    )
-
-    def __init__(self, draw: Any, st: Any, currency: str = "USD") -> None:
-        self.draw, self.st, self.currency = draw, st, currency
-        self.ledger = Ledger.empty(currency)
-        self.patients: list[str] = []
-        self.appointments: list[tuple[str, str]] = []
-        self.cancelled: set[str] = set()
-        self.booked: dict[str, Appointment] = {}
-        self.counter = 0
-
-    def next_id(self, prefix: str) -> str:
-        self.counter += 1
-        return f"{prefix}{self.counter}"
-
-    def pick(self, items: Sequence[Any]) -> Any:
-        return self.draw(self.st.sampled_from(items))
-
-    def maybe(self) -> bool:
-        return bool(self.draw(self.st.booleans()))
-
-    def cents(self, low: int = 1, high: int = 30_000) -> int:
-        return int(self.draw(self.st.integers(low, max(low, high))))
-
-    def day(self) -> datetime.date:
-        return START + datetime.timedelta(days=self.cents(0, DAYS))
-
-    def usd(self, minor: int) -> Money:
-        """``minor`` units of the ledger's currency (the name is older than the choice)."""
-        return to_money(minor, self.currency)
-
-    def rows(self, patient_id: str) -> list[Any]:
-        return list(claims_feed(self.ledger, patient_id))
-
-    def live(self) -> list[tuple[str, str]]:
-        """The appointments not cancelled: (appointment, patient)."""
-        return [(a, p) for a, p in self.appointments if a not in self.cancelled]
-
-    def appointment(self, day: datetime.date | None = None) -> tuple[str, str]:
-        aid = self.next_id("A")
-        pid = self.pick(self.patients)
-        provider = self.draw(_providers(self.st))
-        on = self.day() if day is None else day
-        appointment = Appointment(aid, pid, on, provider)
-        self.ledger = add_appointment(self.ledger, appointment)
-        self.appointments.append((aid, pid))
-        self.booked[aid] = appointment
-        return aid, pid
-
-    def deposit(self) -> None:
-        """A visit booked ahead, and a deposit for it (held in its bucket until it is billed)."""
-        received = self.day()
-        aid, pid = self.appointment(received + datetime.timedelta(days=self.cents(1, 60)))
-        payment = Payment(
-            self.next_id("PAY"),
-            pid,
-            self.usd(self.cents()),
-            received,
-            PaymentMethod.CREDIT_CARD,
-            appointment_id=aid,
-            notes="deposit",
-        )
-        self.ledger = post_payment(self.ledger, payment)
-
-    def charge(self, appointment_id: str | None = None) -> None:
-        live = [a for a, _ in self.live()] if appointment_id is None else [appointment_id]
-        if live:
-            aid = self.pick(live)
-            charge = Charge(self.next_id("C"), aid, self.usd(self.cents()))
-            self.ledger = add_charge(self.ledger, charge)
-
-    def pay_appointment(self) -> None:
-        live = self.live()
-        if live:
-            aid, pid = self.pick(live)
-            payment = Payment(
-                self.next_id("PAY"),
-                pid,
-                self.usd(self.cents()),
-                self.day(),
-                PaymentMethod.CASH,
-                PaymentType.COPAY,
-                aid,
-            )
-            self.ledger = post_payment(self.ledger, payment)
-
-    def pay_general(self) -> None:
-        payment = Payment(
-            self.next_id("PAY"),
-            self.pick(self.patients),
-            self.usd(self.cents()),
-            self.day(),
-            PaymentMethod.CHECK,
-        )
-        self.ledger = post_payment(self.ledger, payment)
-
-    def pay_line(self) -> None:
-        """A payment naming a line of its appointment (or only the line)."""
-        billed = [(a, p, items) for a, p in self.live() if (items := line_items(self.ledger, a))]
-        if billed:
-            aid, pid, items = self.pick(billed)
-            line = self.pick(items)
-            due = to_minor(line.balance_due, "due")
-            payment = Payment(
-                self.next_id("PAY"),
-                pid,
-                self.usd(self.cents(1, due) if due and self.maybe() else self.cents()),
-                self.day(),
-                PaymentMethod.CREDIT_CARD,
-                appointment_id=aid if self.maybe() else None,
-                charge_id=line.charge_id,
-            )
-            self.ledger = post_payment(self.ledger, payment)
-
-    def funded(self) -> list[tuple[str, str | None, int]]:
-        """Buckets holding money: (patient, appointment or None, available)."""
-        found: list[tuple[str, str | None, int]] = []
-        for pid in patients(self.ledger):
-            held = list(unallocated_entries(self.ledger, pid))
-            general = sum(to_minor(e.amount, "e") for e in held if e.appointment_id is None)
-            if general > 0:
-                found.append((pid, None, general))
-            found.extend(
-                (pid, r.appointment_id, to_minor(r.appointment_unallocated, "r"))
-                for r in self.rows(pid)
-                if r.appointment_unallocated.amount > 0
-            )
-        return found
-
-    def refund(self) -> None:
-        funded = self.funded()
-        if funded:
-            pid, aid, available = self.pick(funded)
-            refund_ = Payment(
-                self.next_id("R"),
-                pid,
-                self.usd(-self.cents(1, available)),
-                self.day(),
-                type=PaymentType.REFUND,
-                appointment_id=aid,
-            )
-            self.ledger = refund(self.ledger, refund_)
-
-    def apply(self) -> None:
-        """General money applied to a balance due — one line of it named, mostly."""
-        funded = [p for p, a, _ in self.funded() if a is None]
-        owing = [
-            (p, r.appointment_id) for p in funded for r in self.rows(p) if r.balance_due.amount
-        ]
-        if owing:
-            pid, aid = self.pick(owing)
-            due = [i.charge_id for i in line_items(self.ledger, aid) if i.balance_due.amount]
-            charge_id = self.pick(due) if due and self.cents(0, 3) else None
-            self.ledger = apply_unallocated(
-                self.ledger, pid, aid, on=self.day(), charge_id=charge_id
-            )
-
-    def cancel(self) -> None:
-        """Offsetting entries closed — of a patient with an open refund, when there is one."""
-        refunded = [
-            p
-            for p in patients(self.ledger)
-            if any(e.amount.amount < 0 for e in unallocated_entries(self.ledger, p))
-        ]
-        patient = self.pick(refunded or self.patients)
-        self.ledger = cancel_offsetting(self.ledger, patient, on=self.day())
-
-    def unapply(self) -> None:
-        """Some of an appointment's allocations, or of one line's."""
-        paid_rows = [r for p in patients(self.ledger) for r in self.rows(p) if r.paid.amount]
-        if paid_rows:
-            row = self.pick(paid_rows)
-            aid, allocated = row.appointment_id, to_minor(row.paid, "paid")
-            paid = [i for i in line_items(self.ledger, aid) if i.paid.amount]
-            line = self.pick(paid) if paid and self.cents(0, 2) else None
-            if line is not None:
-                allocated = to_minor(line.paid, "paid")
-            amount = self.draw(self.st.none() | self.st.integers(1, allocated).map(self.usd))
-            self.ledger = unapply(
-                self.ledger,
-                aid,
-                amount,
-                on=self.day(),
-                charge_id=None if line is None else line.charge_id,
-            )
-
-    def release(self) -> None:
-        held = [(p, a, n) for p, a, n in self.funded() if a is not None]
-        if held:
-            _, aid, available = self.pick(held)
-            amount = self.draw(self.st.none() | self.st.integers(1, available).map(self.usd))
-            self.ledger = release_credit(self.ledger, aid, amount, on=self.day())
-
-    def adjust(self) -> None:
-        charges = [e.charge for e in self.ledger.events if isinstance(e, ChargeAdded)]
-        if charges:
-            charge = self.pick(charges)
-            kind = self.pick(list(AdjustmentType))
-            down = kind is AdjustmentType.WRITE_OFF or self.draw(self.st.booleans())
-            size = self.cents(1, 10_000)
-            adjustment = Adjustment(
-                self.next_id("ADJ"), charge.id, self.usd(-size if down else size), self.day(), kind
-            )
-            self.ledger = adjust_charge(self.ledger, adjustment)
-
-    def reverse(self) -> None:
-        """All of a payment or refund, or part of what is left of a payment."""
-        posted = [
-            e.payment for e in self.ledger.events if isinstance(e, PaymentPosted | RefundPosted)
-        ]
-        if posted:
-            payment = self.pick(posted)
-            amount = None
-            if payment.type is not PaymentType.REFUND and self.maybe():
-                rows = allocations(self.ledger, payment.id)
-                left = sum(to_minor(a.amount, "left") for a in rows)
-                if left > 1:
-                    amount = self.usd(self.cents(1, left - 1))
-            self.ledger = reverse_payment(self.ledger, payment.id, amount, on=self.day())
-
-    def transfer(self) -> None:
-        funded = [(p, n) for p, a, n in self.funded() if a is None]
-        if funded and len(self.patients) > 1:
-            source, available = self.pick(funded)
-            to = self.pick([p for p in self.patients if p != source])
-            transfer = Transfer(
-                self.next_id("T"), source, to, self.usd(self.cents(1, available)), self.day()
-            )
-            self.ledger = transfer_credit(self.ledger, transfer)
-
-    def auto_allocate(self, order: AllocationOrder = AllocationOrder.OLDEST_FIRST) -> None:
-        """A patient's general money placed by a policy, maybe for one provider of theirs.
-
-        Mostly for a patient with balances due; one without general money sometimes first pays
-        something between their smallest balance due and all of them (money on account)."""
-        known = patients(self.ledger)
-        if not known:
-            return
-        owing = {p: dues for p in known if (dues := self.dues(p))}
-        pid = self.pick(sorted(owing) or known)
-        general = [p for p, a, _ in self.funded() if a is None]
-        if pid in owing and pid not in general and self.maybe():
-            dues = owing[pid]
-            payment = Payment(
-                self.next_id("PAY"),
-                pid,
-                self.usd(self.cents(min(dues), sum(dues))),
-                self.day(),
-                PaymentMethod.ONLINE,
-            )
-            self.ledger = post_payment(self.ledger, payment)
-        providers = {a.provider for a in self.booked.values() if a.patient_id == pid and a.provider}
-        provider = self.pick(sorted(providers)) if providers and self.cents(0, 2) else None
-        on = LAST_DAY if self.cents(0, 2) else self.day()
-        self.ledger = auto_allocate(self.ledger, pid, on=on, order=order, provider=provider)
-
-    def dues(self, patient_id: str) -> list[int]:
-        return [
-            to_minor(r.balance_due, "due") for r in self.rows(patient_id) if r.balance_due.amount
-        ]
-
-    def allocate_smallest_first(self) -> None:
-        self.auto_allocate(AllocationOrder.SMALLEST_FIRST)
-
-    def cancel_visit(self) -> None:
-        """Cancel an appointment without charges — one holding a deposit when there is one
-        (others are cancelled as well)."""
-        bare = [a for a, _ in self.live() if not line_items(self.ledger, a)]
-        held = {a for _, a, _ in self.funded() if a is not None}
-        holding = [a for a in bare if a in held]
-        if bare:
-            aid = self.pick(holding or bare)
-            self.ledger = cancel_appointment(self.ledger, aid, on=self.day())
-            self.cancelled.add(aid)
+def _drawn_ledger(
+    draw: Any, max_patients: int, max_steps: int, currency: str
+) -> tuple[Ledger, list[Operation]]:
+    """A ledger of :func:`ledgers`, and the operations that build it."""
+    return fold(draw(_plan(max_steps)), Ledger.empty(currency), max_patients)
