@@ -13,6 +13,7 @@ from moneyed import Money
 
 import patient_ledger as pl
 from patient_ledger import frames, testing
+from tests.helpers import appointment, charge, pay
 from tests.test_exports import sample
 
 D = datetime.date
@@ -256,3 +257,43 @@ def test_from_frames_refuses_a_float_column_as_read_csv_makes_it() -> None:
         frames.from_frames(visits, charges)
     with pytest.raises(pl.InvalidInputError, match="has no column 'patient_id'"):
         frames.from_frames(visits.drop(columns="patient_id"))
+
+
+def test_balance_history_by_day_and_by_month_end() -> None:
+    ledger = appointment(pl.Ledger.empty(), "A1", day=datetime.date(2025, 1, 10))
+    ledger = charge(ledger, "C1", "A1", "100.00")
+    ledger = pay(ledger, "PAY1", "30.00", "A1", day=datetime.date(2025, 1, 15))
+    ledger = pay(ledger, "PAY2", "20.00", "A1", day=datetime.date(2025, 1, 15))
+    ledger = pay(ledger, "PAY3", "10.00", "A1", day=datetime.date(2025, 3, 2))
+    every = frames.balance_history(ledger, "P1")
+    daily = frames.balance_history(ledger, "P1", freq="D")
+    assert [row["date"] for row in daily] == [
+        datetime.date(2025, 1, 10),
+        datetime.date(2025, 1, 15),
+        datetime.date(2025, 3, 2),
+    ]
+    assert daily[1] == every[3]  # the last of Jan 15: after PAY2
+    assert daily[1]["total_paid"] == Decimal("50.00")
+    monthly = frames.balance_history(ledger, "P1", freq="M")
+    assert [(row["date"], row["statement_balance"]) for row in monthly] == [
+        (datetime.date(2025, 1, 31), Decimal("50.00")),
+        (datetime.date(2025, 3, 31), Decimal("40.00")),
+    ]
+    late = pay(ledger, "LATE", "5.00", "A1", day=datetime.date(2025, 2, 1))
+    assert len(frames.balance_history(late, "P1")) == len(every) + 1
+    with pytest.raises(pl.DateOrderError, match="PaymentPosted"):
+        frames.balance_history(late, "P1", freq="M")
+    with pytest.raises(pl.InvalidInputError):
+        frames.balance_history(ledger, "P1", freq="W")  # type: ignore[arg-type]
+
+
+def test_compare_side_by_side_keeps_the_figures_that_did_not_change() -> None:
+    before = pay(appointment(pl.Ledger.empty(), "A1"), "PAY1", "50.00")
+    after = pay(before, "PAY2", "5.00", pid="P2")
+    changed = pl.compare(before, after)
+    every = pl.compare(before, after, changed_only=False)
+    assert {d.patient_id for d in changed} == {"P2"}
+    p1 = [d for d in every if d.patient_id == "P1"]
+    assert len(p1) == 6 + 4  # six dashboard figures, four of its one appointment's
+    assert all(d.a == d.b and not d.change.amount for d in p1)
+    assert [d for d in every if d.change.amount] == list(changed)

@@ -28,7 +28,13 @@ from moneyed import Money
 from patient_ledger import tables
 from patient_ledger.apply import apply_event
 from patient_ledger.commands import add_appointment, add_charge, post_payment, refund
-from patient_ledger.errors import InvalidAmountError, InvalidInputError, LedgerError, UnknownIdError
+from patient_ledger.errors import (
+    DateOrderError,
+    InvalidAmountError,
+    InvalidInputError,
+    LedgerError,
+    UnknownIdError,
+)
 from patient_ledger.events import (
     AppointmentAdded,
     PaymentPosted,
@@ -94,15 +100,51 @@ def _row(view: tables.View, value: object, patient_id: str) -> dict[str, Any]:
     return tables.records(view, value, patient_id=patient_id)
 
 
-def balance_history(ledger: Ledger, patient_id: str) -> list[dict[str, Any]]:
+def balance_history(
+    ledger: Ledger, patient_id: str, *, freq: Literal["D", "M"] | None = None
+) -> list[dict[str, Any]]:
     """The patient's dashboard after every event of the journal that changed it: one row per
     such event, with its index (``event``), type and ``date`` — the day the bookkeeping
     happened (a payment's received date, a command's ``on``, an appointment's date; a charge:
     its appointment's date). Rebuilt in one pass over the journal.
 
+    ``freq="D"``: the last row of each day, as the books stood at its end; ``freq="M"``: the
+    last row of each month, dated the month's last day (a month-end series). Days and months
+    without a change have no row.
+
     Raises:
         UnknownIdError: the patient is not in the ledger (as every view).
+        InvalidInputError: ``freq`` is not None, "D" or "M".
+        DateOrderError: with ``freq``, a row dated before the one above it (posted late): the
+            last row of a day or month would not be how the books stood then.
     """
+    if freq not in (None, "D", "M"):
+        raise InvalidInputError(f'freq is None, "D" or "M", got {freq!r}')
+    rows = _history(ledger, patient_id)
+    return rows if freq is None else _periodic(rows, freq)
+
+
+def _periodic(rows: list[dict[str, Any]], freq: str) -> list[dict[str, Any]]:
+    """The last of ``rows`` (in journal order) of each day or month (``freq``)."""
+    last: dict[datetime.date, dict[str, Any]] = {}
+    for n, row in enumerate(rows):
+        day: datetime.date = row["date"]
+        if n and day < rows[n - 1]["date"]:
+            raise DateOrderError(
+                f"event {row['event']} ({row['type']}, day {day}) was posted after event "
+                f"{rows[n - 1]['event']} of day {rows[n - 1]['date']}: a balance as of a day "
+                "would not be how the books stood then",
+                index=row["event"],
+                day=day,
+            )
+        if freq == "M":
+            following = datetime.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+            day = following - datetime.timedelta(days=1)
+        last[day] = row | {"date": day}
+    return list(last.values())
+
+
+def _history(ledger: Ledger, patient_id: str) -> list[dict[str, Any]]:
     dashboard(ledger, patient_id)  # the same refusal as every view for an unknown patient
     rows: list[dict[str, Any]] = []
     now = Ledger.empty(ledger.currency)
