@@ -291,7 +291,7 @@ def test_compare_side_by_side_keeps_the_figures_that_did_not_change() -> None:
     before = pay(appointment(pl.Ledger.empty(), "A1"), "PAY1", "50.00")
     after = pay(before, "PAY2", "5.00", pid="P2")
     changed = pl.compare(before, after)
-    every = pl.compare(before, after, changed_only=False)
+    every = pl.compare(before, after, unchanged=True)
     assert {d.patient_id for d in changed} == {"P2"}
     p1 = [d for d in every if d.patient_id == "P1"]
     assert len(p1) == 6 + 4  # six dashboard figures, four of its one appointment's

@@ -152,10 +152,10 @@ class Comparison:
 
 
 def compare(
-    a: Ledger, b: Ledger, *, names: tuple[str, str] = ("a", "b"), changed_only: bool = True
+    a: Ledger, b: Ledger, *, names: tuple[str, str] = ("a", "b"), unchanged: bool = False
 ) -> Comparison:
     """Every dashboard and claims-feed figure that differs between ledgers ``a`` and ``b`` —
-    or, with ``changed_only=False``, every figure side by side, those that did not change
+    or, with ``unchanged=True``, every figure side by side, those that did not change
     included (their ``change`` zero).
 
     Per patient (of either ledger) its six dashboard figures, and per appointment (of either
@@ -173,7 +173,7 @@ def compare(
     [('total_paid', '-20.00'), ('unallocated', '-20.00'), ('total_balance', '20.00')]
     >>> bool(compare(before, before))
     False
-    >>> len(compare(before, before, changed_only=False))  # six figures side by side
+    >>> len(compare(before, before, unchanged=True))  # six figures side by side
     6
 
     Raises:
@@ -183,26 +183,24 @@ def compare(
     _check_names(None, None, names)
     if a.currency != b.currency:
         raise InvalidInputError(f"cannot compare a {a.currency} ledger with a {b.currency} one")
-    return Comparison(tuple(_differences(a, b, a.currency, changed_only=changed_only)), names)
+    return Comparison(tuple(_differences(a, b, a.currency, unchanged=unchanged)), names)
 
 
-def _differences(
-    a: Ledger, b: Ledger, currency: str, *, changed_only: bool
-) -> Iterator[Difference]:
+def _differences(a: Ledger, b: Ledger, currency: str, *, unchanged: bool) -> Iterator[Difference]:
     zero = Money(0, currency)
     known_a, known_b = set(patients(a)), set(patients(b))
     for pid in sorted(known_a | known_b):
         dash_a = dashboard(a, pid) if pid in known_a else None
         dash_b = dashboard(b, pid) if pid in known_b else None
         for name in DASHBOARD_FIELDS:
-            yield from _differ(pid, None, name, dash_a, dash_b, zero, changed_only)
+            yield from _differ(pid, None, name, dash_a, dash_b, zero, unchanged)
         rows_a = {r.appointment_id: r for r in claims_feed(a, pid)} if pid in known_a else {}
         rows_b = {r.appointment_id: r for r in claims_feed(b, pid)} if pid in known_b else {}
         order = sorted({**rows_b, **rows_a}.items(), key=lambda item: (item[1].date, item[0]))
         for aid, _ in order:
             for name in FEED_FIELDS:
                 yield from _differ(
-                    pid, aid, name, rows_a.get(aid), rows_b.get(aid), zero, changed_only
+                    pid, aid, name, rows_a.get(aid), rows_b.get(aid), zero, unchanged
                 )
 
 
@@ -213,12 +211,12 @@ def _differ(  # noqa: PLR0917 - where the figure is, its name, the two rows, zer
     row_a: object,
     row_b: object,
     zero: Money,
-    changed_only: bool,
+    unchanged: bool,
 ) -> Iterator[Difference]:
     value_a: Money | None = None if row_a is None else getattr(row_a, name)
     value_b: Money | None = None if row_b is None else getattr(row_b, name)
     change = (value_b or zero) - (value_a or zero)
-    if change.amount or not changed_only:
+    if change.amount or unchanged:
         yield Difference(
             patient_id=pid, appointment_id=aid, figure=name, a=value_a, b=value_b, change=change
         )
