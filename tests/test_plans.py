@@ -154,7 +154,8 @@ def test_installments_from_1_to_120_and_first_due_on_the_day_created() -> None:
         (plan("PL2", None, appointment_ids=("A2", "X1")), pl.AppointmentCancelledError),
         (plan("PL2", None, appointment_ids=("A2", "A0")), pl.InvalidInputError),  # no balance
         (plan("PL2", "41", appointment_ids=("A2",)), pl.InvalidAmountError),
-        (plan("PL2", None, patient_id="P9"), pl.UnknownIdError),
+        (plan("PL2", "1", patient_id="P9"), pl.UnknownIdError),
+        (plan("PL2", None, patient_id="P9"), pl.InvalidAmountError),  # its shape: first
         (plan("PL2", None), pl.InvalidAmountError),  # on the balance: amount required
         (plan("PL2", "70.01"), pl.InvalidAmountError),  # 170 - 100 still covered by PL1
     ],

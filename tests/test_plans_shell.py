@@ -58,3 +58,21 @@ def test_the_importer_reads_plans_and_plan_payments(tmp_path: pytest.TempPathFac
     assert [e.payment.plan_id for e in ledger.events if isinstance(e, pl.PlanPaymentPosted)] == [
         "PL1"
     ]
+
+
+def test_plans_survive_a_store_and_its_snapshots(tmp_path: pytest.TempPathFactory) -> None:
+    from patient_ledger.store import open_store
+
+    ledger = whole_story()
+    url = f"sqlite:///{tmp_path}/practice.db"
+    store = open_store(url, snapshot_every=3)
+    try:
+        store.save("clinic", ledger.at(8), expected_version=0)
+        store.save("clinic", ledger, expected_version=8)
+        loaded = open_store(url).load("clinic")  # from its snapshot, the rest replayed
+        assert loaded == ledger
+        on = D(2025, 2, 1)
+        assert pl.payment_plans(loaded, "P1", on=on) == pl.payment_plans(ledger, "P1", on=on)
+        assert store.verify("clinic") == ledger
+    finally:
+        store.close()

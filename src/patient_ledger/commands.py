@@ -1290,8 +1290,14 @@ def create_payment_plan(ledger: Ledger, plan: PaymentPlan) -> Ledger:
     """
     state = state_of(ledger)
     _of_type(plan, PaymentPlan, "payment plan")
+    what = f"payment plan {plan.id!r}"
     if plan.amount is not None:
-        check_currency(plan.amount, state.currency, f"payment plan {plan.id!r} amount")
+        check_currency(plan.amount, state.currency, f"{what} amount")
+    elif not plan.appointment_ids:  # a fact of the plan alone: its shape
+        raise InvalidAmountError(
+            f"{what} is on patient {plan.patient_id!r}'s balance: it needs an amount",
+            id=plan.id,
+        )
     known = state.plans.get(plan.id)
     if known is not None:
         existing = _plan_value(state, plan.id, known)
@@ -1302,7 +1308,6 @@ def create_payment_plan(ledger: Ledger, plan: PaymentPlan) -> Ledger:
             f"{existing!r} (now submitted: {plan!r})",
             id=plan.id,
         )
-    what = f"payment plan {plan.id!r}"
     if plan.appointment_ids:
         limit = _plan_appointments(state, plan)
         amount = limit if plan.minor_units is None else plan.minor_units
@@ -1315,12 +1320,7 @@ def create_payment_plan(ledger: Ledger, plan: PaymentPlan) -> Ledger:
             )
     else:
         patient = _patient(state, plan.patient_id)
-        if plan.minor_units is None:
-            raise InvalidAmountError(
-                f"{what} is on patient {plan.patient_id!r}'s balance: it needs an amount",
-                id=plan.id,
-            )
-        amount = plan.minor_units
+        amount = plan.minor_units or 0  # (given: checked above)
         covered = _covered_by_other_plans(state, plan.patient_id, plan.id)
         limit = patient.charged - patient.paid - covered
         if amount > limit:
