@@ -423,3 +423,25 @@ def test_plans_survive_snapshots() -> None:
     for on in (D(2025, 1, 1), D(2025, 6, 1)):
         assert pl.plan_report(restored, on=on) == pl.plan_report(ledger, on=on)
     assert pl.create_payment_plan(restored, plan()) is restored  # the record compares
+
+
+def test_a_plan_event_that_does_not_fit_is_refused_naming_it() -> None:
+    ledger = pl.create_payment_plan(practice(), plan())
+    stray = pl.PlanPaymentPosted(
+        payment=pay("PAY1", "5", D(2025, 1, 20), plan_id="NOPE"),
+        placed=(),
+        entry_id="E1",
+        counted=0,
+    )
+    with pytest.raises(pl.InvalidInputError, match="PlanPaymentPosted of 'PAY1'.*NOPE"):
+        pl.apply_event(ledger, stray)
+    over = pl.PlanPaymentPosted(
+        payment=pay("PAY1", "5", D(2025, 1, 20)), placed=(), entry_id="E1", counted=600
+    )
+    with pytest.raises(pl.InvalidInputError, match="cannot count"):
+        pl.apply_event(ledger, over)
+    with pytest.raises(pl.InvalidInputError, match="installment 5, not 4|would add"):
+        pl.apply_event(
+            ledger,
+            pl.InstallmentSkipped(plan_id="PL1", number=1, added=5, amount=3333, on=D(2025, 1, 2)),
+        )

@@ -285,3 +285,19 @@ def test_ids_of_a_str_subclass_are_written_as_plain_text() -> None:
     text = journal.dumps(ledger)
     assert '"id":"Y1"' in text
     assert journal.loads(text) == ledger
+
+
+def test_plan_lines_are_read_quickly_as_the_full_reader_reads_them() -> None:
+    """SPEC §11's lines (version 3): a plan, a plan payment, a skip, a reversal that uncounts,
+    a cancellation — the quick reader takes each, and the full reader reads the same events."""
+    from tests.test_plans import whole_story
+
+    ledger = whole_story()
+    text = journal.dumps(ledger)
+    with _counting() as taken:
+        events = _read(text, quick=True)
+    assert taken == {"quick": len(ledger.events) - 1, "full": 0}
+    assert events == list(ledger.events) == _read(text, quick=False)
+    kinds = {type(event).__name__ for event in ledger.events}
+    assert {"PlanPaymentPosted", "InstallmentSkipped", "PaymentPlanCancelled"} <= kinds
+    assert any(getattr(event, "uncounted", 0) for event in ledger.events)
