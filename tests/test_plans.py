@@ -445,3 +445,13 @@ def test_a_plan_event_that_does_not_fit_is_refused_naming_it() -> None:
             ledger,
             pl.InstallmentSkipped(plan_id="PL1", number=1, added=5, amount=3333, on=D(2025, 1, 2)),
         )
+
+
+def test_a_plan_payment_is_dated_by_its_receipt_in_the_books_of_a_day() -> None:
+    ledger = pl.add_appointment(pl.Ledger.empty(), pl.Appointment("A1", "P1", D(2025, 1, 10)))
+    ledger = pl.add_charge(ledger, pl.Charge("C1", "A1", usd("60")))
+    ledger = pl.create_payment_plan(ledger, plan(amount="60"))
+    ledger = pl.post_payment(ledger, pay("PAY1", "40", D(2025, 1, 20)))
+    ledger = pl.post_payment(ledger, pay("PAY2", "1", D(2025, 1, 25), plan_id=None))
+    assert pl.dashboards(ledger, on=D(2025, 1, 19))["P1"].total_paid == usd("0")
+    assert pl.dashboards(ledger, on=D(2025, 1, 20))["P1"].total_paid == usd("40")

@@ -22,6 +22,7 @@ from patient_ledger.events import (
     CreditTransferred,
     Event,
     PaymentPosted,
+    PlanPaymentPosted,
     RefundPosted,
 )
 from patient_ledger.money import to_minor, to_money
@@ -305,7 +306,7 @@ def event_day(ledger: Ledger, event: Event) -> datetime.date | None:
     ledger's opening, an appointment becoming known — a visit may be booked long before its
     date)."""
     match event:
-        case PaymentPosted(payment=p) | RefundPosted(payment=p):
+        case PaymentPosted(payment=p) | RefundPosted(payment=p) | PlanPaymentPosted(payment=p):
             return p.received_on
         case ChargeAdjusted(adjustment=adjustment):
             return adjustment.on
