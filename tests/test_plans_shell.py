@@ -76,3 +76,13 @@ def test_plans_survive_a_store_and_its_snapshots(tmp_path: pytest.TempPathFactor
         assert store.verify("clinic") == ledger
     finally:
         store.close()
+
+
+def test_plan_payments_are_in_the_fhir_export_and_the_allocation_records() -> None:
+    from patient_ledger import fhir, frames
+
+    ledger = whole_story()  # PAY1 names plan PL1; 30.00 of its 40.00 was reversed
+    bundle = fhir.fhir_json(fhir.to_fhir(ledger, "P1"))
+    assert "PAY1" in bundle
+    rows = [r for r in frames.records(ledger)["allocations"] if r["payment_id"] == "PAY1"]
+    assert sum(r["amount"] for r in rows) == 10
