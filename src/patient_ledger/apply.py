@@ -829,6 +829,8 @@ def _payment_reversed(c: _Changes, event: PaymentReversed) -> None:
     payment_id = event.payment_id
     total = 0
     for appointment_id, amount in event.allocations:
+        if amount < 0:
+            raise _Misfit(f"payment {payment_id!r}: a reversal takes back {_shown(c, amount)}")
         c.deallocate(appointment_id, payment_id, amount)
         c.add_paid(c.account(appointment_id)[0], -amount)
         total += amount

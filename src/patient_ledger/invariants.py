@@ -323,6 +323,11 @@ def _check_records(state: State) -> list[Violation]:
             or list(_sorted.iterate(lines_owing)) != list(_sorted.iterate(owing_of(chunks)))
         ):
             found.append(Violation(8, pid, f"{where}: its lines disagree with its allocations"))
+        for charge_id, responsibility, on_it in lines:  # invariant 3, line by line (SPEC §10)
+            if not 0 <= on_it <= responsibility:
+                found.append(
+                    Violation(3, pid, f"line {charge_id} of {where}: {on_it} of {responsibility}")
+                )
         totals = sums[pid]
         totals[0] += charged
         totals[1] += allocated
