@@ -60,6 +60,24 @@ def test_the_load_check_finds_what_the_full_check_finds(
     assert bool(check_loaded(forged)) == bool(check_invariants(forged))
 
 
+def test_a_reversal_forged_to_take_back_a_negative_amount_is_refused() -> None:
+    """Found by the test above: a reversal of -0.99 over-filled a line while its appointment's
+    sums still held; the journal is refused, and a line over-filled is found from the rows."""
+    ledger = pl.add_appointment(pl.Ledger.empty("USD"), pl.Appointment("A1", "P0", D))
+    for charge_id in ("C7", "C10"):
+        ledger = pl.add_charge(ledger, pl.Charge(charge_id, "A1", Money("0.01", "USD")))
+    ledger = pl.post_payment(
+        ledger, pl.Payment("PAY9", "P0", Money("0.01", "USD"), D, charge_id="C7")
+    )
+    ledger = pl.reverse_payment(ledger, "PAY9", on=D)
+    ledger = pl.add_charge(ledger, pl.Charge("C16", "A1", Money("0.98", "USD")))
+    events = list(ledger.events)
+    reversal = events[-2]
+    events[-2] = attrs.evolve(reversal, allocations=(("A1", -99),))
+    with pytest.raises(pl.InvalidInputError, match="takes back -0.99"):
+        pl.replay(events)
+
+
 @pytest.mark.parametrize("steps", [5, 25])
 @settings(max_examples=30, deadline=None)
 @given(data=st.data())

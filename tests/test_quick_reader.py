@@ -175,6 +175,13 @@ def test_a_respelled_line_reads_the_same_with_or_without_the_quick_reader(text: 
 _NAMING_A_LINE = (pl.Payment, UnallocatedApplied, AllocationUnapplied)
 
 
+#: The int fields that count something rather than hold an amount.
+_COUNTS: dict[type, tuple[str, ...]] = {
+    pl.PaymentPlan: ("installments",),
+    pl.InstallmentSkipped: ("number", "added"),
+}
+
+
 def _plain(value: Any, currency: str) -> Any:  # noqa: PLR0911 - one return per kind of value
     """An event's JSON as the format describes it, built independently of the library's writer
     (attrs fields, amounts as exact text with their currency, ISO days, version-2 fields left
@@ -193,6 +200,12 @@ def _plain(value: Any, currency: str) -> Any:  # noqa: PLR0911 - one return per 
             and fields["charge_id"] is None
         ):
             del fields["charge_id"]
+        if type(value) is pl.Payment and fields["plan_id"] is None:  # version 3 (SPEC §11)
+            del fields["plan_id"]
+        if type(value) is pl.PaymentReversed and not value.uncounted:
+            del fields["uncounted"]
+        for counter in _COUNTS.get(type(value), ()):  # ints that are not amounts
+            fields[counter] = getattr(value, counter)
         return fields
     if isinstance(value, enum.Enum):
         return value.value
@@ -272,3 +285,19 @@ def test_ids_of_a_str_subclass_are_written_as_plain_text() -> None:
     text = journal.dumps(ledger)
     assert '"id":"Y1"' in text
     assert journal.loads(text) == ledger
+
+
+def test_plan_lines_are_read_quickly_as_the_full_reader_reads_them() -> None:
+    """SPEC §11's lines (version 3): a plan, a plan payment, a skip, a reversal that uncounts,
+    a cancellation — the quick reader takes each, and the full reader reads the same events."""
+    from tests.test_plans import whole_story
+
+    ledger = whole_story()
+    text = journal.dumps(ledger)
+    with _counting() as taken:
+        events = _read(text, quick=True)
+    assert taken == {"quick": len(ledger.events) - 1, "full": 0}
+    assert events == list(ledger.events) == _read(text, quick=False)
+    kinds = {type(event).__name__ for event in ledger.events}
+    assert {"PlanPaymentPosted", "InstallmentSkipped", "PaymentPlanCancelled"} <= kinds
+    assert any(getattr(event, "uncounted", 0) for event in ledger.events)

@@ -24,6 +24,8 @@ CLASSES = {
     "unallocated_entries": pl.UnallocatedEntry,
     "aging": pl.Aging,
     "allocations": pl.Allocation,
+    "payment_plans": pl.PlanStatus,
+    "installments": pl.Installment,
 }
 
 

@@ -34,10 +34,14 @@ from patient_ledger.events import (
     CreditTransferred,
     EntriesCancelled,
     Event,
+    InstallmentSkipped,
     LedgerOpened,
     Minor,
+    PaymentPlanCancelled,
+    PaymentPlanCreated,
     PaymentPosted,
     PaymentReversed,
+    PlanPaymentPosted,
     RefundPosted,
     UnallocatedApplied,
 )
@@ -48,7 +52,15 @@ from patient_ledger.money import (
     frozen_money,
     minor_text,
 )
-from patient_ledger.values import Adjustment, Appointment, Charge, Payment, Transfer, plain
+from patient_ledger.values import (
+    Adjustment,
+    Appointment,
+    Charge,
+    Payment,
+    PaymentPlan,
+    Transfer,
+    plain,
+)
 
 __all__ = ["LINE", "QuickReader", "QuickWriter", "version_of"]
 
@@ -87,10 +99,21 @@ class _Payment(_Shape, frozen=True, kw_only=True):
     method: str
     notes: str
     patient_id: str
+    plan_id: str | UnsetType = UNSET  # version 3: written only when set
     provider: str | None
     received_on: _Date
     reference: str | None
     type: str
+
+
+class _PaymentPlan(_Shape, frozen=True, kw_only=True):
+    amount: _Amount | None
+    appointment_ids: tuple[str, ...]
+    created_on: _Date
+    first_due: _Date
+    id: str
+    installments: int
+    patient_id: str
 
 
 class _Adjustment(_Shape, frozen=True, kw_only=True):
@@ -180,6 +203,33 @@ class _PaymentReversed(_Shape, frozen=True, kw_only=True):
     entries: tuple[_Part, ...]
     on: _Date
     payment_id: str
+    reason: str | None
+    uncounted: _Amount | UnsetType = UNSET  # version 3: written only when not zero
+
+
+class _PaymentPlanCreated(_Shape, frozen=True, kw_only=True):
+    amount: _Amount
+    plan: _PaymentPlan
+
+
+class _PlanPaymentPosted(_Shape, frozen=True, kw_only=True):
+    counted: _Amount
+    entry_id: str | None
+    payment: _Payment
+    placed: tuple[_Part, ...]
+
+
+class _InstallmentSkipped(_Shape, frozen=True, kw_only=True):
+    added: int
+    amount: _Amount
+    number: int
+    on: _Date
+    plan_id: str
+
+
+class _PaymentPlanCancelled(_Shape, frozen=True, kw_only=True):
+    on: _Date
+    plan_id: str
     reason: str | None
 
 
@@ -293,18 +343,46 @@ class QuickReader(_Parts):
             notes=p.notes,
             reference=p.reference,
             charge_id=_optional(p.charge_id),
+            plan_id=_optional(p.plan_id),
         )
+
+    def plan(self, p: _PaymentPlan) -> PaymentPlan:
+        return PaymentPlan(
+            p.id,
+            p.patient_id,
+            None if p.amount is None else self.money(p.amount),
+            p.installments,
+            p.first_due,
+            p.created_on,
+            p.appointment_ids,
+        )
+
+
+#: The kinds of event SPEC §11 added: their lines are version 3.
+_PLAN_EVENTS: Final = (
+    PaymentPlanCreated,
+    PlanPaymentPosted,
+    InstallmentSkipped,
+    PaymentPlanCancelled,
+)
 
 
 def version_of(event: Event) -> int:
     """The version of the line that holds ``event``: 2 when it has a shape SPEC §10 added — a
-    new kind of event, or a new field set (a line named by a payment or an application)."""
+    new kind of event, or a new field set (a line named by a payment or an application) —, 3
+    when it has one SPEC §11 added (a plan's event, a payment naming a plan, a reversal that
+    uncounts part of a plan payment)."""
+    if isinstance(event, _PLAN_EVENTS):
+        return 3
+    if isinstance(event, PaymentReversed):
+        return 3 if event.uncounted else 1
     if isinstance(event, AppointmentCancelled):
         return 2
     if isinstance(event, UnallocatedApplied | AllocationUnapplied):
         return 1 if event.charge_id is None else 2
     if isinstance(event, PaymentPosted | RefundPosted):
-        return 1 if event.payment.charge_id is None else 2
+        p = event.payment
+        return 3 if p.plan_id is not None else 1 if p.charge_id is None else 2
     return 1
 
 
@@ -378,7 +456,31 @@ def _payment_reversed(r: QuickReader, s: _PaymentReversed) -> Event:
         applied=r.applications(s.applied),
         on=s.on,
         reason=s.reason,
+        uncounted=Minor(0) if s.uncounted is UNSET else r.minor(s.uncounted),
     )
+
+
+def _payment_plan_created(r: QuickReader, s: _PaymentPlanCreated) -> Event:
+    return PaymentPlanCreated(plan=r.plan(s.plan), amount=r.minor(s.amount))
+
+
+def _plan_payment_posted(r: QuickReader, s: _PlanPaymentPosted) -> Event:
+    return PlanPaymentPosted(
+        payment=r.payment(s.payment),
+        placed=r.parts(s.placed),
+        entry_id=s.entry_id,
+        counted=r.minor(s.counted),
+    )
+
+
+def _installment_skipped(r: QuickReader, s: _InstallmentSkipped) -> Event:
+    return InstallmentSkipped(
+        plan_id=s.plan_id, number=s.number, added=s.added, amount=r.minor(s.amount), on=s.on
+    )
+
+
+def _payment_plan_cancelled(_: QuickReader, s: _PaymentPlanCancelled) -> Event:
+    return PaymentPlanCancelled(plan_id=s.plan_id, on=s.on, reason=s.reason)
 
 
 def _appointment_cancelled(_: QuickReader, s: _AppointmentCancelled) -> Event:
@@ -403,6 +505,10 @@ _KINDS: Final = {
     "CreditTransferred": _kind(_CreditTransferred, _credit_transferred),
     "PaymentReversed": _kind(_PaymentReversed, _payment_reversed),
     "AppointmentCancelled": _kind(_AppointmentCancelled, _appointment_cancelled),
+    "PaymentPlanCreated": _kind(_PaymentPlanCreated, _payment_plan_created),
+    "PlanPaymentPosted": _kind(_PlanPaymentPosted, _plan_payment_posted),
+    "InstallmentSkipped": _kind(_InstallmentSkipped, _installment_skipped),
+    "PaymentPlanCancelled": _kind(_PaymentPlanCancelled, _payment_plan_cancelled),
 }
 
 
@@ -436,10 +542,27 @@ class QuickWriter(_Parts):
             method=p.method.value,
             notes=p.notes,
             patient_id=p.patient_id,
+            plan_id=_unset(p.plan_id),
             provider=p.provider,
             received_on=_day(p.received_on),
             reference=p.reference,
             type=p.type.value,
+        )
+
+    def plan(self, p: PaymentPlan) -> _PaymentPlan:
+        amount = None
+        if p.amount is not None:
+            code = p.amount.currency.code
+            minor = p.minor_units or 0
+            amount = _Amount(amount=minor_text(minor, exponent(code)), currency=code)
+        return _PaymentPlan(
+            amount=amount,
+            appointment_ids=p.appointment_ids,
+            created_on=_day(p.created_on),
+            first_due=_day(p.first_due),
+            id=p.id,
+            installments=p.installments,
+            patient_id=p.patient_id,
         )
 
 
@@ -524,6 +647,22 @@ _WRITERS: Final[dict[type, Callable[[QuickWriter, Any], _Shape]]] = {
         on=_day(e.on),
         payment_id=e.payment_id,
         reason=e.reason,
+        uncounted=w.minor(e.uncounted) if e.uncounted else UNSET,
+    ),
+    PaymentPlanCreated: lambda w, e: _PaymentPlanCreated(
+        amount=w.minor(e.amount), plan=w.plan(e.plan)
+    ),
+    PlanPaymentPosted: lambda w, e: _PlanPaymentPosted(
+        counted=w.minor(e.counted),
+        entry_id=e.entry_id,
+        payment=w.payment(e.payment),
+        placed=w.parts(e.placed),
+    ),
+    InstallmentSkipped: lambda w, e: _InstallmentSkipped(
+        added=e.added, amount=w.minor(e.amount), number=e.number, on=_day(e.on), plan_id=e.plan_id
+    ),
+    PaymentPlanCancelled: lambda _, e: _PaymentPlanCancelled(
+        on=_day(e.on), plan_id=e.plan_id, reason=e.reason
     ),
     AppointmentCancelled: lambda _, e: _AppointmentCancelled(
         appointment_id=e.appointment_id, on=_day(e.on), reason=e.reason

@@ -97,6 +97,7 @@ class StoredPayment(Stored, frozen=True):
     notes: str
     reference: str | None
     charge_id: str | None
+    plan_id: str | None
 
 
 class StoredAdjustment(Stored, frozen=True):

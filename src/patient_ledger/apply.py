@@ -32,10 +32,14 @@ from patient_ledger.events import (
     CreditTransferred,
     EntriesCancelled,
     Event,
+    InstallmentSkipped,
     LedgerOpened,
     Move,
+    PaymentPlanCancelled,
+    PaymentPlanCreated,
     PaymentPosted,
     PaymentReversed,
+    PlanPaymentPosted,
     RefundPosted,
     Return,
     UnallocatedApplied,
@@ -52,6 +56,11 @@ from patient_ledger.state import (
     NEW_PATIENT,
     OPEN,
     OWING,
+    PLAN_AMOUNT,
+    PLAN_CANCELLED,
+    PLAN_COUNTING,
+    PLAN_PAID,
+    PLAN_SKIPS,
     AccountRow,
     EntryKey,
     EntryRow,
@@ -59,6 +68,7 @@ from patient_ledger.state import (
     Lines,
     PatientRow,
     PaymentRow,
+    PlanRow,
     State,
     account_with_lines,
     ledger_of,
@@ -66,6 +76,7 @@ from patient_ledger.state import (
     line_of,
     opened_state,
     place,
+    plan_active,
     state_of,
     with_new_line,
 )
@@ -162,16 +173,21 @@ class _Changes:
 
     __slots__ = (
         "accounts",
+        "active",
         "adjusted",
         "adjustments",
         "appointments",
         "cancelled",
         "charges",
+        "counted",
         "entries",
         "holders",
         "next_seq",
+        "patient_plans",
         "patients",
         "payments",
+        "planned",
+        "plans",
         "reversed",
         "state",
         "transfers",
@@ -193,6 +209,11 @@ class _Changes:
         self.holders = state.holders
         self.reversed = state.reversed
         self.cancelled = state.cancelled
+        self.plans = state.plans
+        self.patient_plans = state.patient_plans
+        self.planned = state.planned
+        self.counted = state.counted
+        self.active = state.active
 
     def freeze(self, log: EventLog) -> State:
         """The state after the writes."""
@@ -215,6 +236,11 @@ class _Changes:
                 self.holders,
                 self.reversed,
                 self.cancelled,
+                self.plans,
+                self.patient_plans,
+                self.planned,
+                self.counted,
+                self.active,
             ),
         )
 
@@ -801,6 +827,8 @@ def _payment_reversed(c: _Changes, event: PaymentReversed) -> None:
     payment_id = event.payment_id
     total = 0
     for appointment_id, amount in event.allocations:
+        if amount < 0:
+            raise _Misfit(f"payment {payment_id!r}: a reversal takes back {_shown(c, amount)}")
         c.deallocate(appointment_id, payment_id, amount)
         c.add_paid(c.account(appointment_id)[0], -amount)
         total += amount
@@ -815,6 +843,8 @@ def _payment_reversed(c: _Changes, event: PaymentReversed) -> None:
         total += amount
     _, before = c.reversed.get(payment_id, (None, 0))
     c.reversed = c.reversed.set(payment_id, (event.on, before + total))
+    if event.uncounted:
+        _uncount(c, payment_id, event.uncounted)
     c.apply_held(event.applied)
     for appointment_id, _ in event.allocations:
         _settled(c, appointment_id)
@@ -832,6 +862,211 @@ def _appointment_cancelled(c: _Changes, event: AppointmentCancelled) -> None:
     c.cancelled = c.cancelled.set(appointment_id, event.on)
 
 
+def _uncount(c: _Changes, payment_id: str, uncounted: int) -> None:
+    """A plan payment counts ``uncounted`` less toward its plan (after a reversal)."""
+    plan_id, counted = c.counted[payment_id]
+    if not 0 < uncounted <= counted:
+        raise _Misfit(
+            f"payment {payment_id!r} counts {_shown(c, counted)} toward plan {plan_id!r}, "
+            f"not {_shown(c, uncounted)} to take back"
+        )
+    c.counted = c.counted.set(payment_id, (plan_id, counted - uncounted))
+    row = c.plans[plan_id]
+    counting = row[PLAN_COUNTING]
+    if counted == uncounted:
+        counting = _remove(counting, (c.payment(payment_id)[0].received_on, payment_id))
+    row = (*row[:PLAN_PAID], row[PLAN_PAID] - uncounted, row[PLAN_SKIPS], counting)
+    _set_plan(c, plan_id, row)
+
+
+def _set_plan(c: _Changes, plan_id: str, row: PlanRow) -> None:
+    """Write a plan's row, keeping the set of active plans."""
+    c.plans = c.plans.set(plan_id, row)
+    if plan_active(row):
+        if plan_id not in c.active:
+            c.active = c.active.set(plan_id, True)  # noqa: FBT003 - a set's value
+    elif plan_id in c.active:
+        c.active = c.active.delete(plan_id)
+
+
+def _plan(c: _Changes, plan_id: str) -> PlanRow:
+    row = c.plans.get(plan_id)
+    if row is None:
+        raise _Misfit(f"payment plan {plan_id!r} is not in the ledger")
+    return row
+
+
+def _payment_plan_created(c: _Changes, event: PaymentPlanCreated) -> None:
+    plan = event.plan
+    if plan.id in c.plans:
+        raise _Misfit(f"payment plan {plan.id!r} is already in the ledger")
+    c.patient(plan.patient_id)  # (a KeyError names an unknown patient)
+    amount = event.amount
+    if amount <= 0 or (plan.minor_units is not None and plan.minor_units != amount):
+        raise _Misfit(f"payment plan {plan.id!r} of {plan.amount!r} cannot cover {amount}")
+    row: PlanRow = (
+        plan.patient_id,
+        plan.minor_units,
+        amount,
+        plan.installments,
+        plan.first_due,
+        plan.created_on,
+        plan.appointment_ids,
+        None,
+        0,
+        (),
+        _sorted.EMPTY,
+    )
+    _set_plan(c, plan.id, row)
+    mine = c.patient_plans.get(plan.patient_id, ())
+    # A plain sorted tuple: a patient has few plans.
+    c.patient_plans = c.patient_plans.set(
+        plan.patient_id, tuple(sorted((*mine, (plan.created_on, plan.id))))
+    )
+    for appointment_id in plan.appointment_ids:
+        if c.account(appointment_id)[0] != plan.patient_id:
+            raise _Misfit(f"appointment {appointment_id!r} is not patient {plan.patient_id!r}'s")
+        before = c.planned.get(appointment_id, ())
+        c.planned = c.planned.set(appointment_id, (*before, plan.id))
+
+
+def _plan_payment_posted(c: _Changes, event: PlanPaymentPosted) -> None:
+    # As hot as a payment, written out in one pass as ``_payment_posted`` is: each row it
+    # changes is built once.
+    p = event.payment
+    patient_id, plan_id, amount = p.patient_id, p.plan_id, p.minor_units
+    if plan_id is None or p.appointment_id is not None or p.charge_id is not None:
+        raise _Misfit(f"payment {p.id!r} is not a plan payment")
+    _fresh(c.state.payments, c.payments, "payment", p.id)
+    row = _plan(c, plan_id)
+    if row[0] != patient_id:
+        raise _Misfit(f"payment plan {plan_id!r} is not patient {patient_id!r}'s")
+    apps, general, available, paid, charged, allocated_sum, held, negatives, owing = c.patient(
+        patient_id
+    )
+    placed: _sorted.Keys = _sorted.EMPTY
+    count = 0
+    rest = amount
+    for appointment_id, part_of_it in event.placed:
+        (
+            owner,
+            date,
+            a_charged,
+            a_allocated,
+            allocations,
+            number,
+            a_open,
+            a_available,
+            added,
+            lines,
+            lines_owing,
+            a_negative,
+        ) = c.account(appointment_id)
+        if owner != patient_id:
+            raise _Misfit(f"appointment {appointment_id!r} is not patient {patient_id!r}'s")
+        lines, lines_owing, parts = _placed(c, appointment_id, lines, lines_owing, part_of_it, None)
+        a_allocated += part_of_it
+        allocated_sum += part_of_it
+        rest -= part_of_it
+        if a_allocated == a_charged:  # its balance due is paid: no longer owing
+            owing = _remove(owing, (date, appointment_id))
+        for charge_id, part in parts:
+            allocations = _add(allocations, (number, p.id, part, charge_id))
+            placed = _add(placed, (appointment_id, number, part, charge_id, count))
+            number += 1
+            count += 1
+        c.accounts[appointment_id] = (
+            owner,
+            date,
+            a_charged,
+            a_allocated,
+            allocations,
+            number,
+            a_open,
+            a_available,
+            added,
+            lines,
+            lines_owing,
+            a_negative,
+        )
+    entry_id = event.entry_id
+    if rest < 0 or (rest > 0) != (entry_id is not None):
+        raise _Misfit(f"payment {p.id!r} places {_shown(c, amount - rest)} of its amount")
+    held_ids: _sorted.Keys = _sorted.EMPTY
+    if entry_id is not None:
+        seq = _entry_seq(c, entry_id)
+        c.entries[entry_id] = (patient_id, None, p.id, p.received_on, seq, rest, 0)
+        general = _add(general, (p.received_on, seq, entry_id))
+        available += rest
+        held_ids = (entry_id,)
+    c.patients[patient_id] = (
+        apps,
+        general,
+        available,
+        paid + amount,
+        charged,
+        allocated_sum,
+        held,
+        negatives,
+        owing,
+    )
+    c.payments[p.id] = (p, placed, held_ids, count)
+    counted = event.counted
+    if not 0 <= counted <= min(amount, row[PLAN_AMOUNT] - row[PLAN_PAID]):
+        raise _Misfit(f"payment {p.id!r} cannot count {_shown(c, counted)} toward {plan_id!r}")
+    c.counted = c.counted.set(p.id, (plan_id, counted))
+    if counted:
+        counting = _add(row[PLAN_COUNTING], (p.received_on, p.id))
+        _set_plan(
+            c, plan_id, (*row[:PLAN_PAID], row[PLAN_PAID] + counted, row[PLAN_SKIPS], counting)
+        )
+
+
+def _installment_skipped(c: _Changes, event: InstallmentSkipped) -> None:
+    row = _plan(c, event.plan_id)
+    skips = row[PLAN_SKIPS]
+    if event.added != row[3] + len(skips) + 1:
+        raise _Misfit(
+            f"payment plan {event.plan_id!r} would add installment {row[3] + len(skips) + 1}, "
+            f"not {event.added}"
+        )
+    skips = (*skips, (event.number, event.amount))
+    _set_plan(c, event.plan_id, (*row[:PLAN_SKIPS], skips, row[PLAN_COUNTING]))
+
+
+def _payment_plan_cancelled(c: _Changes, event: PaymentPlanCancelled) -> None:
+    row = _plan(c, event.plan_id)
+    if row[PLAN_CANCELLED] is not None:
+        raise _Misfit(f"payment plan {event.plan_id!r} was already cancelled")
+    (
+        patient_id,
+        given,
+        amount,
+        count,
+        first_due,
+        created_on,
+        appointment_ids,
+        _,
+        paid,
+        skips,
+        counting,
+    ) = row
+    cancelled: PlanRow = (
+        patient_id,
+        given,
+        amount,
+        count,
+        first_due,
+        created_on,
+        appointment_ids,
+        event.on,
+        paid,
+        skips,
+        counting,
+    )
+    _set_plan(c, event.plan_id, cancelled)
+
+
 #: How each event but ``LedgerOpened`` (which makes a new state) is applied. A test checks that
 #: every event type has its function.
 _APPLY: dict[type[Any], Callable[[_Changes, Any], None]] = {
@@ -847,6 +1082,10 @@ _APPLY: dict[type[Any], Callable[[_Changes, Any], None]] = {
     CreditTransferred: _credit_transferred,
     PaymentReversed: _payment_reversed,
     AppointmentCancelled: _appointment_cancelled,
+    PaymentPlanCreated: _payment_plan_created,
+    PlanPaymentPosted: _plan_payment_posted,
+    InstallmentSkipped: _installment_skipped,
+    PaymentPlanCancelled: _payment_plan_cancelled,
 }
 
 
@@ -904,6 +1143,7 @@ def _does_not_fit(number: int, event: Event, error: Exception) -> InvalidInputEr
 #: The value object each kind of event carries (its amount is in the ledger's currency).
 _VALUES: Final = {
     PaymentPosted: "payment",
+    PlanPaymentPosted: "payment",
     RefundPosted: "payment",
     ChargeAdded: "charge",
     ChargeAdjusted: "adjustment",
@@ -915,6 +1155,8 @@ def _check_currency(event: Event, currency: str, number: int) -> None:
     """Refuse an event whose value object is in another currency than the ledger's: the journal
     could not be read back (a command refuses such a value before it decides an event)."""
     name = _VALUES.get(type(event))
+    if isinstance(event, PaymentPlanCreated) and event.plan.amount is not None:
+        name = "plan"
     if name is not None:
         value = getattr(event, name)
         code = value.amount.currency.code

@@ -29,9 +29,13 @@ from patient_ledger.events import (
     CreditTransferred,
     EntriesCancelled,
     Event,
+    InstallmentSkipped,
     LedgerOpened,
+    PaymentPlanCancelled,
+    PaymentPlanCreated,
     PaymentPosted,
     PaymentReversed,
+    PlanPaymentPosted,
     RefundPosted,
     UnallocatedApplied,
 )
@@ -65,6 +69,7 @@ def _owners(events: Iterable[Event]) -> list[tuple[str, ...]]:
     appointment_owner: dict[str, str] = {}
     charge_appointment: dict[str, str] = {}
     payment_owner: dict[str, str] = {}
+    plan_owner: dict[str, str] = {}
     owners: list[tuple[str, ...]] = []
     for event in events:
         match event:
@@ -93,6 +98,14 @@ def _owners(events: Iterable[Event]) -> list[tuple[str, ...]]:
                 owners.append((t.from_patient_id, t.to_patient_id))
             case PaymentReversed(payment_id=payment_id):
                 owners.append((payment_owner[payment_id],))
+            case PaymentPlanCreated(plan=plan):
+                plan_owner[plan.id] = plan.patient_id
+                owners.append((plan.patient_id,))
+            case PlanPaymentPosted(payment=p):
+                payment_owner[p.id] = p.patient_id
+                owners.append((p.patient_id,))
+            case InstallmentSkipped(plan_id=plan_id) | PaymentPlanCancelled(plan_id=plan_id):
+                owners.append((plan_owner[plan_id],))
             case _:
                 assert_never(event)
     return owners

@@ -148,6 +148,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_import(commands)
     _add_balances(commands)
     _add_auto_allocate(commands)
+    _add_plans(commands)
     return parser
 
 
@@ -163,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "import": _import,
         "balances": _balances,
         "auto-allocate": _auto_allocate,
+        "plans": _plans,
     }
     try:
         return handlers[args.command](args)
@@ -366,8 +368,8 @@ def _import(args: argparse.Namespace) -> int:
 
     files = {kind: getattr(args, kind) for kind in KINDS if getattr(args, kind)}
     if not files:
-        print("nothing to import: give --visits, --charges, --payments or --adjustments",
-              file=sys.stderr)  # fmt: skip
+        print("nothing to import: give --visits, --charges, --plans, --payments or "
+              "--adjustments", file=sys.stderr)  # fmt: skip
         return EXIT_USAGE
     mapping: dict[str, dict[str, str]] = load_mapping(args.columns) if args.columns else {}
     for option in args.column:
@@ -445,13 +447,15 @@ def _append_journal(path: Path, ledger: Ledger, start: int, read: _files.Signatu
 # -- patient-ledger balances: every patient's dashboard ----------------------------------------
 
 
-def _add_balances(commands: Any) -> None:
-    def day(text: str) -> datetime.date:
-        try:
-            return parse_date(text, "--on")
-        except InvalidInputError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
+def _day(text: str) -> datetime.date:
+    try:
+        return parse_date(text, "--on")
+    except InvalidInputError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
+
+def _add_balances(commands: Any) -> None:
+    day = _day
     command = commands.add_parser(
         "balances", help="every patient's dashboard, a row each (text, CSV or JSON)"
     )
@@ -481,6 +485,35 @@ def _balances(args: argparse.Namespace) -> int:
             tables.text_cells(view, d, first=[tables.printable(pid)]) for pid, d in every.items()
         ]
         print(tables.text_table(view, first=[tables.PATIENT], cells=cells))
+    return EXIT_OK
+
+
+def _add_plans(commands: Any) -> None:
+    command = commands.add_parser(
+        "plans",
+        help="the payment plan report: every active plan by next due day (text, CSV or JSON)",
+    )
+    command.add_argument("journal", type=Path, help="a journal file (JSON Lines)")
+    command.add_argument(
+        "--on", type=_day, required=True, help="the day the figures are for, YYYY-MM-DD"
+    )
+    command.add_argument("--format", choices=["text", "csv", "json"], default="text")
+
+
+def _plans(args: argparse.Namespace) -> int:
+    from patient_ledger import tables  # noqa: PLC0415 - its own subcommand
+    from patient_ledger.views import plan_report  # noqa: PLC0415
+
+    report = plan_report(_load(args.journal), on=args.on)
+    view = tables.PLAN_STATUS
+    if args.format == "json":
+        print(json.dumps([tables.unstructure(status) for status in report], indent=2))
+    elif args.format == "csv":
+        out = csv.writer(sys.stdout, lineterminator="\n")
+        out.writerow(tables.csv_header(view))
+        out.writerows(tables.csv_row(view, status) for status in report)
+    else:
+        print(tables.text_table(view, report))
     return EXIT_OK
 
 

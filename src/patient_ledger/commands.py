@@ -48,10 +48,14 @@ from patient_ledger.events import (
     CreditTransferred,
     EntriesCancelled,
     EntryPart,
+    InstallmentSkipped,
     Minor,
     Move,
+    PaymentPlanCancelled,
+    PaymentPlanCreated,
     PaymentPosted,
     PaymentReversed,
+    PlanPaymentPosted,
     RefundPosted,
     Return,
     UnallocatedApplied,
@@ -67,6 +71,11 @@ from patient_ledger.state import (
     LINES,
     OPEN,
     OWNER,
+    PLAN_AMOUNT,
+    PLAN_APPOINTMENTS,
+    PLAN_CANCELLED,
+    PLAN_PAID,
+    PLAN_SKIPS,
     REMAINING,
     AccountRow,
     AppointmentState,
@@ -74,10 +83,13 @@ from patient_ledger.state import (
     Entry,
     Ledger,
     PatientState,
+    PlanRow,
     State,
+    installment_of,
     ledger_of,
     line_of,
     lines_of,
+    plan_active,
     state_of,
 )
 from patient_ledger.values import (
@@ -87,6 +99,7 @@ from patient_ledger.values import (
     Appointment,
     Charge,
     Payment,
+    PaymentPlan,
     PaymentType,
     Transfer,
     check_choice,
@@ -261,6 +274,20 @@ def _check_payment(state: State, payment: object, refund: bool) -> Payment:
             "bucket, never on a line",
             id=payment.id,
         )
+    if payment.plan_id is not None:
+        if refund:
+            raise InvalidInputError(
+                f"refund {payment.id!r} names payment plan {payment.plan_id!r}: a refund does "
+                "not touch plans",
+                id=payment.id,
+            )
+        named = payment.appointment_id or payment.charge_id
+        if named is not None:
+            raise InvalidInputError(
+                f"payment {payment.id!r} names payment plan {payment.plan_id!r} and "
+                f"{named!r}: a plan payment names no appointment or line (the plan places it)",
+                id=payment.id,
+            )
     return payment
 
 
@@ -374,6 +401,8 @@ def post_payment(ledger: Ledger, payment: Payment) -> Ledger:
     known = state.payments.get(payment.id)
     if known is not None and _is_resubmission(state, known[0], payment, "payment"):
         return ledger
+    if payment.plan_id is not None:
+        return ledger_of(advance(state, _plan_payment(state, payment)))
     appointment_id = payment.appointment_id
     if appointment_id is not None:
         _account(state, appointment_id, payment.patient_id)
@@ -389,6 +418,54 @@ def post_payment(ledger: Ledger, payment: Payment) -> Ledger:
         advance(
             state, PaymentPosted(payment=payment, allocated=Minor(allocated), entry_id=entry_id)
         )
+    )
+
+
+def _plan_payment(state: State, payment: Payment) -> PlanPaymentPosted:
+    """Decide a payment naming a plan (SPEC §11): its money placed oldest first on the plan's
+    appointments (or, for a plan on the balance, the patient's appointments dated on or before
+    its received date), the rest held in the general bucket; it counts up to the plan's
+    remaining amount.
+
+    Raises:
+        UnknownIdError / PatientMismatchError: the plan is unknown / another patient's.
+        InvalidInputError: the plan is not active.
+    """
+    plan_id = payment.plan_id
+    assert plan_id is not None  # noqa: S101 - narrowing only; the caller checked
+    row = _plan_row(state, plan_id)
+    if row[0] != payment.patient_id:
+        raise PatientMismatchError(
+            f"payment plan {plan_id!r} belongs to patient {row[0]!r}, not {payment.patient_id!r}",
+            id=plan_id,
+            patient_id=payment.patient_id,
+        )
+    _plan_is_active(state, plan_id, row)
+    accounts = state.accounts
+    received_on = payment.received_on
+    if row[PLAN_APPOINTMENTS]:
+        owing: Iterable[tuple[datetime.date, str]] = sorted(
+            (accounts[a][1], a) for a in row[PLAN_APPOINTMENTS]
+        )
+        received_on = datetime.date.max  # any of the plan's appointments, whatever its date
+    else:  # the patient's appointments with a balance due, by date, then id
+        owing = _sorted.iterate(state.patients[payment.patient_id][8])
+    left = payment.minor_units
+    placed: list[tuple[str, Minor]] = []
+    for date, appointment_id in owing:
+        if not left or date > received_on:
+            break
+        account = accounts[appointment_id]
+        take = min(left, account[CHARGED] - account[ALLOCATED])
+        if take > 0:  # (a cancelled appointment has no charges, so nothing due)
+            placed.append((appointment_id, Minor(take)))
+            left -= take
+    counted = min(payment.minor_units, row[PLAN_AMOUNT] - row[PLAN_PAID])
+    return PlanPaymentPosted(
+        payment=payment,
+        placed=tuple(placed),
+        entry_id=state.next_entry_id() if left else None,
+        counted=Minor(counted),
     )
 
 
@@ -853,6 +930,12 @@ def reverse_payment(
     else:
         parts = _partial_reversal(state, payment_id, minor)
     allocations, entries = parts
+    uncounted = 0
+    counting = state.counted.get(payment_id)
+    if counting is not None:  # SPEC §11: it counts at most what is left of it
+        now = sum(part for _, part in allocations) + sum(part for _, part in entries)
+        left = state.left_of(payment_id) - now
+        uncounted = max(0, counting[1] - left)
     event = PaymentReversed(
         payment_id=payment_id,
         allocations=allocations,
@@ -860,6 +943,7 @@ def reverse_payment(
         applied=(),
         on=on,
         reason=reason,
+        uncounted=Minor(uncounted),
     )
     # Decided on the state read: the balances the allocations taken back reopen, and the
     # buckets less the entries closed.
@@ -1171,3 +1255,214 @@ def cancel_offsetting_all(ledger: Ledger, *, on: datetime.date) -> Ledger:
     for patient_id in sorted(state_of(ledger).patients.keys()):
         ledger = cancel_offsetting(ledger, patient_id, on=on)
     return ledger
+
+
+# -- SPEC §11: payment plans ------------------------------------------------------------------
+
+
+def _plan_row(state: State, plan_id: object) -> PlanRow:
+    """A plan's row; refuses an unknown plan."""
+    row = state.plans.get(check_id(plan_id, "plan_id"))
+    if row is None:
+        raise UnknownIdError(f"payment plan {plan_id!r} is not in the ledger", id=plan_id)
+    return row
+
+
+def _plan_is_active(state: State, plan_id: str, row: PlanRow) -> None:
+    """Refuse a plan that is cancelled or completed."""
+    if not plan_active(row):
+        cancelled_on = row[PLAN_CANCELLED]
+        why = (
+            f"was cancelled on {cancelled_on.isoformat()}"
+            if cancelled_on is not None
+            else f"is completed ({_fmt(state, row[PLAN_AMOUNT])} paid)"
+        )
+        raise InvalidInputError(f"payment plan {plan_id!r} {why}: it is not active", id=plan_id)
+
+
+def _plan_value(state: State, plan_id: str, row: PlanRow) -> PaymentPlan:
+    """The plan as it was submitted."""
+    given = row[1]
+    return PaymentPlan(
+        plan_id,
+        row[0],
+        None if given is None else to_money(given, state.currency),
+        row[3],
+        row[4],
+        row[5],
+        row[PLAN_APPOINTMENTS],
+    )
+
+
+def _covered_by_other_plans(state: State, patient_id: str, plan_id: str) -> int:
+    """What the patient's other active plans still cover (their ``remaining``)."""
+    mine = state.patient_plans.get(patient_id, ())
+    total = 0
+    for _, other in mine:
+        row = state.plans[other]
+        if other != plan_id and plan_active(row):
+            total += row[PLAN_AMOUNT] - row[PLAN_PAID]
+    return total
+
+
+def create_payment_plan(ledger: Ledger, plan: PaymentPlan) -> Ledger:
+    """Agree a payment plan (SPEC §11): monthly installments of ``plan.amount``.
+
+    A plan changes no balance. On the balance (no ``appointment_ids``): ``amount`` is required,
+    0 < amount ≤ the patient's Total Balance less what their other active plans still cover.
+    On appointments: each is known, the patient's, not cancelled, has a balance due and is in
+    no other active plan; ``amount=None`` is the sum of their balances due, a given amount is
+    at most that sum. The same plan again returns the ledger unchanged.
+
+    Raises:
+        InvalidInputError: not a :class:`PaymentPlan` (its own fields are checked on
+            construction); CurrencyMismatchError: its amount in another currency.
+        DuplicateIdError: its id is known with different content.
+        UnknownIdError: an appointment (or, on the balance, the patient) is unknown.
+        PatientMismatchError: an appointment is another patient's.
+        AppointmentCancelledError: an appointment was cancelled.
+        InvalidInputError: an appointment has no balance due, or is in another active plan.
+        InvalidAmountError: no amount on the balance, or more than it may cover.
+    """
+    state = state_of(ledger)
+    _of_type(plan, PaymentPlan, "payment plan")
+    what = f"payment plan {plan.id!r}"
+    if plan.amount is not None:
+        check_currency(plan.amount, state.currency, f"{what} amount")
+    elif not plan.appointment_ids:  # a fact of the plan alone: its shape
+        raise InvalidAmountError(
+            f"{what} is on patient {plan.patient_id!r}'s balance: it needs an amount",
+            id=plan.id,
+        )
+    known = state.plans.get(plan.id)
+    if known is not None:
+        existing = _plan_value(state, plan.id, known)
+        if existing == plan:
+            return ledger
+        raise DuplicateIdError(
+            f"payment plan id {plan.id!r} is already in the ledger with different content: "
+            f"{existing!r} (now submitted: {plan!r})",
+            id=plan.id,
+        )
+    if plan.appointment_ids:
+        limit = _plan_appointments(state, plan)
+        amount = limit if plan.minor_units is None else plan.minor_units
+        if amount > limit:
+            raise InvalidAmountError(
+                f"{what} of {_fmt(state, amount)} is more than its appointments' balances due "
+                f"({_fmt(state, limit)})",
+                id=plan.id,
+                amount=plan.amount,
+            )
+    else:
+        patient = _patient(state, plan.patient_id)
+        amount = plan.minor_units or 0  # (given: checked above)
+        covered = _covered_by_other_plans(state, plan.patient_id, plan.id)
+        limit = patient.charged - patient.paid - covered
+        if amount > limit:
+            raise InvalidAmountError(
+                f"{what} of {_fmt(state, amount)} is more than patient {plan.patient_id!r}'s "
+                f"Total Balance ({_fmt(state, patient.charged - patient.paid)}) less what "
+                f"other active plans still cover ({_fmt(state, covered)})",
+                id=plan.id,
+                amount=plan.amount,
+            )
+    return ledger_of(advance(state, PaymentPlanCreated(plan=plan, amount=Minor(amount))))
+
+
+def _plan_appointments(state: State, plan: PaymentPlan) -> int:
+    """Check a plan's appointments in SPEC §10's precedence (unknown, another patient's,
+    cancelled, then their balances and other plans); return the sum of their balances due."""
+    for appointment_id in plan.appointment_ids:
+        _account(state, appointment_id)
+    for appointment_id in plan.appointment_ids:
+        _account(state, appointment_id, plan.patient_id)
+    for appointment_id in plan.appointment_ids:
+        _open(state, appointment_id)
+    total = 0
+    for appointment_id in plan.appointment_ids:
+        due = _due(state, appointment_id)
+        if due <= 0:
+            raise InvalidInputError(
+                f"appointment {appointment_id!r} has no balance due: payment plan "
+                f"{plan.id!r} cannot cover it",
+                id=appointment_id,
+            )
+        for other in state.planned.get(appointment_id, ()):
+            if plan_active(state.plans[other]):
+                raise InvalidInputError(
+                    f"appointment {appointment_id!r} is in active payment plan {other!r}: "
+                    f"payment plan {plan.id!r} cannot cover it too",
+                    id=appointment_id,
+                    plan_id=other,
+                )
+        total += due
+    return total
+
+
+def skip_installment(ledger: Ledger, plan_id: str, number: int, *, on: datetime.date) -> Ledger:
+    """Skip installment ``number`` of a plan: it becomes ``SKIPPED`` and a new installment of
+    the same amount is added at the end (numbered next, due by the schedule rule). Skipping it
+    again returns the ledger unchanged.
+
+    Raises:
+        InvalidInputError: malformed arguments; the installment does not exist, is partly or
+            wholly covered, or the plan is not active.
+        UnknownIdError: the plan is not in the ledger.
+    """
+    state = state_of(ledger)
+    check_id(plan_id, "plan_id")
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise InvalidInputError(
+            f"installment number must be an int, got {type(number).__name__} {number!r}"
+        )
+    check_date(on, "on")
+    row = _plan_row(state, plan_id)
+    count = row[3] + len(row[PLAN_SKIPS])
+    found = installment_of(row, number)
+    if found is None:
+        raise InvalidInputError(
+            f"payment plan {plan_id!r} has no installment {number} (it has {count})",
+            id=plan_id,
+            number=number,
+        )
+    amount, skipped, covered = found
+    if skipped:
+        return ledger
+    _plan_is_active(state, plan_id, row)
+    if covered:
+        raise InvalidInputError(
+            f"installment {number} of payment plan {plan_id!r} has "
+            f"{_fmt(state, covered)} of {_fmt(state, amount)} covered: "
+            "only an installment with nothing covered is skipped",
+            id=plan_id,
+            number=number,
+        )
+    event = InstallmentSkipped(
+        plan_id=plan_id,
+        number=number,
+        added=count + 1,
+        amount=Minor(amount),
+        on=on,
+    )
+    return ledger_of(advance(state, event))
+
+
+def cancel_payment_plan(
+    ledger: Ledger, plan_id: str, *, on: datetime.date, reason: str | None = None
+) -> Ledger:
+    """Cancel a payment plan: it is ``CANCELLED``, money already placed stays where it is, and
+    a payment naming it is refused from then on. Again: the ledger unchanged.
+
+    Raises:
+        InvalidInputError: malformed arguments.
+        UnknownIdError: the plan is not in the ledger.
+    """
+    state = state_of(ledger)
+    check_id(plan_id, "plan_id")
+    check_date(on, "on")
+    check_optional_str(reason, "reason")
+    row = _plan_row(state, plan_id)
+    if row[PLAN_CANCELLED] is not None:
+        return ledger
+    return ledger_of(advance(state, PaymentPlanCancelled(plan_id=plan_id, on=on, reason=reason)))

@@ -24,7 +24,14 @@ import attrs
 from moneyed import Money
 
 from patient_ledger.money import to_minor, to_money
-from patient_ledger.values import Adjustment, Appointment, Charge, Payment, Transfer
+from patient_ledger.values import (
+    Adjustment,
+    Appointment,
+    Charge,
+    Payment,
+    PaymentPlan,
+    Transfer,
+)
 
 #: An amount in integer minor units of the ledger's currency (cents for USD). A distinct type
 #: so that serializers can write it as an exact decimal amount with its currency.
@@ -215,6 +222,9 @@ class PaymentReversed:
     applied: tuple[Application, ...] = attrs.field(converter=_parts)
     on: datetime.date
     reason: str | None
+    #: For a payment counting toward a plan (SPEC §11): how much less it counts now — what
+    #: it counted beyond what is left of it after this reversal.
+    uncounted: Minor = attrs.field(default=Minor(0), converter=_minor)
 
 
 @attrs.frozen(kw_only=True)
@@ -223,6 +233,57 @@ class AppointmentCancelled:
     patient's general bucket, keeping their ids, payments and places in "oldest first"."""
 
     appointment_id: str
+    on: datetime.date
+    reason: str | None
+
+
+@attrs.frozen(kw_only=True)
+class PaymentPlanCreated:
+    """A payment plan was agreed (SPEC §11): ``amount`` is what it covers, as decided (the
+    plan's own, or the sum of its appointments' balances due when it gave none)."""
+
+    plan: PaymentPlan
+    amount: Minor = attrs.field(converter=_minor)
+
+    def __repr__(self) -> str:
+        currency = "USD" if self.plan.amount is None else self.plan.amount.currency.code
+        return _repr(self, currency, {"amount": None})
+
+
+@attrs.frozen(kw_only=True)
+class PlanPaymentPosted:
+    """A payment naming a plan was received (SPEC §11): ``placed`` — ``(appointment_id,
+    amount)``, oldest appointment first — went to those appointments' lines in line order, the
+    rest is held as the open entry ``entry_id`` in the general bucket, and ``counted`` of it
+    counts toward the plan."""
+
+    payment: Payment
+    placed: tuple[tuple[str, Minor], ...] = attrs.field(converter=_money_parts)
+    entry_id: str | None
+    counted: Minor = attrs.field(converter=_minor)
+
+    def __repr__(self) -> str:
+        code = self.payment.amount.currency.code
+        return _repr(self, code, {"placed": 1, "counted": None})
+
+
+@attrs.frozen(kw_only=True)
+class InstallmentSkipped:
+    """Installment ``number`` of a plan was skipped: installment ``added`` of ``amount`` (the
+    skipped one's) was added at the end."""
+
+    plan_id: str
+    number: int
+    added: int
+    amount: Minor = attrs.field(converter=_minor)
+    on: datetime.date
+
+
+@attrs.frozen(kw_only=True)
+class PaymentPlanCancelled:
+    """A payment plan was cancelled; money already placed stays where it is."""
+
+    plan_id: str
     on: datetime.date
     reason: str | None
 
@@ -241,6 +302,10 @@ Event = (
     | CreditTransferred
     | PaymentReversed
     | AppointmentCancelled
+    | PaymentPlanCreated
+    | PlanPaymentPosted
+    | InstallmentSkipped
+    | PaymentPlanCancelled
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = (
@@ -257,4 +322,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     CreditTransferred,
     PaymentReversed,
     AppointmentCancelled,
+    PaymentPlanCreated,
+    PlanPaymentPosted,
+    InstallmentSkipped,
+    PaymentPlanCancelled,
 )

@@ -47,7 +47,7 @@ from typing import Any
 from moneyed import Money
 
 from patient_ledger._html import code_and_description
-from patient_ledger.events import PaymentPosted, RefundPosted
+from patient_ledger.events import PaymentPosted, PlanPaymentPosted, RefundPosted
 from patient_ledger.state import Ledger
 from patient_ledger.views import (
     DASHBOARD_FIELDS,
@@ -138,7 +138,7 @@ def to_fhir(ledger: Ledger, patient_id: str) -> dict[str, Any]:
         return lines[charge_id]
 
     for event in ledger.events:
-        if not isinstance(event, PaymentPosted | RefundPosted):
+        if not isinstance(event, PaymentPosted | PlanPaymentPosted | RefundPosted):
             continue
         payment = event.payment
         if payment.patient_id != patient_id:

@@ -38,6 +38,7 @@ from patient_ledger.errors import (
 from patient_ledger.events import (
     AppointmentAdded,
     PaymentPosted,
+    PlanPaymentPosted,
     RefundPosted,
 )
 from patient_ledger.money import parse_amount
@@ -88,7 +89,7 @@ def records(ledger: Ledger, *, on: datetime.date | None = None) -> dict[str, lis
             out["aging"].append(_row(tables.AGING, aging(ledger, pid, on=on), pid))
             out["credit_aging"].append(_row(tables.AGING, credit_aging(ledger, pid, on=on), pid))
     for event in ledger.events:
-        if isinstance(event, PaymentPosted | RefundPosted):
+        if isinstance(event, PaymentPosted | PlanPaymentPosted | RefundPosted):
             out["allocations"].extend(
                 tables.records(tables.ALLOCATIONS, place)
                 for place in allocations(ledger, event.payment.id)

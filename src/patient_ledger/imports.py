@@ -21,11 +21,16 @@ and types are the library's names, any case, spaces or hyphens for ``_`` (``cred
 
 1. every visit, in file order (a visit moves no money; a payment received before its visit
    must find it);
-2. then by day, and within a day: charges (dated by their visit), payments, adjustments,
-   refunds; within each, in file order (files in the order given, rows top to bottom).
+2. then by day, and within a day: charges (dated by their visit), payment plans (dated by
+   their ``created_on``), payments, adjustments, refunds; within each, in file order (files
+   in the order given, rows top to bottom).
 
 A payment or adjustment that names a line is posted no earlier than that line's visit date (the
-line does not exist before). An id appears once in an import: a second row of a kind with the
+line does not exist before), and a payment that names a plan (``plan_id``) no earlier than the
+plan's ``created_on``. A plans file has a plan a row: id, patient, amount (empty: its
+appointments' balances due), installments, first due, created, and its appointments (ids
+separated by ``;`` or spaces; none: the plan is on the patient's balance).
+An id appears once in an import: a second row of a kind with the
 same id, in the same file or another, is refused naming both lines (a row whose id is already
 in the journal with the same content adds nothing: an import can be run again). All or nothing:
 the first bad row stops the import, and its error names the file and the line (the physical
@@ -54,7 +59,14 @@ from typing import Any, Protocol, cast
 
 import attrs
 
-from patient_ledger.commands import add_appointment, add_charge, adjust_charge, post_payment, refund
+from patient_ledger.commands import (
+    add_appointment,
+    add_charge,
+    adjust_charge,
+    create_payment_plan,
+    post_payment,
+    refund,
+)
 from patient_ledger.errors import (
     DuplicateIdError,
     InvalidInputError,
@@ -63,10 +75,17 @@ from patient_ledger.errors import (
 )
 from patient_ledger.money import FrozenMoney, parse_amount
 from patient_ledger.state import Ledger, state_of
-from patient_ledger.values import Adjustment, Appointment, Charge, Payment, PaymentType
+from patient_ledger.values import (
+    Adjustment,
+    Appointment,
+    Charge,
+    Payment,
+    PaymentPlan,
+    PaymentType,
+)
 
 #: The kinds of export, in the order their files are read.
-KINDS = ("visits", "charges", "payments", "adjustments")
+KINDS = ("visits", "charges", "plans", "payments", "adjustments")
 
 
 @attrs.frozen(kw_only=True)
@@ -144,9 +163,29 @@ FIELDS: Mapping[str, tuple[Field, ...]] = {
         Field(name="type", names=("type", "payment_type")),
         Field(name="appointment_id", names=_VISIT),
         Field(name="charge_id", names=("charge_id", "line_item_id", "line_id")),
+        Field(name="plan_id", names=("plan_id", "payment_plan_id", "payment_plan")),
         Field(name="provider", names=_PROVIDER),
         Field(name="notes", names=("notes", "memo", "note")),
         Field(name="reference", names=("reference", "check_number", "ref")),
+    ),
+    "plans": (
+        Field(name="id", names=("plan_id", "payment_plan_id", "id"), required=True),
+        Field(name="patient_id", names=_PATIENT, required=True),
+        Field(name="amount", names=("amount", "plan_amount", "total")),
+        Field(
+            name="installments",
+            names=("installments", "number_of_installments", "months", "duration"),
+            required=True,
+        ),
+        Field(name="first_due", names=("first_due", "first_due_date", "start_date"), required=True),
+        Field(
+            name="created_on",
+            names=("created_on", "created", "date", "created_date"),
+            required=True,
+        ),
+        Field(
+            name="appointment_ids", names=("appointment_ids", "appointments", "visit_ids", "visits")
+        ),
     ),
     "adjustments": (
         Field(name="id", names=("adjustment_id", "id"), required=True),
@@ -159,11 +198,18 @@ FIELDS: Mapping[str, tuple[Field, ...]] = {
 }
 
 #: Within a day: charges, payments, adjustments, refunds (every visit comes first, as day 0).
-_RANK = {"visits": 0, "charges": 1, "payments": 2, "adjustments": 3, "refunds": 4}
+#: A plan comes after the day's charges (its balance is theirs) and before its payments.
+_RANK = {"visits": 0, "charges": 1, "plans": 2, "payments": 3, "adjustments": 4, "refunds": 5}
 #: A row of each kind, in messages.
-_NOUN = {"visits": "visit", "charges": "charge", "payments": "payment", "adjustments": "adjustment"}
+_NOUN = {
+    "visits": "visit",
+    "charges": "charge",
+    "plans": "payment plan",
+    "payments": "payment",
+    "adjustments": "adjustment",
+}
 #: What a row of a file becomes.
-Record = Appointment | Charge | Payment | Adjustment
+Record = Appointment | Charge | PaymentPlan | Payment | Adjustment
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -189,6 +235,7 @@ class Summary:
     payments: int = 0
     refunds: int = 0
     adjustments: int = 0
+    plans: int = 0
     unchanged: int = 0
     rows: int = 0
     patients: int = 0
@@ -202,6 +249,8 @@ class Summary:
             "refund": self.refunds,
             "adjustment": self.adjustments,
         }
+        if self.plans:  # (a summary without plans reads as it always did)
+            counts["payment plan"] = self.plans
         parts = [f"{n} {word}{'' if n == 1 else 's'}" for word, n in counts.items()]
         text = f"imported {', '.join(parts)} from {self.rows} rows"
         if self.unchanged:
@@ -370,6 +419,26 @@ def _payment(get: _Row, currency: str) -> Payment:
         notes=get("notes") or "",
         reference=get("reference"),
         charge_id=get("charge_id"),
+        plan_id=get("plan_id"),
+    )
+
+
+def _plan(get: _Row, currency: str) -> PaymentPlan:
+    """A payment plan's row: its appointments, if any, separated by ``;`` or spaces."""
+    key = _need(get, "id")
+    what = f"payment plan {key!r}"
+    amount = get("amount")
+    count = _need(get, "installments")
+    if not count.isascii() or not count.isdigit():
+        raise InvalidInputError(f"{what}: installments must be a whole number, got {count!r}")
+    return PaymentPlan(
+        key,
+        _need(get, "patient_id"),
+        None if amount is None else parse_amount(amount, currency, f"{what}: amount"),
+        int(count),
+        parse_date(_need(get, "first_due"), f"{what}: first_due"),
+        parse_date(_need(get, "created_on"), f"{what}: created_on"),
+        tuple((get("appointment_ids") or "").replace(";", " ").split()),
     )
 
 
@@ -396,6 +465,7 @@ def _need(get: _Row, name: str) -> str:
 _BUILD: Mapping[str, Callable[[_Row, str], Record]] = {
     "visits": _visit,
     "charges": _charge,
+    "plans": _plan,
     "payments": _payment,
     "adjustments": _adjustment,
 }
@@ -505,6 +575,9 @@ class _Spool:
         if found:
             return int(found[0])
         state = self.state
+        if kind == "plans":
+            plan = state.plans.get(key)
+            return None if plan is None else plan[5].toordinal()  # created_on
         if kind == "charges":
             charge = state.charges.get(key)
             key = charge.appointment_id if charge is not None else ""
@@ -652,10 +725,14 @@ def _day(spool: _Spool, kind: str, value: Record) -> tuple[int, str]:
                 msg = f"charge {value.id!r}: visit {visit!r} is in no visits file nor the ledger"
                 raise UnknownIdError(msg, id=visit)
             return day, kind
+        case PaymentPlan():
+            return value.created_on.toordinal(), kind
         case Payment():
             day = value.received_on.toordinal()
             if value.charge_id is not None:
                 day = max(day, spool.day_of("charges", value.charge_id) or day)
+            if value.plan_id is not None:  # posted no earlier than its plan is agreed
+                day = max(day, spool.day_of("plans", value.plan_id) or day)
             return day, "refunds" if value.type is PaymentType.REFUND else kind
         case Adjustment():
             day = value.on.toordinal()
@@ -666,7 +743,7 @@ def _day(spool: _Spool, kind: str, value: Record) -> tuple[int, str]:
 def _post(
     ledger: Ledger, spool: _Spool, names: Sequence[str], progress: Progress | None
 ) -> tuple[Ledger, Summary]:
-    counts = dict.fromkeys(("visits", "charges", "payments", "refunds", "adjustments"), 0)
+    counts = dict.fromkeys(("visits", "charges", "plans", "payments", "refunds", "adjustments"), 0)
     unchanged = 0
     for file, line, value in spool.sorted():
         before = len(ledger.events)
@@ -676,6 +753,8 @@ def _post(
                     ledger, what = add_appointment(ledger, value), "visits"
                 case Charge():
                     ledger, what = add_charge(ledger, value), "charges"
+                case PaymentPlan():
+                    ledger, what = create_payment_plan(ledger, value), "plans"
                 case Payment(type=PaymentType.REFUND):
                     ledger, what = refund(ledger, value), "refunds"
                 case Payment():

@@ -28,6 +28,7 @@ from patient_ledger.events import (
     Event,
     PaymentPosted,
     PaymentReversed,
+    PlanPaymentPosted,
     RefundPosted,
 )
 from patient_ledger.money import to_minor
@@ -35,11 +36,16 @@ from patient_ledger.state import (
     AVAILABLE,
     NEGATIVE,
     OPEN,
+    PLAN_AMOUNT,
+    PLAN_COUNTING,
+    PLAN_PAID,
     REMAINING,
     Ledger,
     State,
     lines_of,
     owing_of,
+    plan_active,
+    plan_installments,
     state_of,
 )
 from patient_ledger.views import (
@@ -110,6 +116,11 @@ def _journal_paid(
                 PaymentPosted(payment=p, entry_id=entry_id)
                 | RefundPosted(payment=p, entry_id=entry_id)
             ):
+                paid[p.patient_id] += p.minor_units
+                total += p.minor_units
+                if entry_id is not None:
+                    owner_of_entry[entry_id] = p.patient_id
+            case PlanPaymentPosted(payment=p, entry_id=entry_id):
                 paid[p.patient_id] += p.minor_units
                 total += p.minor_units
                 if entry_id is not None:
@@ -234,7 +245,44 @@ def check_loaded(ledger: Ledger, *, since: Ledger | None = None) -> tuple[Violat
         found.extend(_check_records(state))
     else:  # the records of what the events did: no event moves a zero amount
         found.extend(_zero_moves(events, len(before.log)))
+        found.extend(_check_plans(state, before))
     return tuple(found)
+
+
+def _check_plans(state: State, before: State | None = None) -> Iterator[Violation]:
+    """SPEC §11's invariants, for every plan (with ``before``: every plan changed since):
+    0 ≤ paid ≤ amount, and the installments not skipped add up to the amount. And the
+    engine's records of plans agree: ``paid`` is what its payments count, the payments that
+    count are those counting more than zero, and the set of active plans is what the rows say.
+    """
+    counted: dict[str, int] = defaultdict(int)
+    counting: dict[str, set[tuple[Any, str]]] = defaultdict(set)
+    if before is None or state.counted is not before.counted:
+        for payment_id, (plan_id, amount) in state.counted.items():
+            counted[plan_id] += amount
+            if amount:
+                received_on = state.payments[payment_id][0].received_on
+                counting[plan_id].add((received_on, payment_id))
+    for plan_id, row in state.plans.items():
+        if before is not None and before.plans.get(plan_id) is row:
+            continue
+        pid, amount, paid = row[0], row[PLAN_AMOUNT], row[PLAN_PAID]
+        where = f"payment plan {plan_id}"
+        if not 0 <= paid <= amount:
+            yield Violation(9, pid, f"{where}: paid {paid} is not between 0 and {amount}")
+        schedule = plan_installments(row)
+        covering = sum(i.amount for i in schedule if not i.skipped)
+        if covering != amount:
+            yield Violation(9, pid, f"{where}: its installments add up to {covering}, not {amount}")
+        if (before is None or state.counted is not before.counted) and (
+            counted[plan_id] != paid
+            or counting[plan_id] != set(_sorted.iterate(row[PLAN_COUNTING]))
+        ):
+            yield Violation(8, pid, f"{where}: its payments count {counted[plan_id]}")
+        if (plan_id in state.active) != plan_active(row):
+            yield Violation(8, pid, f"{where}: the set of active plans disagrees with it")
+    if len(state.active) != sum(map(plan_active, state.plans.values())):
+        yield Violation(8, None, "the set of active plans holds plans that are not")
 
 
 def _check_records(state: State) -> list[Violation]:
@@ -278,6 +326,11 @@ def _check_records(state: State) -> list[Violation]:
             or list(_sorted.iterate(lines_owing)) != list(_sorted.iterate(owing_of(chunks)))
         ):
             found.append(Violation(8, pid, f"{where}: its lines disagree with its allocations"))
+        for charge_id, responsibility, on_it in lines:  # invariant 3, line by line (SPEC §10)
+            if not 0 <= on_it <= responsibility:
+                found.append(
+                    Violation(3, pid, f"line {charge_id} of {where}: {on_it} of {responsibility}")
+                )
         totals = sums[pid]
         totals[0] += charged
         totals[1] += allocated
@@ -319,6 +372,7 @@ def _check_records(state: State) -> list[Violation]:
         ):
             found.append(Violation(8, pid, "appointments or those owing disagree"))
     found.extend(_check_accounted(state, accounted))
+    found.extend(_check_plans(state))
     return found
 
 
@@ -378,7 +432,7 @@ def _check_patient(
 
 #: The names of the tuples of parts an event may hold; in each part, the one int is the amount
 #: (the other items are ids).
-_PARTS = ("applied", "returned", "moves", "parts", "allocations", "entries")
+_PARTS = ("applied", "returned", "moves", "parts", "allocations", "entries", "placed")
 #: The kinds of event that hold parts.
 _MOVES = frozenset(
     kind for kind in EVENT_TYPES if any(name in attrs.fields_dict(kind) for name in _PARTS)

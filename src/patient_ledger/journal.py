@@ -44,11 +44,12 @@ from patient_ledger.state import Ledger
 from patient_ledger.views import claims_feed, dashboard, patients
 
 #: The newest version of the line format; a reader refuses versions it does not know. A line
-#: is version 1 unless its event has a shape SPEC §10 added — a new kind of event, or a new
-#: field set to something (a line named by a payment or an application) — so journals written
-#: before §10 are written back byte for byte.
-SCHEMA_VERSION = 2
-_VERSIONS = (1, 2)
+#: is version 1 unless its event has a shape SPEC §10 added (2) — a new kind of event, or a new
+#: field set to something (a line named by a payment or an application) — or one SPEC §11
+#: added (3: payment plans), so journals written before §10 or §11 are written back byte for
+#: byte.
+SCHEMA_VERSION = 3
+_VERSIONS = (1, 2, 3)
 GENESIS = "0" * 64
 _TYPES: dict[str, type[Event]] = {t.__name__: t for t in EVENT_TYPES}
 

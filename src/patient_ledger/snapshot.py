@@ -43,7 +43,7 @@ from patient_ledger.values import plain
 __all__ = ["FORMAT", "Events", "decode", "encode", "events_of", "holds"]
 
 #: The format of the rows a snapshot holds: a snapshot of any other format is never decoded.
-FORMAT: Final = "patient_ledger/state/2"
+FORMAT: Final = "patient_ledger/state/3"
 
 _Date = datetime.date
 _Opt = str | None
@@ -78,6 +78,19 @@ _Patient = tuple[
     tuple[_DayKey, ...],
 ]
 _Entry = tuple[str, _Opt, str, _Date, int, int, int]
+_Plan = tuple[
+    str,
+    int | None,
+    int,
+    int,
+    _Date,
+    _Date,
+    tuple[str, ...],
+    _Date | None,
+    int,
+    tuple[tuple[int, int], ...],
+    tuple[_DayKey, ...],
+]
 #: Where a big sorted set was written flat: table, row id, position in the row.
 _Big = tuple[str, str, int]
 
@@ -97,6 +110,11 @@ _Body = tuple[
     dict[str, tuple[str, ...]],  # holders
     dict[str, tuple[_Date, int]],  # reversed
     dict[str, _Date],  # cancelled
+    dict[str, _Plan],
+    dict[str, tuple[_DayKey, ...]],  # patient_plans
+    dict[str, tuple[str, ...]],  # planned
+    dict[str, tuple[str, int]],  # counted
+    dict[str, bool],  # active
     tuple[_Big, ...],
 ]
 _ENCODER = msgspec.msgpack.Encoder(enc_hook=plain)
@@ -105,7 +123,12 @@ _BODY = msgspec.msgpack.Decoder(_Body)
 #: The state's tables, in the order a snapshot holds them (after currency, log and counter).
 _TABLES: Final = State._fields[3:]
 #: The positions of sorted sets in each table's rows.
-_SETS: Final = {"accounts": (4, 6, 10, 11), "patients": (0, 1, 7, 8), "payments": (1, 2)}
+_SETS: Final = {
+    "accounts": (4, 6, 10, 11),
+    "patients": (0, 1, 7, 8),
+    "payments": (1, 2),
+    "plans": (10,),
+}
 #: A value object's (or its record's) fields, in the order its record is written.
 _APPOINTMENT: Final = attrgetter(*StoredAppointment.__struct_fields__)
 _CHARGE: Final = attrgetter(*StoredCharge.__struct_fields__)
@@ -151,6 +174,11 @@ def encode(ledger: Ledger) -> bytes:
         dict(s.holders.items()),
         dict(s.reversed.items()),
         dict(s.cancelled.items()),
+        rows("plans", s.plans),
+        dict(s.patient_plans.items()),
+        dict(s.planned.items()),
+        dict(s.counted.items()),
+        dict(s.active.items()),
         big,
     )
     try:

@@ -41,7 +41,14 @@ from patient_ledger._stored import (
 from patient_ledger.errors import InvalidInputError
 from patient_ledger.events import LedgerOpened
 from patient_ledger.money import currency_code
-from patient_ledger.values import Adjustment, Appointment, Charge, Payment, Transfer
+from patient_ledger.values import (
+    Adjustment,
+    Appointment,
+    Charge,
+    Payment,
+    Transfer,
+    add_months,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -315,6 +322,130 @@ def owing_of(lines: Lines) -> _sorted.Keys:
     )
 
 
+#: A payment plan (SPEC §11): patient_id, the amount it was given (minor units, or None),
+#: the amount it covers, its installments as agreed, first_due, created_on, appointment_ids,
+#: the day it was cancelled (or None), paid (what counts), its skips — ``(number skipped,
+#: amount)`` in the order skipped, each adding one installment at the end — and the payments
+#: that count toward it (a sorted set of ``(received_on, payment_id)``).
+PlanRow = tuple[
+    str,
+    int | None,
+    int,
+    int,
+    datetime.date,
+    datetime.date,
+    tuple[str, ...],
+    datetime.date | None,
+    int,
+    tuple[tuple[int, int], ...],
+    _sorted.Keys,
+]
+#: Positions in a :data:`PlanRow`.
+PLAN_AMOUNT: Final = 2
+PLAN_APPOINTMENTS: Final = 6
+PLAN_CANCELLED: Final = 7
+PLAN_PAID: Final = 8
+PLAN_SKIPS: Final = 9
+PLAN_COUNTING: Final = 10
+
+
+def plan_active(row: PlanRow) -> bool:
+    """Whether a plan is ``ACTIVE``: not cancelled, something remaining."""
+    return row[PLAN_CANCELLED] is None and row[PLAN_PAID] < row[PLAN_AMOUNT]
+
+
+class Installment(NamedTuple):
+    """An installment of a plan as the engine computes it (minor units)."""
+
+    number: int
+    due_on: datetime.date
+    amount: int
+    skipped: bool
+    #: The part covered by what counts toward the plan.
+    covered: int
+
+
+def plan_installments(row: PlanRow) -> list[Installment]:
+    """A plan's installments, by number (SPEC §11): installment *k* is due ``first_due`` plus
+    *k* − 1 months; each is amount ÷ installments rounded down to the minor unit and the last
+    takes the rest; each skip adds one of the skipped one's amount at the end. Installments not
+    skipped are covered in order by ``paid``. O(the plan's installments)."""
+    amount, count, first_due = row[PLAN_AMOUNT], row[3], row[4]
+    skips = row[PLAN_SKIPS]
+    base = amount // count
+    amounts = [base] * (count - 1) + [amount - base * (count - 1)]
+    amounts += [skipped_amount for _, skipped_amount in skips]
+    skipped = {number for number, _ in skips}
+    paid = row[PLAN_PAID]
+    out = []
+    for number, part in enumerate(amounts, 1):
+        covered = 0
+        if number not in skipped:
+            covered = min(part, paid)
+            paid -= covered
+        out.append(
+            Installment(number, add_months(first_due, number - 1), part, number in skipped, covered)
+        )
+    return out
+
+
+def installment_of(row: PlanRow, number: int) -> tuple[int, bool, int] | None:
+    """Installment ``number`` of a plan as ``(amount, skipped, covered)``, or None when the
+    plan has no such installment: :func:`plan_installments`'s figures for one installment,
+    without its dates."""
+    amount, count, skips = row[PLAN_AMOUNT], row[3], row[PLAN_SKIPS]
+    if not 1 <= number <= count + len(skips):
+        return None
+    base = amount // count
+    last = amount - base * (count - 1)
+    skipped = {n for n, _ in skips}
+    before = 0  # what the installments before it, not skipped, add up to
+    for n in range(1, number + 1):
+        part = base if n < count else last if n == count else skips[n - count - 1][1]
+        if n == number:
+            covered = 0 if n in skipped else min(part, max(0, row[PLAN_PAID] - before))
+            return part, n in skipped, covered
+        if n not in skipped:
+            before += part
+    return None  # pragma: no cover - the loop returns at ``number``
+
+
+def plan_figures(row: PlanRow, on: datetime.date) -> tuple[int, datetime.date | None, int, int]:
+    """A plan's figures on ``on``, as :func:`plan_installments` gives them but without building
+    its installments (what the plan report reads for every active plan): the first
+    installment's amount, the due day and the uncovered part of the first installment neither
+    paid nor skipped (``None`` and 0 when none), and what is not covered of the installments
+    due before ``on``. O(the plan's installments) in plain int arithmetic, one date built."""
+    amount, count, first_due = row[PLAN_AMOUNT], row[3], row[4]
+    skips, paid = row[PLAN_SKIPS], row[PLAN_PAID]
+    base = amount // count
+    last = amount - base * (count - 1)
+    total = count + len(skips)
+    months = (on.year - first_due.year) * 12 + on.month - first_due.month
+    due_before = 0  # how many installments fall due before ``on``
+    if months >= 0:
+        due_before = min(total, months + (add_months(first_due, months) < on))
+    skipped = {number for number, _ in skips} if skips else ()
+    covered_before = 0  # what the installments due before ``on`` (not skipped) add up to
+    left = paid
+    next_number, next_left = 0, 0
+    for number in range(1, total + 1):
+        if number in skipped:
+            continue
+        part = base if number < count else last if number == count else skips[number - count - 1][1]
+        if number <= due_before:
+            covered_before += part
+        if not next_number:
+            if left >= part:
+                left -= part
+            else:
+                next_number, next_left = number, part - left
+        elif number > due_before:
+            break
+    next_due = add_months(first_due, next_number - 1) if next_number else None
+    return (base if count > 1 else last), next_due, next_left, max(0, covered_before - paid)
+
+
 class State(NamedTuple):
     """Everything a ledger knows: its journal, counters and persistent tables keyed by id."""
 
@@ -340,6 +471,16 @@ class State(NamedTuple):
     reversed: Map[str, tuple[datetime.date, int]]
     #: The cancelled appointments, with the day they were.
     cancelled: Map[str, datetime.date]
+    #: Payment plans (SPEC §11), as :data:`PlanRow`.
+    plans: Map[str, PlanRow]
+    #: Each patient's plans: a sorted tuple of ``(created_on, plan_id)``.
+    patient_plans: Map[str, tuple[tuple[datetime.date, str], ...]]
+    #: The plans an appointment was put in (a plan no longer active frees it).
+    planned: Map[str, tuple[str, ...]]
+    #: Each payment naming a plan: ``(plan_id, what it counts toward it now)``.
+    counted: Map[str, tuple[str, int]]
+    #: The plans neither completed nor cancelled (a set: the values are ``True``).
+    active: Map[str, bool]
 
     def placements(self, payment_id: str) -> list[Placement]:
         """A payment's placements, in the order placed (KeyError if unknown)."""
@@ -426,7 +567,7 @@ def opened_state(event: LedgerOpened) -> State:
         event.currency,
         EventLog().appended(event),
         1,
-        *(empty,) * 12,
+        *(empty,) * 17,
     )
 
 

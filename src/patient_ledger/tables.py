@@ -175,6 +175,38 @@ ALLOCATIONS = View(
     ),
 )
 
+PLAN_STATUS = View(
+    name="payment_plans",
+    caption="Payment plans",
+    columns=(
+        Column(field="plan_id", heading="Plan"),
+        Column(field="patient_id", heading="Patient"),
+        Column(field="created_on", heading="Created", kind=Kind.DATE),
+        Column(field="amount", heading="Amount", kind=_A),
+        Column(field="paid", heading="Paid", kind=_A),
+        Column(field="remaining", heading="Remaining", kind=_A),
+        Column(field="installment_amount", heading="Installment", kind=_A),
+        Column(field="next_due_on", heading="Next Due", kind=Kind.DATE, missing="-"),
+        Column(field="next_due_amount", heading="Next Amount", kind=_A, missing="-"),
+        Column(field="last_payment_on", heading="Last Payment", kind=Kind.DATE, missing="-"),
+        Column(field="overdue", heading="Overdue", kind=_A),
+        Column(field="status", heading="Status"),
+    ),
+)
+
+INSTALLMENTS = View(
+    name="installments",
+    caption="Installments",
+    columns=(
+        Column(field="plan_id", heading="Plan", shown=False),
+        Column(field="number", heading="#"),
+        Column(field="due_on", heading="Due", kind=Kind.DATE),
+        Column(field="amount", heading="Amount", kind=_A),
+        Column(field="paid", heading="Paid", kind=_A),
+        Column(field="status", heading="Status"),
+    ),
+)
+
 #: The column a table of every patient starts with (balances, aging of the whole practice).
 PATIENT = Column(field="patient_id", heading="Patient")
 
@@ -185,6 +217,8 @@ VIEWS: tuple[View, ...] = (
     UNALLOCATED_ENTRIES,
     AGING,
     ALLOCATIONS,
+    PLAN_STATUS,
+    INSTALLMENTS,
 )
 
 
@@ -453,8 +487,10 @@ __all__ = [
     "CLAIMS_FEED",
     "DASHBOARD",
     "FORMULA_STARTS",
+    "INSTALLMENTS",
     "LINE_ITEMS",
     "PATIENT",
+    "PLAN_STATUS",
     "UNALLOCATED_ENTRIES",
     "VIEWS",
     "Column",

@@ -10,6 +10,7 @@ changes nothing here (and nothing in a journal written later).
 
 from __future__ import annotations
 
+import calendar
 import datetime
 import enum
 import unicodedata
@@ -68,6 +69,34 @@ class AllocationOrder(_Choice):
     OLDEST_FIRST = "OLDEST_FIRST"
     #: By balance due, smallest first (then date, then id); only whole balances are paid.
     SMALLEST_FIRST = "SMALLEST_FIRST"
+
+
+class InstallmentStatus(_Choice):
+    """Where an installment of a payment plan stands (SPEC §11)."""
+
+    #: Covered whole by what counts toward the plan.
+    PAID = "PAID"
+    #: Skipped: a new installment of the same amount was added at the end.
+    SKIPPED = "SKIPPED"
+    #: Not covered, due before the day asked about.
+    OVERDUE = "OVERDUE"
+    #: Not covered, due that day.
+    DUE = "DUE"
+    #: Not covered, due later.
+    UPCOMING = "UPCOMING"
+
+
+class PlanState(_Choice):
+    """Where a payment plan stands (SPEC §11)."""
+
+    ACTIVE = "ACTIVE"
+    #: Nothing remains to pay; reversals that raise ``remaining`` again make it ``ACTIVE``.
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+
+
+#: The most installments a payment plan may have (ten years of months).
+MAX_INSTALLMENTS = 120
 
 
 _E = TypeVar("_E", bound=enum.StrEnum)
@@ -267,6 +296,8 @@ class Payment:
     reference: str | None = None
     #: The line item (charge) paid first; the rest goes to the appointment's other lines.
     charge_id: str | None = None
+    #: The payment plan the payment counts toward (SPEC §11); it names no appointment or line.
+    plan_id: str | None = None
     minor_units: int = attrs.field(init=False, repr=False, eq=False, hash=False)
 
     def __attrs_post_init__(self) -> None:
@@ -282,6 +313,7 @@ class Payment:
         check_text(self.notes, f"{what} notes")
         check_optional_str(self.reference, f"{what} reference")
         check_optional_id(self.charge_id, f"{what} charge_id")
+        check_optional_id(self.plan_id, f"{what} plan_id")
         if self.type is PaymentType.REFUND and minor >= 0:
             raise InvalidAmountError(
                 f"{what} is a REFUND: its amount must be negative, got {_shown(self.amount)}",
@@ -356,3 +388,84 @@ class Transfer:
             )
         object.__setattr__(self, "minor_units", minor)
         object.__setattr__(self, "amount", frozen(self.amount))
+
+
+def _id_tuple(value: object) -> tuple[str, ...]:
+    """A sequence of ids as a tuple (a str or a set is refused: it is not an ordered
+    sequence of ids)."""
+    if not isinstance(value, tuple | list):
+        raise InvalidInputError(
+            f"appointment_ids must be a tuple of ids, got {type(value).__name__} {value!r}"
+        )
+    return tuple(value)
+
+
+@attrs.frozen
+class PaymentPlan:
+    """A patient's agreement to pay ``amount`` in monthly installments (SPEC §11).
+
+    With no ``appointment_ids`` the plan is on the patient's balance and ``amount`` is
+    required; with them, ``amount=None`` means the sum of their balances due. A plan changes no
+    balance: payments naming it (``Payment.plan_id``) count toward it. Its own fields are
+    checked here: ``amount`` > 0 and exact, ``installments`` an int from 1 to
+    :data:`MAX_INSTALLMENTS`, ``first_due`` ≥ ``created_on``, no appointment named twice.
+    """
+
+    id: str
+    patient_id: str
+    amount: Money | None
+    installments: int
+    first_due: datetime.date
+    created_on: datetime.date
+    appointment_ids: tuple[str, ...] = attrs.field(default=(), converter=_id_tuple)
+    minor_units: int | None = attrs.field(init=False, repr=False, eq=False, hash=False)
+
+    def __attrs_post_init__(self) -> None:
+        check_id(self.id, "payment plan id")
+        what = f"payment plan {self.id!r}"
+        check_id(self.patient_id, f"{what} patient_id")
+        minor = None
+        if self.amount is not None:
+            minor = to_minor(self.amount, f"{what} amount")
+            if minor <= 0:
+                raise InvalidAmountError(
+                    f"{what} amount must be > 0, got {_shown(self.amount)}", amount=self.amount
+                )
+        count = self.installments
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise InvalidInputError(
+                f"{what} installments must be an int, got {type(count).__name__} {count!r}"
+            )
+        if not 1 <= count <= MAX_INSTALLMENTS:
+            raise InvalidInputError(
+                f"{what} installments must be from 1 to {MAX_INSTALLMENTS}, got {count}"
+            )
+        check_date(self.first_due, f"{what} first_due")
+        check_date(self.created_on, f"{what} created_on")
+        if self.first_due < self.created_on:
+            raise InvalidInputError(
+                f"{what} is first due on {self.first_due.isoformat()}, before it was created "
+                f"on {self.created_on.isoformat()}"
+            )
+        for appointment_id in self.appointment_ids:
+            check_id(appointment_id, f"{what} appointment id")
+        if len(set(self.appointment_ids)) != len(self.appointment_ids):
+            raise InvalidInputError(
+                f"{what} names an appointment twice: {self.appointment_ids!r}", id=self.id
+            )
+        object.__setattr__(self, "minor_units", minor)
+        if self.amount is not None:
+            object.__setattr__(self, "amount", frozen(self.amount))
+
+
+def add_months(day: datetime.date, months: int) -> datetime.date:
+    """``day`` plus ``months`` months: the same day of the month, or the month's last day when
+    it is shorter (Jan 31 + 1 → Feb 28, + 2 → Mar 31: always counted from ``day``).
+
+    >>> add_months(datetime.date(2025, 1, 31), 1), add_months(datetime.date(2025, 1, 31), 2)
+    (datetime.date(2025, 2, 28), datetime.date(2025, 3, 31))
+    """
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    last = calendar.monthrange(year, month)[1]
+    return datetime.date(year, month, min(day.day, last))

@@ -25,20 +25,35 @@ from patient_ledger.events import (
     CreditTransferred,
     Event,
     PaymentPosted,
+    PlanPaymentPosted,
     RefundPosted,
 )
 from patient_ledger.money import to_minor, to_money
 from patient_ledger.state import (
     OPEN,
     OWNER,
+    PLAN_AMOUNT,
+    PLAN_CANCELLED,
+    PLAN_COUNTING,
+    PLAN_PAID,
     AppointmentState,
     Ledger,
     PatientState,
+    PlanRow,
     State,
     lines_of,
+    plan_figures,
+    plan_installments,
     state_of,
 )
-from patient_ledger.values import Payment, check_date, check_id
+from patient_ledger.state import Installment as PlannedInstallment
+from patient_ledger.values import (
+    InstallmentStatus,
+    Payment,
+    PlanState,
+    check_date,
+    check_id,
+)
 
 #: The dashboard's fields, in the order the billing page shows them.
 DASHBOARD_FIELDS = tables.DASHBOARD.fields()
@@ -363,7 +378,7 @@ def event_day(ledger: Ledger, event: Event) -> datetime.date | None:
     ledger's opening, an appointment becoming known — a visit may be booked long before its
     date)."""
     match event:
-        case PaymentPosted(payment=p) | RefundPosted(payment=p):
+        case PaymentPosted(payment=p) | RefundPosted(payment=p) | PlanPaymentPosted(payment=p):
             return p.received_on
         case ChargeAdjusted(adjustment=adjustment):
             return adjustment.on
@@ -541,3 +556,133 @@ def allocations(ledger: Ledger, payment_id: str) -> tuple[Allocation, ...]:
         for (patient_id, appointment_id, charge_id), amount in places.items()
         if amount
     )
+
+
+# -- SPEC §11: payment plans ------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Installment:
+    """One installment of a payment plan: ``paid`` is the part covered (SPEC §11)."""
+
+    plan_id: str
+    number: int
+    due_on: datetime.date
+    amount: Money
+    paid: Money
+    status: InstallmentStatus
+
+
+@attrs.frozen(kw_only=True)
+class PlanStatus:
+    """A payment plan's figures on a day (SPEC §11): ``paid`` counts toward it, ``remaining``
+    = amount − paid; ``next_due_*`` the first installment neither paid nor skipped (what is
+    still to cover of it); ``overdue`` what is not covered of installments due before the day.
+    """
+
+    plan_id: str
+    patient_id: str
+    created_on: datetime.date
+    amount: Money
+    paid: Money
+    remaining: Money
+    installment_amount: Money
+    next_due_on: datetime.date | None
+    next_due_amount: Money | None
+    last_payment_on: datetime.date | None
+    overdue: Money
+    status: PlanState
+
+
+def _plan_row(state: State, plan_id: object) -> PlanRow:
+    row = state.plans.get(check_id(plan_id, "plan_id"))
+    if row is None:
+        raise UnknownIdError(f"payment plan {plan_id!r} is not in the ledger", id=plan_id)
+    return row
+
+
+def installments(ledger: Ledger, plan_id: str, *, on: datetime.date) -> tuple[Installment, ...]:
+    """A plan's installments by number, each with what is covered of it and its status on
+    ``on``: ``PAID``, ``SKIPPED``, else ``OVERDUE`` (due before ``on``), ``DUE`` (that day) or
+    ``UPCOMING``.
+
+    Raises:
+        UnknownIdError: the plan is not in the ledger.
+    """
+    state = state_of(ledger)
+    row = _plan_row(state, plan_id)
+    check_date(on, "on")
+    code = state.currency
+    return tuple(
+        Installment(
+            plan_id=plan_id,
+            number=i.number,
+            due_on=i.due_on,
+            amount=to_money(i.amount, code),
+            paid=to_money(i.covered, code),
+            status=_installment_status(i, on),
+        )
+        for i in plan_installments(row)
+    )
+
+
+def _installment_status(i: PlannedInstallment, on: datetime.date) -> InstallmentStatus:
+    if i.skipped:
+        return InstallmentStatus.SKIPPED
+    if i.covered == i.amount:
+        return InstallmentStatus.PAID
+    if i.due_on < on:
+        return InstallmentStatus.OVERDUE
+    return InstallmentStatus.DUE if i.due_on == on else InstallmentStatus.UPCOMING
+
+
+def _plan_status(state: State, plan_id: str, row: PlanRow, on: datetime.date) -> PlanStatus:
+    """A plan's figures on ``on``: O(its installments), in int arithmetic."""
+    code = state.currency
+    amount, paid = row[PLAN_AMOUNT], row[PLAN_PAID]
+    first, next_due_on, next_left, overdue = plan_figures(row, on)
+    counting = row[PLAN_COUNTING]
+    last = next(_sorted.iterate_reversed(counting), None) if counting else None
+    if row[PLAN_CANCELLED] is not None:
+        status = PlanState.CANCELLED
+    else:
+        status = PlanState.ACTIVE if paid < amount else PlanState.COMPLETED
+    return PlanStatus(
+        plan_id=plan_id,
+        patient_id=row[0],
+        created_on=row[5],
+        amount=to_money(amount, code),
+        paid=to_money(paid, code),
+        remaining=to_money(amount - paid, code),
+        installment_amount=to_money(first, code),
+        next_due_on=next_due_on,
+        next_due_amount=None if next_due_on is None else to_money(next_left, code),
+        last_payment_on=None if last is None else last[0],
+        overdue=to_money(overdue, code),
+        status=status,
+    )
+
+
+def payment_plans(ledger: Ledger, patient_id: str, *, on: datetime.date) -> tuple[PlanStatus, ...]:
+    """The patient's payment plans by ``created_on``, then id, with their figures on ``on``.
+
+    Raises:
+        UnknownIdError: the patient is not in the ledger.
+    """
+    state, _ = _lookup(ledger, patient_id)
+    check_date(on, "on")
+    mine = state.patient_plans.get(patient_id, ())
+    return tuple(_plan_status(state, plan_id, state.plans[plan_id], on) for _, plan_id in mine)
+
+
+def plan_report(ledger: Ledger, *, on: datetime.date) -> tuple[PlanStatus, ...]:
+    """Every ``ACTIVE`` plan of the practice with its figures on ``on``, by ``next_due_on``,
+    then plan id (DrChrono's payment plan report). O(the active plans' installments): the
+    ledger keeps the set of active plans, so no journal is read."""
+    state = state_of(ledger)
+    check_date(on, "on")
+    plans = state.plans
+    rows = [_plan_status(state, plan_id, plans[plan_id], on) for plan_id in state.active]
+    # An active plan always has an installment to cover (remaining > 0).
+    rows.sort(key=lambda s: (s.next_due_on or datetime.date.max, s.plan_id))
+    return tuple(rows)
