@@ -493,7 +493,7 @@ def _add_plans(commands: Any) -> None:
         "plans",
         help="the payment plan report: every active plan by next due day (text, CSV or JSON)",
     )
-    command.add_argument("journal", type=Path, help="a journal file (JSON Lines)")
+    _add_source(command)
     command.add_argument(
         "--on", type=_day, required=True, help="the day the figures are for, YYYY-MM-DD"
     )
@@ -504,7 +504,7 @@ def _plans(args: argparse.Namespace) -> int:
     from patient_ledger import tables  # noqa: PLC0415 - its own subcommand
     from patient_ledger.views import plan_report  # noqa: PLC0415
 
-    report = plan_report(_load(args.journal), on=args.on)
+    report = plan_report(_load(args), on=args.on)
     view = tables.PLAN_STATUS
     if args.format == "json":
         print(json.dumps([tables.unstructure(status) for status in report], indent=2))
