@@ -1272,7 +1272,9 @@ def page(records: list[dict[str, Any]], **links: object) -> dict[str, Any]:
     return {"previous": None, "next": None, "data": records} | links
 
 
+PAGE_1 = "https://app.drchrono.com/api/line_items?cursor=cj0xJnA9MjAyNQ"
 PAGE_2 = "https://app.drchrono.com/api/line_items?cursor=cD0yMDI1"
+PAGE_3 = "https://app.drchrono.com/api/line_items?cursor=cD0yMDI2"
 
 
 @pytest.mark.parametrize(
@@ -1281,7 +1283,10 @@ PAGE_2 = "https://app.drchrono.com/api/line_items?cursor=cD0yMDI1"
         (page([], next=PAGE_2), f"more records follow (its last page's next is '{PAGE_2}')"),
         ({"count": 3, "next": None, "results": [{"id": 1}]}, "its count is 3 but it holds 1"),
         (page([], previous=PAGE_2), "earlier pages were not exported"),
-        ([page([{"id": 1}], next=PAGE_2), page([{"id": 2}], next=PAGE_2)], "more records follow"),
+        (
+            [page([{"id": 1}], next=PAGE_2), page([{"id": 2}], previous=PAGE_1, next=PAGE_3)],
+            "more records follow",
+        ),
     ],
 )
 def test_a_partial_page_export_is_refused_unless_partial(answer: Any, said: str) -> None:
@@ -1294,7 +1299,7 @@ def test_a_partial_page_export_is_refused_unless_partial(answer: Any, said: str)
 def test_every_page_of_an_export_is_complete() -> None:
     pages = [
         {"count": 2, "previous": None, "next": PAGE_2, "results": [{"id": 1}]},
-        {"count": 2, "previous": PAGE_2, "next": None, "results": [{"id": 2}]},
+        {"count": 2, "previous": PAGE_1, "next": None, "results": [{"id": 2}]},
     ]
     assert drchrono.missing(pages) == ()
     assert drchrono.records(pages) == [{"id": 1}, {"id": 2}]
@@ -1376,3 +1381,154 @@ def test_drchrono_corrections_and_cancellations_cost_what_they_touch(
     assert calls["allocations"] <= 3 * sum(map(len, lists)), calls  # a few per record
     assert calls["claims_feed"] <= 2, calls  # once for the reconciliation
     assert elapsed < 2.0, f"{elapsed:.2f} s"
+
+
+# == Hostile round 2 — second pass ==============================================================
+# The verifier's re-test of issue 25 on main: each finding it still reproduced.
+
+DRCHRONO_V4 = Path(__file__).parent / "data" / "drchrono_v4"
+PAYMENTS_URL = "https://app.drchrono.com/api/patient_payments"
+
+
+def v4_export(tmp_path: Path) -> Path:
+    folder = tmp_path / "export"
+    shutil.copytree(DRCHRONO_V4, folder)
+    return folder
+
+
+def payment_pages(folder: Path, *cuts: tuple[str | None, str | None, int, int]) -> list[int]:
+    """Rewrite the export's payments as pages (previous, next, first record, last record)."""
+    answer = json.loads((folder / "patient_payments.json").read_text())
+    records = drchrono.records(answer)
+    pages = [
+        {"previous": previous, "next": after, "data": records[first:last]}
+        for previous, after, first, last in cuts
+    ]
+    (folder / "patient_payments.json").write_text(json.dumps(pages))
+    return [record["id"] for record in records]
+
+
+# -- 3. pages that do not chain: a page dropped from the middle ---------------------------------
+
+
+def test_a_page_dropped_from_the_middle_of_a_drchrono_export_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Page 1's next and page 3's previous both name page 2, which is not in the file: the
+    export was imported "reconciled", exit 0, without page 2's payments."""
+    folder = v4_export(tmp_path)
+    cursor = f"{PAYMENTS_URL}?cursor=2"
+    payment_pages(folder, (None, cursor, 0, 1), (cursor, None, 2, 99))  # records 1 dropped
+    target = tmp_path / "j.jsonl"
+    assert main(["import-drchrono", str(folder), "--journal", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert f"{folder / 'patient_payments.json'} is a partial export" in err
+    assert "a page is missing between pages 1 and 2" in err
+    assert not target.exists()
+    assert main(["import-drchrono", str(folder), "--journal", str(target), "--partial"]) == 5
+    assert "a page is missing between pages 1 and 2" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("links", "said"),
+    [
+        # page numbers: page 1 says page 2 is next; page 4 says page 3 is before it
+        ([(None, "?page=2"), ("?page=3", None)], "2 pages are missing between pages 1 and 2"),
+        # offsets: page 1 (offset 0) says offset 2 is next; the next page says offset 2 before
+        ([(None, "?limit=2&offset=2"), ("?limit=2&offset=2", None)], "a page is missing"),
+        ([(None, "?limit=2&offset=2"), ("?limit=2&offset=4", None)], "2 pages are missing"),
+        ([(None, "?page=3"), ("?page=1", None)], "out of order or repeated"),
+    ],
+)
+def test_pages_that_do_not_chain_are_a_partial_export(
+    links: list[tuple[str | None, str | None]], said: str
+) -> None:
+    pages = [
+        drchrono_page([{"id": n}], previous, after, PAYMENTS_URL)
+        for n, (previous, after) in enumerate(links)
+    ]
+    error = quick(lambda: drchrono.records(pages, source="patient_payments.json"))
+    assert isinstance(error, pl.IncompleteExportError)
+    assert said in str(error)
+    assert said in "; ".join(drchrono.missing(pages))
+    assert len(drchrono.records(pages, partial=True)) == len(pages)
+
+
+def drchrono_page(
+    records: list[dict[str, Any]], previous: str | None, after: str | None, address: str
+) -> dict[str, Any]:
+    return {
+        "previous": None if previous is None else address + previous,
+        "next": None if after is None else address + after,
+        "data": records,
+    }
+
+
+@pytest.mark.parametrize(
+    "links",
+    [
+        [(None, "?cursor=2"), ("?cursor=1", "?cursor=3"), ("?cursor=2", None)],
+        [(None, "?page=2"), ("", "?page=3"), ("?page=2", None)],  # page 1's address: no page=
+        [
+            (None, "?limit=2&offset=2"),
+            ("?limit=2", "?limit=2&offset=4"),
+            ("?limit=2&offset=2", None),
+        ],
+        [(None, "?cursor=cD0x"), ("?cursor=cj0xJnA9Mg", None)],  # opaque cursors
+    ],
+)
+def test_pages_that_chain_are_a_whole_export(links: list[tuple[str | None, str | None]]) -> None:
+    pages = [
+        drchrono_page([{"id": n}], previous, after, PAYMENTS_URL)
+        for n, (previous, after) in enumerate(links)
+    ]
+    assert drchrono.missing(pages) == ()
+    assert [r["id"] for r in drchrono.records(pages)] == list(range(len(pages)))
+
+
+@pytest.mark.parametrize(
+    ("pages", "said"),
+    [
+        (
+            [
+                drchrono_page([{"id": 1}], None, None, ""),
+                drchrono_page([{"id": 2}], None, None, ""),
+            ],
+            "page 1's next is null, yet a page follows it",
+        ),
+        (
+            [
+                drchrono_page([{"id": 1}], None, "?cursor=2", PAYMENTS_URL),
+                drchrono_page([{"id": 2}], None, None, PAYMENTS_URL),
+            ],
+            "page 2's previous is null, yet a page comes before it",
+        ),
+        ({"count": "4", "previous": None, "next": None, "data": [{"id": 1}]}, "count is '4'"),
+        ({"count": 4.0, "previous": None, "next": None, "data": [{"id": 1}]}, "count is 4.0"),
+        ({"count": True, "previous": None, "next": None, "data": [{"id": 1}]}, "count is True"),
+        ({"count": -1, "previous": None, "next": None, "data": [{"id": 1}]}, "count is -1"),
+    ],
+)
+def test_pages_that_contradict_themselves_are_refused_even_as_partial(
+    pages: Any, said: str
+) -> None:
+    """A page's count of "4" (a string) with 3 records was ignored: the export passed as whole."""
+    for partial in (False, True):
+        error = quick(lambda p=partial: drchrono.records(pages, partial=p, source="x.json"))
+        assert type(error) is InvalidInputError
+        assert str(error).startswith("x.json: ")
+        assert said in str(error)
+
+
+def test_a_string_count_in_an_export_folder_names_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = v4_export(tmp_path)
+    answer = json.loads((folder / "patient_payments.json").read_text())
+    answer["count"] = str(len(answer["data"]) + 1)
+    (folder / "patient_payments.json").write_text(json.dumps(answer))
+    target = tmp_path / "j.jsonl"
+    assert main(["import-drchrono", str(folder), "--journal", str(target), "--partial"]) == 1
+    err = capsys.readouterr().err
+    assert f"{folder / 'patient_payments.json'}: page 1's count is '" in err
+    assert not target.exists()
