@@ -1532,3 +1532,41 @@ def test_a_string_count_in_an_export_folder_names_the_file(
     err = capsys.readouterr().err
     assert f"{folder / 'patient_payments.json'}: page 1's count is '" in err
     assert not target.exists()
+
+
+# -- 9. ids that print as something else: default-ignorable code points -------------------------
+
+IGNORABLES = [
+    0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180F, 0x200B, 0x200F,
+    0x202A, 0x202E, 0x2060, 0x206F, 0x2800, 0x3164, 0xFE00, 0xFE0F, 0xFEFF, 0xFFA0, 0xFFF0,
+    0xFFF8, 0x1BCA0, 0x1BCA3, 0x1D173, 0x1D17A, 0xE0000, 0xE0001, 0xE0FFF,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("code_point", IGNORABLES)
+def test_an_id_holding_a_default_ignorable_code_point_is_refused(code_point: int) -> None:
+    """'P1\\u3164', 'P1\\u034f', 'P1\\ufe0f', 'P1\\u115f', 'P1\\uffa0', 'P1\\u17b4' and
+    'P1\\u2800' were accepted and printed as P1."""
+    with pytest.raises(InvalidInputError):  # only the character: blank, or that character
+        pl.Appointment("A1", chr(code_point), D(2025, 1, 2))
+    for look_alike in (f"P1{chr(code_point)}", f"P{chr(code_point)}1"):
+        with pytest.raises(InvalidInputError) as caught:
+            pl.Appointment("A1", look_alike, D(2025, 1, 2))
+        assert repr(look_alike) in str(caught.value)
+        assert f"U+{code_point:04X}" in str(caught.value)
+        assert caught.value.details["code_point"] == code_point
+
+
+def test_check_id_on_a_plain_ascii_id_stays_fast() -> None:
+    """The ignorable check costs an ASCII id one flag read (``str.isascii``)."""
+    from patient_ledger.values import check_id
+
+    ids = [f"PAT-{n:08d}" for n in range(200)]
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(100):
+            for key in ids:
+                check_id(key, "id")
+        best = min(best, time.perf_counter() - start)
+    assert best / 20_000 < 2e-6, f"{best / 20_000 * 1e9:.0f} ns an id"
