@@ -1570,3 +1570,47 @@ def test_check_id_on_a_plain_ascii_id_stays_fast() -> None:
                 check_id(key, "id")
         best = min(best, time.perf_counter() - start)
     assert best / 20_000 < 2e-6, f"{best / 20_000 * 1e9:.0f} ns an id"
+
+
+# -- 6. a repeated key in a DrChrono record ------------------------------------------------------
+
+
+def test_a_repeated_key_in_a_drchrono_record_is_refused_naming_file_record_and_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """'"amount": 200.00, "amount": 2000.00' imported the last value silently."""
+    folder = v4_export(tmp_path)
+    path = folder / "patient_payments.json"
+    text = path.read_text()
+    first = drchrono.records(json.loads(text))[0]
+    amount = re.search(r'"amount": ([0-9.]+)', text)
+    assert amount is not None
+    path.write_text(text[: amount.end()] + ', "amount": 2000.00' + text[amount.end() :])
+    target = tmp_path / "j.jsonl"
+    assert main(["import-drchrono", str(folder), "--journal", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}: record {first['id']!r} has the key 'amount' twice" in err
+    assert not target.exists()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[{"id": 1, "amount": 200.00, "amount": 2000.00}]',
+        '{"previous": null, "next": null, "next": "x", "data": []}',
+        '[{"previous": null, "next": null, "data": [{"id": 1, "a": 1, "a": 1}]}]',
+        b'[{"id": 1, "note": "09:00", "t": "a\\u003ab", "t": 2}]',  # an escaped colon
+        '[{"id": 1, "x": {"y": 1, "y": 2}}]',
+    ],
+)
+def test_read_json_refuses_a_repeated_key(text: str | bytes) -> None:
+    error = quick(lambda: drchrono.read_json(text))
+    assert "twice" in str(error)
+
+
+def test_read_json_keeps_colons_in_strings_and_escapes() -> None:
+    text = '[{"id": 1, "t": "2025-01-22T09:12:00", "u": "a\\u003ab", "k:": "::"}]'
+    assert drchrono.read_json(text) == [
+        {"id": 1, "t": "2025-01-22T09:12:00", "u": "a:b", "k:": "::"}
+    ]
+    assert drchrono.read_json(text.encode()) == drchrono.read_json(text)

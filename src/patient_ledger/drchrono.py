@@ -36,6 +36,7 @@ import bisect
 import contextlib
 import datetime
 import itertools
+import json
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
@@ -264,18 +265,97 @@ def read_json(text: str | bytes) -> Any:
     :data:`MAX_NUMBER_CHARS` or written with an exponent (``1e5``) is kept unconverted, and
     refused (naming its record and field) if the import reads it.
 
+    A key repeated in one object (``{"amount": 200.00, "amount": 2000.00}``) is refused, naming
+    the record (its ``id``) and the key: a parser keeps one of the two silently. The check is
+    cheap (:func:`_repeated_keys`); only an answer it cannot clear is parsed a second time.
+
     Raises:
         InvalidInputError: not JSON (``NaN`` and ``Infinity`` are not, nor an integer of
-            more than 4,300 digits), or nested deeper than the parser goes (Python's
+            more than 4,300 digits), nested deeper than the parser goes (Python's
             recursion limit, 1,000 by default, less the caller's own depth; DrChrono's
-            answers nest four levels).
+            answers nest four levels), or a key repeated in an object.
     """
     try:
-        return _DECODER.decode(text)
+        data = _DECODER.decode(text)
     except RecursionError:
         msg = "JSON nested too deeply (deeper than the parser's recursion limit)"
         raise InvalidInputError(msg) from None
     except msgspec.DecodeError as error:
+        raise InvalidInputError(f"not JSON: {error}") from None
+    if _repeated_keys(text, data):
+        _refuse_repeated_key(text)
+    return data
+
+
+#: Re-encodes decoded values to count their colons (a Decimal as a string, an unconverted
+#: number as a bare 0: neither has a colon).
+_ENCODER = msgspec.json.Encoder(enc_hook=lambda _: 0, decimal_format="string")
+
+
+def _repeated_keys(text: str | bytes, data: Any) -> bool:
+    r"""Whether the text may hold a key repeated in an object (False: it certainly does not).
+
+    Every key-value pair of a JSON text has one colon outside its strings, and the parser keeps
+    one entry per distinct key; re-encoded, the decoded value has a colon per entry plus the
+    colons inside its strings, which are the text's own when none is written as an escape
+    (``\u003a``). So the text repeats no key when it has as many colons as its re-encoding:
+    a ``count`` of each, at memory speed, the re-encoding done a record at a time.
+    """
+    if isinstance(text, bytes):
+        raw = text.count(b":")
+        escaped = b"\\u003a" in text or b"\\u003A" in text
+    else:
+        raw = text.count(":")
+        escaped = "\\u003a" in text or "\\u003A" in text
+    return escaped or raw != _colons(data)
+
+
+def _colons(value: Any) -> int:
+    """The colons of ``value`` re-encoded (its entries and the colons of its strings): a page
+    entry by entry, a list of pages page by page, any other list :data:`_CHUNK` items at a
+    time, so the re-encoding never holds more than a slice of the records."""
+    if isinstance(value, dict) and _is_page(value):
+        keys: int = sum(str(key).count(":") for key in value)
+        return len(value) + keys + sum(_colons(item) for item in value.values())
+    if isinstance(value, list) and value and _is_page(value[0]):
+        return sum(_colons(item) for item in value)
+    if isinstance(value, list):
+        return sum(
+            _ENCODER.encode(value[at : at + _CHUNK]).count(b":")
+            for at in range(0, len(value), _CHUNK)
+        )
+    return _ENCODER.encode(value).count(b":")
+
+
+#: How many items of a list are re-encoded at once.
+_CHUNK = 1_000
+
+
+def _refuse_repeated_key(text: str | bytes) -> None:
+    """Parse the text again, keeping every pair, and refuse the first repeated key."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in items:
+            if key in out:
+                record = dict(items)
+                named = f"record {record['id']!r}" if "id" in record else "an object (not a record)"
+                msg = (
+                    f"{named} has the key {key!r} twice: which of its values is meant is not "
+                    "known (a parser keeps one silently)"
+                )
+                raise InvalidInputError(msg, key=key)
+            out[key] = value
+        return out
+
+    try:
+        json.loads(text, object_pairs_hook=pairs, parse_float=lambda _: 0)
+    except InvalidInputError:
+        raise
+    except RecursionError:
+        msg = "JSON nested too deeply (deeper than the parser's recursion limit)"
+        raise InvalidInputError(msg) from None
+    except ValueError as error:
         raise InvalidInputError(f"not JSON: {error}") from None
 
 
