@@ -1614,3 +1614,77 @@ def test_read_json_keeps_colons_in_strings_and_escapes() -> None:
         {"id": 1, "t": "2025-01-22T09:12:00", "u": "a:b", "k:": "::"}
     ]
     assert drchrono.read_json(text.encode()) == drchrono.read_json(text)
+
+
+# -- 4, 5, 6. from_frames: repeated columns, repeated ids, strict dates --------------------------
+
+pd = pytest.importorskip("pandas")
+VISITS = {"appointment_id": ["A1"], "patient_id": ["P1"], "date": ["2025-03-01"]}
+
+
+def test_from_frames_refuses_two_columns_of_one_name() -> None:
+    """Two 'amount' columns: the last was posted."""
+    from patient_ledger import frames
+
+    payments = pd.DataFrame(
+        [["T1", "P1", "5.00", "2025-03-02", "9.00"]],
+        columns=["payment_id", "patient_id", "amount", "received_on", "amount"],
+    )
+    error = quick(lambda: frames.from_frames(pd.DataFrame(VISITS), payments=payments))
+    assert isinstance(error, InvalidInputError)
+    assert "payments has two columns that are one name, 'amount' and 'amount'" in str(error)
+    for columns, said in (
+        (
+            ["payment_id", "patient_id", "amount", "received_on", "Amount "],
+            "'amount' and 'Amount '",
+        ),
+        (["payment_id", "patient_id", "amount", "received_on", "id"], "'payment_id' and 'id'"),
+    ):
+        payments = pd.DataFrame([["T1", "P1", "5.00", "2025-03-02", "T2"]], columns=columns)
+        error = quick(lambda p=payments: frames.from_frames(pd.DataFrame(VISITS), payments=p))
+        assert said in str(error)
+
+
+@pytest.mark.parametrize(
+    ("table", "frame", "said"),
+    [
+        (
+            "payments",
+            {"payment_id": ["T1", "T1"], "patient_id": ["P1", "P1"], "amount": ["5.00", "5.00"],
+             "received_on": ["2025-03-02", "2025-03-02"]},
+            "payments rows 0 and 1 both have payment_id 'T1'",
+        ),
+        (
+            "charges",
+            {"charge_id": ["C1", "C2", "C1"], "appointment_id": ["A1"] * 3, "amount": ["5.00"] * 3},
+            "charges rows 0 and 2 both have charge_id 'C1'",
+        ),
+        (
+            "visits",
+            {"id": ["A1", "A1"], "patient_id": ["P1", "P1"], "date": ["2025-03-01"] * 2},
+            "visits rows 0 and 1 both have id 'A1'",
+        ),
+    ],
+)  # fmt: skip
+def test_from_frames_refuses_an_id_on_two_rows(
+    table: str, frame: dict[str, list[str]], said: str
+) -> None:
+    """Two identical payment rows gave one payment and no error."""
+    from patient_ledger import frames
+
+    tables_ = {"visits": pd.DataFrame(VISITS), table: pd.DataFrame(frame)}
+    error = quick(lambda: frames.from_frames(**tables_))
+    assert isinstance(error, pl.DuplicateIdError)
+    assert said in str(error)
+
+
+@pytest.mark.parametrize("day", ["20250302", "2025-W09-1", "2025-061", "2025-03-02T00:00"])
+def test_from_frames_reads_string_dates_as_the_csv_importer_does(day: str) -> None:
+    from patient_ledger import frames
+
+    payments = pd.DataFrame(
+        {"payment_id": ["T1"], "patient_id": ["P1"], "amount": ["5.00"], "received_on": [day]}
+    )
+    error = quick(lambda: frames.from_frames(pd.DataFrame(VISITS), payments=payments))
+    assert isinstance(error, InvalidInputError)
+    assert f"payments row 0, column 'received_on': {day!r} is not a date" in str(error)
