@@ -597,8 +597,9 @@ def test_line_numbers_count_lines_of_the_file_after_a_multi_line_field(
 ) -> None:
     source = tmp_path / "a.csv"
     source.write_text(
-        # (a cell is trimmed, so "\nX1\n" is the id X1: ids may not hold a newline)
-        CSV_HEAD + '"\nX1\n",P1,1.00,2025-04-01,CASH,PAYMENT,\n'  # lines 2 to 4
+        # (a cell is trimmed of ASCII spaces only: a multi-line note, not a multi-line id)
+        CSV_HEAD.replace("appointment_id", "notes")
+        + 'X1,P1,1.00,2025-04-01,CASH,PAYMENT,"a\nnote\n"\n'  # lines 2 to 4
         "X2,P1,1.00,2025-04-01,CASH,PAYMENT,\n"  # line 5
         '"X3\n",P1,oops,2025-04-01,CASH,PAYMENT,\n'  # lines 6 and 7
     )
@@ -1688,3 +1689,54 @@ def test_from_frames_reads_string_dates_as_the_csv_importer_does(day: str) -> No
     error = quick(lambda: frames.from_frames(pd.DataFrame(VISITS), payments=payments))
     assert isinstance(error, InvalidInputError)
     assert f"payments row 0, column 'received_on': {day!r} is not a date" in str(error)
+
+
+# -- 7, 8. the CSV importer: only ASCII spaces trimmed; a file given once ------------------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "code_point"), [("\t=1", 0x9), ("\u00a0X1", 0xA0), ("X1\u3000", 0x3000)]
+)
+def test_a_csv_id_cell_is_trimmed_of_ascii_spaces_only(
+    cell: str, code_point: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """'\\t=1' became the id '=1': a tab or a no-break space was trimmed silently."""
+    source = tmp_path / "a.csv"
+    source.write_text(CSV_HEAD + f'"{cell}",P1,1.00,2025-04-01,CASH,PAYMENT,\n', encoding="utf-8")
+    target = tmp_path / "j.jsonl"
+    assert main(["import-payments", str(source), "--journal", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert "line 2:" in err
+    assert f"U+{code_point:04X}" in err
+    source.write_text(CSV_HEAD + "  X1 , P1 ,1.00,2025-04-01,CASH,PAYMENT,\n", encoding="utf-8")
+    assert main(["import-payments", str(source), "--journal", str(target)]) == 0
+    assert payment_ids(target) == {"X1"}
+
+
+def test_the_same_csv_given_twice_is_refused_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was named 'p1.csv line 2 and p1.csv line 2'."""
+    source = tmp_path / "p1.csv"
+    source.write_text(rows("T", 1), encoding="utf-8")
+    alias = tmp_path / "same.csv"
+    alias.symlink_to(source)
+    target = tmp_path / "j.jsonl"
+    for given in ([source, source], [source, alias]):
+        files = {"payments": [str(p) for p in given]}
+        error = quick(lambda f=files: imports.import_files(pl.Ledger.empty(), f))
+        assert isinstance(error, InvalidInputError)
+        assert f"{given[1]} is given twice in one import" in str(error)
+        assert str(source) in str(error)
+    argv = [
+        "import",
+        "--payments",
+        str(source),
+        "--payments",
+        str(source),
+        "--journal",
+        str(target),
+    ]
+    assert main(argv) == 1
+    assert f"{source} is given twice" in capsys.readouterr().err
+    assert not target.exists()
