@@ -1740,3 +1740,24 @@ def test_the_same_csv_given_twice_is_refused_naming_it(
     assert main(argv) == 1
     assert f"{source} is given twice" in capsys.readouterr().err
     assert not target.exists()
+
+
+# -- 9. standard output that cannot be written ------------------------------------------------
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_standard_output_is_named(tmp_path: Path) -> None:
+    """'cannot read or write : No space left on device' named nothing."""
+    target = tmp_path / "j.jsonl"
+    command = [sys.executable, "-m", "patient_ledger", "import-drchrono", str(DRCHRONO_V4)]
+    with Path("/dev/full").open("w") as full:
+        done = subprocess.run(
+            [*command, "--journal", str(target)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=cli_env(),
+            check=False,
+        )
+    assert done.returncode == 3
+    assert done.stderr == "cannot write to standard output: No space left on device\n"
