@@ -517,7 +517,8 @@ def records(data: Any, *, partial: bool = False, source: str = "the API answer")
 
     Raises:
         IncompleteExportError: the pages say records are missing, and not ``partial``.
-        InvalidInputError: none of those shapes, or a list mixing pages and records.
+        InvalidInputError: none of those shapes, a list mixing pages and records, or pages
+            that contradict themselves (:func:`missing`), ``partial`` or not.
     """
     lacks = missing(data, source=source)
     if lacks and not partial:
