@@ -597,8 +597,9 @@ def test_line_numbers_count_lines_of_the_file_after_a_multi_line_field(
 ) -> None:
     source = tmp_path / "a.csv"
     source.write_text(
-        # (a cell is trimmed, so "\nX1\n" is the id X1: ids may not hold a newline)
-        CSV_HEAD + '"\nX1\n",P1,1.00,2025-04-01,CASH,PAYMENT,\n'  # lines 2 to 4
+        # (a cell is trimmed of ASCII spaces only: a multi-line note, not a multi-line id)
+        CSV_HEAD.replace("appointment_id", "notes")
+        + 'X1,P1,1.00,2025-04-01,CASH,PAYMENT,"a\nnote\n"\n'  # lines 2 to 4
         "X2,P1,1.00,2025-04-01,CASH,PAYMENT,\n"  # line 5
         '"X3\n",P1,oops,2025-04-01,CASH,PAYMENT,\n'  # lines 6 and 7
     )
@@ -1272,7 +1273,9 @@ def page(records: list[dict[str, Any]], **links: object) -> dict[str, Any]:
     return {"previous": None, "next": None, "data": records} | links
 
 
+PAGE_1 = "https://app.drchrono.com/api/line_items?cursor=cj0xJnA9MjAyNQ"
 PAGE_2 = "https://app.drchrono.com/api/line_items?cursor=cD0yMDI1"
+PAGE_3 = "https://app.drchrono.com/api/line_items?cursor=cD0yMDI2"
 
 
 @pytest.mark.parametrize(
@@ -1281,7 +1284,10 @@ PAGE_2 = "https://app.drchrono.com/api/line_items?cursor=cD0yMDI1"
         (page([], next=PAGE_2), f"more records follow (its last page's next is '{PAGE_2}')"),
         ({"count": 3, "next": None, "results": [{"id": 1}]}, "its count is 3 but it holds 1"),
         (page([], previous=PAGE_2), "earlier pages were not exported"),
-        ([page([{"id": 1}], next=PAGE_2), page([{"id": 2}], next=PAGE_2)], "more records follow"),
+        (
+            [page([{"id": 1}], next=PAGE_2), page([{"id": 2}], previous=PAGE_1, next=PAGE_3)],
+            "more records follow",
+        ),
     ],
 )
 def test_a_partial_page_export_is_refused_unless_partial(answer: Any, said: str) -> None:
@@ -1294,7 +1300,7 @@ def test_a_partial_page_export_is_refused_unless_partial(answer: Any, said: str)
 def test_every_page_of_an_export_is_complete() -> None:
     pages = [
         {"count": 2, "previous": None, "next": PAGE_2, "results": [{"id": 1}]},
-        {"count": 2, "previous": PAGE_2, "next": None, "results": [{"id": 2}]},
+        {"count": 2, "previous": PAGE_1, "next": None, "results": [{"id": 2}]},
     ]
     assert drchrono.missing(pages) == ()
     assert drchrono.records(pages) == [{"id": 1}, {"id": 2}]
@@ -1376,3 +1382,382 @@ def test_drchrono_corrections_and_cancellations_cost_what_they_touch(
     assert calls["allocations"] <= 3 * sum(map(len, lists)), calls  # a few per record
     assert calls["claims_feed"] <= 2, calls  # once for the reconciliation
     assert elapsed < 2.0, f"{elapsed:.2f} s"
+
+
+# == Hostile round 2 — second pass ==============================================================
+# The verifier's re-test of issue 25 on main: each finding it still reproduced.
+
+DRCHRONO_V4 = Path(__file__).parent / "data" / "drchrono_v4"
+PAYMENTS_URL = "https://app.drchrono.com/api/patient_payments"
+
+
+def v4_export(tmp_path: Path) -> Path:
+    folder = tmp_path / "export"
+    shutil.copytree(DRCHRONO_V4, folder)
+    return folder
+
+
+def payment_pages(folder: Path, *cuts: tuple[str | None, str | None, int, int]) -> list[int]:
+    """Rewrite the export's payments as pages (previous, next, first record, last record)."""
+    answer = json.loads((folder / "patient_payments.json").read_text())
+    records = drchrono.records(answer)
+    pages = [
+        {"previous": previous, "next": after, "data": records[first:last]}
+        for previous, after, first, last in cuts
+    ]
+    (folder / "patient_payments.json").write_text(json.dumps(pages))
+    return [record["id"] for record in records]
+
+
+# -- 3. pages that do not chain: a page dropped from the middle ---------------------------------
+
+
+def test_a_page_dropped_from_the_middle_of_a_drchrono_export_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Page 1's next and page 3's previous both name page 2, which is not in the file: the
+    export was imported "reconciled", exit 0, without page 2's payments."""
+    folder = v4_export(tmp_path)
+    cursor = f"{PAYMENTS_URL}?cursor=2"
+    payment_pages(folder, (None, cursor, 0, 1), (cursor, None, 2, 99))  # records 1 dropped
+    target = tmp_path / "j.jsonl"
+    assert main(["import-drchrono", str(folder), "--journal", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert f"{folder / 'patient_payments.json'} is a partial export" in err
+    assert "a page is missing between pages 1 and 2" in err
+    assert not target.exists()
+    assert main(["import-drchrono", str(folder), "--journal", str(target), "--partial"]) == 5
+    assert "a page is missing between pages 1 and 2" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("links", "said"),
+    [
+        # page numbers: page 1 says page 2 is next; page 4 says page 3 is before it
+        ([(None, "?page=2"), ("?page=3", None)], "2 pages are missing between pages 1 and 2"),
+        # offsets: page 1 (offset 0) says offset 2 is next; the next page says offset 2 before
+        ([(None, "?limit=2&offset=2"), ("?limit=2&offset=2", None)], "a page is missing"),
+        ([(None, "?limit=2&offset=2"), ("?limit=2&offset=4", None)], "2 pages are missing"),
+        ([(None, "?page=3"), ("?page=1", None)], "out of order or repeated"),
+    ],
+)
+def test_pages_that_do_not_chain_are_a_partial_export(
+    links: list[tuple[str | None, str | None]], said: str
+) -> None:
+    pages = [
+        drchrono_page([{"id": n}], previous, after, PAYMENTS_URL)
+        for n, (previous, after) in enumerate(links)
+    ]
+    error = quick(lambda: drchrono.records(pages, source="patient_payments.json"))
+    assert isinstance(error, pl.IncompleteExportError)
+    assert said in str(error)
+    assert said in "; ".join(drchrono.missing(pages))
+    assert len(drchrono.records(pages, partial=True)) == len(pages)
+
+
+def drchrono_page(
+    records: list[dict[str, Any]], previous: str | None, after: str | None, address: str
+) -> dict[str, Any]:
+    return {
+        "previous": None if previous is None else address + previous,
+        "next": None if after is None else address + after,
+        "data": records,
+    }
+
+
+@pytest.mark.parametrize(
+    "links",
+    [
+        [(None, "?cursor=2"), ("?cursor=1", "?cursor=3"), ("?cursor=2", None)],
+        [(None, "?page=2"), ("", "?page=3"), ("?page=2", None)],  # page 1's address: no page=
+        [
+            (None, "?limit=2&offset=2"),
+            ("?limit=2", "?limit=2&offset=4"),
+            ("?limit=2&offset=2", None),
+        ],
+        [(None, "?cursor=cD0x"), ("?cursor=cj0xJnA9Mg", None)],  # opaque cursors
+    ],
+)
+def test_pages_that_chain_are_a_whole_export(links: list[tuple[str | None, str | None]]) -> None:
+    pages = [
+        drchrono_page([{"id": n}], previous, after, PAYMENTS_URL)
+        for n, (previous, after) in enumerate(links)
+    ]
+    assert drchrono.missing(pages) == ()
+    assert [r["id"] for r in drchrono.records(pages)] == list(range(len(pages)))
+
+
+@pytest.mark.parametrize(
+    ("pages", "said"),
+    [
+        (
+            [
+                drchrono_page([{"id": 1}], None, None, ""),
+                drchrono_page([{"id": 2}], None, None, ""),
+            ],
+            "page 1's next is null, yet a page follows it",
+        ),
+        (
+            [
+                drchrono_page([{"id": 1}], None, "?cursor=2", PAYMENTS_URL),
+                drchrono_page([{"id": 2}], None, None, PAYMENTS_URL),
+            ],
+            "page 2's previous is null, yet a page comes before it",
+        ),
+        ({"count": "4", "previous": None, "next": None, "data": [{"id": 1}]}, "count is '4'"),
+        ({"count": 4.0, "previous": None, "next": None, "data": [{"id": 1}]}, "count is 4.0"),
+        ({"count": True, "previous": None, "next": None, "data": [{"id": 1}]}, "count is True"),
+        ({"count": -1, "previous": None, "next": None, "data": [{"id": 1}]}, "count is -1"),
+    ],
+)
+def test_pages_that_contradict_themselves_are_refused_even_as_partial(
+    pages: Any, said: str
+) -> None:
+    """A page's count of "4" (a string) with 3 records was ignored: the export passed as whole."""
+    for partial in (False, True):
+        error = quick(lambda p=partial: drchrono.records(pages, partial=p, source="x.json"))
+        assert type(error) is InvalidInputError
+        assert str(error).startswith("x.json: ")
+        assert said in str(error)
+
+
+def test_a_string_count_in_an_export_folder_names_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = v4_export(tmp_path)
+    answer = json.loads((folder / "patient_payments.json").read_text())
+    answer["count"] = str(len(answer["data"]) + 1)
+    (folder / "patient_payments.json").write_text(json.dumps(answer))
+    target = tmp_path / "j.jsonl"
+    assert main(["import-drchrono", str(folder), "--journal", str(target), "--partial"]) == 1
+    err = capsys.readouterr().err
+    assert f"{folder / 'patient_payments.json'}: page 1's count is '" in err
+    assert not target.exists()
+
+
+# -- 9. ids that print as something else: default-ignorable code points -------------------------
+
+IGNORABLES = [
+    0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180F, 0x200B, 0x200F,
+    0x202A, 0x202E, 0x2060, 0x206F, 0x2800, 0x3164, 0xFE00, 0xFE0F, 0xFEFF, 0xFFA0, 0xFFF0,
+    0xFFF8, 0x1BCA0, 0x1BCA3, 0x1D173, 0x1D17A, 0xE0000, 0xE0001, 0xE0FFF,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("code_point", IGNORABLES)
+def test_an_id_holding_a_default_ignorable_code_point_is_refused(code_point: int) -> None:
+    """'P1\\u3164', 'P1\\u034f', 'P1\\ufe0f', 'P1\\u115f', 'P1\\uffa0', 'P1\\u17b4' and
+    'P1\\u2800' were accepted and printed as P1."""
+    with pytest.raises(InvalidInputError):  # only the character: blank, or that character
+        pl.Appointment("A1", chr(code_point), D(2025, 1, 2))
+    for look_alike in (f"P1{chr(code_point)}", f"P{chr(code_point)}1"):
+        with pytest.raises(InvalidInputError) as caught:
+            pl.Appointment("A1", look_alike, D(2025, 1, 2))
+        assert repr(look_alike) in str(caught.value)
+        assert f"U+{code_point:04X}" in str(caught.value)
+        assert caught.value.details["code_point"] == code_point
+
+
+def test_check_id_on_a_plain_ascii_id_stays_fast() -> None:
+    """The ignorable check costs an ASCII id one flag read (``str.isascii``)."""
+    from patient_ledger.values import check_id
+
+    ids = [f"PAT-{n:08d}" for n in range(200)]
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(100):
+            for key in ids:
+                check_id(key, "id")
+        best = min(best, time.perf_counter() - start)
+    assert best / 20_000 < 2e-6, f"{best / 20_000 * 1e9:.0f} ns an id"
+
+
+# -- 6. a repeated key in a DrChrono record ------------------------------------------------------
+
+
+def test_a_repeated_key_in_a_drchrono_record_is_refused_naming_file_record_and_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """'"amount": 200.00, "amount": 2000.00' imported the last value silently."""
+    folder = v4_export(tmp_path)
+    path = folder / "patient_payments.json"
+    text = path.read_text()
+    first = drchrono.records(json.loads(text))[0]
+    amount = re.search(r'"amount": ([0-9.]+)', text)
+    assert amount is not None
+    path.write_text(text[: amount.end()] + ', "amount": 2000.00' + text[amount.end() :])
+    target = tmp_path / "j.jsonl"
+    assert main(["import-drchrono", str(folder), "--journal", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}: record {first['id']!r} has the key 'amount' twice" in err
+    assert not target.exists()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[{"id": 1, "amount": 200.00, "amount": 2000.00}]',
+        '{"previous": null, "next": null, "next": "x", "data": []}',
+        '[{"previous": null, "next": null, "data": [{"id": 1, "a": 1, "a": 1}]}]',
+        b'[{"id": 1, "note": "09:00", "t": "a\\u003ab", "t": 2}]',  # an escaped colon
+        '[{"id": 1, "x": {"y": 1, "y": 2}}]',
+    ],
+)
+def test_read_json_refuses_a_repeated_key(text: str | bytes) -> None:
+    error = quick(lambda: drchrono.read_json(text))
+    assert "twice" in str(error)
+
+
+def test_read_json_keeps_colons_in_strings_and_escapes() -> None:
+    text = '[{"id": 1, "t": "2025-01-22T09:12:00", "u": "a\\u003ab", "k:": "::"}]'
+    assert drchrono.read_json(text) == [
+        {"id": 1, "t": "2025-01-22T09:12:00", "u": "a:b", "k:": "::"}
+    ]
+    assert drchrono.read_json(text.encode()) == drchrono.read_json(text)
+
+
+# -- 4, 5, 6. from_frames: repeated columns, repeated ids, strict dates --------------------------
+
+pd = pytest.importorskip("pandas")
+VISITS = {"appointment_id": ["A1"], "patient_id": ["P1"], "date": ["2025-03-01"]}
+
+
+def test_from_frames_refuses_two_columns_of_one_name() -> None:
+    """Two 'amount' columns: the last was posted."""
+    from patient_ledger import frames
+
+    payments = pd.DataFrame(
+        [["T1", "P1", "5.00", "2025-03-02", "9.00"]],
+        columns=["payment_id", "patient_id", "amount", "received_on", "amount"],
+    )
+    error = quick(lambda: frames.from_frames(pd.DataFrame(VISITS), payments=payments))
+    assert isinstance(error, InvalidInputError)
+    assert "payments has two columns that are one name, 'amount' and 'amount'" in str(error)
+    for columns, said in (
+        (
+            ["payment_id", "patient_id", "amount", "received_on", "Amount "],
+            "'amount' and 'Amount '",
+        ),
+        (["payment_id", "patient_id", "amount", "received_on", "id"], "'payment_id' and 'id'"),
+    ):
+        payments = pd.DataFrame([["T1", "P1", "5.00", "2025-03-02", "T2"]], columns=columns)
+        error = quick(lambda p=payments: frames.from_frames(pd.DataFrame(VISITS), payments=p))
+        assert said in str(error)
+
+
+@pytest.mark.parametrize(
+    ("table", "frame", "said"),
+    [
+        (
+            "payments",
+            {"payment_id": ["T1", "T1"], "patient_id": ["P1", "P1"], "amount": ["5.00", "5.00"],
+             "received_on": ["2025-03-02", "2025-03-02"]},
+            "payments rows 0 and 1 both have payment_id 'T1'",
+        ),
+        (
+            "charges",
+            {"charge_id": ["C1", "C2", "C1"], "appointment_id": ["A1"] * 3, "amount": ["5.00"] * 3},
+            "charges rows 0 and 2 both have charge_id 'C1'",
+        ),
+        (
+            "visits",
+            {"id": ["A1", "A1"], "patient_id": ["P1", "P1"], "date": ["2025-03-01"] * 2},
+            "visits rows 0 and 1 both have id 'A1'",
+        ),
+    ],
+)  # fmt: skip
+def test_from_frames_refuses_an_id_on_two_rows(
+    table: str, frame: dict[str, list[str]], said: str
+) -> None:
+    """Two identical payment rows gave one payment and no error."""
+    from patient_ledger import frames
+
+    tables_ = {"visits": pd.DataFrame(VISITS), table: pd.DataFrame(frame)}
+    error = quick(lambda: frames.from_frames(**tables_))
+    assert isinstance(error, pl.DuplicateIdError)
+    assert said in str(error)
+
+
+@pytest.mark.parametrize("day", ["20250302", "2025-W09-1", "2025-061", "2025-03-02T00:00"])
+def test_from_frames_reads_string_dates_as_the_csv_importer_does(day: str) -> None:
+    from patient_ledger import frames
+
+    payments = pd.DataFrame(
+        {"payment_id": ["T1"], "patient_id": ["P1"], "amount": ["5.00"], "received_on": [day]}
+    )
+    error = quick(lambda: frames.from_frames(pd.DataFrame(VISITS), payments=payments))
+    assert isinstance(error, InvalidInputError)
+    assert f"payments row 0, column 'received_on': {day!r} is not a date" in str(error)
+
+
+# -- 7, 8. the CSV importer: only ASCII spaces trimmed; a file given once ------------------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "code_point"), [("\t=1", 0x9), ("\u00a0X1", 0xA0), ("X1\u3000", 0x3000)]
+)
+def test_a_csv_id_cell_is_trimmed_of_ascii_spaces_only(
+    cell: str, code_point: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """'\\t=1' became the id '=1': a tab or a no-break space was trimmed silently."""
+    source = tmp_path / "a.csv"
+    source.write_text(CSV_HEAD + f'"{cell}",P1,1.00,2025-04-01,CASH,PAYMENT,\n', encoding="utf-8")
+    target = tmp_path / "j.jsonl"
+    assert main(["import-payments", str(source), "--journal", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert "line 2:" in err
+    assert f"U+{code_point:04X}" in err
+    source.write_text(CSV_HEAD + "  X1 , P1 ,1.00,2025-04-01,CASH,PAYMENT,\n", encoding="utf-8")
+    assert main(["import-payments", str(source), "--journal", str(target)]) == 0
+    assert payment_ids(target) == {"X1"}
+
+
+def test_the_same_csv_given_twice_is_refused_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was named 'p1.csv line 2 and p1.csv line 2'."""
+    source = tmp_path / "p1.csv"
+    source.write_text(rows("T", 1), encoding="utf-8")
+    alias = tmp_path / "same.csv"
+    alias.symlink_to(source)
+    target = tmp_path / "j.jsonl"
+    for given in ([source, source], [source, alias]):
+        files = {"payments": [str(p) for p in given]}
+        error = quick(lambda f=files: imports.import_files(pl.Ledger.empty(), f))
+        assert isinstance(error, InvalidInputError)
+        assert f"{given[1]} is given twice in one import" in str(error)
+        assert str(source) in str(error)
+    argv = [
+        "import",
+        "--payments",
+        str(source),
+        "--payments",
+        str(source),
+        "--journal",
+        str(target),
+    ]
+    assert main(argv) == 1
+    assert f"{source} is given twice" in capsys.readouterr().err
+    assert not target.exists()
+
+
+# -- 9. standard output that cannot be written ------------------------------------------------
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_standard_output_is_named(tmp_path: Path) -> None:
+    """'cannot read or write : No space left on device' named nothing."""
+    target = tmp_path / "j.jsonl"
+    command = [sys.executable, "-m", "patient_ledger", "import-drchrono", str(DRCHRONO_V4)]
+    with Path("/dev/full").open("w") as full:
+        done = subprocess.run(
+            [*command, "--journal", str(target)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=cli_env(),
+            check=False,
+        )
+    assert done.returncode == 3
+    assert done.stderr == "cannot write to standard output: No space left on device\n"

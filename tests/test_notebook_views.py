@@ -237,7 +237,7 @@ def test_from_frames_reads_timestamps_and_nan_as_pandas_users_write_them() -> No
         ("charges", "amount", float("nan"), "column 'amount' is empty"),
         ("visits", "date", pd.Timestamp("2025-01-10 09:30"), "time of day"),
         ("visits", "patient_id", None, "column 'patient_id' is empty"),
-        ("visits", "date", "10/01/2025", "not an ISO date"),
+        ("visits", "date", "10/01/2025", "is not a date: write YYYY-MM-DD"),
     ],
 )
 def test_from_frames_never_guesses(table: str, column: str, value: object, message: str) -> None:

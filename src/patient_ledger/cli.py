@@ -25,7 +25,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from patient_ledger import __version__, _cache, _files, journal
 from patient_ledger.apply import replay
@@ -166,20 +166,62 @@ def main(argv: Sequence[str] | None = None) -> int:
         "auto-allocate": _auto_allocate,
         "plans": _plans,
     }
+    stdout = sys.stdout
+    sys.stdout = cast("TextIO", _Output(stdout))
     try:
-        return handlers[args.command](args)
+        code = handlers[args.command](args)
+        sys.stdout.flush()  # a full disk or a closed reader is told here, not at exit
     except LedgerError as error:
         print(f"refused: {error}", file=sys.stderr)
         return EXIT_REFUSED
     except BrokenPipeError:  # the reader went away (``| head``): nothing more to say
         sys.stderr.close()
         return EXIT_OK
+    except _OutputError as error:
+        print(f"cannot write to standard output: {error.strerror or error}", file=sys.stderr)
+        return EXIT_IO
     except OSError as error:
         print(
             f"cannot read or write {error.filename or ''}: {error.strerror or error}",
             file=sys.stderr,
         )
         return EXIT_IO
+    else:
+        return code
+    finally:
+        sys.stdout = stdout
+
+
+class _OutputError(OSError):
+    """A write to standard output failed (a full disk, a closed terminal): the error says so,
+    as an error of a file names the file."""
+
+
+class _Output:
+    """A command's standard output: its own stream, whose failed writes and flushes raise
+    :class:`_OutputError` (a reader gone away stays a ``BrokenPipeError``)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise _OutputError(error.errno, error.strerror) from error
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise _OutputError(error.errno, error.strerror) from error
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _colour(choice: str) -> bool:

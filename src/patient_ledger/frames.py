@@ -30,6 +30,7 @@ from patient_ledger.apply import apply_event
 from patient_ledger.commands import add_appointment, add_charge, post_payment, refund
 from patient_ledger.errors import (
     DateOrderError,
+    DuplicateIdError,
     InvalidAmountError,
     InvalidInputError,
     LedgerError,
@@ -41,6 +42,7 @@ from patient_ledger.events import (
     PlanPaymentPosted,
     RefundPosted,
 )
+from patient_ledger.imports import parse_date
 from patient_ledger.money import parse_amount
 from patient_ledger.state import Ledger
 from patient_ledger.values import Appointment, Charge, Payment, PaymentType
@@ -271,8 +273,16 @@ def from_frames(
     the commands take them: every visit, then every charge, then every payment, each in frame
     order; a payment of type ``REFUND`` (a negative amount) is a refund.
 
-    Cells are read as pandas users write them: a ``pd.Timestamp`` at midnight (or an ISO date
-    string) is a date; ``NaN``, ``NaT``, ``pd.NA`` and ``None`` in an optional column mean the
+    A table must say one thing: two columns of one name (``amount`` twice, or ``amount`` and
+    ``Amount `` — one name up to case and surrounding spaces), or a column beside its alias
+    (``payment_id`` and ``id``), are refused naming the table and both columns; an id on two
+    rows of one table (``payment_id`` ``T1`` twice, even on identical rows) is refused naming
+    the table and both rows, as the CSV importer refuses it.
+
+    Cells are read as pandas users write them: a ``pd.Timestamp`` at midnight (or a date
+    string, ``YYYY-MM-DD`` and nothing else, read by the CSV importer's strict
+    :func:`~patient_ledger.imports.parse_date`: no ``20250302``, no week date) is a date;
+    ``NaN``, ``NaT``, ``pd.NA`` and ``None`` in an optional column mean the
     cell is absent (the value's default: ``method`` OTHER, ``type`` PAYMENT). Money is never
     guessed: an amount is a ``Money``, an int, or a ``Decimal`` or string in plain decimal
     notation, read by the one strict parser (:func:`~patient_ledger.money.parse_amount`: no
@@ -286,9 +296,10 @@ def from_frames(
     Raises:
         InvalidInputError: a table that is not a DataFrame or a ``ledger`` that is not a
             Ledger (naming what was given), a missing column or cell, a float or bool amount,
-            a date with a time of day. Every refusal of a row — the commands' included, as
-            the :class:`~patient_ledger.errors.LedgerError` they raise — names the table and
-            the row (``payments row 11: ...``).
+            a date with a time of day, a repeated or ambiguous column. Every refusal of a
+            row — the commands' included, as the :class:`~patient_ledger.errors.LedgerError`
+            they raise — names the table and the row (``payments row 11: ...``).
+        DuplicateIdError: an id on two rows of one table (both rows named).
     """
     if ledger is not None and not isinstance(ledger, Ledger):
         msg = f"ledger must be a Ledger, got {type(ledger).__name__} {_shown(ledger)}"
@@ -297,6 +308,8 @@ def from_frames(
     code = built.currency
     tables_ = {"visits": visits, "charges": charges, "payments": payments}
     rows = {name: _rows(table, name) for name, table in tables_.items()}
+    for name, key, alias in _KEYS:
+        _once(rows[name], name, key, alias)
     for row in rows["visits"]:
         with _named(row, "visits"):
             appointment = Appointment(
@@ -329,6 +342,57 @@ def from_frames(
     return built
 
 
+#: Each table's id column and its alias: an id appears once in a table.
+_KEYS = (
+    ("visits", "appointment_id", "id"),
+    ("charges", "charge_id", "id"),
+    ("payments", "payment_id", "id"),
+)
+#: Columns read under another name when the table lacks theirs (``_cell``'s ``alias``).
+_ALIASES = {name: {key: alias} for name, key, alias in _KEYS}
+
+
+def _once(rows: list[dict[str, Any]], table: str, key: str, alias: str) -> None:
+    """Refuse an id on two rows of one table, naming the table and both rows."""
+    column = key if not rows or key in rows[0] else alias
+    seen: dict[str, object] = {}
+    for row in rows:
+        value = row.get(column)
+        if not isinstance(value, str):
+            continue  # missing or not an id: refused as the row is read, naming it
+        if value in seen:
+            first, then = seen[value], row["_row"]
+            msg = (
+                f"{table} rows {first!r} and {then!r} both have {column} {value!r}: an id may "
+                "appear once in an import"
+            )
+            raise DuplicateIdError(msg, id=value, first=f"{table} row {first!r}", then=then)
+        seen[value] = row["_row"]
+
+
+def _check_columns(table: Any, name: str) -> None:
+    """Refuse two columns of one name (up to case and surrounding spaces) or a column beside
+    its alias, naming the table and both columns."""
+    seen: dict[str, object] = {}
+    for column in table.columns:
+        normal = column.strip().casefold() if isinstance(column, str) else column
+        if normal in seen:
+            first = seen[normal]
+            msg = (
+                f"{name} has two columns that are one name, {first!r} and {column!r}: "
+                "rename or drop one"
+            )
+            raise InvalidInputError(msg, table=name, columns=[first, column])
+        seen[normal] = column
+    for key, alias in _ALIASES.get(name, {}).items():
+        if key in seen and alias in seen:
+            msg = (
+                f"{name} has both {seen[key]!r} and {seen[alias]!r}, which are one column "
+                f"({alias!r} is read as {key!r}): drop one"
+            )
+            raise InvalidInputError(msg, table=name, columns=[seen[key], seen[alias]])
+
+
 def _shown(value: object) -> str:
     """A value for a message, cut short."""
     text = repr(value)
@@ -342,6 +406,7 @@ def _rows(table: Any, name: str) -> list[dict[str, Any]]:
     if not isinstance(table, _pandas().DataFrame):
         msg = f"{name} must be a pandas DataFrame, got {type(table).__name__} {_shown(table)}"
         raise InvalidInputError(msg)
+    _check_columns(table, name)
     records_ = table.to_dict("records")
     return [{"_row": label} | row for label, row in zip(table.index, records_, strict=True)]
 
@@ -392,11 +457,7 @@ def _optional(row: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
 def _date(row: dict[str, Any], column: str, table: str) -> datetime.date:
     value = _cell(row, column, table)
     if isinstance(value, str):
-        try:
-            return datetime.date.fromisoformat(value)
-        except ValueError as error:
-            msg = f"{_where(row, column, table)}: {value!r} is not an ISO date (YYYY-MM-DD)"
-            raise InvalidInputError(msg) from error
+        return parse_date(value, f"{_where(row, column, table)}:")
     if hasattr(value, "to_pydatetime"):  # a pd.Timestamp
         value = value.to_pydatetime()
     if isinstance(value, datetime.datetime):

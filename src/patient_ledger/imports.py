@@ -11,9 +11,13 @@ naming both; a mapping says which is meant. A header that may hold patients' nam
 (``Patient``, ``Patient Name``, ``Name``) is never taken for ``patient_id`` unless it is mapped:
 patients keyed by name merge namesakes and split a patient who changes name.
 
-Values are read strictly: ids are trimmed and may not be empty where required; dates are
-ISO ``YYYY-MM-DD`` only; amounts are plain ASCII decimals (``-12.50``: no currency sign, no
-thousands separator, no exponent, no ``_``), exact to the currency's minor unit. A payment
+Values are read strictly: cells are trimmed of ASCII spaces and nothing else (a tab, a
+no-break space or any other whitespace at either end stays, and an id holding it is refused by
+:func:`~patient_ledger.values.check_id`: a tab before ``=1`` does not make the id ``=1``); ids
+may not be empty where required; dates are ISO ``YYYY-MM-DD`` only; amounts are plain ASCII
+decimals (``-12.50``: no currency sign, no thousands separator, no exponent, no ``_``), exact
+to the currency's minor unit. A file given twice in one import (under one kind or two, by one
+path or another) is refused naming it: its rows would be read twice. A payment
 with no type is a ``REFUND`` when its amount is negative and a ``PAYMENT`` otherwise; methods
 and types are the library's names, any case, spaces or hyphens for ``_`` (``credit card``).
 
@@ -652,6 +656,7 @@ def import_files(
     unknown = sorted(set(files) - set(KINDS))
     if unknown:
         raise InvalidInputError(f"unknown kinds of export: {', '.join(unknown)}")
+    _once(files)
     spool = _Spool(ledger)
     names = spool.names
     try:
@@ -674,6 +679,28 @@ def import_files(
         return _post(ledger, spool, names, progress)
     finally:
         spool.db.close()
+
+
+def _once(files: Mapping[str, str | Path | Sequence[str | Path]]) -> None:
+    """Refuse a file given twice (under one kind or two; the same file by another path
+    included), naming it: its rows would be read twice."""
+    seen: dict[object, tuple[str, str]] = {}
+    for kind in KINDS:
+        given = files.get(kind, ())
+        for path in [given] if isinstance(given, str | Path) else given:
+            try:
+                stat = Path(path).stat()
+                key: object = (stat.st_dev, stat.st_ino)
+            except OSError:
+                key = str(path)  # refused as it is read, naming it
+            if key in seen:
+                first, first_kind = seen[key]
+                msg = (
+                    f"{path} is given twice in one import (as {first_kind} {first} and as "
+                    f"{kind} {path}): give each file once"
+                )
+                raise InvalidInputError(msg, file=str(path))
+            seen[key] = (str(path), kind)
 
 
 def _read(
@@ -702,7 +729,7 @@ def _read(
 
             def get(name: str, record: list[str] = record) -> str | None:
                 column = columns.get(name)
-                text = record[column].strip() if column is not None else ""
+                text = record[column].strip(" ") if column is not None else ""
                 return text or None
 
             value = build(get, currency)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import calendar
 import datetime
 import enum
+import re
 import unicodedata
 from typing import TypeVar
 
@@ -177,20 +178,38 @@ _NOT_IN_IDS = {
     "Zp": "a paragraph separator",
 }
 
+#: Code points an id may not hold anywhere though ``str.isprintable`` calls them printable:
+#: Unicode's Default_Ignorable_Code_Point set (DerivedCoreProperties.txt: the soft hyphen, the
+#: combining grapheme joiner, the Hangul fillers, variation selectors, Mongolian free variation
+#: selectors, tags ...; a renderer shows none of them) and the braille blank U+2800, which shows
+#: as a space. ``'P1\u3164'`` would otherwise be a second patient that prints as ``P1``.
+_IGNORABLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
+
 
 def check_id(value: object, what: str) -> str:
     """Return ``value`` if it is a well-formed id, else raise :class:`InvalidInputError`.
 
     An id is a str, not blank (empty, or only whitespace and invisible characters), with no
     whitespace at either end and no control, format, line- or paragraph-separator character
-    anywhere (:data:`_NOT_IN_IDS`): two ids that print alike are the same id. The error names
+    anywhere (:data:`_NOT_IN_IDS`) and no default-ignorable code point or braille blank
+    (:data:`_IGNORABLE`): two ids that print alike are the same id. The error names
     the id (its ``repr``) and the first offending character's code point.
     """
     if not isinstance(value, str):
         raise InvalidInputError(f"{what} must be a str, got {type(value).__name__} {value!r}")
     # The fast path: a printable id (no C* or Z* character but the space) that does not start
-    # or end with a space is well-formed; anything else is looked at character by character.
-    if value.isprintable() and value[:1] not in {"", " "} and value[-1] != " ":
+    # or end with a space, and is ASCII (``isascii`` is a flag read) or holds no ignorable
+    # code point, is well-formed; anything else is looked at character by character.
+    if (
+        value
+        and value[0] != " " != value[-1]
+        and value.isprintable()
+        and (value.isascii() or _IGNORABLE.search(value) is None)
+    ):
         return value
     if not value.strip(_ASCII_INVISIBLE) if value.isascii() else _blank(value):
         raise InvalidInputError(f"{what} must not be empty, got {value!r}")
@@ -204,6 +223,16 @@ def check_id(value: object, what: str) -> str:
                 id=value,
                 code_point=ord(char),
             )
+    ignorable = _IGNORABLE.search(value)
+    if ignorable is not None:
+        char = ignorable.group()
+        raise InvalidInputError(
+            f"{what} {value!r} holds U+{ord(char):04X}, a default-ignorable character (or the "
+            "braille blank): an id may not hold a character that prints as nothing or breaks "
+            "the line",
+            id=value,
+            code_point=ord(char),
+        )
     for end, char in (("starts", value[0]), ("ends", value[-1])):
         if char.isspace():
             raise InvalidInputError(
