@@ -62,6 +62,7 @@ from patient_ledger.invariants import (
     check_invariants,
 )
 from patient_ledger.money import MAX_MAJOR_UNITS
+from patient_ledger.practice import Practice, PracticeStatus, Submitted, open_practice
 from patient_ledger.state import Ledger
 from patient_ledger.values import (
     Adjustment,
@@ -143,7 +144,10 @@ __all__ = [
     "PaymentReversed",
     "PaymentStatus",
     "PaymentType",
+    "Practice",
+    "PracticeStatus",
     "RefundPosted",
+    "Submitted",
     "Transfer",
     "UnallocatedApplied",
     "UnallocatedEntry",
@@ -169,6 +173,7 @@ __all__ = [
     "dashboards",
     "feed_row",
     "line_items",
+    "open_practice",
     "patients",
     "payment_status",
     "post_payment",
