@@ -22,7 +22,7 @@ from moneyed import Money
 
 import patient_ledger as pl
 from patient_ledger.errors import StoreError
-from patient_ledger.practice import Practice, Submitted, store_url
+from patient_ledger.practice import Submitted, store_url
 from patient_ledger.store import SqliteStore, open_store
 from tests.pg_server import postgres_url
 
@@ -150,7 +150,9 @@ def test_group_commit_groups(tmp_path: Path) -> None:
         with concurrent.futures.ThreadPoolExecutor(9) as pool:
             first = pool.submit(practice.submit, slow)
             time.sleep(0.2)  # the writer is deciding `slow`: the others queue behind it
-            rest = [pool.submit(practice.submit, pl.post_payment, payment(f"P{i}")) for i in range(8)]
+            rest = [
+                pool.submit(practice.submit, pl.post_payment, payment(f"P{i}")) for i in range(8)
+            ]
             time.sleep(0.2)
             release.set()
             assert first.result().created
@@ -255,7 +257,7 @@ def test_two_processes_share_a_practice(url: str, name: str) -> None:
 def test_sigkill_at_a_random_moment_loses_nothing_acknowledged(url: str, name: str) -> None:
     with pl.open_practice(url, name):
         pass
-    rng = random.Random()
+    rng = random.Random()  # noqa: S311 - a moment to kill at, not a secret
     count = 4000
     worker = _worker(url, name, "K", count)
     assert worker.stdout is not None
@@ -273,6 +275,7 @@ def test_sigkill_at_a_random_moment_loses_nothing_acknowledged(url: str, name: s
         for t in range(8):  # Total Paid is what was recorded (acknowledged or in flight)
             recorded = sum(1 for p in counts if int(p.split("-")[1]) % 8 == t)
             assert pl.dashboard(ledger, f"K-{t}").total_paid == Money(recorded, "USD")
+
         # the service restarts and the clients resubmit everything: each lands once
         def resubmit(n: int) -> bool:
             p = pl.Payment(f"K-{n}", f"K-{n % 8}", Money("1.00", "USD"), ON)

@@ -55,6 +55,7 @@ from patient_ledger.events import (
     RefundPosted,
     UnallocatedApplied,
 )
+from patient_ledger.imports import parse_record
 from patient_ledger.invariants import (
     InvariantError,
     Violation,
@@ -63,6 +64,7 @@ from patient_ledger.invariants import (
 )
 from patient_ledger.money import MAX_MAJOR_UNITS
 from patient_ledger.practice import Practice, PracticeStatus, Submitted, open_practice
+from patient_ledger.render import FeedWithLines, claims_feed_with_lines
 from patient_ledger.state import Ledger
 from patient_ledger.values import (
     Adjustment,
@@ -125,6 +127,7 @@ __all__ = [
     "ErrorCode",
     "Event",
     "FeedRow",
+    "FeedWithLines",
     "IncompleteExportError",
     "InsufficientAllocatedError",
     "InsufficientUnallocatedError",
@@ -167,6 +170,7 @@ __all__ = [
     "cancel_offsetting",
     "check_invariants",
     "claims_feed",
+    "claims_feed_with_lines",
     "compare",
     "credit_aging",
     "dashboard",
@@ -174,6 +178,7 @@ __all__ = [
     "feed_row",
     "line_items",
     "open_practice",
+    "parse_record",
     "patients",
     "payment_status",
     "post_payment",

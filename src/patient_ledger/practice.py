@@ -26,7 +26,7 @@ import queue
 import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import attrs
 
@@ -134,6 +134,7 @@ class Practice:
         self._commits = 0
         self._submits = 0
         self._closed = False
+        self._ledger: Ledger = Ledger.empty(self._currency)  # until the writer has opened it
         self._close_lock = threading.Lock()
         opened: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._thread = threading.Thread(
@@ -165,9 +166,7 @@ class Practice:
         self._put(_Submit(command, args, kwargs, future))
         return future.result()
 
-    def snapshot(
-        self, *, background: bool = False
-    ) -> int | concurrent.futures.Future[int]:
+    def snapshot(self, *, background: bool = False) -> int | concurrent.futures.Future[int]:
         """Store a snapshot of the ledger in hand (nothing is reloaded): an opening then
         replays only what comes after it. Returns the number of events it stands for (0: the
         store moved on meanwhile, nothing written) — or, with ``background``, at once, a
@@ -223,7 +222,7 @@ class Practice:
         if threading.current_thread() is not self._thread:
             self._thread.join()
 
-    def __enter__(self) -> Practice:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -255,13 +254,13 @@ class Practice:
     ) -> None:
         try:
             store = open_store(self.url, snapshot_every=snapshot_every, synchronous=synchronous)
-        except BaseException as error:
+        except BaseException as error:  # noqa: BLE001 - raised to the opener by opened
             opened.set_exception(error)
             return
         try:
             try:
                 self._ledger = self._opened(store)
-            except BaseException as error:
+            except BaseException as error:  # noqa: BLE001 - raised to the opener by opened
                 opened.set_exception(error)
                 return
             opened.set_result(None)
@@ -272,12 +271,13 @@ class Practice:
     def _opened(self, store: Store) -> Ledger:
         """The stored ledger, created (empty) when missing; another currency refused."""
         if store.version(self.name) == 0:
+            ledger = Ledger.empty(self._currency)
             try:
-                ledger = Ledger.empty(self._currency)
                 store.save(self.name, ledger, expected_version=0)
-                return ledger
             except ConcurrencyError:  # another process created it first
                 pass
+            else:
+                return ledger
         ledger = store.load(self.name)
         if ledger.currency != self._currency:
             raise CurrencyMismatchError(
@@ -330,11 +330,11 @@ class Practice:
                 except ConcurrencyError:
                     try:
                         self._ledger = store.load(self.name, base=base)
-                    except BaseException as error:
+                    except BaseException as error:  # noqa: BLE001 - raised to every submitter
                         _fail(group, error)
                         return
                     continue  # decide again on what the others saved
-                except BaseException as error:  # nothing written: refusals keep their own
+                except BaseException as error:  # noqa: BLE001 - nothing written: raised to each submitter, refusals keep their own
                     outcomes = [
                         error if isinstance(outcome, Submitted) and outcome.created else outcome
                         for outcome in outcomes
@@ -373,7 +373,9 @@ def _fail(group: list[_Submit], error: BaseException) -> None:
         job.future.set_exception(error)
 
 
-def _settle(future: concurrent.futures.Future[_T], work: Callable[[Store], _T], store: Store) -> None:
+def _settle(
+    future: concurrent.futures.Future[_T], work: Callable[[Store], _T], store: Store
+) -> None:
     if not future.set_running_or_notify_cancel():
         return
     try:

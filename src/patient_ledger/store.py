@@ -730,7 +730,10 @@ class SqliteStore(_SqlStore):
         self._settle()
         mode = self._execute("PRAGMA journal_mode")[0][0]
         level = self._execute("PRAGMA synchronous")[0][0]
-        return {"journal_mode": str(mode).upper(), "synchronous": _SYNC_NAMES.get(level, str(level))}
+        return {
+            "journal_mode": str(mode).upper(),
+            "synchronous": _SYNC_NAMES.get(level, str(level)),
+        }
 
     def _settle(self) -> None:
         current = threading.current_thread()
