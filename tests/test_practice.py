@@ -133,7 +133,7 @@ def test_eight_threads_with_resubmissions(url: str, name: str) -> None:
         assert created[1::2] == [False] * each  # a resubmission never creates
         assert pl.dashboard(ledger, f"P{t}").total_paid == Money(each, "USD")
     assert status.submits == threads * each * 3
-    assert status.commits < threads * each  # grouped
+    assert status.commits * 2 <= status.submits  # grouped: many submits to a transaction
     assert status.stored == len(ledger.events)
 
 

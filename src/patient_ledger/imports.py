@@ -444,7 +444,7 @@ def parse_record(kind: str, body: Mapping[str, object], currency: str) -> Record
         if not isinstance(value, str):
             msg = f"{name} must be a string"
             if isinstance(value, float | Decimal):
-                msg += f', not the number {value!r}: write amounts as text, "10.50"'
+                msg += f', not the number {value}: write amounts as text, "10.50"'
                 raise InvalidAmountError(msg, field=name)
             raise InvalidInputError(f"{msg}, got {type(value).__name__}", field=name)
         return value.strip() or None
