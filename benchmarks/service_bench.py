@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import json
 import os
 import random
@@ -36,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import patient_ledger as pl
@@ -136,7 +138,7 @@ def phase(
         start.wait()
         n = 0
         while time.perf_counter() < until[0]:
-            method, path, body = make(c, n)  # type: ignore[operator]
+            method, path, body = make(c, n)
             status, answer = client.request(method, path, body)
             if method == "POST" and path == "/payments":
                 posts[c].append((status, body, answer))
@@ -154,8 +156,97 @@ def phase(
     return sum(done) / elapsed, [p for ps in posts for p in ps]
 
 
+class Workload:
+    """The requests of each phase, drawn from the practice's own patients and visits."""
+
+    def __init__(self, ledger: pl.Ledger, seed: int) -> None:
+        self.patients = pl.patients(ledger)
+        self.visits = {
+            p: [r.appointment_id for r in pl.claims_feed(ledger, p)] for p in self.patients
+        }
+        self.rng = random.Random(seed)
+        self.last: dict[int, bytes] = {}
+        self.round = 0
+        # The do-nothing POST carries a payment's body, so both read as much.
+        self.payload = self.body("X" * 12, "P1")
+
+    def body(self, pay_id: str, patient: str) -> bytes:
+        fields = {
+            "id": pay_id,
+            "patient_id": patient,
+            "amount": f"{self.rng.randrange(5, 300)}.{self.rng.randrange(100):02d}",
+            "received_on": "2025-12-31",
+            "method": self.rng.choice(["cash", "credit card", "check"]),
+        }
+        if self.visits.get(patient) and self.rng.random() < 0.3:
+            fields["appointment_id"] = self.rng.choice(self.visits[patient])
+        return json.dumps(fields).encode()
+
+    def get_noop(self, _c: int, _n: int) -> tuple[str, str, bytes]:
+        return "GET", "/noop", b""
+
+    def post_noop(self, _c: int, _n: int) -> tuple[str, str, bytes]:
+        return "POST", "/noop", self.payload
+
+    def dashboard(self, _c: int, _n: int) -> tuple[str, str, bytes]:
+        return "GET", f"/patients/{self.rng.choice(self.patients)}/dashboard", b""
+
+    def payment(self, c: int, n: int) -> tuple[str, str, bytes]:
+        if n % 10 == 9 and c in self.last:
+            return "POST", "/payments", self.last[c]  # one in ten: a resubmission
+        self.last[c] = self.body(f"S{self.round}-{c}-{n}", self.rng.choice(self.patients))
+        return "POST", "/payments", self.last[c]
+
+
+def drive(
+    port: int, args: argparse.Namespace, work: Workload, say: Callable[..., None]
+) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """Every round's figures, and each acknowledged payment's status (201 or 200)."""
+    figures: dict[str, list[float]] = collections.defaultdict(list)
+    acknowledged: dict[str, int] = {}
+    for round_ in range(args.rounds):
+        work.round = round_
+        get_noop, _ = phase(port, args.clients, args.seconds, work.get_noop)
+        dashboard, _ = phase(port, args.clients, args.seconds, work.dashboard)
+        post_noop, _ = phase(port, args.clients, args.seconds, work.post_noop)
+        payments, posts = phase(port, args.clients, args.seconds, work.payment)
+        for status, body, answer in posts:
+            if status not in (200, 201):
+                raise SystemExit(f"a payment refused: {status} {answer!r}")
+            acknowledged[json.loads(body)["id"]] = status
+        row = {
+            "GET noop": get_noop,
+            "dashboard": dashboard,
+            "POST noop": post_noop,
+            "payment": payments,
+            "payment/noop": payments / post_noop,
+            "dashboard/noop": dashboard / get_noop,
+        }
+        for key, value in row.items():
+            figures[key].append(value)
+        shown = (f"{k} {v:.3f}" if "/" in k else f"{k} {v:,.0f}/s" for k, v in row.items())
+        say(f"round {round_ + 1}: " + ", ".join(shown))
+    return figures, acknowledged
+
+
+def build(db: Path, args: argparse.Namespace) -> tuple[pl.Ledger, float, float]:
+    """The generated practice saved to ``db``; the time that took, and the time to open it."""
+    began = time.perf_counter()
+    ledger = generate.practice(events=args.events, seed=args.seed)
+    store = open_store(f"sqlite:///{db}", synchronous=args.synchronous)
+    store.save("practice", ledger, expected_version=0)
+    store.close()
+    built = time.perf_counter() - began
+    began = time.perf_counter()
+    with pl.open_practice(db, synchronous=args.synchronous) as practice:
+        opened = time.perf_counter() - began
+        if practice.ledger != ledger:
+            raise SystemExit("the practice opened is not the one saved")
+    return ledger, built, opened
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", maxsplit=1)[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=4.0)
@@ -164,95 +255,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
-    say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
+    say = functools.partial(print, file=sys.stderr if args.json else sys.stdout)
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         db = folder / "clinic.db"
-        began = time.perf_counter()
-        ledger = generate.practice(events=args.events, seed=args.seed)
-        store = open_store(f"sqlite:///{db}", synchronous=args.synchronous)
-        store.save("practice", ledger, expected_version=0)
-        store.close()
-        build = time.perf_counter() - began
-        began = time.perf_counter()
-        with pl.open_practice(db, synchronous=args.synchronous) as practice:
-            opened = time.perf_counter() - began
-            assert practice.ledger == ledger
+        ledger, built, opened = build(db, args)
         say(
-            f"built {len(ledger.events):,} events in {build:.2f} s; opened in {opened:.3f} s "
-            f"({opened / build:.3f}x)"
+            f"built {len(ledger.events):,} events in {built:.2f} s; opened in {opened:.3f} s "
+            f"({opened / built:.3f}x)"
         )
-
-        patients = pl.patients(ledger)
-        visits = {p: [r.appointment_id for r in pl.claims_feed(ledger, p)] for p in patients}
-        rng = random.Random(args.seed)
-        payload = json.dumps(
-            {
-                "id": "X" * 12,
-                "patient_id": "P1",
-                "amount": "25.00",
-                "received_on": "2025-12-31",
-                "method": "credit card",
-            }
-        ).encode()
-        last: dict[int, bytes] = {}
-
-        def pay(round_: int) -> object:
-            def make(c: int, n: int) -> tuple[str, str, bytes]:
-                if n % 10 == 9 and c in last:
-                    return "POST", "/payments", last[c]  # a resubmission
-                pid = rng.choice(patients)
-                body = {
-                    "id": f"S{round_}-{c}-{n}",
-                    "patient_id": pid,
-                    "amount": f"{rng.randrange(5, 300)}.{rng.randrange(100):02d}",
-                    "received_on": "2025-12-31",
-                    "method": rng.choice(["cash", "credit card", "check"]),
-                }
-                if visits[pid] and rng.random() < 0.3:
-                    body["appointment_id"] = rng.choice(visits[pid])
-                last[c] = json.dumps(body).encode()
-                return "POST", "/payments", last[c]
-
-            return make
-
-        def dash(c: int, n: int) -> tuple[str, str, bytes]:
-            return "GET", f"/patients/{rng.choice(patients)}/dashboard", b""
-
         server, port = start_service(folder, db, args.synchronous)
-        figures: dict[str, list[float]] = collections.defaultdict(list)
-        acknowledged: dict[str, int] = {}
         try:
-            for round_ in range(args.rounds):
-                get_noop, _ = phase(
-                    port, args.clients, args.seconds, lambda c, n: ("GET", "/noop", b"")
-                )
-                dashboard, _ = phase(port, args.clients, args.seconds, dash)
-                post_noop, _ = phase(
-                    port, args.clients, args.seconds, lambda c, n: ("POST", "/noop", payload)
-                )
-                payments, posts = phase(port, args.clients, args.seconds, pay(round_))
-                for status, body, answer in posts:
-                    if status not in (200, 201):
-                        raise SystemExit(f"a payment refused: {status} {answer!r}")
-                    acknowledged[json.loads(body)["id"]] = status
-                row = {
-                    "GET noop": get_noop,
-                    "dashboard": dashboard,
-                    "POST noop": post_noop,
-                    "payment": payments,
-                    "payment/noop": payments / post_noop,
-                    "dashboard/noop": dashboard / get_noop,
-                }
-                for key, value in row.items():
-                    figures[key].append(value)
-                say(
-                    f"round {round_ + 1}: "
-                    + ", ".join(
-                        f"{k} {v:.3f}" if "/" in k else f"{k} {v:,.0f}/s" for k, v in row.items()
-                    )
-                )
+            figures, acknowledged = drive(port, args, Workload(ledger, args.seed), say)
         finally:
             stop_service(server)
         with pl.open_practice(db) as practice:
@@ -262,30 +277,29 @@ def main(argv: list[str] | None = None) -> int:
                 if isinstance(e, pl.PaymentPosted)
             )
             status = practice.status()
-        lost = [pay_id for pay_id in acknowledged if counts[pay_id] != 1]
-        created = sum(1 for s in acknowledged.values() if s == 201)
-        result = {
-            "events": len(ledger.events),
-            "synchronous": args.synchronous,
-            "clients": args.clients,
-            "build_s": build,
-            "open_s": opened,
-            "open/build": opened / build,
-            **{k: statistics.median(v) for k, v in figures.items()},
-            "payments_acknowledged": len(acknowledged),
-            "payments_created": created,
-            "lost_or_doubled": len(lost),
-            "after_restart": {"events": status.events, "newest_snapshot": status.newest_snapshot},
-        }
-        say(
-            f"median: payment/noop {result['payment/noop']:.3f} (target ≥ 0.6), "
-            f"dashboard/noop {result['dashboard/noop']:.3f} (target ≥ 0.9), "
-            f"open/build {result['open/build']:.3f} (target ≤ 0.1); "
-            f"{len(acknowledged):,} payments acknowledged, {len(lost)} lost or doubled"
-        )
-        if args.json:
-            print(json.dumps(result, indent=2))
-        return 1 if lost else 0
+    lost = [pay_id for pay_id in acknowledged if counts[pay_id] != 1]
+    result = {
+        "events": len(ledger.events),
+        "synchronous": args.synchronous,
+        "clients": args.clients,
+        "build_s": built,
+        "open_s": opened,
+        "open/build": opened / built,
+        **{k: statistics.median(v) for k, v in figures.items()},
+        "payments_acknowledged": len(acknowledged),
+        "payments_created": sum(1 for s in acknowledged.values() if s == 201),
+        "lost_or_doubled": len(lost),
+        "after_restart": {"events": status.events, "newest_snapshot": status.newest_snapshot},
+    }
+    say(
+        f"median: payment/noop {result['payment/noop']:.3f} (target ≥ 0.6), "
+        f"dashboard/noop {result['dashboard/noop']:.3f} (target ≥ 0.9), "
+        f"open/build {result['open/build']:.3f} (target ≤ 0.1); "
+        f"{len(acknowledged):,} payments acknowledged, {len(lost)} lost or doubled"
+    )
+    if args.json:
+        print(json.dumps(result, indent=2))
+    return 1 if lost else 0
 
 
 if __name__ == "__main__":
