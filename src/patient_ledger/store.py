@@ -940,6 +940,16 @@ def _packed_rows(
         StoreError: a row out of sequence, or a hash or body that is not bytes (naming the
             line).
     """
+    if rows:
+        # The common case checked at C speed (opening a practice reads every row); a damaged
+        # row falls through to the loop below, which names it.
+        numbers, line_hashes, line_bodies = zip(*rows, strict=True)
+        if (
+            numbers == tuple(range(first, first + len(rows)))
+            and set(map(type, line_hashes)) == {bytes}
+            and set(map(type, line_bodies)) == {bytes}
+        ):
+            return list(line_hashes), list(line_bodies)
     hashes: list[bytes] = []
     bodies: list[bytes] = []
     for seq, (number, line_hash, body) in enumerate(rows, first):
