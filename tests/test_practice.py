@@ -220,6 +220,39 @@ def test_snapshot_of_the_ledger_in_hand(tmp_path: Path, monkeypatch: pytest.Monk
         assert len(reopened.ledger.events) == 7
 
 
+def test_a_command_that_exits_reaches_its_submitter_alone(tmp_path: Path) -> None:
+    def leave(ledger: pl.Ledger) -> pl.Ledger:
+        raise SystemExit(3)
+
+    with pl.open_practice(tmp_path / "p.db") as practice:
+        with pytest.raises(SystemExit):
+            practice.submit(leave)
+        assert practice.submit(pl.post_payment, payment("PAY1")).created  # the writer goes on
+
+
+def test_jobs_left_when_the_writer_stops_are_answered(tmp_path: Path) -> None:
+    practice = pl.open_practice(tmp_path / "p.db")
+    release = threading.Event()
+
+    def slow(ledger: pl.Ledger) -> pl.Ledger:
+        release.wait(10)
+        return ledger
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        first = pool.submit(practice.submit, slow)
+        time.sleep(0.1)
+        practice._queue.put(object())  # a job the writer does not know: a stand-in for a bug
+        later = pool.submit(practice.submit, pl.post_payment, payment("PAY1"))
+        time.sleep(0.1)
+        release.set()
+        assert first.result().created is False
+        with pytest.raises((StoreError, TypeError), match="stopped before|not a job"):
+            later.result(timeout=10)
+    with pytest.raises(StoreError, match="is closed"):
+        practice.submit(pl.post_payment, payment("PAY2"))
+    practice.close()
+
+
 def test_closed_practice_refuses(tmp_path: Path) -> None:
     practice = pl.open_practice(tmp_path / "p.db")
     practice.close()

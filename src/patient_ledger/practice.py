@@ -278,7 +278,22 @@ class Practice:
             opened.set_result(None)
             self._serve(store)
         finally:
+            self._stopped()
             store.close()
+
+    def _stopped(self) -> None:
+        """Refuse new jobs and answer those still queued: the writer is stopping (closed, or a
+        bug in this module) — no submitter waits for ever."""
+        with self._close_lock:
+            self._closed = True
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(job, _Submit | _Call) and job.future.set_running_or_notify_cancel():
+                msg = f"the practice {self.name!r} stopped before this was done; nothing written"
+                job.future.set_exception(StoreError(msg, id=self.name))
 
     def _opened(self, store: Store) -> Ledger:
         """The stored ledger, created (empty) when missing; another currency refused."""
@@ -326,17 +341,20 @@ class Practice:
         while not stopping:
             jobs = self._gathered()
             group: list[_Submit] = []
-            for job in jobs:
-                if isinstance(job, _Submit):
-                    group.append(job)
-                    continue
+            try:
+                for job in jobs:
+                    if isinstance(job, _Submit):
+                        group.append(job)
+                        continue
+                    self._commit(store, group)
+                    group = []
+                    stopping = stopping or _done(job, store)
                 self._commit(store, group)
-                group = []
-                if job is _STOP:
-                    stopping = True
-                elif isinstance(job, _Call):
-                    _settle(job.future, job.work, store)
-            self._commit(store, group)
+            except BaseException as error:  # noqa: BLE001 - a bug here: every job taken is answered with it, then the writer stops
+                for job in jobs:
+                    if isinstance(job, _Submit | _Call) and not job.future.done():
+                        job.future.set_exception(error)
+                return
 
     def _commit(self, store: Store, group: list[_Submit]) -> None:
         """Decide the group's commands one after another on the newest ledger and save all
@@ -386,7 +404,7 @@ def _decided(ledger: Ledger, job: _Submit) -> Submitted | BaseException:
     """What ``job``'s command makes of ``ledger``: a ledger that extends it, or the error."""
     try:
         new = job.command(ledger, *job.args, **job.kwargs)
-    except Exception as error:  # noqa: BLE001 - raised to its submitter, the others go on
+    except BaseException as error:  # noqa: BLE001 - raised to its submitter, the others go on
         return error
     if not isinstance(new, Ledger) or not new.extends(ledger):
         name = getattr(job.command, "__name__", repr(job.command))
@@ -396,6 +414,20 @@ def _decided(ledger: Ledger, job: _Submit) -> Submitted | BaseException:
             + (" that does not extend it" if isinstance(new, Ledger) else "")
         )
     return Submitted(new, len(new.events) > len(ledger.events))
+
+
+def _done(job: object, store: Store) -> bool:
+    """Do a job that is not a submit; whether it says stop.
+
+    Raises:
+        TypeError: not a job of a practice (a bug of this module).
+    """
+    if job is _STOP:
+        return True
+    if not isinstance(job, _Call):
+        raise TypeError(f"not a job of a practice: {job!r}")
+    _settle(job.future, job.work, store)
+    return False
 
 
 def _fail(group: list[_Submit], error: BaseException) -> None:
