@@ -319,3 +319,25 @@ def test_sigkill_at_a_random_moment_loses_nothing_acknowledged(url: str, name: s
         final = posted(practice.ledger)
     assert len(final) == count
     assert set(final.values()) == {1}
+
+
+def test_a_ledger_that_passes_the_quick_check_but_not_the_store_is_refused(
+    tmp_path: Path,
+) -> None:
+    """A command's ledger whose last shared event is the very object but whose history is not
+    the practice's: the store refuses the group, nobody else saved, so it is decided again
+    with every ledger checked whole — and only that submitter is refused."""
+    with pl.open_practice(tmp_path / "p.db") as practice:
+        practice.submit(pl.post_payment, payment("PAY1"))
+        practice.submit(pl.post_payment, payment("PAY2"))
+        base = practice.ledger
+        other = pl.post_payment(pl.Ledger.empty(), payment("OTHER"))
+        # OTHER where PAY1 was, then the very PAY2 event object: the quick check passes
+        forged = pl.replay([*other.events, base.events[-1]])
+        assert forged.events[-1] is base.events[-1]
+        assert not forged.extends(base)
+
+        with pytest.raises(pl.InvalidInputError, match="does not extend it"):
+            practice.submit(lambda ledger: pl.post_payment(forged, payment("PAY9")))
+        assert practice.submit(pl.post_payment, payment("PAY3")).created
+        assert set(posted(practice.ledger)) == {"PAY1", "PAY2", "PAY3"}

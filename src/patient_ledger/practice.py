@@ -363,11 +363,12 @@ class Practice:
         group = [job for job in group if job.future.set_running_or_notify_cancel()]
         if not group:
             return
+        strict = False
         while True:
             base = self._ledger
             ledger, outcomes = base, []
             for job in group:
-                outcome = _decided(ledger, job)
+                outcome = _decided(ledger, job, strict=strict)
                 if isinstance(outcome, Submitted):
                     ledger = outcome.ledger
                 outcomes.append(outcome)
@@ -376,6 +377,11 @@ class Practice:
                     store.save(self.name, ledger, expected_version=len(base.events))
                 except ConcurrencyError:
                     try:
+                        if store.version(self.name) == len(base.events):
+                            # Nobody saved: a command's ledger does not extend the one it was
+                            # given (past the quick check). Decide again, each checked whole.
+                            strict = True
+                            continue
                         self._ledger = store.load(self.name, base=base)
                     except BaseException as error:  # noqa: BLE001 - raised to every submitter
                         _fail(group, error)
@@ -400,13 +406,21 @@ class Practice:
                 job.future.set_exception(outcome)
 
 
-def _decided(ledger: Ledger, job: _Submit) -> Submitted | BaseException:
-    """What ``job``'s command makes of ``ledger``: a ledger that extends it, or the error."""
+def _decided(ledger: Ledger, job: _Submit, *, strict: bool) -> Submitted | BaseException:
+    """What ``job``'s command makes of ``ledger``: a ledger that extends it, or the error.
+
+    A command appends to the ledger it is given, so the new ledger holds the very event
+    objects of the old: the quick check is that its event at the old one's last place is that
+    same object. ``strict`` (or a ledger that fails the quick check) compares them as
+    ``Ledger.extends`` does — which costs a chunk of event comparisons, too much for every
+    submit; the store checks each group's whole chain anyway, and a group it refuses while
+    nobody else saved is decided again strictly.
+    """
     try:
         new = job.command(ledger, *job.args, **job.kwargs)
     except BaseException as error:  # noqa: BLE001 - raised to its submitter, the others go on
         return error
-    if not isinstance(new, Ledger) or not new.extends(ledger):
+    if not isinstance(new, Ledger) or not _extends(new, ledger, strict=strict):
         name = getattr(job.command, "__name__", repr(job.command))
         return InvalidInputError(
             f"a submitted command returns the ledger it was given with its events added; "
@@ -414,6 +428,14 @@ def _decided(ledger: Ledger, job: _Submit) -> Submitted | BaseException:
             + (" that does not extend it" if isinstance(new, Ledger) else "")
         )
     return Submitted(new, len(new.events) > len(ledger.events))
+
+
+def _extends(new: Ledger, old: Ledger, *, strict: bool) -> bool:
+    """Whether ``new`` extends ``old``: see :func:`_decided`."""
+    size = len(old.events)
+    if strict or len(new.events) < size:
+        return new.extends(old)
+    return new.events[size - 1] is old.events[size - 1] or new.extends(old)
 
 
 def _done(job: object, store: Store) -> bool:
