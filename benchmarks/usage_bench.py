@@ -366,7 +366,7 @@ def continuations(
     """The plan's first ``n // 2`` steps (``workload.plan(n, patients, seed)[: n // 2]``), and two
     different continuations of ``m`` steps, each valid on them: the plan's own, and one drawn by a
     copy of its planner with another seed."""
-    planner = workload._Planner(patients, seed)  # noqa: SLF001 - the plan, continued two ways
+    planner = workload.Planner(patients, seed)  # the plan, continued two ways
     base = [_draw(planner, i, n) for i in range(n // 2)]
     other = copy.deepcopy(planner)
     other.rng.seed(seed + 1)

@@ -65,6 +65,7 @@ from patient_ledger.events import (
     RefundPosted,
     UnallocatedApplied,
 )
+from patient_ledger.imports import parse_record
 from patient_ledger.invariants import (
     InvariantError,
     Violation,
@@ -72,6 +73,8 @@ from patient_ledger.invariants import (
     check_invariants,
 )
 from patient_ledger.money import MAX_MAJOR_UNITS
+from patient_ledger.practice import Practice, PracticeStatus, Submitted, open_practice
+from patient_ledger.render import FeedWithLines, claims_feed_with_lines
 from patient_ledger.state import Ledger
 from patient_ledger.values import (
     Adjustment,
@@ -143,6 +146,7 @@ __all__ = [
     "ErrorCode",
     "Event",
     "FeedRow",
+    "FeedWithLines",
     "IncompleteExportError",
     "Installment",
     "InstallmentSkipped",
@@ -171,7 +175,10 @@ __all__ = [
     "PlanPaymentPosted",
     "PlanState",
     "PlanStatus",
+    "Practice",
+    "PracticeStatus",
     "RefundPosted",
+    "Submitted",
     "Transfer",
     "UnallocatedApplied",
     "UnallocatedEntry",
@@ -194,6 +201,7 @@ __all__ = [
     "cancel_payment_plan",
     "check_invariants",
     "claims_feed",
+    "claims_feed_with_lines",
     "compare",
     "create_payment_plan",
     "credit_aging",
@@ -202,6 +210,8 @@ __all__ = [
     "feed_row",
     "installments",
     "line_items",
+    "open_practice",
+    "parse_record",
     "patients",
     "payment_plans",
     "payment_status",

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO, cast
 
-from patient_ledger import __version__, _cache, _files, journal
+from patient_ledger import __version__, _cache, _files, generate, journal
 from patient_ledger.apply import replay
 from patient_ledger.demo import SCENARIOS, run
 from patient_ledger.errors import (
@@ -81,6 +81,14 @@ def _parser() -> argparse.ArgumentParser:
         help="highlight the seed's green and yellow boxes (default: on a terminal)",
     )
     demo.add_argument("--journal", type=Path, help="also write the demo's journal to this new file")
+    demo.add_argument(
+        "--generate",
+        type=int,
+        metavar="N",
+        help="instead, generate a practice of about N events (a realistic mix, the same for "
+        "the same --seed) and write it to --journal",
+    )
+    demo.add_argument("--seed", type=int, default=7, help="the --generate seed (default: 7)")
     demo.add_argument(
         "--replace", action="store_true", help="replace the --journal file if it exists"
     )
@@ -229,6 +237,8 @@ def _colour(choice: str) -> bool:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    if args.generate is not None:
+        return _generate(args)
     if args.journal:
         _refuse_existing(args.journal, "demo", replace=args.replace)
     names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
@@ -285,6 +295,22 @@ def _from_store(url: str, read: Callable[[Store], Ledger]) -> Ledger:
         return read(store)
     finally:
         store.close()
+
+
+def _generate(args: argparse.Namespace) -> int:
+    """``demo --generate N --journal FILE``: a generated practice, written as a journal."""
+    if not args.journal:
+        raise InvalidInputError("demo --generate N needs --journal FILE to write it to")
+    if args.generate < 1:
+        raise InvalidInputError(f"demo --generate needs at least 1 event, got {args.generate}")
+    _refuse_existing(args.journal, "demo", replace=args.replace)
+    ledger = generate.practice(events=args.generate, seed=args.seed)
+    replaced = _write_new(args.journal, journal.dumps(ledger), "demo", replace=args.replace)
+    print(
+        f"Generated a practice of {len(ledger.events)} events and {len(patients(ledger))} "
+        f"patients (seed {args.seed}); journal written to {args.journal}" + " (replaced)" * replaced
+    )
+    return EXIT_OK
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -7,10 +7,16 @@ first in this order wins: input shape, idempotency, references, state.
 
 from __future__ import annotations
 
+import datetime
 import enum
+import os
 from collections.abc import Mapping
+from decimal import Decimal
 from types import MappingProxyType
-from typing import ClassVar
+from typing import Any, ClassVar
+
+import attrs
+from moneyed import Money
 
 
 class ErrorCode(enum.Enum):
@@ -57,9 +63,54 @@ class LedgerError(ValueError):
         # Keyword details are not in .args, so rebuild through a helper that restores them.
         return (_rebuild, (type(self), str(self), dict(self.details)))
 
+    def as_dict(self) -> dict[str, Any]:
+        """The error as plain JSON data: its ``code``, its ``message`` and its ``details``,
+        amounts as exact decimal strings, dates ISO, enums by value, values as dicts of their
+        fields (what a service answers with; ``json.dumps`` takes it as it is).
+
+        >>> from moneyed import Money
+        >>> error = InvalidAmountError("zero", amount=Money("0.00", "USD"))
+        >>> error.as_dict()
+        {'code': 'invalid_amount', 'message': 'zero', 'details': {'amount': '0.00'}}
+        """
+        return {
+            "code": self.code.value,
+            "message": str(self),
+            "details": {str(key): plain(value) for key, value in self.details.items()},
+        }
+
 
 def _rebuild(cls: type[LedgerError], message: str, details: dict[str, object]) -> LedgerError:
     return cls(message, **details)
+
+
+def plain(value: object) -> Any:  # noqa: PLR0911 - one return per kind of value
+    """``value`` as plain JSON data: ``Money`` and ``Decimal`` as exact decimal strings
+    (``'10.00'``, never an exponent, never through float), dates ISO, enums by value, attrs
+    values as dicts of their fields, mappings as dicts, sequences and sets as lists (sets
+    sorted), paths and anything else as text."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, Money):
+        return format(value.amount, "f")
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime.date):  # a datetime too
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return plain(value.value)
+    if attrs.has(type(value)):
+        names = (f.name for f in attrs.fields(type(value)))  # type: ignore[arg-type]
+        return {name: plain(getattr(value, name)) for name in names}
+    if isinstance(value, Mapping):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, set | frozenset):
+        return sorted((plain(item) for item in value), key=str)
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return str(value)
 
 
 class InvalidInputError(LedgerError):

@@ -73,11 +73,12 @@ from patient_ledger.commands import (
 )
 from patient_ledger.errors import (
     DuplicateIdError,
+    InvalidAmountError,
     InvalidInputError,
     LedgerError,
     UnknownIdError,
 )
-from patient_ledger.money import FrozenMoney, parse_amount
+from patient_ledger.money import FrozenMoney, currency_code, parse_amount
 from patient_ledger.state import Ledger, state_of
 from patient_ledger.values import (
     Adjustment,
@@ -473,6 +474,56 @@ _BUILD: Mapping[str, Callable[[_Row, str], Record]] = {
     "payments": _payment,
     "adjustments": _adjustment,
 }
+
+
+def parse_record(kind: str, body: Mapping[str, object], currency: str) -> Record:
+    """A request body — a dict decoded from JSON, keyed by the field names of ``kind`` in
+    :data:`FIELDS` — as the value a row of that kind of CSV export makes: the importer's own
+    parser, with its rules and messages (a negative amount with no type is a refund, ``credit
+    card`` is ``CREDIT_CARD``, amounts and dates as strictly read as in a CSV cell).
+
+    Text is trimmed and an empty or ``null`` value is a missing one. An amount is a string
+    (``"10.50"``) or an integer; a JSON number with a fraction is refused, as it may have been
+    read through a float.
+
+    >>> value = parse_record("payments", {"id": "PAY1", "patient_id": "P1", "amount": "-20.00",
+    ...                                   "received_on": "2025-03-01", "method": "credit card"},
+    ...                      "USD")
+    >>> value.amount, value.method, value.type
+    (Money('-20.00', 'USD'), PaymentMethod.CREDIT_CARD, PaymentType.REFUND)
+
+    Raises:
+        InvalidInputError: an unknown kind or field, a value of the wrong JSON type, or what
+            the CSV importer refuses in a cell (an ``InvalidAmountError`` for an amount).
+    """
+    if kind not in _BUILD:
+        raise InvalidInputError(f"unknown kind of record {kind!r}: one of {', '.join(KINDS)}")
+    if not isinstance(body, Mapping):
+        raise InvalidInputError(f"a {_NOUN[kind]} is a JSON object, got {type(body).__name__}")
+    known = {field.name for field in FIELDS[kind]}
+    unknown = sorted(str(key) for key in body if key not in known)
+    if unknown:
+        raise InvalidInputError(
+            f"unknown field{'s' if len(unknown) > 1 else ''} of a {_NOUN[kind]}: "
+            f"{', '.join(map(repr, unknown))} (known: {', '.join(sorted(known))})",
+            fields=tuple(unknown),
+        )
+
+    def get(name: str) -> str | None:
+        value = body.get(name)
+        if value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            msg = f"{name} must be a string"
+            if isinstance(value, float | Decimal):
+                msg += f', not the number {value}: write amounts as text, "10.50"'
+                raise InvalidAmountError(msg, field=name)
+            raise InvalidInputError(f"{msg}, got {type(value).__name__}", field=name)
+        return value.strip() or None
+
+    return _BUILD[kind](get, currency_code(currency))
 
 
 def _records(path: Path, where: str) -> Iterator[tuple[int, list[str]]]:

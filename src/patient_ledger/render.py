@@ -68,9 +68,18 @@ class FeedWithLines(tuple[tuple[FeedRow, LineItems], ...]):
     def _repr_html_(self) -> str:
         return tables.html_table(tables.CLAIMS_FEED, cells=self.html_cells())
 
+    def as_dicts(self) -> list[dict[str, object]]:
+        """JSON-ready data: each row's fields (the claims feed's one description), with its
+        appointment's ``line_items`` (in line order), amounts as exact decimal strings."""
+        return [
+            tables.unstructure(row) | {"line_items": [tables.unstructure(i) for i in items]}
+            for row, items in self
+        ]
+
 
 def claims_feed_with_lines(ledger: Ledger, patient_id: str) -> FeedWithLines:
-    """The patient's claims feed, each row with its appointment's lines (in line order)."""
+    """The patient's claims feed, each row with its appointment's lines (in line order);
+    ``.as_dicts()`` is its JSON form (no aging date needed)."""
     return FeedWithLines(
         (row, line_items(ledger, row.appointment_id)) for row in claims_feed(ledger, patient_id)
     )
@@ -106,10 +115,7 @@ def report_data(ledger: Ledger, patient_id: str, on: datetime.date) -> dict[str,
         "patient_id": patient_id,
         "currency": ledger.currency,
         "dashboard": dashboard(ledger, patient_id).as_dict(),
-        "claims_feed": [
-            tables.unstructure(row) | {"line_items": [tables.unstructure(i) for i in items]}
-            for row, items in claims_feed_with_lines(ledger, patient_id)
-        ],
+        "claims_feed": claims_feed_with_lines(ledger, patient_id).as_dicts(),
         "unallocated_entries": [
             tables.unstructure(e) for e in unallocated_entries(ledger, patient_id)
         ],

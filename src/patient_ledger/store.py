@@ -21,6 +21,7 @@ import hashlib
 import itertools
 import re
 import sqlite3
+import threading
 import urllib.parse
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -67,6 +68,14 @@ _SCHEMA = (
 #: Take a snapshot when a save leaves the journal this many events past its newest snapshot
 #: (``open_store(url, snapshot_every=...)``; 0: only on demand, with ``Store.snapshot``).
 SNAPSHOT_EVERY = 50_000
+#: What a commit waits for before it returns (``open_store(url, synchronous=...)``). SQLite:
+#: ``FULL`` (the default) fsyncs the write-ahead log at every commit, so a commit that returned
+#: survives a power cut or an OS crash; ``NORMAL`` fsyncs only at checkpoints, so a commit
+#: survives the process being killed but a power cut may lose the last ones (never corrupts);
+#: ``EXTRA`` also fsyncs the folder when the log is made. PostgreSQL: ``FULL`` and ``EXTRA`` are
+#: the server's own commit; ``NORMAL`` sets ``synchronous_commit`` off for the connection (a
+#: crash of the server may lose the last commits, never corrupts).
+SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
 #: How long an SQLite store waits for another writer's lock, in seconds.
 _BUSY_TIMEOUT = 60.0
 #: Snapshots kept per journal: the newest, and the one before it in case the newest is damaged.
@@ -104,8 +113,9 @@ class Store(Protocol):
         """The number of events saved under ``name`` (0 if none)."""
         ...
 
-    def snapshot(self, name: str) -> int:
-        """Store a snapshot of the named ledger now; the number of events it stands for."""
+    def snapshot(self, name: str, *, ledger: Ledger | None = None) -> int:
+        """Store a snapshot of the named ledger now (or of ``ledger``, without loading); the
+        number of events it stands for."""
         ...
 
     def verify(self, name: str) -> Ledger:
@@ -114,6 +124,14 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release the connection."""
+        ...
+
+    def newest_snapshot(self, name: str) -> int:
+        """The number of events the newest snapshot of ``name`` stands for (0: none)."""
+        ...
+
+    def settings(self) -> dict[str, str]:
+        """The durability settings in force, as the database reports them."""
         ...
 
 
@@ -226,21 +244,45 @@ class _SqlStore:
             return []
         return rows
 
-    def snapshot(self, name: str) -> int:
+    def snapshot(self, name: str, *, ledger: Ledger | None = None) -> int:
         """Store a snapshot of the named ledger as it is now (loading it first, from its newest
         snapshot); the number of events it stands for. Saves take one every
         :attr:`snapshot_every` events by themselves.
+
+        With ``ledger`` (one this store loaded or saved under ``name``, or any that extends
+        none of it wrongly), that ledger is snapshotted as it is, without loading anything —
+        if the stored journal is still where it ends; if another writer saved since, nothing is
+        written and 0 is returned.
 
         Raises:
             UnknownIdError: nothing is saved under ``name``; StoreError: a read-only store;
             SnapshotError: its state cannot be snapshotted (sums beyond 2**64 minor units, or
                 more than a snapshot may hold: see :data:`_SNAPSHOT_PER_EVENT`).
+            InvalidInputError: ``ledger`` is not a Ledger.
         """
         if self.read_only:
             raise StoreError(f"the store is open read-only: cannot snapshot {name!r}", id=name)
-        ledger = self.load(name)
-        self._keep_snapshot(name, ledger, self._known[name][1])
-        return len(ledger.events)
+        if ledger is None:
+            ledger = self.load(name)
+            self._keep_snapshot(name, ledger, self._known[name][1])
+            return len(ledger.events)
+        _check_name(name)
+        if not isinstance(ledger, Ledger):
+            raise InvalidInputError(f"expected a Ledger, got {type(ledger).__name__}")
+        self._settle()
+        events = len(ledger.events)
+        self._keep_snapshot(name, ledger, self._head_of(name, ledger, events))
+        return events if self.newest_snapshot(name) == events else 0
+
+    def newest_snapshot(self, name: str) -> int:
+        """The number of events the newest snapshot of ``name`` (of this release's format)
+        stands for; 0 when it has none."""
+        _check_name(name)
+        self._settle()
+        try:
+            return self._newest_snapshot(name)
+        except self._missing_table:  # a read-only store written before snapshots existed
+            return 0
 
     def verify(self, name: str) -> Ledger:
         """The named ledger replayed from its first line — every line, the chain, the head and
@@ -623,15 +665,22 @@ class SqliteStore(_SqlStore):
     _missing_table = sqlite3.OperationalError
     _database_errors = (sqlite3.Error,)
 
-    def __init__(self, path: str, *, snapshot_every: int = SNAPSHOT_EVERY) -> None:
+    def __init__(
+        self, path: str, *, snapshot_every: int = SNAPSHOT_EVERY, synchronous: str = "FULL"
+    ) -> None:
         self.path = path
         self.snapshot_every = _every(snapshot_every)
         self._known = {}
         self._impatient = False
-        conn = sqlite3.connect(path, isolation_level=None, timeout=_BUSY_TIMEOUT)
+        self._owner = threading.current_thread()
+        # check_same_thread off: _settle checks the thread itself, with a message that says
+        # what to do (sqlite3's does not); close may then run from any thread.
+        conn = sqlite3.connect(
+            path, isolation_level=None, timeout=_BUSY_TIMEOUT, check_same_thread=False
+        )
         try:
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA synchronous={_synchronous(synchronous)}")
             for statement in _SCHEMA:
                 conn.execute(statement.format(blob=self.blob_type, without_rowid=" WITHOUT ROWID"))
         except sqlite3.OperationalError as error:
@@ -676,7 +725,26 @@ class SqliteStore(_SqlStore):
     def _commit(self) -> None:
         self._conn.execute("COMMIT")
 
+    def settings(self) -> dict[str, str]:
+        """``journal_mode`` and ``synchronous`` as SQLite reports them (``PRAGMA``)."""
+        self._settle()
+        mode = self._execute("PRAGMA journal_mode")[0][0]
+        level = self._execute("PRAGMA synchronous")[0][0]
+        return {
+            "journal_mode": str(mode).upper(),
+            "synchronous": _SYNC_NAMES.get(level, str(level)),
+        }
+
     def _settle(self) -> None:
+        current = threading.current_thread()
+        if current is not self._owner:
+            msg = (
+                f"this SQLite store was opened in thread {self._owner.name!r} and is used in "
+                f"thread {current.name!r}: a store belongs to the thread that opened it. Share "
+                "one patient_ledger.open_practice(url) between threads (it serializes and "
+                "groups their writes), or open a store in each thread"
+            )
+            raise StoreError(msg, thread=current.name, owner=self._owner.name)
         with contextlib.suppress(sqlite3.Error):
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
@@ -694,6 +762,24 @@ class SqliteStore(_SqlStore):
         self._conn.close()
 
 
+#: ``PRAGMA synchronous``'s answers, by number.
+_SYNC_NAMES = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+
+
+def _synchronous(level: object) -> str:
+    """A durability setting, checked: one of :data:`SYNCHRONOUS` (in any case).
+
+    Raises:
+        InvalidInputError: anything else.
+    """
+    name = level.upper() if isinstance(level, str) else None
+    if name not in SYNCHRONOUS:
+        raise InvalidInputError(
+            f"synchronous must be one of {', '.join(SYNCHRONOUS)}, got {level!r}"
+        )
+    return name
+
+
 def _read_only(path: str, error: sqlite3.Error) -> sqlite3.Connection:
     """A connection that only reads the store at ``path`` (``mode=ro``; ``immutable=1`` when
     even that cannot run, as on read-only media where SQLite cannot make its WAL index).
@@ -706,7 +792,11 @@ def _read_only(path: str, error: sqlite3.Error) -> sqlite3.Connection:
     uri = Path(path).resolve().as_uri()
     for mode in ("mode=ro", "immutable=1"):
         conn = sqlite3.connect(
-            f"{uri}?{mode}", uri=True, isolation_level=None, timeout=_BUSY_TIMEOUT
+            f"{uri}?{mode}",
+            uri=True,
+            isolation_level=None,
+            timeout=_BUSY_TIMEOUT,
+            check_same_thread=False,
         )
         try:
             conn.execute("SELECT count(*) FROM journal_heads").fetchall()
@@ -724,8 +814,11 @@ class PostgresStore(_SqlStore):
     lock_clause = " FOR UPDATE"
     blob_type = "BYTEA"
 
-    def __init__(self, url: str, *, snapshot_every: int = SNAPSHOT_EVERY) -> None:
+    def __init__(
+        self, url: str, *, snapshot_every: int = SNAPSHOT_EVERY, synchronous: str = "FULL"
+    ) -> None:
         self.snapshot_every = _every(snapshot_every)
+        self._synchronous = _synchronous(synchronous)
         try:
             import psycopg  # noqa: PLC0415 - an optional dependency (the postgres extra)
         except ImportError as error:  # pragma: no cover - depends on the installation
@@ -736,7 +829,7 @@ class PostgresStore(_SqlStore):
         self._database_errors = (psycopg.Error,)
         self._known = {}
         self._url, self._closed = url, False
-        self._conn = psycopg.connect(url, autocommit=True)
+        self._conn = self._connect()
 
         def create() -> None:
             for statement in _SCHEMA:
@@ -777,7 +870,18 @@ class PostgresStore(_SqlStore):
                 conn.close()
         if conn.closed and not self._closed:
             with contextlib.suppress(self._psycopg.Error):
-                self._conn = self._psycopg.connect(self._url, autocommit=True)
+                self._conn = self._connect()
+
+    def _connect(self) -> Any:
+        conn = self._psycopg.connect(self._url, autocommit=True)
+        if self._synchronous == "NORMAL":
+            conn.execute("SET synchronous_commit TO off")
+        return conn
+
+    def settings(self) -> dict[str, str]:
+        """``synchronous_commit`` as the server reports it for this connection."""
+        self._settle()
+        return {"synchronous_commit": str(self._execute("SHOW synchronous_commit")[0][0])}
 
     def _insert_rows(self, name: str, rows: Iterable[tuple[int, bytes, bytes]]) -> None:
         # One COPY per save: the rows stream to the server in one statement.
@@ -836,6 +940,16 @@ def _packed_rows(
         StoreError: a row out of sequence, or a hash or body that is not bytes (naming the
             line).
     """
+    if rows:
+        # The common case checked at C speed (opening a practice reads every row); a damaged
+        # row falls through to the loop below, which names it.
+        numbers, line_hashes, line_bodies = zip(*rows, strict=True)
+        if (
+            numbers == tuple(range(first, first + len(rows)))
+            and set(map(type, line_hashes)) == {bytes}
+            and set(map(type, line_bodies)) == {bytes}
+        ):
+            return list(line_hashes), list(line_bodies)
     hashes: list[bytes] = []
     bodies: list[bytes] = []
     for seq, (number, line_hash, body) in enumerate(rows, first):
@@ -947,15 +1061,24 @@ def _every(snapshot_every: object) -> int:
     return snapshot_every
 
 
-def open_store(url: str, *, snapshot_every: int = SNAPSHOT_EVERY) -> Store:
+def open_store(
+    url: str, *, snapshot_every: int = SNAPSHOT_EVERY, synchronous: str = "FULL"
+) -> Store:
     """Open an event store: ``sqlite:///path.db`` or ``postgresql://...``.
 
     ``snapshot_every``: a save that leaves a journal this many events (or more) past its newest
     snapshot takes a new one (:data:`SNAPSHOT_EVERY` by default; 0: only on demand).
+    ``synchronous``: what a commit waits for (:data:`SYNCHRONOUS`; ``FULL`` by default: a save
+    that returned survives a power cut).
+
+    An SQLite store belongs to the thread that opened it: used from another, it raises a
+    :class:`StoreError` that says so (share a :func:`patient_ledger.open_practice` instead).
 
     Raises:
-        InvalidInputError: an unsupported or malformed URL, or a bad ``snapshot_every``.
+        InvalidInputError: an unsupported or malformed URL, or a bad ``snapshot_every`` or
+            ``synchronous``.
     """
+    level = _synchronous(synchronous)
     if not isinstance(url, str):
         raise InvalidInputError(f"a store URL must be a str, got {type(url).__name__}")
     scheme = urllib.parse.urlsplit(url).scheme
@@ -965,7 +1088,7 @@ def open_store(url: str, *, snapshot_every: int = SNAPSHOT_EVERY) -> Store:
             raise InvalidInputError(f"an SQLite store URL is sqlite:///path, got {url!r}")
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return SqliteStore(path, snapshot_every=snapshot_every)
+        return SqliteStore(path, snapshot_every=snapshot_every, synchronous=level)
     if scheme in ("postgresql", "postgres"):
-        return PostgresStore(url, snapshot_every=snapshot_every)
+        return PostgresStore(url, snapshot_every=snapshot_every, synchronous=level)
     raise InvalidInputError(f"unsupported store URL {url!r}: use sqlite:/// or postgresql://")
