@@ -5,6 +5,9 @@ appear, refund with negative amounts, cancel offsetting entries, and read the ba
 billing person reads every day — from an immutable ledger rebuilt from its journal.
 """
 
+import importlib
+from typing import TYPE_CHECKING
+
 from patient_ledger._compare import Comparison, Difference, compare
 from patient_ledger.apply import apply_event, replay
 from patient_ledger.commands import (
@@ -65,7 +68,6 @@ from patient_ledger.events import (
     RefundPosted,
     UnallocatedApplied,
 )
-from patient_ledger.imports import parse_record
 from patient_ledger.invariants import (
     InvariantError,
     Violation,
@@ -73,8 +75,6 @@ from patient_ledger.invariants import (
     check_invariants,
 )
 from patient_ledger.money import MAX_MAJOR_UNITS
-from patient_ledger.practice import Practice, PracticeStatus, Submitted, open_practice
-from patient_ledger.render import FeedWithLines, claims_feed_with_lines
 from patient_ledger.state import Ledger
 from patient_ledger.values import (
     Adjustment,
@@ -226,3 +226,29 @@ __all__ = [
     "unallocated_entries",
     "unapply",
 ]
+
+#: Public names of the shells, imported on first use: ``import patient_ledger`` loads the core
+#: only (the store, the importer and the renderer are imported by what uses them).
+_LAZY = {
+    "Practice": "patient_ledger.practice",
+    "PracticeStatus": "patient_ledger.practice",
+    "Submitted": "patient_ledger.practice",
+    "open_practice": "patient_ledger.practice",
+    "parse_record": "patient_ledger.imports",
+    "FeedWithLines": "patient_ledger.render",
+    "claims_feed_with_lines": "patient_ledger.render",
+}
+
+if TYPE_CHECKING:
+    from patient_ledger.imports import parse_record
+    from patient_ledger.practice import Practice, PracticeStatus, Submitted, open_practice
+    from patient_ledger.render import FeedWithLines, claims_feed_with_lines
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'patient_ledger' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
