@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import takewhile
+from types import MappingProxyType
 
 import attrs
 from moneyed import Money
@@ -191,7 +192,7 @@ def _appointment(state: State, appointment_id: object) -> AppointmentState:
 
 
 #: No entry taken from yet.
-_NOTHING_TAKEN: Mapping[str, int] = {}
+_NOTHING_TAKEN: Mapping[str, int] = MappingProxyType({})
 
 
 def _due(state: State, appointment_id: str) -> int:
