@@ -14,12 +14,21 @@ patients keyed by name merge namesakes and split a patient who changes name.
 Values are read strictly: cells are trimmed of ASCII spaces and nothing else (a tab, a
 no-break space or any other whitespace at either end stays, and an id holding it is refused by
 :func:`~patient_ledger.values.check_id`: a tab before ``=1`` does not make the id ``=1``); ids
-may not be empty where required; dates are ISO ``YYYY-MM-DD`` only; amounts are plain ASCII
+may not be empty where required; dates are ISO ``YYYY-MM-DD``; amounts are plain ASCII
 decimals (``-12.50``: no currency sign, no thousands separator, no exponent, no ``_``), exact
 to the currency's minor unit. A file given twice in one import (under one kind or two, by one
 path or another) is refused naming it: its rows would be read twice. A payment
 with no type is a ``REFUND`` when its amount is negative and a ``PAYMENT`` otherwise; methods
 and types are the library's names, any case, spaces or hyphens for ``_`` (``credit card``).
+
+Exports as practice systems write them are read when their user says how (:class:`Formats`:
+``--date-format``, ``--amounts``, or a columns TOML's ``[format]`` and ``[values]``): dates
+``MM/DD/YYYY`` or ``DD/MM/YYYY`` (``1/6/2025``), ``us`` amounts (``$1,234.56``, ``-$20.00``,
+``($20.00)``, read exactly by :func:`~patient_ledger.money.parse_amount`: never rounded), and
+an export's words for methods and types (``"Patient Payment" = "PAYMENT"``). Nothing is
+guessed: under the defaults a cell in another form is refused with the declaration that would
+read it, and a cell the declaration does not fit (``13/01/2025`` under ``MM/DD/YYYY``) is
+refused naming it. The summary names each file's columns that no field read.
 
 **The order events are posted in** (what makes every refund follow the money it returns):
 
