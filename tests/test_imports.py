@@ -859,3 +859,10 @@ def test_ignored_headers_are_escaped_for_the_terminal(
     assert "\x1b" not in out
     assert "\u2028" not in out
     assert r"'\x1b[2J\u2028'" in out
+
+
+def test_formats_built_directly_are_checked_too() -> None:
+    with pytest.raises(ValueError, match="date"):
+        Formats(date="%m/%d/%Y")
+    with pytest.raises(ValueError, match="amounts"):
+        Formats(amounts="eu")

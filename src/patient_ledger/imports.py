@@ -260,8 +260,8 @@ class Formats:
     ``(kind, field, their word, our name)`` (the word compared as a method is: any case,
     spaces or hyphens for ``_``). Build it with :func:`check_formats`."""
 
-    date: str = "YYYY-MM-DD"
-    amounts: str = "plain"
+    date: str = attrs.field(default="YYYY-MM-DD", validator=attrs.validators.in_(DATE_FORMATS))
+    amounts: str = attrs.field(default="plain", validator=attrs.validators.in_(AMOUNT_STYLES))
     values: tuple[tuple[str, str, str, str], ...] = ()
 
 
@@ -599,8 +599,12 @@ class _Cells:
         """A date in the declared format, and only in it."""
         form = self.formats.date
         if form == "YYYY-MM-DD":
-            readable = [f for f in DATE_FORMATS[1:] if _slashed_date(text, f) is not None]
-            if self.hints and readable:
+            readable = (
+                []
+                if _DATE.fullmatch(text) or not self.hints
+                else [f for f in DATE_FORMATS[1:] if _slashed_date(text, f) is not None]
+            )
+            if readable:
                 hint = {
                     "MM/DD/YYYY": "if your export writes US dates, add --date-format MM/DD/YYYY",
                     "DD/MM/YYYY": "if your export writes the day first, add --date-format "
@@ -631,8 +635,8 @@ class _Cells:
     def amount(self, text: str, what: str) -> Money:
         """An amount in the declared style, exact to the currency's minor unit (read by
         :func:`~patient_ledger.money.parse_amount`: never rounded)."""
-        plain = _us_plain(text)
         if self.formats.amounts == "us":
+            plain = _us_plain(text)
             if plain is None:
                 msg = (
                     f"{what} {_cut(text)!r} is not a US amount: digits with an optional '$', "
@@ -646,7 +650,7 @@ class _Cells:
         try:
             return parse_amount(text, self.currency, what)
         except InvalidAmountError as error:
-            if self.hints and plain not in (None, text):
+            if self.hints and _us_plain(text) not in (None, text):
                 msg = (
                     f"{error}; if your export writes US amounts ($1,234.56, refunds in "
                     "parentheses), add --amounts us"
