@@ -5,11 +5,12 @@ Each file has a header row. Its columns are found by name: a mapping (:func:`loa
 small TOML file, or ``{kind: {field: header}}``) says which header holds which field, and where
 it says nothing the common names of :data:`FIELDS` are recognised (case, spaces and hyphens
 do not matter: ``Visit ID``, ``visit-id`` and ``visit_id`` are one name). Other columns are
-ignored. A header row must say one thing: two headers that are one name (``Amount`` and
-``amount``), or two headers recognised for one field (``Patient ID`` and ``MRN``), are refused
-naming both; a mapping says which is meant. A header that may hold patients' names
-(``Patient``, ``Patient Name``, ``Name``) is never taken for ``patient_id`` unless it is mapped:
-patients keyed by name merge namesakes and split a patient who changes name.
+ignored, and the summary names them. A header row must say one thing: two headers that are
+one name (``Amount`` and ``amount``), or two headers recognised for one field (``Patient ID``
+and ``MRN``), are refused naming both; a mapping says which is meant. A header that may hold
+patients' names (``Patient``, ``Patient Name``, ``Name``) is never taken for ``patient_id``
+unless it is mapped: patients keyed by name merge namesakes and split a patient who changes
+name.
 
 Values are read strictly: cells are trimmed of ASCII spaces and nothing else (a tab, a
 no-break space or any other whitespace at either end stays, and an id holding it is refused by
