@@ -538,12 +538,13 @@ def test_a_declared_date_format_is_read(
     ("day", "form", "said"),
     [
         # the default names exactly the declaration that reads the cell, and never guesses
-        ("1/6/2025", "YYYY-MM-DD", ("date '1/6/2025' is not YYYY-MM-DD; if your export writes "
-         "US dates, add --date-format MM/DD/YYYY (DD/MM/YYYY if it writes the day first)")),
-        ("1/13/2025", "YYYY-MM-DD", ("date '1/13/2025' is not YYYY-MM-DD; if your export writes "
-         "US dates, add --date-format MM/DD/YYYY")),
-        ("13/1/2025", "YYYY-MM-DD", ("date '13/1/2025' is not YYYY-MM-DD; if your export writes "
-         "the day first, add --date-format DD/MM/YYYY")),
+        ("1/6/2025", "YYYY-MM-DD", ("date '1/6/2025' is not a date: write YYYY-MM-DD; if your "
+         "export writes US dates, add --date-format MM/DD/YYYY (DD/MM/YYYY if it writes the "
+         "day first)")),
+        ("1/13/2025", "YYYY-MM-DD", ("date '1/13/2025' is not a date: write YYYY-MM-DD; if your "
+         "export writes US dates, add --date-format MM/DD/YYYY")),
+        ("13/1/2025", "YYYY-MM-DD", ("date '13/1/2025' is not a date: write YYYY-MM-DD; if your "
+         "export writes the day first, add --date-format DD/MM/YYYY")),
         ("13/13/2025", "YYYY-MM-DD", "date '13/13/2025' is not a date: write YYYY-MM-DD"),
         # a declaration the file contradicts names the cell
         ("13/01/2025", "MM/DD/YYYY", ("date '13/01/2025' is not MM/DD/YYYY: there is no month "
@@ -739,15 +740,15 @@ def test_a_word_with_no_mapping_is_refused_naming_the_table_to_add(
     toml = write(tmp_path, "columns.toml", '[format]\ndate = "MM/DD/YYYY"\namounts = "us"\n')
     err = refused(tmp_path, capsys, "--payments", str(payments), "--columns", str(toml))
     assert err.startswith(
-        f"refused: {payments} line 2: payment 'T1': type 'Patient Payment' is not one of "
-        "PAYMENT, COPAY, COINSURANCE, DEDUCTIBLE, CORRECTION, REFUND, OTHER (any case): map "
-        "your export's word to one of them in the --columns TOML: [values.payments.type] "
+        f"refused: {payments} line 2: PaymentType must be one of PAYMENT, COPAY, "
+        "COINSURANCE, DEDUCTIBLE, CORRECTION, REFUND, OTHER; got 'PATIENT_PAYMENT'; map your "
+        "export's word to one of them in the --columns TOML: [values.payments.type] "
         '"Patient Payment" = "NAME"\n'
     )
     adjustments = write(tmp_path, "a.csv", "adjustment_id,charge_id,amount,date,type\n"
                         "A1,C1,-1.00,2025-01-06,Courtesy\n")  # fmt: skip
     err = refused(tmp_path, capsys, "--adjustments", str(adjustments))
-    assert "adjustment 'A1': type 'Courtesy' is not one of INSURANCE, CONTRACTUAL" in err
+    assert "AdjustmentType must be one of INSURANCE, CONTRACTUAL" in err
     assert '[values.adjustments.type] "Courtesy" = "NAME"' in err
 
 

@@ -246,6 +246,8 @@ CHOICES: Mapping[tuple[str, str], type[PaymentMethod | PaymentType | AdjustmentT
     ("adjustments", "type"): AdjustmentType,
 }
 
+#: The value class of a kind whose words :data:`CHOICES` may map.
+_VALUE: Mapping[str, type[Payment | Adjustment]] = {"payments": Payment, "adjustments": Adjustment}
 _SLASHED = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})", re.ASCII)
 #: A US amount: an optional leading minus, an optional ``$``, whole digits (thousands commas,
 #: if any, every three digits) and decimals; or the same unsigned in parentheses.
@@ -613,7 +615,10 @@ class _Cells:
                 }[readable[0]]
                 if len(readable) > 1:
                     hint += " (DD/MM/YYYY if it writes the day first)"
-                raise InvalidInputError(f"{what} {text!r} is not YYYY-MM-DD; {hint}")
+                try:
+                    parse_date(text, what)
+                except InvalidInputError as error:  # a JSON body's message, and the hint
+                    raise InvalidInputError(f"{error}; {hint}", **error.details) from None
             return parse_date(text, what)
         found = _slashed_date(text, form)
         if found is not None:
@@ -659,21 +664,23 @@ class _Cells:
                 raise InvalidAmountError(msg, **error.details) from None
             raise
 
-    def choice(self, kind: str, field: str, text: str, what: str) -> str:
+    def choice(self, kind: str, field: str, text: str) -> str:
         """A method's or type's name: the export's word as mapped in ``[values]``, or the
         library's name in any case (spaces or hyphens for ``_``)."""
         word = _choice(text)
         mapped = self.words.get((kind, field, word))
         if mapped is not None:
             return mapped
-        names = CHOICES[(kind, field)]
-        if self.hints and word not in names.__members__:
-            msg = (
-                f"{what}: {field} {_cut(text)!r} is not one of {', '.join(names)} (any case): "
-                f"map your export's word to one of them in the --columns TOML: "
-                f'[values.{kind}.{field}] {json.dumps(_cut(text))} = "NAME"'
-            )
-            raise InvalidInputError(msg, field=field)
+        if self.hints and word not in CHOICES[(kind, field)].__members__:
+            convert = attrs.fields_dict(_VALUE[kind])[field].converter
+            try:  # the value's own check, its message a JSON body's too
+                cast("Callable[[str], object]", convert)(word)
+            except InvalidInputError as error:
+                msg = (
+                    f"{error}; map your export's word to one of them in the --columns TOML: "
+                    f'[values.{kind}.{field}] {json.dumps(_cut(text))} = "NAME"'
+                )
+                raise InvalidInputError(msg, **error.details) from None
         return word  # checked by the value's own class
 
 
@@ -712,8 +719,8 @@ def _payment(get: _Row, cells: _Cells) -> Payment:
         _need(get, "patient_id"),
         amount,
         cells.date(_need(get, "received_on"), f"{what}: received_on"),
-        cells.choice("payments", "method", method, what) if method else "OTHER",
-        cells.choice("payments", "type", kind, what)
+        cells.choice("payments", "method", method) if method else "OTHER",
+        cells.choice("payments", "type", kind)
         if kind
         else ("REFUND" if amount.amount < 0 else "PAYMENT"),
         appointment_id=get("appointment_id"),
@@ -753,7 +760,7 @@ def _adjustment(get: _Row, cells: _Cells) -> Adjustment:
         _need(get, "charge_id"),
         cells.amount(_need(get, "amount"), f"{what}: amount"),
         cells.date(_need(get, "on"), f"{what}: on"),
-        cells.choice("adjustments", "type", kind, what) if kind else "OTHER",
+        cells.choice("adjustments", "type", kind) if kind else "OTHER",
         get("reason"),
     )
 
