@@ -35,6 +35,8 @@ import patient_ledger as pl
 from patient_ledger import drchrono, journal
 from patient_ledger.cli import main
 from patient_ledger.errors import LedgerError
+from patient_ledger.imports import check_formats, import_files
+from patient_ledger.money import to_money
 from tests.helpers import appointment, charge, pay
 
 #: Examples per test: a short run by default, the profile's own under ``deep``, or
@@ -287,13 +289,19 @@ def csv_files(draw: st.DrawFn) -> bytes:
     return data
 
 
-def run_import(data: bytes) -> None:
+def run_import(data: bytes, *options: str) -> None:
+    """``import-payments`` of the file (``import --payments`` with ``options``, if any)."""
     with tempfile.TemporaryDirectory() as folder:
         source, target = Path(folder) / "in.csv", Path(folder) / "journal.jsonl"
         source.write_bytes(data)
         target.write_text(TEXT, encoding="utf-8")
+        argv = (
+            ["import", "--payments", str(source), *options]
+            if options
+            else ["import-payments", str(source)]
+        )
         with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-            code = bounded(lambda: main(["import-payments", str(source), "--journal", str(target)]))
+            code = bounded(lambda: main([*argv, "--journal", str(target)]))
         after = target.read_text(encoding="utf-8")
         assert code in (0, 1)
         if code == 1:
@@ -318,6 +326,66 @@ def test_csv_import_of_hostile_files(data: bytes) -> None:
 @given(st.binary(max_size=300))
 def test_csv_import_of_random_bytes(data: bytes) -> None:
     run_import(CSV_HEAD.encode() + b"\n" + data)
+
+
+#: US cells (issue 27): amounts in dollars, commas and parentheses, right and wrong; dates
+#: month first, right and wrong.
+US_CELLS = {
+    "amount": st.sampled_from(
+        ["$1,234.56", "($20.00)", "-$5.00", "$1,234.565", "1,23.00", "$-5", "(-5)", "$ 5",
+         "$1,000,000,000,000.01", "1.234,56", "($,)", "", "$0.00"]
+    )
+    | st.from_regex(r"-?\$?[0-9]{1,3}(,[0-9]{3}){0,5}(\.[0-9]{0,4})?", fullmatch=True)
+    | st.from_regex(r"\(\$?[0-9,]{1,12}(\.[0-9]{0,3})?\)", fullmatch=True),
+    "day": st.sampled_from(["1/6/2025", "01/06/2025", "13/01/2025", "2/30/2025", "2025-01-06"])
+    | st.dates().map(lambda day: f"{day.month}/{day.day}/{day.year:04d}"),
+}  # fmt: skip
+
+
+@st.composite
+def us_csv_files(draw: st.DrawFn) -> bytes:
+    rows = [CSV_HEAD]
+    for n in range(draw(st.integers(0, 5))):
+        fields = [f"U{n}", "P1", draw(US_CELLS["amount"]), draw(US_CELLS["day"]),
+                  draw(st.sampled_from(["Credit Card", "Visa", "cash", ""])),
+                  draw(st.sampled_from(["Patient Payment", "Copay", "refund", ""])),
+                  draw(cells["appointment"])]  # fmt: skip
+        rows.append(",".join(map(csv_cell, fields)))
+    return ("\n".join(rows) + "\n").encode()
+
+
+@FUZZ
+@given(us_csv_files())
+def test_csv_import_of_us_files(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        toml = Path(folder) / "columns.toml"
+        toml.write_text('[values.payments.type]\n"Patient Payment" = "PAYMENT"\n')
+        run_import(data, "--date-format", "MM/DD/YYYY", "--amounts", "us", "--columns", str(toml))
+
+
+def us_text(cents: int) -> str:
+    """Cents as a US export writes them: a dollar sign, thousands commas, negatives in
+    parentheses."""
+    text = f"${abs(cents) // 100:,}.{abs(cents) % 100:02d}"
+    return f"({text})" if cents < 0 else text
+
+
+@FUZZ
+@given(st.integers(-(10**14), 10**14).filter(bool))
+def test_us_amounts_are_read_to_the_cent(cents: int) -> None:
+    """Every amount a US export can write is read exactly, through one parser."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "adjustments.csv"
+        path.write_text(f'id,charge_id,amount,date\nJ1,C1,"{us_text(cents)}",1/26/2025\n')
+        formats = check_formats(date="MM/DD/YYYY", amounts="us")
+        found = timed(lambda: import_files(sample(), {"adjustments": path}, formats=formats))
+        if isinstance(found, LedgerError):  # the charge's own rules (a write-off below zero)
+            assert "US amount" not in str(found)
+            assert "finer" not in str(found)
+            return
+        adjusted = found[0].events[-1]
+        assert isinstance(adjusted, pl.ChargeAdjusted)
+        assert adjusted.adjustment.amount == to_money(cents, "USD")
 
 
 # -- CSV imports: both commands, every kind of file, hostile headers -------------------------

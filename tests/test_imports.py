@@ -15,7 +15,7 @@ from moneyed import Money
 import patient_ledger as pl
 from patient_ledger import journal
 from patient_ledger.cli import _Progress, main
-from patient_ledger.imports import import_files
+from patient_ledger.imports import Formats, check_formats, import_files, load_formats, load_mapping
 from patient_ledger.views import dashboards
 
 CLINIC = Path(__file__).parent / "data" / "clinic"
@@ -495,3 +495,375 @@ def test_both_commands_check_currency_the_same_way(tmp_path: Path, currency: str
     assert answers[0] == answers[1]
     assert answers[0][0] == 1
     assert target.read_bytes() == before
+
+
+# -- Exports as practice systems write them (issue 27 item 4) ---------------------------------
+
+US = check_formats(date="MM/DD/YYYY", amounts="us")
+
+
+def one_charge(tmp_path: Path, amount: str, formats: Formats | None = US) -> Money:
+    """The amount of one charge whose cell is ``amount``, read under ``formats``."""
+    visits = write(tmp_path, "v.csv", "visit_id,patient_id,date\nV1,P1,1/6/2025\n")
+    charges = write(tmp_path, "c.csv", f'charge_id,visit_id,amount\nC1,V1,"{amount}"\n')
+    ledger, _ = import_files(
+        pl.Ledger.empty(), {"visits": visits, "charges": charges}, formats=formats
+    )
+    return pl.dashboard(ledger, "P1").patient_responsibility
+
+
+@pytest.mark.parametrize(
+    ("day", "form", "expected"),
+    [
+        ("1/6/2025", "MM/DD/YYYY", D(2025, 1, 6)),
+        ("01/06/2025", "MM/DD/YYYY", D(2025, 1, 6)),
+        ("12/31/2025", "MM/DD/YYYY", D(2025, 12, 31)),
+        ("1/6/2025", "DD/MM/YYYY", D(2025, 6, 1)),
+        ("31/12/2025", "DD/MM/YYYY", D(2025, 12, 31)),
+        ("2025-01-06", "YYYY-MM-DD", D(2025, 1, 6)),
+    ],
+)
+def test_a_declared_date_format_is_read(
+    tmp_path: Path, day: str, form: str, expected: datetime.date
+) -> None:
+    visits = write(tmp_path, "v.csv", f"visit_id,patient_id,date\nV1,P1,{day}\n")
+    formats = check_formats(date=form)
+    ledger, _ = import_files(pl.Ledger.empty(), {"visits": visits}, formats=formats)
+    added = ledger.events[-1]
+    assert isinstance(added, pl.AppointmentAdded)
+    assert added.appointment.date == expected
+
+
+@pytest.mark.parametrize(
+    ("day", "form", "said"),
+    [
+        # the default names exactly the declaration that reads the cell, and never guesses
+        ("1/6/2025", "YYYY-MM-DD", ("date '1/6/2025' is not a date: write YYYY-MM-DD; if your "
+         "export writes US dates, add --date-format MM/DD/YYYY (DD/MM/YYYY if it writes the "
+         "day first)")),
+        ("1/13/2025", "YYYY-MM-DD", ("date '1/13/2025' is not a date: write YYYY-MM-DD; if your "
+         "export writes US dates, add --date-format MM/DD/YYYY")),
+        ("13/1/2025", "YYYY-MM-DD", ("date '13/1/2025' is not a date: write YYYY-MM-DD; if your "
+         "export writes the day first, add --date-format DD/MM/YYYY")),
+        ("13/13/2025", "YYYY-MM-DD", "date '13/13/2025' is not a date: write YYYY-MM-DD"),
+        # a declaration the file contradicts names the cell
+        ("13/01/2025", "MM/DD/YYYY", ("date '13/01/2025' is not MM/DD/YYYY: there is no month "
+         "13 (if the export writes dates as DD/MM/YYYY, every date in it is: declare "
+         "--date-format DD/MM/YYYY; nothing is guessed)")),
+        ("1/13/2025", "DD/MM/YYYY", ("date '1/13/2025' is not DD/MM/YYYY: there is no month "
+         "13 (if the export writes dates as MM/DD/YYYY, every date in it is: declare "
+         "--date-format MM/DD/YYYY; nothing is guessed)")),
+        ("13/13/2025", "MM/DD/YYYY", "date '13/13/2025' is not MM/DD/YYYY: there is no month 13"),
+        ("2/30/2025", "MM/DD/YYYY", ("date '2/30/2025' is not a date of the calendar "
+         "(MM/DD/YYYY)")),
+        ("2025-01-06", "MM/DD/YYYY", ("date '2025-01-06' is not MM/DD/YYYY, the declared date "
+         "format")),
+        ("1/6/25", "MM/DD/YYYY", "date '1/6/25' is not MM/DD/YYYY"),  # no two-digit years
+        ("001/6/2025", "MM/DD/YYYY", "date '001/6/2025' is not MM/DD/YYYY"),
+        ("1-6-2025", "MM/DD/YYYY", "date '1-6-2025' is not MM/DD/YYYY"),
+        ("1/6/2025 ", "MM/DD/YYYY", None),  # ASCII spaces are trimmed: read
+        ("٣/6/2025", "MM/DD/YYYY", "date '٣/6/2025' is not MM/DD/YYYY"),
+    ],
+)  # fmt: skip
+def test_a_date_not_in_the_declared_format_is_refused_naming_the_cell(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], day: str, form: str, said: str | None
+) -> None:
+    visits = write(tmp_path, "v.csv", f"visit_id,patient_id,date\nV1,P1,{day}\n")
+    options = ["--visits", str(visits), "--date-format", form]
+    if said is None:
+        assert main(["import", *options, "--journal", str(tmp_path / "j.jsonl")]) == 0
+        return
+    err = refused(tmp_path, capsys, *options)
+    assert err.startswith(f"refused: {visits} line 2: visit 'V1': {said}")
+    if "there is no month" in said and "nothing is guessed" not in said:
+        assert "--date-format" not in err  # 13/13/2025 is no date either way: no hint
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("$1,234.56", "1234.56"),
+        ("1,234.56", "1234.56"),
+        ("$1,234,567.00", "1234567.00"),
+        ("1234.56", "1234.56"),
+        ("$0.50", "0.50"),
+        ("$12", "12"),
+        ("-$20.00", "-20.00"),
+        ("-20.00", "-20.00"),
+        ("($20.00)", "-20.00"),
+        ("(20.00)", "-20.00"),
+        ("($1,020.00)", "-1020.00"),
+        ("$999,999,999,999.99", "999999999999.99"),
+    ],
+)
+def test_us_amounts_are_read_exactly(tmp_path: Path, cell: str, expected: str) -> None:
+    if expected.startswith("-"):  # a negative charge is not a charge: an adjustment is
+        visits = write(tmp_path, "v.csv", "visit_id,patient_id,date\nV1,P1,1/6/2025\n")
+        charges = write(tmp_path, "c.csv", 'charge_id,visit_id,amount\nC1,V1,"$5,000.00"\n')
+        adjustments = write(
+            tmp_path, "a.csv", f'adjustment_id,charge_id,amount,date\nA1,C1,"{cell}",1/7/2025\n'
+        )
+        files = {"visits": visits, "charges": charges, "adjustments": adjustments}
+        ledger, _ = import_files(pl.Ledger.empty(), files, formats=US)
+        adjusted = ledger.events[-1]
+        assert isinstance(adjusted, pl.ChargeAdjusted)
+        assert adjusted.adjustment.amount == usd(expected)
+        assert str(adjusted.adjustment.amount.amount) == expected  # exact, as written
+        return
+    assert one_charge(tmp_path, cell) == usd(expected)
+
+
+@pytest.mark.parametrize(
+    ("cell", "said"),
+    [
+        ("$1,234.565", ("amount '$1,234.565', read as 1234.565 USD is finer than the "
+         "currency's minor unit (10^-2); it is refused, never rounded")),
+        ("$0.001", "finer than the currency's minor unit"),
+        ("1,23.00", "is not a US amount"),  # commas in the wrong places
+        ("12,34.00", "is not a US amount"),
+        ("1234,567.00", "is not a US amount"),
+        ("1,2345.00", "is not a US amount"),
+        ("0,123.00", "is not a US amount"),
+        ("1,234.5,6", "is not a US amount"),
+        (",123.00", "is not a US amount"),
+        ("1.234,56", "is not a US amount"),  # a European amount is not a US one
+        ("$-20.00", "is not a US amount"),  # the minus leads
+        ("-($20.00)", "is not a US amount"),
+        ("(-20.00)", "is not a US amount"),
+        ("($20.00", "is not a US amount"),
+        ("$ 20.00", "is not a US amount"),
+        ("20.00$", "is not a US amount"),
+        ("US$20.00", "is not a US amount"),
+        ("€20.00", "is not a US amount"),
+        ("+$20.00", "is not a US amount"),
+        ("$$20.00", "is not a US amount"),
+        ("$.50", "is not a US amount"),
+        ("$20.", "is not a US amount"),
+        ("1e3", "is not a US amount"),
+        ("1_000.00", "is not a US amount"),
+        ("$１０.00", "is not a US amount"),
+        ("$1,000,000,000,000.01", "beyond the supported maximum"),
+    ],
+)  # fmt: skip
+def test_us_amounts_refuse_everything_else(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cell: str, said: str
+) -> None:
+    visits = write(tmp_path, "v.csv", "visit_id,patient_id,date\nV1,P1,1/6/2025\n")
+    charges = write(tmp_path, "c.csv", f'charge_id,visit_id,amount\nC1,V1,"{cell}"\n')
+    options = ["--visits", str(visits), "--charges", str(charges)]
+    err = refused(tmp_path, capsys, *options, "--date-format", "MM/DD/YYYY", "--amounts", "us")
+    assert err.startswith(f"refused: {charges} line 2: charge 'C1': amount ")
+    assert said in err.splitlines()[0]
+
+
+@pytest.mark.parametrize("cell", ["$1,234.56", "1,234.56", "($20.00)", "(20.00)", "-$5.00"])
+def test_us_amounts_under_plain_are_refused_naming_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cell: str
+) -> None:
+    payments = write(tmp_path, "p.csv", PAYMENTS_HEAD + f'T1,P1,"{cell}",2025-01-06,,,\n')
+    err = refused(tmp_path, capsys, "--payments", str(payments))
+    assert err.startswith(
+        f"refused: {payments} line 2: payment 'T1': amount '{cell}' is not a decimal amount "
+        "(ASCII digits, an optional '-' and decimal point); if your export writes US amounts "
+        "($1,234.56, refunds in parentheses), add --amounts us\n"
+    )
+
+
+@pytest.mark.parametrize("cell", ["1e3", "1,23.00", "$-5", "10.001"])
+def test_no_hint_where_us_would_refuse_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cell: str
+) -> None:
+    payments = write(tmp_path, "p.csv", PAYMENTS_HEAD + f'T1,P1,"{cell}",2025-01-06,,,\n')
+    assert "--amounts" not in refused(tmp_path, capsys, "--payments", str(payments))
+
+
+def test_json_bodies_get_no_command_line_hints() -> None:
+    body = {"id": "T1", "patient_id": "P1", "amount": "$5.00", "received_on": "2025-01-06"}
+    with pytest.raises(pl.InvalidAmountError) as amount:
+        pl.parse_record("payments", body, "USD")
+    body |= {"amount": "5.00", "received_on": "1/6/2025"}
+    with pytest.raises(pl.InvalidInputError) as day:
+        pl.parse_record("payments", body, "USD")
+    body |= {"received_on": "2025-01-06", "type": "Patient Payment"}
+    with pytest.raises(pl.InvalidInputError) as word:
+        pl.parse_record("payments", body, "USD")
+    for error in (amount, day, word):
+        assert "--" not in str(error.value)
+        assert "TOML" not in str(error.value)
+
+
+OFFICE = (
+    "Payment ID,Patient ID,Amount,Date,Method,Type,Visit ID\n"
+    'T1,P1,"$1,100.00",1/6/2025,Credit Card,Patient Payment,\n'
+    "T2,P1,$20.00,1/7/2025,Visa,Copay,\n"
+    "T3,P1,($20.00),1/8/2025,Credit Card,Patient Refund,\n"
+)
+OFFICE_TOML = """
+[format]
+date = "MM/DD/YYYY"
+amounts = "us"
+
+[values.payments.type]
+"Patient Payment" = "PAYMENT"
+"patient refund" = "refund"
+
+[values.payments.method]
+"Visa" = "CREDIT_CARD"
+"""
+
+
+def test_an_office_managers_export_with_its_declarations(tmp_path: Path) -> None:
+    payments = write(tmp_path, "p.csv", OFFICE)
+    formats = load_formats(write(tmp_path, "columns.toml", OFFICE_TOML))
+    ledger, summary = import_files(pl.Ledger.empty(), {"payments": payments}, formats=formats)
+    assert (summary.payments, summary.refunds) == (2, 1)
+    paid = [e.payment for e in ledger.events if isinstance(e, pl.PaymentPosted | pl.RefundPosted)]
+    assert [(p.amount, p.received_on, p.method, p.type) for p in paid] == [
+        (usd("1100.00"), D(2025, 1, 6), pl.PaymentMethod.CREDIT_CARD, pl.PaymentType.PAYMENT),
+        (usd("20.00"), D(2025, 1, 7), pl.PaymentMethod.CREDIT_CARD, pl.PaymentType.COPAY),
+        (usd("-20.00"), D(2025, 1, 8), pl.PaymentMethod.CREDIT_CARD, pl.PaymentType.REFUND),
+    ]
+    # the same from the command line: the TOML's [format], or the options, or both agreeing
+    toml = tmp_path / "columns.toml"
+    for n, extra in enumerate([[], ["--date-format", "MM/DD/YYYY", "--amounts", "us"]]):
+        target = tmp_path / f"j{n}.jsonl"
+        code, err = run("import", "--payments", str(payments), "--columns", str(toml), *extra,
+                        "--journal", str(target))  # fmt: skip
+        assert code == 0, err
+        assert journal.loads(target.read_text()).events == ledger.events
+
+
+def test_a_word_with_no_mapping_is_refused_naming_the_table_to_add(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    payments = write(tmp_path, "p.csv", OFFICE)
+    toml = write(tmp_path, "columns.toml", '[format]\ndate = "MM/DD/YYYY"\namounts = "us"\n')
+    err = refused(tmp_path, capsys, "--payments", str(payments), "--columns", str(toml))
+    assert err.startswith(
+        f"refused: {payments} line 2: PaymentType must be one of PAYMENT, COPAY, "
+        "COINSURANCE, DEDUCTIBLE, CORRECTION, REFUND, OTHER; got 'PATIENT_PAYMENT'; map your "
+        "export's word to one of them in the --columns TOML: [values.payments.type] "
+        '"Patient Payment" = "NAME"\n'
+    )
+    adjustments = write(tmp_path, "a.csv", "adjustment_id,charge_id,amount,date,type\n"
+                        "A1,C1,-1.00,2025-01-06,Courtesy\n")  # fmt: skip
+    err = refused(tmp_path, capsys, "--adjustments", str(adjustments))
+    assert "AdjustmentType must be one of INSURANCE, CONTRACTUAL" in err
+    assert '[values.adjustments.type] "Courtesy" = "NAME"' in err
+
+
+@pytest.mark.parametrize(
+    ("toml", "said"),
+    [
+        ('[format]\ndate = "M/D/Y"\n', ("date format 'M/D/Y' is not one of YYYY-MM-DD, "
+         "MM/DD/YYYY, DD/MM/YYYY")),
+        ('[format]\ndate = "%m/%d/%Y"\n', "is not one of"),
+        ('[format]\namounts = "eu"\n', "amount style 'eu' is not one of plain, us"),
+        ('[format]\ndecimal = ","\n', "[format] has no 'decimal' (it has date, amounts)"),
+        ("[format]\ndate = 1\n", "[format] date must be text"),
+        ('format = "us"\n', "[format] and [values] must be tables"),
+        ('[values.payments.provider]\n"Dr" = "X"\n', ("[values] maps the words of "
+         "payments.method, payments.type, adjustments.type only, not payments.provider")),
+        ('[values.payments.type]\n"Patient Payment" = "GIFT"\n', ("[values.payments.type] "
+         "'Patient Payment' = 'GIFT': not a PaymentType (PAYMENT, COPAY")),
+        ('[values.payments.type]\n"Pmt" = "PAYMENT"\n"PMT" = "COPAY"\n', ("maps 'Pmt' and "
+         "'PMT', one word (case, spaces and hyphens do not count), to PAYMENT and COPAY")),
+        ('[values.payments.type]\n"" = "PAYMENT"\n', "maps an empty word"),
+        ('[values.payments]\ntype = "PAYMENT"\n', 'must be a table of "word" = "NAME"'),
+        ("[values]\npayments = 1\n", "[values.payments] must hold a table per field"),
+    ],
+)  # fmt: skip
+def test_a_bad_declaration_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str, said: str
+) -> None:
+    payments = write(tmp_path, "p.csv", PAYMENTS_HEAD + PAID)
+    columns = write(tmp_path, "columns.toml", toml)
+    err = refused(tmp_path, capsys, "--payments", str(payments), "--columns", str(columns))
+    assert err.startswith(f"refused: {columns}: ")
+    assert said in err
+
+
+def test_a_flag_and_the_toml_that_disagree_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    payments = write(tmp_path, "p.csv", OFFICE)
+    toml = write(tmp_path, "columns.toml", OFFICE_TOML)
+    err = refused(tmp_path, capsys, "--payments", str(payments), "--columns", str(toml),
+                  "--date-format", "DD/MM/YYYY")  # fmt: skip
+    assert err.startswith(
+        f"refused: {toml}: [format] date = 'MM/DD/YYYY', but 'DD/MM/YYYY' is declared too "
+        "(--date-format): declare one"
+    )
+    with pytest.raises(SystemExit, match="2"):
+        main(["import", "--payments", str(payments), "--date-format", "M/D/Y",
+              "--journal", str(tmp_path / "j.jsonl")])  # fmt: skip
+    assert "invalid choice: 'M/D/Y'" in capsys.readouterr().err
+
+
+def test_parentheses_and_commas_only_with_us(tmp_path: Path) -> None:
+    assert one_charge(tmp_path, "1,234.56") == usd("1234.56")
+    with pytest.raises(pl.InvalidAmountError, match="add --amounts us"):
+        one_charge(tmp_path, "1,234.56", check_formats(date="MM/DD/YYYY"))
+    with pytest.raises(pl.InvalidAmountError, match="add --amounts us"):
+        one_charge(tmp_path, "(5.00)", check_formats(date="MM/DD/YYYY"))
+
+
+def test_mappings_by_toml_leave_headers_alone(tmp_path: Path) -> None:
+    """A columns TOML holds headers, formats and words side by side; load_mapping reads the
+    headers, load_formats the rest."""
+    toml = write(tmp_path, "columns.toml", '[payments]\nid = "Payment #"\n' + OFFICE_TOML)
+    assert load_mapping(toml) == {"payments": {"id": "Payment #"}}
+    assert load_formats(toml).amounts == "us"
+    assert main(["import", "--payments", str(write(tmp_path, "p.csv", PAYMENTS_HEAD + PAID)),
+                 "--column", "format.date=MM/DD/YYYY",
+                 "--journal", str(tmp_path / "j.jsonl")]) == 1  # fmt: skip
+
+
+# -- Every importer says which columns it ignored (issue 27 item 2, the CSV importer) ---------
+
+
+def test_the_summary_names_the_columns_no_field_read_per_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    visits = write(
+        tmp_path, "v.csv", "Visit ID,MRN,Patient Name,Date,Room,\nV1,M1,Ada,2025-01-06,3,\n"
+    )
+    charges = write(tmp_path, "c.csv", CHARGES.replace("2025-03-03", "2025-01-06"))
+    payments = write(tmp_path, "p.csv", "id,patient_id,amount,date,Batch,Memo Line\n"
+                     "T1,M1,5.00,2025-01-06,B7,hi\n")  # fmt: skip
+    target = tmp_path / "j.jsonl"
+    assert main(["import", "--visits", str(visits), "--charges", str(charges),
+                 "--payments", str(payments), "--journal", str(target)]) == 0  # fmt: skip
+    out = capsys.readouterr().out.splitlines()
+    assert out[1:] == [
+        f"{visits}: ignored 3 columns: 'Patient Name', 'Room', 'column 6'",
+        f"{payments}: ignored 2 columns: 'Batch', 'Memo Line'",
+    ]  # charges.csv read every column: not named
+    _, summary = import_files(pl.Ledger.empty(), {"visits": visits})
+    assert summary.ignored == ((str(visits), ("Patient Name", "Room", "column 6")),)
+
+
+def test_a_column_left_for_a_mapped_one_is_named_ignored(tmp_path: Path) -> None:
+    visits = write(tmp_path, "v.csv", "visit_id,Patient ID,MRN,date\nV1,P1,M1,2025-01-06\n")
+    _, summary = import_files(
+        pl.Ledger.empty(), {"visits": visits}, mapping={"visits": {"patient_id": "MRN"}}
+    )
+    assert summary.ignored_lines() == [f"{visits}: ignored 1 column: 'Patient ID'"]
+
+
+def test_ignored_headers_are_escaped_for_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    visits = write(tmp_path, "v.csv", "visit_id,patient_id,date,\x1b[2J\u2028\nV1,P1,2025-01-06,\n")
+    assert main(["import", "--visits", str(visits), "--journal", str(tmp_path / "j")]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    assert "\u2028" not in out
+    assert r"'\x1b[2J\u2028'" in out
+
+
+def test_formats_built_directly_are_checked_too() -> None:
+    with pytest.raises(ValueError, match="date"):
+        Formats(date="%m/%d/%Y")
+    with pytest.raises(ValueError, match="amounts"):
+        Formats(amounts="eu")

@@ -124,7 +124,8 @@ def test_bad_kinds_and_bodies() -> None:
 @pytest.mark.parametrize("method", ["credit card", "CASH", "bitcoin", ""])
 def test_a_body_and_a_csv_row_get_one_verdict(tmp_path: Path, amount: str, method: str) -> None:
     """The same payment as a CSV row and as a body: accepted alike, or refused alike with the
-    same message (the CSV's naming its file and line first)."""
+    same message (the CSV's naming its file and line first, and after it, where a declaration
+    would read the cell, that declaration: a body takes none)."""
     source = write(tmp_path, "p.csv", PAYMENTS_HEAD + f"T1,P1,{amount},2025-03-03,{method},,\n")
     code, err = run("import-payments", str(source), "--journal", str(tmp_path / "j.jsonl"))
     body = {"id": "T1", "patient_id": "P1", "amount": amount, "received_on": "2025-03-03"}

@@ -37,7 +37,7 @@ from patient_ledger.errors import (
     JournalError,
     LedgerError,
 )
-from patient_ledger.imports import parse_date
+from patient_ledger.imports import Formats, parse_date
 from patient_ledger.money import currency_code
 from patient_ledger.render import report_data, report_html, report_text
 from patient_ledger.state import Ledger
@@ -350,7 +350,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _import_payments(args: argparse.Namespace) -> int:
     # The file is read as ``import --payments`` reads one: the same reader, headers and rules.
-    return _import_into(args.journal, {"payments": [args.csv]}, {}, args.currency)
+    return _import_into(args.journal, {"payments": [args.csv]}, {}, args.currency, None)
 
 
 def _import_drchrono(args: argparse.Namespace) -> int:
@@ -383,7 +383,12 @@ def _import_drchrono(args: argparse.Namespace) -> int:
 
 
 def _add_import(commands: Any) -> None:
-    from patient_ledger.imports import FIELDS, KINDS  # noqa: PLC0415 - its own subcommand
+    from patient_ledger.imports import (  # noqa: PLC0415 - its own subcommand
+        AMOUNT_STYLES,
+        DATE_FORMATS,
+        FIELDS,
+        KINDS,
+    )
 
     command = commands.add_parser(
         "import",
@@ -391,7 +396,10 @@ def _add_import(commands: Any) -> None:
         "adjustments) to a journal, all or nothing",
         description="Post CSV exports to a journal in date order (every visit first; then "
         "each day's charges, payments, adjustments, refunds). Columns are found by common "
-        "names or mapped with --columns/--column. Dates YYYY-MM-DD; amounts plain decimals.",
+        "names or mapped with --columns/--column. Dates YYYY-MM-DD and amounts plain "
+        "decimals unless --date-format and --amounts (or the TOML's [format]) say otherwise; "
+        'words for methods and types map to ours in the TOML: [values.payments.type] "Patient '
+        'Payment" = "PAYMENT".',
         epilog="headers recognised without a mapping (any case; spaces or hyphens for _):\n"
         + "\n".join(
             f"  {kind + '.' + f.name:<26} {', '.join(f.names)}{' (required)' * f.required}"
@@ -413,7 +421,11 @@ def _add_import(commands: Any) -> None:
         "--journal", type=Path, required=True, help="the journal to append to (created if missing)"
     )
     command.add_argument(
-        "--columns", type=Path, metavar="TOML", help='header mapping: [kind] field = "Header"'
+        "--columns",
+        type=Path,
+        metavar="TOML",
+        help='header mapping: [kind] field = "Header"; [format] date, amounts; '
+        '[values.kind.field] "their word" = "NAME"',
     )
     command.add_argument(
         "--column",
@@ -423,6 +435,17 @@ def _add_import(commands: Any) -> None:
         help="map one header, e.g. payments.amount='Amount Paid' (repeatable)",
     )
     command.add_argument(
+        "--date-format",
+        choices=DATE_FORMATS,
+        help="how the files write dates (default: YYYY-MM-DD; MM/DD/YYYY reads 1/6/2025)",
+    )
+    command.add_argument(
+        "--amounts",
+        choices=AMOUNT_STYLES,
+        help="how the files write amounts: plain decimals (default) or us: $1,234.56, "
+        "-$20.00, ($20.00); exact to the cent either way",
+    )
+    command.add_argument(
         "--currency", help="the currency of a new journal (default: USD; must match an old one)"
     )
 
@@ -430,7 +453,9 @@ def _add_import(commands: Any) -> None:
 def _import(args: argparse.Namespace) -> int:
     from patient_ledger.imports import (  # noqa: PLC0415 - its own subcommand
         KINDS,
+        check_formats,
         check_mapping,
+        load_formats,
         load_mapping,
     )
 
@@ -448,7 +473,9 @@ def _import(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         mapping.setdefault(kind, {})[field] = header
     mapping = check_mapping(mapping, source="--column")
-    return _import_into(args.journal, files, mapping, args.currency)
+    declared = {"date": args.date_format, "amounts": args.amounts}
+    formats = load_formats(args.columns, **declared) if args.columns else check_formats(**declared)
+    return _import_into(args.journal, files, mapping, args.currency, formats)
 
 
 def _import_into(
@@ -456,6 +483,7 @@ def _import_into(
     files: dict[str, list[Path]],
     mapping: dict[str, dict[str, str]],
     currency: str | None,
+    formats: Formats | None,
 ) -> int:
     """Import CSV files into the journal at ``path`` (created if missing), all or nothing:
     what ``import`` and ``import-payments`` both do."""
@@ -475,7 +503,9 @@ def _import_into(
         size = sum(file.stat().st_size for paths in files.values() for file in paths)
         progress = _Progress() if size >= 1_000_000 else None  # a bar only where one helps
         try:
-            ledger, summary = import_files(ledger, files, mapping=mapping, progress=progress)
+            ledger, summary = import_files(
+                ledger, files, mapping=mapping, formats=formats, progress=progress
+            )
         except LedgerError as error:
             if progress:
                 progress.done()
@@ -487,6 +517,8 @@ def _import_into(
             progress.done()
         _append_journal(path, ledger, start if read else 0, read)
     print(f"{summary.text()}; written to {path}")
+    for line in summary.ignored_lines():
+        print(line)
     return EXIT_OK
 
 

@@ -5,21 +5,31 @@ Each file has a header row. Its columns are found by name: a mapping (:func:`loa
 small TOML file, or ``{kind: {field: header}}``) says which header holds which field, and where
 it says nothing the common names of :data:`FIELDS` are recognised (case, spaces and hyphens
 do not matter: ``Visit ID``, ``visit-id`` and ``visit_id`` are one name). Other columns are
-ignored. A header row must say one thing: two headers that are one name (``Amount`` and
-``amount``), or two headers recognised for one field (``Patient ID`` and ``MRN``), are refused
-naming both; a mapping says which is meant. A header that may hold patients' names
-(``Patient``, ``Patient Name``, ``Name``) is never taken for ``patient_id`` unless it is mapped:
-patients keyed by name merge namesakes and split a patient who changes name.
+ignored, and the summary names them. A header row must say one thing: two headers that are
+one name (``Amount`` and ``amount``), or two headers recognised for one field (``Patient ID``
+and ``MRN``), are refused naming both; a mapping says which is meant. A header that may hold
+patients' names (``Patient``, ``Patient Name``, ``Name``) is never taken for ``patient_id``
+unless it is mapped: patients keyed by name merge namesakes and split a patient who changes
+name.
 
 Values are read strictly: cells are trimmed of ASCII spaces and nothing else (a tab, a
 no-break space or any other whitespace at either end stays, and an id holding it is refused by
 :func:`~patient_ledger.values.check_id`: a tab before ``=1`` does not make the id ``=1``); ids
-may not be empty where required; dates are ISO ``YYYY-MM-DD`` only; amounts are plain ASCII
+may not be empty where required; dates are ISO ``YYYY-MM-DD``; amounts are plain ASCII
 decimals (``-12.50``: no currency sign, no thousands separator, no exponent, no ``_``), exact
 to the currency's minor unit. A file given twice in one import (under one kind or two, by one
 path or another) is refused naming it: its rows would be read twice. A payment
 with no type is a ``REFUND`` when its amount is negative and a ``PAYMENT`` otherwise; methods
 and types are the library's names, any case, spaces or hyphens for ``_`` (``credit card``).
+
+Exports as practice systems write them are read when their user says how (:class:`Formats`:
+``--date-format``, ``--amounts``, or a columns TOML's ``[format]`` and ``[values]``): dates
+``MM/DD/YYYY`` or ``DD/MM/YYYY`` (``1/6/2025``), ``us`` amounts (``$1,234.56``, ``-$20.00``,
+``($20.00)``, read exactly by :func:`~patient_ledger.money.parse_amount`: never rounded), and
+an export's words for methods and types (``"Patient Payment" = "PAYMENT"``). Nothing is
+guessed: under the defaults a cell in another form is refused with the declaration that would
+read it, and a cell the declaration does not fit (``13/01/2025`` under ``MM/DD/YYYY``) is
+refused naming it. The summary names each file's columns that no field read.
 
 **The order events are posted in** (what makes every refund follow the money it returns):
 
@@ -52,6 +62,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import json
 import pickle
 import re
 import sqlite3
@@ -62,6 +73,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 import attrs
+from moneyed import Money
 
 from patient_ledger.commands import (
     add_appointment,
@@ -82,9 +94,11 @@ from patient_ledger.money import FrozenMoney, currency_code, parse_amount
 from patient_ledger.state import Ledger, state_of
 from patient_ledger.values import (
     Adjustment,
+    AdjustmentType,
     Appointment,
     Charge,
     Payment,
+    PaymentMethod,
     PaymentPlan,
     PaymentType,
 )
@@ -218,6 +232,107 @@ Record = Appointment | Charge | PaymentPlan | Payment | Adjustment
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
+#: The date formats an export may declare (``--date-format``, ``[format] date``): a closed set,
+#: not strptime strings. ``MM/DD/YYYY`` and ``DD/MM/YYYY`` take one or two digits for the month
+#: and the day (``1/6/2025``, ``01/06/2025``) and four for the year.
+DATE_FORMATS = ("YYYY-MM-DD", "MM/DD/YYYY", "DD/MM/YYYY")
+#: The amount styles an export may declare (``--amounts``, ``[format] amounts``): ``plain``
+#: decimals (``-1234.56``), or ``us`` money (``$1,234.56``, ``-$20.00``, ``($20.00)``).
+AMOUNT_STYLES = ("plain", "us")
+#: The fields whose words a ``[values.KIND.FIELD]`` table may map to the library's names.
+CHOICES: Mapping[tuple[str, str], type[PaymentMethod | PaymentType | AdjustmentType]] = {
+    ("payments", "method"): PaymentMethod,
+    ("payments", "type"): PaymentType,
+    ("adjustments", "type"): AdjustmentType,
+}
+
+#: The value class of a kind whose words :data:`CHOICES` may map.
+_VALUE: Mapping[str, type[Payment | Adjustment]] = {"payments": Payment, "adjustments": Adjustment}
+_SLASHED = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})", re.ASCII)
+#: A US amount: an optional leading minus, an optional ``$``, whole digits (thousands commas,
+#: if any, every three digits) and decimals; or the same unsigned in parentheses.
+_US_NUMBER = r"\$?([0-9]+|[1-9][0-9]{0,2}(?:,[0-9]{3})+)((?:\.[0-9]+)?)"
+_US_AMOUNT = re.compile(rf"(-?){_US_NUMBER}|\({_US_NUMBER}\)", re.ASCII)
+
+
+@attrs.frozen(kw_only=True)
+class Formats:
+    """How an export writes its values, as its user declares them (nothing is guessed): the
+    date format (one of :data:`DATE_FORMATS`), the amount style (one of
+    :data:`AMOUNT_STYLES`), and words mapped to the library's names, as
+    ``(kind, field, their word, our name)`` (the word compared as a method is: any case,
+    spaces or hyphens for ``_``). Build it with :func:`check_formats`."""
+
+    date: str = attrs.field(default="YYYY-MM-DD", validator=attrs.validators.in_(DATE_FORMATS))
+    amounts: str = attrs.field(default="plain", validator=attrs.validators.in_(AMOUNT_STYLES))
+    values: tuple[tuple[str, str, str, str], ...] = ()
+
+
+def check_formats(
+    *,
+    date: str | None = None,
+    amounts: str | None = None,
+    values: Mapping[str, Any] | None = None,
+    source: str = "formats",
+) -> Formats:
+    """:class:`Formats` from a declaration (a columns TOML's ``[format]`` and ``[values]``
+    tables, or the command line's options), checked.
+
+    Args:
+        date: one of :data:`DATE_FORMATS` (``None``: ``YYYY-MM-DD``).
+        amounts: one of :data:`AMOUNT_STYLES` (``None``: ``plain``).
+        values: ``{kind: {field: {their word: our name}}}`` for the fields of :data:`CHOICES`.
+        source: where the declaration comes from, for messages.
+
+    Raises:
+        InvalidInputError: an unknown format or style, a field whose words cannot be mapped,
+            a name that is not the library's, or two words that are one word mapped twice.
+    """
+    date = "YYYY-MM-DD" if date is None else date
+    amounts = "plain" if amounts is None else amounts
+    if date not in DATE_FORMATS:
+        msg = f"{source}: date format {date!r} is not one of {', '.join(DATE_FORMATS)}"
+        raise InvalidInputError(msg)
+    if amounts not in AMOUNT_STYLES:
+        msg = f"{source}: amount style {amounts!r} is not one of {', '.join(AMOUNT_STYLES)}"
+        raise InvalidInputError(msg)
+    fields = ", ".join(f"{kind}.{field}" for kind, field in CHOICES)
+    out: dict[tuple[str, str, str], tuple[str, str]] = {}
+    for kind, table in (values or {}).items():
+        if not isinstance(table, Mapping):
+            raise InvalidInputError(f"{source}: [values.{kind}] must hold a table per field")
+        for field, words in table.items():
+            choice = CHOICES.get((kind, field))
+            if choice is None:
+                msg = f"{source}: [values] maps the words of {fields} only, not {kind}.{field}"
+                raise InvalidInputError(msg)
+            where = f"[values.{kind}.{field}]"
+            if not isinstance(words, Mapping):
+                raise InvalidInputError(f'{source}: {where} must be a table of "word" = "NAME"')
+            for word, name in words.items():
+                ours = _choice(name) if isinstance(name, str) else ""
+                if ours not in choice.__members__:
+                    msg = (
+                        f"{source}: {where} {word!r} = {name!r}: not a {choice.__name__} "
+                        f"({', '.join(choice)})"
+                    )
+                    raise InvalidInputError(msg)
+                key = (kind, field, _choice(word))
+                if not key[2]:
+                    raise InvalidInputError(f"{source}: {where} maps an empty word")
+                if key in out and out[key][1] != ours:
+                    msg = (
+                        f"{source}: {where} maps {out[key][0]!r} and {word!r}, one word (case, "
+                        f"spaces and hyphens do not count), to {out[key][1]} and {ours}"
+                    )
+                    raise InvalidInputError(msg)
+                out[key] = (word, ours)
+    return Formats(
+        date=date,
+        amounts=amounts,
+        values=tuple((k, f, w, ours) for (k, f, w), (_, ours) in out.items()),
+    )
+
 
 class Progress(Protocol):
     """What an import reports as it goes (a progress bar, say): a phase starts with its
@@ -233,7 +348,9 @@ class Progress(Protocol):
 @attrs.frozen(kw_only=True)
 class Summary:
     """What an import did: events added by kind, rows already in the journal with equal
-    content (an import run twice adds nothing), rows read, and the patients the ledger knows."""
+    content (an import run twice adds nothing), rows read, the patients the ledger knows, and
+    the columns no field read, by file (``(file, (header, ...))``, files with none left out; an
+    unnamed column is ``column N``)."""
 
     visits: int = 0
     charges: int = 0
@@ -244,6 +361,7 @@ class Summary:
     unchanged: int = 0
     rows: int = 0
     patients: int = 0
+    ignored: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def text(self) -> str:
         """One line for a person: ``imported 12 visits, 30 charges, ...``."""
@@ -262,19 +380,75 @@ class Summary:
             text += f" ({self.unchanged} already in the journal)"
         return f"{text}; the ledger knows {self.patients} patients"
 
+    def ignored_lines(self) -> list[str]:
+        """A line for each file with columns no field read: ``visits.csv: ignored 1 column:
+        'Room'`` (headers quoted and escaped, as they come from the file)."""
+        return [
+            f"{file}: ignored {len(headers)} column{'' if len(headers) == 1 else 's'}: "
+            + ", ".join(map(repr, headers))
+            for file, headers in self.ignored
+        ]
+
+
+def _load_toml(path: str | Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise InvalidInputError(f"{path}: not a TOML file: {error}") from None
+
 
 def load_mapping(path: str | Path) -> dict[str, dict[str, str]]:
     """A header mapping from a TOML file: a table per kind, ``field = "their header"``. The
-    file is UTF-8; a byte order mark (Windows editors write one) is skipped.
+    file is UTF-8; a byte order mark (Windows editors write one) is skipped. Its ``[format]``
+    and ``[values]`` tables are :func:`load_formats`'.
 
     Raises:
         InvalidInputError: not TOML, an unknown kind or field, or a header that is not text.
     """
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise InvalidInputError(f"{path}: not a TOML file: {error}") from None
-    return check_mapping(data, source=str(path))
+    data = _load_toml(path)
+    return check_mapping(
+        {k: v for k, v in data.items() if k not in ("format", "values")}, source=str(path)
+    )
+
+
+def load_formats(
+    path: str | Path, *, date: str | None = None, amounts: str | None = None
+) -> Formats:
+    """The formats a columns TOML file declares: ``[format]`` with ``date`` (one of
+    :data:`DATE_FORMATS`) and ``amounts`` (one of :data:`AMOUNT_STYLES`), and a
+    ``[values.KIND.FIELD]`` table of ``"their word" = "NAME"`` for each of :data:`CHOICES`.
+
+    ``date`` and ``amounts``, when given, are declared elsewhere too (the command line's
+    options): they must agree with the file's, if it says.
+
+    Raises:
+        InvalidInputError: not TOML, a declaration :func:`check_formats` refuses, or two
+            declarations that disagree.
+    """
+    data = _load_toml(path)
+    form = data.get("format", {})
+    values = data.get("values", {})
+    if not isinstance(form, Mapping) or not isinstance(values, Mapping):
+        raise InvalidInputError(f"{path}: [format] and [values] must be tables")
+    unknown = sorted(set(form) - {"date", "amounts"})
+    if unknown:
+        msg = f"{path}: [format] has no {', '.join(map(repr, unknown))} (it has date, amounts)"
+        raise InvalidInputError(msg)
+    for name, given in (("date", date), ("amounts", amounts)):
+        if name in form and not isinstance(form[name], str):
+            raise InvalidInputError(f"{path}: [format] {name} must be text")
+        if given is not None and name in form and form[name] != given:
+            msg = (
+                f"{path}: [format] {name} = {form[name]!r}, but {given!r} is declared too "
+                f"(--{'date-format' if name == 'date' else name}): declare one"
+            )
+            raise InvalidInputError(msg)
+    return check_formats(
+        date=date or form.get("date"),
+        amounts=amounts or form.get("amounts"),
+        values=values,
+        source=str(path),
+    )
 
 
 def check_mapping(data: Mapping[str, Any], *, source: str = "mapping") -> dict[str, dict[str, str]]:
@@ -382,43 +556,173 @@ def _choice(text: str) -> str:
     return re.sub(r"[\s\-]+", "_", text.strip()).upper()
 
 
+def _cut(text: str) -> str:
+    """A cell for a message, cut short when it is long."""
+    return text if len(text) <= 64 else f"{text[:20]}…({len(text)} characters)"
+
+
+def _slashed_date(text: str, form: str) -> datetime.date | None:
+    """The date ``text`` is under a slashed format, or ``None``."""
+    match = _SLASHED.fullmatch(text)
+    if match is None:
+        return None
+    first, second, year = (int(group) for group in match.groups())
+    month, day = (first, second) if form == "MM/DD/YYYY" else (second, first)
+    try:
+        return datetime.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _us_plain(text: str) -> str | None:
+    """A US amount (``$1,234.56``, ``-$20.00``, ``($20.00)``) as plain decimal text
+    (``1234.56``, ``-20.00``, ``-20.00``), or ``None`` when it is not one."""
+    match = _US_AMOUNT.fullmatch(text) if len(text) <= 100 else None
+    if match is None:
+        return None
+    minus, whole, cents, whole_in_parentheses, cents_in_parentheses = match.groups()
+    if whole_in_parentheses is not None:
+        return "-" + whole_in_parentheses.replace(",", "") + cents_in_parentheses
+    return minus + whole.replace(",", "") + cents
+
+
+class _Cells:
+    """How a row's cells are read: the ledger's currency and the declared formats. A refused
+    cell's message names what to declare to read it (``hints``: for files, not JSON bodies)."""
+
+    def __init__(
+        self, currency: str, formats: Formats | None = None, *, hints: bool = True
+    ) -> None:
+        self.currency = currency
+        self.formats = formats or Formats()
+        self.hints = hints
+        self.words = {(k, f, word): ours for k, f, word, ours in self.formats.values}
+
+    def date(self, text: str, what: str) -> datetime.date:
+        """A date in the declared format, and only in it."""
+        form = self.formats.date
+        if form == "YYYY-MM-DD":
+            readable = (
+                []
+                if _DATE.fullmatch(text) or not self.hints
+                else [f for f in DATE_FORMATS[1:] if _slashed_date(text, f) is not None]
+            )
+            if readable:
+                hint = {
+                    "MM/DD/YYYY": "if your export writes US dates, add --date-format MM/DD/YYYY",
+                    "DD/MM/YYYY": "if your export writes the day first, add --date-format "
+                    "DD/MM/YYYY",
+                }[readable[0]]
+                if len(readable) > 1:
+                    hint += " (DD/MM/YYYY if it writes the day first)"
+                try:
+                    parse_date(text, what)
+                except InvalidInputError as error:  # a JSON body's message, and the hint
+                    raise InvalidInputError(f"{error}; {hint}", **error.details) from None
+            return parse_date(text, what)
+        found = _slashed_date(text, form)
+        if found is not None:
+            return found
+        if _SLASHED.fullmatch(text) is None:
+            msg = f"{what} {_cut(text)!r} is not {form}, the declared date format"
+            raise InvalidInputError(msg)
+        month = int(text.split("/")[0 if form == "MM/DD/YYYY" else 1])
+        if month > 12:
+            other = "DD/MM/YYYY" if form == "MM/DD/YYYY" else "MM/DD/YYYY"
+            msg = f"{what} {text!r} is not {form}: there is no month {month}"
+            if self.hints and _slashed_date(text, other) is not None:
+                msg += (
+                    f" (if the export writes dates as {other}, every date in it is: declare "
+                    f"--date-format {other}; nothing is guessed)"
+                )
+            raise InvalidInputError(msg)
+        raise InvalidInputError(f"{what} {text!r} is not a date of the calendar ({form})")
+
+    def amount(self, text: str, what: str) -> Money:
+        """An amount in the declared style, exact to the currency's minor unit (read by
+        :func:`~patient_ledger.money.parse_amount`: never rounded)."""
+        if self.formats.amounts == "us":
+            plain = _us_plain(text)
+            if plain is None:
+                msg = (
+                    f"{what} {_cut(text)!r} is not a US amount: digits with an optional '$', "
+                    "thousands commas every three digits, an optional decimal point; negative "
+                    "with a leading '-' or in parentheses ($1,234.56, -$20.00, ($20.00))"
+                )
+                raise InvalidAmountError(msg, amount=_cut(text))
+            return parse_amount(
+                plain, self.currency, what if plain == text else f"{what} {text!r}, read as"
+            )
+        try:
+            return parse_amount(text, self.currency, what)
+        except InvalidAmountError as error:
+            if self.hints and _us_plain(text) not in (None, text):
+                msg = (
+                    f"{error}; if your export writes US amounts ($1,234.56, refunds in "
+                    "parentheses), add --amounts us"
+                )
+                raise InvalidAmountError(msg, **error.details) from None
+            raise
+
+    def choice(self, kind: str, field: str, text: str) -> str:
+        """A method's or type's name: the export's word as mapped in ``[values]``, or the
+        library's name in any case (spaces or hyphens for ``_``)."""
+        word = _choice(text)
+        mapped = self.words.get((kind, field, word))
+        if mapped is not None:
+            return mapped
+        if self.hints and word not in CHOICES[(kind, field)].__members__:
+            convert = attrs.fields_dict(_VALUE[kind])[field].converter
+            try:  # the value's own check, its message a JSON body's too
+                cast("Callable[[str], object]", convert)(word)
+            except InvalidInputError as error:
+                msg = (
+                    f"{error}; map your export's word to one of them in the --columns TOML: "
+                    f'[values.{kind}.{field}] {json.dumps(_cut(text))} = "NAME"'
+                )
+                raise InvalidInputError(msg, **error.details) from None
+        return word  # checked by the value's own class
+
+
 _Row = Callable[[str], str | None]  # a field's trimmed text, None when empty or absent
 
 
-def _visit(get: _Row, currency: str) -> Appointment:
-    del currency
+def _visit(get: _Row, cells: _Cells) -> Appointment:
     key = _need(get, "id")
     return Appointment(
         key,
         _need(get, "patient_id"),
-        parse_date(_need(get, "date"), f"visit {key!r}: date"),
+        cells.date(_need(get, "date"), f"visit {key!r}: date"),
         get("provider"),
     )
 
 
-def _charge(get: _Row, currency: str) -> Charge:
+def _charge(get: _Row, cells: _Cells) -> Charge:
     key = _need(get, "id")
     return Charge(
         key,
         _need(get, "appointment_id"),
-        parse_amount(_need(get, "amount"), currency, f"charge {key!r}: amount"),
+        cells.amount(_need(get, "amount"), f"charge {key!r}: amount"),
         get("code"),
         get("description"),
     )
 
 
-def _payment(get: _Row, currency: str) -> Payment:
+def _payment(get: _Row, cells: _Cells) -> Payment:
     key = _need(get, "id")
-    amount = parse_amount(_need(get, "amount"), currency, f"payment {key!r}: amount")
+    what = f"payment {key!r}"
+    amount = cells.amount(_need(get, "amount"), f"{what}: amount")
     kind = get("type")
     method = get("method")
     return Payment(
         key,
         _need(get, "patient_id"),
         amount,
-        parse_date(_need(get, "received_on"), f"payment {key!r}: received_on"),
-        _choice(method) if method else "OTHER",  # checked by Payment
-        _choice(kind) if kind else ("REFUND" if amount.amount < 0 else "PAYMENT"),
+        cells.date(_need(get, "received_on"), f"{what}: received_on"),
+        cells.choice("payments", "method", method) if method else "OTHER",
+        cells.choice("payments", "type", kind)
+        if kind
+        else ("REFUND" if amount.amount < 0 else "PAYMENT"),
         appointment_id=get("appointment_id"),
         provider=get("provider"),
         notes=get("notes") or "",
@@ -428,7 +732,7 @@ def _payment(get: _Row, currency: str) -> Payment:
     )
 
 
-def _plan(get: _Row, currency: str) -> PaymentPlan:
+def _plan(get: _Row, cells: _Cells) -> PaymentPlan:
     """A payment plan's row: its appointments, if any, separated by ``;`` or spaces."""
     key = _need(get, "id")
     what = f"payment plan {key!r}"
@@ -439,23 +743,24 @@ def _plan(get: _Row, currency: str) -> PaymentPlan:
     return PaymentPlan(
         key,
         _need(get, "patient_id"),
-        None if amount is None else parse_amount(amount, currency, f"{what}: amount"),
+        None if amount is None else cells.amount(amount, f"{what}: amount"),
         int(count),
-        parse_date(_need(get, "first_due"), f"{what}: first_due"),
-        parse_date(_need(get, "created_on"), f"{what}: created_on"),
+        cells.date(_need(get, "first_due"), f"{what}: first_due"),
+        cells.date(_need(get, "created_on"), f"{what}: created_on"),
         tuple((get("appointment_ids") or "").replace(";", " ").split()),
     )
 
 
-def _adjustment(get: _Row, currency: str) -> Adjustment:
+def _adjustment(get: _Row, cells: _Cells) -> Adjustment:
     key = _need(get, "id")
+    what = f"adjustment {key!r}"
     kind = get("type")
     return Adjustment(
         key,
         _need(get, "charge_id"),
-        parse_amount(_need(get, "amount"), currency, f"adjustment {key!r}: amount"),
-        parse_date(_need(get, "on"), f"adjustment {key!r}: on"),
-        _choice(kind) if kind else "OTHER",  # checked by Adjustment
+        cells.amount(_need(get, "amount"), f"{what}: amount"),
+        cells.date(_need(get, "on"), f"{what}: on"),
+        cells.choice("adjustments", "type", kind) if kind else "OTHER",
         get("reason"),
     )
 
@@ -467,7 +772,7 @@ def _need(get: _Row, name: str) -> str:
     return value
 
 
-_BUILD: Mapping[str, Callable[[_Row, str], Record]] = {
+_BUILD: Mapping[str, Callable[[_Row, _Cells], Record]] = {
     "visits": _visit,
     "charges": _charge,
     "plans": _plan,
@@ -523,7 +828,7 @@ def parse_record(kind: str, body: Mapping[str, object], currency: str) -> Record
             raise InvalidInputError(f"{msg}, got {type(value).__name__}", field=name)
         return value.strip() or None
 
-    return _BUILD[kind](get, currency_code(currency))
+    return _BUILD[kind](get, _Cells(currency_code(currency), hints=False))
 
 
 def _records(path: Path, where: str) -> Iterator[tuple[int, list[str]]]:
@@ -621,6 +926,7 @@ class _Spool:
         self.state = state_of(ledger)
         self.names: list[str] = []  # the files read, by number
         self.pending: list[tuple[int, int, int, int, bytes]] = []
+        self.ignored: list[tuple[str, tuple[str, ...]]] = []  # columns no field reads, by file
         self.count = 0
 
     def day_of(self, kind: str, key: str) -> int | None:
@@ -687,6 +993,7 @@ def import_files(
     files: Mapping[str, str | Path | Sequence[str | Path]],
     *,
     mapping: Mapping[str, Mapping[str, str]] | None = None,
+    formats: Formats | None = None,
     progress: Progress | None = None,
 ) -> tuple[Ledger, Summary]:
     """Post a practice's exports to the ledger, all or nothing, in the order of the module's
@@ -697,6 +1004,9 @@ def import_files(
         files: CSV files by kind (``"visits"``, ``"charges"``, ``"payments"`` — payments and
             refunds —, ``"adjustments"``): a path or a sequence of paths each.
         mapping: ``{kind: {field: header}}`` for headers that are not the common names.
+        formats: how the files write dates, amounts, methods and types (:func:`check_formats`,
+            :func:`load_formats`); by default ``YYYY-MM-DD``, plain decimals and the library's
+            names, and a cell in another form is refused naming the declaration that reads it.
         progress: told of each phase (reading, posting) and each row.
 
     Raises:
@@ -723,6 +1033,7 @@ def import_files(
                     Path(path),
                     len(names) - 1,
                     mapping=mapping.get(kind, {}),
+                    cells=_Cells(spool.state.currency, formats),
                     progress=progress,
                 )
         if progress:
@@ -761,6 +1072,7 @@ def _read(
     file: int,
     *,
     mapping: Mapping[str, str],
+    cells: _Cells,
     progress: Progress | None,
 ) -> None:
     where = str(path)
@@ -770,8 +1082,11 @@ def _read(
         raise InvalidInputError(f"{where} line 1: no header row", file=where, line=1)
     columns = _columns(kind, first[1], mapping, f"{where} line {first[0]}")
     width = len(first[1])
+    used = set(columns.values())
+    ignored = tuple(text or f"column {i + 1}" for i, text in enumerate(first[1]) if i not in used)
+    if ignored:
+        spool.ignored.append((where, ignored))
     build = _BUILD[kind]
-    currency = spool.state.currency
     for line, record in records:
         try:
             if len(record) != width:
@@ -783,7 +1098,7 @@ def _read(
                 text = record[column].strip(" ") if column is not None else ""
                 return text or None
 
-            value = build(get, currency)
+            value = build(get, cells)
             day, what = _day(spool, kind, value)
             spool.add(kind, what, day, (file, line), value)
         except LedgerError as error:
@@ -854,6 +1169,7 @@ def _post(
         unchanged=unchanged,
         rows=spool.count,
         patients=len(state_of(ledger).patients),
+        ignored=tuple(spool.ignored),
     )
     return ledger, summary
 
