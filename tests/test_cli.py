@@ -269,3 +269,22 @@ def test_report_shows_each_appointments_lines(
         r" visit</td>.*?</tr><tr><td class=\"line indent\">C2</td>",
         page,
     )
+
+
+def test_import_payments_reads_the_formats_it_is_told(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "us.csv"
+    source.write_text(
+        'payment_id,patient_id,amount,received_on\nT1,P1,"$1,234.56",1/6/2025\n'
+        "T2,P1,($20.00),1/7/2025\n",
+        encoding="utf-8",
+    )
+    target = tmp_path / "j.jsonl"
+    assert main(["import-payments", str(source), "--journal", str(target)]) == 1
+    assert "--amounts us" in capsys.readouterr().err  # advice it can take
+    assert not target.exists()
+    argv = ["--journal", str(target), "--date-format", "MM/DD/YYYY", "--amounts", "us"]
+    assert main(["import-payments", str(source), *argv]) == 0
+    dashboard = pl.dashboard(journal.loads(target.read_bytes()), "P1")
+    assert dashboard.total_paid == Money("1214.56", "USD")

@@ -123,6 +123,7 @@ def _parser() -> argparse.ArgumentParser:
         "--currency",
         help="the currency of a new journal (default: USD); checked against an existing one",
     )
+    _add_formats(imports)
 
     drchrono = commands.add_parser(
         "import-drchrono",
@@ -348,9 +349,29 @@ def _verify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_formats(command: argparse.ArgumentParser) -> None:
+    """The options that declare how a practice's files write dates and amounts."""
+    from patient_ledger.imports import AMOUNT_STYLES, DATE_FORMATS  # noqa: PLC0415
+
+    command.add_argument(
+        "--date-format",
+        choices=DATE_FORMATS,
+        help="how the files write dates (default: YYYY-MM-DD; MM/DD/YYYY reads 1/6/2025)",
+    )
+    command.add_argument(
+        "--amounts",
+        choices=AMOUNT_STYLES,
+        help="how the files write amounts: plain decimals (default) or us: $1,234.56, "
+        "-$20.00, ($20.00); exact to the cent either way",
+    )
+
+
 def _import_payments(args: argparse.Namespace) -> int:
     # The file is read as ``import --payments`` reads one: the same reader, headers and rules.
-    return _import_into(args.journal, {"payments": [args.csv]}, {}, args.currency, None)
+    from patient_ledger.imports import check_formats  # noqa: PLC0415 - its own subcommand
+
+    formats = check_formats(date=args.date_format, amounts=args.amounts)
+    return _import_into(args.journal, {"payments": [args.csv]}, {}, args.currency, formats)
 
 
 def _import_drchrono(args: argparse.Namespace) -> int:
@@ -384,8 +405,6 @@ def _import_drchrono(args: argparse.Namespace) -> int:
 
 def _add_import(commands: Any) -> None:
     from patient_ledger.imports import (  # noqa: PLC0415 - its own subcommand
-        AMOUNT_STYLES,
-        DATE_FORMATS,
         FIELDS,
         KINDS,
     )
@@ -434,17 +453,7 @@ def _add_import(commands: Any) -> None:
         metavar="KIND.FIELD=HEADER",
         help="map one header, e.g. payments.amount='Amount Paid' (repeatable)",
     )
-    command.add_argument(
-        "--date-format",
-        choices=DATE_FORMATS,
-        help="how the files write dates (default: YYYY-MM-DD; MM/DD/YYYY reads 1/6/2025)",
-    )
-    command.add_argument(
-        "--amounts",
-        choices=AMOUNT_STYLES,
-        help="how the files write amounts: plain decimals (default) or us: $1,234.56, "
-        "-$20.00, ($20.00); exact to the cent either way",
-    )
+    _add_formats(command)
     command.add_argument(
         "--currency", help="the currency of a new journal (default: USD; must match an old one)"
     )
