@@ -1,0 +1,159 @@
+"""A charge's ``posted_on`` (SPEC §12: the day of a charge is its ``posted_on`` when given,
+else its appointment's date): the value, its journal line (version 4, both readers), its
+snapshot record and store, the code printer, and the cut of ``dashboards(on=)``."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import pytest
+from moneyed import Money
+
+import patient_ledger as pl
+from patient_ledger import journal, snapshot
+from patient_ledger._stored import value_of
+from patient_ledger.state import state_of
+from patient_ledger.store import open_store
+from patient_ledger.testing import as_code
+from patient_ledger.views import as_of, event_day
+from tests.helpers import D, usd
+from tests.test_quick_reader import _counting, _read
+
+
+def _posted_late() -> pl.Ledger:
+    """A visit on 1/10 whose charge C1 was posted on 1/20; C2, on the same visit, has no
+    ``posted_on`` (its day is the visit's); a payment on 1/15."""
+    ledger = pl.add_appointment(pl.Ledger.empty(), pl.Appointment("A1", "P1", D(2025, 1, 10)))
+    ledger = pl.add_charge(ledger, pl.Charge("C2", "A1", usd("30.00")))
+    ledger = pl.post_payment(ledger, pl.Payment("PAY1", "P1", usd("20.00"), D(2025, 1, 15)))
+    return pl.add_charge(
+        ledger, pl.Charge("C1", "A1", usd("100.00"), "99213", "Visit", D(2025, 1, 20))
+    )
+
+
+def test_posted_on_is_the_last_field_a_date_or_none() -> None:
+    charge = pl.Charge("C1", "A1", usd("10.00"), None, None, D(2025, 1, 3))
+    assert charge.posted_on == D(2025, 1, 3)
+    assert pl.Charge("C1", "A1", usd("10.00")).posted_on is None
+    assert charge != pl.Charge("C1", "A1", usd("10.00"))
+    assert charge == pl.Charge("C1", "A1", usd("10.00"), posted_on=D(2025, 1, 3))
+    assert repr(charge).endswith("posted_on=datetime.date(2025, 1, 3))")
+    names = {"datetime": datetime, "Charge": pl.Charge, "Money": Money}
+    assert eval(repr(charge), names) == charge  # noqa: S307 - a repr is valid Python
+    with pytest.raises(pl.InvalidInputError, match="charge 'C1' posted_on must be a datetime.date"):
+        pl.Charge("C1", "A1", usd("10.00"), posted_on=datetime.datetime(2025, 1, 3, 9, 0))
+    with pytest.raises(pl.InvalidInputError, match="posted_on must be a datetime.date"):
+        pl.Charge("C1", "A1", usd("10.00"), posted_on="2025-01-03")  # type: ignore[arg-type]
+
+
+def test_a_charge_posted_on_a_day_is_a_version_4_line_read_alike_by_both_readers() -> None:
+    ledger = _posted_late()
+    text = journal.dumps(ledger)
+    records = [json.loads(line) for line in text.splitlines()]
+    charges = {r["event"]["charge"]["id"]: r for r in records if r["type"] == "ChargeAdded"}
+    assert charges["C1"]["v"] == 4
+    assert charges["C1"]["event"]["charge"]["posted_on"] == "2025-01-20"
+    assert charges["C2"]["v"] == 1  # a charge without posted_on is written as before
+    assert "posted_on" not in charges["C2"]["event"]["charge"]
+    with _counting() as taken:
+        events = _read(text, quick=True)
+    assert taken == {"quick": len(ledger.events) - 1, "full": 0}
+    assert events == list(ledger.events) == _read(text, quick=False)
+    again = journal.loads(text)
+    assert again == ledger
+    assert journal.dumps(again) == text
+
+
+def test_a_posted_on_line_spelled_otherwise_is_refused_alike_by_both_readers() -> None:
+    records = [json.loads(line) for line in journal.dumps(_posted_late()).splitlines()]
+    from tests.test_fuzz import rehash
+
+    for key, value, version in (
+        ("posted_on", None, 4),  # a version-4 field written as null
+        ("posted_on", "2025-01-20T00:00:00", 4),  # not a day
+        ("posted_on", "2025-01-20", 1),  # the wrong version for its shape
+    ):
+        edited = [dict(r) for r in records]
+        event = json.loads(json.dumps(edited[-1]["event"]))
+        event["charge"][key] = value
+        edited[-1] = edited[-1] | {"event": event, "v": version}
+        text = rehash(edited)
+        read = _read(text, quick=True)
+        assert isinstance(read, tuple), (key, value, version)  # refused, saying why
+        assert read == _read(text, quick=False)
+
+
+def test_a_charge_posted_on_a_day_survives_a_snapshot_and_a_store(tmp_path: object) -> None:
+    ledger = _posted_late()
+    data = snapshot.encode(ledger)
+    assert snapshot.FORMAT == "patient_ledger/state/4"
+    restored = snapshot.decode(data, ledger.events)
+    assert snapshot.holds(data, ledger)
+    record = state_of(restored).charges["C1"]
+    assert record.posted_on == D(2025, 1, 20)
+    assert value_of(record, "USD") == ledger.events[-1].charge  # type: ignore[attr-defined]
+    assert value_of(state_of(restored).charges["C2"], "USD").posted_on is None
+    assert pl.add_charge(restored, ledger.events[-1].charge) is restored  # type: ignore[attr-defined]
+    assert pl.dashboards(restored, on=D(2025, 1, 15)) == pl.dashboards(ledger, on=D(2025, 1, 15))
+    store = open_store(f"sqlite:///{tmp_path}/practice.db", snapshot_every=1)
+    store.save("clinic", ledger, expected_version=0)
+    loaded = store.load("clinic")
+    assert loaded == ledger
+    assert journal.dumps(loaded) == journal.dumps(ledger)
+
+
+def test_the_code_printer_prints_posted_on_when_set() -> None:
+    code = as_code(_posted_late())
+    assert (
+        "add_charge(ledger, Charge('C1', 'A1', Money('100.00', 'USD'), code='99213', "
+        "description='Visit', posted_on=datetime.date(2025, 1, 20)))"
+    ) in code
+    assert "Charge('C2', 'A1', Money('30.00', 'USD')))" in code
+    namespace: dict[str, object] = {}
+    exec(code, namespace)  # noqa: S102 - the printer's own output
+    assert namespace["ledger"] == _posted_late()
+
+
+def test_the_day_of_a_charge_is_its_posted_on_else_its_visit_date() -> None:
+    ledger = _posted_late()
+    days = [event_day(ledger, event) for event in ledger.events]
+    assert days == [None, None, D(2025, 1, 10), D(2025, 1, 15), D(2025, 1, 20)]
+
+
+def test_dashboards_on_a_day_cut_at_a_charge_s_posted_on() -> None:
+    """C1 (100.00) was posted on 1/20 for a visit of 1/10: the books of 1/15 hold C2 and the
+    payment, not C1."""
+    ledger = _posted_late()
+    on_15 = pl.dashboards(ledger, on=D(2025, 1, 15))["P1"]
+    assert on_15.patient_responsibility == usd("30.00")
+    assert on_15.total_paid == usd("20.00")
+    assert len(as_of(ledger, D(2025, 1, 19)).events) == 4
+    assert pl.dashboards(ledger, on=D(2025, 1, 20))["P1"].patient_responsibility == usd("130.00")
+
+
+def test_a_charge_posted_before_a_later_payment_makes_an_earlier_cut_untrue() -> None:
+    """A charge posted on 1/12, journaled after a payment of 1/15, is a late posting: the cut
+    at 1/13 is refused naming it. Posted on 1/16 it is not (without ``posted_on`` its day would
+    be its visit's, 1/10, and that cut refused)."""
+    ledger = pl.add_appointment(pl.Ledger.empty(), pl.Appointment("A1", "P1", D(2025, 1, 10)))
+    ledger = pl.post_payment(ledger, pl.Payment("PAY1", "P1", usd("20.00"), D(2025, 1, 15)))
+    ledger = pl.add_charge(ledger, pl.Charge("C1", "A1", usd("100.00"), posted_on=D(2025, 1, 12)))
+    with pytest.raises(pl.DateOrderError) as raised:
+        pl.dashboards(ledger, on=D(2025, 1, 13))
+    assert raised.value.details["day"] == D(2025, 1, 12)
+    later = pl.add_appointment(pl.Ledger.empty(), pl.Appointment("A1", "P1", D(2025, 1, 10)))
+    later = pl.post_payment(later, pl.Payment("PAY1", "P1", usd("20.00"), D(2025, 1, 15)))
+    later = pl.add_charge(later, pl.Charge("C1", "A1", usd("100.00"), posted_on=D(2025, 1, 16)))
+    assert pl.dashboards(later, on=D(2025, 1, 13))["P1"].patient_responsibility == usd("0.00")
+    assert pl.dashboards(later, on=D(2025, 1, 15))["P1"].total_paid == usd("20.00")
+
+
+def test_the_writer_writes_posted_on_as_the_format_describes_it() -> None:
+    from patient_ledger._shapes import QuickWriter
+    from tests.test_quick_reader import _plain
+
+    event = _posted_late().events[-1]
+    expected = json.dumps(_plain(event, "USD"), sort_keys=True, separators=(",", ":"))
+    assert QuickWriter("USD").text(event) == expected
+    assert '"posted_on":"2025-01-20"' in expected
