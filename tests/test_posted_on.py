@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from pathlib import Path
 
 import pytest
 from moneyed import Money
@@ -13,6 +14,7 @@ from moneyed import Money
 import patient_ledger as pl
 from patient_ledger import journal, snapshot
 from patient_ledger._stored import value_of
+from patient_ledger.imports import import_files
 from patient_ledger.state import state_of
 from patient_ledger.store import open_store
 from patient_ledger.testing import as_code
@@ -157,3 +159,50 @@ def test_the_writer_writes_posted_on_as_the_format_describes_it() -> None:
     expected = json.dumps(_plain(event, "USD"), sort_keys=True, separators=(",", ":"))
     assert QuickWriter("USD").text(event) == expected
     assert '"posted_on":"2025-01-20"' in expected
+
+
+# -- importers ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "header", ["posted_on", "Post Date", "posted-date", "Entry Date", "date_posted"]
+)
+def test_the_csv_importer_reads_posted_on_and_posts_a_charge_on_its_day(
+    tmp_path: Path, header: str
+) -> None:
+    files = {
+        "visits.csv": "visit_id,patient_id,date\nV1,P1,2025-03-01\n",
+        "charges.csv": f"charge_id,visit_id,amount,{header}\n"
+        "C1,V1,100.00,2025-03-10\n"  # posted nine days after its visit
+        "C2,V1,30.00,\n",  # no posted date: its visit's day
+        "payments.csv": "payment_id,patient_id,amount,received_on,visit_id\n"
+        "T1,P1,50.00,2025-03-05,V1\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    ledger, summary = import_files(
+        pl.Ledger.empty(),
+        {kind: tmp_path / f"{kind}.csv" for kind in ("visits", "charges", "payments")},
+    )
+    assert summary.charges == 2
+    posted = [
+        (type(e).__name__, getattr(e, "charge", None) and e.charge.posted_on)  # type: ignore[attr-defined]
+        for e in ledger.events[2:]
+    ]
+    assert posted == [
+        ("ChargeAdded", None),
+        ("PaymentPosted", None),
+        ("ChargeAdded", D(2025, 3, 10)),
+    ]  # in day order: C2 (3/1), T1 (3/5), C1 (3/10), though C1 is first in its file
+    on_5 = pl.dashboards(ledger, on=D(2025, 3, 5))["P1"]
+    assert (on_5.patient_responsibility, on_5.total_paid) == (usd("30.00"), usd("50.00"))
+    assert pl.dashboard(ledger, "P1").patient_responsibility == usd("130.00")
+
+
+def test_the_csv_importer_refuses_a_posted_on_that_is_not_a_date(tmp_path: Path) -> None:
+    (tmp_path / "v.csv").write_text("visit_id,patient_id,date\nV1,P1,2025-03-01\n")
+    (tmp_path / "c.csv").write_text("charge_id,visit_id,amount,post_date\nC1,V1,1.00,3/10/2025\n")
+    with pytest.raises(pl.InvalidInputError, match=r"c.csv line 2: charge 'C1': posted_on"):
+        import_files(
+            pl.Ledger.empty(), {"visits": tmp_path / "v.csv", "charges": tmp_path / "c.csv"}
+        )
