@@ -206,3 +206,29 @@ def test_the_csv_importer_refuses_a_posted_on_that_is_not_a_date(tmp_path: Path)
         import_files(
             pl.Ledger.empty(), {"visits": tmp_path / "v.csv", "charges": tmp_path / "c.csv"}
         )
+
+
+def test_from_frames_reads_a_posted_on_column() -> None:
+    pd = pytest.importorskip("pandas")
+    from patient_ledger import frames
+
+    visits = pd.DataFrame(
+        {"appointment_id": ["V1"], "patient_id": ["P1"], "date": [pd.Timestamp("2025-01-10")]}
+    )
+    charges = pd.DataFrame(
+        {
+            "charge_id": ["C1", "C2", "C3"],
+            "appointment_id": ["V1", "V1", "V1"],
+            "amount": ["10.00", "20.00", "30.00"],
+            "posted_on": [pd.Timestamp("2025-01-20"), pd.NaT, "2025-01-21"],
+        }
+    )
+    ledger = frames.from_frames(visits, charges)
+    posted = {e.charge.id: e.charge.posted_on for e in ledger.events[2:]}  # type: ignore[attr-defined]
+    assert posted == {"C1": D(2025, 1, 20), "C2": None, "C3": D(2025, 1, 21)}
+    assert pl.dashboards(ledger, on=D(2025, 1, 20))["P1"].patient_responsibility == usd("30.00")
+    charges.loc[2, "posted_on"] = pd.Timestamp("2025-01-21 09:30")
+    with pytest.raises(
+        pl.InvalidInputError, match="charges row 2, column 'posted_on'.*time of day"
+    ):
+        frames.from_frames(visits, charges)
