@@ -232,3 +232,37 @@ def test_from_frames_reads_a_posted_on_column() -> None:
         pl.InvalidInputError, match="charges row 2, column 'posted_on'.*time of day"
     ):
         frames.from_frames(visits, charges)
+
+
+def test_the_drchrono_importer_reads_a_line_item_s_posted_date() -> None:
+    from decimal import Decimal
+
+    from patient_ledger import drchrono
+
+    appointments = [{"id": 1, "patient": 9, "scheduled_time": "2025-03-03T09:00:00"}]
+    items = [
+        {
+            "id": 12,
+            "appointment": 1,
+            "pt_paid": Decimal(0),
+            "balance_pt": Decimal(40),
+            "posted_date": "2025-03-20T10:00:00",  # posted 17 days after the visit
+        },
+        {"id": 11, "appointment": 1, "pt_paid": Decimal(0), "balance_pt": Decimal(30)},
+        {
+            "id": 13,
+            "appointment": 1,
+            "pt_paid": Decimal(0),
+            "balance_pt": Decimal(5),
+            "posted_date": None,
+        },
+    ]
+    ledger = drchrono.load(appointments, items, [])
+    charges = [e.charge for e in ledger.events if isinstance(e, pl.ChargeAdded)]
+    # by day, then id: 11 and 13 on their visit's day (3/3), 12 on its posted day (3/20)
+    assert [(c.id, c.posted_on) for c in charges] == [
+        ("11", None),
+        ("13", None),
+        ("12", D(2025, 3, 20)),
+    ]
+    assert pl.dashboards(ledger, on=D(2025, 3, 19))["9"].patient_responsibility == usd("35.00")
