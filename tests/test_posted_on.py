@@ -266,3 +266,14 @@ def test_the_drchrono_importer_reads_a_line_item_s_posted_date() -> None:
         ("12", D(2025, 3, 20)),
     ]
     assert pl.dashboards(ledger, on=D(2025, 3, 19))["9"].patient_responsibility == usd("35.00")
+
+
+def test_balance_history_dates_a_charge_by_its_posted_on() -> None:
+    from patient_ledger import frames
+
+    rows = frames.balance_history(_posted_late(), "P1", freq="D")
+    assert [(row["date"], str(row["patient_responsibility"])) for row in rows] == [
+        (D(2025, 1, 10), "30.00"),
+        (D(2025, 1, 15), "30.00"),
+        (D(2025, 1, 20), "130.00"),
+    ]

@@ -109,7 +109,7 @@ def balance_history(
     """The patient's dashboard after every event of the journal that changed it: one row per
     such event, with its index (``event``), type and ``date`` — the day the bookkeeping
     happened (a payment's received date, a command's ``on``, an appointment's date; a charge:
-    its appointment's date). Rebuilt in one pass over the journal.
+    its ``posted_on``, else its appointment's date). Rebuilt in one pass over the journal.
 
     ``freq="D"``: the last row of each day, as the books stood at its end; ``freq="M"``: the
     last row of each month, dated the month's last day (a month-end series). Days and months
