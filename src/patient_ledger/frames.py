@@ -327,7 +327,7 @@ def from_frames(
                 _cell(row, "appointment_id", "charges"),
                 _amount(row, "charges", code),
                 **_optional(row, _CHARGE_FIELDS),
-                **_optional_date(row, "posted_on", "charges"),
+                posted_on=_optional_date(row, "posted_on", "charges"),
             )
             built = add_charge(built, charge)
     for row in rows["payments"]:
@@ -456,11 +456,11 @@ def _optional(row: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
     return {c: row[c] for c in columns if c in row and not _missing(row[c])}
 
 
-def _optional_date(row: dict[str, Any], column: str, table: str) -> dict[str, datetime.date]:
-    """An optional date cell, read as :func:`_date` reads one, or nothing when it is empty."""
+def _optional_date(row: dict[str, Any], column: str, table: str) -> datetime.date | None:
+    """An optional date cell, read as :func:`_date` reads one; None when it is empty."""
     if column not in row or _missing(row[column]):
-        return {}
-    return {column: _date(row, column, table)}
+        return None
+    return _date(row, column, table)
 
 
 def _date(row: dict[str, Any], column: str, table: str) -> datetime.date:
