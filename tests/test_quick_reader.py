@@ -202,6 +202,8 @@ def _plain(value: Any, currency: str) -> Any:  # noqa: PLR0911 - one return per 
             del fields["charge_id"]
         if type(value) is pl.Payment and fields["plan_id"] is None:  # version 3 (SPEC §11)
             del fields["plan_id"]
+        if type(value) is pl.Charge and fields["posted_on"] is None:  # version 4 (SPEC §12)
+            del fields["posted_on"]
         if type(value) is pl.PaymentReversed and not value.uncounted:
             del fields["uncounted"]
         for counter in _COUNTS.get(type(value), ()):  # ints that are not amounts

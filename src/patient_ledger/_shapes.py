@@ -89,6 +89,7 @@ class _Charge(_Shape, frozen=True, kw_only=True):
     code: str | None
     description: str | None
     id: str
+    posted_on: _Date | UnsetType = UNSET  # version 4: written only when set
 
 
 class _Payment(_Shape, frozen=True, kw_only=True):
@@ -367,11 +368,14 @@ _PLAN_EVENTS: Final = (
 )
 
 
-def version_of(event: Event) -> int:
+def version_of(event: Event) -> int:  # noqa: PLR0911 - one return per shape that has a version
     """The version of the line that holds ``event``: 2 when it has a shape SPEC §10 added — a
     new kind of event, or a new field set (a line named by a payment or an application) —, 3
     when it has one SPEC §11 added (a plan's event, a payment naming a plan, a reversal that
-    uncounts part of a plan payment)."""
+    uncounts part of a plan payment), 4 when it has one SPEC §12 added (a charge's
+    ``posted_on``)."""
+    if isinstance(event, ChargeAdded):
+        return 1 if event.charge.posted_on is None else 4
     if isinstance(event, _PLAN_EVENTS):
         return 3
     if isinstance(event, PaymentReversed):
@@ -393,7 +397,8 @@ def _appointment_added(_: QuickReader, s: _AppointmentAdded) -> Event:
 
 def _charge_added(r: QuickReader, s: _ChargeAdded) -> Event:
     c = s.charge
-    charge = Charge(c.id, c.appointment_id, r.money(c.amount), c.code, c.description)
+    posted_on = None if c.posted_on is UNSET else c.posted_on
+    charge = Charge(c.id, c.appointment_id, r.money(c.amount), c.code, c.description, posted_on)
     return ChargeAdded(charge, r.applications(s.applied))
 
 
@@ -593,6 +598,7 @@ _WRITERS: Final[dict[type, Callable[[QuickWriter, Any], _Shape]]] = {
             code=e.charge.code,
             description=e.charge.description,
             id=e.charge.id,
+            posted_on=UNSET if e.charge.posted_on is None else _day(e.charge.posted_on),
         ),
     ),
     PaymentPosted: lambda w, e: _PaymentPosted(

@@ -80,6 +80,7 @@ class StoredCharge(Stored, frozen=True):
     minor_units: int
     code: str | None
     description: str | None
+    posted_on: datetime.date | None
 
 
 class StoredPayment(Stored, frozen=True):

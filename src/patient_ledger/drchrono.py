@@ -13,7 +13,8 @@ Mapping (see ``docs/drchrono.md`` for every rule):
   breaks and deleted appointments (``deleted_flag``) are skipped; a ``Cancelled`` or
   ``Rescheduled`` one is cancelled (``cancel_appointment``) once its payments are in, so what
   it holds waits in the patient's general bucket;
-* line item → ``Charge(str(id), str(appointment), pt_paid + balance_pt, code, description)``;
+* line item → ``Charge(str(id), str(appointment), pt_paid + balance_pt, code, description,
+  date of posted_date)`` (``posted_on`` None when ``posted_date`` is absent or null);
 * patient payment → ``Payment`` on its line item (which wins over a disagreeing
   ``appointment``), else its appointment, else the general bucket. A negative ``REF`` is a
   refund (the appointment's held money first, then its allocations, newest first); a negative
@@ -25,9 +26,10 @@ malformed or inconsistent record is an error naming its kind and ``id``, and not
 half-loaded: a ledger is returned whole, or an error is raised.
 
 Commands are applied in one documented order, so balances never depend on the order of the
-input lists: every appointment (by date, then id), every charge (by its appointment's date,
-then id), then every payment (by received date; on one day money in before money out; then
-id), then the cancellations; ids sort numerically when numeric.
+input lists: every appointment (by date, then id), every charge (by its day — its
+``posted_on``, else its appointment's date — then id), then every payment (by received date;
+on one day money in before money out; then id), then the cancellations; ids sort numerically
+when numeric.
 """
 
 from __future__ import annotations
@@ -818,6 +820,9 @@ class _Importer:
                     Money(amount, self.currency),
                     record.text("code"),
                     record.text("description"),
+                    record.day("posted_date")
+                    if record.raw.get("posted_date") is not None
+                    else None,
                 )
 
     def payments(self, raws: Iterable[object]) -> None:
@@ -904,7 +909,7 @@ class _Importer:
             ledger = _apply(ledger, add_appointment, appointment, "appointment")
         for charge in sorted(
             self.charges.values(),
-            key=lambda c: (self.booked[c.appointment_id].date, _id_order(c.id)),
+            key=lambda c: (c.posted_on or self.booked[c.appointment_id].date, _id_order(c.id)),
         ):
             ledger = _apply(ledger, add_charge, charge, "line_item")
         postings = {p.payment.id: p for p in self.postings}

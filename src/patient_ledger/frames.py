@@ -109,7 +109,7 @@ def balance_history(
     """The patient's dashboard after every event of the journal that changed it: one row per
     such event, with its index (``event``), type and ``date`` — the day the bookkeeping
     happened (a payment's received date, a command's ``on``, an appointment's date; a charge:
-    its appointment's date). Rebuilt in one pass over the journal.
+    its ``posted_on``, else its appointment's date). Rebuilt in one pass over the journal.
 
     ``freq="D"``: the last row of each day, as the books stood at its end; ``freq="M"``: the
     last row of each month, dated the month's last day (a month-end series). Days and months
@@ -267,8 +267,9 @@ def from_frames(
     """A ledger from DataFrames of visits, charges and payments, the way pandas reads them.
 
     Columns: visits ``appointment_id``, ``patient_id``, ``date`` (``provider``); charges
-    ``charge_id``, ``appointment_id``, ``amount`` (``code``, ``description``); payments
-    ``payment_id``, ``patient_id``, ``amount``, ``received_on`` (``method``, ``type``,
+    ``charge_id``, ``appointment_id``, ``amount`` (``code``, ``description``, ``posted_on``:
+    the day the charge was posted, SPEC §12); payments ``payment_id``, ``patient_id``,
+    ``amount``, ``received_on`` (``method``, ``type``,
     ``appointment_id``, ``provider``, ``notes``, ``reference``, ``charge_id``). Rows go in as
     the commands take them: every visit, then every charge, then every payment, each in frame
     order; a payment of type ``REFUND`` (a negative amount) is a refund.
@@ -326,6 +327,7 @@ def from_frames(
                 _cell(row, "appointment_id", "charges"),
                 _amount(row, "charges", code),
                 **_optional(row, _CHARGE_FIELDS),
+                posted_on=_optional_date(row, "posted_on", "charges"),
             )
             built = add_charge(built, charge)
     for row in rows["payments"]:
@@ -452,6 +454,13 @@ def _optional(row: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
     """The optional cells that hold something: an empty one (None, NaN, NaT, pd.NA) is
     absent, so the value's default applies."""
     return {c: row[c] for c in columns if c in row and not _missing(row[c])}
+
+
+def _optional_date(row: dict[str, Any], column: str, table: str) -> datetime.date | None:
+    """An optional date cell, read as :func:`_date` reads one; None when it is empty."""
+    if column not in row or _missing(row[column]):
+        return None
+    return _date(row, column, table)
 
 
 def _date(row: dict[str, Any], column: str, table: str) -> datetime.date:

@@ -35,11 +35,11 @@ refused naming it. The summary names each file's columns that no field read.
 
 1. every visit, in file order (a visit moves no money; a payment received before its visit
    must find it);
-2. then by day, and within a day: charges (dated by their visit), payment plans (dated by
-   their ``created_on``), payments, adjustments, refunds; within each, in file order (files
-   in the order given, rows top to bottom).
+2. then by day, and within a day: charges (dated by their ``posted_on``, else their visit),
+   payment plans (dated by their ``created_on``), payments, adjustments, refunds; within
+   each, in file order (files in the order given, rows top to bottom).
 
-A payment or adjustment that names a line is posted no earlier than that line's visit date (the
+A payment or adjustment that names a line is posted no earlier than that line's day (the
 line does not exist before), and a payment that names a plan (``plan_id``) no earlier than the
 plan's ``created_on``. A plans file has a plan a row: id, patient, amount (empty: its
 appointments' balances due), installments, first due, created, and its appointments (ids
@@ -168,6 +168,10 @@ FIELDS: Mapping[str, tuple[Field, ...]] = {
         ),
         Field(name="code", names=("code", "procedure_code", "cpt", "cpt_code")),
         Field(name="description", names=("description", "procedure", "desc")),
+        Field(
+            name="posted_on",
+            names=("posted_on", "post_date", "posted_date", "entry_date", "date_posted"),
+        ),
     ),
     "payments": (
         Field(name="id", names=("payment_id", "id", "transaction_id"), required=True),
@@ -699,12 +703,14 @@ def _visit(get: _Row, cells: _Cells) -> Appointment:
 
 def _charge(get: _Row, cells: _Cells) -> Charge:
     key = _need(get, "id")
+    posted_on = get("posted_on")
     return Charge(
         key,
         _need(get, "appointment_id"),
         cells.amount(_need(get, "amount"), f"charge {key!r}: amount"),
         get("code"),
         get("description"),
+        None if posted_on is None else cells.date(posted_on, f"charge {key!r}: posted_on"),
     )
 
 
@@ -1117,7 +1123,8 @@ def _day(spool: _Spool, kind: str, value: Record) -> tuple[int, str]:
             if day is None:
                 msg = f"charge {value.id!r}: visit {visit!r} is in no visits file nor the ledger"
                 raise UnknownIdError(msg, id=visit)
-            return day, kind
+            posted_on = value.posted_on  # SPEC §12: the charge's day, when given
+            return (day if posted_on is None else posted_on.toordinal()), kind
         case PaymentPlan():
             return value.created_on.toordinal(), kind
         case Payment():

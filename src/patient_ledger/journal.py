@@ -45,11 +45,11 @@ from patient_ledger.views import claims_feed, dashboard, patients
 
 #: The newest version of the line format; a reader refuses versions it does not know. A line
 #: is version 1 unless its event has a shape SPEC §10 added (2) — a new kind of event, or a new
-#: field set to something (a line named by a payment or an application) — or one SPEC §11
-#: added (3: payment plans), so journals written before §10 or §11 are written back byte for
-#: byte.
-SCHEMA_VERSION = 3
-_VERSIONS = (1, 2, 3)
+#: field set to something (a line named by a payment or an application) —, one SPEC §11
+#: added (3: payment plans) or one SPEC §12 added (4: a charge's ``posted_on``), so journals
+#: written before §10, §11 or §12 are written back byte for byte.
+SCHEMA_VERSION = 4
+_VERSIONS = (1, 2, 3, 4)
 GENESIS = "0" * 64
 _TYPES: dict[str, type[Event]] = {t.__name__: t for t in EVENT_TYPES}
 

@@ -43,7 +43,7 @@ from patient_ledger.values import plain
 __all__ = ["FORMAT", "Events", "decode", "encode", "events_of", "holds"]
 
 #: The format of the rows a snapshot holds: a snapshot of any other format is never decoded.
-FORMAT: Final = "patient_ledger/state/3"
+FORMAT: Final = "patient_ledger/state/4"
 
 _Date = datetime.date
 _Opt = str | None

@@ -292,6 +292,8 @@ class Charge:
     amount: Money
     code: str | None = None
     description: str | None = None
+    #: The day the charge was posted (SPEC §12: the charge's day; None: its appointment's date).
+    posted_on: datetime.date | None = None
     minor_units: int = attrs.field(init=False, repr=False, eq=False, hash=False)
 
     def __attrs_post_init__(self) -> None:
@@ -305,6 +307,8 @@ class Charge:
             )
         check_optional_str(self.code, f"{what} code")
         check_optional_str(self.description, f"{what} description")
+        if self.posted_on is not None:
+            check_date(self.posted_on, f"{what} posted_on")
         object.__setattr__(self, "minor_units", minor)
         object.__setattr__(self, "amount", frozen(self.amount))
 

@@ -374,9 +374,9 @@ def _days(ledger: Ledger) -> tuple[array.array[int], array.array[int]]:
 def event_day(ledger: Ledger, event: Event) -> datetime.date | None:
     """The day an event of the ledger's journal happened on, for cutting it at a date: a
     payment's or refund's received date, an adjustment's, transfer's or other bookkeeping
-    ``on``, a charge's visit date; ``None`` for events that move no money by themselves (the
-    ledger's opening, an appointment becoming known — a visit may be booked long before its
-    date)."""
+    ``on``, a charge's ``posted_on`` (else its visit date: SPEC §12); ``None`` for events that
+    move no money by themselves (the ledger's opening, an appointment becoming known — a visit
+    may be booked long before its date)."""
     match event:
         case PaymentPosted(payment=p) | RefundPosted(payment=p) | PlanPaymentPosted(payment=p):
             return p.received_on
@@ -385,6 +385,8 @@ def event_day(ledger: Ledger, event: Event) -> datetime.date | None:
         case CreditTransferred(transfer=transfer):
             return transfer.on
         case ChargeAdded(charge=charge):
+            if charge.posted_on is not None:
+                return charge.posted_on
             return state_of(ledger).appointments[charge.appointment_id].date
         case _:
             return getattr(event, "on", None)
