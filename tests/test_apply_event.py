@@ -116,3 +116,13 @@ def test_a_refund_of_money_the_bucket_does_not_hold_is_refused() -> None:
     _refused(
         target, _last(source), r"RefundPosted of 'R1'.*takes 5.00 USD, more than its bucket holds"
     )
+
+
+def test_money_for_another_patients_appointment_is_refused() -> None:
+    # Decided where A15 was P1's; here A15 is P0's: P1's payment may not land on it.
+    source = pay(appointment(pl.Ledger.empty(), "A15", pid="P1"), "PAY2", "0.01", "A15", pid="P1")
+    target = appointment(pl.Ledger.empty(), "A15", pid="P0")
+    _refused(target, _last(source), r"appointment 'A15' is not patient 'P1''s")
+    released = pl.release_credit(source, "A15", on=D(2025, 2, 1))
+    moved = pay(appointment(pl.Ledger.empty(), "A15", pid="P1"), "PAY9", "0.01", pid="P1")
+    _refused(moved, _last(released), r"entry 'E1' is not in patient 'P1''s appointment 'A15'")

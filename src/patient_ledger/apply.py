@@ -108,6 +108,13 @@ def _shown(c: _Changes, minor: int) -> str:
     return f"{minor_text(minor, exponent(code))} {code}"
 
 
+def _held_in(row: EntryRow, entry_id: str, patient_id: str, bucket: str | None) -> None:
+    """Refuse an event that takes an entry from another bucket than the one it names."""
+    if row[0] != patient_id or row[1] != bucket:
+        where = "the general bucket" if bucket is None else f"appointment {bucket!r}'s bucket"
+        raise _Misfit(f"entry {entry_id!r} is not in patient {patient_id!r}'s {where}")
+
+
 def _not_cancelled(c: _Changes, appointment_id: str | None) -> None:
     """Refuse an event that puts money or charges on a cancelled appointment."""
     if appointment_id is not None and appointment_id in c.cancelled:
@@ -548,6 +555,12 @@ class _Changes:
         """Apply parts of open entries to appointments' lines (``first`` first, if named)."""
         for entry_id, appointment_id, amount in applied:
             row = self.change_entry(entry_id, -amount)
+            owner = self.account(appointment_id)[0]
+            if row[0] != owner or row[1] not in (None, appointment_id):
+                raise _Misfit(
+                    f"entry {entry_id!r} is not patient {owner!r}'s money for appointment "
+                    f"{appointment_id!r}"
+                )
             self.allocate(appointment_id, row[2], amount, first)
 
     def return_allocations(
@@ -573,12 +586,19 @@ class _Changes:
                 amount,
             )
 
-    def move_credit(self, moves: tuple[Move, ...], to_patient_id: str) -> None:
-        """Move parts of open entries into new entries of a patient's general bucket."""
+    def move_credit(
+        self,
+        moves: tuple[Move, ...],
+        to_patient_id: str,
+        from_patient_id: str,
+        from_bucket: str | None,
+    ) -> None:
+        """Move parts of open entries of one bucket into new entries of a patient's general
+        bucket."""
         for from_entry_id, entry_id, amount in moves:
-            source_patient_id, _, payment_id, received_on, *_ = self.change_entry(
-                from_entry_id, -amount
-            )
+            row = self.change_entry(from_entry_id, -amount)
+            _held_in(row, from_entry_id, from_patient_id, from_bucket)
+            source_patient_id, _, payment_id, received_on, *_ = row
             self.open_entry(entry_id, to_patient_id, None, payment_id, received_on, amount)
             if to_patient_id != source_patient_id:
                 self.add_paid(source_patient_id, -amount)
@@ -618,6 +638,8 @@ def _payment_posted(c: _Changes, event: PaymentPosted) -> None:
             lines_owing,
             a_negative,
         ) = c.account(appointment_id)
+        if owner != patient_id:
+            raise _Misfit(f"appointment {appointment_id!r} is not patient {patient_id!r}'s")
         if allocated:
             a_allocated += allocated
             allocated_sum += allocated
@@ -711,6 +733,8 @@ def _refund_posted(c: _Changes, event: RefundPosted) -> None:
     p = event.payment
     _fresh(c.state.payments, c.payments, "payment", p.id)
     _not_cancelled(c, p.appointment_id)
+    if p.appointment_id is not None and c.account(p.appointment_id)[0] != p.patient_id:
+        raise _Misfit(f"appointment {p.appointment_id!r} is not patient {p.patient_id!r}'s")
     c.payments[p.id] = (p, _sorted.EMPTY, _sorted.EMPTY, 0)
     c.add_paid(p.patient_id, p.minor_units)
     c.open_entry(event.entry_id, p.patient_id, p.appointment_id, p.id, p.received_on, p.minor_units)
@@ -727,7 +751,9 @@ def _refund_posted(c: _Changes, event: RefundPosted) -> None:
 
 def _entries_cancelled(c: _Changes, event: EntriesCancelled) -> None:
     for entry_id, amount in event.parts:
-        c.change_entry(entry_id, -amount, cancelled=True)
+        row = c.change_entry(entry_id, -amount, cancelled=True)
+        if row[0] != event.patient_id:
+            raise _Misfit(f"entry {entry_id!r} is not patient {event.patient_id!r}'s")
 
 
 def _allocation_unapplied(c: _Changes, event: AllocationUnapplied) -> None:
@@ -738,7 +764,8 @@ def _allocation_unapplied(c: _Changes, event: AllocationUnapplied) -> None:
 
 
 def _credit_released(c: _Changes, event: CreditReleased) -> None:
-    c.move_credit(event.moves, c.account(event.appointment_id)[0])
+    owner = c.account(event.appointment_id)[0]
+    c.move_credit(event.moves, owner, owner, event.appointment_id)
 
 
 def _charge_adjusted(c: _Changes, event: ChargeAdjusted) -> None:
@@ -820,7 +847,7 @@ def _credit_transferred(c: _Changes, event: CreditTransferred) -> None:
     _fresh(c.transfers, (), "transfer", transfer.id)
     c.transfers = c.transfers.set(transfer.id, transfer)
     c.add_paid(transfer.to_patient_id, 0)  # the receiver becomes known
-    c.move_credit(event.moves, transfer.to_patient_id)
+    c.move_credit(event.moves, transfer.to_patient_id, transfer.from_patient_id, None)
 
 
 def _payment_reversed(c: _Changes, event: PaymentReversed) -> None:
