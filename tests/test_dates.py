@@ -87,3 +87,19 @@ def test_as_of_a_day_is_exact_or_refused_whatever_the_order_of_posting(
         return
     paid = every["P1"].total_paid if "P1" in every else usd("0")
     assert paid == usd(f"{received}.00")
+
+
+def test_dated_views_from_many_threads_agree() -> None:
+    import concurrent.futures
+
+    ledgers = [pay(in_order(), f"X{n}", "1.00", day=D(2025, 2, 2)) for n in range(12)]
+    days = [D(2025, 1, 15), D(2025, 2, 1), D(2025, 2, 2)]
+
+    def ask(n: int) -> object:
+        ledger = ledgers[n % len(ledgers)]
+        return pl.dashboard(ledger, "P1", on=days[n % len(days)]).total_paid
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(ask, range(240)))
+    expected = [usd("30.00"), usd("80.00"), usd("81.00")]
+    assert answers == [expected[n % 3] for n in range(240)]

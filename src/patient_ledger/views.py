@@ -11,6 +11,7 @@ import bisect
 import datetime
 import heapq
 import itertools
+import threading
 from collections.abc import Iterable
 
 import attrs
@@ -336,6 +337,7 @@ def as_of(ledger: Ledger, on: datetime.date) -> Ledger:
 
 #: The day index of the ledgers asked most recently, by their journal (see :func:`_days`).
 _DAY_INDEXES: dict[int, tuple[object, array.array[int], array.array[int]]] = {}
+_DAY_INDEXES_LOCK = threading.Lock()
 _NO_DAY_LOW, _NO_DAY_HIGH = 0, 10**7  # below and above every date's ordinal
 
 
@@ -365,9 +367,10 @@ def _days(ledger: Ledger) -> tuple[array.array[int], array.array[int]]:
             )
         ),
     )
-    if len(_DAY_INDEXES) >= 8:
-        _DAY_INDEXES.pop(next(iter(_DAY_INDEXES)))
-    _DAY_INDEXES[id(log)] = (log, highest, lowest)
+    with _DAY_INDEXES_LOCK:  # views are read from many threads at once
+        if len(_DAY_INDEXES) >= 8:
+            _DAY_INDEXES.pop(next(iter(_DAY_INDEXES)))
+        _DAY_INDEXES[id(log)] = (log, highest, lowest)
     return highest, lowest
 
 
