@@ -610,7 +610,7 @@ class _Changes:
 
 
 def _payment_posted(c: _Changes, event: PaymentPosted) -> None:
-    # The hottest event, written out in one pass: each row it changes is built once.
+    # The hottest event: its lines placed by _pay_lines (as a plan payment's are), the rest held.
     p = event.payment
     patient_id, appointment_id, amount = p.patient_id, p.appointment_id, p.minor_units
     if appointment_id is None and p.charge_id is not None:  # a line names its appointment
@@ -624,36 +624,13 @@ def _payment_posted(c: _Changes, event: PaymentPosted) -> None:
     placed: _sorted.Keys = _sorted.EMPTY
     held_ids: _sorted.Keys = _sorted.EMPTY
     if appointment_id is not None:
-        (
-            owner,
-            date,
-            a_charged,
-            a_allocated,
-            allocations,
-            number,
-            a_open,
-            a_available,
-            added,
-            lines,
-            lines_owing,
-            a_negative,
-        ) = c.account(appointment_id)
-        if owner != patient_id:
-            raise _Misfit(f"appointment {appointment_id!r} is not patient {patient_id!r}'s")
         if allocated:
-            a_allocated += allocated
-            allocated_sum += allocated
-            if a_allocated == a_charged:  # its balance due is paid: no longer owing
-                owing = _remove(owing, (date, appointment_id))
-            lines, lines_owing, parts = _placed(
-                c, appointment_id, lines, lines_owing, allocated, p.charge_id
+            placed, _, owing = _pay_lines(
+                c, appointment_id, patient_id, p.id, allocated, p.charge_id, placed, 0, owing
             )
-            for charge_id, part in parts:
-                allocations = _add(allocations, (number, p.id, part, charge_id))
-                placed = _add(
-                    placed, (appointment_id, number, part, charge_id, _sorted.size(placed))
-                )
-                number += 1
+            allocated_sum += allocated
+        elif c.account(appointment_id)[0] != patient_id:
+            raise _Misfit(f"appointment {appointment_id!r} is not patient {patient_id!r}'s")
     if entry_id is not None:
         rest = amount - allocated
         seq = _entry_seq(c, entry_id)
@@ -664,24 +641,14 @@ def _payment_posted(c: _Changes, event: PaymentPosted) -> None:
             general = _add(general, key)
             available += rest
         else:
-            a_open = _add(a_open, key)
-            a_available += rest
+            account = c.account(appointment_id)
+            c.accounts[appointment_id] = (
+                *account[:OPEN],
+                _add(account[OPEN], key),
+                account[AVAILABLE] + rest,
+                *account[ADDED:],
+            )
             held += rest
-    if appointment_id is not None:
-        c.accounts[appointment_id] = (
-            owner,
-            date,
-            a_charged,
-            a_allocated,
-            allocations,
-            number,
-            a_open,
-            a_available,
-            added,
-            lines,
-            lines_owing,
-            a_negative,
-        )
     c.patients[patient_id] = (
         apps,
         general,
@@ -694,8 +661,50 @@ def _payment_posted(c: _Changes, event: PaymentPosted) -> None:
         owing,
     )
     c.payments[p.id] = (p, placed, held_ids, _sorted.size(placed))
-    if appointment_id is not None and entry_id is not None and a_allocated < a_charged:
+    if appointment_id is not None and entry_id is not None:
         _settled(c, appointment_id)
+
+
+def _pay_lines(  # noqa: PLR0917 - where, whose, how much, and the payment's rows so far
+    c: _Changes,
+    appointment_id: str,
+    patient_id: str,
+    payment_id: str,
+    amount: int,
+    first: str | None,
+    placed: _sorted.Keys,
+    count: int,
+    owing: _sorted.Keys,
+) -> tuple[_sorted.Keys, int, _sorted.Keys]:
+    """Place ``amount`` of a payment on an appointment's lines (``first`` first, if named), its
+    row built once: the hot path of both payment events. Return the payment's placements and
+    their count, and the patient's appointments owing, as they are after it."""
+    account = c.account(appointment_id)
+    owner, date, charged, allocated, allocations, number = account[:6]
+    if owner != patient_id:
+        raise _Misfit(f"appointment {appointment_id!r} is not patient {patient_id!r}'s")
+    lines, lines_owing, parts = _placed(
+        c, appointment_id, account[LINES], account[OWING], amount, first
+    )
+    allocated += amount
+    if allocated == charged:  # its balance due is paid: no longer owing
+        owing = _remove(owing, (date, appointment_id))
+    for charge_id, part in parts:
+        allocations = _add(allocations, (number, payment_id, part, charge_id))
+        placed = _add(placed, (appointment_id, number, part, charge_id, count))
+        number += 1
+        count += 1
+    c.accounts[appointment_id] = (
+        *account[:3],
+        allocated,
+        allocations,
+        number,
+        *account[6:LINES],
+        lines,
+        lines_owing,
+        account[NEGATIVE],
+    )
+    return placed, count, owing
 
 
 def _charge_added(c: _Changes, event: ChargeAdded) -> None:
@@ -958,8 +967,7 @@ def _payment_plan_created(c: _Changes, event: PaymentPlanCreated) -> None:
 
 
 def _plan_payment_posted(c: _Changes, event: PlanPaymentPosted) -> None:
-    # As hot as a payment, written out in one pass as ``_payment_posted`` is: each row it
-    # changes is built once.
+    # As hot as a payment: each appointment's lines placed by _pay_lines, the rest held.
     p = event.payment
     patient_id, plan_id, amount = p.patient_id, p.plan_id, p.minor_units
     if plan_id is None or p.appointment_id is not None or p.charge_id is not None:
@@ -975,47 +983,11 @@ def _plan_payment_posted(c: _Changes, event: PlanPaymentPosted) -> None:
     count = 0
     rest = amount
     for appointment_id, part_of_it in event.placed:
-        (
-            owner,
-            date,
-            a_charged,
-            a_allocated,
-            allocations,
-            number,
-            a_open,
-            a_available,
-            added,
-            lines,
-            lines_owing,
-            a_negative,
-        ) = c.account(appointment_id)
-        if owner != patient_id:
-            raise _Misfit(f"appointment {appointment_id!r} is not patient {patient_id!r}'s")
-        lines, lines_owing, parts = _placed(c, appointment_id, lines, lines_owing, part_of_it, None)
-        a_allocated += part_of_it
+        placed, count, owing = _pay_lines(
+            c, appointment_id, patient_id, p.id, part_of_it, None, placed, count, owing
+        )
         allocated_sum += part_of_it
         rest -= part_of_it
-        if a_allocated == a_charged:  # its balance due is paid: no longer owing
-            owing = _remove(owing, (date, appointment_id))
-        for charge_id, part in parts:
-            allocations = _add(allocations, (number, p.id, part, charge_id))
-            placed = _add(placed, (appointment_id, number, part, charge_id, count))
-            number += 1
-            count += 1
-        c.accounts[appointment_id] = (
-            owner,
-            date,
-            a_charged,
-            a_allocated,
-            allocations,
-            number,
-            a_open,
-            a_available,
-            added,
-            lines,
-            lines_owing,
-            a_negative,
-        )
     entry_id = event.entry_id
     if rest < 0 or (rest > 0) != (entry_id is not None):
         raise _Misfit(f"payment {p.id!r} places {_shown(c, amount - rest)} of its amount")
