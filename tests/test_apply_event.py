@@ -126,3 +126,15 @@ def test_money_for_another_patients_appointment_is_refused() -> None:
     released = pl.release_credit(source, "A15", on=D(2025, 2, 1))
     moved = pay(appointment(pl.Ledger.empty(), "A15", pid="P1"), "PAY9", "0.01", pid="P1")
     _refused(moved, _last(released), r"entry 'E1' is not in patient 'P1''s appointment 'A15'")
+
+
+def test_an_event_carrying_no_value_object_is_refused_not_an_attribute_error() -> None:
+    ledger = appointment(pl.Ledger.empty(), "A1")
+    for event in (
+        PaymentPosted(payment=None, allocated=0, entry_id=None),  # type: ignore[arg-type]
+        pl.ChargeAdded(charge=object()),  # type: ignore[arg-type]
+        pl.ChargeAdjusted(adjustment=None),  # type: ignore[arg-type]
+    ):
+        _refused(ledger, event, r"not a value object with an amount")
+        with pytest.raises(pl.InvalidInputError):
+            pl.replay([*ledger.events, event])

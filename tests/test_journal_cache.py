@@ -154,3 +154,13 @@ def test_a_file_at_the_cache_path_that_is_not_a_cache_is_left_alone(tmp_path: Pa
     theirs.write_bytes(b"somebody's notes")
     assert tables(_cache.load(path)) == tables(practice(30))
     assert theirs.read_bytes() == b"somebody's notes"
+
+
+def test_a_pipe_at_the_cache_path_is_not_read(tmp_path: Path) -> None:
+    import os
+
+    path = tmp_path / "practice.jsonl"
+    path.write_text(journal.dumps(practice(30)), encoding="utf-8")
+    os.mkfifo(_cache.cache_path(path))  # reading it would wait for a writer forever
+    assert tables(_cache.load(path)) == tables(practice(30))
+    assert not _cache.cache_path(path).is_file()  # left alone

@@ -74,6 +74,8 @@ def _cached(cache: Path, rows: list[str]) -> tuple[Ledger | None, int]:
     """The ledger restored from the cache and the lines after it, and the events the cache
     stands for; ``(None, 0)`` when the cache is missing, damaged or not on the file's chain (or
     the file is not a whole chain)."""
+    if not cache.is_file():  # missing, or not a regular file (a pipe would never end)
+        return None, 0
     try:
         data = cache.read_bytes()
         tag, events, chain, digest, body = _HEADER.decode(data)
@@ -127,7 +129,9 @@ def _write(cache: Path, ledger: Ledger, rows: list[str]) -> None:
     else's at its path) is simply not kept."""
     events = len(rows)
     with contextlib.suppress(OSError, SnapshotError, JournalError):
-        if cache.exists():
+        if cache.exists() or cache.is_symlink():
+            if not cache.is_file() or cache.is_symlink():
+                return  # not a regular file of ours: left alone
             with cache.open("rb") as existing:
                 if existing.read(len(_PREFIX)) != _PREFIX:
                     return  # not a cache: someone else's file, left alone

@@ -1154,11 +1154,17 @@ def _check_currency(event: Event, currency: str, number: int) -> None:
     """Refuse an event whose value object is in another currency than the ledger's: the journal
     could not be read back (a command refuses such a value before it decides an event)."""
     name = _VALUES.get(type(event))
-    if isinstance(event, PaymentPlanCreated) and event.plan.amount is not None:
+    if isinstance(event, PaymentPlanCreated) and getattr(event.plan, "amount", None) is not None:
         name = "plan"
     if name is not None:
         value = getattr(event, name)
-        code = value.amount.currency.code
+        code = getattr(getattr(getattr(value, "amount", None), "currency", None), "code", None)
+        if code is None:
+            raise InvalidInputError(
+                f"journal item {number}: {type(event).__name__} carries "
+                f"{type(value).__name__} as its {name}, not a value object with an amount",
+                index=number,
+            )
         if code != currency:
             raise InvalidInputError(
                 f"journal item {number}: {type(event).__name__} of {value.id!r} is in {code}, "
