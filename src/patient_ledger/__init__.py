@@ -76,6 +76,14 @@ from patient_ledger.invariants import (
 )
 from patient_ledger.money import MAX_MAJOR_UNITS
 from patient_ledger.state import Ledger
+from patient_ledger.statements import (
+    DaySheet,
+    DaySheetLine,
+    MethodTotal,
+    Statement,
+    StatementLine,
+    StatementLineKind,
+)
 from patient_ledger.values import (
     Adjustment,
     AdjustmentType,
@@ -140,6 +148,8 @@ __all__ = [
     "CurrencyMismatchError",
     "Dashboard",
     "DateOrderError",
+    "DaySheet",
+    "DaySheetLine",
     "Difference",
     "DuplicateIdError",
     "EntriesCancelled",
@@ -160,6 +170,7 @@ __all__ = [
     "LedgerError",
     "LedgerOpened",
     "LineItem",
+    "MethodTotal",
     "NotOffsettingError",
     "OverApplicationError",
     "PatientMismatchError",
@@ -178,6 +189,9 @@ __all__ = [
     "Practice",
     "PracticeStatus",
     "RefundPosted",
+    "Statement",
+    "StatementLine",
+    "StatementLineKind",
     "Submitted",
     "Transfer",
     "UnallocatedApplied",
