@@ -496,8 +496,9 @@ def statement(
             ``datetime.datetime`` is refused too), or ``start`` is after ``end``.
     """
     state = state_of(ledger)
+    check_id(patient_id, "patient_id")
+    start, end = _check_range(start, end)  # the input's shape before the patient is looked up
     _known(state, patient_id)
-    start, end = _check_range(start, end)
     books = _gather(ledger, start, end, frozenset((patient_id,)))
     return _statement(
         state, books=books, plan_paid=books.plan_paid, patient_id=patient_id, start=start, end=end
@@ -528,9 +529,11 @@ def statements(
                 f"patient_ids must be a collection of ids, not the str {patient_ids!r}"
             )
         wanted = frozenset(patient_ids)
-        for patient_id in sorted(wanted, key=str):
-            _known(state, patient_id)
-    start, end = _check_range(start, end)
+        for patient_id in wanted:
+            check_id(patient_id, "patient_id")
+    start, end = _check_range(start, end)  # the input's shape before patients are looked up
+    for patient_id in sorted(wanted or ()):
+        _known(state, patient_id)
     books = _gather(ledger, start, end, wanted)
     plan_paid = books.plan_paid
     if wanted is None:
