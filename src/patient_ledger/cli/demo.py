@@ -15,7 +15,6 @@ from typing import TextIO
 import attrs
 from moneyed import Money
 
-from patient_ledger import tables
 from patient_ledger.commands import (
     add_appointment,
     add_charge,
@@ -29,7 +28,8 @@ from patient_ledger.commands import (
     transfer_credit,
     unapply,
 )
-from patient_ledger.render import patient_report
+from patient_ledger.report import tables
+from patient_ledger.report.render import patient_report
 from patient_ledger.state import Ledger
 from patient_ledger.values import (
     Adjustment,
