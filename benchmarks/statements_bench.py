@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 
 import patient_ledger as pl
-from patient_ledger import generate
+from patient_ledger.testing import generate
 
 JUNE = (datetime.date(2025, 6, 1), datetime.date(2025, 6, 30))
 

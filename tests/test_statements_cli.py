@@ -12,9 +12,9 @@ import pytest
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import journal
 from patient_ledger.cli import main
-from patient_ledger.statement_report import file_names
+from patient_ledger.persist import journal
+from patient_ledger.report.statements import file_names
 from tests.test_statements import february
 
 D = datetime.date
@@ -191,7 +191,7 @@ def test_refusals(feb_journal: str, capsys: pytest.CaptureFixture[str], tmp_path
 def test_a_store_is_read_as_the_other_commands_read_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from patient_ledger.store import open_store
+    from patient_ledger.persist.store import open_store
 
     url = f"sqlite:///{tmp_path}/practice.db"
     store = open_store(url)
@@ -210,7 +210,7 @@ def test_a_store_is_read_as_the_other_commands_read_it(
 def test_a_ledger_loaded_from_a_snapshot_gives_the_same_statements(tmp_path: Path) -> None:
     # A snapshot's tables (entries, accounts, plans) are what a statement reads beside the
     # journal: loaded from one, every figure is the same.
-    from patient_ledger.store import open_store
+    from patient_ledger.persist.store import open_store
     from tests.test_statements import plan_ledger
 
     reversed_plan = pl.reverse_payment(plan_ledger(), "PP1", on=D(2025, 2, 20))

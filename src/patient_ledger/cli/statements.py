@@ -7,8 +7,8 @@ output — JSON is an object keyed by patient id — or to DIR, one file per pat
 ``daysheet JOURNAL (--on D | --from D --to D) [--format F]``: the payments, refunds and
 reversals of the days, totals by method and the net, to standard output.
 
-The formats are :data:`~patient_ledger.statement_report.STATEMENT_FORMATS` and
-:data:`~patient_ledger.statement_report.DAY_SHEET_FORMATS`; JOURNAL is whatever the other
+The formats are :data:`~patient_ledger.report.statements.STATEMENT_FORMATS` and
+:data:`~patient_ledger.report.statements.DAY_SHEET_FORMATS`; JOURNAL is whatever the other
 commands read (a journal file or an event store).
 """
 
@@ -21,10 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from patient_ledger.adapters.imports import parse_date
 from patient_ledger.errors import ExistingFileError, InvalidInputError
-from patient_ledger.imports import parse_date
-from patient_ledger.state import Ledger
-from patient_ledger.statement_report import (
+from patient_ledger.report.statements import (
     DAY_SHEET_FORMATS,
     INDEX,
     STATEMENT_FORMATS,
@@ -32,6 +31,7 @@ from patient_ledger.statement_report import (
     Rendered,
     file_names,
 )
+from patient_ledger.state import Ledger
 from patient_ledger.statements import day_sheet, statements
 
 Load = Callable[[argparse.Namespace], Ledger]

@@ -40,7 +40,7 @@ from typing import Any
 
 import attrs
 
-from patient_ledger import tables
+from patient_ledger.report import tables
 from patient_ledger.statements import DaySheet, Statement
 
 #: What a renderer returns: text, or bytes (a PDF).
