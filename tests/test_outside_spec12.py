@@ -952,3 +952,150 @@ def test_date_order_error_names_the_late_event_not_a_dayless_one() -> None:
     message = str(info.value)
     assert "AppointmentAdded" not in message
     assert "2025-01-10" in message
+
+
+# --------------------------------------------------------------------------- random practices
+
+
+def random_practice(seed: int, in_day_order: bool) -> Ledger:
+    """A seeded random practice: charges, payments, refunds, adjustments, transfers, reversals."""
+    import random
+
+    rnd = random.Random(seed)  # noqa: S311 (a test's seeded data, not secrets)
+    led = Ledger.empty()
+    patients_ = ["P1", "P2", "P3"]
+    steps: list[tuple[date, int]] = sorted(
+        ((D(2025, 1, 1) + datetime.timedelta(days=rnd.randrange(120)), n) for n in range(60)),
+        key=lambda s: s[0] if in_day_order else s[1],
+    )
+    charges: list[str] = []
+    payments: list[str] = []
+    for day, n in steps:
+        who = rnd.choice(patients_)
+        kind = rnd.randrange(6)
+        try:
+            if kind == 0:
+                led = appt(led, f"A{n}", who, day)
+                led = charge(led, f"C{n}", f"A{n}", rnd.randrange(1, 20000) / 100)
+                charges.append(f"C{n}")
+            elif kind in (1, 2):
+                method = rnd.choice(list(PaymentMethod))
+                led = pay(led, f"PAY{n}", who, rnd.randrange(1, 15000) / 100, day, method=method)
+                payments.append(f"PAY{n}")
+            elif kind == 3:
+                led = refund(led, f"R{n}", who, rnd.randrange(1, 5000) / 100, day)
+            elif kind == 4 and charges:
+                led = pl.adjust_charge(
+                    led,
+                    Adjustment(
+                        f"ADJ{n}", rnd.choice(charges), usd(-rnd.randrange(1, 3000) / 100), day
+                    ),
+                )
+            elif kind == 5 and payments:
+                if rnd.randrange(2):
+                    led = pl.reverse_payment(
+                        led, rnd.choice(payments), usd(rnd.randrange(1, 3000) / 100), on=day
+                    )
+                else:
+                    other = rnd.choice(patients_)
+                    led = pl.transfer_credit(
+                        led, Transfer(f"T{n}", who, other, usd(rnd.randrange(1, 3000) / 100), day)
+                    )
+        except pl.LedgerError:
+            pass
+    return led
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_statements_add_up(seed: int) -> None:
+    led = random_practice(seed, in_day_order=seed % 2 == 0)
+    for who in pl.patients(led):
+        full = pl.statement(led, who, start=D(2024, 12, 1), end=D(2025, 6, 1))
+        assert full.opening_balance == ZERO
+        assert full.closing_balance == pl.dashboard(led, who).total_balance
+        for start, end in [(D(2025, 1, 15), D(2025, 2, 14)), (D(2025, 2, 15), D(2025, 3, 31))]:
+            st = pl.statement(led, who, start=start, end=end)
+            before = pl.statement(
+                led, who, start=D(2024, 12, 1), end=start - datetime.timedelta(days=1)
+            )
+            assert st.opening_balance == before.closing_balance
+            running = st.opening_balance
+            for ln in st.lines:
+                assert start <= ln.day <= end
+                running += ln.amount
+                assert ln.balance == running
+            assert running == st.closing_balance
+            assert [ln.day for ln in st.lines] == sorted(ln.day for ln in st.lines)
+            assert st.credit == max(ZERO, -st.closing_balance)
+            assert st.amount_due == max(ZERO, st.closing_balance)
+            ag = st.aging
+            total = ag.current + ag.days_31_60 + ag.days_61_90 + ag.over_90
+            assert total == max(ZERO, st.closing_balance)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_day_sheet_net_is_change_in_total_paid(seed: int) -> None:
+    led = random_practice(seed, in_day_order=True)
+    for start, end in [
+        (D(2025, 1, 1), D(2025, 1, 31)),
+        (D(2025, 2, 10), D(2025, 2, 10)),
+        (D(2025, 1, 1), D(2025, 6, 1)),
+    ]:
+        ds = pl.day_sheet(led, start, end)
+        assert ds.net == practice_total_paid(led, end) - practice_total_paid(
+            led, start - datetime.timedelta(days=1)
+        )
+        assert ds.net == sum((ln.amount for ln in ds.lines), ZERO)
+        assert [t.method for t in ds.totals] == [
+            m for m in PaymentMethod if any(ln.method == m for ln in ds.lines)
+        ]
+        for t in ds.totals:
+            mine = [ln.amount for ln in ds.lines if ln.method == t.method]
+            assert t.count == len(mine)
+            assert t.received == sum((a for a in mine if a > ZERO), ZERO)
+            assert t.returned == sum((a for a in mine if a < ZERO), ZERO)
+            assert t.net == t.received + t.returned
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_statements_do_not_depend_on_posting_order(seed: int) -> None:
+    import random
+
+    rnd = random.Random(seed)  # noqa: S311 (a test's seeded data, not secrets)
+    ops: list[tuple[str, str, date, int]] = []
+    for _ in range(25):
+        day = D(2025, 1, 1) + datetime.timedelta(days=rnd.randrange(150))
+        ops.append(
+            (rnd.choice(["charge", "pay"]), rnd.choice(["P1", "P2"]), day, rnd.randrange(1, 9000))
+        )
+
+    def build(order: list[int]) -> Ledger:
+        led = Ledger.empty()
+        for i in order:
+            kind, who, day, cents = ops[i]
+            if kind == "charge":
+                led = appt(led, f"A{i}", who, day)
+                led = charge(led, f"C{i}", f"A{i}", cents / 100)
+            else:
+                led = pay(led, f"PAY{i}", who, cents / 100, day)
+        return led
+
+    order = list(range(len(ops)))
+    a = build(order)
+    rnd.shuffle(order)
+    b = build(order)
+    for who in ("P1", "P2"):
+        if who not in pl.patients(a):
+            continue
+        for end in (D(2025, 2, 1), D(2025, 4, 1), D(2025, 6, 30)):
+            sa = pl.statement(a, who, start=D(2025, 1, 15), end=end)
+            sb = pl.statement(b, who, start=D(2025, 1, 15), end=end)
+            assert (sa.opening_balance, sa.closing_balance, sa.aging, sa.amount_due) == (
+                sb.opening_balance,
+                sb.closing_balance,
+                sb.aging,
+                sb.amount_due,
+            )
+            assert sorted((ln.day, ln.ref) for ln in sa.lines) == sorted(
+                (ln.day, ln.ref) for ln in sb.lines
+            )
