@@ -629,3 +629,36 @@ def test_balance_plan_payment_skips_cancelled_appointments_and_fills_lines_in_or
         ("C1", usd(50)),
         ("C1b", usd(10)),
     ]
+
+
+def test_rounding_to_the_minor_unit_of_a_currency_without_cents() -> None:
+    led = pl.add_appointment(Ledger.empty("JPY"), Appointment("A1", "P1", D(2025, 1, 5)))
+    led = pl.add_charge(led, Charge("C1", "A1", Money(5000, "JPY")))
+    led = pl.create_payment_plan(
+        led, PaymentPlan("PL1", "P1", Money(1000, "JPY"), 3, D(2025, 2, 1), D(2025, 1, 10))
+    )
+    assert [i.amount for i in pl.installments(led, "PL1", on=D(2025, 1, 10))] == [
+        Money(333, "JPY"),
+        Money(333, "JPY"),
+        Money(334, "JPY"),
+    ]
+
+
+def test_an_added_installment_can_be_skipped_too() -> None:
+    led = owing({"1": (D(2025, 1, 5), 300)})
+    led = pl.create_payment_plan(
+        led, PaymentPlan("PL1", "P1", usd(300), 3, D(2025, 2, 1), D(2025, 1, 10))
+    )
+    led = pl.skip_installment(led, "PL1", 1, on=D(2025, 1, 11))
+    led = pl.skip_installment(led, "PL1", 4, on=D(2025, 1, 11))
+    assert [
+        (i.number, i.due_on, i.status) for i in pl.installments(led, "PL1", on=D(2025, 1, 11))
+    ] == [
+        (1, D(2025, 2, 1), InstallmentStatus.SKIPPED),
+        (2, D(2025, 3, 1), InstallmentStatus.UPCOMING),
+        (3, D(2025, 4, 1), InstallmentStatus.UPCOMING),
+        (4, D(2025, 5, 1), InstallmentStatus.SKIPPED),
+        (5, D(2025, 6, 1), InstallmentStatus.UPCOMING),
+    ]
+    (status,) = pl.payment_plans(led, "P1", on=D(2025, 1, 11))
+    assert (status.next_due_on, status.next_due_amount) == (D(2025, 3, 1), usd(100))
