@@ -6,6 +6,8 @@ figure is worked out by hand from the SPEC's sentences.
 
 from __future__ import annotations
 
+import calendar
+import datetime
 from datetime import date
 
 import pytest
@@ -662,3 +664,79 @@ def test_an_added_installment_can_be_skipped_too() -> None:
     ]
     (status,) = pl.payment_plans(led, "P1", on=D(2025, 1, 11))
     assert (status.next_due_on, status.next_due_amount) == (D(2025, 3, 1), usd(100))
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_random_plan_status_agrees_with_its_installments(seed: int) -> None:
+    import random
+
+    rnd = random.Random(seed)  # noqa: S311 (a test's seeded data, not secrets)
+    led = owing({"1": (D(2024, 1, 5), 10000)})
+    count = rnd.randrange(1, 14)
+    amount = usd(rnd.randrange(count, 900000) / 100)
+    month = rnd.randrange(1, 13)
+    first_due = D(
+        2024, month, min(rnd.choice([1, 15, 28, 29, 30, 31]), calendar.monthrange(2024, month)[1])
+    )
+    led = pl.create_payment_plan(
+        led, PaymentPlan("PL1", "P1", amount, count, first_due, D(2024, 1, 1))
+    )
+    day = D(2024, 1, 2)
+    for n in range(rnd.randrange(0, 8)):
+        try:
+            if rnd.randrange(3):
+                led = pl.skip_installment(led, "PL1", rnd.randrange(1, count + 4), on=day)
+            else:
+                led = plan_pay(led, f"PP{n}", rnd.randrange(1, 300000) / 100, day)
+        except pl.InvalidInputError:
+            pass
+    for offset in range(0, 900, 37):
+        on = D(2024, 1, 1) + datetime.timedelta(days=offset)
+        inst = pl.installments(led, "PL1", on=on)
+        (status,) = pl.payment_plans(led, "P1", on=on)
+        assert [i.number for i in inst] == list(range(1, len(inst) + 1))
+        assert (
+            sum((i.amount for i in inst if i.status != InstallmentStatus.SKIPPED), ZERO) == amount
+        )
+        assert sum((i.paid for i in inst), ZERO) == status.paid
+        assert status.remaining == amount - status.paid
+        assert status.installment_amount == inst[0].amount
+        left = [
+            i for i in inst if i.status not in (InstallmentStatus.PAID, InstallmentStatus.SKIPPED)
+        ]
+        if left:
+            assert (status.next_due_on, status.next_due_amount) == (
+                left[0].due_on,
+                left[0].amount - left[0].paid,
+            )
+        else:
+            assert (status.next_due_on, status.next_due_amount) == (None, None)
+        overdue = sum(
+            (
+                i.amount - i.paid
+                for i in inst
+                if i.status != InstallmentStatus.SKIPPED and i.due_on < on
+            ),
+            ZERO,
+        )
+        assert status.overdue == overdue
+        for i in inst:
+            if i.status in (InstallmentStatus.PAID, InstallmentStatus.SKIPPED):
+                assert i.paid == (i.amount if i.status == InstallmentStatus.PAID else ZERO)
+                continue
+            assert i.paid < i.amount
+            expected = (
+                InstallmentStatus.OVERDUE
+                if i.due_on < on
+                else InstallmentStatus.DUE
+                if i.due_on == on
+                else InstallmentStatus.UPCOMING
+            )
+            assert i.status == expected
+        due_days = [i.due_on for i in inst]
+        assert due_days == sorted(due_days)
+        report = {p.plan_id: p for p in pl.plan_report(led, on=on)}
+        if status.status == PlanState.ACTIVE:
+            assert report["PL1"] == status
+        else:
+            assert "PL1" not in report

@@ -1153,3 +1153,23 @@ def test_statement_id_shape_refused() -> None:
         pl.statement(basic(), 5, start=D(2025, 1, 1), end=D(2025, 1, 31))  # type: ignore[arg-type]
     with pytest.raises(pl.InvalidInputError):
         pl.statement(basic(), "", start=D(2025, 1, 1), end=D(2025, 1, 31))
+
+
+def test_views_of_branched_ledgers_are_their_own() -> None:
+    """A ledger value is immutable: views of an earlier value and of its branches never mix."""
+    led = pay(Ledger.empty(), "A", "P1", 5, D(2025, 1, 10))
+    assert pl.day_sheet(led, D(2025, 1, 1), D(2025, 1, 31)).net == usd(5)
+    assert pl.dashboard(led, "P1", on=D(2025, 1, 20)).total_paid == usd(5)
+    led2 = pay(led, "B", "P1", 7, D(2025, 1, 12))
+    led3 = pay(led, "C", "P1", 9, D(2025, 1, 11))
+    assert pl.day_sheet(led2, D(2025, 1, 1), D(2025, 1, 31)).net == usd(12)
+    assert pl.dashboard(led2, "P1", on=D(2025, 1, 20)).total_paid == usd(12)
+    assert pl.day_sheet(led3, D(2025, 1, 1), D(2025, 1, 31)).net == usd(14)
+    assert pl.dashboard(led3, "P1", on=D(2025, 1, 20)).total_paid == usd(14)
+    led4 = pay(led2, "D", "P1", 1, D(2025, 1, 5))
+    with pytest.raises(pl.DateOrderError):
+        pl.dashboard(led4, "P1", on=D(2025, 1, 10))
+    assert pl.dashboard(led2, "P1", on=D(2025, 1, 10)).total_paid == usd(5)
+    assert pl.statement(led4, "P1", start=D(2025, 1, 1), end=D(2025, 1, 10)).closing_balance == usd(
+        -6
+    )
