@@ -1173,3 +1173,75 @@ def test_views_of_branched_ledgers_are_their_own() -> None:
     assert pl.statement(led4, "P1", start=D(2025, 1, 1), end=D(2025, 1, 10)).closing_balance == usd(
         -6
     )
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_random_statement_plans_agree_with_payment_plans(seed: int) -> None:
+    """With every event dated on or before end, a statement's plans as of end are today's."""
+    import random
+
+    rnd = random.Random(seed)  # noqa: S311 (a test's seeded data, not secrets)
+    led = Ledger.empty()
+    for n in range(4):
+        led = appt(led, f"A{n}", "P1", D(2025, 1, 1 + n))
+        led = charge(led, f"C{n}", f"A{n}", rnd.randrange(100, 900))
+    plans = []
+    for n in range(rnd.randrange(1, 4)):
+        try:
+            if rnd.randrange(2):
+                plan = PaymentPlan(
+                    f"PL{n}",
+                    "P1",
+                    None,
+                    rnd.randrange(1, 6),
+                    D(2025, 1, 15),
+                    D(2025, 1, 10),
+                    (f"A{n}",),
+                )
+            else:
+                plan = PaymentPlan(
+                    f"PL{n}",
+                    "P1",
+                    usd(rnd.randrange(50, 600)),
+                    rnd.randrange(1, 6),
+                    D(2025, 1, 31),
+                    D(2025, 1, 10),
+                )
+            led = pl.create_payment_plan(led, plan)
+            plans.append(plan.id)
+        except pl.LedgerError:
+            pass
+    day = D(2025, 1, 11)
+    for n in range(rnd.randrange(0, 10)):
+        day += datetime.timedelta(days=rnd.randrange(0, 12))
+        try:
+            choice = rnd.randrange(5)
+            if choice <= 1 and plans:
+                led = pay(
+                    led, f"PP{n}", "P1", rnd.randrange(1, 400), day, plan_id=rnd.choice(plans)
+                )
+            elif choice == 2:
+                led = pay(led, f"X{n}", "P1", rnd.randrange(1, 200), day)
+            elif choice == 3 and plans:
+                led = pl.skip_installment(led, rnd.choice(plans), rnd.randrange(1, 5), on=day)
+            elif choice == 4:
+                paid = [
+                    e.payment.id for e in led.events if hasattr(e, "payment") and e.payment.plan_id
+                ]
+                if paid:
+                    led = pl.reverse_payment(
+                        led, rnd.choice(paid), usd(rnd.randrange(1, 150)), on=day
+                    )
+        except pl.LedgerError:
+            pass
+    end = day + datetime.timedelta(days=rnd.randrange(0, 150))
+    st = pl.statement(led, "P1", start=D(2025, 1, 1), end=end)
+    after = end + datetime.timedelta(days=1)
+    statuses = [
+        p for p in pl.payment_plans(led, "P1", on=after) if p.status != pl.PlanState.CANCELLED
+    ]
+    assert st.plan_due == sum((p.overdue for p in statuses), ZERO)
+    covered = sum((p.remaining for p in statuses), ZERO)
+    closing = st.closing_balance
+    assert closing == pl.dashboard(led, "P1").total_balance
+    assert st.amount_due == min(max(ZERO, closing), max(ZERO, closing - covered) + st.plan_due)
