@@ -740,3 +740,42 @@ def test_random_plan_status_agrees_with_its_installments(seed: int) -> None:
             assert report["PL1"] == status
         else:
             assert "PL1" not in report
+
+
+def test_idempotency_comes_before_the_plan_state() -> None:
+    base = owing({"1": (D(2025, 1, 5), 300)})
+    plan = PaymentPlan("PL1", "P1", usd(100), 2, D(2025, 2, 1), D(2025, 1, 10))
+    base = pl.create_payment_plan(base, plan)
+    payment = Payment("PP", "P1", usd(100), D(2025, 1, 12), plan_id="PL1")
+    completed = pl.post_payment(base, payment)
+    assert pl.post_payment(completed, payment) == completed
+    cancelled = pl.cancel_payment_plan(completed, "PL1", on=D(2025, 1, 13))
+    assert pl.post_payment(cancelled, payment) == cancelled
+    assert pl.create_payment_plan(cancelled, plan) == cancelled
+    skipped = pl.skip_installment(base, "PL1", 1, on=D(2025, 1, 11))
+    skipped_then_cancelled = pl.cancel_payment_plan(skipped, "PL1", on=D(2025, 1, 12))
+    assert (
+        pl.skip_installment(skipped_then_cancelled, "PL1", 1, on=D(2025, 1, 13))
+        == skipped_then_cancelled
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="SPEC §7 'All errors derive from LedgerError': a plan whose schedule runs past "
+    "year 9999 is accepted, then installments() and statement() raise a bare ValueError",
+)
+@pytest.mark.parametrize("how", ["create", "skip"])
+def test_a_schedule_past_year_9999_is_refused_or_works(how: str) -> None:
+    led = owing({"1": (D(2025, 1, 5), 300)})
+    count = 120 if how == "create" else 7
+    try:
+        led = pl.create_payment_plan(
+            led, PaymentPlan("PL1", "P1", usd(300), count, D(9999, 6, 1), D(2025, 1, 10))
+        )
+        if how == "skip":
+            led = pl.skip_installment(led, "PL1", 1, on=D(2025, 1, 11))
+    except pl.InvalidInputError:
+        return
+    pl.installments(led, "PL1", on=D(2025, 1, 1))
+    pl.statement(led, "P1", start=D(2025, 1, 1), end=D(9999, 12, 31))
