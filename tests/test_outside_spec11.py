@@ -760,11 +760,6 @@ def test_idempotency_comes_before_the_plan_state() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SPEC §7 'All errors derive from LedgerError': a plan whose schedule runs past "
-    "year 9999 is accepted, then installments() and statement() raise a bare ValueError",
-)
 @pytest.mark.parametrize("how", ["create", "skip"])
 def test_a_schedule_past_year_9999_is_refused_or_works(how: str) -> None:
     led = owing({"1": (D(2025, 1, 5), 300)})

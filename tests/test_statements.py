@@ -352,3 +352,26 @@ def test_the_values_are_frozen_and_compared_by_value() -> None:
     assert hash(s.lines[0]) == hash(s.lines[0])
     assert list(K) == [K.CHARGE, K.ADJUSTMENT, K.PAYMENT, K.REFUND, K.REVERSAL,
                        K.TRANSFER_IN, K.TRANSFER_OUT]  # fmt: skip
+
+
+def test_result_values_build_positionally_as_spec_writes_them() -> None:
+    """SPEC §10–§12 write these results as ``Name(field, …)``: an expected value built by
+    position equals the one built by keyword."""
+    import attrs
+
+    import patient_ledger as pl
+
+    for cls in (
+        pl.LineItem,
+        pl.Allocation,
+        pl.Installment,
+        pl.PlanStatus,
+        pl.StatementLine,
+        pl.Statement,
+        pl.DaySheetLine,
+        pl.MethodTotal,
+        pl.DaySheet,
+    ):
+        names = [f.name for f in attrs.fields(cls)]
+        args = [object() for _ in names]
+        assert cls(*args) == cls(**dict(zip(names, args, strict=True))), cls

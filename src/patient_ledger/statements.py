@@ -61,7 +61,7 @@ class StatementLineKind(_Choice):
     TRANSFER_OUT = "TRANSFER_OUT"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen  # positional as SPEC writes it (keywords work too)
 class StatementLine:
     """One line of a statement: an event of the period that moved the patient's Total Balance.
 
@@ -78,7 +78,7 @@ class StatementLine:
     balance: Money
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen  # positional as SPEC writes it (keywords work too)
 class Statement:
     """What a practice mails a patient for the period ``start`` to ``end`` (SPEC §12).
 
@@ -102,7 +102,7 @@ class Statement:
     aging: Aging
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen  # positional as SPEC writes it (keywords work too)
 class DaySheetLine:
     """One payment, refund or reversal of the day sheet: ``amount`` is signed as it moves the
     practice's Total Paid (a payment +, a refund −, a reversed payment −, a reversed refund +);
@@ -117,7 +117,7 @@ class DaySheetLine:
     amount: Money
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen  # positional as SPEC writes it (keywords work too)
 class MethodTotal:
     """A day sheet's lines of one payment method: how many, ``received`` (the lines above
     zero), ``returned`` (the lines below zero, ≤ 0) and ``net`` (their sum)."""
@@ -129,7 +129,7 @@ class MethodTotal:
     net: Money
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen  # positional as SPEC writes it (keywords work too)
 class DaySheet:
     """The payments, refunds and reversals with a day from ``start`` to ``end`` (SPEC §12), by
     day then journal order; ``totals`` one per method with a line, in ``PaymentMethod`` order;

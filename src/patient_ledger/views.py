@@ -479,7 +479,7 @@ def _payment(ledger: object, payment_id: object) -> tuple[State, Payment]:
     return state, value_of(row[0], state.currency)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen  # positional as SPEC writes it (keywords work too)
 class LineItem:
     """One line of an appointment: a charge with its responsibility (the charge plus its
     adjustments), what is allocated to it, and its balance due."""
@@ -539,7 +539,7 @@ def line_items(ledger: Ledger, appointment_id: str) -> LineItems:
     return LineItems(items)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen  # positional as SPEC writes it (keywords work too)
 class Allocation:
     """Where some of a payment's money is now: allocated to a line (``charge_id`` set), held in
     an appointment's bucket (only ``appointment_id`` set) or in ``patient_id``'s general bucket
@@ -589,7 +589,7 @@ def allocations(ledger: Ledger, payment_id: str) -> tuple[Allocation, ...]:
 # -- SPEC §11: payment plans ------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen  # positional as SPEC writes it (keywords work too)
 class Installment:
     """One installment of a payment plan: ``paid`` is the part covered (SPEC §11)."""
 
@@ -601,7 +601,7 @@ class Installment:
     status: InstallmentStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen  # positional as SPEC writes it (keywords work too)
 class PlanStatus:
     """A payment plan's figures on a day (SPEC §11): ``paid`` counts toward it, ``remaining``
     = amount − paid; ``next_due_*`` the first installment neither paid nor skipped (what is
