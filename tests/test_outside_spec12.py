@@ -763,11 +763,6 @@ def test_date_order_error_names_the_late_event() -> None:
     assert info2.value.code == pl.ErrorCode.DATE_ORDER
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SPEC §12 'naming that event' + §7 'a message that names the offending id': the message "
-    "names the event by journal index and kind ('event 3 (PaymentPosted, ...)'), not the payment",
-)
 def test_date_order_error_message_names_the_late_payment_id() -> None:
     led = late_ledger()
     with pytest.raises(pl.DateOrderError) as info:
@@ -920,12 +915,6 @@ def test_plan_creation_has_no_day_for_the_cut() -> None:
     assert pl.dashboard(led, "P1", on=D(2025, 1, 15)).total_balance == usd(300)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SPEC §12 'Adding an appointment and the plan events of §11 have no day': "
-    "cancel_payment_plan's and skip_installment's `on` are taken as their day, so a dated "
-    "dashboard raises DateOrderError",
-)
 @pytest.mark.parametrize("plan_event", ["cancel", "skip"])
 def test_plan_cancel_and_skip_have_no_day_for_the_cut(plan_event: str) -> None:
     led = owing_then_paid_on_20th()
@@ -937,12 +926,6 @@ def test_plan_cancel_and_skip_have_no_day_for_the_cut(plan_event: str) -> None:
     assert set(pl.dashboards(led, on=D(2025, 1, 15))) == {"P1"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SPEC §12 'raise DateOrderError ... naming that event': with an event without a day "
-    "between the cut and the late event, the error names that day-less event (index 2, "
-    "AppointmentAdded, day None), not the late payment (index 3, day 2025-01-10)",
-)
 def test_date_order_error_names_the_late_event_not_a_dayless_one() -> None:
     led = pay(Ledger.empty(), "D20", "P1", 5, D(2025, 1, 20))
     led = appt(led, "A9", "P1", D(2025, 3, 1))

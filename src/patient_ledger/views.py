@@ -21,10 +21,14 @@ from patient_ledger import _sorted
 from patient_ledger._stored import value_of
 from patient_ledger.errors import DateOrderError, UnknownIdError
 from patient_ledger.events import (
+    AppointmentAdded,
     ChargeAdded,
     ChargeAdjusted,
     CreditTransferred,
     Event,
+    InstallmentSkipped,
+    PaymentPlanCancelled,
+    PaymentPlanCreated,
     PaymentPosted,
     PlanPaymentPosted,
     RefundPosted,
@@ -330,16 +334,20 @@ def as_of(ledger: Ledger, on: datetime.date) -> Ledger:
     cut = bisect.bisect_right(highest, day)
     if cut < len(lowest) and lowest[cut] <= day:
         events = ledger.events
-        late = next(n for n in range(cut, len(events)) if _ordinal(ledger, events[n]) <= day)
+        late = next(
+            n for n in range(cut, len(events)) if _NO_DAY_LOW < _ordinal(ledger, events[n]) <= day
+        )
         event = events[late]
         posted = event_day(ledger, event)
+        ref = event_ref(event)
         raise DateOrderError(
             f"the books as of {on.isoformat()} cannot be cut from this journal: event {late} "
-            f"({type(event).__name__}, day {posted}) was posted after event {cut}, the first "
-            f"with a day after {on.isoformat()}",
+            f"({type(event).__name__} {ref!r}, day {posted}) was posted after event {cut}, the "
+            f"first with a day after {on.isoformat()}",
             on=on,
             index=late,
             day=posted,
+            id=ref,
         )
     return ledger if cut == len(highest) else ledger.at(cut)
 
@@ -392,16 +400,35 @@ def event_day(ledger: Ledger, event: Event) -> datetime.date | None:
     match event:
         case PaymentPosted(payment=p) | RefundPosted(payment=p) | PlanPaymentPosted(payment=p):
             return p.received_on
-        case ChargeAdjusted(adjustment=adjustment):
-            return adjustment.on
-        case CreditTransferred(transfer=transfer):
-            return transfer.on
+        case ChargeAdjusted(adjustment=value) | CreditTransferred(transfer=value):
+            return value.on
         case ChargeAdded(charge=charge):
             if charge.posted_on is not None:
                 return charge.posted_on
             return state_of(ledger).appointments[charge.appointment_id].date
+        case InstallmentSkipped() | PaymentPlanCancelled():
+            return None  # SPEC §12: the plan events of §11 have no day
         case _:
             return getattr(event, "on", None)
+
+
+def event_ref(event: Event) -> str | None:
+    """The id an event is about, for a message: its payment's, refund's, charge's,
+    adjustment's, transfer's, appointment's or plan's (``None`` for the ledger's opening and
+    for money moved between a patient's buckets, which is the patient's)."""
+    match event:
+        case PaymentPosted(payment=p) | RefundPosted(payment=p) | PlanPaymentPosted(payment=p):
+            return p.id
+        case ChargeAdded(charge=value) | ChargeAdjusted(adjustment=value):
+            return value.id
+        case CreditTransferred(transfer=value) | AppointmentAdded(appointment=value):
+            return value.id
+        case PaymentPlanCreated(plan=value):
+            return value.id
+    for name in ("payment_id", "appointment_id", "plan_id", "patient_id"):
+        if isinstance(ref := getattr(event, name, None), str):
+            return ref
+    return None
 
 
 def aging(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Aging:
