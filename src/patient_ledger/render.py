@@ -24,6 +24,9 @@ from moneyed import Money
 
 from patient_ledger import _html, tables
 from patient_ledger._html import LineItems
+from patient_ledger._statement_html import statement_html
+from patient_ledger._statement_layout import PAPERS, Paper
+from patient_ledger._statement_pdf import statement_pdf
 from patient_ledger.state import Ledger
 from patient_ledger.views import (
     FeedRow,
@@ -33,6 +36,21 @@ from patient_ledger.views import (
     line_items,
     unallocated_entries,
 )
+
+__all__ = [
+    "PAPERS",
+    "FeedWithLines",
+    "LineItems",
+    "Paper",
+    "amount",
+    "claims_feed_with_lines",
+    "patient_report",
+    "report_data",
+    "report_html",
+    "report_text",
+    "statement_html",
+    "statement_pdf",
+]
 
 
 def amount(money: Money) -> str:

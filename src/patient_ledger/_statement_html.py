@@ -1,0 +1,208 @@
+"""A printable HTML statement and day sheet: standalone pages a browser prints on Letter or A4
+(a shell module: nothing in the core uses it).
+
+Everything from the data (the practice's header, ids, descriptions) is escaped: the tables go
+through :func:`patient_ledger._html.table`, every other text through :func:`html.escape`.
+The statement's pages are :func:`patient_ledger._statement_layout.pages`: one page for up to
+25 lines (the summary, the lines and the slip), else the lines continue on later pages with
+their headings repeated and "continued" on top, the slip closing the last page.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from patient_ledger import _html
+from patient_ledger import _statement_layout as layout
+
+if TYPE_CHECKING:
+    from patient_ledger._statement_layout import Paper
+    from patient_ledger.statements import Statement, StatementLine
+
+#: Each paper's size for ``@page`` and the width and height inside its margins (for the page
+#: on screen, which shows what prints).
+_PAPER = {"letter": ("Letter", "191.9mm", "255.4mm"), "a4": ("A4", "186mm", "273mm")}
+_MARGIN = "12mm"
+
+_STYLE = (
+    "html{font:9pt/1.25 'Liberation Sans',Arial,Helvetica,sans-serif;color:#111}body{margin:0}"
+    "h1{font-size:15pt;margin:0 0 1mm}"
+    ".page{break-after:page;position:relative}.page.last{break-after:auto}"
+    ".top{display:flex;justify-content:space-between;gap:8mm;margin-bottom:3mm}"
+    ".practice{white-space:normal;overflow-wrap:anywhere;max-width:55%}"
+    ".practice b{font-size:12pt}"
+    ".title{text-align:right;max-width:45%;overflow-wrap:anywhere}"
+    "dl.meta{display:grid;grid-template-columns:auto auto;gap:0 3mm;margin:0;justify-content:end}"
+    "dl.meta dt{color:#444}dl.meta dd{margin:0;text-align:right}"
+    ".summary{display:flex;justify-content:space-between;align-items:flex-start;gap:6mm;"
+    "margin-bottom:3mm}"
+    ".summary table.pl{margin:0}"
+    "table.pl th,table.pl td{font-family:inherit;padding:.2mm 1.5mm;vertical-align:top}"
+    "table.pl th{background:#eee;text-align:left;-webkit-print-color-adjust:exact;"
+    "print-color-adjust:exact}"
+    "table.pl th.amount{text-align:right}"
+    "td.amount,.due{white-space:nowrap}"
+    "table.pl td.due{font-weight:bold;font-size:10.5pt}"
+    ".lines table.pl{width:100%;table-layout:fixed;margin:0;font-size:8.5pt}"
+    ".lines td{overflow-wrap:anywhere}"
+    ".lines th:nth-child(1){width:20mm}.lines th:nth-child(2){width:21mm}"
+    ".lines th:nth-child(3){width:15mm}"
+    ".lines th:nth-child(5),.lines th:nth-child(6){width:20mm}"
+    ".lines tr{break-inside:avoid}"
+    ".lines td.forward{font-style:italic;color:#333}"
+    ".short{display:flex;justify-content:space-between;gap:6mm;margin-bottom:3mm;"
+    "border-bottom:1px solid #999;padding-bottom:1mm;overflow-wrap:anywhere}"
+    ".more{text-align:right;font-style:italic;margin:1.5mm 0 0}"
+    ".slip{margin-top:6mm;border-top:1.5px dashed #555;padding-top:1.5mm;break-inside:avoid}"
+    ".slip .cut{margin:0 0 2mm;color:#444;font-size:8pt}"
+    ".slip-body{display:flex;justify-content:space-between;gap:8mm}"
+    ".slip .practice{max-width:50%}"
+    ".slip table.pl{margin:0;min-width:85mm}.slip td{white-space:nowrap}"
+    ".slip td.box{height:9mm;width:34mm;border:2px solid #111}"
+    "table.pl td.amount{font-variant-numeric:tabular-nums}"
+    "@media screen{body{background:#ddd}"
+    f".page{{background:#fff;margin:4mm auto;padding:{_MARGIN};box-shadow:0 0 2mm #999}}}}"
+)
+
+
+def _page_style(paper: Paper) -> str:
+    size, width, height = _PAPER[paper]
+    # The last page is a column as tall as the paper (a little less, so that rounding never
+    # adds a blank page): the slip sits at its foot, to tear off.
+    return (
+        f"@page{{size:{size};margin:{_MARGIN}}}"
+        f"@media screen{{.page{{width:{width};min-height:{height}}}}}"
+        f".page.last{{display:flex;flex-direction:column;"
+        f"min-height:calc({height} - 6mm)}}.page.last .slip{{margin-top:auto}}"
+        ".page.last .lines{margin-bottom:6mm}"
+    )
+
+
+def statement_html(statement: Statement, *, practice: str = "", paper: Paper = "letter") -> str:
+    """A statement as a standalone HTML page to print (``paper``: ``"letter"`` or ``"a4"``):
+    the ``practice``'s header as given (its first line is its name), the patient, the period,
+    the summary and the aging, the lines with their running balance, and a remittance slip to
+    tear off at the end of the last page.
+
+    Args:
+        statement: what :func:`patient_ledger.statement` returns.
+        practice: the practice's name and address, one line each (shown escaped).
+        paper: the paper size of the printed pages.
+    """
+    if paper not in _PAPER:
+        msg = f"paper must be one of {', '.join(layout.PAPERS)}, not {paper!r}"
+        raise ValueError(msg)
+    chunks = layout.pages(statement.lines)
+    body = []
+    for number, chunk in enumerate(chunks, start=1):
+        last = number == len(chunks)
+        parts = (
+            [_top(statement, practice), _summary(statement)]
+            if number == 1
+            else [_short(statement, practice, number, len(chunks))]
+        )
+        parts.append(_lines(statement, chunk, opening=number == 1))
+        parts.append(
+            _slip(statement, practice)
+            if last
+            else '<p class="more">Continued on the next page.</p>'
+        )
+        css = "page last" if last else "page"
+        body.append(f'<section class="{css}">{"".join(parts)}</section>')
+    title = html.escape(
+        f"Statement {statement.patient_id} {layout.period(statement.start, statement.end)}"
+    )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{title}</title>"
+        f"<style>{_html.STYLE}{_STYLE}{_page_style(paper)}</style></head>"
+        f"<body>{''.join(body)}</body></html>"
+    )
+
+
+def _practice(practice: str, css: str = "practice") -> str:
+    lines = [html.escape(line) for line in layout.practice_lines(practice)]
+    if not lines:
+        return f'<div class="{css}"></div>'
+    name, *rest = lines
+    return f'<div class="{css}"><b>{name}</b>{"".join(f"<br>{line}" for line in rest)}</div>'
+
+
+def _meta(pairs: Sequence[tuple[str, str]]) -> str:
+    items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in pairs)
+    return f'<dl class="meta">{items}</dl>'
+
+
+def _top(statement: Statement, practice: str) -> str:
+    meta = _meta(
+        [
+            ("Patient", statement.patient_id),
+            ("Period", layout.period(statement.start, statement.end)),
+            ("Amounts in", statement.closing_balance.currency.code),
+        ]
+    )
+    return (
+        f'<header class="top">{_practice(practice)}'
+        f'<div class="title"><h1>Statement</h1>{meta}</div></header>'
+    )
+
+
+def _summary(statement: Statement) -> str:
+    figures = _html.table(
+        ["Summary", "Amount"],
+        [
+            [(label, "due" if due else ""), (amount, "amount due" if due else "amount")]
+            for (label, amount), due in _with_last(layout.summary(statement))
+        ],
+        heading_css=["", "amount"],
+    )
+    aging = layout.aging_cells(statement.aging)
+    ages = _html.table(
+        [heading for heading, _ in aging],
+        [[(amount, "amount") for _, amount in aging]],
+        heading_css=["amount"] * len(aging),
+        caption="Balance by age",
+    )
+    return f'<div class="summary">{figures}{ages}</div>'
+
+
+def _lines(statement: Statement, chunk: Sequence[StatementLine], *, opening: bool) -> str:
+    headings = [heading for heading, _ in layout.LINE_COLUMNS]
+    css = ["amount" if is_amount else "" for _, is_amount in layout.LINE_COLUMNS]
+    rows = [list(zip(layout.line_cells(line), css, strict=True)) for line in chunk]
+    if opening:
+        texts = ["", "", "", "Opening balance", "", layout.money(statement.opening_balance)]
+        rows.insert(0, [(text, f"{c} forward") for text, c in zip(texts, css, strict=True)])
+    return f'<div class="lines">{_html.table(headings, rows, heading_css=css)}</div>'
+
+
+def _with_last(items: Sequence[tuple[str, str]]) -> list[tuple[tuple[str, str], bool]]:
+    return [(item, i == len(items) - 1) for i, item in enumerate(items)]
+
+
+def _short(statement: Statement, practice: str, number: int, count: int) -> str:
+    name = (layout.practice_lines(practice) or [""])[0]
+    what = (
+        f"Statement of patient {statement.patient_id}, "
+        f"{layout.period(statement.start, statement.end)} (continued)"
+    )
+    return (
+        f'<header class="short"><b>{html.escape(name)}</b><span>{html.escape(what)}</span>'
+        f"<span>Page {number} of {count}</span></header>"
+    )
+
+
+def _slip(statement: Statement, practice: str) -> str:
+    rows = [
+        [("Patient", ""), (statement.patient_id, "")],
+        [("Period", ""), (layout.period(statement.start, statement.end), "")],
+        [("Amount due", ""), (layout.money(statement.amount_due), "amount")],
+        [(layout.AMOUNT_ENCLOSED, ""), ("", "box")],
+    ]
+    fields = _html.table(["Remittance", ""], rows)
+    return (
+        f'<div class="slip"><p class="cut">\u2702 {html.escape(layout.SLIP_NOTE)}</p>'
+        f'<div class="slip-body">{_practice(practice)}{fields}</div></div>'
+    )

@@ -1,0 +1,130 @@
+"""What a printed statement and a printed day sheet say, once, for every printed form (a
+shell module: the HTML page and the PDF both read it, nothing in the core does).
+
+A statement prints as pages: the first carries the practice, the patient, the period and the
+summary (opening balance, closing balance, credit, plan due, amount due and the aging); the
+lines follow with their running balance, their headings repeated on every page and each page
+after the first marked "continued"; the remittance slip to tear off closes the last page.
+:func:`pages` splits the lines the same way for HTML and PDF, so the two have the same pages.
+
+>>> [len(page) for page in pages(list(range(25)))]
+[25]
+>>> [len(page) for page in pages(list(range(60)))]
+[34, 26]
+>>> [len(page) for page in pages(list(range(34)))]
+[33, 1]
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+from moneyed import Money
+
+from patient_ledger import tables
+
+if TYPE_CHECKING:
+    from patient_ledger.statements import Statement, StatementLine, StatementLineKind
+    from patient_ledger.views import Aging
+
+#: Paper sizes a statement prints on.
+Paper = Literal["letter", "a4"]
+PAPERS: tuple[Paper, ...] = ("letter", "a4")
+
+#: Lines on a page that also holds the summary and the slip: a statement of up to this many
+#: lines is one page, on Letter and on A4.
+ONE_PAGE = 25
+#: Lines on the first page of a longer statement (the summary, no slip).
+FIRST_PAGE = 34
+#: Lines on every later page (a short heading).
+LATER_PAGE = 46
+#: How many lines the remittance slip takes the room of.
+SLIP = FIRST_PAGE - ONE_PAGE
+
+T = TypeVar("T")
+
+
+def pages(lines: Sequence[T]) -> list[Sequence[T]]:
+    """The lines of each printed page, in order (always at least one page): every line on
+    one page when the summary and the slip fit with them; else as many as fit on each page,
+    the last page keeping room for the slip (and at least one line, so that the slip never
+    stands alone under a "continued" heading)."""
+    if len(lines) <= ONE_PAGE:
+        return [lines]
+    chunks: list[Sequence[T]] = []
+    start, room = 0, FIRST_PAGE
+    while len(lines) - start > room - SLIP:
+        take = min(room, len(lines) - start - 1)
+        chunks.append(lines[start : start + take])
+        start, room = start + take, LATER_PAGE
+    chunks.append(lines[start:])
+    return chunks
+
+
+#: The lines' columns: (heading, is an amount).
+LINE_COLUMNS: tuple[tuple[str, bool], ...] = (
+    ("Date", False),
+    ("Type", False),
+    ("Ref", False),
+    ("Description", False),
+    ("Amount", True),
+    ("Balance", True),
+)
+
+#: The slip's request.
+SLIP_NOTE = "Please detach and return this part with your payment."
+AMOUNT_ENCLOSED = "Amount enclosed"
+
+
+def kind_text(kind: StatementLineKind) -> str:
+    """A line's kind as a person reads it: ``TRANSFER_IN`` → ``'Transfer in'``."""
+    return kind.name.replace("_", " ").capitalize()
+
+
+def money(amount: Money) -> str:
+    """An amount as exact text (the tables' one format)."""
+    return tables.amount_text(amount)
+
+
+def period(start: datetime.date, end: datetime.date) -> str:
+    """A statement's period: ``'2025-03-01 to 2025-03-31'``."""
+    return f"{start.isoformat()} to {end.isoformat()}"
+
+
+def summary(statement: Statement) -> list[tuple[str, str]]:
+    """The statement's figures, as (label, amount) pairs, in the order printed."""
+    s = statement
+    return [
+        (f"Balance on {s.start - datetime.timedelta(days=1)}", money(s.opening_balance)),
+        (f"Balance on {s.end}", money(s.closing_balance)),
+        ("Credit on account", money(s.credit)),
+        ("Payment plan due", money(s.plan_due)),
+        ("Amount due", money(s.amount_due)),
+    ]
+
+
+def aging_cells(aging: Aging) -> list[tuple[str, str]]:
+    """The aging as (heading, amount) pairs: the aging view's one set of headings."""
+    return [
+        (column.heading, money(getattr(aging, column.field))) for column in tables.AGING.shown()
+    ]
+
+
+def practice_lines(practice: str) -> list[str]:
+    """The practice's header as the caller gave it, one entry a line (blank lines dropped):
+    the first is its name."""
+    return [line.strip() for line in practice.splitlines() if line.strip()]
+
+
+def line_cells(line: StatementLine) -> list[str]:
+    """A statement line's texts, in :data:`LINE_COLUMNS` order."""
+    return [
+        line.day.isoformat(),
+        kind_text(line.kind),
+        line.ref,
+        line.description,
+        money(line.amount),
+        money(line.balance),
+    ]
