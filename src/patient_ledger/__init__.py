@@ -83,6 +83,9 @@ from patient_ledger.statements import (
     Statement,
     StatementLine,
     StatementLineKind,
+    day_sheet,
+    statement,
+    statements,
 )
 from patient_ledger.values import (
     Adjustment,
@@ -221,6 +224,7 @@ __all__ = [
     "credit_aging",
     "dashboard",
     "dashboards",
+    "day_sheet",
     "feed_row",
     "installments",
     "line_items",
@@ -236,6 +240,8 @@ __all__ = [
     "replay",
     "reverse_payment",
     "skip_installment",
+    "statement",
+    "statements",
     "transfer_credit",
     "unallocated_entries",
     "unapply",

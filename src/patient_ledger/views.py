@@ -316,7 +316,7 @@ def as_of(ledger: Ledger, on: datetime.date) -> Ledger:
             different figure.
     """
     check_date(on, "on")
-    highest, lowest = _days(ledger)
+    highest, lowest = day_index(ledger)
     day = on.toordinal()
     cut = bisect.bisect_right(highest, day)
     if cut < len(lowest) and lowest[cut] <= day:
@@ -335,7 +335,7 @@ def as_of(ledger: Ledger, on: datetime.date) -> Ledger:
     return ledger if cut == len(highest) else ledger.at(cut)
 
 
-#: The day index of the ledgers asked most recently, by their journal (see :func:`_days`).
+#: The day index of the ledgers asked most recently, by their journal (see :func:`day_index`).
 _DAY_INDEXES: dict[int, tuple[object, array.array[int], array.array[int]]] = {}
 _DAY_INDEXES_LOCK = threading.Lock()
 _NO_DAY_LOW, _NO_DAY_HIGH = 0, 10**7  # below and above every date's ordinal
@@ -346,7 +346,7 @@ def _ordinal(ledger: Ledger, event: Event) -> int:
     return _NO_DAY_LOW if day is None else day.toordinal()
 
 
-def _days(ledger: Ledger) -> tuple[array.array[int], array.array[int]]:
+def day_index(ledger: Ledger) -> tuple[array.array[int], array.array[int]]:
     """For each place in the journal, the highest day of the events up to it (included) and
     the lowest day of the events from it on: the cut for a date is where the highest passes
     it, and it is true when no later event has a lower day. Events without a day count as
