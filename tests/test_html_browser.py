@@ -266,3 +266,34 @@ def test_a_statement_shows_markup_as_text(tmp_path: Path) -> None:
     _, seen = printed(tmp_path, 3, "letter", patient_id="<i>P&1</i><script>x()</script>")
     assert seen["markup"] == 0
     assert "<i>P&1</i><script>x()</script>" in seen["pages"][0]["text"]
+
+
+def test_a_day_sheet_prints_with_its_totals_first(tmp_path: Path) -> None:
+    sheet = pl.day_sheet(clinic(), datetime.date(2025, 3, 1), datetime.date(2025, 3, 31))
+    path = tmp_path / "daysheet.html"
+    page = render.day_sheet_html(sheet, practice=PRACTICE, paper="a4")
+    path.write_text(page.replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    dom = chromium(tmp_path, path, "--window-size=1000,1400", "--dump-dom")
+    found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.DOTALL)
+    assert found, dom[-2000:]
+    seen = json.loads(html.unescape(found.group(1)))
+    text = str(seen["text"])
+    for shown in [
+        "Riverside Family Clinic",
+        "Day sheet",
+        "2025-03-01 to 2025-03-31",
+        "Method\tCount\tReceived\tReturned\tNet",
+        "Check\t4\t500.00\t-50.00\t450.00",
+        "Net\t\t\t\t1280.00",
+        "2025-03-02\tT<b>\t<b>P&1</b>\tOther\tPayment\t\t5.00",
+        "2025-03-20\tR1\tP04\tCheck\tRefund\t\t-50.00",
+    ]:
+        assert shown in text, shown
+    assert text.index("Totals by method") < text.index("Payments, refunds and reversals (18)")
+    assert seen["amountAlign"] == ["right"]
+    assert seen["bold"] == 1  # the practice's name only: the ids' markup shows as text
+    pdf = tmp_path / "daysheet.pdf"
+    chromium(
+        tmp_path, tmp_path / "daysheet.html", "--no-pdf-header-footer", f"--print-to-pdf={pdf}"
+    )
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf.read_bytes())) == 1

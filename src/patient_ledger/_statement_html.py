@@ -19,38 +19,41 @@ from patient_ledger import _statement_layout as layout
 
 if TYPE_CHECKING:
     from patient_ledger._statement_layout import Paper
-    from patient_ledger.statements import Statement, StatementLine
+    from patient_ledger.statements import DaySheet, Statement, StatementLine
 
 #: Each paper's size for ``@page`` and the width and height inside its margins (for the page
 #: on screen, which shows what prints).
 _PAPER = {"letter": ("Letter", "191.9mm", "255.4mm"), "a4": ("A4", "186mm", "273mm")}
 _MARGIN = "12mm"
 
-_STYLE = (
+#: What a statement and a day sheet share: the type, the practice and title on top, tables.
+_PRINTED = (
     "html{font:9pt/1.25 'Liberation Sans',Arial,Helvetica,sans-serif;color:#111}body{margin:0}"
     "h1{font-size:15pt;margin:0 0 1mm}"
-    ".page{break-after:page;position:relative}.page.last{break-after:auto}"
     ".top{display:flex;justify-content:space-between;gap:8mm;margin-bottom:3mm}"
-    ".practice{white-space:normal;overflow-wrap:anywhere;max-width:55%}"
-    ".practice b{font-size:12pt}"
+    ".practice{overflow-wrap:anywhere;max-width:55%}.practice b{font-size:12pt}"
     ".title{text-align:right;max-width:45%;overflow-wrap:anywhere}"
     "dl.meta{display:grid;grid-template-columns:auto auto;gap:0 3mm;margin:0;justify-content:end}"
     "dl.meta dt{color:#444}dl.meta dd{margin:0;text-align:right}"
+    "table.pl th,table.pl td{font-family:inherit;padding:.2mm 1.5mm;vertical-align:top}"
+    "table.pl th{background:#eee;text-align:left;-webkit-print-color-adjust:exact;"
+    "print-color-adjust:exact}table.pl th.amount{text-align:right}"
+    "table.pl td.amount{white-space:nowrap;font-variant-numeric:tabular-nums}"
+    ".lines td{overflow-wrap:anywhere}.lines tr{break-inside:avoid}"
+    "@media screen{body{background:#ddd}"
+    f".page,.sheet{{background:#fff;margin:4mm auto;padding:{_MARGIN};box-shadow:0 0 2mm #999}}}}"
+)
+
+_STYLE = (
+    ".page{break-after:page}.page.last{break-after:auto}"
     ".summary{display:flex;justify-content:space-between;align-items:flex-start;gap:6mm;"
     "margin-bottom:3mm}"
     ".summary table.pl{margin:0}"
-    "table.pl th,table.pl td{font-family:inherit;padding:.2mm 1.5mm;vertical-align:top}"
-    "table.pl th{background:#eee;text-align:left;-webkit-print-color-adjust:exact;"
-    "print-color-adjust:exact}"
-    "table.pl th.amount{text-align:right}"
-    "td.amount,.due{white-space:nowrap}"
-    "table.pl td.due{font-weight:bold;font-size:10.5pt}"
+    ".due{white-space:nowrap}table.pl td.due{font-weight:bold;font-size:10.5pt}"
     ".lines table.pl{width:100%;table-layout:fixed;margin:0;font-size:8.5pt}"
-    ".lines td{overflow-wrap:anywhere}"
     ".lines th:nth-child(1){width:20mm}.lines th:nth-child(2){width:21mm}"
     ".lines th:nth-child(3){width:15mm}"
     ".lines th:nth-child(5),.lines th:nth-child(6){width:20mm}"
-    ".lines tr{break-inside:avoid}"
     ".lines td.forward{font-style:italic;color:#333}"
     ".short{display:flex;justify-content:space-between;gap:6mm;margin-bottom:3mm;"
     "border-bottom:1px solid #999;padding-bottom:1mm;overflow-wrap:anywhere}"
@@ -61,9 +64,6 @@ _STYLE = (
     ".slip .practice{max-width:50%}"
     ".slip table.pl{margin:0;min-width:85mm}.slip td{white-space:nowrap}"
     ".slip td.box{height:9mm;width:34mm;border:2px solid #111}"
-    "table.pl td.amount{font-variant-numeric:tabular-nums}"
-    "@media screen{body{background:#ddd}"
-    f".page{{background:#fff;margin:4mm auto;padding:{_MARGIN};box-shadow:0 0 2mm #999}}}}"
 )
 
 
@@ -117,7 +117,7 @@ def statement_html(statement: Statement, *, practice: str = "", paper: Paper = "
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{title}</title>"
-        f"<style>{_html.STYLE}{_STYLE}{_page_style(paper)}</style></head>"
+        f"<style>{_html.STYLE}{_PRINTED}{_STYLE}{_page_style(paper)}</style></head>"
         f"<body>{''.join(body)}</body></html>"
     )
 
@@ -205,4 +205,67 @@ def _slip(statement: Statement, practice: str) -> str:
     return (
         f'<div class="slip"><p class="cut">\u2702 {html.escape(layout.SLIP_NOTE)}</p>'
         f'<div class="slip-body">{_practice(practice)}{fields}</div></div>'
+    )
+
+
+_DAY_SHEET_STYLE = (
+    "table.pl{margin:0 0 4mm}table.pl caption{text-align:left;font-weight:bold;padding:0 0 1mm}"
+    "table.pl td.net{font-weight:bold}.lines table.pl{width:100%;font-size:8.5pt}"
+    "thead{display:table-header-group}"
+)
+
+
+def day_sheet_html(sheet: DaySheet, *, practice: str = "", paper: Paper = "letter") -> str:
+    """A day sheet as a standalone HTML page to print: the practice, the day or days, the
+    totals per method and the net first (what the deposit is checked against), then every
+    line; the lines' headings repeat on every printed page.
+
+    Args:
+        sheet: what :func:`patient_ledger.day_sheet` returns.
+        practice: the practice's name and address, one line each (shown escaped).
+        paper: ``"letter"`` or ``"a4"``.
+    """
+    if paper not in _PAPER:
+        msg = f"paper must be one of {', '.join(layout.PAPERS)}, not {paper!r}"
+        raise ValueError(msg)
+    size, width, _ = _PAPER[paper]
+    days = layout.day_sheet_range(sheet)
+    meta = _meta(
+        [
+            ("Days" if sheet.start != sheet.end else "Day", days),
+            ("Amounts in", sheet.net.currency.code),
+        ]
+    )
+    top = (
+        f'<header class="top">{_practice(practice)}'
+        f'<div class="title"><h1>Day sheet</h1>{meta}</div></header>'
+    )
+    totals_css = ["amount" if a else "" for _, a in layout.TOTAL_COLUMNS]
+    net = layout.money(sheet.net)
+    total_rows = [list(zip(layout.total_cells(t), totals_css, strict=True)) for t in sheet.totals]
+    total_rows.append(
+        [("Net", "net"), ("", "amount"), ("", "amount"), ("", "amount"), (net, "amount net")]
+    )
+    totals = _html.table(
+        [h for h, _ in layout.TOTAL_COLUMNS],
+        total_rows,
+        caption="Totals by method",
+        heading_css=totals_css,
+    )
+    css = ["amount" if a else "" for _, a in layout.DAY_SHEET_COLUMNS]
+    rows = [list(zip(layout.day_sheet_cells(line), css, strict=True)) for line in sheet.lines]
+    lines = _html.table(
+        [h for h, _ in layout.DAY_SHEET_COLUMNS],
+        rows,
+        caption=f"Payments, refunds and reversals ({len(sheet.lines)})",
+        heading_css=css,
+    )
+    title = html.escape(f"Day sheet {days}")
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{title}</title>"
+        f"<style>{_html.STYLE}{_PRINTED}{_DAY_SHEET_STYLE}@page{{size:{size};margin:{_MARGIN}}}"
+        f"@media screen{{.sheet{{width:{width}}}}}</style></head>"
+        f'<body><main class="sheet">{top}{totals}<div class="lines">{lines}</div></main>'
+        "</body></html>"
     )

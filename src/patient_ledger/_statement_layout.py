@@ -18,6 +18,7 @@ after the first marked "continued"; the remittance slip to tear off closes the l
 from __future__ import annotations
 
 import datetime
+import enum
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal, TypeVar
 
@@ -26,7 +27,13 @@ from moneyed import Money
 from patient_ledger import tables
 
 if TYPE_CHECKING:
-    from patient_ledger.statements import Statement, StatementLine, StatementLineKind
+    from patient_ledger.statements import (
+        DaySheet,
+        DaySheetLine,
+        MethodTotal,
+        Statement,
+        StatementLine,
+    )
     from patient_ledger.views import Aging
 
 #: Paper sizes a statement prints on.
@@ -78,9 +85,9 @@ SLIP_NOTE = "Please detach and return this part with your payment."
 AMOUNT_ENCLOSED = "Amount enclosed"
 
 
-def kind_text(kind: StatementLineKind) -> str:
-    """A line's kind as a person reads it: ``TRANSFER_IN`` → ``'Transfer in'``."""
-    return kind.name.replace("_", " ").capitalize()
+def words(choice: enum.Enum) -> str:
+    """A kind, method or type as a person reads it: ``TRANSFER_IN`` → ``'Transfer in'``."""
+    return choice.name.replace("_", " ").capitalize()
 
 
 def money(amount: Money) -> str:
@@ -122,9 +129,59 @@ def line_cells(line: StatementLine) -> list[str]:
     """A statement line's texts, in :data:`LINE_COLUMNS` order."""
     return [
         line.day.isoformat(),
-        kind_text(line.kind),
+        words(line.kind),
         line.ref,
         line.description,
         money(line.amount),
         money(line.balance),
+    ]
+
+
+#: The day sheet's lines' columns and its totals' columns: (heading, is an amount).
+DAY_SHEET_COLUMNS: tuple[tuple[str, bool], ...] = (
+    ("Date", False),
+    ("Payment", False),
+    ("Patient", False),
+    ("Method", False),
+    ("Type", False),
+    ("Reference", False),
+    ("Amount", True),
+)
+TOTAL_COLUMNS: tuple[tuple[str, bool], ...] = (
+    ("Method", False),
+    ("Count", True),
+    ("Received", True),
+    ("Returned", True),
+    ("Net", True),
+)
+
+
+def day_sheet_range(sheet: DaySheet) -> str:
+    """The day sheet's day (``'2025-03-03'``) or days (``'2025-03-01 to 2025-03-31'``)."""
+    if sheet.start == sheet.end:
+        return sheet.start.isoformat()
+    return period(sheet.start, sheet.end)
+
+
+def day_sheet_cells(line: DaySheetLine) -> list[str]:
+    """A day sheet line's texts, in :data:`DAY_SHEET_COLUMNS` order."""
+    return [
+        line.day.isoformat(),
+        line.payment_id,
+        line.patient_id,
+        words(line.method),
+        words(line.type),
+        line.reference or "",
+        money(line.amount),
+    ]
+
+
+def total_cells(total: MethodTotal) -> list[str]:
+    """A method's totals' texts, in :data:`TOTAL_COLUMNS` order."""
+    return [
+        words(total.method),
+        str(total.count),
+        money(total.received),
+        money(total.returned),
+        money(total.net),
     ]

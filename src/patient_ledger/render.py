@@ -24,7 +24,7 @@ from moneyed import Money
 
 from patient_ledger import _html, tables
 from patient_ledger._html import LineItems
-from patient_ledger._statement_html import statement_html
+from patient_ledger._statement_html import day_sheet_html, statement_html
 from patient_ledger._statement_layout import PAPERS, Paper
 from patient_ledger._statement_pdf import statement_pdf
 from patient_ledger.state import Ledger
@@ -44,6 +44,7 @@ __all__ = [
     "Paper",
     "amount",
     "claims_feed_with_lines",
+    "day_sheet_html",
     "patient_report",
     "report_data",
     "report_html",
