@@ -285,8 +285,8 @@ def test_a_day_sheet_prints_with_its_totals_first(tmp_path: Path) -> None:
         "Method\tCount\tReceived\tReturned\tNet",
         "Check\t4\t500.00\t-50.00\t450.00",
         "Net\t\t\t\t1280.00",
-        "2025-03-02\tT<b>\t<b>P&1</b>\tOther\tPayment\t\t5.00",
-        "2025-03-20\tR1\tP04\tCheck\tRefund\t\t-50.00",
+        "2025-03-02\tT<b>\t<b>P&1</b>\tOther\tPayment\t-\t5.00",
+        "2025-03-20\tR1\tP04\tCheck\tRefund\t-\t-50.00",
     ]:
         assert shown in text, shown
     assert text.index("Totals by method") < text.index("Payments, refunds and reversals (18)")

@@ -48,12 +48,12 @@ def test_a_pdf_statement_has_its_pages_and_amounts(paper: str, lines: int, count
     for shown in ["Riverside Family Clinic", "12 Main Street", "Statement", "Patient", "P1"]:
         assert shown in first
     assert "2025-03-01 to 2025-03-31" in first
-    assert "Balance on 2025-02-28 120.00" in first
+    assert "Opening balance (2025-02-28) 120.00" in first
     assert f"Amount due {statement.amount_due.amount}" in first
     assert "Opening balance 120.00" in first
     assert "0-30 days 31-60 61-90 over 90" in first
     for number, text in enumerate(pages, start=1):
-        assert "Date Type Ref Description Amount Balance" in text  # headings on every page
+        assert "Date Kind Ref Description Amount Balance" in text  # headings on every page
         assert ("(continued)" in text) == (number > 1)
         assert (f"Page {number} of {count}" in text) == (number > 1)
         assert ("Continued on the next page." in text) == (number < count)

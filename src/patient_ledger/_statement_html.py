@@ -14,7 +14,7 @@ import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from patient_ledger import _html
+from patient_ledger import _html, tables
 from patient_ledger import _statement_layout as layout
 
 if TYPE_CHECKING:
@@ -168,14 +168,26 @@ def _summary(statement: Statement) -> str:
     return f'<div class="summary">{figures}{ages}</div>'
 
 
+def _css(view: tables.View) -> list[str]:
+    return ["amount" if amount else "" for amount in layout.amounts(view)]
+
+
+def _rows(view: tables.View, values: Sequence[object]) -> list[list[_html.Cell]]:
+    css = _css(view)
+    return [list(zip(layout.texts(view, value), css, strict=True)) for value in values]
+
+
 def _lines(statement: Statement, chunk: Sequence[StatementLine], *, opening: bool) -> str:
-    headings = [heading for heading, _ in layout.LINE_COLUMNS]
-    css = ["amount" if is_amount else "" for _, is_amount in layout.LINE_COLUMNS]
-    rows = [list(zip(layout.line_cells(line), css, strict=True)) for line in chunk]
+    view = tables.STATEMENT_LINES
+    css = _css(view)
+    rows = _rows(view, chunk)
     if opening:
-        texts = ["", "", "", "Opening balance", "", layout.money(statement.opening_balance)]
+        texts = [""] * len(css)
+        texts[view.fields().index("description")] = "Opening balance"
+        texts[view.fields().index("balance")] = layout.money(statement.opening_balance)
         rows.insert(0, [(text, f"{c} forward") for text, c in zip(texts, css, strict=True)])
-    return f'<div class="lines">{_html.table(headings, rows, heading_css=css)}</div>'
+    table = _html.table(layout.headings(view), rows, heading_css=css)
+    return f'<div class="lines">{table}</div>'
 
 
 def _with_last(items: Sequence[tuple[str, str]]) -> list[tuple[tuple[str, str], bool]]:
@@ -240,25 +252,23 @@ def day_sheet_html(sheet: DaySheet, *, practice: str = "", paper: Paper = "lette
         f'<header class="top">{_practice(practice)}'
         f'<div class="title"><h1>Day sheet</h1>{meta}</div></header>'
     )
-    totals_css = ["amount" if a else "" for _, a in layout.TOTAL_COLUMNS]
-    net = layout.money(sheet.net)
-    total_rows = [list(zip(layout.total_cells(t), totals_css, strict=True)) for t in sheet.totals]
-    total_rows.append(
-        [("Net", "net"), ("", "amount"), ("", "amount"), ("", "amount"), (net, "amount net")]
-    )
+    totals_view = tables.METHOD_TOTALS
+    total_rows = _rows(totals_view, sheet.totals)
+    net = [""] * len(total_rows[0]) if total_rows else [""] * len(totals_view.shown())
+    net[0], net[-1] = "Net", layout.money(sheet.net)
+    total_rows.append([(text, f"{c} net") for text, c in zip(net, _css(totals_view), strict=True)])
     totals = _html.table(
-        [h for h, _ in layout.TOTAL_COLUMNS],
+        layout.headings(totals_view),
         total_rows,
-        caption="Totals by method",
-        heading_css=totals_css,
+        caption=totals_view.caption,
+        heading_css=_css(totals_view),
     )
-    css = ["amount" if a else "" for _, a in layout.DAY_SHEET_COLUMNS]
-    rows = [list(zip(layout.day_sheet_cells(line), css, strict=True)) for line in sheet.lines]
+    lines_view = tables.DAY_SHEET_LINES
     lines = _html.table(
-        [h for h, _ in layout.DAY_SHEET_COLUMNS],
-        rows,
+        layout.headings(lines_view),
+        _rows(lines_view, sheet.lines),
         caption=f"Payments, refunds and reversals ({len(sheet.lines)})",
-        heading_css=css,
+        heading_css=_css(lines_view),
     )
     title = html.escape(f"Day sheet {days}")
     return (

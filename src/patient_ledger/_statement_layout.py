@@ -29,10 +29,7 @@ from patient_ledger import tables
 if TYPE_CHECKING:
     from patient_ledger.statements import (
         DaySheet,
-        DaySheetLine,
-        MethodTotal,
         Statement,
-        StatementLine,
     )
     from patient_ledger.views import Aging
 
@@ -70,15 +67,24 @@ def pages(lines: Sequence[T]) -> list[Sequence[T]]:
     return chunks
 
 
-#: The lines' columns: (heading, is an amount).
-LINE_COLUMNS: tuple[tuple[str, bool], ...] = (
-    ("Date", False),
-    ("Type", False),
-    ("Ref", False),
-    ("Description", False),
-    ("Amount", True),
-    ("Balance", True),
-)
+def headings(view: tables.View) -> list[str]:
+    """The headings of a view's shown columns (the view's one description)."""
+    return list(view.headings())
+
+
+def amounts(view: tables.View) -> list[bool]:
+    """Which of a view's shown columns hold amounts (printed right-aligned)."""
+    return [column.kind is tables.Kind.AMOUNT for column in view.shown()]
+
+
+def texts(view: tables.View, value: object) -> list[str]:
+    """A view value's shown columns as printed text: as the tables show them (exact amounts,
+    ISO dates, a missing value as the view says), a kind, method or type in words."""
+    return [
+        words(raw) if isinstance(raw := getattr(value, column.field), enum.Enum) else text
+        for column, (text, _) in zip(view.shown(), tables.html_cells(view, value), strict=True)
+    ]
+
 
 #: The slip's request.
 SLIP_NOTE = "Please detach and return this part with your payment."
@@ -100,15 +106,24 @@ def period(start: datetime.date, end: datetime.date) -> str:
     return f"{start.isoformat()} to {end.isoformat()}"
 
 
+#: The statement's figures printed in its summary, in order (the last is the amount due).
+SUMMARY_FIELDS = ("opening_balance", "closing_balance", "credit", "plan_due", "amount_due")
+
+
 def summary(statement: Statement) -> list[tuple[str, str]]:
-    """The statement's figures, as (label, amount) pairs, in the order printed."""
-    s = statement
+    """The statement's figures, as (heading, amount) pairs in :data:`SUMMARY_FIELDS` order,
+    headed as the statements' view heads them, each balance with its day."""
+    heading = {c.field: c.heading for c in tables.STATEMENT_SUMMARY.columns}
+    day = {
+        "opening_balance": statement.start - datetime.timedelta(days=1),
+        "closing_balance": statement.end,
+    }
     return [
-        (f"Balance on {s.start - datetime.timedelta(days=1)}", money(s.opening_balance)),
-        (f"Balance on {s.end}", money(s.closing_balance)),
-        ("Credit on account", money(s.credit)),
-        ("Payment plan due", money(s.plan_due)),
-        ("Amount due", money(s.amount_due)),
+        (
+            f"{heading[field]} ({day[field]})" if field in day else heading[field],
+            money(getattr(statement, field)),
+        )
+        for field in SUMMARY_FIELDS
     ]
 
 
@@ -125,63 +140,8 @@ def practice_lines(practice: str) -> list[str]:
     return [line.strip() for line in practice.splitlines() if line.strip()]
 
 
-def line_cells(line: StatementLine) -> list[str]:
-    """A statement line's texts, in :data:`LINE_COLUMNS` order."""
-    return [
-        line.day.isoformat(),
-        words(line.kind),
-        line.ref,
-        line.description,
-        money(line.amount),
-        money(line.balance),
-    ]
-
-
-#: The day sheet's lines' columns and its totals' columns: (heading, is an amount).
-DAY_SHEET_COLUMNS: tuple[tuple[str, bool], ...] = (
-    ("Date", False),
-    ("Payment", False),
-    ("Patient", False),
-    ("Method", False),
-    ("Type", False),
-    ("Reference", False),
-    ("Amount", True),
-)
-TOTAL_COLUMNS: tuple[tuple[str, bool], ...] = (
-    ("Method", False),
-    ("Count", True),
-    ("Received", True),
-    ("Returned", True),
-    ("Net", True),
-)
-
-
 def day_sheet_range(sheet: DaySheet) -> str:
     """The day sheet's day (``'2025-03-03'``) or days (``'2025-03-01 to 2025-03-31'``)."""
     if sheet.start == sheet.end:
         return sheet.start.isoformat()
     return period(sheet.start, sheet.end)
-
-
-def day_sheet_cells(line: DaySheetLine) -> list[str]:
-    """A day sheet line's texts, in :data:`DAY_SHEET_COLUMNS` order."""
-    return [
-        line.day.isoformat(),
-        line.payment_id,
-        line.patient_id,
-        words(line.method),
-        words(line.type),
-        line.reference or "",
-        money(line.amount),
-    ]
-
-
-def total_cells(total: MethodTotal) -> list[str]:
-    """A method's totals' texts, in :data:`TOTAL_COLUMNS` order."""
-    return [
-        words(total.method),
-        str(total.count),
-        money(total.received),
-        money(total.returned),
-        money(total.net),
-    ]

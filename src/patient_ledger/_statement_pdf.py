@@ -220,19 +220,14 @@ class _Writer:
     def lines(self, statement: Statement, chunk: Sequence[StatementLine], *, opening: bool) -> None:
         rest = self.width() - sum(w for w in _WIDTHS if w is not None)
         widths = [rest if w is None else w for w in _WIDTHS]
-        rows = [layout.line_cells(line) for line in chunk]
+        view = tables.STATEMENT_LINES
+        rows = [layout.texts(view, line) for line in chunk]
         if opening:
-            opening_row = [
-                "",
-                "",
-                "",
-                "Opening balance",
-                "",
-                layout.money(statement.opening_balance),
-            ]
+            opening_row = [""] * len(widths)
+            opening_row[view.fields().index("description")] = "Opening balance"
+            opening_row[view.fields().index("balance")] = layout.money(statement.opening_balance)
             rows.insert(0, opening_row)
-        headings = [h for h, _ in layout.LINE_COLUMNS]
-        self._table(headings, rows, widths, [a for _, a in layout.LINE_COLUMNS])
+        self._table(layout.headings(view), rows, widths, layout.amounts(view))
         self.pdf.ln(1.5)
 
     def short(self, statement: Statement, practice: str, number: int, count: int) -> None:
