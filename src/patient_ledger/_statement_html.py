@@ -45,7 +45,7 @@ _PRINTED = (
 )
 
 _STYLE = (
-    ".page{break-after:page}.page.last{break-after:auto}"
+    ".page{break-after:page}section.page:last-of-type{break-after:auto}"
     ".summary{display:flex;justify-content:space-between;align-items:flex-start;gap:6mm;"
     "margin-bottom:3mm}"
     ".summary table.pl{margin:0}"
@@ -73,7 +73,7 @@ def _page_style(paper: Paper) -> str:
     # adds a blank page): the slip sits at its foot, to tear off.
     return (
         f"@page{{size:{size};margin:{_MARGIN}}}"
-        f"@media screen{{.page{{width:{width};min-height:{height}}}}}"
+        f"@media screen{{.page{{width:{width};min-height:{height}}}.sheet{{width:{width}}}}}"
         f".page.last{{display:flex;flex-direction:column;"
         f"min-height:calc({height} - 6mm)}}.page.last .slip{{margin-top:auto}}"
         ".page.last .lines{margin-bottom:6mm}"
@@ -91,9 +91,71 @@ def statement_html(statement: Statement, *, practice: str = "", paper: Paper = "
         practice: the practice's name and address, one line each (shown escaped).
         paper: the paper size of the printed pages.
     """
+    _check_paper(paper)
+    title = f"Statement {statement.patient_id} {layout.period(statement.start, statement.end)}"
+    return _document(title, _pages(statement, practice), paper)
+
+
+def statements_html(
+    every: Sequence[Statement], *, practice: str = "", paper: Paper = "letter"
+) -> str:
+    """Statements as one HTML document to print at once: each statement's pages as
+    :func:`statement_html` prints them, each statement starting on a new page."""
+    _check_paper(paper)
+    if not every:
+        body = '<section class="page last"><p>No statements.</p></section>'
+        return _document("Statements", body, paper)
+    start, end = every[0].start, every[0].end
+    return _document(
+        f"Statements {layout.period(start, end)}",
+        "".join(_pages(s, practice) for s in every),
+        paper,
+    )
+
+
+def index_html(
+    rows: Sequence[tuple[Statement, str]], *, practice: str = "", paper: Paper = "letter"
+) -> str:
+    """The index of a directory of statements: one row a statement (the statements' view:
+    patient, period, opening and closing balances, amount due, credit, plan due) with a link
+    to its file."""
+    _check_paper(paper)
+    view = tables.STATEMENT_SUMMARY
+    css = [*_css(view), ""]
+    cells = [list(zip([*layout.texts(view, s), name], css, strict=True)) for s, name in rows]
+    table = _html.table([*layout.headings(view), "File"], cells, heading_css=css)
+    # Each file name becomes a link to its file (names are the command line's own: letters,
+    # digits, "_", "-", ".", escaped all the same).
+    for _, name in rows:
+        cell = f"<td>{html.escape(name)}</td>"
+        link = f'<td><a href="{html.escape(name, quote=True)}">{html.escape(name)}</a></td>'
+        table = table.replace(cell, link, 1)
+    top = (
+        f'<header class="top">{_practice(practice)}'
+        f'<div class="title"><h1>Statements</h1>'
+        f"{_meta([('Statements', str(len(rows)))])}</div></header>"
+    )
+    body = f'<main class="sheet">{top}<div class="lines">{table}</div></main>'
+    return _document("Statements", body, paper, _SHEET_STYLE)
+
+
+def _check_paper(paper: str) -> None:
     if paper not in _PAPER:
         msg = f"paper must be one of {', '.join(layout.PAPERS)}, not {paper!r}"
         raise ValueError(msg)
+
+
+def _document(title: str, body: str, paper: Paper, style: str = "") -> str:
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title>"
+        f"<style>{_html.STYLE}{_PRINTED}{style or _STYLE}{_page_style(paper)}</style></head>"
+        f"<body>{body}</body></html>"
+    )
+
+
+def _pages(statement: Statement, practice: str) -> str:
+    """A statement's pages: ``<section class="page">`` each, the last one ``last``."""
     chunks = layout.pages(statement.lines)
     body = []
     for number, chunk in enumerate(chunks, start=1):
@@ -111,15 +173,7 @@ def statement_html(statement: Statement, *, practice: str = "", paper: Paper = "
         )
         css = "page last" if last else "page"
         body.append(f'<section class="{css}">{"".join(parts)}</section>')
-    title = html.escape(
-        f"Statement {statement.patient_id} {layout.period(statement.start, statement.end)}"
-    )
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{title}</title>"
-        f"<style>{_html.STYLE}{_PRINTED}{_STYLE}{_page_style(paper)}</style></head>"
-        f"<body>{''.join(body)}</body></html>"
-    )
+    return "".join(body)
 
 
 def _practice(practice: str, css: str = "practice") -> str:
@@ -220,7 +274,7 @@ def _slip(statement: Statement, practice: str) -> str:
     )
 
 
-_DAY_SHEET_STYLE = (
+_SHEET_STYLE = (
     "table.pl{margin:0 0 4mm}table.pl caption{text-align:left;font-weight:bold;padding:0 0 1mm}"
     "table.pl td.net{font-weight:bold}.lines table.pl{width:100%;font-size:8.5pt}"
     "thead{display:table-header-group}"
@@ -237,10 +291,7 @@ def day_sheet_html(sheet: DaySheet, *, practice: str = "", paper: Paper = "lette
         practice: the practice's name and address, one line each (shown escaped).
         paper: ``"letter"`` or ``"a4"``.
     """
-    if paper not in _PAPER:
-        msg = f"paper must be one of {', '.join(layout.PAPERS)}, not {paper!r}"
-        raise ValueError(msg)
-    size, width, _ = _PAPER[paper]
+    _check_paper(paper)
     days = layout.day_sheet_range(sheet)
     meta = _meta(
         [
@@ -270,12 +321,5 @@ def day_sheet_html(sheet: DaySheet, *, practice: str = "", paper: Paper = "lette
         caption=f"Payments, refunds and reversals ({len(sheet.lines)})",
         heading_css=_css(lines_view),
     )
-    title = html.escape(f"Day sheet {days}")
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{title}</title>"
-        f"<style>{_html.STYLE}{_PRINTED}{_DAY_SHEET_STYLE}@page{{size:{size};margin:{_MARGIN}}}"
-        f"@media screen{{.sheet{{width:{width}}}}}</style></head>"
-        f'<body><main class="sheet">{top}{totals}<div class="lines">{lines}</div></main>'
-        "</body></html>"
-    )
+    body = f'<main class="sheet">{top}{totals}<div class="lines">{lines}</div></main>'
+    return _document(f"Day sheet {days}", body, paper, _SHEET_STYLE)

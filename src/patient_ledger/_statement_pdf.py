@@ -65,20 +65,8 @@ def statement_pdf(
     Raises:
         ModuleNotFoundError: fpdf2 is not installed (the message says how to install it).
     """
-    if paper not in _FORMAT:
-        msg = f"paper must be one of {', '.join(layout.PAPERS)}, not {paper!r}"
-        raise ValueError(msg)
-    fpdf = _fpdf()
-    pdf = fpdf.FPDF(format=_FORMAT[paper], unit="mm")
-    pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
-    pdf.set_auto_page_break(auto=True, margin=_MARGIN)
+    pdf, writer = _document(paper, font)
     pdf.set_title(f"Statement {statement.patient_id} {_period(statement)}")
-    family = "Helvetica"
-    if font is not None:
-        family = "statement"
-        for style in ("", "B", "I"):
-            pdf.add_font(family, style=style, fname=os.fspath(font))
-    writer = _Writer(pdf, family, unicode=font is not None)
     chunks = layout.pages(statement.lines)
     for number, chunk in enumerate(chunks, start=1):
         pdf.add_page()
@@ -92,6 +80,48 @@ def statement_pdf(
             writer.text("Continued on the next page.", style="I", align="R")
     writer.slip(statement, practice)
     return bytes(pdf.output())
+
+
+def index_pdf(
+    rows: Sequence[tuple[Statement, str]],
+    *,
+    practice: str = "",
+    paper: Paper = "letter",
+    font: str | os.PathLike[str] | None = None,
+) -> bytes:
+    """The index of a directory of statements as a PDF: one row a statement (the statements'
+    view: patient, period, opening and closing balances, amount due, credit, plan due) with
+    its file's name."""
+    pdf, writer = _document(paper, font)
+    pdf.set_title("Statements")
+    pdf.add_page()
+    name = (layout.practice_lines(practice) or [""])[0]
+    writer.text(name, size=12, style="B")
+    writer.text(f"Statements ({len(rows)})", size=12, style="B")
+    pdf.ln(2)
+    view = tables.STATEMENT_SUMMARY
+    cells = [[*layout.texts(view, s), file] for s, file in rows]
+    widths = [22.0, 18.0, 18.0, 19.0, 19.0, 19.0, 19.0, 17.0]
+    widths.append(writer.width() - sum(widths))
+    headings = [*layout.headings(view), "File"]
+    writer.table(headings, cells, widths, [*layout.amounts(view), False], size=7.5)
+    return bytes(pdf.output())
+
+
+def _document(paper: str, font: str | os.PathLike[str] | None) -> tuple[Any, _Writer]:
+    if paper not in _FORMAT:
+        msg = f"paper must be one of {', '.join(layout.PAPERS)}, not {paper!r}"
+        raise ValueError(msg)
+    fpdf = _fpdf()
+    pdf = fpdf.FPDF(format=_FORMAT[paper], unit="mm")
+    pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
+    pdf.set_auto_page_break(auto=True, margin=_MARGIN)
+    family = "Helvetica"
+    if font is not None:
+        family = "statement"
+        for style in ("", "B", "I"):
+            pdf.add_font(family, style=style, fname=os.fspath(font))
+    return pdf, _Writer(pdf, family, unicode=font is not None)
 
 
 def _period(statement: Statement) -> str:
@@ -157,7 +187,7 @@ class _Writer:
             pdf.set_x(right)
         pdf.set_y(max(below_practice, float(pdf.get_y())) + 3)
 
-    def _table(
+    def table(
         self,
         headings: Sequence[str],
         rows: Sequence[Sequence[str]],
@@ -199,7 +229,7 @@ class _Writer:
         pdf = self.pdf
         y = float(pdf.get_y())
         figures = layout.summary(statement)
-        below = self._table(
+        below = self.table(
             ["Summary", "Amount"],
             [list(pair) for pair in figures],
             [46.0, 24.0],
@@ -212,9 +242,7 @@ class _Writer:
         pdf.set_xy(left, y)
         self.font(9)
         pdf.cell(sum(widths), 4.4, "Balance by age", align="C", new_x="LEFT", new_y="NEXT")
-        self._table(
-            [h for h, _ in aging], [[a for _, a in aging]], widths, [True] * 4, side="RIGHT"
-        )
+        self.table([h for h, _ in aging], [[a for _, a in aging]], widths, [True] * 4, side="RIGHT")
         pdf.set_xy(pdf.l_margin, below + 3)
 
     def lines(self, statement: Statement, chunk: Sequence[StatementLine], *, opening: bool) -> None:
@@ -227,7 +255,7 @@ class _Writer:
             opening_row[view.fields().index("description")] = "Opening balance"
             opening_row[view.fields().index("balance")] = layout.money(statement.opening_balance)
             rows.insert(0, opening_row)
-        self._table(layout.headings(view), rows, widths, layout.amounts(view))
+        self.table(layout.headings(view), rows, widths, layout.amounts(view))
         self.pdf.ln(1.5)
 
     def short(self, statement: Statement, practice: str, number: int, count: int) -> None:
@@ -270,7 +298,7 @@ class _Writer:
             ["Period", _period(statement)],
             ["Amount due", layout.money(statement.amount_due)],
         ]
-        below = self._table(["Remittance", ""], rows, widths, [False, True], side="RIGHT")
+        below = self.table(["Remittance", ""], rows, widths, [False, True], side="RIGHT")
         # The amount enclosed: a label and an empty box to write in.
         self.font(8.5)
         pdf.set_xy(left, below + 1.5)
