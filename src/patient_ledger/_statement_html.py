@@ -113,7 +113,7 @@ def statements_html(
     )
 
 
-def index_html(
+def statements_index_html(
     rows: Sequence[tuple[Statement, str]], *, practice: str = "", paper: Paper = "letter"
 ) -> str:
     """The index of a directory of statements: one row a statement (the statements' view:

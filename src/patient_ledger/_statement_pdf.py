@@ -14,6 +14,7 @@ tables (:func:`patient_ledger.tables.printable`).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,11 @@ _ROW = 4.4  # mm: the height of a line of a table at 8.5pt
 #: Widths of the lines' columns (mm) but the description's, which takes the rest.
 _WIDTHS = (20.0, 21.0, 15.0, None, 20.0, 20.0)
 _SLIP_HEIGHT = 44.0  # mm from the dashed line to the end of the slip
+
+
+def available() -> bool:
+    """Whether fpdf2 (the ``pdf`` extra) is installed, without importing it."""
+    return importlib.util.find_spec("fpdf") is not None
 
 
 def _fpdf() -> Any:
@@ -67,22 +73,30 @@ def statement_pdf(
     """
     pdf, writer = _document(paper, font)
     pdf.set_title(f"Statement {statement.patient_id} {_period(statement)}")
-    chunks = layout.pages(statement.lines)
-    for number, chunk in enumerate(chunks, start=1):
-        pdf.add_page()
-        if number == 1:
-            writer.top(statement, practice)
-            writer.summary(statement)
-        else:
-            writer.short(statement, practice, number, len(chunks))
-        writer.lines(statement, chunk, opening=number == 1)
-        if number < len(chunks):
-            writer.text("Continued on the next page.", style="I", align="R")
-    writer.slip(statement, practice)
+    writer.statement(statement, practice)
     return bytes(pdf.output())
 
 
-def index_pdf(
+def statements_pdf(
+    every: Sequence[Statement],
+    *,
+    practice: str = "",
+    paper: Paper = "letter",
+    font: str | os.PathLike[str] | None = None,
+) -> bytes:
+    """Statements as one PDF to print at once: each statement's pages as
+    :func:`statement_pdf` writes them (none: one page saying so)."""
+    pdf, writer = _document(paper, font)
+    pdf.set_title("Statements")
+    for statement in every:
+        writer.statement(statement, practice)
+    if not every:
+        pdf.add_page()
+        writer.text("No statements.")
+    return bytes(pdf.output())
+
+
+def statements_index_pdf(
     rows: Sequence[tuple[Statement, str]],
     *,
     practice: str = "",
@@ -135,6 +149,21 @@ class _Writer:
         self.pdf = pdf
         self.family = family
         self.unicode = unicode
+
+    def statement(self, statement: Statement, practice: str) -> None:
+        """A statement's pages, from a new page."""
+        chunks = layout.pages(statement.lines)
+        for number, chunk in enumerate(chunks, start=1):
+            self.pdf.add_page()
+            if number == 1:
+                self.top(statement, practice)
+                self.summary(statement)
+            else:
+                self.short(statement, practice, number, len(chunks))
+            self.lines(statement, chunk, opening=number == 1)
+            if number < len(chunks):
+                self.text("Continued on the next page.", style="I", align="R")
+        self.slip(statement, practice)
 
     def clean(self, text: str) -> str:
         shown = tables.printable(text)

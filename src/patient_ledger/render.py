@@ -24,9 +24,16 @@ from moneyed import Money
 
 from patient_ledger import _html, tables
 from patient_ledger._html import LineItems
-from patient_ledger._statement_html import day_sheet_html, statement_html
+from patient_ledger._statement_html import (
+    day_sheet_html,
+    statement_html,
+    statements_html,
+    statements_index_html,
+)
 from patient_ledger._statement_layout import PAPERS, Paper
-from patient_ledger._statement_pdf import statement_pdf
+from patient_ledger._statement_pdf import MISSING as PDF_MISSING
+from patient_ledger._statement_pdf import available as pdf_available
+from patient_ledger._statement_pdf import statement_pdf, statements_index_pdf, statements_pdf
 from patient_ledger.state import Ledger
 from patient_ledger.views import (
     FeedRow,
@@ -39,6 +46,7 @@ from patient_ledger.views import (
 
 __all__ = [
     "PAPERS",
+    "PDF_MISSING",
     "FeedWithLines",
     "LineItems",
     "Paper",
@@ -46,11 +54,16 @@ __all__ = [
     "claims_feed_with_lines",
     "day_sheet_html",
     "patient_report",
+    "pdf_available",
     "report_data",
     "report_html",
     "report_text",
     "statement_html",
     "statement_pdf",
+    "statements_html",
+    "statements_index_html",
+    "statements_index_pdf",
+    "statements_pdf",
 ]
 
 
