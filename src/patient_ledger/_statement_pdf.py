@@ -8,7 +8,8 @@ the lines with their running balance, their headings repeated on every page and 
 headed "continued"; the remittance slip to tear off at the bottom of the last page.
 
 The PDF's own fonts (Helvetica) write Latin-1: without ``font`` (a TrueType file, DejaVu Sans
-say), a character beyond it prints as ``?``. Control characters print escaped, as in the text
+say), dashes and quotes beyond it print plain and other characters as :func:`latin_1` says
+(``?`` where nothing is close). Control characters print escaped, as in the text
 tables (:func:`patient_ledger.tables.printable`).
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +68,7 @@ def statement_pdf(
         statement: what :func:`patient_ledger.statement` returns.
         practice: the practice's name and address, one line each.
         paper: ``"letter"`` or ``"a4"``.
-        font: a TrueType font file for text beyond Latin-1 (else such characters print ``?``).
+        font: a TrueType font file for text beyond Latin-1 (else as :func:`latin_1` prints it).
 
     Raises:
         ModuleNotFoundError: fpdf2 is not installed (the message says how to install it).
@@ -138,6 +140,32 @@ def _document(paper: str, font: str | os.PathLike[str] | None) -> tuple[Any, _Wr
     return pdf, _Writer(pdf, family, unicode=font is not None)
 
 
+#: Typographic characters beyond Latin-1 and what a Latin-1 font prints for them.
+_PLAIN = str.maketrans(
+    {"\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2018": "'", "\u2019": "'",
+     "\u201c": '"', "\u201d": '"', "\u2026": "...", "\u20ac": "EUR", "\u2022": "*"}
+)  # fmt: skip
+
+
+def latin_1(text: str) -> str:
+    """Text a Latin-1 font can print: dashes, quotes and the like made plain, a letter with a
+    mark beyond Latin-1 without the mark (``ő`` → ``o``), anything else ``?``.
+
+    >>> latin_1("Zoë – “Łukasz” Nguyễn")
+    'Zoë - "?ukasz" Nguyen'
+    """
+    out = []
+    for char in text.translate(_PLAIN):
+        if ord(char) < 256:
+            out.append(char)
+            continue
+        base = "".join(
+            c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
+        )
+        out.append(base if base and all(ord(c) < 256 for c in base) else "?")
+    return "".join(out)
+
+
 def _period(statement: Statement) -> str:
     return layout.period(statement.start, statement.end)
 
@@ -169,7 +197,7 @@ class _Writer:
         shown = tables.printable(text)
         if self.unicode:
             return shown
-        return shown.encode("latin-1", "replace").decode("latin-1")
+        return latin_1(shown)
 
     def font(self, size: float, style: str = "") -> None:
         self.pdf.set_font(self.family, style=style, size=size)
