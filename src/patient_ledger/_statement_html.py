@@ -237,7 +237,7 @@ def _lines(statement: Statement, chunk: Sequence[StatementLine], *, opening: boo
     rows = _rows(view, chunk)
     if opening:
         texts = [""] * len(css)
-        texts[view.fields().index("description")] = "Opening balance"
+        texts[view.fields().index("description")] = layout.OPENING
         texts[view.fields().index("balance")] = layout.money(statement.opening_balance)
         rows.insert(0, [(text, f"{c} forward") for text, c in zip(texts, css, strict=True)])
     table = _html.table(layout.headings(view), rows, heading_css=css)
@@ -264,7 +264,7 @@ def _slip(statement: Statement, practice: str) -> str:
     rows = [
         [("Patient", ""), (statement.patient_id, "")],
         [("Period", ""), (layout.period(statement.start, statement.end), "")],
-        [("Amount due", ""), (layout.money(statement.amount_due), "amount")],
+        [(layout.AMOUNT_DUE, ""), (layout.money(statement.amount_due), "amount")],
         [(layout.AMOUNT_ENCLOSED, ""), ("", "box")],
     ]
     fields = _html.table(["Remittance", ""], rows)
@@ -306,7 +306,7 @@ def day_sheet_html(sheet: DaySheet, *, practice: str = "", paper: Paper = "lette
     totals_view = tables.METHOD_TOTALS
     total_rows = _rows(totals_view, sheet.totals)
     net = [""] * len(total_rows[0]) if total_rows else [""] * len(totals_view.shown())
-    net[0], net[-1] = "Net", layout.money(sheet.net)
+    net[0], net[-1] = layout.heading(totals_view, "net"), layout.money(sheet.net)
     total_rows.append([(text, f"{c} net") for text, c in zip(net, _css(totals_view), strict=True)])
     totals = _html.table(
         layout.headings(totals_view),

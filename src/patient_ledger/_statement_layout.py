@@ -77,6 +77,11 @@ def amounts(view: tables.View) -> list[bool]:
     return [column.kind is tables.Kind.AMOUNT for column in view.shown()]
 
 
+def heading(view: tables.View, field: str) -> str:
+    """The heading a view gives one of its fields."""
+    return next(column.heading for column in view.columns if column.field == field)
+
+
 def texts(view: tables.View, value: object) -> list[str]:
     """A view value's shown columns as printed text: as the tables show them (exact amounts,
     ISO dates, a missing value as the view says), a kind, method or type in words."""
@@ -85,6 +90,11 @@ def texts(view: tables.View, value: object) -> list[str]:
         for column, (text, _) in zip(view.shown(), tables.html_cells(view, value), strict=True)
     ]
 
+
+#: The headings of the opening balance (its row above the lines) and of the amount due (on
+#: the slip): the statements' view's.
+OPENING = heading(tables.STATEMENT_SUMMARY, "opening_balance")
+AMOUNT_DUE = heading(tables.STATEMENT_SUMMARY, "amount_due")
 
 #: The slip's request.
 SLIP_NOTE = "Please detach and return this part with your payment."
@@ -113,17 +123,17 @@ SUMMARY_FIELDS = ("opening_balance", "closing_balance", "credit", "plan_due", "a
 def summary(statement: Statement) -> list[tuple[str, str]]:
     """The statement's figures, as (heading, amount) pairs in :data:`SUMMARY_FIELDS` order,
     headed as the statements' view heads them, each balance with its day."""
-    heading = {c.field: c.heading for c in tables.STATEMENT_SUMMARY.columns}
     day = {
         "opening_balance": statement.start - datetime.timedelta(days=1),
         "closing_balance": statement.end,
     }
     return [
         (
-            f"{heading[field]} ({day[field]})" if field in day else heading[field],
+            f"{label} ({day[field]})" if field in day else label,
             money(getattr(statement, field)),
         )
         for field in SUMMARY_FIELDS
+        for label in [heading(tables.STATEMENT_SUMMARY, field)]
     ]
 
 

@@ -309,7 +309,7 @@ class _Writer:
         rows = [layout.texts(view, line) for line in chunk]
         if opening:
             opening_row = [""] * len(widths)
-            opening_row[view.fields().index("description")] = "Opening balance"
+            opening_row[view.fields().index("description")] = layout.OPENING
             opening_row[view.fields().index("balance")] = layout.money(statement.opening_balance)
             rows.insert(0, opening_row)
         self.table(layout.headings(view), rows, widths, layout.amounts(view))
@@ -353,7 +353,7 @@ class _Writer:
         rows = [
             ["Patient", statement.patient_id],
             ["Period", _period(statement)],
-            ["Amount due", layout.money(statement.amount_due)],
+            [layout.AMOUNT_DUE, layout.money(statement.amount_due)],
         ]
         below = self.table(["Remittance", ""], rows, widths, [False, True], side="RIGHT")
         # The amount enclosed: a label and an empty box to write in.
