@@ -20,8 +20,8 @@ import pytest
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import render
-from patient_ledger.imports import import_files, load_mapping
+from patient_ledger.adapters.imports import import_files, load_mapping
+from patient_ledger.report import render
 from tests.helpers import printed_statement
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

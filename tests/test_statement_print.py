@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from patient_ledger import _statement_layout as layout
-from patient_ledger import render
+from patient_ledger.report import _statement_layout as layout
+from patient_ledger.report import render
 from tests.helpers import printed_statement
 
 PRACTICE = "Riverside Family Clinic\n12 Main Street\nSpringfield, IL 62701"
@@ -96,7 +96,7 @@ def test_without_fpdf2_the_message_says_how_to_install_it(
 
 def test_importing_patient_ledger_does_not_import_fpdf2() -> None:
     code = (
-        "import sys, patient_ledger, patient_ledger.render, patient_ledger.cli\n"
+        "import sys, patient_ledger, patient_ledger.report.render, patient_ledger.cli\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'fpdf'))"
     )
     src = str(Path(__file__).parent.parent / "src")

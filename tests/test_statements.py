@@ -334,6 +334,14 @@ def test_an_unknown_patient_is_refused() -> None:
         pl.statement(february(), "", **feb)
     with pytest.raises(pl.InvalidInputError):
         pl.statement("not a ledger", "P1", **feb)  # type: ignore[arg-type]
+    # The input's shape is checked before the patient is looked up (SPEC §7's precedence).
+    backwards = {"start": D(2025, 2, 28), "end": D(2025, 2, 1)}
+    with pytest.raises(pl.InvalidInputError, match="after end"):
+        pl.statement(february(), "P7", **backwards)
+    with pytest.raises(pl.InvalidInputError, match="after end"):
+        pl.statements(february(), **backwards, patient_ids=["P7"])
+    with pytest.raises(pl.InvalidInputError):
+        pl.statements(february(), **feb, patient_ids=["P7", 7])  # type: ignore[list-item]
 
 
 def test_the_values_are_frozen_and_compared_by_value() -> None:

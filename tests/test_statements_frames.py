@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 import patient_ledger as pl
-from patient_ledger import frames
+from patient_ledger.adapters import frames
 from tests.test_statements import february
 
 D = datetime.date

@@ -150,7 +150,7 @@ class _Patient:
 
     ``lines`` are the period's moves ``(day ordinal, journal place, kind, ref, amount,
     event)``; ``charges`` the charges with a day on or before ``end`` and the adjustments
-    dated on or before it, ``(day ordinal, journal place, charge_id or None, amount)``: what
+    dated on or before it, ``(day ordinal, journal place, charge_id, amount)``: what
     the first-in-first-out aging reads.
     """
 
@@ -161,7 +161,7 @@ class _Patient:
         self.period = 0  # what the period's lines add up to
         self.paid = 0  # Total Paid as of end
         self.lines: list[tuple[int, int, StatementLineKind, str, int, Event]] = []
-        self.charges: list[tuple[int, int, str | None, int]] = []
+        self.charges: list[tuple[int, int, str, int]] = []
 
 
 class _Books:
@@ -197,15 +197,12 @@ def _check_range(start: object, end: object) -> tuple[datetime.date, datetime.da
     A ``datetime.datetime`` is refused although it is a ``date`` subclass: a day is asked for,
     and a time of day would be silently dropped (as every dated command of the ledger does).
     """
-    check_date(start, "start")
-    check_date(end, "end")
-    if start > end:  # type: ignore[operator] # both checked just above
+    first, last = check_date(start, "start"), check_date(end, "end")
+    if first > last:
         raise InvalidInputError(
-            f"start {start.isoformat()} is after end {end.isoformat()}",  # type: ignore[attr-defined]
-            start=start,
-            end=end,
+            f"start {first.isoformat()} is after end {last.isoformat()}", start=first, end=last
         )
-    return start, end  # type: ignore[return-value] # both checked just above
+    return first, last
 
 
 def _gather(  # noqa: PLR0915 - one match over the closed union of events
@@ -357,9 +354,9 @@ def _fifo_aging(account: _Patient, end: datetime.date, code: str) -> Aging:
     always add up to max(0, closing)."""
     responsibility: dict[str, list[int]] = {}  # charge_id -> [day, place, amount]
     for day, place, charge_id, amount in account.charges:
-        line = responsibility.get(charge_id)  # type: ignore[arg-type] # always a charge id
+        line = responsibility.get(charge_id)
         if line is None:
-            responsibility[charge_id] = [day, place, amount]  # type: ignore[index]
+            responsibility[charge_id] = [day, place, amount]
         else:
             line[2] += amount
     pool = account.paid + sum(-line[2] for line in responsibility.values() if line[2] < 0)
@@ -499,8 +496,9 @@ def statement(
             ``datetime.datetime`` is refused too), or ``start`` is after ``end``.
     """
     state = state_of(ledger)
+    check_id(patient_id, "patient_id")
+    start, end = _check_range(start, end)  # the input's shape before the patient is looked up
     _known(state, patient_id)
-    start, end = _check_range(start, end)
     books = _gather(ledger, start, end, frozenset((patient_id,)))
     return _statement(
         state, books=books, plan_paid=books.plan_paid, patient_id=patient_id, start=start, end=end
@@ -531,9 +529,11 @@ def statements(
                 f"patient_ids must be a collection of ids, not the str {patient_ids!r}"
             )
         wanted = frozenset(patient_ids)
-        for patient_id in sorted(wanted, key=str):
-            _known(state, patient_id)
-    start, end = _check_range(start, end)
+        for patient_id in wanted:
+            check_id(patient_id, "patient_id")
+    start, end = _check_range(start, end)  # the input's shape before patients are looked up
+    for patient_id in sorted(wanted or ()):
+        _known(state, patient_id)
     books = _gather(ledger, start, end, wanted)
     plan_paid = books.plan_paid
     if wanted is None:
@@ -564,8 +564,10 @@ def day_sheet(ledger: Ledger, start: datetime.date, end: datetime.date | None = 
     one day ``start``), what the front desk reconciles against the bank deposit (SPEC §12).
 
     Only the part of the journal that can hold such days is read: the ledger's day index
-    (built once per journal, kept for the dated views too) bounds it, so a month's day sheet
-    of a journal posted in day order reads about that month's events.
+    (:func:`~patient_ledger.views.day_index`, built once per journal and shared with the dated
+    views) bounds it — from the first event with a day on or after ``start`` to the last
+    with a day on or before ``end`` — so a journal posted in day order reads about the range's
+    events (a late posting widens the part read, never the result).
 
     >>> import datetime; from moneyed import Money
     >>> from patient_ledger import Ledger, Payment, PaymentMethod, post_payment

@@ -40,8 +40,8 @@ from typing import Any, TypedDict
 
 import attrs
 
-from patient_ledger import render, tables
-from patient_ledger.render import Paper
+from patient_ledger.report import render, tables
+from patient_ledger.report.render import Paper
 from patient_ledger.statements import DaySheet, Statement
 
 #: What a renderer returns: text, or bytes (a PDF).

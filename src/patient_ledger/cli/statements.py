@@ -11,8 +11,8 @@ The printed formats — ``html`` (both commands) and ``pdf`` (statements, to ``-
 with the optional ``pdf`` extra) — show ``--practice`` (one option a line: the name, then the
 address) and print on ``--paper`` (letter or a4).
 
-The formats are :data:`~patient_ledger.statement_report.STATEMENT_FORMATS` and
-:data:`~patient_ledger.statement_report.DAY_SHEET_FORMATS`; JOURNAL is whatever the other
+The formats are :data:`~patient_ledger.report.statements.STATEMENT_FORMATS` and
+:data:`~patient_ledger.report.statements.DAY_SHEET_FORMATS`; JOURNAL is whatever the other
 commands read (a journal file or an event store).
 """
 
@@ -25,11 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from patient_ledger.adapters.imports import parse_date
 from patient_ledger.errors import ExistingFileError, InvalidInputError
-from patient_ledger.imports import parse_date
-from patient_ledger.render import PAPERS, PDF_MISSING, pdf_available
-from patient_ledger.state import Ledger
-from patient_ledger.statement_report import (
+from patient_ledger.report.render import PAPERS, PDF_MISSING, pdf_available
+from patient_ledger.report.statements import (
     BINARY_FORMATS,
     DAY_SHEET_FORMATS,
     INDEX,
@@ -38,6 +37,7 @@ from patient_ledger.statement_report import (
     Rendered,
     file_names,
 )
+from patient_ledger.state import Ledger
 from patient_ledger.statements import day_sheet, statements
 
 Load = Callable[[argparse.Namespace], Ledger]

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 
 from moneyed import Money
 
-from patient_ledger import tables
+from patient_ledger.report import tables
 
 if TYPE_CHECKING:
     from patient_ledger.statements import (

@@ -2,7 +2,7 @@
 "patient-ledger[pdf]"``); a shell module, imported only when a PDF is asked for, so that
 ``import patient_ledger`` never imports fpdf2.
 
-The PDF has the HTML statement's content and pages (:func:`patient_ledger._statement_layout.
+The PDF has the HTML statement's content and pages (:func:`patient_ledger.report._statement_layout.
 pages`): the practice, the patient, the period, the summary and the aging on the first page;
 the lines with their running balance, their headings repeated on every page and each later page
 headed "continued"; the remittance slip to tear off at the bottom of the last page.
@@ -21,11 +21,11 @@ import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from patient_ledger import _statement_layout as layout
-from patient_ledger import tables
+from patient_ledger.report import _statement_layout as layout
+from patient_ledger.report import tables
 
 if TYPE_CHECKING:
-    from patient_ledger._statement_layout import Paper
+    from patient_ledger.report._statement_layout import Paper
     from patient_ledger.statements import Statement, StatementLine
 
 #: What a user without the extra is told.

@@ -2,8 +2,8 @@
 (a shell module: nothing in the core uses it).
 
 Everything from the data (the practice's header, ids, descriptions) is escaped: the tables go
-through :func:`patient_ledger._html.table`, every other text through :func:`html.escape`.
-The statement's pages are :func:`patient_ledger._statement_layout.pages`: one page for up to
+through :func:`patient_ledger.report._html.table`, every other text through :func:`html.escape`.
+The statement's pages are :func:`patient_ledger.report._statement_layout.pages`: one page for up to
 25 lines (the summary, the lines and the slip), else the lines continue on later pages with
 their headings repeated and "continued" on top, the slip closing the last page.
 """
@@ -14,11 +14,11 @@ import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from patient_ledger import _html, tables
-from patient_ledger import _statement_layout as layout
+from patient_ledger.report import _html, tables
+from patient_ledger.report import _statement_layout as layout
 
 if TYPE_CHECKING:
-    from patient_ledger._statement_layout import Paper
+    from patient_ledger.report._statement_layout import Paper
     from patient_ledger.statements import DaySheet, Statement, StatementLine
 
 #: Each paper's size for ``@page`` and the width and height inside its margins (for the page
