@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from moneyed import Money
 
@@ -198,10 +199,15 @@ addEventListener("load", () => {
 PAPER_HEIGHT = {"letter": 279.4 - 24, "a4": 297 - 24}
 
 
-def printed(tmp_path: Path, lines: int, paper: str, patient_id: str = "P1") -> tuple[int, Any]:
-    """A statement of ``lines`` lines printed to PDF by Chromium (its page count) and measured
-    on screen (the probe's findings)."""
+def printed(
+    tmp_path: Path, lines: int, paper: str, patient_id: str = "P1", *, note: str = ""
+) -> tuple[int, Any]:
+    """A statement of ``lines`` lines (``note`` added to each description) printed to PDF by
+    Chromium (its page count) and measured on screen (the probe's findings)."""
     statement = printed_statement(lines, patient_id)
+    if note:
+        long = [attrs.evolve(line, description=line.description + note) for line in statement.lines]
+        statement = attrs.evolve(statement, lines=long)
     page = render.statement_html(statement, practice=PRACTICE, paper=paper)  # type: ignore[arg-type]
     path = tmp_path / f"statement-{lines}-{paper}.html"
     path.write_text(page, encoding="utf-8")
@@ -218,7 +224,14 @@ def printed(tmp_path: Path, lines: int, paper: str, patient_id: str = "P1") -> t
 
 @pytest.mark.parametrize(
     ("lines", "paper", "pages"),
-    [(1, "letter", 1), (25, "letter", 1), (25, "a4", 1), (60, "letter", 2), (60, "a4", 2)],
+    [
+        (1, "letter", 1),
+        (25, "letter", 1),
+        (25, "a4", 1),
+        (26, "letter", 2),
+        (60, "letter", 2),
+        (60, "a4", 2),
+    ],
 )
 def test_a_statement_prints_on_its_pages(
     tmp_path: Path, lines: int, paper: str, pages: int
@@ -260,6 +273,20 @@ def test_a_statement_prints_on_its_pages(
     for line in statement.lines:  # every line printed once, with its running balance
         assert every.count(f"\t{line.ref}\t") == 1
         assert f"{line.amount.amount}\t{line.balance.amount}" in every
+
+
+@pytest.mark.parametrize("paper", ["letter", "a4"])
+def test_lines_that_wrap_continue_on_a_page_of_the_plan(tmp_path: Path, paper: str) -> None:
+    """Descriptions of three printed rows each: the plan gives them more pages, and every
+    printed page is a page of the plan (headed "continued", never one the browser added)."""
+    note = " — a long note the front desk typed in for this line of the statement" * 2
+    count, seen = printed(tmp_path, 25, paper, note=note)
+    assert count == len(seen["pages"]) > 1
+    assert seen["cut"] == []
+    for number, page in enumerate(seen["pages"], start=1):
+        assert page["height"] <= PAPER_HEIGHT[paper] + 0.01, (number, page["height"])
+        assert page["stacked"], number
+        assert ("(continued)" in page["text"]) == (number > 1)
 
 
 def test_a_statement_shows_markup_as_text(tmp_path: Path) -> None:

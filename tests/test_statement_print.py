@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import attrs
 import pytest
 
 from patient_ledger.report import _statement_layout as layout
@@ -37,13 +38,36 @@ def test_the_pages_hold_every_line_once_in_order(lines: int) -> None:
     assert (len(pages) == 1) == (lines <= layout.ONE_PAGE)
 
 
+@pytest.mark.parametrize("rows", [1, 2, 3])
+@pytest.mark.parametrize("lines", [1, 10, 25, 26, 60, 61, 99, 200])
+def test_each_page_holds_the_rows_it_has_room_for(lines: int, rows: int) -> None:
+    pages = layout.pages(list(range(lines)), rows=lambda n: rows if n % 3 == 0 else 1)
+    heights = [sum(rows if n % 3 == 0 else 1 for n in page) for page in pages]
+    assert [n for page in pages for n in page] == list(range(lines))
+    if len(pages) == 1:
+        assert heights[0] <= layout.ONE_PAGE
+    else:
+        assert heights[0] <= layout.FIRST_PAGE
+        assert all(h <= layout.LATER_PAGE for h in heights[1:])
+        assert heights[-1] <= layout.LATER_PAGE - layout.SLIP
+        assert len(pages[-1]) > 1  # never one line and the slip alone
+
+
+def test_a_line_that_wraps_takes_more_rows() -> None:
+    line = printed_statement(1).lines[0]
+    assert layout.line_rows(line) == 2  # a charge's 58 characters wrap on A4
+    assert layout.line_rows(attrs.evolve(line, description="Cash")) == 1
+    assert layout.line_rows(attrs.evolve(line, description="x " * 100)) == 4
+    assert layout.line_rows(attrs.evolve(line, description="", ref="R" * 30)) == 5
+
+
 @pytest.mark.parametrize("paper", ["letter", "a4"])
-@pytest.mark.parametrize(("lines", "count"), [(1, 1), (25, 1), (26, 2), (60, 2), (200, 5)])
+@pytest.mark.parametrize(("lines", "count"), [(1, 1), (25, 1), (26, 2), (60, 2), (200, 6)])
 def test_a_pdf_statement_has_its_pages_and_amounts(paper: str, lines: int, count: int) -> None:
     pytest.importorskip("fpdf")
     statement = printed_statement(lines)
     pages = pdf_pages(render.statement_pdf(statement, practice=PRACTICE, paper=paper))  # type: ignore[arg-type]
-    assert len(pages) == count == len(layout.pages(statement.lines))
+    assert len(pages) == count == len(layout.pages(statement.lines, layout.line_rows))
     first, last = pages[0], pages[-1]
     for shown in ["Riverside Family Clinic", "12 Main Street", "Statement", "Patient", "P1"]:
         assert shown in first

@@ -156,7 +156,7 @@ def _document(title: str, body: str, paper: Paper, style: str = "") -> str:
 
 def _pages(statement: Statement, practice: str) -> str:
     """A statement's pages: ``<section class="page">`` each, the last one ``last``."""
-    chunks = layout.pages(statement.lines)
+    chunks = layout.pages(statement.lines, layout.line_rows)
     body = []
     for number, chunk in enumerate(chunks, start=1):
         last = number == len(chunks)

@@ -7,19 +7,21 @@ lines follow with their running balance, their headings repeated on every page a
 after the first marked "continued"; the remittance slip to tear off closes the last page.
 :func:`pages` splits the lines the same way for HTML and PDF, so the two have the same pages.
 
->>> [len(page) for page in pages(list(range(25)))]
-[25]
->>> [len(page) for page in pages(list(range(60)))]
-[34, 26]
->>> [len(page) for page in pages(list(range(34)))]
-[33, 1]
+>>> [len(page) for page in pages(list(range(30)))]
+[30]
+>>> [len(page) for page in pages(list(range(100)))]
+[40, 30, 30]
+>>> [len(page) for page in pages(list(range(40)))]
+[20, 20]
+>>> [len(page) for page in pages(list(range(25)), rows=lambda line: 2)]  # each wraps once
+[20, 5]
 """
 
 from __future__ import annotations
 
 import datetime
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 from moneyed import Money
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from patient_ledger.statements import (
         DaySheet,
         Statement,
+        StatementLine,
     )
     from patient_ledger.views import Aging
 
@@ -37,34 +40,68 @@ if TYPE_CHECKING:
 Paper = Literal["letter", "a4"]
 PAPERS: tuple[Paper, ...] = ("letter", "a4")
 
-#: Lines on a page that also holds the summary and the slip: a statement of up to this many
-#: lines is one page, on Letter and on A4.
-ONE_PAGE = 25
-#: Lines on the first page of a longer statement (the summary, no slip).
-FIRST_PAGE = 34
-#: Lines on every later page (a short heading).
-LATER_PAGE = 46
-#: How many lines the remittance slip takes the room of.
+#: Printed rows (a line of 8.5pt type, lines that wrap taking more: :func:`line_rows`) on a
+#: page that also holds the summary and the slip: a statement of up to 25 lines, a few of them
+#: wrapping, is one page on Letter and on A4 (measured in headless Chromium and in the PDF).
+ONE_PAGE = 30
+#: Rows on the first page of a longer statement (the summary, no slip).
+FIRST_PAGE = 40
+#: Rows on every later page (a short heading).
+LATER_PAGE = 50
+#: How many rows the remittance slip takes the room of.
 SLIP = FIRST_PAGE - ONE_PAGE
 
 T = TypeVar("T")
 
 
-def pages(lines: Sequence[T]) -> list[Sequence[T]]:
-    """The lines of each printed page, in order (always at least one page): every line on
-    one page when the summary and the slip fit with them; else as many as fit on each page,
-    the last page keeping room for the slip (and at least one line, so that the slip never
-    stands alone under a "continued" heading)."""
-    if len(lines) <= ONE_PAGE:
+def _one(_: object) -> int:
+    return 1
+
+
+def pages(lines: Sequence[T], rows: Callable[[T], int] = _one) -> list[Sequence[T]]:
+    """The lines of each printed page, in order (always at least one page), ``rows`` telling
+    how many printed rows each line takes (:func:`line_rows`): every line on one page when
+    the summary and the slip fit with them; else as many as fit on each page, the last page
+    keeping room for the slip (and at least one line, so that the slip never stands alone
+    under a "continued" heading); the last two pages share what is left about equally."""
+    heights = [rows(line) for line in lines]
+    if sum(heights) <= ONE_PAGE:
         return [lines]
     chunks: list[Sequence[T]] = []
-    start, room = 0, FIRST_PAGE
-    while len(lines) - start > room - SLIP:
-        take = min(room, len(lines) - start - 1)
-        chunks.append(lines[start : start + take])
-        start, room = start + take, LATER_PAGE
+    start, room, last = 0, FIRST_PAGE, len(lines) - 1
+    while start < last and (rest := sum(heights[start:])) > room - SLIP:
+        # When two pages end the statement, they share the rest about equally (the last one
+        # keeping room for the slip), rather than one line and the slip alone on the last.
+        final = LATER_PAGE - SLIP
+        limit = min(room, max(rest - final, -(-rest // 2))) if rest <= room + final else room
+        end, used = start, 0
+        while end < last and used + heights[end] <= limit:
+            used, end = used + heights[end], end + 1
+        end = max(end, start + 1)  # a line taller than a page has a page of its own
+        chunks.append(lines[start:end])
+        start, room = end, LATER_PAGE
     chunks.append(lines[start:])
     return chunks
+
+
+#: How many characters of a description, and of a ref, one printed row holds (their columns'
+#: widths on A4, the narrower paper, with room for word wrapping).
+DESCRIPTION_ROW = 52
+REF_ROW = 7
+
+
+def line_rows(line: StatementLine) -> int:
+    """How many printed rows a statement line takes: one, or more when its description or ref
+    wraps.
+
+    >>> import datetime; from moneyed import Money
+    >>> from patient_ledger.statements import StatementLine, StatementLineKind
+    >>> line = StatementLine(day=datetime.date(2025, 3, 1), kind=StatementLineKind.CHARGE,
+    ...     ref="C1", description="x" * 60, amount=Money(5, "USD"), balance=Money(5, "USD"))
+    >>> line_rows(line)
+    2
+    """
+    return max(-(-len(line.description) // DESCRIPTION_ROW), -(-len(line.ref) // REF_ROW), 1)
 
 
 def headings(view: tables.View) -> list[str]:

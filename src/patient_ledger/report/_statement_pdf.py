@@ -180,7 +180,7 @@ class _Writer:
 
     def statement(self, statement: Statement, practice: str) -> None:
         """A statement's pages, from a new page."""
-        chunks = layout.pages(statement.lines)
+        chunks = layout.pages(statement.lines, layout.line_rows)
         for number, chunk in enumerate(chunks, start=1):
             self.pdf.add_page()
             if number == 1:
