@@ -118,9 +118,12 @@ _PRINTED_LINES = [
 ]
 
 
-def printed_statement(lines: int, patient_id: str = "P1", opening: str = "120.00") -> pl.Statement:
+def printed_statement(
+    lines: int, patient_id: str = "P1", opening: str = "120.00", *, short: bool = False
+) -> pl.Statement:
     """A March statement of ``lines`` lines (charges, payments, adjustments, refunds and
-    transfers in turn) whose running balance adds up, for the printed forms."""
+    transfers in turn) whose running balance adds up, for the printed forms; ``short``: every
+    description a word (no line wraps)."""
     start, end = D(2025, 3, 1), D(2025, 3, 31)
     balance = Decimal(opening)
     rows = []
@@ -133,7 +136,7 @@ def printed_statement(lines: int, patient_id: str = "P1", opening: str = "120.00
                 day=day,
                 kind=kind,
                 ref=f"{prefix}{n}",
-                description=text.format(day=day, n=n),
+                description=kind.name.lower() if short else text.format(day=day, n=n),
                 amount=usd(amount),
                 balance=Money(balance, "USD"),
             )

@@ -200,11 +200,17 @@ PAPER_HEIGHT = {"letter": 279.4 - 24, "a4": 297 - 24}
 
 
 def printed(
-    tmp_path: Path, lines: int, paper: str, patient_id: str = "P1", *, note: str = ""
+    tmp_path: Path,
+    lines: int,
+    paper: str,
+    patient_id: str = "P1",
+    *,
+    note: str = "",
+    short: bool = False,
 ) -> tuple[int, Any]:
     """A statement of ``lines`` lines (``note`` added to each description) printed to PDF by
     Chromium (its page count) and measured on screen (the probe's findings)."""
-    statement = printed_statement(lines, patient_id)
+    statement = printed_statement(lines, patient_id, short=short)
     if note:
         long = [attrs.evolve(line, description=line.description + note) for line in statement.lines]
         statement = attrs.evolve(statement, lines=long)
@@ -287,6 +293,17 @@ def test_lines_that_wrap_continue_on_a_page_of_the_plan(tmp_path: Path, paper: s
         assert page["height"] <= PAPER_HEIGHT[paper] + 0.01, (number, page["height"])
         assert page["stacked"], number
         assert ("(continued)" in page["text"]) == (number > 1)
+
+
+@pytest.mark.parametrize("paper", ["letter", "a4"])
+@pytest.mark.parametrize(("lines", "count"), [(30, 1), (130, 3)])
+def test_pages_full_to_the_plan_s_rows_fit_the_paper(
+    tmp_path: Path, paper: str, lines: int, count: int
+) -> None:
+    count_printed, seen = printed(tmp_path, lines, paper, short=True)
+    assert count_printed == len(seen["pages"]) == count
+    for number, page in enumerate(seen["pages"], start=1):
+        assert page["height"] <= PAPER_HEIGHT[paper] + 0.01, (number, page["height"])
 
 
 def test_a_statement_shows_markup_as_text(tmp_path: Path) -> None:

@@ -91,6 +91,20 @@ def test_a_pdf_statement_has_its_pages_and_amounts(paper: str, lines: int, count
     assert sum(every.count(f" {line.ref} ") for line in statement.lines) == lines
 
 
+@pytest.mark.parametrize("paper", ["letter", "a4"])
+@pytest.mark.parametrize(("lines", "count"), [(30, 1), (31, 2), (130, 3)])
+def test_pages_full_to_the_plan_s_rows_fit_the_paper(paper: str, lines: int, count: int) -> None:
+    """Lines of one row each, as many as the plan puts on a page (30 with the summary and the
+    slip; 40, 50 and 40 of 130), print on the plan's pages and no more."""
+    pytest.importorskip("fpdf")
+    statement = printed_statement(lines, short=True)
+    plan = layout.pages(statement.lines, layout.line_rows)
+    assert len(plan) == count
+    pages = pdf_pages(render.statement_pdf(statement, paper=paper))  # type: ignore[arg-type]
+    assert len(pages) == count
+    assert "Amount enclosed" in pages[-1]
+
+
 def test_a_pdf_writes_beyond_latin_1_with_a_font_else_a_question_mark() -> None:
     pytest.importorskip("fpdf")
     statement = printed_statement(2, patient_id="Łukasz\x1b[2J")

@@ -21,10 +21,10 @@ ODD = "<i>X&1</i>"  # a patient id that is markup
 
 
 def march() -> pl.Ledger:
-    """P1: 15 visits in March, each charged 100.00 and paid 40.00 by card (30 lines: two
+    """P1: 20 visits in March, each charged 100.00 and paid 40.00 by card (40 lines: two
     printed pages); ODD: one visit, paid in full; P3: an old balance and nothing in March."""
     ledger = pl.Ledger.empty()
-    for n in range(1, 16):
+    for n in range(1, 21):
         day = datetime.date(2025, 3, n)
         ledger = pl.add_appointment(ledger, pl.Appointment(f"A{n}", "P1", day))
         ledger = pl.add_charge(ledger, pl.Charge(f"C{n}", f"A{n}", usd("100.00"), code="99213"))
@@ -70,9 +70,9 @@ def test_html_statements_to_a_directory(
     p1 = (out / "P1.html").read_text(encoding="utf-8")
     assert "<b>Riverside Family Clinic</b><br>12 Main Street" in p1
     assert "@page{size:A4" in p1
-    assert p1.count('<section class="page') == 2  # 30 lines: the first page and a continued one
+    assert p1.count('<section class="page') == 2  # 40 lines: the first page and a continued one
     assert "Page 2 of 2" in p1
-    assert '<td class="amount due">900.00</td>' in p1  # 15 × (100 − 40)
+    assert '<td class="amount due">1200.00</td>' in p1  # 20 × (100 − 40)
     odd = (out / "_i_X_1__i_.html").read_text(encoding="utf-8")
     assert "&lt;i&gt;X&amp;1&lt;/i&gt;" in odd
     assert "<i>" not in odd
@@ -118,14 +118,14 @@ def test_pdf_statements_to_a_directory(
     p1 = pages("P1.pdf")
     assert len(p1) == 2
     assert "Riverside Family Clinic" in p1[0]
-    assert "Amount due 900.00" in p1[0]
+    assert "Amount due 1200.00" in p1[0]
     assert "(continued)" in p1[1]
     assert "Amount enclosed" in p1[1]
-    assert "2025-03-15 Payment PAY15 credit card payment -40.00 900.00" in p1[1]
+    assert "2025-03-20 Payment PAY20 credit card payment -40.00 1200.00" in p1[1]
     assert len(pages("P3.pdf")) == 1
     assert "Opening balance 70.00" in pages("P3.pdf")[0]
     index = pages("index.pdf")[0]
-    assert "P1 2025-03-01 2025-03-31 0.00 900.00 900.00 0.00 0.00 P1.pdf" in index
+    assert "P1 2025-03-01 2025-03-31 0.00 1200.00 1200.00 0.00 0.00 P1.pdf" in index
 
 
 def test_pdf_needs_a_directory(march_journal: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,7 +14,7 @@ after the first marked "continued"; the remittance slip to tear off closes the l
 >>> [len(page) for page in pages(list(range(40)))]
 [20, 20]
 >>> [len(page) for page in pages(list(range(25)), rows=lambda line: 2)]  # each wraps once
-[20, 5]
+[12, 13]
 """
 
 from __future__ import annotations

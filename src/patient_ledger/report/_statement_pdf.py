@@ -36,7 +36,7 @@ MISSING = (
 
 _FORMAT: dict[str, str] = {"letter": "Letter", "a4": "A4"}
 _MARGIN = 12.0  # mm, as the HTML page's
-_ROW = 4.4  # mm: the height of a line of a table at 8.5pt
+_ROW = 3.8  # mm: a line of type in a table at 8.5pt (a row: this and its padding, as in HTML)
 #: Widths of the lines' columns (mm) but the description's, which takes the rest.
 _WIDTHS = (20.0, 21.0, 15.0, None, 20.0, 20.0)
 _SLIP_HEIGHT = 44.0  # mm from the dashed line to the end of the slip
@@ -271,7 +271,7 @@ class _Writer:
             line_height=_ROW,
             headings_style=heading_style,
             repeat_headings=1,
-            padding=(0.3, 1.5),
+            padding=(0.3, 1.5),  # mm: above and below, left and right
         ) as table:
             table.row([self.clean(h) for h in headings])
             for i, cells in enumerate(rows):
