@@ -7,6 +7,10 @@ output — JSON is an object keyed by patient id — or to DIR, one file per pat
 ``daysheet JOURNAL (--on D | --from D --to D) [--format F]``: the payments, refunds and
 reversals of the days, totals by method and the net, to standard output.
 
+The printed formats — ``html`` (both commands) and ``pdf`` (statements, to ``--out DIR`` only,
+with the optional ``pdf`` extra) — show ``--practice`` (one option a line: the name, then the
+address) and print on ``--paper`` (letter or a4).
+
 The formats are :data:`~patient_ledger.report.statements.STATEMENT_FORMATS` and
 :data:`~patient_ledger.report.statements.DAY_SHEET_FORMATS`; JOURNAL is whatever the other
 commands read (a journal file or an event store).
@@ -23,7 +27,9 @@ from typing import Any
 
 from patient_ledger.adapters.imports import parse_date
 from patient_ledger.errors import ExistingFileError, InvalidInputError
+from patient_ledger.report.render import PAPERS, PDF_MISSING, pdf_available
 from patient_ledger.report.statements import (
+    BINARY_FORMATS,
     DAY_SHEET_FORMATS,
     INDEX,
     STATEMENT_FORMATS,
@@ -76,6 +82,7 @@ def add_parsers(commands: Any, add_source: Callable[[argparse.ArgumentParser], N
     command.add_argument(
         "--replace", action="store_true", help="replace files already in --out DIR"
     )
+    _add_printed(command)
 
     sheet = commands.add_parser(
         "daysheet",
@@ -86,12 +93,37 @@ def add_parsers(commands: Any, add_source: Callable[[argparse.ArgumentParser], N
     sheet.add_argument("--from", dest="start", type=_date_of("--from"), help="the first day")
     sheet.add_argument("--to", dest="end", type=_date_of("--to"), help="the last day")
     sheet.add_argument("--format", choices=list(DAY_SHEET_FORMATS), default="text")
+    _add_printed(sheet)
+
+
+def _add_printed(command: argparse.ArgumentParser) -> None:
+    """``--practice`` and ``--paper``: what the printed formats (html, pdf) show and print on."""
+    command.add_argument(
+        "--practice", action="append", metavar="TEXT",
+        help="the practice's name, then its address: one line each (repeat the option for "
+        "each line); printed on top of every statement and on its remittance slip",
+    )  # fmt: skip
+    command.add_argument(
+        "--paper", choices=list(PAPERS), default="letter",
+        help="the paper of --format html or pdf (default: letter)",
+    )  # fmt: skip
 
 
 def run_statements(args: argparse.Namespace, load: Load) -> int:
     """``patient-ledger statements``: the exit code (the errors are the command line's)."""
     fmt = STATEMENT_FORMATS[args.format]
     options = _options(args)
+    if args.format in BINARY_FORMATS:
+        if args.out is None:
+            print(
+                f"patient-ledger statements: --format {args.format} writes one file per "
+                "patient: give --out DIR",
+                file=sys.stderr,
+            )
+            return 2
+        if not pdf_available():
+            print(f"patient-ledger statements: {PDF_MISSING}", file=sys.stderr)
+            return 2
     if args.out is not None:
         _refuse_a_file(args.out)
     every = statements(load(args), start=args.start, end=args.end, patient_ids=args.patients)
@@ -130,7 +162,11 @@ def run_day_sheet(args: argparse.Namespace, load: Load) -> int:
 def _options(args: argparse.Namespace) -> Options:
     """The rendering options the command line was given (``--practice``, where a format that
     shows it adds the option)."""
-    return Options(practice=getattr(args, "practice", None))
+    practice = getattr(args, "practice", None)
+    return Options(
+        practice=None if practice is None else "\n".join(practice),
+        paper=getattr(args, "paper", "letter"),
+    )
 
 
 def _write_stdout(rendered: Rendered) -> None:

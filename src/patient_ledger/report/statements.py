@@ -36,11 +36,12 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import attrs
 
-from patient_ledger.report import tables
+from patient_ledger.report import render, tables
+from patient_ledger.report.render import Paper
 from patient_ledger.statements import DaySheet, Statement
 
 #: What a renderer returns: text, or bytes (a PDF).
@@ -50,9 +51,11 @@ Rendered = str | bytes
 @attrs.frozen(kw_only=True)
 class Options:
     """What the caller adds to a rendering: ``practice``, the practice's header (name,
-    address) that a printable statement shows; the plain formats leave it out."""
+    address) that a printable statement shows; the plain formats leave it out. ``paper``:
+    the printed formats' paper, ``"letter"`` or ``"a4"``."""
 
     practice: str | None = None
+    paper: Paper = "letter"
 
 
 @attrs.frozen(kw_only=True)
@@ -182,6 +185,16 @@ def _day_sheet_csv(sheet: DaySheet, options: Options) -> str:  # noqa: ARG001
     return _csv(tables.csv_header(view), (tables.csv_row(view, line) for line in sheet.lines))
 
 
+class _Printed(TypedDict):
+    practice: str
+    paper: Paper
+
+
+def _printed(options: Options) -> _Printed:
+    """The printed formats' options: the practice's header and the paper."""
+    return {"practice": options.practice or "", "paper": options.paper}
+
+
 #: The formats of ``patient-ledger statements`` by name.
 STATEMENT_FORMATS: dict[str, StatementFormat] = {
     "text": StatementFormat(
@@ -205,13 +218,33 @@ STATEMENT_FORMATS: dict[str, StatementFormat] = {
         one=lambda s, options: _statements_csv([s], options),
         index=_index_csv,
     ),
+    # Printed: HTML pages to print, PDF to mail (the optional pdf extra).
+    "html": StatementFormat(
+        name="html",
+        suffix=".html",
+        every=lambda every, o: render.statements_html(every, **_printed(o)),
+        one=lambda s, o: render.statement_html(s, **_printed(o)),
+        index=lambda rows, o: render.statements_index_html(rows, **_printed(o)),
+    ),
+    "pdf": StatementFormat(
+        name="pdf",
+        suffix=".pdf",
+        every=lambda every, o: render.statements_pdf(every, **_printed(o)),
+        one=lambda s, o: render.statement_pdf(s, **_printed(o)),
+        index=lambda rows, o: render.statements_index_pdf(rows, **_printed(o)),
+    ),
 }
+#: Formats whose output is bytes, never written to a terminal.
+BINARY_FORMATS = frozenset({"pdf"})
 
 #: The formats of ``patient-ledger daysheet`` by name.
 DAY_SHEET_FORMATS: dict[str, DaySheetFormat] = {
     "text": DaySheetFormat(name="text", render=day_sheet_text),
     "json": DaySheetFormat(name="json", render=lambda sheet, _: _json(tables.unstructure(sheet))),
     "csv": DaySheetFormat(name="csv", render=_day_sheet_csv),
+    "html": DaySheetFormat(
+        name="html", render=lambda sheet, o: render.day_sheet_html(sheet, **_printed(o))
+    ),
 }
 
 
