@@ -11,8 +11,9 @@ Mapping (see ``docs/drchrono.md`` for every rule):
 
 * appointment → ``Appointment(str(id), str(patient), date of scheduled_time, str(doctor))``;
   breaks and deleted appointments (``deleted_flag``) are skipped; a ``Cancelled`` or
-  ``Rescheduled`` one is cancelled (``cancel_appointment``) once its payments are in, so what
-  it holds waits in the patient's general bucket;
+  ``Rescheduled`` one is cancelled (``cancel_appointment``) once its payments are in (on the
+  later of its date and their last day), so what it holds waits in the patient's general
+  bucket;
 * line item → ``Charge(str(id), str(appointment), pt_paid + balance_pt, code, description,
   date of posted_date)`` (``posted_on`` None when ``posted_date`` is absent or null);
 * patient payment → ``Payment`` on its line item (which wins over a disagreeing
@@ -25,11 +26,14 @@ and a number too long or with too large an exponent is refused before it is conv
 malformed or inconsistent record is an error naming its kind and ``id``, and nothing is
 half-loaded: a ledger is returned whole, or an error is raised.
 
-Commands are applied in one documented order, so balances never depend on the order of the
-input lists: every appointment (by date, then id), every charge (by its day — its
-``posted_on``, else its appointment's date — then id), then every payment (by received date;
-on one day money in before money out; then id), then the cancellations; ids sort numerically
-when numeric.
+Commands are applied in the one order of every importer (``adapters/_order.py``), so the
+journal never depends on the order of the input lists and can be cut at any day of its
+history (``dashboards(ledger, on=day)``): every appointment (by date, then id); then by day —
+charges (their ``posted_on``, else their appointment's date), payments, then refunds and
+corrections (money out), then cancellations (on the later of the visit's date and its money's
+last day) — within each, by id, numerically when numeric. A payment or refund that names a
+line item comes no earlier than that line's day, a correction no earlier than the payment it
+corrects.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ import attrs
 import msgspec
 from moneyed import Money
 
+from patient_ledger.adapters._order import Position, cancellation, position
 from patient_ledger.commands import (
     add_appointment,
     add_charge,
@@ -685,7 +690,18 @@ class _Posting:
     payment: Payment  # a negative correction holds what it takes back, as a positive amount
     correction: bool
     parent_id: str | None
-    order: tuple[datetime.date, int, tuple[int, int, str]]
+
+
+@attrs.frozen(kw_only=True)
+class _Cancellation:
+    """A cancelled or rescheduled visit to cancel, on the day it is posted."""
+
+    appointment_id: str
+    on: datetime.date
+
+
+#: What the import posts after the visits.
+_Step = Charge | _Posting | _Cancellation
 
 
 #: A place a payment's money can be, per patient: ``(patient, "line", charge id)``,
@@ -855,13 +871,11 @@ class _Importer:
                     record.text("trace_number") or None,
                     charge_id,
                 )
-            out = int(amount < 0)
             self.postings.append(
                 _Posting(
                     payment=payment,
                     correction=correction,
                     parent_id=record.key("parent_id", required=False) if correction else None,
-                    order=(payment.received_on, out, _id_order(record.id)),
                 )
             )
 
@@ -903,28 +917,75 @@ class _Importer:
         return appointment_id, None
 
     def run(self) -> Ledger:
-        """Apply everything read, in the documented order."""
+        """Apply everything read, in the one order of every importer (:mod:`.._order`)."""
         ledger = Ledger.empty(self.currency)
         for appointment in sorted(self.booked.values(), key=lambda a: (a.date, _id_order(a.id))):
             ledger = _apply(ledger, add_appointment, appointment, "appointment")
-        for charge in sorted(
-            self.charges.values(),
-            key=lambda c: (c.posted_on or self.booked[c.appointment_id].date, _id_order(c.id)),
-        ):
-            ledger = _apply(ledger, add_charge, charge, "line_item")
-        postings = {p.payment.id: p for p in self.postings}
-        for posting in sorted(self.postings, key=lambda p: _order(p, postings)):
+        for _, step in sorted(self._steps(), key=lambda s: s[0]):
+            match step:
+                case Charge():
+                    ledger = _apply(ledger, add_charge, step, "line_item")
+                    # the money its appointment holds may be applied to the new line
+                    patient = self.booked[step.appointment_id].patient_id
+                    line = (patient, "line", step.id)
+                    self.holders.moved(patient, step.appointment_id, [line])
+                case _Posting():
+                    ledger = self._post(ledger, step)
+                case _Cancellation():
+                    ledger = self._cancel(ledger, step)
+        return ledger
+
+    def _steps(self) -> list[tuple[tuple[Position, tuple[int, int, str], str], _Step]]:
+        """Every charge, patient payment and cancellation with its place in the import: its
+        :class:`~patient_ledger.adapters._order.Position`, then its id (numerically when
+        numeric)."""
+        days: dict[tuple[str, str], int] = {
+            ("visits", a.id): a.date.toordinal() for a in self.booked.values()
+        }
+
+        def day_of(kind: str, key: str) -> int | None:
+            return days.get((kind, key))
+
+        steps: list[tuple[tuple[Position, tuple[int, int, str], str], _Step]] = []
+        for charge in self.charges.values():
+            at = position(charge, day_of)
+            days["charges", charge.id] = at.day
+            steps.append(((at, _id_order(charge.id), charge.id), charge))
+        money: dict[str, list[int]] = {}  # the days of the money on each appointment
+        # A correction comes no earlier than the payment it corrects: payments are placed first.
+        for posting in sorted(self.postings, key=lambda p: p.correction):
             payment = posting.payment
-            with _named(payment.id):
-                if payment.type is PaymentType.REFUND:
-                    ledger = self._refund(ledger, payment)
-                elif posting.correction:
-                    ledger = self._correct(ledger, posting)
-                else:
-                    ledger = post_payment(ledger, payment)
-                    self.posted[payment.id] = payment.patient_id
-                    self.holders.posted(ledger, payment.id)
-        return self._cancel(ledger)
+            parent = days.get(("payments", posting.parent_id or ""))
+            out = posting.correction or payment.type is PaymentType.REFUND
+            at = position(payment, day_of, stage="refunds" if out else None, after=[parent])
+            days["payments", payment.id] = at.day
+            if payment.appointment_id is not None:
+                money.setdefault(payment.appointment_id, []).append(at.day)
+            steps.append(((at, _id_order(payment.id), payment.id), posting))
+        lines = {charge.appointment_id for charge in self.charges.values()}
+        for appointment_id in self.cancelled:
+            if appointment_id in lines:
+                self._payable(appointment_id)
+                continue
+            at = cancellation(self.booked[appointment_id].date, money.get(appointment_id, ()))
+            step = _Cancellation(
+                appointment_id=appointment_id, on=datetime.date.fromordinal(at.day)
+            )
+            steps.append(((at, _id_order(appointment_id), appointment_id), step))
+        return steps
+
+    def _post(self, ledger: Ledger, posting: _Posting) -> Ledger:
+        """A patient payment: a refund, a correction, or a payment."""
+        payment = posting.payment
+        with _named(payment.id):
+            if payment.type is PaymentType.REFUND:
+                return self._refund(ledger, payment)
+            if posting.correction:
+                return self._correct(ledger, posting)
+            ledger = post_payment(ledger, payment)
+            self.posted[payment.id] = payment.patient_id
+            self.holders.posted(ledger, payment.id)
+            return ledger
 
     def _row(self, ledger: Ledger, patient_id: str, appointment_id: str) -> FeedRow:
         """The claims-feed row of a patient's open appointment (refused: another patient's);
@@ -1045,42 +1106,34 @@ class _Importer:
         )
         raise InvalidInputError(msg, id=correction.id)
 
-    def _cancel(self, ledger: Ledger) -> Ledger:
-        """Cancel the cancelled and rescheduled visits once their payments are in (their held
-        money moves to the general bucket), on the later of their date and their last
-        payment's; one with line items stays payable."""
-        last: dict[str, datetime.date] = {}
-        for posting in self.postings:
-            where = posting.payment.appointment_id
-            if where is not None:
-                last[where] = max(
-                    last.get(where, posting.payment.received_on), posting.payment.received_on
-                )
-        lines: dict[str, list[str]] = {}
-        for charge in self.charges.values():
-            lines.setdefault(charge.appointment_id, []).append(charge.id)
-        for appointment_id in sorted(self.cancelled, key=_id_order):
-            status = self.cancelled[appointment_id]
-            note = Note(kind="appointment", record_id=appointment_id, reason="")
-            if appointment_id in lines:
-                listed = ", ".join(sorted(lines[appointment_id], key=_id_order))
-                reason = (
-                    f"status {status}, but it has line items ({listed}): not cancelled, its "
-                    "lines stay payable"
-                )
-                self.changed.append(attrs.evolve(note, reason=reason))
-                continue
-            date = self.booked[appointment_id].date
-            on = max(date, last.get(appointment_id, date))
-            held = self._row(ledger, self.booked[appointment_id].patient_id, appointment_id)
-            ledger = cancel_appointment(
-                ledger, appointment_id, on=on, reason=f"DrChrono status {status}"
+    def _payable(self, appointment_id: str) -> None:
+        """A cancelled or rescheduled visit with line items is not cancelled: say so."""
+        listed = ", ".join(
+            sorted(
+                (c.id for c in self.charges.values() if c.appointment_id == appointment_id),
+                key=_id_order,
             )
-            reason = f"status {status}: cancelled"
-            if held.appointment_unallocated.amount:
-                amount = held.appointment_unallocated.amount
-                reason += f"; the {amount} it held waits in the general bucket"
-            self.changed.append(attrs.evolve(note, reason=reason))
+        )
+        reason = (
+            f"status {self.cancelled[appointment_id]}, but it has line items ({listed}): not "
+            "cancelled, its lines stay payable"
+        )
+        self.changed.append(Note(kind="appointment", record_id=appointment_id, reason=reason))
+
+    def _cancel(self, ledger: Ledger, step: _Cancellation) -> Ledger:
+        """Cancel a cancelled or rescheduled visit once its payments are in (its held money
+        moves to the general bucket), on the later of its date and its last payment's day."""
+        appointment_id = step.appointment_id
+        status = self.cancelled[appointment_id]
+        held = self._row(ledger, self.booked[appointment_id].patient_id, appointment_id)
+        ledger = cancel_appointment(
+            ledger, appointment_id, on=step.on, reason=f"DrChrono status {status}"
+        )
+        reason = f"status {status}: cancelled"
+        if held.appointment_unallocated.amount:
+            amount = held.appointment_unallocated.amount
+            reason += f"; the {amount} it held waits in the general bucket"
+        self.changed.append(Note(kind="appointment", record_id=appointment_id, reason=reason))
         return ledger
 
     def summary(
@@ -1118,18 +1171,6 @@ def _where(payment: Payment) -> str:
 
 def _sorted_notes(notes: list[Note]) -> tuple[Note, ...]:
     return tuple(sorted(notes, key=lambda n: (_KINDS.index(n.kind), _id_order(n.record_id))))
-
-
-def _order(
-    posting: _Posting, postings: Mapping[str, _Posting]
-) -> tuple[datetime.date, int, tuple[int, int, str]]:
-    """A payment's place in the import: by received date, money in before money out on one
-    day, then id; a correction never before the payment it names."""
-    parent = postings.get(posting.parent_id) if posting.parent_id is not None else None
-    day, out, number = posting.order
-    if parent is not None and parent.order[0] > day:
-        return (parent.order[0], out, number)
-    return posting.order
 
 
 def import_records(

@@ -31,7 +31,8 @@ guessed: under the defaults a cell in another form is refused with the declarati
 read it, and a cell the declaration does not fit (``13/01/2025`` under ``MM/DD/YYYY``) is
 refused naming it. The summary names each file's columns that no field read.
 
-**The order events are posted in** (what makes every refund follow the money it returns):
+**The order events are posted in** is the one order of every importer (``adapters/_order.py``:
+it makes every refund follow the money it returns, and lets the ledger be cut at any day):
 
 1. every visit, in file order (a visit moves no money; a payment received before its visit
    must find it);
@@ -75,6 +76,7 @@ from typing import Any, Protocol, cast
 import attrs
 from moneyed import Money
 
+from patient_ledger.adapters._order import Position, Record, position
 from patient_ledger.commands import (
     add_appointment,
     add_charge,
@@ -220,9 +222,6 @@ FIELDS: Mapping[str, tuple[Field, ...]] = {
     ),
 }
 
-#: Within a day: charges, payments, adjustments, refunds (every visit comes first, as day 0).
-#: A plan comes after the day's charges (its balance is theirs) and before its payments.
-_RANK = {"visits": 0, "charges": 1, "plans": 2, "payments": 3, "adjustments": 4, "refunds": 5}
 #: A row of each kind, in messages.
 _NOUN = {
     "visits": "visit",
@@ -231,8 +230,6 @@ _NOUN = {
     "payments": "payment",
     "adjustments": "adjustment",
 }
-#: What a row of a file becomes.
-Record = Appointment | Charge | PaymentPlan | Payment | Adjustment
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -913,6 +910,12 @@ def _dumps(value: object) -> bytes:
     return out.getvalue()
 
 
+#: The spool's columns of a row's :class:`~patient_ledger.adapters._order.Position`, and its
+#: posting order: that position, then files in the order given and rows top to bottom.
+_POSITION = " INTEGER, ".join(Position._fields)
+_ORDER = ", ".join((*Position._fields, "file", "line"))
+
+
 class _Spool:
     """Rows parsed and waiting to be posted, in a temporary SQLite database, sorted on the way
     out; and every id read, by kind, with the day it is posted on and where it was read. The
@@ -925,7 +928,7 @@ class _Spool:
         self.db = sqlite3.connect("")
         self.db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-            "CREATE TABLE row (day INTEGER, rank INTEGER, file INTEGER, line INTEGER, value BLOB);"
+            f"CREATE TABLE row ({_POSITION} INTEGER, file INTEGER, line INTEGER, value BLOB);"
             "CREATE TABLE seen (kind TEXT, id TEXT, day INTEGER, file INTEGER, line INTEGER,"
             " PRIMARY KEY (kind, id)) WITHOUT ROWID;"
         )
@@ -952,15 +955,15 @@ class _Spool:
             return state.appointment(key).appointment.date.toordinal()
         return None
 
-    def add(self, kind: str, what: str, day: int, place: tuple[int, int], value: Record) -> None:
-        """Spool a value of a kind of file read at ``place`` (file, line) to be posted on
-        ``day`` as ``what``; a visit's date and a charge's day are kept for the rows that name
-        them.
+    def add(self, kind: str, at: Position, place: tuple[int, int], value: Record) -> None:
+        """Spool a value of a kind of file read at ``place`` (file, line) to be posted at
+        ``at`` (:func:`~patient_ledger.adapters._order.position`); a visit's date and a
+        charge's day are kept for the rows that name them.
 
         Raises:
             DuplicateIdError: the kind's id was read before in this import (both lines named).
         """
-        known = value.date.toordinal() if isinstance(value, Appointment) else day
+        known = value.date.toordinal() if isinstance(value, Appointment) else at.day
         added = self.db.execute(
             "INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?, ?)", (kind, value.id, known, *place)
         )
@@ -974,7 +977,7 @@ class _Spool:
                 f"{then}: an id may appear once in an import"
             )
             raise DuplicateIdError(msg, id=value.id, first=first, then=then)
-        self.pending.append((day, _RANK[what], *place, _dumps(value)))
+        self.pending.append((*at, *place, _dumps(value)))
         self.count += 1
         self.flush(now=False)
 
@@ -987,8 +990,8 @@ class _Spool:
     def sorted(self) -> Iterator[tuple[int, int, object]]:
         """``(file, line, value)`` in posting order."""
         self.flush()
-        self.db.execute("CREATE INDEX posting ON row (day, rank, file, line)")
-        query = "SELECT file, line, value FROM row ORDER BY day, rank, file, line"
+        self.db.execute(f"CREATE INDEX posting ON row ({_ORDER})")
+        query = f"SELECT file, line, value FROM row ORDER BY {_ORDER}"  # noqa: S608 - our own column names
         shared: dict[bytes, object] = {}
         for file, line, blob in self.db.execute(query):
             yield file, line, _Unpickler(blob, shared).load()  # our own rows, spooled just now
@@ -1105,39 +1108,25 @@ def _read(
                 return text or None
 
             value = build(get, cells)
-            day, what = _day(spool, kind, value)
-            spool.add(kind, what, day, (file, line), value)
+            spool.add(kind, _position(spool, value), (file, line), value)
         except LedgerError as error:
             raise _at(error, where, line) from None
         if progress:
             progress.advance(1)
 
 
-def _day(spool: _Spool, kind: str, value: Record) -> tuple[int, str]:
-    """When a value is posted (a day ordinal; visits: 0, before all) and as what."""
-    match value:
-        case Appointment():
-            return 0, kind
-        case Charge(appointment_id=visit):
-            day = spool.day_of("visits", visit)
-            if day is None:
-                msg = f"charge {value.id!r}: visit {visit!r} is in no visits file nor the ledger"
-                raise UnknownIdError(msg, id=visit)
-            posted_on = value.posted_on  # SPEC §12: the charge's day, when given
-            return (day if posted_on is None else posted_on.toordinal()), kind
-        case PaymentPlan():
-            return value.created_on.toordinal(), kind
-        case Payment():
-            day = value.received_on.toordinal()
-            if value.charge_id is not None:
-                day = max(day, spool.day_of("charges", value.charge_id) or day)
-            if value.plan_id is not None:  # posted no earlier than its plan is agreed
-                day = max(day, spool.day_of("plans", value.plan_id) or day)
-            return day, "refunds" if value.type is PaymentType.REFUND else kind
-        case Adjustment():
-            day = value.on.toordinal()
-            return max(day, spool.day_of("charges", value.charge_id) or day), kind
-    raise AssertionError(value)  # pragma: no cover - _BUILD makes only these
+def _position(spool: _Spool, value: Record) -> Position:
+    """Where a value is posted: the one order of every importer (:mod:`._order`), the days of
+    what it names read from the rows spooled so far and the ledger.
+
+    Raises:
+        UnknownIdError: a charge whose visit is in no visits file nor the ledger.
+    """
+    if isinstance(value, Charge) and spool.day_of("visits", value.appointment_id) is None:
+        visit = value.appointment_id
+        msg = f"charge {value.id!r}: visit {visit!r} is in no visits file nor the ledger"
+        raise UnknownIdError(msg, id=visit)
+    return position(value, spool.day_of)
 
 
 def _post(
