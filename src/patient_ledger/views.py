@@ -211,7 +211,12 @@ def dashboard(ledger: Ledger, patient_id: str, *, on: datetime.date | None = Non
 
 
 def claims_feed(ledger: Ledger, patient_id: str) -> ClaimsFeed:
-    """One row per appointment of the patient, by date then id (a tuple of ``FeedRow``)."""
+    """One row per appointment of the patient that is not cancelled, by date then id (a tuple
+    of ``FeedRow``; a cancelled visit has no claim: SPEC §10).
+
+    Raises:
+        UnknownIdError: the patient is not in the ledger.
+    """
     state, patient = _lookup(ledger, patient_id)
     patient_unallocated = to_money(patient.general.available + patient.held, state.currency)
     return ClaimsFeed(
