@@ -68,24 +68,6 @@ class Position(NamedTuple):
     rank: int
 
 
-def stage_of(value: Record) -> str:
-    """The stage a value is posted in (a payment of type ``REFUND`` is a refund)."""
-    match value:
-        case Appointment():
-            return "visits"
-        case Charge():
-            return "charges"
-        case PaymentPlan():
-            return "plans"
-        case Payment(type=PaymentType.REFUND):
-            return "refunds"
-        case Payment():
-            return "payments"
-        case Adjustment():
-            return "adjustments"
-    raise AssertionError(value)  # pragma: no cover - Record is these
-
-
 def position(
     value: Record,
     day_of: DayOf,
@@ -95,35 +77,37 @@ def position(
 ) -> Position:
     """Where ``value`` is posted: on its own day, or the day of what it names if that is later
     (``day_of`` says the days of lines and plans; ``after``: more days it may not precede, a
-    corrected payment's), in ``stage`` (by default :func:`stage_of`).
+    corrected payment's), in ``stage`` (by default its own: a payment of type ``REFUND`` is a
+    refund).
 
     A charge whose visit ``day_of`` does not know is posted first of its stage's (day
     :data:`VISITS_DAY`), where its command refuses it.
     """
-    day: int
-    match value:
-        case Appointment():
-            day = VISITS_DAY
-        case Charge(posted_on=posted_on, appointment_id=visit):
-            day = (
-                posted_on.toordinal()
-                if posted_on is not None
-                else (day_of("visits", visit) or VISITS_DAY)
-            )
-        case PaymentPlan(created_on=created_on):
-            day = created_on.toordinal()
-        case Payment(received_on=received_on, charge_id=line, plan_id=plan):
-            named = (
-                day_of("charges", line) if line is not None else None,
-                day_of("plans", plan) if plan is not None else None,
-            )
-            day = max((received_on.toordinal(), *(d for d in named if d is not None)))
-        case Adjustment(on=on, charge_id=line):
-            day = max(on.toordinal(), day_of("charges", line) or VISITS_DAY)
-        case _:  # pragma: no cover - Record is these
-            raise AssertionError(value)
-    day = max((day, *(d for d in after if d is not None)))
-    return Position(day, RANK[stage or stage_of(value)])
+    if isinstance(value, Payment):
+        day = value.received_on.toordinal()
+        if value.charge_id is not None:
+            day = max(day, day_of("charges", value.charge_id) or day)
+        if value.plan_id is not None:
+            day = max(day, day_of("plans", value.plan_id) or day)
+        kind = "refunds" if value.type is PaymentType.REFUND else "payments"
+    elif isinstance(value, Charge):
+        posted_on = value.posted_on
+        if posted_on is not None:
+            day = posted_on.toordinal()
+        else:
+            day = day_of("visits", value.appointment_id) or VISITS_DAY
+        kind = "charges"
+    elif isinstance(value, Appointment):
+        day, kind = VISITS_DAY, "visits"
+    elif isinstance(value, PaymentPlan):
+        day, kind = value.created_on.toordinal(), "plans"
+    else:
+        day = max(value.on.toordinal(), day_of("charges", value.charge_id) or VISITS_DAY)
+        kind = "adjustments"
+    for later in after:
+        if later is not None and later > day:
+            day = later
+    return Position(day, RANK[stage or kind])
 
 
 def cancellation(date: datetime.date, money: Iterable[int]) -> Position:
