@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from moneyed import Money
 
+from patient_ledger.adapters._order import Record, position
 from patient_ledger.adapters.imports import parse_date
 from patient_ledger.apply import apply_event
 from patient_ledger.commands import add_appointment, add_charge, post_payment, refund
@@ -60,6 +61,7 @@ from patient_ledger.views import (
     credit_aging,
     dashboard,
     event_day,
+    feed_row,
     line_items,
     patients,
     unallocated_entries,
@@ -350,9 +352,13 @@ def from_frames(
     ``charge_id``, ``appointment_id``, ``amount`` (``code``, ``description``, ``posted_on``:
     the day the charge was posted, SPEC §12); payments ``payment_id``, ``patient_id``,
     ``amount``, ``received_on`` (``method``, ``type``,
-    ``appointment_id``, ``provider``, ``notes``, ``reference``, ``charge_id``). Rows go in as
-    the commands take them: every visit, then every charge, then every payment, each in frame
-    order; a payment of type ``REFUND`` (a negative amount) is a refund.
+    ``appointment_id``, ``provider``, ``notes``, ``reference``, ``charge_id``). A payment of
+    type ``REFUND`` (a negative amount) is a refund. Every row is read first (a refusal names
+    the first bad cell, tables in that order), then posted in the one order of every importer
+    (``adapters._order``): every visit; then by day — charges (on their ``posted_on``, else
+    their visit's date), payments, refunds — each in frame order; a payment that names a
+    charge no earlier than that charge's day. So the ledger can be cut at any day of the
+    frames' history (``dashboards(ledger, on=day)``, SPEC §12).
 
     A table must say one thing: two columns of one name (``amount`` twice, or ``amount`` and
     ``Amount `` — one name up to case and surrounding spaces), or a column beside its alias
@@ -391,6 +397,7 @@ def from_frames(
     rows = {name: _rows(table, name) for name, table in tables_.items()}
     for name, key, alias in _KEYS:
         _once(rows[name], name, key, alias)
+    read: list[tuple[str, dict[str, Any], Record]] = []  # every row's value, in frame order
     for row in rows["visits"]:
         with _named(row, "visits"):
             appointment = Appointment(
@@ -399,7 +406,7 @@ def from_frames(
                 _date(row, "date", "visits"),
                 **_optional(row, _VISIT_FIELDS),
             )
-            built = add_appointment(built, appointment)
+            read.append(("visits", row, appointment))
     for row in rows["charges"]:
         with _named(row, "charges"):
             charge = Charge(
@@ -409,7 +416,7 @@ def from_frames(
                 **_optional(row, _CHARGE_FIELDS),
                 posted_on=_optional_date(row, "posted_on", "charges"),
             )
-            built = add_charge(built, charge)
+            read.append(("charges", row, charge))
     for row in rows["payments"]:
         with _named(row, "payments"):
             payment = Payment(
@@ -419,9 +426,47 @@ def from_frames(
                 _date(row, "received_on", "payments"),
                 **_optional(row, _PAYMENT_FIELDS),
             )
-            is_refund = payment.type is PaymentType.REFUND
-            built = (refund if is_refund else post_payment)(built, payment)
+            read.append(("payments", row, payment))
+    for table, row, value in _in_posting_order(built, read):
+        with _named(row, table):
+            match value:
+                case Appointment():
+                    built = add_appointment(built, value)
+                case Charge():
+                    built = add_charge(built, value)
+                case Payment(type=PaymentType.REFUND):
+                    built = refund(built, value)
+                case Payment():
+                    built = post_payment(built, value)
+                case _:  # pragma: no cover - from_frames reads only these
+                    raise AssertionError(value)
     return built
+
+
+def _in_posting_order(
+    ledger: Ledger, read: list[tuple[str, dict[str, Any], Record]]
+) -> list[tuple[str, dict[str, Any], Record]]:
+    """The rows of :func:`from_frames` in the one order of every importer (:mod:`._order`),
+    rows of one stage and day in frame order; the days of the visits and charges they name
+    from the frames, else (visits) from ``ledger``."""
+    days: dict[tuple[str, str], int] = {}
+
+    def day_of(kind: str, key: str) -> int | None:
+        found = days.get((kind, key))
+        if found is None and kind == "visits":
+            with contextlib.suppress(UnknownIdError):  # unknown or cancelled: refused later
+                return feed_row(ledger, key).date.toordinal()
+        return found
+
+    placed = []
+    for number, (table, row, value) in enumerate(read):
+        at = position(value, day_of)
+        if isinstance(value, Appointment):
+            days["visits", value.id] = value.date.toordinal()
+        elif isinstance(value, Charge):
+            days["charges", value.id] = at.day
+        placed.append(((at, number), (table, row, value)))
+    return [step for _, step in sorted(placed, key=lambda p: p[0])]
 
 
 #: Each table's id column and its alias: an id appears once in a table.
