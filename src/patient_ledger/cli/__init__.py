@@ -421,7 +421,7 @@ def _add_import(commands: Any) -> None:
         help="append a practice's CSV exports (visits, charges, payments and refunds, "
         "adjustments) to a journal, all or nothing",
         description="Post CSV exports to a journal in date order (every visit first; then "
-        "each day's charges, payments, adjustments, refunds). Columns are found by common "
+        "each day's charges, plans, payments, adjustments, refunds). Columns are found by common "
         "names or mapped with --columns/--column. Dates YYYY-MM-DD and amounts plain "
         "decimals unless --date-format and --amounts (or the TOML's [format]) say otherwise; "
         'words for methods and types map to ours in the TOML: [values.payments.type] "Patient '
