@@ -18,7 +18,12 @@
    service acknowledged is in it exactly once.
 
 Reported: requests per second of each phase, and the ratios payment/POST-noop and
-dashboard/GET-noop of each round (their median is the figure).
+dashboard/GET-noop of each round (their median is the figure). And, after each round's
+payments, the disk's own ceiling: the median time of one durable SQLite commit of one row in
+the practice's folder (``commit ms``; with ``FULL``, an fsync). A submit returns only once its
+commit is durable, so ``--clients`` clients get at most ``clients / commit`` payments a second
+acknowledged whatever the library does in Python (``ceiling/noop``: that ceiling as a ratio
+to the do-nothing POST).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import random
 import re
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -197,7 +203,11 @@ class Workload:
 
 
 def drive(
-    port: int, args: argparse.Namespace, work: Workload, say: Callable[..., None]
+    port: int,
+    args: argparse.Namespace,
+    work: Workload,
+    say: Callable[..., None],
+    folder: Path,
 ) -> tuple[dict[str, list[float]], dict[str, int]]:
     """Every round's figures, and each acknowledged payment's status (201 or 200)."""
     figures: dict[str, list[float]] = collections.defaultdict(list)
@@ -209,6 +219,8 @@ def drive(
         dashboard, _ = phase(port, args.clients, args.seconds, work.dashboard)
         post_noop, _ = phase(port, args.clients, args.seconds, work.post_noop)
         payments, posts = phase(port, args.clients, args.seconds, work.payment)
+        latency = commit_latency(folder, args.synchronous)
+        ceiling = args.clients / latency
         for status, body, answer in posts:
             if status not in (200, 201):
                 raise SystemExit(f"a payment refused: {status} {answer!r}")
@@ -220,12 +232,42 @@ def drive(
             "payment": payments,
             "payment/noop": payments / post_noop,
             "dashboard/noop": dashboard / get_noop,
+            "commit ms": latency * 1000,
+            "ceiling/noop": ceiling / post_noop,
         }
         for key, value in row.items():
             figures[key].append(value)
-        shown = (f"{k} {v:.3f}" if "/" in k else f"{k} {v:,.0f}/s" for k, v in row.items())
+        shown = (
+            f"{k} {v:.3f}" if "/" in k or " ms" in k else f"{k} {v:,.0f}/s" for k, v in row.items()
+        )
         say(f"round {round_ + 1}: " + ", ".join(shown))
     return figures, acknowledged
+
+
+def commit_latency(folder: Path, synchronous: str, seconds: float = 1.0) -> float:
+    """The median time of one SQLite commit of one small row in ``folder`` (WAL mode, as the
+    practice's store), in seconds: with ``FULL``, one fsync of the disk the practice is on.
+
+    Every acknowledged payment waits for at least one such commit, so ``clients`` clients can
+    be acknowledged at most ``clients / latency`` times a second, however little each payment
+    costs in Python: the ceiling this run's disk puts on the payment phase (group commit
+    already puts every waiting client's payment in one commit).
+    """
+    path = folder / "fsync.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("CREATE TABLE IF NOT EXISTS t (n INTEGER)")
+    times: list[float] = []
+    until = time.perf_counter() + seconds
+    while time.perf_counter() < until or len(times) < 20:
+        began = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO t VALUES (?)", (len(times),))
+        conn.execute("COMMIT")
+        times.append(time.perf_counter() - began)
+    conn.close()
+    return statistics.median(times)
 
 
 def build(db: Path, args: argparse.Namespace) -> tuple[pl.Ledger, float, float]:
@@ -294,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         server, port = start_service(folder, db, args.synchronous)
         try:
-            figures, acknowledged = drive(port, args, Workload(ledger, args.seed), say)
+            figures, acknowledged = drive(port, args, Workload(ledger, args.seed), say, folder)
         finally:
             stop_service(server)
         with pl.open_practice(db) as practice:
@@ -321,7 +363,9 @@ def main(argv: list[str] | None = None) -> int:
     say(
         f"median: payment/noop {result['payment/noop']:.3f} (target ≥ 0.6), "
         f"dashboard/noop {result['dashboard/noop']:.3f} (target ≥ 0.9), "
-        f"open/build {result['open/build']:.3f} (target ≤ 0.1); "
+        f"open/build {result['open/build']:.3f} (target ≤ 0.1); the disk's commit "
+        f"{result['commit ms']:.2f} ms caps payments at {result['ceiling/noop']:.3f}x the "
+        f"no-op with {args.clients} clients; "
         f"{len(acknowledged):,} payments acknowledged, {len(lost)} lost or doubled"
     )
     if args.json:
