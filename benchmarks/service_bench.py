@@ -18,12 +18,13 @@
    service acknowledged is in it exactly once.
 
 Reported: requests per second of each phase, and the ratios payment/POST-noop and
-dashboard/GET-noop of each round (their median is the figure). And, after each round's
-payments, the disk's own ceiling: the median time of one durable SQLite commit of one row in
-the practice's folder (``commit ms``; with ``FULL``, an fsync). A submit returns only once its
-commit is durable, so ``--clients`` clients get at most ``clients / commit`` payments a second
-acknowledged whatever the library does in Python (``ceiling/noop``: that ceiling as a ratio
-to the do-nothing POST).
+dashboard/GET-noop of each round (their median is the figure). And the payment phase's
+commits, from the service's ``GET /status`` before and after it: the mean time a commit took
+(``commit ms``: from its transaction's start to its return, durable — with ``FULL``, mostly
+the disk's fsync) and the submits each grouped. A submit returns only once its commit did, and
+waits for at least one whole commit, so ``--clients`` clients get at most ``clients / commit``
+payments a second acknowledged, whatever the library does in Python: ``ceiling/noop`` is that
+ceiling as a ratio to the do-nothing POST.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ import random
 import re
 import signal
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -46,6 +46,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import patient_ledger as pl
 from patient_ledger.persist.store import open_store
@@ -203,11 +204,7 @@ class Workload:
 
 
 def drive(
-    port: int,
-    args: argparse.Namespace,
-    work: Workload,
-    say: Callable[..., None],
-    folder: Path,
+    port: int, args: argparse.Namespace, work: Workload, say: Callable[..., None]
 ) -> tuple[dict[str, list[float]], dict[str, int]]:
     """Every round's figures, and each acknowledged payment's status (201 or 200)."""
     figures: dict[str, list[float]] = collections.defaultdict(list)
@@ -218,8 +215,12 @@ def drive(
         get_noop, _ = phase(port, args.clients, args.seconds, work.get_noop)
         dashboard, _ = phase(port, args.clients, args.seconds, work.dashboard)
         post_noop, _ = phase(port, args.clients, args.seconds, work.post_noop)
+        before = practice_status(port)
         payments, posts = phase(port, args.clients, args.seconds, work.payment)
-        latency = commit_latency(folder, args.synchronous)
+        after = practice_status(port)
+        commits = max(after["commits"] - before["commits"], 1)
+        latency = (after["commit_seconds"] - before["commit_seconds"]) / commits
+        group = (after["submits"] - before["submits"]) / commits
         ceiling = args.clients / latency
         for status, body, answer in posts:
             if status not in (200, 201):
@@ -233,6 +234,7 @@ def drive(
             "payment/noop": payments / post_noop,
             "dashboard/noop": dashboard / get_noop,
             "commit ms": latency * 1000,
+            "submits/commit": group,
             "ceiling/noop": ceiling / post_noop,
         }
         for key, value in row.items():
@@ -244,30 +246,17 @@ def drive(
     return figures, acknowledged
 
 
-def commit_latency(folder: Path, synchronous: str, seconds: float = 1.0) -> float:
-    """The median time of one SQLite commit of one small row in ``folder`` (WAL mode, as the
-    practice's store), in seconds: with ``FULL``, one fsync of the disk the practice is on.
-
-    Every acknowledged payment waits for at least one such commit, so ``clients`` clients can
-    be acknowledged at most ``clients / latency`` times a second, however little each payment
-    costs in Python: the ceiling this run's disk puts on the payment phase (group commit
-    already puts every waiting client's payment in one commit).
-    """
-    path = folder / "fsync.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(f"PRAGMA synchronous={synchronous}")
-    conn.execute("CREATE TABLE IF NOT EXISTS t (n INTEGER)")
-    times: list[float] = []
-    until = time.perf_counter() + seconds
-    while time.perf_counter() < until or len(times) < 20:
-        began = time.perf_counter()
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT INTO t VALUES (?)", (len(times),))
-        conn.execute("COMMIT")
-        times.append(time.perf_counter() - began)
-    conn.close()
-    return statistics.median(times)
+def practice_status(port: int) -> dict[str, Any]:
+    """The service's ``GET /status``: ``practice.status()`` as JSON."""
+    client = Client(port)
+    try:
+        code, answer = client.request("GET", "/status")
+    finally:
+        client.close()
+    if code != 200:
+        raise SystemExit(f"GET /status answered {code}: {answer!r}")
+    found: dict[str, Any] = json.loads(answer)
+    return found
 
 
 def build(db: Path, args: argparse.Namespace) -> tuple[pl.Ledger, float, float]:
@@ -336,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         server, port = start_service(folder, db, args.synchronous)
         try:
-            figures, acknowledged = drive(port, args, Workload(ledger, args.seed), say, folder)
+            figures, acknowledged = drive(port, args, Workload(ledger, args.seed), say)
         finally:
             stop_service(server)
         with pl.open_practice(db) as practice:

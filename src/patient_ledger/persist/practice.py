@@ -75,6 +75,9 @@ class PracticeStatus:
         commits: transactions this practice committed since it opened.
         submits: submits it answered since it opened (refusals included).
         settings: the durability settings as the database reports them.
+        commit_seconds: the time its commits took since it opened, in seconds (each from the
+            transaction's start to its return: durable; ``commit_seconds / commits`` is what
+            a submit waits for at least — with ``FULL``, mostly the disk's fsync).
     """
 
     name: str
@@ -85,6 +88,11 @@ class PracticeStatus:
     commits: int
     submits: int
     settings: dict[str, str]
+    commit_seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        """The status as plain JSON (a service's health or metrics answer)."""
+        return attrs.asdict(self)
 
 
 class _Answer:
@@ -182,6 +190,7 @@ class Practice:
         self._currency = currency_code(currency)
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._commits = 0
+        self._commit_seconds = 0.0
         self._submits = 0
         #: The threads the last two commits answered.
         self._senders: collections.deque[frozenset[int]] = collections.deque(
@@ -247,6 +256,7 @@ class Practice:
                 lag=stored - newest,
                 commits=self._commits,
                 submits=self._submits,
+                commit_seconds=self._commit_seconds,
                 settings=store.settings(),
             )
 
@@ -415,6 +425,7 @@ class Practice:
                     ledger = outcome.ledger
                 outcomes.append(outcome)
             if ledger is not base:
+                began = time.perf_counter()
                 try:
                     store.save(self.name, ledger, expected_version=len(base.events))
                 except ConcurrencyError:
@@ -437,6 +448,7 @@ class Practice:
                     ledger = base
                 else:
                     self._commits += 1
+                    self._commit_seconds += time.perf_counter() - began
                 self._ledger = ledger
             break
         self._submits += len(group)
