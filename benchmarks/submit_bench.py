@@ -30,8 +30,9 @@ from patient_ledger.persist.store import open_store
 from patient_ledger.testing import generate
 
 
-def run(db: Path, clients: int, seconds: float, synchronous: str) -> dict[str, float]:
-    """Submits a second, submits per commit and CPU µs per submit of ``clients`` threads."""
+def run(db: Path, clients: int, seconds: float, synchronous: str, tag: str) -> dict[str, float]:
+    """Submits a second, submits per commit and CPU µs per submit of ``clients`` threads
+    (new payments, their ids starting with ``tag``)."""
     with pl.open_practice(db, synchronous=synchronous) as practice:
         patients = pl.patients(practice.ledger)
         stop = threading.Event()
@@ -43,7 +44,7 @@ def run(db: Path, clients: int, seconds: float, synchronous: str) -> dict[str, f
             while not stop.is_set():
                 body = json.dumps(
                     {
-                        "id": f"B{clients}-{c}-{n}",
+                        "id": f"{tag}-{c}-{n}",
                         "patient_id": rng.choice(patients),
                         "amount": f"{rng.randrange(5, 300)}.{rng.randrange(100):02d}",
                         "received_on": "2025-12-31",
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             store.close()
         for round_ in range(args.rounds):
             for clients in args.clients:
-                figures = run(db, clients, args.seconds, args.synchronous)
+                figures = run(db, clients, args.seconds, args.synchronous, f"B{round_}-{clients}")
                 print(
                     f"round {round_ + 1}, {clients} threads, {args.synchronous}: "
                     + ", ".join(f"{k} {v:,.1f}" for k, v in figures.items())
