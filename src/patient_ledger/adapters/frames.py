@@ -13,18 +13,24 @@ whoever holds it now —, ``appointment_id``, ``charge_id``, ``amount``; a line 
 ``charge_id`` is set, an appointment's bucket when only ``appointment_id`` is, the general
 bucket when neither) and, with ``on``, ``aging``. A patient's ``allocations`` rows add up to
 their ``total_paid``.
+
+Statements and day sheets (SPEC §12): :func:`statement_records` and :func:`statement_frames`
+(``statements``, one row per patient with the aging's four columns; ``statement_lines``),
+:func:`day_sheet_records` and :func:`day_sheet_frames` (``day_sheet_lines``,
+``method_totals``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any, Literal
 
 from moneyed import Money
 
+from patient_ledger.adapters._order import Record, position
 from patient_ledger.adapters.imports import parse_date
 from patient_ledger.apply import apply_event
 from patient_ledger.commands import add_appointment, add_charge, post_payment, refund
@@ -45,6 +51,7 @@ from patient_ledger.events import (
 from patient_ledger.money import parse_amount
 from patient_ledger.report import tables
 from patient_ledger.state import Ledger
+from patient_ledger.statements import DaySheet, Statement, day_sheet, statements
 from patient_ledger.values import Appointment, Charge, Payment, PaymentType
 from patient_ledger.views import (
     DASHBOARD_FIELDS,
@@ -54,6 +61,7 @@ from patient_ledger.views import (
     credit_aging,
     dashboard,
     event_day,
+    feed_row,
     line_items,
     patients,
     unallocated_entries,
@@ -190,11 +198,12 @@ def to_pandas(ledger: Ledger, *, on: datetime.date | None = None) -> dict[str, A
 
 #: The amount and date columns of every table (``records`` and ``balance_history``), as the
 #: views' descriptions say.
+_ALL_VIEWS = (*tables.VIEWS, *tables.SUMMARIES)
 AMOUNT_COLUMNS = frozenset(
-    c.field for view in tables.VIEWS for c in view.columns if c.kind is tables.Kind.AMOUNT
+    c.field for view in _ALL_VIEWS for c in view.columns if c.kind is tables.Kind.AMOUNT
 )
 DATE_COLUMNS = frozenset(
-    c.field for view in tables.VIEWS for c in view.columns if c.kind is tables.Kind.DATE
+    c.field for view in _ALL_VIEWS for c in view.columns if c.kind is tables.Kind.DATE
 )
 #: Each table's index: a column whose values are unique in it (``allocations`` keeps a plain
 #: index: a payment has a row per place).
@@ -206,6 +215,8 @@ INDEXES = {
     "aging": "patient_id",
     "credit_aging": "patient_id",
     "balance_history": "event",
+    "statements": "patient_id",
+    "method_totals": "method",
 }
 Amounts = Literal["decimal", "float"]
 
@@ -241,6 +252,77 @@ def frame(rows: list[dict[str, Any]], *, amounts: Amounts, index: str | None = N
     return table
 
 
+# -- statements and day sheets (SPEC §12) ------------------------------------------------------
+
+
+def statement_records(every: Iterable[Statement]) -> dict[str, list[dict[str, Any]]]:
+    """Statements as flat rows: ``statements`` one per statement (its figures, then its
+    aging's four columns) and ``statement_lines`` one per line (``patient_id`` first)."""
+    summary, aged = tables.STATEMENT_SUMMARY.fields(), tables.AGING.fields()
+    out: dict[str, list[dict[str, Any]]] = {"statements": [], "statement_lines": []}
+    for s in every:
+        data = tables.values(s)
+        aging = data["aging"]
+        out["statements"].append(
+            {field: data[field] for field in summary} | {field: aging[field] for field in aged}
+        )
+        out["statement_lines"].extend(
+            _row(tables.STATEMENT_LINES, line, s.patient_id) for line in s.lines
+        )
+    return out
+
+
+def day_sheet_records(sheet: DaySheet) -> dict[str, list[dict[str, Any]]]:
+    """A day sheet as flat rows: ``day_sheet_lines`` and ``method_totals`` (its net is the sum
+    of either's amounts)."""
+    return {
+        "day_sheet_lines": [tables.records(tables.DAY_SHEET_LINES, line) for line in sheet.lines],
+        "method_totals": [tables.records(tables.METHOD_TOTALS, t) for t in sheet.totals],
+    }
+
+
+def statement_frames(
+    ledger: Ledger,
+    *,
+    start: datetime.date,
+    end: datetime.date,
+    patient_ids: Iterable[str] | None = None,
+    amounts: Amounts = "decimal",
+) -> dict[str, Any]:
+    """:func:`~patient_ledger.statements.statements` for the period as pandas-native
+    DataFrames (see :func:`dataframes`): ``statements`` indexed by ``patient_id`` and
+    ``statement_lines``.
+
+    Raises:
+        UnknownIdError, InvalidInputError: as ``statements``.
+    """
+    every = statements(ledger, start=start, end=end, patient_ids=patient_ids)
+    return {
+        name: frame(rows, amounts=amounts, index=INDEXES.get(name))
+        for name, rows in statement_records(every).items()
+    }
+
+
+def day_sheet_frames(
+    ledger: Ledger,
+    start: datetime.date,
+    end: datetime.date | None = None,
+    *,
+    amounts: Amounts = "decimal",
+) -> dict[str, Any]:
+    """:func:`~patient_ledger.statements.day_sheet` as pandas-native DataFrames:
+    ``day_sheet_lines`` and ``method_totals`` (indexed by ``method``).
+
+    Raises:
+        InvalidInputError: as ``day_sheet``.
+    """
+    sheet = day_sheet(ledger, start, end)
+    return {
+        name: frame(rows, amounts=amounts, index=INDEXES.get(name))
+        for name, rows in day_sheet_records(sheet).items()
+    }
+
+
 # -- loading DataFrames ---------------------------------------------------------------------
 
 _VISIT_FIELDS = ("provider",)
@@ -270,9 +352,13 @@ def from_frames(
     ``charge_id``, ``appointment_id``, ``amount`` (``code``, ``description``, ``posted_on``:
     the day the charge was posted, SPEC §12); payments ``payment_id``, ``patient_id``,
     ``amount``, ``received_on`` (``method``, ``type``,
-    ``appointment_id``, ``provider``, ``notes``, ``reference``, ``charge_id``). Rows go in as
-    the commands take them: every visit, then every charge, then every payment, each in frame
-    order; a payment of type ``REFUND`` (a negative amount) is a refund.
+    ``appointment_id``, ``provider``, ``notes``, ``reference``, ``charge_id``). A payment of
+    type ``REFUND`` (a negative amount) is a refund. Every row is read first (a refusal names
+    the first bad cell, tables in that order), then posted in the one order of every importer
+    (``adapters._order``): every visit; then by day — charges (on their ``posted_on``, else
+    their visit's date), payments, refunds — each in frame order; a payment that names a
+    charge no earlier than that charge's day. So the ledger can be cut at any day of the
+    frames' history (``dashboards(ledger, on=day)``, SPEC §12).
 
     A table must say one thing: two columns of one name (``amount`` twice, or ``amount`` and
     ``Amount `` — one name up to case and surrounding spaces), or a column beside its alias
@@ -311,6 +397,7 @@ def from_frames(
     rows = {name: _rows(table, name) for name, table in tables_.items()}
     for name, key, alias in _KEYS:
         _once(rows[name], name, key, alias)
+    read: list[tuple[str, dict[str, Any], Record]] = []  # every row's value, in frame order
     for row in rows["visits"]:
         with _named(row, "visits"):
             appointment = Appointment(
@@ -319,7 +406,7 @@ def from_frames(
                 _date(row, "date", "visits"),
                 **_optional(row, _VISIT_FIELDS),
             )
-            built = add_appointment(built, appointment)
+            read.append(("visits", row, appointment))
     for row in rows["charges"]:
         with _named(row, "charges"):
             charge = Charge(
@@ -329,7 +416,7 @@ def from_frames(
                 **_optional(row, _CHARGE_FIELDS),
                 posted_on=_optional_date(row, "posted_on", "charges"),
             )
-            built = add_charge(built, charge)
+            read.append(("charges", row, charge))
     for row in rows["payments"]:
         with _named(row, "payments"):
             payment = Payment(
@@ -339,9 +426,47 @@ def from_frames(
                 _date(row, "received_on", "payments"),
                 **_optional(row, _PAYMENT_FIELDS),
             )
-            is_refund = payment.type is PaymentType.REFUND
-            built = (refund if is_refund else post_payment)(built, payment)
+            read.append(("payments", row, payment))
+    for table, row, value in _in_posting_order(built, read):
+        with _named(row, table):
+            match value:
+                case Appointment():
+                    built = add_appointment(built, value)
+                case Charge():
+                    built = add_charge(built, value)
+                case Payment(type=PaymentType.REFUND):
+                    built = refund(built, value)
+                case Payment():
+                    built = post_payment(built, value)
+                case _:  # pragma: no cover - from_frames reads only these
+                    raise AssertionError(value)
     return built
+
+
+def _in_posting_order(
+    ledger: Ledger, read: list[tuple[str, dict[str, Any], Record]]
+) -> list[tuple[str, dict[str, Any], Record]]:
+    """The rows of :func:`from_frames` in the one order of every importer (:mod:`._order`),
+    rows of one stage and day in frame order; the days of the visits and charges they name
+    from the frames, else (visits) from ``ledger``."""
+    days: dict[tuple[str, str], int] = {}
+
+    def day_of(kind: str, key: str) -> int | None:
+        found = days.get((kind, key))
+        if found is None and kind == "visits":
+            with contextlib.suppress(UnknownIdError):  # unknown or cancelled: refused later
+                return feed_row(ledger, key).date.toordinal()
+        return found
+
+    placed = []
+    for number, (table, row, value) in enumerate(read):
+        at = position(value, day_of)
+        if isinstance(value, Appointment):
+            days["visits", value.id] = value.date.toordinal()
+        elif isinstance(value, Charge):
+            days["charges", value.id] = at.day
+        placed.append(((at, number), (table, row, value)))
+    return [step for _, step in sorted(placed, key=lambda p: p[0])]
 
 
 #: Each table's id column and its alias: an id appears once in a table.
