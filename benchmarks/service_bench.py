@@ -18,7 +18,13 @@
    service acknowledged is in it exactly once.
 
 Reported: requests per second of each phase, and the ratios payment/POST-noop and
-dashboard/GET-noop of each round (their median is the figure).
+dashboard/GET-noop of each round (their median is the figure). And the payment phase's
+commits, from the service's ``GET /status`` before and after it: the mean time a commit took
+(``commit ms``: from its transaction's start to its return, durable — with ``FULL``, mostly
+the disk's fsync) and the submits each grouped. A submit returns only once its commit did, and
+waits for at least one whole commit, so ``--clients`` clients get at most ``clients / commit``
+payments a second acknowledged, whatever the library does in Python: ``ceiling/noop`` is that
+ceiling as a ratio to the do-nothing POST.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import patient_ledger as pl
 from patient_ledger.persist.store import open_store
@@ -208,7 +215,13 @@ def drive(
         get_noop, _ = phase(port, args.clients, args.seconds, work.get_noop)
         dashboard, _ = phase(port, args.clients, args.seconds, work.dashboard)
         post_noop, _ = phase(port, args.clients, args.seconds, work.post_noop)
+        before = practice_status(port)
         payments, posts = phase(port, args.clients, args.seconds, work.payment)
+        after = practice_status(port)
+        commits = max(after["commits"] - before["commits"], 1)
+        latency = (after["commit_seconds"] - before["commit_seconds"]) / commits
+        group = (after["submits"] - before["submits"]) / commits
+        ceiling = args.clients / latency
         for status, body, answer in posts:
             if status not in (200, 201):
                 raise SystemExit(f"a payment refused: {status} {answer!r}")
@@ -220,12 +233,30 @@ def drive(
             "payment": payments,
             "payment/noop": payments / post_noop,
             "dashboard/noop": dashboard / get_noop,
+            "commit ms": latency * 1000,
+            "submits/commit": group,
+            "ceiling/noop": ceiling / post_noop,
         }
         for key, value in row.items():
             figures[key].append(value)
-        shown = (f"{k} {v:.3f}" if "/" in k else f"{k} {v:,.0f}/s" for k, v in row.items())
+        shown = (
+            f"{k} {v:.3f}" if "/" in k or " ms" in k else f"{k} {v:,.0f}/s" for k, v in row.items()
+        )
         say(f"round {round_ + 1}: " + ", ".join(shown))
     return figures, acknowledged
+
+
+def practice_status(port: int) -> dict[str, Any]:
+    """The service's ``GET /status``: ``practice.status()`` as JSON."""
+    client = Client(port)
+    try:
+        code, answer = client.request("GET", "/status")
+    finally:
+        client.close()
+    if code != 200:
+        raise SystemExit(f"GET /status answered {code}: {answer!r}")
+    found: dict[str, Any] = json.loads(answer)
+    return found
 
 
 def build(db: Path, args: argparse.Namespace) -> tuple[pl.Ledger, float, float]:
@@ -321,7 +352,9 @@ def main(argv: list[str] | None = None) -> int:
     say(
         f"median: payment/noop {result['payment/noop']:.3f} (target ≥ 0.6), "
         f"dashboard/noop {result['dashboard/noop']:.3f} (target ≥ 0.9), "
-        f"open/build {result['open/build']:.3f} (target ≤ 0.1); "
+        f"open/build {result['open/build']:.3f} (target ≤ 0.1); the disk's commit "
+        f"{result['commit ms']:.2f} ms caps payments at {result['ceiling/noop']:.3f}x the "
+        f"no-op with {args.clients} clients; "
         f"{len(acknowledged):,} payments acknowledged, {len(lost)} lost or doubled"
     )
     if args.json:

@@ -6,6 +6,7 @@ import collections
 import concurrent.futures
 import datetime
 import itertools
+import json
 import os
 import random
 import signal
@@ -157,7 +158,11 @@ def test_group_commit_groups(tmp_path: Path) -> None:
             release.set()
             assert first.result().created
             assert all(f.result().created for f in rest)
-        assert practice.status().commits - commits == 2  # `slow` alone, then the eight together
+        status = practice.status()
+        assert status.commits - commits == 2  # `slow` alone, then the eight together
+        # The commits' time: the two saves, not deciding `slow` (which waited 0.4 s).
+        assert 0 < status.commit_seconds < 0.4
+        assert json.loads(json.dumps(status.as_dict()))["commits"] == status.commits
         with sqlite3.connect(tmp_path / "p.db") as conn:
             assert conn.execute("SELECT version FROM journal_heads").fetchone()[0] == 10
 

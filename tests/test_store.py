@@ -77,6 +77,20 @@ def test_save_and_load(store: Store, name: str) -> None:
     assert store.save(name, more, expected_version=len(more.events)) == len(more.events)
 
 
+@pytest.mark.parametrize("added", [1, 199, 200, 201, 401])
+def test_saves_of_any_size_store_every_line_in_order(store: Store, name: str, added: int) -> None:
+    # SQLite writes up to 200 lines a statement: a save on either side of a statement's end.
+    base = sample(2)
+    store.save(name, base, expected_version=0)
+    ledger = base
+    for i in range(added):
+        ledger = pay(ledger, f"MORE{i}", "1.00")
+    assert store.save(name, ledger, expected_version=len(base.events)) == len(ledger.events)
+    assert store.load(name) == ledger
+    assert store.verify(name) == ledger
+    assert store.load(name, base=base) == ledger
+
+
 def test_unknown_name(store: Store, name: str) -> None:
     with pytest.raises(pl.UnknownIdError, match=name):
         store.load(name)

@@ -193,14 +193,18 @@ def _frozen(amount: Decimal, currency: Currency) -> FrozenMoney:
 
 
 def parse_amount(text: str, code: str, what: str) -> Money:
-    """Read an amount written as plain decimal text (see :func:`check_amount_text`), exactly.
+    """Read an amount written as plain decimal text (see :func:`check_amount_text`), exactly:
+    a read-only :class:`FrozenMoney` (its amount the text's own ``Decimal``).
 
     Raises:
         InvalidAmountError: not such text, out of range, or finer than the minor unit.
     """
     check_amount_text(text, code, what)
-    money = Money(Decimal(text), code)
-    to_minor(money, what)
+    currency = CURRENCIES.get(code) or Money(0, code).currency  # moneyed's own lookup
+    # Read-only and carrying its minor units: a value object built from it takes both as
+    # they are (to_minor and frozen), instead of converting and copying the amount again.
+    money = _frozen(Decimal(text), currency)
+    object.__setattr__(money, "_minor", to_minor(money, what))
     return money
 
 

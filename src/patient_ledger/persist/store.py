@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import hashlib
 import itertools
 import re
@@ -148,6 +149,8 @@ class _SqlStore:
     snapshot_every = SNAPSHOT_EVERY
     #: Per name, the ledger last loaded or saved and the hash its chain ends at.
     _known: dict[str, tuple[Ledger, str]]
+    #: Per name, the newest snapshot's event count as last read (see :meth:`_snapshot_floor`).
+    _snapshot_floors: dict[str, int]
     #: True when the store could only be opened for reading (read-only media): saves refuse.
     read_only = False
 
@@ -513,10 +516,11 @@ class _SqlStore:
         total = len(ledger.events)
         if expected_version == total:
             return None
-        if expected_version and self._has_whole_lines(name):
+        last = self._last_line(name)
+        if expected_version and last is None and self._has_whole_lines(name):
             self._pack_whole_lines(name, expected_version)
         else:
-            self._check_last_line(name, current)
+            self._check_last_line(name, current, last)
         try:
             new = list(journal.packed(ledger, expected_version, head or journal.GENESIS))
         except JournalError as error:
@@ -524,24 +528,39 @@ class _SqlStore:
         self._insert_rows(name, ((seq, line_hash, body) for seq, line_hash, body, _ in new))
         chain = new[-1][3]
         self._set_head(name, total, chain, exists=expected_version > 0)
-        if self.snapshot_every and total - self._newest_snapshot(name) >= self.snapshot_every:
+        if self.snapshot_every and total - self._snapshot_floor(name, total) >= self.snapshot_every:
             # A snapshot only speeds up opening: one that cannot be taken (sums beyond
             # what it can hold) leaves the save as it is, and loads replay from the last.
             with contextlib.suppress(SnapshotError):
                 self._write_snapshot(name, ledger, chain)
         return chain
 
-    def _check_last_line(self, name: str, version: int) -> None:
+    def _last_line(self, name: str) -> object:
+        """The sequence number of the last packed line stored under ``name`` (None: none), as
+        stored (its type unchecked)."""
+        rows = self._execute(
+            self._sql("SELECT MAX(seq) FROM journal_events WHERE name = ?"), (name,)
+        )
+        return rows[0][0] if rows else None
+
+    def _snapshot_floor(self, name: str, total: int) -> int:
+        """The events the newest snapshot of ``name`` stands for, read again only when the
+        number last read is :attr:`snapshot_every` or more behind ``total`` (in the caller's
+        transaction). Snapshots are only ever added — the newest is never dropped — so a
+        number read before is a floor: a journal less than ``snapshot_every`` past it needs
+        no snapshot, whatever another writer added since. A save runs one statement fewer."""
+        floor = self._snapshot_floors.get(name)
+        if floor is None or total - floor >= self.snapshot_every:
+            floor = self._snapshot_floors[name] = self._newest_snapshot(name)
+        return floor
+
+    def _check_last_line(self, name: str, version: int, last: object) -> None:
         """Refuse to append to a journal whose stored lines do not end where its head row
-        says (``version``): lines past it, or missing (in the caller's transaction).
+        says (``version``): ``last``, the last stored line's number, past it or short of it.
 
         Raises:
             StoreError: naming both numbers.
         """
-        rows = self._execute(
-            self._sql("SELECT MAX(seq) FROM journal_events WHERE name = ?"), (name,)
-        )
-        last = rows[0][0] if rows else None
         if (last is None and version == 0) or (type(last) is int and last == version - 1):
             return
         stored = "no lines" if last is None else f"lines up to {_shown(last)}"
@@ -671,6 +690,7 @@ class SqliteStore(_SqlStore):
         self.path = path
         self.snapshot_every = _every(snapshot_every)
         self._known = {}
+        self._snapshot_floors = {}
         self._impatient = False
         self._owner = threading.current_thread()
         # check_same_thread off: _settle checks the thread itself, with a message that says
@@ -752,14 +772,34 @@ class SqliteStore(_SqlStore):
                 self._patient()
 
     def _insert_rows(self, name: str, rows: Iterable[tuple[int, bytes, bytes]]) -> None:
-        self._conn.executemany(
-            "INSERT INTO journal_events (name, seq, hash, body) VALUES (?, ?, ?, ?)",
-            ((name, *row) for row in rows),
-        )
+        # Up to _ROWS_PER_INSERT rows in one statement: sqlite3 lets go of the GIL at every
+        # step of a statement, and executemany steps once per row. A writer thread sharing
+        # the interpreter with busy request threads then waits for the GIL once per row, as
+        # long as a switch interval each time; one statement is one wait.
+        batch: list[object] = []
+        for row in rows:
+            batch += (name, *row)
+            if len(batch) == 4 * _ROWS_PER_INSERT:
+                self._conn.execute(_insert_sql(_ROWS_PER_INSERT), batch)
+                batch = []
+        if batch:
+            self._conn.execute(_insert_sql(len(batch) // 4), batch)
 
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()
+
+
+#: The most packed lines one INSERT statement of an SQLite store writes (4 parameters each:
+#: well within SQLite's least limit on parameters, 999 before 3.32).
+_ROWS_PER_INSERT = 200
+
+
+@functools.lru_cache(maxsize=16)
+def _insert_sql(rows: int) -> str:
+    """An INSERT of ``rows`` packed lines into ``journal_events``."""
+    values = ", ".join(["(?, ?, ?, ?)"] * rows)
+    return f"INSERT INTO journal_events (name, seq, hash, body) VALUES {values}"  # noqa: S608 - placeholders only
 
 
 #: ``PRAGMA synchronous``'s answers, by number.
@@ -828,6 +868,7 @@ class PostgresStore(_SqlStore):
         self._missing_table = psycopg.errors.UndefinedTable
         self._database_errors = (psycopg.Error,)
         self._known = {}
+        self._snapshot_floors = {}
         self._url, self._closed = url, False
         self._conn = self._connect()
 

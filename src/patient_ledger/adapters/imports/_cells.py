@@ -4,6 +4,7 @@ and amounts in the declared formats, methods and types by the library's or the m
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -315,7 +316,7 @@ def parse_record(kind: str, body: Mapping[str, object], currency: str) -> Record
         raise InvalidInputError(f"unknown kind of record {kind!r}: one of {', '.join(KINDS)}")
     if not isinstance(body, Mapping):
         raise InvalidInputError(f"a {_NOUN[kind]} is a JSON object, got {type(body).__name__}")
-    known = {field.name for field in FIELDS[kind]}
+    known = _KNOWN[kind]
     unknown = sorted(str(key) for key in body if key not in known)
     if unknown:
         raise InvalidInputError(
@@ -338,4 +339,17 @@ def parse_record(kind: str, body: Mapping[str, object], currency: str) -> Record
             raise InvalidInputError(f"{msg}, got {type(value).__name__}", field=name)
         return value.strip() or None
 
-    return _BUILD[kind](get, _Cells(currency_code(currency), hints=False))
+    return _BUILD[kind](get, _json_cells(currency_code(currency)))
+
+
+#: The fields of each kind of record, by name (parse_record checks a body's keys against them).
+_KNOWN: Mapping[str, frozenset[str]] = {
+    kind: frozenset(field.name for field in fields) for kind, fields in FIELDS.items()
+}
+
+
+@functools.lru_cache(maxsize=64)
+def _json_cells(code: str) -> _Cells:
+    """How a request body's cells are read in the currency ``code``: made once per currency (a
+    service parses a body per request; a :class:`_Cells` is never changed once made)."""
+    return _Cells(code, hints=False)
