@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import datetime
 import json
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 import patient_ledger as pl
 from patient_ledger import journal
@@ -321,3 +324,51 @@ def test_amounts_given_as_money_are_converted_and_parts_become_tuples() -> None:
     )
     assert event.applied == (("E1", "A1", 125),)
     assert eval(repr(event), {**vars(pl), **globals()}) == event  # noqa: S307 - its own repr
+
+
+# -- a reader of the lines alone: docs/where.jq --------------------------------------------------
+
+_JQ = shutil.which("jq")
+_WHERE = Path(__file__).parents[1] / "docs" / "where.jq"
+
+
+@pytest.mark.skipif(_JQ is None, reason="jq is not installed")
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ledgers(max_patients=3, max_steps=25), st.data())
+def test_the_jq_reader_of_docs_journal_md_finds_each_payment_where_allocations_does(
+    ledger: pl.Ledger, data: st.DataObject
+) -> None:
+    paid = [
+        (n, event.payment.id)
+        for n, event in enumerate(ledger.events, 1)
+        if isinstance(event, PaymentPosted | pl.PlanPaymentPosted | pl.RefundPosted)
+    ]
+    assume(paid)
+    first, payment_id = data.draw(st.sampled_from(paid))
+    n = data.draw(st.integers(first, len(ledger.events)))
+    at = ledger.at(n)
+    command = [_JQ or "jq", "-c", "-n", "--arg", "p", payment_id, "--argjson", "n", str(n)]
+    done = subprocess.run(
+        [*command, "-f", str(_WHERE), "/dev/stdin"],
+        input=journal.dumps(ledger),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = json.loads(done.stdout)
+    places: dict[tuple[str | None, str | None, str | None], int] = {}
+    for row in found["on_lines"]:
+        key = (None, row["appointment"], row["line"])
+        places[key] = places.get(key, 0) + row["minor"]
+    for row in found["held"]:
+        key = (row["patient"], row["bucket"], None)
+        places[key] = places.get(key, 0) + row["minor"]
+    expected: dict[tuple[str | None, str | None, str | None], int] = {}
+    for a in pl.allocations(at, payment_id):
+        key = (
+            (None, a.appointment_id, a.charge_id)
+            if a.charge_id
+            else (a.patient_id, a.appointment_id, None)
+        )
+        expected[key] = expected.get(key, 0) + int(a.amount.amount * 100)
+    assert {k: v for k, v in places.items() if v} == expected

@@ -1020,7 +1020,9 @@ def _appointment_cancelled(c: _Changes, event: AppointmentCancelled) -> None:
     for entry_id in moved:
         row = c.entry(entry_id)
         if row[1] != appointment_id or not row[5]:
-            raise _Misfit(f"entry {entry_id!r} is not open in appointment {appointment_id!r}'s bucket")
+            raise _Misfit(
+                f"entry {entry_id!r} is not open in appointment {appointment_id!r}'s bucket"
+            )
         c.move_to_general(entry_id)
     account = c.account(appointment_id)
     if _sorted.size(account[OPEN]) or _sorted.size(account[NEGATIVE]):
@@ -1222,7 +1224,7 @@ _APPLY: dict[type[Any], Callable[[_Changes, Any], None]] = {
 
 #: The field in which each kind of event records where its money went (see
 #: :mod:`patient_ledger.events`).
-_RECORDS: Final[dict[type[Any], str]] = {kind: "lines" for kind in RECORDING} | {
+_RECORDS: Final[dict[type[Any], str]] = dict.fromkeys(RECORDING, "lines") | {
     AppointmentCancelled: "moved"
 }
 

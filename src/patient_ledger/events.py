@@ -84,16 +84,32 @@ def _minor_of(value: object, field: str) -> int:
     raise _bad(field, "an amount in minor units (an int) or a Money", value)
 
 
-def _amount(field: str, least: int | None) -> Any:
-    """A converter to minor units of at least ``least`` (any sign when None)."""
+def _at_least(value: object, field: str, least: int) -> int:
+    """Minor units of at least ``least``."""
+    minor = _minor_of(value, field)
+    if minor < least:
+        raise _bad(field, f"at least {least} minor units", value)
+    return minor
 
-    def convert(value: object) -> int:
-        minor = _minor_of(value, field)
-        if least is not None and minor < least:
-            raise _bad(field, f"at least {least} minor units", value)
-        return minor
 
-    return convert
+def _allocated(value: object) -> int:
+    return _at_least(value, "allocated", 0)
+
+
+def _counted(value: object) -> int:
+    return _at_least(value, "counted", 0)
+
+
+def _uncounted(value: object) -> int:
+    return _at_least(value, "uncounted", 0)
+
+
+def _skipped_amount(value: object) -> int:
+    return _at_least(value, "amount", 0)
+
+
+def _plan_amount(value: object) -> int:
+    return _at_least(value, "amount", 1)
 
 
 def _id(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -136,58 +152,72 @@ def _value(kind: type) -> Any:
 _ID, _OPTIONAL, _POSITIVE, _NONZERO = "i", "o", "+", "-"
 
 
-def _parts_of(field: str, layout: str) -> Any:
-    """A converter to a tuple of tuples, each laid out as ``layout`` (see :data:`_ID`): an
-    event never shares a mutable list with its caller, and holds only parts of that shape."""
+def _checked_parts(parts: object, field: str, layout: str) -> tuple[Any, ...]:
+    """``parts`` as a tuple of tuples, each laid out as ``layout`` (see :data:`_ID`): an event
+    never shares a mutable list with its caller, and holds only parts of that shape."""
+    if parts == ():
+        return ()
+    if isinstance(parts, str | bytes) or not isinstance(parts, Iterable):
+        raise _bad(field, "a tuple of parts", parts)
     width = len(layout)
     amount_at = next((n for n, kind in enumerate(layout) if kind not in "io"), None)
-
-    def convert(parts: object) -> tuple[Any, ...]:
-        if parts == ():
-            return ()
-        if isinstance(parts, str | bytes) or not isinstance(parts, Iterable):
-            raise _bad(field, "a tuple of parts", parts)
-        out = []
-        for given in parts:
-            if isinstance(given, str | bytes) or not isinstance(given, Iterable):
-                raise _bad(field, f"parts of {width} items", given)
-            part = tuple(given)
-            if len(part) != width:
-                raise _bad(field, f"parts of {width} items", given)
-            if amount_at is not None and type(part[amount_at]) is not int:
-                part = (
-                    *part[:amount_at],
-                    _minor_of(part[amount_at], field),
-                    *part[amount_at + 1 :],
-                )
-            for item, kind in zip(part, layout, strict=True):
-                if kind == _ID:
-                    if not isinstance(item, str) or not item:
-                        raise _bad(field, "parts whose ids are non-empty strs", given)
-                elif kind == _OPTIONAL:
-                    if item is not None and (not isinstance(item, str) or not item):
-                        raise _bad(field, "parts whose ids are non-empty strs or None", given)
-                elif (kind == _POSITIVE and item <= 0) or (kind == _NONZERO and not item):
-                    sign = "positive" if kind == _POSITIVE else "non-zero"
-                    raise _bad(field, f"parts whose amounts are {sign}", given)
-            out.append(part)
-        return tuple(out)
-
-    return convert
+    out = []
+    for given in parts:
+        if isinstance(given, str | bytes) or not isinstance(given, Iterable):
+            raise _bad(field, f"parts of {width} items", given)
+        part = tuple(given)
+        if len(part) != width:
+            raise _bad(field, f"parts of {width} items", given)
+        if amount_at is not None and type(part[amount_at]) is not int:
+            part = (*part[:amount_at], _minor_of(part[amount_at], field), *part[amount_at + 1 :])
+        for item, kind in zip(part, layout, strict=True):
+            if kind == _ID:
+                if not isinstance(item, str) or not item:
+                    raise _bad(field, "parts whose ids are non-empty strs", given)
+            elif kind == _OPTIONAL:
+                if item is not None and (not isinstance(item, str) or not item):
+                    raise _bad(field, "parts whose ids are non-empty strs or None", given)
+            elif (kind == _POSITIVE and item <= 0) or (kind == _NONZERO and not item):
+                sign = "positive" if kind == _POSITIVE else "non-zero"
+                raise _bad(field, f"parts whose amounts are {sign}", given)
+        out.append(part)
+    return tuple(out)
 
 
-def _optional_parts_of(field: str, layout: str) -> Any:
-    """:func:`_parts_of` for a record that may be missing (None, an event written before it);
-    an empty record is None too, as a journal line holds it (written only when not empty)."""
-    convert = _parts_of(field, layout)
+def _applied(parts: object) -> tuple[Application, ...]:
+    return _checked_parts(parts, "applied", "ii+")
 
-    def optional(parts: object) -> tuple[Any, ...] | None:
-        if parts is None:
-            return None
-        converted = convert(parts)
-        return converted or None
 
-    return optional
+def _returned(parts: object) -> tuple[Return, ...]:
+    return _checked_parts(parts, "returned", "i+i")
+
+
+def _moves(parts: object) -> tuple[Move, ...]:
+    return _checked_parts(parts, "moves", "ii+")
+
+
+def _entry_parts(parts: object) -> tuple[EntryPart, ...]:
+    return _checked_parts(parts, "parts", "i-")
+
+
+def _reversed_allocations(parts: object) -> tuple[tuple[str, Minor], ...]:
+    return _checked_parts(parts, "allocations", "i+")
+
+
+def _reversed_entries(parts: object) -> tuple[EntryPart, ...]:
+    return _checked_parts(parts, "entries", "i-")
+
+
+def _placed(parts: object) -> tuple[tuple[str, Minor], ...]:
+    return _checked_parts(parts, "placed", "i+")
+
+
+def _lines(parts: object) -> tuple[LinePart, ...] | None:
+    """A record of line parts; None when missing (an event written before it) or empty (as a
+    journal line holds it: written only when not empty)."""
+    if parts is None:
+        return None
+    return _checked_parts(parts, "lines", "iii-") or None
 
 
 def _ids(parts: object) -> tuple[str, ...] | None:
@@ -206,13 +236,6 @@ def _ids(parts: object) -> tuple[str, ...] | None:
 def _currency(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if type(value) is not str or len(value) != 3 or not value.isalpha() or not value.isupper():
         raise _bad(attribute.name, "a currency code (3 capital letters)", value)
-
-
-#: Converters and validators shared by the events' fields.
-_APPLIED = _parts_of("applied", "ii+")
-_RETURNED = _parts_of("returned", "i+i")
-_MOVES = _parts_of("moves", "ii+")
-_LINES = _optional_parts_of("lines", "iii-")
 
 
 def _repr(event: object, currency: str, amounts: dict[str, int | None]) -> str:
@@ -270,9 +293,9 @@ class ChargeAdded:
     (to the ``lines`` it paid)."""
 
     charge: Charge = attrs.field(validator=_value(Charge))
-    applied: tuple[Application, ...] = attrs.field(default=(), converter=_APPLIED)
+    applied: tuple[Application, ...] = attrs.field(default=(), converter=_applied)
     #: Where ``applied`` went, line by line (None: not recorded, see the module).
-    lines: tuple[LinePart, ...] | None = attrs.field(default=None, converter=_LINES, kw_only=True)
+    lines: tuple[LinePart, ...] | None = attrs.field(default=None, converter=_lines, kw_only=True)
 
     def __repr__(self) -> str:
         return _repr(self, self.charge.amount.currency.code, {"applied": 2, "lines": 3})
@@ -284,10 +307,10 @@ class PaymentPosted:
     held as the open entry ``entry_id`` (in the appointment's bucket, or the general one)."""
 
     payment: Payment = attrs.field(validator=_value(Payment))
-    allocated: Minor = attrs.field(converter=_amount("allocated", 0))
+    allocated: Minor = attrs.field(converter=_allocated)
     entry_id: str | None = attrs.field(validator=_optional_id)
     #: Where ``allocated`` went, line by line (None: not recorded, see the module).
-    lines: tuple[LinePart, ...] | None = attrs.field(default=None, converter=_LINES)
+    lines: tuple[LinePart, ...] | None = attrs.field(default=None, converter=_lines)
 
     def __repr__(self) -> str:
         return _repr(self, self.payment.amount.currency.code, {"allocated": None, "lines": 3})
@@ -306,12 +329,12 @@ class UnallocatedApplied:
     """Money of the patient's general bucket was applied to appointments' charges."""
 
     patient_id: str = attrs.field(validator=_id)
-    applied: tuple[Application, ...] = attrs.field(converter=_APPLIED)
+    applied: tuple[Application, ...] = attrs.field(converter=_applied)
     on: datetime.date = attrs.field(validator=_day)
     #: The line paid first (SPEC §10), when one was named; the rest went in line order.
     charge_id: str | None = attrs.field(default=None, validator=_optional_id)
     #: Where ``applied`` went, line by line (None: not recorded, see the module).
-    lines: tuple[LinePart, ...] | None = attrs.field(default=None, converter=_LINES)
+    lines: tuple[LinePart, ...] | None = attrs.field(default=None, converter=_lines)
 
 
 @attrs.frozen(kw_only=True)
@@ -319,7 +342,7 @@ class EntriesCancelled:
     """Offsetting parts of open entries (summing to zero per bucket) were closed."""
 
     patient_id: str = attrs.field(validator=_id)
-    parts: tuple[EntryPart, ...] = attrs.field(converter=_parts_of("parts", "i-"))
+    parts: tuple[EntryPart, ...] = attrs.field(converter=_entry_parts)
     on: datetime.date = attrs.field(validator=_day)
 
 
@@ -330,12 +353,12 @@ class AllocationUnapplied:
     allocations taken off, then the held money placed, line by line."""
 
     appointment_id: str = attrs.field(validator=_id)
-    returned: tuple[Return, ...] = attrs.field(converter=_RETURNED)
-    applied: tuple[Application, ...] = attrs.field(converter=_APPLIED)
+    returned: tuple[Return, ...] = attrs.field(converter=_returned)
+    applied: tuple[Application, ...] = attrs.field(converter=_applied)
     on: datetime.date = attrs.field(validator=_day)
     #: The only line the allocations were taken from, when one was named (SPEC §10).
     charge_id: str | None = attrs.field(default=None, validator=_optional_id)
-    lines: tuple[LinePart, ...] | None = attrs.field(default=None, converter=_LINES)
+    lines: tuple[LinePart, ...] | None = attrs.field(default=None, converter=_lines)
 
 
 @attrs.frozen(kw_only=True)
@@ -343,7 +366,7 @@ class CreditReleased:
     """Money moved from an appointment's bucket to the patient's general bucket."""
 
     appointment_id: str = attrs.field(validator=_id)
-    moves: tuple[Move, ...] = attrs.field(converter=_MOVES)
+    moves: tuple[Move, ...] = attrs.field(converter=_moves)
     on: datetime.date = attrs.field(validator=_day)
 
 
@@ -355,9 +378,9 @@ class ChargeAdjusted:
     one (freed money placed anew on the other lines included), in order."""
 
     adjustment: Adjustment = attrs.field(validator=_value(Adjustment))
-    returned: tuple[Return, ...] = attrs.field(default=(), converter=_RETURNED)
-    applied: tuple[Application, ...] = attrs.field(default=(), converter=_APPLIED)
-    lines: tuple[LinePart, ...] | None = attrs.field(default=None, converter=_LINES)
+    returned: tuple[Return, ...] = attrs.field(default=(), converter=_returned)
+    applied: tuple[Application, ...] = attrs.field(default=(), converter=_applied)
+    lines: tuple[LinePart, ...] | None = attrs.field(default=None, converter=_lines)
 
     def __repr__(self) -> str:
         currency = self.adjustment.amount.currency.code
@@ -369,7 +392,7 @@ class CreditTransferred:
     """General-bucket money moved from one patient to another."""
 
     transfer: Transfer = attrs.field(validator=_value(Transfer))
-    moves: tuple[Move, ...] = attrs.field(converter=_MOVES)
+    moves: tuple[Move, ...] = attrs.field(converter=_moves)
 
     def __repr__(self) -> str:
         return _repr(self, self.transfer.amount.currency.code, {"moves": 2})
@@ -382,17 +405,15 @@ class PaymentReversed:
     ``lines``: the allocations taken off, then the held money placed, line by line."""
 
     payment_id: str = attrs.field(validator=_id)
-    allocations: tuple[tuple[str, Minor], ...] = attrs.field(
-        converter=_parts_of("allocations", "i+")
-    )
-    entries: tuple[EntryPart, ...] = attrs.field(converter=_parts_of("entries", "i-"))
-    applied: tuple[Application, ...] = attrs.field(converter=_APPLIED)
+    allocations: tuple[tuple[str, Minor], ...] = attrs.field(converter=_reversed_allocations)
+    entries: tuple[EntryPart, ...] = attrs.field(converter=_reversed_entries)
+    applied: tuple[Application, ...] = attrs.field(converter=_applied)
     on: datetime.date = attrs.field(validator=_day)
     reason: str | None = attrs.field(validator=_optional_text)
     #: For a payment counting toward a plan (SPEC §11): how much less it counts now — what
     #: it counted beyond what is left of it after this reversal.
-    uncounted: Minor = attrs.field(default=Minor(0), converter=_amount("uncounted", 0))
-    lines: tuple[LinePart, ...] | None = attrs.field(default=None, converter=_LINES)
+    uncounted: Minor = attrs.field(default=Minor(0), converter=_uncounted)
+    lines: tuple[LinePart, ...] | None = attrs.field(default=None, converter=_lines)
 
 
 @attrs.frozen(kw_only=True)
@@ -414,7 +435,7 @@ class PaymentPlanCreated:
     plan's own, or the sum of its appointments' balances due when it gave none)."""
 
     plan: PaymentPlan = attrs.field(validator=_value(PaymentPlan))
-    amount: Minor = attrs.field(converter=_amount("amount", 1))
+    amount: Minor = attrs.field(converter=_plan_amount)
 
     def __repr__(self) -> str:
         currency = "USD" if self.plan.amount is None else self.plan.amount.currency.code
@@ -429,10 +450,10 @@ class PlanPaymentPosted:
     counts toward the plan."""
 
     payment: Payment = attrs.field(validator=_value(Payment))
-    placed: tuple[tuple[str, Minor], ...] = attrs.field(converter=_parts_of("placed", "i+"))
+    placed: tuple[tuple[str, Minor], ...] = attrs.field(converter=_placed)
     entry_id: str | None = attrs.field(validator=_optional_id)
-    counted: Minor = attrs.field(converter=_amount("counted", 0))
-    lines: tuple[LinePart, ...] | None = attrs.field(default=None, converter=_LINES)
+    counted: Minor = attrs.field(converter=_counted)
+    lines: tuple[LinePart, ...] | None = attrs.field(default=None, converter=_lines)
 
     def __repr__(self) -> str:
         code = self.payment.amount.currency.code
@@ -447,7 +468,7 @@ class InstallmentSkipped:
     plan_id: str = attrs.field(validator=_id)
     number: int = attrs.field(validator=_count)
     added: int = attrs.field(validator=_count)
-    amount: Minor = attrs.field(converter=_amount("amount", 0))
+    amount: Minor = attrs.field(converter=_skipped_amount)
     on: datetime.date = attrs.field(validator=_day)
 
 
@@ -520,9 +541,16 @@ def recorded(event: Event, record: tuple[Any, ...]) -> Event:
     decided. ``record`` was built by the engine (checked as it was built), so the copy is made
     without running the checks again."""
     cls = type(event)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(field.name for field in attrs.fields(cls))
     copy = object.__new__(cls)
-    name = "moved" if cls is AppointmentCancelled else "lines"
-    for field in attrs.fields(cls):  # type: ignore[arg-type] # every event is an attrs class
-        value = getattr(event, field.name)
-        object.__setattr__(copy, field.name, (record or None) if field.name == name else value)
+    put = object.__setattr__
+    for name in names:
+        put(copy, name, getattr(event, name))
+    put(copy, "moved" if cls is AppointmentCancelled else "lines", record or None)
     return copy
+
+
+#: Each kind of event's field names, in order (filled by :func:`recorded`).
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}

@@ -220,6 +220,7 @@ def line_position(lines: Lines, charge_id: str) -> int:
 
 
 def line_at(lines: Lines, position: int) -> Line:
+    """The line at ``position`` among an appointment's lines."""
     n, k = divmod(position, _CHUNK)
     line: Line = lines[n][3 * k : 3 * k + 3]
     return line
