@@ -19,8 +19,8 @@ import pytest
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import render
-from patient_ledger.imports import import_files, load_mapping
+from patient_ledger.adapters.imports import import_files, load_mapping
+from patient_ledger.report import render
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(

@@ -1,4 +1,4 @@
-"""The views' one description (patient_ledger.tables) and what it drives."""
+"""The views' one description (patient_ledger.report.tables) and what it drives."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import render, tables
-from patient_ledger.demo import aging_report, allocations_report
+from patient_ledger.cli.demo import aging_report, allocations_report
+from patient_ledger.report import render, tables
 
 SRC = Path(pl.__file__).parent
 D = datetime.date
@@ -122,9 +122,9 @@ def test_ids_in_text_reports_cannot_steer_the_terminal() -> None:
 
 
 def test_frames_rows_are_the_descriptions_records() -> None:
-    """patient_ledger.frames gives each view's rows from its one description."""
-    from patient_ledger import frames
-    from patient_ledger.demo import lines_and_policies, month_at_the_practice, play
+    """patient_ledger.adapters.frames gives each view's rows from its one description."""
+    from patient_ledger.adapters import frames
+    from patient_ledger.cli.demo import lines_and_policies, month_at_the_practice, play
 
     ledger = pl.Ledger.empty()
     for _, ledger in play(month_at_the_practice() + lines_and_policies()):  # noqa: B007

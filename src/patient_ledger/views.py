@@ -17,7 +17,7 @@ from collections.abc import Iterable
 import attrs
 from moneyed import Money
 
-from patient_ledger import _html, _sorted, tables
+from patient_ledger import _sorted
 from patient_ledger._stored import value_of
 from patient_ledger.errors import DateOrderError, UnknownIdError
 from patient_ledger.events import (
@@ -56,8 +56,16 @@ from patient_ledger.values import (
     check_id,
 )
 
-#: The dashboard's fields, in the order the billing page shows them.
-DASHBOARD_FIELDS = tables.DASHBOARD.fields()
+
+def _html_table(view: str, rows: Iterable[object], *, caption: str | None = None) -> str:
+    """A view's rows as an HTML table, for a notebook's display hook (``_repr_html_``).
+
+    The one place the views reach the report layer, and only when a notebook shows a value:
+    ``import patient_ledger`` loads no rendering code (the import contract lists this import).
+    """
+    from patient_ledger.report import tables  # noqa: PLC0415 - on first display only
+
+    return tables.html_table(getattr(tables, view), rows, caption=caption)
 
 
 @attrs.frozen(kw_only=True)
@@ -89,10 +97,14 @@ class Dashboard:
         {'total_paid': '200.00', 'allocated': '0.00', 'unallocated': '200.00',
          'patient_responsibility': '0.00', 'statement_balance': '0.00', 'total_balance': '-200.00'}
         """
-        return tables.unstructure(self)
+        return {name: str(getattr(self, name).amount) for name in DASHBOARD_FIELDS}
 
     def _repr_html_(self) -> str:
-        return tables.html_table(tables.DASHBOARD, [self])
+        return _html_table("DASHBOARD", [self])
+
+
+#: The dashboard's fields, in the order the billing page shows them.
+DASHBOARD_FIELDS = tuple(field.name for field in attrs.fields(Dashboard))
 
 
 @attrs.frozen(kw_only=True)
@@ -111,10 +123,6 @@ class FeedRow:
     appointment_unallocated: Money
     patient_unallocated: Money
 
-    def cells(self) -> list[_html.Cell]:
-        """This row as HTML cells, the seed's yellow and green boxes marked."""
-        return tables.html_cells(tables.CLAIMS_FEED, self)
-
     def _repr_html_(self) -> str:
         return ClaimsFeed((self,))._repr_html_()
 
@@ -125,7 +133,7 @@ class ClaimsFeed(tuple[FeedRow, ...]):
     __slots__ = ()
 
     def _repr_html_(self) -> str:
-        return tables.html_table(tables.CLAIMS_FEED, self)
+        return _html_table("CLAIMS_FEED", self)
 
 
 @attrs.frozen(kw_only=True)
@@ -138,10 +146,6 @@ class UnallocatedEntry:
     amount: Money
     received_on: datetime.date
 
-    def cells(self) -> list[_html.Cell]:
-        """This entry as HTML cells."""
-        return tables.html_cells(tables.UNALLOCATED_ENTRIES, self)
-
     def _repr_html_(self) -> str:
         return UnallocatedEntries((self,))._repr_html_()
 
@@ -152,7 +156,7 @@ class UnallocatedEntries(tuple[UnallocatedEntry, ...]):
     __slots__ = ()
 
     def _repr_html_(self) -> str:
-        return tables.html_table(tables.UNALLOCATED_ENTRIES, self)
+        return _html_table("UNALLOCATED_ENTRIES", self)
 
 
 @attrs.frozen(kw_only=True)
@@ -166,7 +170,7 @@ class Aging:
     over_90: Money
 
     def _repr_html_(self) -> str:
-        return tables.html_table(tables.AGING, [self])
+        return _html_table("AGING", [self])
 
 
 def _lookup(ledger: object, patient_id: object) -> tuple[State, PatientState]:
@@ -207,7 +211,12 @@ def dashboard(ledger: Ledger, patient_id: str, *, on: datetime.date | None = Non
 
 
 def claims_feed(ledger: Ledger, patient_id: str) -> ClaimsFeed:
-    """One row per appointment of the patient, by date then id (a tuple of ``FeedRow``)."""
+    """One row per appointment of the patient that is not cancelled, by date then id (a tuple
+    of ``FeedRow``; a cancelled visit has no claim: SPEC §10).
+
+    Raises:
+        UnknownIdError: the patient is not in the ledger.
+    """
     state, patient = _lookup(ledger, patient_id)
     patient_unallocated = to_money(patient.general.available + patient.held, state.currency)
     return ClaimsFeed(
@@ -484,7 +493,21 @@ class LineItem:
     balance_due: Money
 
 
-def line_items(ledger: Ledger, appointment_id: str) -> _html.LineItems:
+class LineItems(tuple[LineItem, ...]):
+    """An appointment's lines (what ``line_items`` returns): a tuple that shows itself as a
+    table in a notebook."""
+
+    __slots__ = ()
+
+    def _repr_html_(self) -> str:
+        appointments = {item.appointment_id for item in self}
+        caption = (
+            f"Lines of appointment {next(iter(appointments))}" if len(appointments) == 1 else None
+        )
+        return _html_table("LINE_ITEMS", self, caption=caption)
+
+
+def line_items(ledger: Ledger, appointment_id: str) -> LineItems:
     """The appointment's lines, in line order (the order their charges were added); empty for
     an appointment without charges (a cancelled one included). A tuple of :class:`LineItem`
     that shows itself as a table in a notebook.
@@ -513,7 +536,7 @@ def line_items(ledger: Ledger, appointment_id: str) -> _html.LineItems:
                 balance_due=to_money(responsibility - allocated, code),
             )
         )
-    return _html.LineItems(items)
+    return LineItems(items)
 
 
 @attrs.frozen(kw_only=True)

@@ -63,19 +63,3 @@ def feed_line_cells(item: LineItem) -> list[Cell]:
         ("", "line"),
         ("", "line"),
     ]
-
-
-class LineItems(tuple["LineItem", ...]):
-    """An appointment's lines (what ``line_items`` returns): a tuple that shows itself as a
-    table in a notebook."""
-
-    __slots__ = ()
-
-    def _repr_html_(self) -> str:
-        from patient_ledger import tables  # noqa: PLC0415 - tables builds on this module
-
-        appointments = {item.appointment_id for item in self}
-        caption = (
-            f"Lines of appointment {next(iter(appointments))}" if len(appointments) == 1 else None
-        )
-        return tables.html_table(tables.LINE_ITEMS, self, caption=caption)

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from moneyed import Money
 
-from patient_ledger import tables
+from patient_ledger.adapters.imports import parse_date
 from patient_ledger.apply import apply_event
 from patient_ledger.commands import add_appointment, add_charge, post_payment, refund
 from patient_ledger.errors import (
@@ -42,8 +42,8 @@ from patient_ledger.events import (
     PlanPaymentPosted,
     RefundPosted,
 )
-from patient_ledger.imports import parse_date
 from patient_ledger.money import parse_amount
+from patient_ledger.report import tables
 from patient_ledger.state import Ledger
 from patient_ledger.values import Appointment, Charge, Payment, PaymentType
 from patient_ledger.views import (
@@ -63,7 +63,7 @@ from patient_ledger.views import (
 def records(ledger: Ledger, *, on: datetime.date | None = None) -> dict[str, list[dict[str, Any]]]:
     """Every patient's views as lists of flat rows: ``dashboards``, ``claims_feed``,
     ``line_items``, ``unallocated_entries``, ``allocations`` and, with ``on``, ``aging`` and
-    ``credit_aging``. Each row is its view's fields as :mod:`patient_ledger.tables` describes
+    ``credit_aging``. Each row is its view's fields as :mod:`patient_ledger.report.tables` describes
     them, after ``patient_id``; amounts are ``Decimal``."""
     out: dict[str, list[dict[str, Any]]] = {
         "dashboards": [],
@@ -282,7 +282,7 @@ def from_frames(
 
     Cells are read as pandas users write them: a ``pd.Timestamp`` at midnight (or a date
     string, ``YYYY-MM-DD`` and nothing else, read by the CSV importer's strict
-    :func:`~patient_ledger.imports.parse_date`: no ``20250302``, no week date) is a date;
+    :func:`~patient_ledger.adapters.imports.parse_date`: no ``20250302``, no week date) is a date;
     ``NaN``, ``NaT``, ``pd.NA`` and ``None`` in an optional column mean the
     cell is absent (the value's default: ``method`` OTHER, ``type`` PAYMENT). Money is never
     guessed: an amount is a ``Money``, an int, or a ``Decimal`` or string in plain decimal

@@ -1,6 +1,6 @@
 """A patient's report as text tables, JSON-ready data or a printable HTML page (a shell module:
 nothing in the core uses it). Every table, heading and field comes from the views' one
-description in :mod:`patient_ledger.tables`; ids are escaped so that none can steer a terminal.
+description in :mod:`.tables`; ids are escaped so that none can steer a terminal.
 
 Amounts are shown exactly as ``str(Decimal)`` gives them (never through float or locale
 formatting). The seed's highlights are marked: the patient's unallocated amount on each
@@ -22,11 +22,11 @@ from collections.abc import Sequence
 
 from moneyed import Money
 
-from patient_ledger import _html, tables
-from patient_ledger._html import LineItems
+from patient_ledger.report import _html, tables
 from patient_ledger.state import Ledger
 from patient_ledger.views import (
     FeedRow,
+    LineItems,
     aging,
     claims_feed,
     dashboard,
@@ -50,7 +50,7 @@ class FeedWithLines(tuple[tuple[FeedRow, LineItems], ...]):
         """Each row's HTML cells, its lines' cells under it."""
         rows: list[list[_html.Cell]] = []
         for row, items in self:
-            rows.append(row.cells())
+            rows.append(tables.html_cells(tables.CLAIMS_FEED, row))
             rows.extend(_html.feed_line_cells(item) for item in items)
         return rows
 

@@ -10,7 +10,7 @@ each field, the heading a person reads, how it is shown in a table, and what a m
   order, amounts as exact decimal strings and dates as ``YYYY-MM-DD`` — JSON and CSV;
   :func:`values` does the same with amounts as ``Decimal`` and dates as ``date`` — DataFrame
   rows and records;
-* :func:`records` gives a flat row (``patient_id`` first, say) for ``patient_ledger.frames``
+* :func:`records` gives a flat row (``patient_id`` first, say) for ``adapters.frames``
   and DataFrames, each column's :class:`Kind` telling amounts and dates apart for dtypes;
 * :func:`text_table` renders rows as a rich table, ids and free text made safe for a terminal
   (:func:`printable`); :func:`html_cells` and :func:`html_table` render the same columns as
@@ -45,7 +45,7 @@ import attrs
 import cattrs
 from moneyed import Money
 
-from patient_ledger import _html
+from patient_ledger.report import _html
 
 
 class Kind(enum.StrEnum):
