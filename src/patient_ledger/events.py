@@ -159,29 +159,39 @@ def _checked_parts(parts: object, field: str, layout: str) -> tuple[Any, ...]:
         return ()
     if isinstance(parts, str | bytes) or not isinstance(parts, Iterable):
         raise _bad(field, "a tuple of parts", parts)
-    width = len(layout)
-    amount_at = next((n for n, kind in enumerate(layout) if kind not in "io"), None)
+    spec = _LAYOUTS.get(layout)
+    if spec is None:
+        amount_at = [n for n, kind in enumerate(layout) if kind not in "io"]
+        spec = _LAYOUTS[layout] = (len(layout), amount_at[0] if amount_at else -1)
+    width, at = spec
     out = []
     for given in parts:
-        if isinstance(given, str | bytes) or not isinstance(given, Iterable):
+        if type(given) is tuple:
+            part = given
+        elif isinstance(given, str | bytes) or not isinstance(given, Iterable):
             raise _bad(field, f"parts of {width} items", given)
-        part = tuple(given)
+        else:
+            part = tuple(given)
         if len(part) != width:
             raise _bad(field, f"parts of {width} items", given)
-        if amount_at is not None and type(part[amount_at]) is not int:
-            part = (*part[:amount_at], _minor_of(part[amount_at], field), *part[amount_at + 1 :])
+        if at >= 0 and type(part[at]) is not int:
+            part = (*part[:at], _minor_of(part[at], field), *part[at + 1 :])
         for item, kind in zip(part, layout, strict=True):
             if kind == _ID:
-                if not isinstance(item, str) or not item:
+                if not item or not isinstance(item, str):
                     raise _bad(field, "parts whose ids are non-empty strs", given)
             elif kind == _OPTIONAL:
-                if item is not None and (not isinstance(item, str) or not item):
+                if item is not None and (not item or not isinstance(item, str)):
                     raise _bad(field, "parts whose ids are non-empty strs or None", given)
-            elif (kind == _POSITIVE and item <= 0) or (kind == _NONZERO and not item):
+            elif (item <= 0) if kind == _POSITIVE else (not item):
                 sign = "positive" if kind == _POSITIVE else "non-zero"
                 raise _bad(field, f"parts whose amounts are {sign}", given)
         out.append(part)
     return tuple(out)
+
+
+#: Each layout's width and the position of its amount (-1: none), as first seen.
+_LAYOUTS: dict[str, tuple[int, int]] = {}
 
 
 def _applied(parts: object) -> tuple[Application, ...]:
