@@ -77,6 +77,17 @@ from patient_ledger.invariants import (
 )
 from patient_ledger.money import MAX_MAJOR_UNITS
 from patient_ledger.state import Ledger
+from patient_ledger.statements import (
+    DaySheet,
+    DaySheetLine,
+    MethodTotal,
+    Statement,
+    StatementLine,
+    StatementLineKind,
+    day_sheet,
+    statement,
+    statements,
+)
 from patient_ledger.values import (
     Adjustment,
     AdjustmentType,
@@ -141,6 +152,8 @@ __all__ = [
     "CurrencyMismatchError",
     "Dashboard",
     "DateOrderError",
+    "DaySheet",
+    "DaySheetLine",
     "Difference",
     "DuplicateIdError",
     "EntriesCancelled",
@@ -161,6 +174,7 @@ __all__ = [
     "LedgerError",
     "LedgerOpened",
     "LineItem",
+    "MethodTotal",
     "NotOffsettingError",
     "OverApplicationError",
     "PatientMismatchError",
@@ -179,6 +193,9 @@ __all__ = [
     "Practice",
     "PracticeStatus",
     "RefundPosted",
+    "Statement",
+    "StatementLine",
+    "StatementLineKind",
     "Submitted",
     "Transfer",
     "UnallocatedApplied",
@@ -208,6 +225,7 @@ __all__ = [
     "credit_aging",
     "dashboard",
     "dashboards",
+    "day_sheet",
     "feed_row",
     "installments",
     "line_items",
@@ -223,6 +241,8 @@ __all__ = [
     "replay",
     "reverse_payment",
     "skip_installment",
+    "statement",
+    "statements",
     "transfer_credit",
     "unallocated_entries",
     "unapply",

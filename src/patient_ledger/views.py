@@ -21,10 +21,14 @@ from patient_ledger import _sorted
 from patient_ledger._stored import value_of
 from patient_ledger.errors import DateOrderError, UnknownIdError
 from patient_ledger.events import (
+    AppointmentAdded,
     ChargeAdded,
     ChargeAdjusted,
     CreditTransferred,
     Event,
+    InstallmentSkipped,
+    PaymentPlanCancelled,
+    PaymentPlanCreated,
     PaymentPosted,
     PlanPaymentPosted,
     RefundPosted,
@@ -325,26 +329,30 @@ def as_of(ledger: Ledger, on: datetime.date) -> Ledger:
             different figure.
     """
     check_date(on, "on")
-    highest, lowest = _days(ledger)
+    highest, lowest = day_index(ledger)
     day = on.toordinal()
     cut = bisect.bisect_right(highest, day)
     if cut < len(lowest) and lowest[cut] <= day:
         events = ledger.events
-        late = next(n for n in range(cut, len(events)) if _ordinal(ledger, events[n]) <= day)
+        late = next(
+            n for n in range(cut, len(events)) if _NO_DAY_LOW < _ordinal(ledger, events[n]) <= day
+        )
         event = events[late]
         posted = event_day(ledger, event)
+        ref = event_ref(event)
         raise DateOrderError(
             f"the books as of {on.isoformat()} cannot be cut from this journal: event {late} "
-            f"({type(event).__name__}, day {posted}) was posted after event {cut}, the first "
-            f"with a day after {on.isoformat()}",
+            f"({type(event).__name__} {ref!r}, day {posted}) was posted after event {cut}, the "
+            f"first with a day after {on.isoformat()}",
             on=on,
             index=late,
             day=posted,
+            id=ref,
         )
     return ledger if cut == len(highest) else ledger.at(cut)
 
 
-#: The day index of the ledgers asked most recently, by their journal (see :func:`_days`).
+#: The day index of the ledgers asked most recently, by their journal (see :func:`day_index`).
 _DAY_INDEXES: dict[int, tuple[object, array.array[int], array.array[int]]] = {}
 _DAY_INDEXES_LOCK = threading.Lock()
 _NO_DAY_LOW, _NO_DAY_HIGH = 0, 10**7  # below and above every date's ordinal
@@ -355,7 +363,7 @@ def _ordinal(ledger: Ledger, event: Event) -> int:
     return _NO_DAY_LOW if day is None else day.toordinal()
 
 
-def _days(ledger: Ledger) -> tuple[array.array[int], array.array[int]]:
+def day_index(ledger: Ledger) -> tuple[array.array[int], array.array[int]]:
     """For each place in the journal, the highest day of the events up to it (included) and
     the lowest day of the events from it on: the cut for a date is where the highest passes
     it, and it is true when no later event has a lower day. Events without a day count as
@@ -392,16 +400,35 @@ def event_day(ledger: Ledger, event: Event) -> datetime.date | None:
     match event:
         case PaymentPosted(payment=p) | RefundPosted(payment=p) | PlanPaymentPosted(payment=p):
             return p.received_on
-        case ChargeAdjusted(adjustment=adjustment):
-            return adjustment.on
-        case CreditTransferred(transfer=transfer):
-            return transfer.on
+        case ChargeAdjusted(adjustment=value) | CreditTransferred(transfer=value):
+            return value.on
         case ChargeAdded(charge=charge):
             if charge.posted_on is not None:
                 return charge.posted_on
             return state_of(ledger).appointments[charge.appointment_id].date
+        case InstallmentSkipped() | PaymentPlanCancelled():
+            return None  # SPEC §12: the plan events of §11 have no day
         case _:
             return getattr(event, "on", None)
+
+
+def event_ref(event: Event) -> str | None:
+    """The id an event is about, for a message: its payment's, refund's, charge's,
+    adjustment's, transfer's, appointment's or plan's (``None`` for the ledger's opening and
+    for money moved between a patient's buckets, which is the patient's)."""
+    match event:
+        case PaymentPosted(payment=p) | RefundPosted(payment=p) | PlanPaymentPosted(payment=p):
+            return p.id
+        case ChargeAdded(charge=value) | ChargeAdjusted(adjustment=value):
+            return value.id
+        case CreditTransferred(transfer=value) | AppointmentAdded(appointment=value):
+            return value.id
+        case PaymentPlanCreated(plan=value):
+            return value.id
+    for name in ("payment_id", "appointment_id", "plan_id", "patient_id"):
+        if isinstance(ref := getattr(event, name, None), str):
+            return ref
+    return None
 
 
 def aging(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Aging:
@@ -479,7 +506,7 @@ def _payment(ledger: object, payment_id: object) -> tuple[State, Payment]:
     return state, value_of(row[0], state.currency)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen  # positional as SPEC writes it (keywords work too)
 class LineItem:
     """One line of an appointment: a charge with its responsibility (the charge plus its
     adjustments), what is allocated to it, and its balance due."""
@@ -539,7 +566,7 @@ def line_items(ledger: Ledger, appointment_id: str) -> LineItems:
     return LineItems(items)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen  # positional as SPEC writes it (keywords work too)
 class Allocation:
     """Where some of a payment's money is now: allocated to a line (``charge_id`` set), held in
     an appointment's bucket (only ``appointment_id`` set) or in ``patient_id``'s general bucket
@@ -589,7 +616,7 @@ def allocations(ledger: Ledger, payment_id: str) -> tuple[Allocation, ...]:
 # -- SPEC §11: payment plans ------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen  # positional as SPEC writes it (keywords work too)
 class Installment:
     """One installment of a payment plan: ``paid`` is the part covered (SPEC §11)."""
 
@@ -601,7 +628,7 @@ class Installment:
     status: InstallmentStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen  # positional as SPEC writes it (keywords work too)
 class PlanStatus:
     """A payment plan's figures on a day (SPEC §11): ``paid`` counts toward it, ``remaining``
     = amount − paid; ``next_due_*`` the first installment neither paid nor skipped (what is

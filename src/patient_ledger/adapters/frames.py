@@ -13,13 +13,18 @@ whoever holds it now —, ``appointment_id``, ``charge_id``, ``amount``; a line 
 ``charge_id`` is set, an appointment's bucket when only ``appointment_id`` is, the general
 bucket when neither) and, with ``on``, ``aging``. A patient's ``allocations`` rows add up to
 their ``total_paid``.
+
+Statements and day sheets (SPEC §12): :func:`statement_records` and :func:`statement_frames`
+(``statements``, one row per patient with the aging's four columns; ``statement_lines``),
+:func:`day_sheet_records` and :func:`day_sheet_frames` (``day_sheet_lines``,
+``method_totals``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -45,6 +50,7 @@ from patient_ledger.events import (
 from patient_ledger.money import parse_amount
 from patient_ledger.report import tables
 from patient_ledger.state import Ledger
+from patient_ledger.statements import DaySheet, Statement, day_sheet, statements
 from patient_ledger.values import Appointment, Charge, Payment, PaymentType
 from patient_ledger.views import (
     DASHBOARD_FIELDS,
@@ -190,11 +196,12 @@ def to_pandas(ledger: Ledger, *, on: datetime.date | None = None) -> dict[str, A
 
 #: The amount and date columns of every table (``records`` and ``balance_history``), as the
 #: views' descriptions say.
+_ALL_VIEWS = (*tables.VIEWS, *tables.SUMMARIES)
 AMOUNT_COLUMNS = frozenset(
-    c.field for view in tables.VIEWS for c in view.columns if c.kind is tables.Kind.AMOUNT
+    c.field for view in _ALL_VIEWS for c in view.columns if c.kind is tables.Kind.AMOUNT
 )
 DATE_COLUMNS = frozenset(
-    c.field for view in tables.VIEWS for c in view.columns if c.kind is tables.Kind.DATE
+    c.field for view in _ALL_VIEWS for c in view.columns if c.kind is tables.Kind.DATE
 )
 #: Each table's index: a column whose values are unique in it (``allocations`` keeps a plain
 #: index: a payment has a row per place).
@@ -206,6 +213,8 @@ INDEXES = {
     "aging": "patient_id",
     "credit_aging": "patient_id",
     "balance_history": "event",
+    "statements": "patient_id",
+    "method_totals": "method",
 }
 Amounts = Literal["decimal", "float"]
 
@@ -239,6 +248,77 @@ def frame(rows: list[dict[str, Any]], *, amounts: Amounts, index: str | None = N
     if index is not None and index in table.columns:
         table = table.set_index(index)
     return table
+
+
+# -- statements and day sheets (SPEC §12) ------------------------------------------------------
+
+
+def statement_records(every: Iterable[Statement]) -> dict[str, list[dict[str, Any]]]:
+    """Statements as flat rows: ``statements`` one per statement (its figures, then its
+    aging's four columns) and ``statement_lines`` one per line (``patient_id`` first)."""
+    summary, aged = tables.STATEMENT_SUMMARY.fields(), tables.AGING.fields()
+    out: dict[str, list[dict[str, Any]]] = {"statements": [], "statement_lines": []}
+    for s in every:
+        data = tables.values(s)
+        aging = data["aging"]
+        out["statements"].append(
+            {field: data[field] for field in summary} | {field: aging[field] for field in aged}
+        )
+        out["statement_lines"].extend(
+            _row(tables.STATEMENT_LINES, line, s.patient_id) for line in s.lines
+        )
+    return out
+
+
+def day_sheet_records(sheet: DaySheet) -> dict[str, list[dict[str, Any]]]:
+    """A day sheet as flat rows: ``day_sheet_lines`` and ``method_totals`` (its net is the sum
+    of either's amounts)."""
+    return {
+        "day_sheet_lines": [tables.records(tables.DAY_SHEET_LINES, line) for line in sheet.lines],
+        "method_totals": [tables.records(tables.METHOD_TOTALS, t) for t in sheet.totals],
+    }
+
+
+def statement_frames(
+    ledger: Ledger,
+    *,
+    start: datetime.date,
+    end: datetime.date,
+    patient_ids: Iterable[str] | None = None,
+    amounts: Amounts = "decimal",
+) -> dict[str, Any]:
+    """:func:`~patient_ledger.statements.statements` for the period as pandas-native
+    DataFrames (see :func:`dataframes`): ``statements`` indexed by ``patient_id`` and
+    ``statement_lines``.
+
+    Raises:
+        UnknownIdError, InvalidInputError: as ``statements``.
+    """
+    every = statements(ledger, start=start, end=end, patient_ids=patient_ids)
+    return {
+        name: frame(rows, amounts=amounts, index=INDEXES.get(name))
+        for name, rows in statement_records(every).items()
+    }
+
+
+def day_sheet_frames(
+    ledger: Ledger,
+    start: datetime.date,
+    end: datetime.date | None = None,
+    *,
+    amounts: Amounts = "decimal",
+) -> dict[str, Any]:
+    """:func:`~patient_ledger.statements.day_sheet` as pandas-native DataFrames:
+    ``day_sheet_lines`` and ``method_totals`` (indexed by ``method``).
+
+    Raises:
+        InvalidInputError: as ``day_sheet``.
+    """
+    sheet = day_sheet(ledger, start, end)
+    return {
+        name: frame(rows, amounts=amounts, index=INDEXES.get(name))
+        for name, rows in day_sheet_records(sheet).items()
+    }
 
 
 # -- loading DataFrames ---------------------------------------------------------------------

@@ -30,6 +30,7 @@ from typing import Any, TextIO, cast
 from patient_ledger import __version__
 from patient_ledger.adapters.imports import Formats, parse_date
 from patient_ledger.apply import replay
+from patient_ledger.cli import statements as statements_cli
 from patient_ledger.cli.demo import SCENARIOS, run
 from patient_ledger.errors import (
     CurrencyMismatchError,
@@ -160,6 +161,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_balances(commands)
     _add_auto_allocate(commands)
     _add_plans(commands)
+    statements_cli.add_parsers(commands, _add_source)
     return parser
 
 
@@ -176,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "balances": _balances,
         "auto-allocate": _auto_allocate,
         "plans": _plans,
+        "statements": _statements,
+        "daysheet": _day_sheet,
     }
     stdout = sys.stdout
     sys.stdout = cast("TextIO", _Output(stdout))
@@ -598,6 +602,14 @@ def _balances(args: argparse.Namespace) -> int:
         ]
         print(tables.text_table(view, first=[tables.PATIENT], cells=cells))
     return EXIT_OK
+
+
+def _statements(args: argparse.Namespace) -> int:
+    return statements_cli.run_statements(args, _load)
+
+
+def _day_sheet(args: argparse.Namespace) -> int:
+    return statements_cli.run_day_sheet(args, _load)
 
 
 def _add_plans(commands: Any) -> None:

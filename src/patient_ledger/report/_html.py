@@ -22,9 +22,19 @@ STYLE = (
 Cell = tuple[str, str]  # (text, css classes)
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Cell]], *, caption: str = "") -> str:
-    """An HTML table; every cell's text is escaped."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+def table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Cell]],
+    *,
+    caption: str = "",
+    heading_css: Sequence[str] = (),
+) -> str:
+    """An HTML table; every cell's text is escaped. ``heading_css``: each heading's css classes
+    (``"amount"`` aligns it over its amounts), when given."""
+    head = "".join(
+        f'<th class="{css}">{html.escape(h)}</th>' if css else f"<th>{html.escape(h)}</th>"
+        for h, css in zip(headers, heading_css or [""] * len(headers), strict=True)
+    )
     body = "".join(
         "<tr>"
         + "".join(

@@ -23,6 +23,20 @@ from collections.abc import Sequence
 from moneyed import Money
 
 from patient_ledger.report import _html, tables
+from patient_ledger.report._statement_html import (
+    day_sheet_html,
+    statement_html,
+    statements_html,
+    statements_index_html,
+)
+from patient_ledger.report._statement_layout import PAPERS, Paper
+from patient_ledger.report._statement_pdf import MISSING as PDF_MISSING
+from patient_ledger.report._statement_pdf import available as pdf_available
+from patient_ledger.report._statement_pdf import (
+    statement_pdf,
+    statements_index_pdf,
+    statements_pdf,
+)
 from patient_ledger.state import Ledger
 from patient_ledger.views import (
     FeedRow,
@@ -33,6 +47,28 @@ from patient_ledger.views import (
     line_items,
     unallocated_entries,
 )
+
+__all__ = [
+    "PAPERS",
+    "PDF_MISSING",
+    "FeedWithLines",
+    "LineItems",
+    "Paper",
+    "amount",
+    "claims_feed_with_lines",
+    "day_sheet_html",
+    "patient_report",
+    "pdf_available",
+    "report_data",
+    "report_html",
+    "report_text",
+    "statement_html",
+    "statement_pdf",
+    "statements_html",
+    "statements_index_html",
+    "statements_index_pdf",
+    "statements_pdf",
+]
 
 
 def amount(money: Money) -> str:

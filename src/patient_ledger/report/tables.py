@@ -207,6 +207,63 @@ INSTALLMENTS = View(
     ),
 )
 
+STATEMENT_LINES = View(
+    name="statement_lines",
+    caption="Statement",
+    columns=(
+        Column(field="day", heading="Date", kind=Kind.DATE),
+        Column(field="kind", heading="Kind"),
+        Column(field="ref", heading="Ref"),
+        Column(field="description", heading="Description"),
+        Column(field="amount", heading="Amount", kind=_A),
+        Column(field="balance", heading="Balance", kind=_A),
+    ),
+)
+
+#: A statement's own figures, one row a statement (its lines and aging are views of their own:
+#: :data:`STATEMENT_LINES`, :data:`AGING`). Not in :data:`VIEWS`: it is not every field of
+#: ``Statement``.
+STATEMENT_SUMMARY = View(
+    name="statements",
+    caption="Statements",
+    columns=(
+        Column(field="patient_id", heading="Patient"),
+        Column(field="start", heading="From", kind=Kind.DATE),
+        Column(field="end", heading="To", kind=Kind.DATE),
+        Column(field="opening_balance", heading="Opening balance", kind=_A),
+        Column(field="closing_balance", heading="Closing balance", kind=_A),
+        Column(field="amount_due", heading="Amount due", kind=_A),
+        Column(field="credit", heading="Credit on account", kind=_A),
+        Column(field="plan_due", heading="Plan due", kind=_A),
+    ),
+)
+
+DAY_SHEET_LINES = View(
+    name="day_sheet_lines",
+    caption="Day sheet",
+    columns=(
+        Column(field="day", heading="Date", kind=Kind.DATE),
+        Column(field="payment_id", heading="Payment"),
+        Column(field="patient_id", heading="Patient"),
+        Column(field="method", heading="Method"),
+        Column(field="type", heading="Type"),
+        Column(field="reference", heading="Reference", missing="-"),
+        Column(field="amount", heading="Amount", kind=_A),
+    ),
+)
+
+METHOD_TOTALS = View(
+    name="method_totals",
+    caption="Totals by method",
+    columns=(
+        Column(field="method", heading="Method"),
+        Column(field="count", heading="Count"),
+        Column(field="received", heading="Received", kind=_A),
+        Column(field="returned", heading="Returned", kind=_A),
+        Column(field="net", heading="Net", kind=_A),
+    ),
+)
+
 #: The column a table of every patient starts with (balances, aging of the whole practice).
 PATIENT = Column(field="patient_id", heading="Patient")
 
@@ -219,7 +276,12 @@ VIEWS: tuple[View, ...] = (
     ALLOCATIONS,
     PLAN_STATUS,
     INSTALLMENTS,
+    STATEMENT_LINES,
+    DAY_SHEET_LINES,
+    METHOD_TOTALS,
 )
+#: Views of some fields of a class (a summary row of a nested value).
+SUMMARIES: tuple[View, ...] = (STATEMENT_SUMMARY,)
 
 
 # -- Values: cattrs -------------------------------------------------------------------------
@@ -486,11 +548,16 @@ __all__ = [
     "ALLOCATIONS",
     "CLAIMS_FEED",
     "DASHBOARD",
+    "DAY_SHEET_LINES",
     "FORMULA_STARTS",
     "INSTALLMENTS",
     "LINE_ITEMS",
+    "METHOD_TOTALS",
     "PATIENT",
     "PLAN_STATUS",
+    "STATEMENT_LINES",
+    "STATEMENT_SUMMARY",
+    "SUMMARIES",
     "UNALLOCATED_ENTRIES",
     "VIEWS",
     "Column",
