@@ -52,8 +52,8 @@ def test_the_load_check_finds_what_the_full_check_finds(
     assume(places)
     at, where = data.draw(st.sampled_from(places))
     delta = data.draw(st.sampled_from([-100, -1, 1, 7, 100]))
-    events[at] = _forged(events[at], where, delta)
     try:
+        events[at] = _forged(events[at], where, delta)  # (an amount of the wrong sign: refused)
         forged = pl.replay(events)
     except pl.LedgerError:
         return  # refused outright: nothing to check
@@ -73,9 +73,8 @@ def test_a_reversal_forged_to_take_back_a_negative_amount_is_refused() -> None:
     ledger = pl.add_charge(ledger, pl.Charge("C16", "A1", Money("0.98", "USD")))
     events = list(ledger.events)
     reversal = events[-2]
-    events[-2] = attrs.evolve(reversal, allocations=(("A1", -99),))
-    with pytest.raises(pl.InvalidInputError, match="takes back -0.99"):
-        pl.replay(events)
+    with pytest.raises(pl.InvalidInputError, match="allocations must be parts whose amounts are"):
+        events[-2] = attrs.evolve(reversal, allocations=(("A1", -99),))
 
 
 @pytest.mark.parametrize("steps", [5, 25])
@@ -88,15 +87,14 @@ def test_sound_ledgers_pass_the_load_check(steps: int, data: st.DataObject) -> N
 
 def test_the_check_from_a_snapshot_finds_a_zero_move_after_it() -> None:
     """A forged tail event moving a zero amount: refused whether the journal is loaded whole or
-    continued from a ledger before it (a store's snapshot)."""
+    continued from a ledger before it (a store's snapshot) — now on construction, as a part of
+    an event whose amount is not positive (a rehashed journal line holding one is refused at
+    its line by both readers)."""
     ledger = pl.Ledger.empty("USD")
     ledger = pl.add_appointment(ledger, pl.Appointment("A1", "P1", D))
     ledger = pl.post_payment(ledger, pl.Payment("PAY1", "P1", Money("50", "USD"), D))
-    base = ledger
     ledger = pl.add_charge(ledger, pl.Charge("C1", "A1", Money("30", "USD")))
     ledger = pl.apply_unallocated(ledger, "P1", "A1", on=D)
     applied = ledger.events[-1]
-    forged = attrs.evolve(applied, applied=((*applied.applied[0][:2], 0), *applied.applied))
-    tail = pl.replay((forged,), onto=ledger.at(len(ledger.events) - 1))
-    assert check_loaded(tail)
-    assert check_loaded(tail, since=base)
+    with pytest.raises(pl.InvalidInputError, match="applied must be parts whose amounts are"):
+        attrs.evolve(applied, applied=((*applied.applied[0][:2], 0), *applied.applied))

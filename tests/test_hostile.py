@@ -337,25 +337,25 @@ def test_loads_names_the_event_after_which_an_invariant_breaks() -> None:
 
 
 @pytest.mark.parametrize(
-    ("line", "amount", "named", "why"),
+    ("line", "amount", "slots", "named", "why"),
     [
         # a refund of $5 forged to $3: consistent until the cancellation that pairs it with $5,
         # which takes $5 from an entry holding $3: that event does not fit
-        (5, "-3.00", 8, "entry 'E2' holds -3.00 USD: -5.00 USD cannot be taken from it"),
-        (
-            6,
-            "-3.00",
-            7,
-            "entry 'E1' holds 25.00 USD: -3.00 USD cannot be",
-        ),  # money made out of nothing
-        (3, "0.01", 4, "invariant 1 breaks"),  # one patient's figures: the quick bisection
+        (5, "-3.00", 1, 8, "entry 'E2' holds -3.00 USD: -5.00 USD cannot be taken from it"),
+        # money made out of nothing: an application of a negative amount, refused on reading
+        (6, "-3.00", 1, 7, "applied must be parts whose amounts are positive"),
+        # a payment's allocation and its line record forged alike: one patient's figures, the
+        # quick bisection (the allocation alone: its line record no longer fits)
+        (3, "0.01", 2, 4, "invariant 1 breaks"),
+        (3, "0.01", 1, 4, "is not the next 0.01 USD of payment 'PAY1' placed on appointment"),
     ],
 )
 def test_every_kind_of_forgery_names_its_event(
-    line: int, amount: str, named: int, why: str
+    line: int, amount: str, slots: int, named: int, why: str
 ) -> None:
     forged = [json.loads(text) for text in fuzz.LINES]
-    fuzz.amount_slots(forged[line])[0]["amount"] = amount
+    for slot in fuzz.amount_slots(forged[line])[:slots]:
+        slot["amount"] = amount
     error = quick(lambda: journal.loads(fuzz.rehash(forged)), bound=5)
     assert isinstance(error, JournalError)
     assert error.line == named

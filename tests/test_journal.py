@@ -6,6 +6,7 @@ import json
 import pickle
 from pathlib import Path
 
+import attrs
 import pytest
 
 import patient_ledger as pl
@@ -172,6 +173,8 @@ def test_a_journal_written_before_line_items_loads_verifies_and_shows_the_same_f
 
 
 def test_lines_with_a_shape_of_spec_10_are_version_2_and_the_others_stay_version_1() -> None:
+    # (A line whose event records where its money went on lines is version 5 whatever else it
+    # holds: the payment naming C2 pays it. The same event without its record is version 2.)
     ledger = pl.add_appointment(pl.Ledger.empty(), pl.Appointment("A1", "P1", D(2025, 1, 2)))
     ledger = pl.add_charge(ledger, pl.Charge("C1", "A1", usd("10.00")))
     ledger = pl.add_charge(ledger, pl.Charge("C2", "A1", usd("10.00")))
@@ -184,7 +187,7 @@ def test_lines_with_a_shape_of_spec_10_are_version_2_and_the_others_stay_version
     text = journal.dumps(ledger)
     records = [json.loads(line) for line in text.splitlines()]
     versions = {r["event"].get("payment", {}).get("id") or r["type"]: r["v"] for r in records}
-    assert versions["P-LINE"] == 2
+    assert versions["P-LINE"] == 5
     assert versions["P-PLAIN"] == 1
     assert versions["AppointmentCancelled"] == 2
     assert versions["ChargeAdded"] == 1
@@ -192,6 +195,10 @@ def test_lines_with_a_shape_of_spec_10_are_version_2_and_the_others_stay_version
     assert again == ledger
     assert journal.dumps(again) == text
     assert pl.line_items(again, "A1")[1].paid == usd("5.00")
+    unrecorded = attrs.evolve(ledger.events[4], lines=None)
+    assert unrecorded.payment.id == "P-LINE"
+    written = journal.dumps(pl.apply_event(ledger.at(4), unrecorded)).splitlines()[-1]
+    assert written.endswith('"v":2}')
 
 
 def test_an_adjustment_written_before_line_items_moves_what_its_line_still_holds() -> None:

@@ -22,6 +22,7 @@ from patient_ledger._stored import StoredCharge
 from patient_ledger.errors import InvalidInputError
 from patient_ledger.events import (
     EVENT_TYPES,
+    RECORDING,
     AllocationUnapplied,
     Application,
     AppointmentAdded,
@@ -43,6 +44,7 @@ from patient_ledger.events import (
     RefundPosted,
     Return,
     UnallocatedApplied,
+    recorded,
 )
 from patient_ledger.money import exponent, minor_text
 from patient_ledger.state import (
@@ -72,12 +74,15 @@ from patient_ledger.state import (
     State,
     account_with_lines,
     ledger_of,
+    line_at,
     line_changed,
     line_of,
+    line_position,
     opened_state,
     place,
     plan_active,
     state_of,
+    with_line,
     with_new_line,
 )
 from patient_ledger.values import Appointment, Charge
@@ -134,23 +139,103 @@ def _settled(c: _Changes, appointment_id: str) -> None:
         )
 
 
-def _placed(  # noqa: PLR0917 - where, and place's own arguments
+def _placed(  # noqa: PLR0917 - where, whose, and place's own arguments
     c: _Changes,
     appointment_id: str,
+    payment_id: str,
     lines: Lines,
     owing: _sorted.Keys,
     amount: int,
     first: str | None,
 ) -> tuple[Lines, _sorted.Keys, list[tuple[str, int]]]:
-    """:func:`~patient_ledger.state.place` on an appointment's lines, refusing an event that
-    places more than they owe."""
+    """``amount`` of a payment placed on an appointment's lines: as the event being applied
+    records it (its ``lines``), else as :func:`~patient_ledger.state.place` decides (the named
+    line first, then line order) — recorded when a command decides. Refuse an event that
+    places more than the lines owe."""
+    if c.given is not None:
+        return _given_placement(c, appointment_id, payment_id, lines, owing, amount)
     lines, owing, parts, left = place(lines, owing, amount, first)
     if left:
         raise _Misfit(
             f"appointment {appointment_id!r} owes {_shown(c, amount - left)} on its lines, not "
             f"the {_shown(c, amount)} placed there"
         )
+    record = c.record
+    if record is not None:
+        for charge_id, part in parts:
+            record.append((payment_id, appointment_id, charge_id, part))
     return lines, owing, parts
+
+
+def _given_placement(  # noqa: PLR0917 - where, whose, the lines, how much
+    c: _Changes,
+    appointment_id: str,
+    payment_id: str,
+    lines: Lines,
+    owing: _sorted.Keys,
+    amount: int,
+) -> tuple[Lines, _sorted.Keys, list[tuple[str, int]]]:
+    """``amount`` placed as the event's next line parts say: each must be this payment's, on
+    this appointment, and no more than its line owes."""
+    given = c.given
+    assert given is not None  # noqa: S101 - narrowing only; the caller checked
+    parts = []
+    at, left = c.at, amount
+    while left > 0:
+        if at >= len(given):
+            raise _Misfit(
+                f"its lines place {_shown(c, amount - left)} of payment {payment_id!r} on "
+                f"appointment {appointment_id!r}, not {_shown(c, amount)}"
+            )
+        paid_by, where, charge_id, part = given[at]
+        if paid_by != payment_id or where != appointment_id or not 0 < part <= left:
+            raise _Misfit(
+                f"its line part {at + 1} ({paid_by!r}, {where!r}, {charge_id!r}, "
+                f"{_shown(c, part)}) is not the next {_shown(c, left)} of payment "
+                f"{payment_id!r} placed on appointment {appointment_id!r}"
+            )
+        position = line_position(lines, charge_id)
+        _, responsibility, allocated = line_at(lines, position)
+        if part > responsibility - allocated:
+            raise _Misfit(
+                f"line {charge_id!r} of appointment {appointment_id!r} owes "
+                f"{_shown(c, responsibility - allocated)}, not the {_shown(c, part)} placed there"
+            )
+        lines, owing = with_line(lines, owing, position, responsibility, allocated + part)
+        parts.append((charge_id, part))
+        left -= part
+        at += 1
+    c.at = at
+    return lines, owing, parts
+
+
+def _given_takes(
+    c: _Changes, appointment_id: str, payment_id: str, amount: int
+) -> list[tuple[str | None, int]]:
+    """The event's next line parts taking ``amount`` of a payment off an appointment, as
+    ``(charge_id, amount)``."""
+    given = c.given
+    assert given is not None  # noqa: S101 - narrowing only; the caller checked
+    takes: list[tuple[str | None, int]] = []
+    at, left = c.at, amount
+    while left > 0:
+        if at >= len(given):
+            raise _Misfit(
+                f"its lines take {_shown(c, amount - left)} of payment {payment_id!r} off "
+                f"appointment {appointment_id!r}, not {_shown(c, amount)}"
+            )
+        paid_by, where, charge_id, part = given[at]
+        if paid_by != payment_id or where != appointment_id or not 0 < -part <= left:
+            raise _Misfit(
+                f"its line part {at + 1} ({paid_by!r}, {where!r}, {charge_id!r}, "
+                f"{_shown(c, part)}) is not the next {_shown(c, -left)} of payment "
+                f"{payment_id!r} taken off appointment {appointment_id!r}"
+            )
+        takes.append((charge_id, -part))
+        left += part
+        at += 1
+    c.at = at
+    return takes
 
 
 def _entry_seq(c: _Changes, entry_id: str) -> int:
@@ -184,10 +269,12 @@ class _Changes:
         "adjusted",
         "adjustments",
         "appointments",
+        "at",
         "cancelled",
         "charges",
         "counted",
         "entries",
+        "given",
         "holders",
         "next_seq",
         "patient_plans",
@@ -195,6 +282,7 @@ class _Changes:
         "payments",
         "planned",
         "plans",
+        "record",
         "reversed",
         "state",
         "transfers",
@@ -203,6 +291,11 @@ class _Changes:
     def __init__(self, state: State) -> None:
         self.state = state
         self.next_seq = state.next_seq
+        # Where money goes on lines: the event's own record being applied (``given``, read from
+        # ``at`` on), or a record being made (``record``: a command deciding its event).
+        self.given: tuple[Any, ...] | None = None
+        self.at = 0
+        self.record: list[Any] | None = None
         self.accounts: dict[str, AccountRow] = {}
         self.patients: dict[str, PatientRow] = {}
         self.entries: dict[str, EntryRow] = {}
@@ -469,7 +562,7 @@ class _Changes:
         named), then the others in line order, each up to its balance due."""
         account = self.account_money(appointment_id, 0, amount)
         lines, owing, parts = _placed(
-            self, appointment_id, account[LINES], account[OWING], amount, first
+            self, appointment_id, payment_id, account[LINES], account[OWING], amount, first
         )
         self._record(appointment_id, payment_id, account, lines, owing, parts)
 
@@ -515,16 +608,28 @@ class _Changes:
         payment, placed, held_ids, count = self.payment(payment_id)
         left = amount
         # The payment's parts on this appointment, newest first (their allocation numbers grow);
-        # with a preferred line, its parts go first, then (unless only it) every other part.
+        # with a preferred line, its parts go first, then (unless only it) every other part. An
+        # event that records its lines says which line each take is from (``None``: as much as
+        # is left).
         here = list(_sorted.iterate_reversed_below(placed, (appointment_id, _LAST)))
-        passes = [line] if only or line is None else [line, None]
-        for wanted in passes:
+        passes: list[tuple[str | None, int | None]]
+        if self.given is not None:
+            passes = list(_given_takes(self, appointment_id, payment_id, amount))
+        elif only or line is None:
+            passes = [(line, None)]
+        else:
+            passes = [(line, None), (None, None)]
+        record = self.record
+        start = 0 if record is None else len(record)  # (takes of this call may be merged)
+        for wanted, limit in passes:
+            want = left if limit is None else limit
             for i, (where, number, part, charge_id, order) in enumerate(here):
-                if not left or where != appointment_id:
+                if not want or where != appointment_id:
                     break
                 if not part or (wanted is not None and charge_id != wanted):
                     continue
-                take = min(part, left)
+                take = min(part, want)
+                want -= take
                 left -= take
                 allocations = _remove(allocations, (number, payment_id, part, charge_id))
                 placed = _remove(placed, here[i])
@@ -533,6 +638,17 @@ class _Changes:
                     placed = _add(placed, (where, number, part - take, charge_id, order))
                 here[i] = (where, number, part - take, charge_id, order)
                 lines, owing = line_changed(lines, owing, charge_id, 0, -take)
+                if record is not None:
+                    last = record[-1] if len(record) > start else None
+                    if last and last[:3] == (payment_id, appointment_id, charge_id):
+                        take -= record.pop()[3]  # (the same line, taken on: one part)
+                    record.append((payment_id, appointment_id, charge_id, -take))
+            if limit is not None and want:
+                raise _Misfit(
+                    f"payment {payment_id!r} has {_shown(self, limit - want)} on line "
+                    f"{wanted!r} of appointment {appointment_id!r}, not {_shown(self, limit)} "
+                    "to take off"
+                )
         if left:
             raise _Misfit(
                 f"payment {payment_id!r} has {_shown(self, amount - left)} on appointment "
@@ -684,7 +800,7 @@ def _pay_lines(  # noqa: PLR0917 - where, whose, how much, and the payment's row
     if owner != patient_id:
         raise _Misfit(f"appointment {appointment_id!r} is not patient {patient_id!r}'s")
     lines, lines_owing, parts = _placed(
-        c, appointment_id, account[LINES], account[OWING], amount, first
+        c, appointment_id, payment_id, account[LINES], account[OWING], amount, first
     )
     allocated += amount
     if allocated == charged:  # its balance due is paid: no longer owing
@@ -892,9 +1008,27 @@ def _appointment_cancelled(c: _Changes, event: AppointmentCancelled) -> None:
     _not_cancelled(c, appointment_id)
     if account[LINES]:
         raise _Misfit(f"appointment {appointment_id!r} has charges: it cannot be cancelled")
-    keys = [*_sorted.iterate(account[OPEN]), *_sorted.iterate(account[NEGATIVE])]
-    for key in keys:
-        c.move_to_general(key[2])
+    given = c.given
+    if given is None:
+        keys = [*_sorted.iterate(account[OPEN]), *_sorted.iterate(account[NEGATIVE])]
+        moved = [key[2] for key in keys]
+        if c.record is not None:
+            c.record.extend(moved)
+    else:
+        moved = list(given)
+        c.at = len(given)
+    for entry_id in moved:
+        row = c.entry(entry_id)
+        if row[1] != appointment_id or not row[5]:
+            raise _Misfit(
+                f"entry {entry_id!r} is not open in appointment {appointment_id!r}'s bucket"
+            )
+        c.move_to_general(entry_id)
+    account = c.account(appointment_id)
+    if _sorted.size(account[OPEN]) or _sorted.size(account[NEGATIVE]):
+        raise _Misfit(
+            f"appointment {appointment_id!r}'s bucket holds entries the event does not move"
+        )
     c.cancelled = c.cancelled.set(appointment_id, event.on)
 
 
@@ -1088,10 +1222,44 @@ _APPLY: dict[type[Any], Callable[[_Changes, Any], None]] = {
 }
 
 
+#: The field in which each kind of event records where its money went (see
+#: :mod:`patient_ledger.events`).
+_RECORDS: Final[dict[type[Any], str]] = dict.fromkeys(RECORDING, "lines") | {
+    AppointmentCancelled: "moved"
+}
+
+
+def _apply(c: _Changes, event: Event) -> None:
+    """Apply ``event`` as it is: where its record says its money went, or — for an event without
+    one (written before its line version, or built by hand) — where the rules place it."""
+    kind = type(event)
+    name = _RECORDS.get(kind)
+    if name is None:
+        _APPLY[kind](c, event)
+        return
+    given = getattr(event, name)
+    c.given, c.at = given, 0
+    _APPLY[kind](c, event)
+    c.given = None
+    if given is not None and c.at != len(given):
+        raise _Misfit(f"its {name} record holds {len(given) - c.at} parts it did not move")
+
+
 def advance(state: State, event: Event) -> State:
-    """The state after ``event`` (not ``LedgerOpened``); ``state`` is left as it was."""
+    """The state after a command's ``event`` (not ``LedgerOpened``), which gets the record of
+    where its money went (``lines``, ``moved``) as it is applied: the rules that place money
+    run here, once. ``state`` is left as it was."""
     changes = _Changes(state)
-    _APPLY[type(event)](changes, event)
+    kind = type(event)
+    name = _RECORDS.get(kind)
+    if name is not None and getattr(event, name) is None:
+        record: list[Any] = []
+        changes.record = record
+        _APPLY[kind](changes, event)
+        if record:
+            event = recorded(event, tuple(record))
+    else:
+        _apply(changes, event)
     return changes.freeze(state.log.appended(event))
 
 
@@ -1116,7 +1284,9 @@ def apply_event(ledger: Ledger, event: Event) -> Ledger:
     number = len(state.log)
     _check_currency(event, state.currency, number)
     try:
-        return ledger_of(advance(state, event))
+        changes = _Changes(state)
+        _apply(changes, event)
+        return ledger_of(changes.freeze(state.log.appended(event)))
     except Exception as error:  # noqa: BLE001 - any failure to apply names the event
         raise _does_not_fit(number, event, error) from None
 
@@ -1211,7 +1381,7 @@ def replay(events: Iterable[Event], *, onto: Ledger | None = None) -> Ledger:
         _check_currency(event, state.currency, number)
         batch.append(event)
         try:
-            _APPLY[type(event)](changes, event)
+            _apply(changes, event)
         except Exception as error:  # noqa: BLE001 - any failure to apply names its item
             raise _does_not_fit(number, event, error) from None
     if changes is None:

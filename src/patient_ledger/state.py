@@ -219,7 +219,8 @@ def line_position(lines: Lines, charge_id: str) -> int:
     raise KeyError(charge_id)
 
 
-def _line_at(lines: Lines, position: int) -> Line:
+def line_at(lines: Lines, position: int) -> Line:
+    """The line at ``position`` among an appointment's lines."""
     n, k = divmod(position, _CHUNK)
     line: Line = lines[n][3 * k : 3 * k + 3]
     return line
@@ -228,7 +229,7 @@ def _line_at(lines: Lines, position: int) -> Line:
 def line_of(account: AccountRow, charge_id: str) -> Line:
     """The line of ``charge_id`` among an appointment's lines (KeyError if none)."""
     lines = account[LINES]
-    return _line_at(lines, line_position(lines, charge_id))
+    return line_at(lines, line_position(lines, charge_id))
 
 
 def with_line(
@@ -254,7 +255,7 @@ def line_changed(
     """Lines and owing positions with the line of ``charge_id`` changed by these amounts
     (KeyError if there is no such line)."""
     position = line_position(lines, charge_id)
-    _, was_responsible, was_allocated = _line_at(lines, position)
+    _, was_responsible, was_allocated = line_at(lines, position)
     return with_line(
         lines, owing, position, was_responsible + responsibility, was_allocated + allocated
     )
@@ -301,7 +302,7 @@ def place(
     for position in order:
         if not amount:
             break
-        charge_id, responsibility, allocated = _line_at(lines, position)
+        charge_id, responsibility, allocated = line_at(lines, position)
         take = min(amount, responsibility - allocated)
         if take > 0:
             lines, owing = with_line(lines, owing, position, responsibility, allocated + take)

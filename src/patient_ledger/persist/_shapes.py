@@ -138,6 +138,8 @@ _Application = tuple[str, str, _Amount]
 _Return = tuple[str, _Amount, str]
 _Move = tuple[str, str, _Amount]
 _Part = tuple[str, _Amount]
+_LinePart = tuple[str, str, str, _Amount]
+_Lines = tuple[_LinePart, ...] | UnsetType  # version 5: written only when set
 
 
 class _AppointmentAdded(_Shape, frozen=True, kw_only=True):
@@ -147,11 +149,13 @@ class _AppointmentAdded(_Shape, frozen=True, kw_only=True):
 class _ChargeAdded(_Shape, frozen=True, kw_only=True):
     applied: tuple[_Application, ...]
     charge: _Charge
+    lines: _Lines = UNSET
 
 
 class _PaymentPosted(_Shape, frozen=True, kw_only=True):
     allocated: _Amount
     entry_id: str | None
+    lines: _Lines = UNSET
     payment: _Payment
 
 
@@ -163,6 +167,7 @@ class _RefundPosted(_Shape, frozen=True, kw_only=True):
 class _UnallocatedApplied(_Shape, frozen=True, kw_only=True):
     applied: tuple[_Application, ...]
     charge_id: str | UnsetType = UNSET
+    lines: _Lines = UNSET
     on: _Date
     patient_id: str
 
@@ -177,6 +182,7 @@ class _AllocationUnapplied(_Shape, frozen=True, kw_only=True):
     applied: tuple[_Application, ...]
     appointment_id: str
     charge_id: str | UnsetType = UNSET
+    lines: _Lines = UNSET
     on: _Date
     returned: tuple[_Return, ...]
 
@@ -190,6 +196,7 @@ class _CreditReleased(_Shape, frozen=True, kw_only=True):
 class _ChargeAdjusted(_Shape, frozen=True, kw_only=True):
     adjustment: _Adjustment
     applied: tuple[_Application, ...]
+    lines: _Lines = UNSET
     returned: tuple[_Return, ...]
 
 
@@ -202,6 +209,7 @@ class _PaymentReversed(_Shape, frozen=True, kw_only=True):
     allocations: tuple[_Part, ...]
     applied: tuple[_Application, ...]
     entries: tuple[_Part, ...]
+    lines: _Lines = UNSET
     on: _Date
     payment_id: str
     reason: str | None
@@ -216,6 +224,7 @@ class _PaymentPlanCreated(_Shape, frozen=True, kw_only=True):
 class _PlanPaymentPosted(_Shape, frozen=True, kw_only=True):
     counted: _Amount
     entry_id: str | None
+    lines: _Lines = UNSET
     payment: _Payment
     placed: tuple[_Part, ...]
 
@@ -240,6 +249,7 @@ class _LedgerOpened(_Shape, frozen=True, kw_only=True):
 
 class _AppointmentCancelled(_Shape, frozen=True, kw_only=True):
     appointment_id: str
+    moved: tuple[str, ...] | UnsetType = UNSET  # version 5: written only when set
     on: _Date
     reason: str | None
 
@@ -287,6 +297,12 @@ class _Parts:
 
     def parts(self, parts: tuple[Any, ...]) -> tuple[Any, ...]:
         return tuple((key, self.minor(a)) for key, a in parts)
+
+    def lines(self, parts: Any) -> Any:
+        """An event's line parts (``lines``): None while not set (UNSET in a shape)."""
+        if parts is UNSET or parts is None:
+            return UNSET if parts is None else None
+        return tuple((payment, where, line, self.minor(a)) for payment, where, line, a in parts)
 
 
 class QuickReader(_Parts):
@@ -373,7 +389,10 @@ def version_of(event: Event) -> int:  # noqa: PLR0911 - one return per shape tha
     new kind of event, or a new field set (a line named by a payment or an application) —, 3
     when it has one SPEC §11 added (a plan's event, a payment naming a plan, a reversal that
     uncounts part of a plan payment), 4 when it has one SPEC §12 added (a charge's
-    ``posted_on``)."""
+    ``posted_on``), 5 when it records where its money went (``lines``, ``moved``: see
+    :mod:`patient_ledger.events`)."""
+    if getattr(event, "lines", None) is not None or getattr(event, "moved", None) is not None:
+        return 5
     if isinstance(event, ChargeAdded):
         return 1 if event.charge.posted_on is None else 4
     if isinstance(event, _PLAN_EVENTS):
@@ -399,12 +418,15 @@ def _charge_added(r: QuickReader, s: _ChargeAdded) -> Event:
     c = s.charge
     posted_on = None if c.posted_on is UNSET else c.posted_on
     charge = Charge(c.id, c.appointment_id, r.money(c.amount), c.code, c.description, posted_on)
-    return ChargeAdded(charge, r.applications(s.applied))
+    return ChargeAdded(charge, r.applications(s.applied), lines=r.lines(s.lines))
 
 
 def _payment_posted(r: QuickReader, s: _PaymentPosted) -> Event:
     return PaymentPosted(
-        payment=r.payment(s.payment), allocated=r.minor(s.allocated), entry_id=s.entry_id
+        payment=r.payment(s.payment),
+        allocated=r.minor(s.allocated),
+        entry_id=s.entry_id,
+        lines=r.lines(s.lines),
     )
 
 
@@ -418,6 +440,7 @@ def _unallocated_applied(r: QuickReader, s: _UnallocatedApplied) -> Event:
         applied=r.applications(s.applied),
         on=s.on,
         charge_id=_optional(s.charge_id),
+        lines=r.lines(s.lines),
     )
 
 
@@ -432,6 +455,7 @@ def _allocation_unapplied(r: QuickReader, s: _AllocationUnapplied) -> Event:
         applied=r.applications(s.applied),
         on=s.on,
         charge_id=_optional(s.charge_id),
+        lines=r.lines(s.lines),
     )
 
 
@@ -443,7 +467,10 @@ def _charge_adjusted(r: QuickReader, s: _ChargeAdjusted) -> Event:
     a = s.adjustment
     adjustment = Adjustment(a.id, a.charge_id, r.money(a.amount), a.on, a.type, a.reason)
     return ChargeAdjusted(
-        adjustment=adjustment, returned=r.returns(s.returned), applied=r.applications(s.applied)
+        adjustment=adjustment,
+        returned=r.returns(s.returned),
+        applied=r.applications(s.applied),
+        lines=r.lines(s.lines),
     )
 
 
@@ -462,6 +489,7 @@ def _payment_reversed(r: QuickReader, s: _PaymentReversed) -> Event:
         on=s.on,
         reason=s.reason,
         uncounted=Minor(0) if s.uncounted is UNSET else r.minor(s.uncounted),
+        lines=r.lines(s.lines),
     )
 
 
@@ -475,6 +503,7 @@ def _plan_payment_posted(r: QuickReader, s: _PlanPaymentPosted) -> Event:
         placed=r.parts(s.placed),
         entry_id=s.entry_id,
         counted=r.minor(s.counted),
+        lines=r.lines(s.lines),
     )
 
 
@@ -489,7 +518,10 @@ def _payment_plan_cancelled(_: QuickReader, s: _PaymentPlanCancelled) -> Event:
 
 
 def _appointment_cancelled(_: QuickReader, s: _AppointmentCancelled) -> Event:
-    return AppointmentCancelled(appointment_id=s.appointment_id, on=s.on, reason=s.reason)
+    moved = None if s.moved is UNSET else s.moved
+    return AppointmentCancelled(
+        appointment_id=s.appointment_id, on=s.on, reason=s.reason, moved=moved
+    )
 
 
 def _kind(shape: type[Any], build: Callable[[QuickReader, Any], Event]) -> tuple[Any, Any]:
@@ -592,6 +624,7 @@ _WRITERS: Final[dict[type, Callable[[QuickWriter, Any], _Shape]]] = {
     ),
     ChargeAdded: lambda w, e: _ChargeAdded(
         applied=w.applications(e.applied),
+        lines=w.lines(e.lines),
         charge=_Charge(
             amount=w.amount(e.charge),
             appointment_id=e.charge.appointment_id,
@@ -602,12 +635,16 @@ _WRITERS: Final[dict[type, Callable[[QuickWriter, Any], _Shape]]] = {
         ),
     ),
     PaymentPosted: lambda w, e: _PaymentPosted(
-        allocated=w.minor(e.allocated), entry_id=e.entry_id, payment=w.payment(e.payment)
+        allocated=w.minor(e.allocated),
+        entry_id=e.entry_id,
+        lines=w.lines(e.lines),
+        payment=w.payment(e.payment),
     ),
     RefundPosted: lambda w, e: _RefundPosted(entry_id=e.entry_id, payment=w.payment(e.payment)),
     UnallocatedApplied: lambda w, e: _UnallocatedApplied(
         applied=w.applications(e.applied),
         charge_id=_unset(e.charge_id),
+        lines=w.lines(e.lines),
         on=_day(e.on),
         patient_id=e.patient_id,
     ),
@@ -618,6 +655,7 @@ _WRITERS: Final[dict[type, Callable[[QuickWriter, Any], _Shape]]] = {
         applied=w.applications(e.applied),
         appointment_id=e.appointment_id,
         charge_id=_unset(e.charge_id),
+        lines=w.lines(e.lines),
         on=_day(e.on),
         returned=w.returns(e.returned),
     ),
@@ -634,6 +672,7 @@ _WRITERS: Final[dict[type, Callable[[QuickWriter, Any], _Shape]]] = {
             type=e.adjustment.type.value,
         ),
         applied=w.applications(e.applied),
+        lines=w.lines(e.lines),
         returned=w.returns(e.returned),
     ),
     CreditTransferred: lambda w, e: _CreditTransferred(
@@ -650,6 +689,7 @@ _WRITERS: Final[dict[type, Callable[[QuickWriter, Any], _Shape]]] = {
         allocations=w.parts(e.allocations),
         applied=w.applications(e.applied),
         entries=w.parts(e.entries),
+        lines=w.lines(e.lines),
         on=_day(e.on),
         payment_id=e.payment_id,
         reason=e.reason,
@@ -661,6 +701,7 @@ _WRITERS: Final[dict[type, Callable[[QuickWriter, Any], _Shape]]] = {
     PlanPaymentPosted: lambda w, e: _PlanPaymentPosted(
         counted=w.minor(e.counted),
         entry_id=e.entry_id,
+        lines=w.lines(e.lines),
         payment=w.payment(e.payment),
         placed=w.parts(e.placed),
     ),
@@ -671,7 +712,10 @@ _WRITERS: Final[dict[type, Callable[[QuickWriter, Any], _Shape]]] = {
         on=_day(e.on), plan_id=e.plan_id, reason=e.reason
     ),
     AppointmentCancelled: lambda _, e: _AppointmentCancelled(
-        appointment_id=e.appointment_id, on=_day(e.on), reason=e.reason
+        appointment_id=e.appointment_id,
+        moved=UNSET if e.moved is None else e.moved,
+        on=_day(e.on),
+        reason=e.reason,
     ),
     LedgerOpened: lambda _, e: _LedgerOpened(currency=e.currency),
 }

@@ -46,10 +46,11 @@ from patient_ledger.views import claims_feed, dashboard, patients
 #: The newest version of the line format; a reader refuses versions it does not know. A line
 #: is version 1 unless its event has a shape SPEC §10 added (2) — a new kind of event, or a new
 #: field set to something (a line named by a payment or an application) —, one SPEC §11
-#: added (3: payment plans) or one SPEC §12 added (4: a charge's ``posted_on``), so journals
-#: written before §10, §11 or §12 are written back byte for byte.
-SCHEMA_VERSION = 4
-_VERSIONS = (1, 2, 3, 4)
+#: added (3: payment plans) or one SPEC §12 added (4: a charge's ``posted_on``), or records
+#: where its money went on lines (5: ``lines``, a cancelled visit's ``moved``), so journals
+#: written before §10, §11, §12 or the records are written back byte for byte.
+SCHEMA_VERSION = 5
+_VERSIONS = (1, 2, 3, 4, 5)
 GENESIS = "0" * 64
 _TYPES: dict[str, type[Event]] = {t.__name__: t for t in EVENT_TYPES}
 
