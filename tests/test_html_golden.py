@@ -13,8 +13,8 @@ from pathlib import Path
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import render
-from patient_ledger.demo import month_at_the_practice, play, seed_walkthrough
+from patient_ledger.cli.demo import month_at_the_practice, play, seed_walkthrough
+from patient_ledger.report import render
 
 GOLDEN = Path(__file__).parent / "golden" / "views.html"
 #: The printable report of a patient with payment plans (SPEC §11): their plans and each

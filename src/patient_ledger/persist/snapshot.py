@@ -12,7 +12,7 @@ A snapshot names its format (:data:`FORMAT`, which changes whenever the tables' 
 number of events it stands for; a snapshot of another format is refused with
 :class:`~patient_ledger.errors.SnapshotError`, and the caller (a store) falls back to replaying the
 journal. Checking that a snapshot belongs to a journal — the chain hash at its event — is the
-store's part: see :mod:`patient_ledger.store`.
+store's part: see :mod:`patient_ledger.persist.store`.
 """
 
 from __future__ import annotations

@@ -28,7 +28,6 @@ import cattrs
 import msgspec
 from moneyed import CURRENCIES, Money
 
-from patient_ledger._shapes import LINE, QuickReader, QuickWriter, version_of
 from patient_ledger.apply import replay
 from patient_ledger.errors import InvalidInputError, JournalError
 from patient_ledger.events import (
@@ -39,7 +38,8 @@ from patient_ledger.events import (
 )
 from patient_ledger.invariants import Violation, check_invariants, check_loaded
 from patient_ledger.money import frozen_money, minor_of_text
-from patient_ledger.snapshot import Events
+from patient_ledger.persist._shapes import LINE, QuickReader, QuickWriter, version_of
+from patient_ledger.persist.snapshot import Events
 from patient_ledger.state import Ledger
 from patient_ledger.views import claims_feed, dashboard, patients
 
@@ -399,7 +399,7 @@ class _Reader:
     @staticmethod
     def _quickly(quick: QuickReader, row: str, number: int, prev: str) -> tuple[Event, str] | None:
         """The line's event and hash when the line is exactly as :func:`dumps` writes it (see
-        :mod:`patient_ledger._shapes`); None sends it to the full reader."""
+        :mod:`patient_ledger.persist._shapes`); None sends it to the full reader."""
         try:
             record = LINE.decode(row)
         except (msgspec.DecodeError, UnicodeEncodeError):  # a lone surrogate: the full reader
@@ -450,7 +450,7 @@ def _reasons(error: BaseException) -> str:
 class StoredEvents(Events):
     """The events of a stored journal's lines, decoded only when read: how a store gives a
     ledger restored from a snapshot its journal without decoding it (see
-    :func:`patient_ledger.snapshot.decode`).
+    :func:`patient_ledger.persist.snapshot.decode`).
 
     Lines are decoded a block at a time, on first read, and checked as :func:`loads` checks
     them — the chain, each line's hash and canonical form — so a stored line found corrupt

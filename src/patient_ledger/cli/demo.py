@@ -1,7 +1,7 @@
 """The demo scenarios: the seed's walkthrough, a month of the rest of the workflow, and line
 items with allocation policies, partial reversals and cancelled visits (SPEC §10).
 
-Each scenario is a list of :class:`Step`; :func:`run` applies them one by one and prints, after
+Each scenario is a list of :class:`Scene`; :func:`run` applies them one by one and prints, after
 each, the patient's dashboard, claims feed and open unallocated entries — and, where a step names
 them, where a payment's money is now (its allocations to lines, and what it still holds).
 """
@@ -15,7 +15,6 @@ from typing import TextIO
 import attrs
 from moneyed import Money
 
-from patient_ledger import tables
 from patient_ledger.commands import (
     add_appointment,
     add_charge,
@@ -29,7 +28,8 @@ from patient_ledger.commands import (
     transfer_credit,
     unapply,
 )
-from patient_ledger.render import patient_report
+from patient_ledger.report import tables
+from patient_ledger.report.render import patient_report
 from patient_ledger.state import Ledger
 from patient_ledger.values import (
     Adjustment,
@@ -48,8 +48,8 @@ Command = Callable[[Ledger], Ledger]
 
 
 @attrs.frozen
-class Step:
-    """One step of a scenario: what happens, whose views to show, and the commands; after it,
+class Scene:
+    """One scene of a scenario: what happens, whose views to show, and the commands; after it,
     where the money of each of ``payments`` is now is shown too."""
 
     title: str
@@ -58,7 +58,7 @@ class Step:
     payments: tuple[str, ...] = ()
 
 
-def usd(text: str) -> Money:
+def dollars(text: str) -> Money:
     """US dollars from exact text."""
     return Money(text, "USD")
 
@@ -66,10 +66,10 @@ def usd(text: str) -> Money:
 D = datetime.date
 
 
-def seed_walkthrough() -> list[Step]:
+def seed_walkthrough() -> list[Scene]:
     """The billing help page's walkthrough, with the numbers of SPEC §8."""
     return [
-        Step(
+        Scene(
             "A $100 patient responsibility on the 1/22/2025 service, paid down at the desk",
             "P1",
             (
@@ -77,14 +77,14 @@ def seed_walkthrough() -> list[Step]:
                     led, Appointment("A1", "P1", D(2025, 1, 22), "Dr. Lee")
                 ),
                 lambda led: add_charge(
-                    led, Charge("C1", "A1", usd("100.00"), "99213", "Office visit")
+                    led, Charge("C1", "A1", dollars("100.00"), "99213", "Office visit")
                 ),
                 lambda led: post_payment(
                     led,
                     Payment(
                         "PAY1",
                         "P1",
-                        usd("100.00"),
+                        dollars("100.00"),
                         D(2025, 1, 22),
                         PaymentMethod.CREDIT_CARD,
                         PaymentType.COPAY,
@@ -93,7 +93,7 @@ def seed_walkthrough() -> list[Step]:
                 ),
             ),
         ),
-        Step(
+        Scene(
             "$200 prepaid with no appointment: held unallocated for a future service (green)",
             "P1",
             (
@@ -102,7 +102,7 @@ def seed_walkthrough() -> list[Step]:
                     Payment(
                         "PAY2",
                         "P1",
-                        usd("200.00"),
+                        dollars("200.00"),
                         D(2025, 1, 23),
                         PaymentMethod.CHECK,
                         notes="prepayment for the February procedure",
@@ -110,7 +110,7 @@ def seed_walkthrough() -> list[Step]:
                 ),
             ),
         ),
-        Step(
+        Scene(
             "$20 posted to appointment A2, which has no charges yet: the appt's unallocated "
             "payment (yellow)",
             "P1",
@@ -121,7 +121,7 @@ def seed_walkthrough() -> list[Step]:
                     Payment(
                         "PAY3",
                         "P1",
-                        usd("20.00"),
+                        dollars("20.00"),
                         D(2025, 1, 24),
                         PaymentMethod.CASH,
                         PaymentType.COPAY,
@@ -130,12 +130,16 @@ def seed_walkthrough() -> list[Step]:
                 ),
             ),
         ),
-        Step(
+        Scene(
             "A $35 charge is added to A2: its $20 is applied at once",
             "P1",
-            (lambda led: add_charge(led, Charge("C2", "A2", usd("35.00"), "99212", "Follow-up")),),
+            (
+                lambda led: add_charge(
+                    led, Charge("C2", "A2", dollars("35.00"), "99212", "Follow-up")
+                ),
+            ),
         ),
-        Step(
+        Scene(
             "The $200 is refunded: a REFUND of -$200, Unallocated/No Appointment",
             "P1",
             (
@@ -144,7 +148,7 @@ def seed_walkthrough() -> list[Step]:
                     Payment(
                         "R1",
                         "P1",
-                        usd("-200.00"),
+                        dollars("-200.00"),
                         D(2025, 1, 30),
                         PaymentMethod.CHECK,
                         PaymentType.REFUND,
@@ -153,7 +157,7 @@ def seed_walkthrough() -> list[Step]:
                 ),
             ),
         ),
-        Step(
+        Scene(
             "The +$200 and -$200 entries are cancelled against each other",
             "P1",
             (lambda led: cancel_offsetting(led, "P1", on=D(2025, 1, 30)),),
@@ -161,21 +165,21 @@ def seed_walkthrough() -> list[Step]:
     ]
 
 
-def month_at_the_practice() -> list[Step]:
+def month_at_the_practice() -> list[Scene]:
     """March 2025 at a practice: SPEC §9's commands in the situations they are for."""
     return [
-        Step(
+        Scene(
             "A $25 copay is taken at check-in (3/3)",
             "MARIA",
             (
                 lambda led: add_appointment(led, Appointment("V10", "MARIA", D(2025, 3, 3))),
-                lambda led: add_charge(led, Charge("L10", "V10", usd("25.00"), "COPAY")),
+                lambda led: add_charge(led, Charge("L10", "V10", dollars("25.00"), "COPAY")),
                 lambda led: post_payment(
                     led,
                     Payment(
                         "PAY10",
                         "MARIA",
-                        usd("25.00"),
+                        dollars("25.00"),
                         D(2025, 3, 3),
                         PaymentMethod.DEBIT_CARD,
                         PaymentType.COPAY,
@@ -184,7 +188,7 @@ def month_at_the_practice() -> list[Step]:
                 ),
             ),
         ),
-        Step(
+        Scene(
             "Insurance assigns no copay: unapply it, adjust the charge to zero, refund, cancel",
             "MARIA",
             (
@@ -194,7 +198,7 @@ def month_at_the_practice() -> list[Step]:
                     Adjustment(
                         "ADJ10",
                         "L10",
-                        usd("-25.00"),
+                        dollars("-25.00"),
                         D(2025, 3, 17),
                         AdjustmentType.INSURANCE,
                         "EOB: copay waived",
@@ -205,7 +209,7 @@ def month_at_the_practice() -> list[Step]:
                     Payment(
                         "R10",
                         "MARIA",
-                        usd("-25.00"),
+                        dollars("-25.00"),
                         D(2025, 3, 18),
                         PaymentMethod.DEBIT_CARD,
                         PaymentType.REFUND,
@@ -214,18 +218,18 @@ def month_at_the_practice() -> list[Step]:
                 lambda led: cancel_offsetting(led, "MARIA", on=D(2025, 3, 18)),
             ),
         ),
-        Step(
+        Scene(
             "An $80 check pays a visit (3/5) and bounces (3/12): the payment is reversed",
             "TOM",
             (
                 lambda led: add_appointment(led, Appointment("V20", "TOM", D(2025, 3, 5))),
-                lambda led: add_charge(led, Charge("L20", "V20", usd("80.00"), "99213")),
+                lambda led: add_charge(led, Charge("L20", "V20", dollars("80.00"), "99213")),
                 lambda led: post_payment(
                     led,
                     Payment(
                         "PAY20",
                         "TOM",
-                        usd("80.00"),
+                        dollars("80.00"),
                         D(2025, 3, 5),
                         PaymentMethod.CHECK,
                         appointment_id="V20",
@@ -235,19 +239,19 @@ def month_at_the_practice() -> list[Step]:
                 lambda led: reverse_payment(led, "PAY20", on=D(2025, 3, 12), reason="NSF check"),
             ),
         ),
-        Step(
+        Scene(
             "Adjudication lowers a paid $150 visit by $60: a $60 credit on the visit (yellow); "
             "a $40 lab charge then uses it",
             "ANA",
             (
                 lambda led: add_appointment(led, Appointment("V30", "ANA", D(2025, 3, 7))),
-                lambda led: add_charge(led, Charge("L30", "V30", usd("150.00"), "99214")),
+                lambda led: add_charge(led, Charge("L30", "V30", dollars("150.00"), "99214")),
                 lambda led: post_payment(
                     led,
                     Payment(
                         "PAY30",
                         "ANA",
-                        usd("150.00"),
+                        dollars("150.00"),
                         D(2025, 3, 7),
                         PaymentMethod.CREDIT_CARD,
                         appointment_id="V30",
@@ -256,44 +260,52 @@ def month_at_the_practice() -> list[Step]:
                 lambda led: adjust_charge(
                     led,
                     Adjustment(
-                        "ADJ30", "L30", usd("-60.00"), D(2025, 3, 20), AdjustmentType.CONTRACTUAL
+                        "ADJ30",
+                        "L30",
+                        dollars("-60.00"),
+                        D(2025, 3, 20),
+                        AdjustmentType.CONTRACTUAL,
                     ),
                 ),
                 lambda led: add_charge(
-                    led, Charge("L31", "V30", usd("40.00"), "80053", "Lab panel")
+                    led, Charge("L31", "V30", dollars("40.00"), "80053", "Lab panel")
                 ),
             ),
         ),
-        Step(
+        Scene(
             "A parent's $50 credit is transferred to a child, then auto-allocated",
             "KID",
             (
                 lambda led: post_payment(
                     led,
-                    Payment("PAY40", "PARENT", usd("100.00"), D(2025, 3, 10), PaymentMethod.CASH),
+                    Payment(
+                        "PAY40", "PARENT", dollars("100.00"), D(2025, 3, 10), PaymentMethod.CASH
+                    ),
                 ),
                 lambda led: add_appointment(led, Appointment("V41", "KID", D(2025, 3, 11))),
-                lambda led: add_charge(led, Charge("L41", "V41", usd("45.00"), "99392")),
+                lambda led: add_charge(led, Charge("L41", "V41", dollars("45.00"), "99392")),
                 lambda led: transfer_credit(
-                    led, Transfer("T40", "PARENT", "KID", usd("50.00"), D(2025, 3, 21))
+                    led, Transfer("T40", "PARENT", "KID", dollars("50.00"), D(2025, 3, 21))
                 ),
                 lambda led: auto_allocate(led, "KID", on=D(2025, 3, 21)),
             ),
         ),
-        Step(
+        Scene(
             "A $100 prepayment is auto-allocated to January's and February's balances, "
             "not to next month's visit",
             "LEO",
             (
                 lambda led: add_appointment(led, Appointment("V50", "LEO", D(2025, 1, 10))),
-                lambda led: add_charge(led, Charge("L50", "V50", usd("30.00"))),
+                lambda led: add_charge(led, Charge("L50", "V50", dollars("30.00"))),
                 lambda led: add_appointment(led, Appointment("V51", "LEO", D(2025, 2, 14))),
-                lambda led: add_charge(led, Charge("L51", "V51", usd("45.00"))),
+                lambda led: add_charge(led, Charge("L51", "V51", dollars("45.00"))),
                 lambda led: add_appointment(led, Appointment("V52", "LEO", D(2025, 4, 2))),
-                lambda led: add_charge(led, Charge("L52", "V52", usd("60.00"))),
+                lambda led: add_charge(led, Charge("L52", "V52", dollars("60.00"))),
                 lambda led: post_payment(
                     led,
-                    Payment("PAY50", "LEO", usd("100.00"), D(2025, 3, 24), PaymentMethod.ONLINE),
+                    Payment(
+                        "PAY50", "LEO", dollars("100.00"), D(2025, 3, 24), PaymentMethod.ONLINE
+                    ),
                 ),
                 lambda led: auto_allocate(led, "LEO", on=D(2025, 3, 31)),
             ),
@@ -301,10 +313,10 @@ def month_at_the_practice() -> list[Step]:
     ]
 
 
-def lines_and_policies() -> list[Step]:
+def lines_and_policies() -> list[Scene]:
     """April 2025: line items, allocation policies, a partial reversal, a cancelled visit."""
     return [
-        Step(
+        Scene(
             "A visit billed as two lines: a $120 office visit and a $45 lab panel (4/1)",
             "NINA",
             (
@@ -312,14 +324,14 @@ def lines_and_policies() -> list[Step]:
                     led, Appointment("V60", "NINA", D(2025, 4, 1), "Dr. Lee")
                 ),
                 lambda led: add_charge(
-                    led, Charge("L60", "V60", usd("120.00"), "99214", "Office visit")
+                    led, Charge("L60", "V60", dollars("120.00"), "99214", "Office visit")
                 ),
                 lambda led: add_charge(
-                    led, Charge("L61", "V60", usd("45.00"), "80053", "Lab panel")
+                    led, Charge("L61", "V60", dollars("45.00"), "80053", "Lab panel")
                 ),
             ),
         ),
-        Step(
+        Scene(
             "$45 is paid for the lab panel: the payment names its line (charge_id), "
             "not the first line",
             "NINA",
@@ -329,7 +341,7 @@ def lines_and_policies() -> list[Step]:
                     Payment(
                         "PAY60",
                         "NINA",
-                        usd("45.00"),
+                        dollars("45.00"),
                         D(2025, 4, 2),
                         PaymentMethod.CREDIT_CARD,
                         appointment_id="V60",
@@ -339,7 +351,7 @@ def lines_and_policies() -> list[Step]:
             ),
             payments=("PAY60",),
         ),
-        Step(
+        Scene(
             "$100 by card pays the office visit in line order; $30 of it is disputed and "
             "reversed (a partial reversal)",
             "NINA",
@@ -349,32 +361,32 @@ def lines_and_policies() -> list[Step]:
                     Payment(
                         "PAY61",
                         "NINA",
-                        usd("100.00"),
+                        dollars("100.00"),
                         D(2025, 4, 3),
                         PaymentMethod.CREDIT_CARD,
                         appointment_id="V60",
                     ),
                 ),
                 lambda led: reverse_payment(
-                    led, "PAY61", usd("30.00"), on=D(2025, 4, 10), reason="chargeback"
+                    led, "PAY61", dollars("30.00"), on=D(2025, 4, 10), reason="chargeback"
                 ),
             ),
             payments=("PAY61",),
         ),
-        Step(
+        Scene(
             "$100 on account pays the smallest balances first, whole balances only: "
             "$30 and $50, not the older $80",
             "SAM",
             (
                 lambda led: add_appointment(led, Appointment("V70", "SAM", D(2025, 3, 3))),
-                lambda led: add_charge(led, Charge("L70", "V70", usd("80.00"), "99213")),
+                lambda led: add_charge(led, Charge("L70", "V70", dollars("80.00"), "99213")),
                 lambda led: add_appointment(led, Appointment("V71", "SAM", D(2025, 3, 17))),
-                lambda led: add_charge(led, Charge("L71", "V71", usd("30.00"), "99212")),
+                lambda led: add_charge(led, Charge("L71", "V71", dollars("30.00"), "99212")),
                 lambda led: add_appointment(led, Appointment("V72", "SAM", D(2025, 3, 24))),
-                lambda led: add_charge(led, Charge("L72", "V72", usd("50.00"), "99213")),
+                lambda led: add_charge(led, Charge("L72", "V72", dollars("50.00"), "99213")),
                 lambda led: post_payment(
                     led,
-                    Payment("PAY70", "SAM", usd("100.00"), D(2025, 4, 4), PaymentMethod.ONLINE),
+                    Payment("PAY70", "SAM", dollars("100.00"), D(2025, 4, 4), PaymentMethod.ONLINE),
                 ),
                 lambda led: auto_allocate(
                     led, "SAM", on=D(2025, 4, 4), order=AllocationOrder.SMALLEST_FIRST
@@ -382,7 +394,7 @@ def lines_and_policies() -> list[Step]:
             ),
             payments=("PAY70",),
         ),
-        Step(
+        Scene(
             "A $75 deposit is taken for a procedure on 4/28: held on that visit (yellow)",
             "RITA",
             (
@@ -394,7 +406,7 @@ def lines_and_policies() -> list[Step]:
                     Payment(
                         "PAY80",
                         "RITA",
-                        usd("75.00"),
+                        dollars("75.00"),
                         D(2025, 4, 7),
                         PaymentMethod.DEBIT_CARD,
                         notes="deposit for the 4/28 procedure",
@@ -404,7 +416,7 @@ def lines_and_policies() -> list[Step]:
             ),
             payments=("PAY80",),
         ),
-        Step(
+        Scene(
             "The procedure is cancelled: the visit leaves the feed and its deposit moves to "
             "the general bucket (green)",
             "RITA",
@@ -418,14 +430,14 @@ def lines_and_policies() -> list[Step]:
     ]
 
 
-SCENARIOS: dict[str, Callable[[], list[Step]]] = {
+SCENARIOS: dict[str, Callable[[], list[Scene]]] = {
     "seed": seed_walkthrough,
     "month": month_at_the_practice,
     "lines": lines_and_policies,
 }
 
 
-def play(steps: list[Step], ledger: Ledger | None = None) -> Iterator[tuple[Step, Ledger]]:
+def play(steps: list[Scene], ledger: Ledger | None = None) -> Iterator[tuple[Scene, Ledger]]:
     """Apply each step's commands in turn, yielding the ledger after each step."""
     ledger = Ledger.empty("USD") if ledger is None else ledger
     for step in steps:

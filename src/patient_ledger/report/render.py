@@ -1,6 +1,6 @@
 """A patient's report as text tables, JSON-ready data or a printable HTML page (a shell module:
 nothing in the core uses it). Every table, heading and field comes from the views' one
-description in :mod:`patient_ledger.tables`; ids are escaped so that none can steer a terminal.
+description in :mod:`.tables`; ids are escaped so that none can steer a terminal.
 
 Amounts are shown exactly as ``str(Decimal)`` gives them (never through float or locale
 formatting). The seed's highlights are marked: the patient's unallocated amount on each
@@ -28,11 +28,25 @@ from collections.abc import Sequence
 import attrs
 from moneyed import Money
 
-from patient_ledger import _html, tables
-from patient_ledger._html import LineItems
+from patient_ledger.report import _html, tables
+from patient_ledger.report._statement_html import (
+    day_sheet_html,
+    statement_html,
+    statements_html,
+    statements_index_html,
+)
+from patient_ledger.report._statement_layout import PAPERS, Paper
+from patient_ledger.report._statement_pdf import MISSING as PDF_MISSING
+from patient_ledger.report._statement_pdf import available as pdf_available
+from patient_ledger.report._statement_pdf import (
+    statement_pdf,
+    statements_index_pdf,
+    statements_pdf,
+)
 from patient_ledger.state import Ledger
 from patient_ledger.views import (
     FeedRow,
+    LineItems,
     PlanStatus,
     aging,
     claims_feed,
@@ -42,6 +56,28 @@ from patient_ledger.views import (
     payment_plans,
     unallocated_entries,
 )
+
+__all__ = [
+    "PAPERS",
+    "PDF_MISSING",
+    "FeedWithLines",
+    "LineItems",
+    "Paper",
+    "amount",
+    "claims_feed_with_lines",
+    "day_sheet_html",
+    "patient_report",
+    "pdf_available",
+    "report_data",
+    "report_html",
+    "report_text",
+    "statement_html",
+    "statement_pdf",
+    "statements_html",
+    "statements_index_html",
+    "statements_index_pdf",
+    "statements_pdf",
+]
 
 
 def amount(money: Money) -> str:
@@ -59,7 +95,7 @@ class FeedWithLines(tuple[tuple[FeedRow, LineItems], ...]):
         """Each row's HTML cells, its lines' cells under it."""
         rows: list[list[_html.Cell]] = []
         for row, items in self:
-            rows.append(row.cells())
+            rows.append(tables.html_cells(tables.CLAIMS_FEED, row))
             rows.extend(_html.feed_line_cells(item) for item in items)
         return rows
 

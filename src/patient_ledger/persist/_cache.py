@@ -5,7 +5,7 @@ lines, keyed by that line's chain hash and bound to its own bytes by a SHA-256 d
 the journal checks the chain of the whole file — every line's hash taken of its own content and
 naming the line before, line by line, without decoding the events — then, when the cache's key
 is the hash of its line, restores the ledger from the snapshot and replays only the lines after
-it (the events before are decoded, and checked as :func:`patient_ledger.journal.loads` checks
+it (the events before are decoded, and checked as :func:`.journal.loads` checks
 them, only when something reads them). A cache that is missing, damaged, of another format or
 off the chain is ignored: the journal is loaded from its first line, as ``journal.loads`` does,
 and the cache written again. ``patient-ledger verify`` never reads it.
@@ -26,8 +26,8 @@ from typing import Final
 
 import msgspec
 
-from patient_ledger import journal, snapshot
 from patient_ledger.errors import JournalError, SnapshotError
+from patient_ledger.persist import journal, snapshot
 from patient_ledger.state import Ledger
 
 __all__ = ["MIN_EVENTS", "cache_path", "load"]
@@ -55,7 +55,7 @@ def load(path: Path) -> Ledger:
     file's chain; the cache is (re)written when it did not match and the journal is long.
 
     Raises:
-        JournalError: as :func:`patient_ledger.journal.loads` (the first bad line).
+        JournalError: as :func:`patient_ledger.persist.journal.loads` (the first bad line).
     """
     text = journal.decode(path.read_bytes())
     rows = text.split("\n")

@@ -16,7 +16,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, assert_never
 
-from patient_ledger import journal
 from patient_ledger.apply import replay
 from patient_ledger.errors import InvalidInputError
 from patient_ledger.events import (
@@ -40,6 +39,7 @@ from patient_ledger.events import (
     UnallocatedApplied,
 )
 from patient_ledger.money import to_minor, to_money
+from patient_ledger.persist import journal
 from patient_ledger.state import Ledger
 from patient_ledger.views import DASHBOARD_FIELDS, Dashboard, dashboard, patients
 

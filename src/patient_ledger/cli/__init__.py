@@ -27,9 +27,11 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO, cast
 
-from patient_ledger import __version__, _cache, _files, generate, journal
+from patient_ledger import __version__
+from patient_ledger.adapters.imports import Formats, parse_date
 from patient_ledger.apply import replay
-from patient_ledger.demo import SCENARIOS, run
+from patient_ledger.cli import statements as statements_cli
+from patient_ledger.cli.demo import SCENARIOS, run
 from patient_ledger.errors import (
     CurrencyMismatchError,
     ExistingFileError,
@@ -37,11 +39,12 @@ from patient_ledger.errors import (
     JournalError,
     LedgerError,
 )
-from patient_ledger.imports import Formats, parse_date
 from patient_ledger.money import currency_code
-from patient_ledger.render import report_data, report_html, report_text
+from patient_ledger.persist import _cache, _files, journal
+from patient_ledger.persist.store import Store, open_store
+from patient_ledger.report.render import report_data, report_html, report_text
 from patient_ledger.state import Ledger
-from patient_ledger.store import Store, open_store
+from patient_ledger.testing import generate
 from patient_ledger.views import patients
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_IO, EXIT_UNRECONCILED = 0, 1, 2, 3, 4
@@ -158,6 +161,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_balances(commands)
     _add_auto_allocate(commands)
     _add_plans(commands)
+    statements_cli.add_parsers(commands, _add_source)
     return parser
 
 
@@ -174,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "balances": _balances,
         "auto-allocate": _auto_allocate,
         "plans": _plans,
+        "statements": _statements,
+        "daysheet": _day_sheet,
     }
     stdout = sys.stdout
     sys.stdout = cast("TextIO", _Output(stdout))
@@ -351,7 +357,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _add_formats(command: argparse.ArgumentParser) -> None:
     """The options that declare how a practice's files write dates and amounts."""
-    from patient_ledger.imports import AMOUNT_STYLES, DATE_FORMATS  # noqa: PLC0415
+    from patient_ledger.adapters.imports import AMOUNT_STYLES, DATE_FORMATS  # noqa: PLC0415
 
     command.add_argument(
         "--date-format",
@@ -368,14 +374,15 @@ def _add_formats(command: argparse.ArgumentParser) -> None:
 
 def _import_payments(args: argparse.Namespace) -> int:
     # The file is read as ``import --payments`` reads one: the same reader, headers and rules.
-    from patient_ledger.imports import check_formats  # noqa: PLC0415 - its own subcommand
+    from patient_ledger.adapters.imports import check_formats  # noqa: PLC0415 - its own subcommand
 
     formats = check_formats(date=args.date_format, amounts=args.amounts)
     return _import_into(args.journal, {"payments": [args.csv]}, {}, args.currency, formats)
 
 
 def _import_drchrono(args: argparse.Namespace) -> int:
-    from patient_ledger import drchrono, tables  # noqa: PLC0415 - only this subcommand needs it
+    from patient_ledger.adapters import drchrono  # noqa: PLC0415 - only this subcommand needs it
+    from patient_ledger.report import tables  # noqa: PLC0415 - only this subcommand needs it
 
     _refuse_existing(args.journal, "import-drchrono", replace=args.replace)
     ledger, summary = drchrono.import_directory(
@@ -404,7 +411,7 @@ def _import_drchrono(args: argparse.Namespace) -> int:
 
 
 def _add_import(commands: Any) -> None:
-    from patient_ledger.imports import (  # noqa: PLC0415 - its own subcommand
+    from patient_ledger.adapters.imports import (  # noqa: PLC0415 - its own subcommand
         FIELDS,
         KINDS,
     )
@@ -414,7 +421,7 @@ def _add_import(commands: Any) -> None:
         help="append a practice's CSV exports (visits, charges, payments and refunds, "
         "adjustments) to a journal, all or nothing",
         description="Post CSV exports to a journal in date order (every visit first; then "
-        "each day's charges, payments, adjustments, refunds). Columns are found by common "
+        "each day's charges, plans, payments, adjustments, refunds). Columns are found by common "
         "names or mapped with --columns/--column. Dates YYYY-MM-DD and amounts plain "
         "decimals unless --date-format and --amounts (or the TOML's [format]) say otherwise; "
         'words for methods and types map to ours in the TOML: [values.payments.type] "Patient '
@@ -460,7 +467,7 @@ def _add_import(commands: Any) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from patient_ledger.imports import (  # noqa: PLC0415 - its own subcommand
+    from patient_ledger.adapters.imports import (  # noqa: PLC0415 - its own subcommand
         KINDS,
         check_formats,
         check_mapping,
@@ -496,7 +503,7 @@ def _import_into(
 ) -> int:
     """Import CSV files into the journal at ``path`` (created if missing), all or nothing:
     what ``import`` and ``import-payments`` both do."""
-    from patient_ledger.imports import import_files  # noqa: PLC0415 - its own subcommands
+    from patient_ledger.adapters.imports import import_files  # noqa: PLC0415 - its own subcommands
 
     # The journal's lock is held from reading it to replacing it: a second importer waits,
     # then appends to what this one wrote.
@@ -578,7 +585,7 @@ def _add_balances(commands: Any) -> None:
 
 
 def _balances(args: argparse.Namespace) -> int:
-    from patient_ledger import tables  # noqa: PLC0415 - its own subcommand
+    from patient_ledger.report import tables  # noqa: PLC0415 - only this subcommand needs it
     from patient_ledger.views import dashboards  # noqa: PLC0415
 
     every = dashboards(_load(args), on=args.on)
@@ -597,6 +604,14 @@ def _balances(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _statements(args: argparse.Namespace) -> int:
+    return statements_cli.run_statements(args, _load)
+
+
+def _day_sheet(args: argparse.Namespace) -> int:
+    return statements_cli.run_day_sheet(args, _load)
+
+
 def _add_plans(commands: Any) -> None:
     command = commands.add_parser(
         "plans",
@@ -610,7 +625,7 @@ def _add_plans(commands: Any) -> None:
 
 
 def _plans(args: argparse.Namespace) -> int:
-    from patient_ledger import tables  # noqa: PLC0415 - its own subcommand
+    from patient_ledger.report import tables  # noqa: PLC0415 - only this subcommand needs it
     from patient_ledger.views import plan_report  # noqa: PLC0415
 
     report = plan_report(_load(args), on=args.on)
@@ -694,7 +709,7 @@ def _refuse_existing(path: Path, command: str, *, replace: bool) -> None:
 def _write_new(path: Path, text: str, command: str, *, replace: bool) -> bool:
     """Write ``text`` as the whole of ``path``, all or nothing, under the journal's writer
     lock (through a symlink to its target, keeping its mode; see
-    :mod:`patient_ledger._files`). Return True if a file was replaced.
+    :mod:`patient_ledger.persist._files`). Return True if a file was replaced.
 
     Raises:
         ExistingFileError: a file is at ``path`` (it may have appeared while the command

@@ -14,19 +14,25 @@ whoever holds it now —, ``appointment_id``, ``charge_id``, ``amount``; a line 
 bucket when neither) and, with ``on``, ``aging``, ``credit_aging``, ``payment_plans`` (one row
 per plan with its ``PlanStatus`` fields on ``on``) and ``installments`` (one row per
 installment of each plan). A patient's ``allocations`` rows add up to their ``total_paid``.
+
+Statements and day sheets (SPEC §12): :func:`statement_records` and :func:`statement_frames`
+(``statements``, one row per patient with the aging's four columns; ``statement_lines``),
+:func:`day_sheet_records` and :func:`day_sheet_frames` (``day_sheet_lines``,
+``method_totals``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any, Literal
 
 from moneyed import Money
 
-from patient_ledger import tables
+from patient_ledger.adapters._order import Record, position
+from patient_ledger.adapters.imports import FIELDS, header_name, parse_date
 from patient_ledger.apply import apply_event
 from patient_ledger.commands import add_appointment, add_charge, post_payment, refund
 from patient_ledger.errors import (
@@ -43,9 +49,10 @@ from patient_ledger.events import (
     PlanPaymentPosted,
     RefundPosted,
 )
-from patient_ledger.imports import FIELDS, header_name, parse_date
 from patient_ledger.money import parse_amount
+from patient_ledger.report import tables
 from patient_ledger.state import Ledger
+from patient_ledger.statements import DaySheet, Statement, day_sheet, statements
 from patient_ledger.values import Appointment, Charge, Payment, PaymentType
 from patient_ledger.views import (
     DASHBOARD_FIELDS,
@@ -55,6 +62,7 @@ from patient_ledger.views import (
     credit_aging,
     dashboard,
     event_day,
+    feed_row,
     installments,
     line_items,
     patients,
@@ -70,7 +78,7 @@ def records(ledger: Ledger, *, on: datetime.date | None = None) -> dict[str, lis
     figures and status on ``on`` — patients in order, each patient's plans by ``created_on``,
     then id) and ``installments`` (one row per installment of every plan: ``patient_id``,
     ``plan_id``, ``number``, ``due_on``, ``amount``, ``paid``, ``status`` on ``on``). Each row
-    is its view's fields as :mod:`patient_ledger.tables` describes them, after
+    is its view's fields as :mod:`patient_ledger.report.tables` describes them, after
     ``patient_id``; amounts are ``Decimal``."""
     out: dict[str, list[dict[str, Any]]] = {
         "dashboards": [],
@@ -205,11 +213,12 @@ def to_pandas(ledger: Ledger, *, on: datetime.date | None = None) -> dict[str, A
 
 #: The amount and date columns of every table (``records`` and ``balance_history``), as the
 #: views' descriptions say.
+_ALL_VIEWS = (*tables.VIEWS, *tables.SUMMARIES)
 AMOUNT_COLUMNS = frozenset(
-    c.field for view in tables.VIEWS for c in view.columns if c.kind is tables.Kind.AMOUNT
+    c.field for view in _ALL_VIEWS for c in view.columns if c.kind is tables.Kind.AMOUNT
 )
 DATE_COLUMNS = frozenset(
-    c.field for view in tables.VIEWS for c in view.columns if c.kind is tables.Kind.DATE
+    c.field for view in _ALL_VIEWS for c in view.columns if c.kind is tables.Kind.DATE
 )
 #: Each table's index: a column whose values are unique in it (``allocations`` keeps a plain
 #: index: a payment has a row per place).
@@ -222,6 +231,8 @@ INDEXES = {
     "credit_aging": "patient_id",
     "payment_plans": "plan_id",
     "balance_history": "event",
+    "statements": "patient_id",
+    "method_totals": "method",
 }
 Amounts = Literal["decimal", "float"]
 
@@ -258,6 +269,77 @@ def frame(rows: list[dict[str, Any]], *, amounts: Amounts, index: str | None = N
     return table
 
 
+# -- statements and day sheets (SPEC §12) ------------------------------------------------------
+
+
+def statement_records(every: Iterable[Statement]) -> dict[str, list[dict[str, Any]]]:
+    """Statements as flat rows: ``statements`` one per statement (its figures, then its
+    aging's four columns) and ``statement_lines`` one per line (``patient_id`` first)."""
+    summary, aged = tables.STATEMENT_SUMMARY.fields(), tables.AGING.fields()
+    out: dict[str, list[dict[str, Any]]] = {"statements": [], "statement_lines": []}
+    for s in every:
+        data = tables.values(s)
+        aging = data["aging"]
+        out["statements"].append(
+            {field: data[field] for field in summary} | {field: aging[field] for field in aged}
+        )
+        out["statement_lines"].extend(
+            _row(tables.STATEMENT_LINES, line, s.patient_id) for line in s.lines
+        )
+    return out
+
+
+def day_sheet_records(sheet: DaySheet) -> dict[str, list[dict[str, Any]]]:
+    """A day sheet as flat rows: ``day_sheet_lines`` and ``method_totals`` (its net is the sum
+    of either's amounts)."""
+    return {
+        "day_sheet_lines": [tables.records(tables.DAY_SHEET_LINES, line) for line in sheet.lines],
+        "method_totals": [tables.records(tables.METHOD_TOTALS, t) for t in sheet.totals],
+    }
+
+
+def statement_frames(
+    ledger: Ledger,
+    *,
+    start: datetime.date,
+    end: datetime.date,
+    patient_ids: Iterable[str] | None = None,
+    amounts: Amounts = "decimal",
+) -> dict[str, Any]:
+    """:func:`~patient_ledger.statements.statements` for the period as pandas-native
+    DataFrames (see :func:`dataframes`): ``statements`` indexed by ``patient_id`` and
+    ``statement_lines``.
+
+    Raises:
+        UnknownIdError, InvalidInputError: as ``statements``.
+    """
+    every = statements(ledger, start=start, end=end, patient_ids=patient_ids)
+    return {
+        name: frame(rows, amounts=amounts, index=INDEXES.get(name))
+        for name, rows in statement_records(every).items()
+    }
+
+
+def day_sheet_frames(
+    ledger: Ledger,
+    start: datetime.date,
+    end: datetime.date | None = None,
+    *,
+    amounts: Amounts = "decimal",
+) -> dict[str, Any]:
+    """:func:`~patient_ledger.statements.day_sheet` as pandas-native DataFrames:
+    ``day_sheet_lines`` and ``method_totals`` (indexed by ``method``).
+
+    Raises:
+        InvalidInputError: as ``day_sheet``.
+    """
+    sheet = day_sheet(ledger, start, end)
+    return {
+        name: frame(rows, amounts=amounts, index=INDEXES.get(name))
+        for name, rows in day_sheet_records(sheet).items()
+    }
+
+
 # -- loading DataFrames ---------------------------------------------------------------------
 
 _VISIT_FIELDS = ("provider",)
@@ -292,13 +374,17 @@ def from_frames(
     ``amount``, ``received_on`` (``method``, ``type``, ``appointment_id``, ``provider``,
     ``notes``, ``reference``, ``charge_id``, ``plan_id``). Each is also found under every
     header name the CSV importer recognises for it — one table,
-    :data:`patient_ledger.imports.FIELDS`, read by both (``visit_id`` or ``Visit ID`` for a
+    :data:`patient_ledger.adapters.imports.FIELDS`, read by both (``visit_id`` or ``Visit ID`` for a
     visit's id, ``post_date`` for ``posted_on``, ``payment_date`` for ``received_on`` …) — and
-    matched as the importer matches headers (:func:`~patient_ledger.imports.header_name`:
+    matched as the importer matches headers (:func:`~patient_ledger.adapters.imports.header_name`:
     case, spaces, hyphens and dots do not count). As in the importer, a column that may hold
-    patients' names (``Patient``) is not taken for ``patient_id``. Rows go in as the commands
-    take them: every visit, then every charge, then every payment, each in frame order; a
-    payment of type ``REFUND`` (a negative amount) is a refund.
+    patients' names (``Patient``) is not taken for ``patient_id``. A payment of
+    type ``REFUND`` (a negative amount) is a refund. Every row is read first (a refusal names
+    the first bad cell, tables in that order), then posted in the one order of every importer
+    (``adapters._order``): every visit; then by day — charges (on their ``posted_on``, else
+    their visit's date), payments, refunds — each in frame order; a payment that names a
+    charge no earlier than that charge's day. So the ledger can be cut at any day of the
+    frames' history (``dashboards(ledger, on=day)``, SPEC §12).
 
     A table must say one thing: two columns of one name (``amount`` twice, or ``amount`` and
     ``Amount `` — one name up to case, spaces and hyphens), or two columns that are each a
@@ -309,7 +395,7 @@ def from_frames(
 
     Cells are read as pandas users write them: a ``pd.Timestamp`` at midnight (or a date
     string, ``YYYY-MM-DD`` and nothing else, read by the CSV importer's strict
-    :func:`~patient_ledger.imports.parse_date`: no ``20250302``, no week date) is a date;
+    :func:`~patient_ledger.adapters.imports.parse_date`: no ``20250302``, no week date) is a date;
     ``NaN``, ``NaT``, ``pd.NA`` and ``None`` in an optional column mean the
     cell is absent (the value's default: ``method`` OTHER, ``type`` PAYMENT). Money is never
     guessed: an amount is a ``Money``, an int, or a ``Decimal`` or string in plain decimal
@@ -338,6 +424,7 @@ def from_frames(
     rows = {name: _rows(table, name) for name, table in tables_.items()}
     for name, key in _ID_COLUMNS.items():
         _once(rows[name], name, key)
+    read: list[tuple[str, dict[str, Any], Record]] = []  # every row's value, in frame order
     for row in rows["visits"]:
         with _named(row, "visits"):
             appointment = Appointment(
@@ -346,7 +433,7 @@ def from_frames(
                 _date(row, "date", "visits"),
                 **_optional(row, _VISIT_FIELDS),
             )
-            built = add_appointment(built, appointment)
+            read.append(("visits", row, appointment))
     for row in rows["charges"]:
         with _named(row, "charges"):
             charge = Charge(
@@ -356,7 +443,7 @@ def from_frames(
                 **_optional(row, _CHARGE_FIELDS),
                 posted_on=_optional_date(row, "posted_on", "charges"),
             )
-            built = add_charge(built, charge)
+            read.append(("charges", row, charge))
     for row in rows["payments"]:
         with _named(row, "payments"):
             payment = Payment(
@@ -366,9 +453,47 @@ def from_frames(
                 _date(row, "received_on", "payments"),
                 **_optional(row, _PAYMENT_FIELDS),
             )
-            is_refund = payment.type is PaymentType.REFUND
-            built = (refund if is_refund else post_payment)(built, payment)
+            read.append(("payments", row, payment))
+    for table, row, value in _in_posting_order(built, read):
+        with _named(row, table):
+            match value:
+                case Appointment():
+                    built = add_appointment(built, value)
+                case Charge():
+                    built = add_charge(built, value)
+                case Payment(type=PaymentType.REFUND):
+                    built = refund(built, value)
+                case Payment():
+                    built = post_payment(built, value)
+                case _:  # pragma: no cover - from_frames reads only these
+                    raise AssertionError(value)
     return built
+
+
+def _in_posting_order(
+    ledger: Ledger, read: list[tuple[str, dict[str, Any], Record]]
+) -> list[tuple[str, dict[str, Any], Record]]:
+    """The rows of :func:`from_frames` in the one order of every importer (:mod:`._order`),
+    rows of one stage and day in frame order; the days of the visits and charges they name
+    from the frames, else (visits) from ``ledger``."""
+    days: dict[tuple[str, str], int] = {}
+
+    def day_of(kind: str, key: str) -> int | None:
+        found = days.get((kind, key))
+        if found is None and kind == "visits":
+            with contextlib.suppress(UnknownIdError):  # unknown or cancelled: refused later
+                return feed_row(ledger, key).date.toordinal()
+        return found
+
+    placed = []
+    for number, (table, row, value) in enumerate(read):
+        at = position(value, day_of)
+        if isinstance(value, Appointment):
+            days["visits", value.id] = value.date.toordinal()
+        elif isinstance(value, Charge):
+            days["charges", value.id] = at.day
+        placed.append(((at, number), (table, row, value)))
+    return [step for _, step in sorted(placed, key=lambda p: p[0])]
 
 
 def _once(rows: list[dict[str, Any]], table: str, key: str) -> None:
@@ -391,8 +516,8 @@ def _once(rows: list[dict[str, Any]], table: str, key: str) -> None:
 
 def _columns(table: Any, name: str) -> dict[str, Any]:
     """Which column of the table holds each field (``{field: column}``), by the CSV
-    importer's own names (:data:`~patient_ledger.imports.FIELDS`, matched by
-    :func:`~patient_ledger.imports.header_name`): the one list of header names.
+    importer's own names (:data:`~patient_ledger.adapters.imports.FIELDS`, matched by
+    :func:`~patient_ledger.adapters.imports.header_name`): the one list of header names.
 
     Raises:
         InvalidInputError: two columns of one name, or two columns that are each a name for

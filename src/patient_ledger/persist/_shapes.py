@@ -1,4 +1,4 @@
-"""The journal's events as typed shapes: how :mod:`patient_ledger.journal` reads a line quickly.
+"""The journal's events as typed shapes: how :mod:`.journal` reads a line quickly.
 
 A line's event is decoded by msgspec straight into a typed, frozen shape (strict types, no
 unknown keys), checked to be in canonical form by writing it back (each shape lists its keys in

@@ -7,7 +7,7 @@
   extra: ``pip install "patient-ledger[postgres]"``).
 
 A store keeps each named journal as its canonical, hash-chained lines (see
-:mod:`patient_ledger.journal`) plus a head row with its version (the number of events) and
+:mod:`patient_ledger.persist.journal`) plus a head row with its version (the number of events) and
 last hash. ``save(name, ledger, expected_version=n)`` appends the ledger's events after the
 first ``n`` in one transaction; if another writer saved since, it raises
 :class:`~patient_ledger.errors.ConcurrencyError` and writes nothing — reload and retry.
@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, overload
 
-from patient_ledger import journal, snapshot
 from patient_ledger.errors import (
     ConcurrencyError,
     InvalidInputError,
@@ -37,6 +36,7 @@ from patient_ledger.errors import (
     StoreError,
     UnknownIdError,
 )
+from patient_ledger.persist import journal, snapshot
 from patient_ledger.state import Ledger
 from patient_ledger.values import check_id
 

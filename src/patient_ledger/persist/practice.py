@@ -39,8 +39,8 @@ from patient_ledger.errors import (
     StoreError,
 )
 from patient_ledger.money import currency_code
+from patient_ledger.persist.store import SNAPSHOT_EVERY, Store, open_store
 from patient_ledger.state import Ledger
-from patient_ledger.store import SNAPSHOT_EVERY, Store, open_store
 
 _T = TypeVar("_T")
 #: The most submits one commit takes.
@@ -483,7 +483,7 @@ def open_practice(
     ``synchronous``: ``FULL`` (the default) — a submit that returned survives a power cut;
     ``NORMAL`` — faster commits that survive the process being killed, but a power cut or an OS
     crash may lose the last ones (see docs/reliability.md). ``snapshot_every``: as
-    :func:`patient_ledger.store.open_store`.
+    :func:`patient_ledger.persist.store.open_store`.
 
     Raises:
         InvalidInputError: a bad URL or setting; CurrencyMismatchError: the stored ledger keeps

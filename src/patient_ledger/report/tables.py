@@ -10,7 +10,7 @@ each field, the heading a person reads, how it is shown in a table, and what a m
   order, amounts as exact decimal strings and dates as ``YYYY-MM-DD`` — JSON and CSV;
   :func:`values` does the same with amounts as ``Decimal`` and dates as ``date`` — DataFrame
   rows and records;
-* :func:`records` gives a flat row (``patient_id`` first, say) for ``patient_ledger.frames``
+* :func:`records` gives a flat row (``patient_id`` first, say) for ``adapters.frames``
   and DataFrames, each column's :class:`Kind` telling amounts and dates apart for dtypes;
 * :func:`text_table` renders rows as a rich table, ids and free text made safe for a terminal
   (:func:`printable`); :func:`html_cells` and :func:`html_table` render the same columns as
@@ -45,7 +45,7 @@ import attrs
 import cattrs
 from moneyed import Money
 
-from patient_ledger import _html
+from patient_ledger.report import _html
 
 
 class Kind(enum.StrEnum):
@@ -207,6 +207,63 @@ INSTALLMENTS = View(
     ),
 )
 
+STATEMENT_LINES = View(
+    name="statement_lines",
+    caption="Statement",
+    columns=(
+        Column(field="day", heading="Date", kind=Kind.DATE),
+        Column(field="kind", heading="Kind"),
+        Column(field="ref", heading="Ref"),
+        Column(field="description", heading="Description"),
+        Column(field="amount", heading="Amount", kind=_A),
+        Column(field="balance", heading="Balance", kind=_A),
+    ),
+)
+
+#: A statement's own figures, one row a statement (its lines and aging are views of their own:
+#: :data:`STATEMENT_LINES`, :data:`AGING`). Not in :data:`VIEWS`: it is not every field of
+#: ``Statement``.
+STATEMENT_SUMMARY = View(
+    name="statements",
+    caption="Statements",
+    columns=(
+        Column(field="patient_id", heading="Patient"),
+        Column(field="start", heading="From", kind=Kind.DATE),
+        Column(field="end", heading="To", kind=Kind.DATE),
+        Column(field="opening_balance", heading="Opening balance", kind=_A),
+        Column(field="closing_balance", heading="Closing balance", kind=_A),
+        Column(field="amount_due", heading="Amount due", kind=_A),
+        Column(field="credit", heading="Credit on account", kind=_A),
+        Column(field="plan_due", heading="Plan due", kind=_A),
+    ),
+)
+
+DAY_SHEET_LINES = View(
+    name="day_sheet_lines",
+    caption="Day sheet",
+    columns=(
+        Column(field="day", heading="Date", kind=Kind.DATE),
+        Column(field="payment_id", heading="Payment"),
+        Column(field="patient_id", heading="Patient"),
+        Column(field="method", heading="Method"),
+        Column(field="type", heading="Type"),
+        Column(field="reference", heading="Reference", missing="-"),
+        Column(field="amount", heading="Amount", kind=_A),
+    ),
+)
+
+METHOD_TOTALS = View(
+    name="method_totals",
+    caption="Totals by method",
+    columns=(
+        Column(field="method", heading="Method"),
+        Column(field="count", heading="Count"),
+        Column(field="received", heading="Received", kind=_A),
+        Column(field="returned", heading="Returned", kind=_A),
+        Column(field="net", heading="Net", kind=_A),
+    ),
+)
+
 #: The column a table of every patient starts with (balances, aging of the whole practice).
 PATIENT = Column(field="patient_id", heading="Patient")
 
@@ -219,7 +276,12 @@ VIEWS: tuple[View, ...] = (
     ALLOCATIONS,
     PLAN_STATUS,
     INSTALLMENTS,
+    STATEMENT_LINES,
+    DAY_SHEET_LINES,
+    METHOD_TOTALS,
 )
+#: Views of some fields of a class (a summary row of a nested value).
+SUMMARIES: tuple[View, ...] = (STATEMENT_SUMMARY,)
 
 
 # -- Values: cattrs -------------------------------------------------------------------------
@@ -486,11 +548,16 @@ __all__ = [
     "ALLOCATIONS",
     "CLAIMS_FEED",
     "DASHBOARD",
+    "DAY_SHEET_LINES",
     "FORMULA_STARTS",
     "INSTALLMENTS",
     "LINE_ITEMS",
+    "METHOD_TOTALS",
     "PATIENT",
     "PLAN_STATUS",
+    "STATEMENT_LINES",
+    "STATEMENT_SUMMARY",
+    "SUMMARIES",
     "UNALLOCATED_ENTRIES",
     "VIEWS",
     "Column",

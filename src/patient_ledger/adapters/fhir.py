@@ -46,8 +46,8 @@ from typing import Any
 
 from moneyed import Money
 
-from patient_ledger._html import code_and_description
 from patient_ledger.events import PaymentPosted, PlanPaymentPosted, RefundPosted
+from patient_ledger.report._html import code_and_description
 from patient_ledger.state import Ledger
 from patient_ledger.views import (
     DASHBOARD_FIELDS,

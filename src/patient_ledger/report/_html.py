@@ -22,9 +22,19 @@ STYLE = (
 Cell = tuple[str, str]  # (text, css classes)
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Cell]], *, caption: str = "") -> str:
-    """An HTML table; every cell's text is escaped."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+def table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Cell]],
+    *,
+    caption: str = "",
+    heading_css: Sequence[str] = (),
+) -> str:
+    """An HTML table; every cell's text is escaped. ``heading_css``: each heading's css classes
+    (``"amount"`` aligns it over its amounts), when given."""
+    head = "".join(
+        f'<th class="{css}">{html.escape(h)}</th>' if css else f"<th>{html.escape(h)}</th>"
+        for h, css in zip(headers, heading_css or [""] * len(headers), strict=True)
+    )
     body = "".join(
         "<tr>"
         + "".join(
@@ -63,19 +73,3 @@ def feed_line_cells(item: LineItem) -> list[Cell]:
         ("", "line"),
         ("", "line"),
     ]
-
-
-class LineItems(tuple["LineItem", ...]):
-    """An appointment's lines (what ``line_items`` returns): a tuple that shows itself as a
-    table in a notebook."""
-
-    __slots__ = ()
-
-    def _repr_html_(self) -> str:
-        from patient_ledger import tables  # noqa: PLC0415 - tables builds on this module
-
-        appointments = {item.appointment_id for item in self}
-        caption = (
-            f"Lines of appointment {next(iter(appointments))}" if len(appointments) == 1 else None
-        )
-        return tables.html_table(tables.LINE_ITEMS, self, caption=caption)

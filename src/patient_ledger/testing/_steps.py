@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from moneyed import Money
 
-from patient_ledger._code import Operation, code
 from patient_ledger.commands import (
     add_appointment,
     add_charge,
@@ -53,6 +52,7 @@ from patient_ledger.events import (
 )
 from patient_ledger.money import to_minor, to_money
 from patient_ledger.state import Ledger
+from patient_ledger.testing._code import Operation, code
 from patient_ledger.values import (
     Adjustment,
     AdjustmentType,

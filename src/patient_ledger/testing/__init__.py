@@ -22,21 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from moneyed import Money
 
-from patient_ledger._code import Operation, expression, operations_of, script
-from patient_ledger._code import as_code as _ledger_as_code
-from patient_ledger._steps import (
-    DAYS,
-    KINDS,
-    PROVIDERS,
-    START,
-    Change,
-    Step,
-    changes,
-    fold,
-    planned_step,
-    plans,
-    valid_operations,
-)
 from patient_ledger.commands import (
     add_appointment,
     add_charge,
@@ -59,6 +44,21 @@ from patient_ledger.errors import LedgerError
 from patient_ledger.invariants import InvariantError, Violation, assert_invariants, check_invariants
 from patient_ledger.money import to_minor, to_money
 from patient_ledger.state import Ledger
+from patient_ledger.testing._code import Operation, expression, operations_of, script
+from patient_ledger.testing._code import as_code as _ledger_as_code
+from patient_ledger.testing._steps import (
+    DAYS,
+    KINDS,
+    PROVIDERS,
+    START,
+    Change,
+    Step,
+    changes,
+    fold,
+    planned_step,
+    plans,
+    valid_operations,
+)
 from patient_ledger.values import (
     Adjustment,
     AdjustmentType,
@@ -453,7 +453,7 @@ def operations(
 
 
 def _plan(max_steps: int, step: SearchStrategy[Any] | None = None) -> SearchStrategy[list[Any]]:
-    """A plan: up to ``max_steps`` steps (each a :data:`~patient_ledger._steps.Plan` by
+    """A plan: up to ``max_steps`` steps (each a :data:`~patient_ledger.testing._steps.Plan` by
     default), drawn independently of each other so that the shrinker can delete any of them.
 
     Four lists end to end: Hypothesis draws a list of about five elements on average, and a
