@@ -91,8 +91,9 @@ def clinic() -> pl.Ledger:
     )
 
 
-def probe(tmp_path: Path, patient_id: str) -> dict[str, object]:
-    page = render.report_html(clinic(), patient_id, datetime.date(2025, 3, 31))
+def probe(tmp_path: Path, patient_id: str, ledger: pl.Ledger | None = None) -> dict[str, object]:
+    ledger = clinic() if ledger is None else ledger
+    page = render.report_html(ledger, patient_id, datetime.date(2025, 3, 31))
     path = tmp_path / "report.html"
     path.write_text(page.replace("</body>", PROBE + "</body>"), encoding="utf-8")
     dom = chromium(tmp_path, path, "--window-size=800,1000", "--dump-dom")
@@ -144,6 +145,51 @@ def test_the_report_prints_on_one_page(tmp_path: Path) -> None:
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF")
     assert len(re.findall(rb"/Type\s*/Page[^s]", data)) == 1
+
+
+PLAN_HEADINGS = (
+    *("Plan", "Created", "Amount", "Paid", "Remaining", "Installment", "Next Due"),
+    *("Next Amount", "Last Payment", "Overdue", "Status"),
+)
+
+
+def with_a_plan() -> pl.Ledger:
+    """The clinic, P03 paying their $40.00 balance in two installments: the first paid, the
+    second skipped to the end."""
+    day = datetime.date
+    ledger = pl.create_payment_plan(
+        clinic(),
+        pl.PaymentPlan("PL1", "P03", Money("40.00", "USD"), 2, day(2025, 3, 5), day(2025, 3, 1)),
+    )
+    paid = pl.Payment("T90", "P03", Money("20.00", "USD"), day(2025, 3, 5), plan_id="PL1")
+    ledger = pl.post_payment(ledger, paid)
+    return pl.skip_installment(ledger, "PL1", 2, on=day(2025, 3, 20))
+
+
+def test_the_report_shows_the_patients_plans_and_installments(tmp_path: Path) -> None:
+    seen = probe(tmp_path, "P03", with_a_plan())
+    text = str(seen["text"])
+    for shown in [
+        "Amounts in USD; aging and payment plans on 2025-03-31.",
+        "Payment plans of patient P03 on 2025-03-31",
+        "\t".join(PLAN_HEADINGS),
+        "PL1\t2025-03-01\t40.00\t20.00\t20.00\t20.00\t2025-05-05\t20.00\t2025-03-05\t0.00\tACTIVE",
+        "Installments of plan PL1 on 2025-03-31",
+        "#\tDue\tAmount\tPaid\tStatus",
+        "1\t2025-03-05\t20.00\t20.00\tPAID",
+        "2\t2025-04-05\t20.00\t0.00\tSKIPPED",
+        "3\t2025-05-05\t20.00\t0.00\tUPCOMING",
+    ]:
+        assert shown in text, (shown, text[-1500:])
+    assert seen["amountAlign"] == ["right"]
+    assert seen["fits"]  # the plan's eleven columns still fit a printed page's width
+
+
+def test_a_report_without_plans_has_no_plan_tables(tmp_path: Path) -> None:
+    page = render.report_html(clinic(), "P03", datetime.date(2025, 3, 31))
+    assert "Payment plans" not in page
+    assert "Installments" not in page
+    assert "aging on 2025-03-31." in page
 
 
 # -- The printed statement (SPEC §12) ----------------------------------------------------------

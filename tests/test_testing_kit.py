@@ -34,7 +34,7 @@ from patient_ledger.testing import (
     payments,
     refunds,
 )
-from tests.helpers import D, appointment, charge, pay
+from tests.helpers import D, appointment, charge, no_local_constants, pay
 
 
 def measuring(examples: int) -> settings:
@@ -70,6 +70,7 @@ def features(ledger: pl.Ledger, smallest_first: set[int], filtered: set[int]) ->
         if isinstance(e, AppointmentAdded)
     }
     lines = [i for r in rows for i in pl.line_items(ledger, r.appointment_id)]
+    plan_paid = {e.payment.id for e in events if isinstance(e, pl.PlanPaymentPosted)}
     found = {
         "several patients": len(pl.patients(ledger)) > 1,
         "appointment without charges": any(not r.patient_responsibility.amount for r in rows),
@@ -124,6 +125,27 @@ def features(ledger: pl.Ledger, smallest_first: set[int], filtered: set[int]) ->
         "smallest-first allocation": any(id(e) in smallest_first for e in events),
         "provider-filtered allocation": any(id(e) in filtered for e in events),
         "line with a balance due": any(i.balance_due.amount for i in lines),
+        # SPEC §11, §12
+        "plan on the balance": any(
+            isinstance(e, pl.PaymentPlanCreated) and not e.plan.appointment_ids for e in events
+        ),
+        "plan on appointments": any(
+            isinstance(e, pl.PaymentPlanCreated) and e.plan.appointment_ids for e in events
+        ),
+        "plan payment": bool(plan_paid),
+        "plan payment reversed": any(
+            isinstance(e, pl.PaymentReversed) and e.payment_id in plan_paid for e in events
+        ),
+        "completed plan": any(
+            s.status is pl.PlanState.COMPLETED
+            for p in pl.patients(ledger)
+            for s in pl.payment_plans(ledger, p, on=testing.START)
+        ),
+        "skipped installment": any(isinstance(e, pl.InstallmentSkipped) for e in events),
+        "cancelled plan": any(isinstance(e, pl.PaymentPlanCancelled) for e in events),
+        "charge posted on a day of its own": any(
+            isinstance(e, pl.ChargeAdded) and e.charge.posted_on is not None for e in events
+        ),
     }
     return {name for name, seen in found.items() if seen}
 
@@ -167,7 +189,7 @@ def generated_ledgers() -> Counter[str]:
         seen["ledgers"] += 1
         seen.update(features(ledger, smallest_first, filtered))
 
-    with spying_on_auto_allocate() as (smallest_first, filtered):
+    with spying_on_auto_allocate() as (smallest_first, filtered), no_local_constants():
         check()
     return seen
 
@@ -196,6 +218,14 @@ LEDGER_FEATURES = (
     "cancelled appointment that held a deposit",
     "smallest-first allocation",
     "provider-filtered allocation",
+    "plan on the balance",
+    "plan on appointments",
+    "plan payment",
+    "plan payment reversed",
+    "completed plan",
+    "skipped installment",
+    "cancelled plan",
+    "charge posted on a day of its own",
 )
 
 
@@ -226,6 +256,11 @@ def kinds(op: Operation) -> set[str]:
         "provider-filtered allocation": op.command is pl.auto_allocate and "provider" in kw,
         "partial reversal": op.command is pl.reverse_payment and len(op.args) == 2,
         "cancelled appointment": op.command is pl.cancel_appointment,
+        "plan payment": op.command is pl.post_payment and first.plan_id is not None,
+        "plan on appointments": op.command is pl.create_payment_plan
+        and bool(first.appointment_ids),
+        "plan on the balance": op.command is pl.create_payment_plan and not first.appointment_ids,
+        "charge with a posted_on": op.command is pl.add_charge and first.posted_on is not None,
     }
     return {kind for kind, hit in found.items() if hit}
 
@@ -241,6 +276,10 @@ SEQUENCE_KINDS = (
     "provider-filtered allocation",
     "partial reversal",
     "cancelled appointment",
+    "plan payment",
+    "plan on appointments",
+    "plan on the balance",
+    "charge with a posted_on",
 )
 
 
@@ -272,7 +311,8 @@ def sequence_mix() -> tuple[Counter[str], Counter[str], Counter[str]]:
         sequences["sequences"] += 1
         sequences.update(names)
 
-    check()
+    with no_local_constants():
+        check()
     return outcomes, accepted, sequences
 
 
@@ -286,13 +326,13 @@ def test_command_sequences_are_mostly_accepted() -> None:
     assert outcomes["refused"] >= 0.02 * total, outcomes  # some refused on purpose
 
 
-#: Every command of SPEC §4, §9 and §10, by name (the kinds of steps, less their variants).
+#: Every command of SPEC §4, §9, §10 and §11, by name (the kinds of steps, less their variants).
 COMMANDS = tuple(dict.fromkeys(kind.split(":")[0] for kind in testing.KINDS))
 
 
 @pytest.mark.parametrize("kind", COMMANDS + SEQUENCE_KINDS)
 def test_command_sequences_accept_every_kind_of_command(kind: str) -> None:
-    """Every command of SPEC §4, §9 and §10 (and each line-level variant) is accepted in at
+    """Every command of SPEC §4, §9, §10 and §11 (and each line-level variant) is accepted in at
     least 15 of 300 sequences (docs/testing.md has the measured figures)."""
     _, _, sequences = sequence_mix()
     assert sequences[kind] >= 15, (kind, dict(sequences))
@@ -399,7 +439,8 @@ def drawn_steps() -> Counter[str]:
             assert check_invariants(after) == ()
             seen[step.kind] += 1
 
-    check()
+    with no_local_constants():
+        check()
     return seen
 
 
@@ -664,3 +705,46 @@ def test_a_new_id_is_its_steps_drawn_label_and_survives_deleting_a_step() -> Non
     for gone in (0, 2):
         _, fewer = _steps.fold(plan[:gone] + plan[gone + 1 :], pl.Ledger.empty(), patients=3)
         assert fewer == [op for n, op in enumerate(done) if n != gone]
+
+
+def test_a_plan_step_keeps_its_ids_when_another_step_is_deleted() -> None:
+    """A plan's id is its step's drawn label (``PL5``), and a payment to it finds it by label:
+    deleting an unrelated step renames nothing (SPEC §11 steps shrink as the others do)."""
+    table = _steps._TABLE
+    book, bill, general, on_visits, plan_paid, skip = (
+        table.index(k)
+        for k in (
+            "add_appointment",
+            "add_charge",
+            "post_payment",
+            "create_payment_plan:appointments",
+            "post_payment:plan",
+            "skip_installment",
+        )
+    )
+    plan = [
+        (book, 2, 0, 0, 1, 0, 0, 0, 0, 0),  # A2 (P0)
+        (general, 1, 1, 0, 700, 3, 0, 0, 0, 0),  # PAY1 (P1): unrelated
+        (bill, 3, 2, 0, 30_000, 0, 0, 0, 0, 0),  # C3 on A2: $300.00
+        (on_visits, 5, 2, 0, 1, 4, 2, 0, 0, 1),  # PL5 on A2, three installments, all of it
+        (plan_paid, 7, 5, 0, 1, 40, 1, 0, 0, 0),  # PAY7 to PL5: the next installment
+        (skip, 9, 5, 3, 1, 50, 0, 0, 0, 0),  # PL5's installment labelled 3 skipped
+    ]
+    ledger, done = _steps.fold(plan, pl.Ledger.empty(), patients=3)
+    assert [op.command.__name__ for op in done] == [
+        "add_appointment",
+        "post_payment",
+        "add_charge",
+        "create_payment_plan",
+        "post_payment",
+        "skip_installment",
+    ]
+    created = done[3].args[0]
+    assert (created.id, created.appointment_ids, created.amount) == ("PL5", ("A2",), None)
+    assert (done[4].args[0].id, done[4].args[0].plan_id) == ("PAY7", "PL5")
+    assert done[4].args[0].amount == Money("100.00", "USD")
+    assert done[5].args == ("PL5", 3)
+    (status,) = pl.payment_plans(ledger, "P0", on=testing.START)
+    assert status.paid == Money("100.00", "USD")
+    _, fewer = _steps.fold(plan[:1] + plan[2:], pl.Ledger.empty(), patients=3)
+    assert fewer == done[:1] + done[2:]

@@ -11,8 +11,9 @@ The tables: ``dashboards`` (one row per patient), ``claims_feed`` (one per appoi
 money is now, one row per place, payments in journal order: ``payment_id``, ``patient_id`` —
 whoever holds it now —, ``appointment_id``, ``charge_id``, ``amount``; a line when
 ``charge_id`` is set, an appointment's bucket when only ``appointment_id`` is, the general
-bucket when neither) and, with ``on``, ``aging``. A patient's ``allocations`` rows add up to
-their ``total_paid``.
+bucket when neither) and, with ``on``, ``aging``, ``credit_aging``, ``payment_plans`` (one row
+per plan with its ``PlanStatus`` fields on ``on``) and ``installments`` (one row per
+installment of each plan). A patient's ``allocations`` rows add up to their ``total_paid``.
 
 Statements and day sheets (SPEC §12): :func:`statement_records` and :func:`statement_frames`
 (``statements``, one row per patient with the aging's four columns; ``statement_lines``),
@@ -31,7 +32,7 @@ from typing import Any, Literal
 from moneyed import Money
 
 from patient_ledger.adapters._order import Record, position
-from patient_ledger.adapters.imports import parse_date
+from patient_ledger.adapters.imports import FIELDS, header_name, parse_date
 from patient_ledger.apply import apply_event
 from patient_ledger.commands import add_appointment, add_charge, post_payment, refund
 from patient_ledger.errors import (
@@ -62,17 +63,23 @@ from patient_ledger.views import (
     dashboard,
     event_day,
     feed_row,
+    installments,
     line_items,
     patients,
+    payment_plans,
     unallocated_entries,
 )
 
 
 def records(ledger: Ledger, *, on: datetime.date | None = None) -> dict[str, list[dict[str, Any]]]:
     """Every patient's views as lists of flat rows: ``dashboards``, ``claims_feed``,
-    ``line_items``, ``unallocated_entries``, ``allocations`` and, with ``on``, ``aging`` and
-    ``credit_aging``. Each row is its view's fields as :mod:`patient_ledger.report.tables` describes
-    them, after ``patient_id``; amounts are ``Decimal``."""
+    ``line_items``, ``unallocated_entries``, ``allocations`` and, with ``on``, ``aging``,
+    ``credit_aging``, ``payment_plans`` (one row per plan — every ``PlanStatus`` field, its
+    figures and status on ``on`` — patients in order, each patient's plans by ``created_on``,
+    then id) and ``installments`` (one row per installment of every plan: ``patient_id``,
+    ``plan_id``, ``number``, ``due_on``, ``amount``, ``paid``, ``status`` on ``on``). Each row
+    is its view's fields as :mod:`patient_ledger.report.tables` describes them, after
+    ``patient_id``; amounts are ``Decimal``."""
     out: dict[str, list[dict[str, Any]]] = {
         "dashboards": [],
         "claims_feed": [],
@@ -83,6 +90,8 @@ def records(ledger: Ledger, *, on: datetime.date | None = None) -> dict[str, lis
     if on is not None:
         out["aging"] = []
         out["credit_aging"] = []
+        out["payment_plans"] = []
+        out["installments"] = []
     for pid in patients(ledger):
         out["dashboards"].append(_row(tables.DASHBOARD, dashboard(ledger, pid), pid))
         feed = claims_feed(ledger, pid)
@@ -98,6 +107,12 @@ def records(ledger: Ledger, *, on: datetime.date | None = None) -> dict[str, lis
         if on is not None:
             out["aging"].append(_row(tables.AGING, aging(ledger, pid, on=on), pid))
             out["credit_aging"].append(_row(tables.AGING, credit_aging(ledger, pid, on=on), pid))
+            for plan in payment_plans(ledger, pid, on=on):
+                out["payment_plans"].append(tables.records(tables.PLAN_STATUS, plan))
+                out["installments"].extend(
+                    _row(tables.INSTALLMENTS, i, pid)
+                    for i in installments(ledger, plan.plan_id, on=on)
+                )
     for event in ledger.events:
         if isinstance(event, PaymentPosted | PlanPaymentPosted | RefundPosted):
             out["allocations"].extend(
@@ -214,6 +229,7 @@ INDEXES = {
     "unallocated_entries": "id",
     "aging": "patient_id",
     "credit_aging": "patient_id",
+    "payment_plans": "plan_id",
     "balance_history": "event",
     "statements": "patient_id",
     "method_totals": "method",
@@ -228,7 +244,8 @@ def dataframes(
     (``amounts="decimal"``, for sums) or ``float64`` (``amounts="float"``, for plots: chosen
     explicitly, never by default), dates as ``datetime64[ns]``, and each table indexed by its
     key (:data:`INDEXES`: ``patient_id``, ``appointment_id``, ``charge_id``, the entry ``id``).
-    With ``on``: ``aging`` and ``credit_aging`` too."""
+    With ``on``: ``aging``, ``credit_aging``, ``payment_plans`` (indexed by ``plan_id``) and
+    ``installments`` (a plain index: a plan has a row per installment) too."""
     return {
         name: frame(rows, amounts=amounts, index=INDEXES.get(name))
         for name, rows in records(ledger, on=on).items()
@@ -335,7 +352,10 @@ _PAYMENT_FIELDS = (
     "notes",
     "reference",
     "charge_id",
+    "plan_id",
 )
+#: Each table's id column: the field the CSV importer calls ``id`` (:data:`FIELDS`).
+_ID_COLUMNS = {"visits": "appointment_id", "charges": "charge_id", "payments": "payment_id"}
 
 
 def from_frames(
@@ -351,8 +371,14 @@ def from_frames(
     Columns: visits ``appointment_id``, ``patient_id``, ``date`` (``provider``); charges
     ``charge_id``, ``appointment_id``, ``amount`` (``code``, ``description``, ``posted_on``:
     the day the charge was posted, SPEC §12); payments ``payment_id``, ``patient_id``,
-    ``amount``, ``received_on`` (``method``, ``type``,
-    ``appointment_id``, ``provider``, ``notes``, ``reference``, ``charge_id``). A payment of
+    ``amount``, ``received_on`` (``method``, ``type``, ``appointment_id``, ``provider``,
+    ``notes``, ``reference``, ``charge_id``, ``plan_id``). Each is also found under every
+    header name the CSV importer recognises for it — one table,
+    :data:`patient_ledger.adapters.imports.FIELDS`, read by both (``visit_id`` or ``Visit ID`` for a
+    visit's id, ``post_date`` for ``posted_on``, ``payment_date`` for ``received_on`` …) — and
+    matched as the importer matches headers (:func:`~patient_ledger.adapters.imports.header_name`:
+    case, spaces, hyphens and dots do not count). As in the importer, a column that may hold
+    patients' names (``Patient``) is not taken for ``patient_id``. A payment of
     type ``REFUND`` (a negative amount) is a refund. Every row is read first (a refusal names
     the first bad cell, tables in that order), then posted in the one order of every importer
     (``adapters._order``): every visit; then by day — charges (on their ``posted_on``, else
@@ -361,8 +387,9 @@ def from_frames(
     frames' history (``dashboards(ledger, on=day)``, SPEC §12).
 
     A table must say one thing: two columns of one name (``amount`` twice, or ``amount`` and
-    ``Amount `` — one name up to case and surrounding spaces), or a column beside its alias
-    (``payment_id`` and ``id``), are refused naming the table and both columns; an id on two
+    ``Amount `` — one name up to case, spaces and hyphens), or two columns that are each a
+    name for one field (``payment_id`` and ``id``), are refused naming the table and both
+    columns; an id on two
     rows of one table (``payment_id`` ``T1`` twice, even on identical rows) is refused naming
     the table and both rows, as the CSV importer refuses it.
 
@@ -395,13 +422,13 @@ def from_frames(
     code = built.currency
     tables_ = {"visits": visits, "charges": charges, "payments": payments}
     rows = {name: _rows(table, name) for name, table in tables_.items()}
-    for name, key, alias in _KEYS:
-        _once(rows[name], name, key, alias)
+    for name, key in _ID_COLUMNS.items():
+        _once(rows[name], name, key)
     read: list[tuple[str, dict[str, Any], Record]] = []  # every row's value, in frame order
     for row in rows["visits"]:
         with _named(row, "visits"):
             appointment = Appointment(
-                _cell(row, "appointment_id", "visits", "id"),
+                _cell(row, "appointment_id", "visits"),
                 _cell(row, "patient_id", "visits"),
                 _date(row, "date", "visits"),
                 **_optional(row, _VISIT_FIELDS),
@@ -410,7 +437,7 @@ def from_frames(
     for row in rows["charges"]:
         with _named(row, "charges"):
             charge = Charge(
-                _cell(row, "charge_id", "charges", "id"),
+                _cell(row, "charge_id", "charges"),
                 _cell(row, "appointment_id", "charges"),
                 _amount(row, "charges", code),
                 **_optional(row, _CHARGE_FIELDS),
@@ -420,7 +447,7 @@ def from_frames(
     for row in rows["payments"]:
         with _named(row, "payments"):
             payment = Payment(
-                _cell(row, "payment_id", "payments", "id"),
+                _cell(row, "payment_id", "payments"),
                 _cell(row, "patient_id", "payments"),
                 _amount(row, "payments", code),
                 _date(row, "received_on", "payments"),
@@ -469,26 +496,16 @@ def _in_posting_order(
     return [step for _, step in sorted(placed, key=lambda p: p[0])]
 
 
-#: Each table's id column and its alias: an id appears once in a table.
-_KEYS = (
-    ("visits", "appointment_id", "id"),
-    ("charges", "charge_id", "id"),
-    ("payments", "payment_id", "id"),
-)
-#: Columns read under another name when the table lacks theirs (``_cell``'s ``alias``).
-_ALIASES = {name: {key: alias} for name, key, alias in _KEYS}
-
-
-def _once(rows: list[dict[str, Any]], table: str, key: str, alias: str) -> None:
-    """Refuse an id on two rows of one table, naming the table and both rows."""
-    column = key if not rows or key in rows[0] else alias
+def _once(rows: list[dict[str, Any]], table: str, key: str) -> None:
+    """Refuse an id on two rows of one table, naming the table, the column and both rows."""
     seen: dict[str, object] = {}
     for row in rows:
-        value = row.get(column)
+        value = row.get(key)
         if not isinstance(value, str):
             continue  # missing or not an id: refused as the row is read, naming it
         if value in seen:
             first, then = seen[value], row["_row"]
+            column = row["_columns"][key]
             msg = (
                 f"{table} rows {first!r} and {then!r} both have {column} {value!r}: an id may "
                 "appear once in an import"
@@ -497,12 +514,18 @@ def _once(rows: list[dict[str, Any]], table: str, key: str, alias: str) -> None:
         seen[value] = row["_row"]
 
 
-def _check_columns(table: Any, name: str) -> None:
-    """Refuse two columns of one name (up to case and surrounding spaces) or a column beside
-    its alias, naming the table and both columns."""
-    seen: dict[str, object] = {}
+def _columns(table: Any, name: str) -> dict[str, Any]:
+    """Which column of the table holds each field (``{field: column}``), by the CSV
+    importer's own names (:data:`~patient_ledger.adapters.imports.FIELDS`, matched by
+    :func:`~patient_ledger.adapters.imports.header_name`): the one list of header names.
+
+    Raises:
+        InvalidInputError: two columns of one name, or two columns that are each a name for
+            one field, naming the table and both columns.
+    """
+    seen: dict[object, Any] = {}
     for column in table.columns:
-        normal = column.strip().casefold() if isinstance(column, str) else column
+        normal = header_name(column) if isinstance(column, str) else column
         if normal in seen:
             first = seen[normal]
             msg = (
@@ -511,13 +534,19 @@ def _check_columns(table: Any, name: str) -> None:
             )
             raise InvalidInputError(msg, table=name, columns=[first, column])
         seen[normal] = column
-    for key, alias in _ALIASES.get(name, {}).items():
-        if key in seen and alias in seen:
+    found: dict[str, Any] = {}
+    for field in FIELDS[name]:
+        key = _ID_COLUMNS[name] if field.name == "id" else field.name
+        hits = [seen[n] for n in field.names if n in seen]
+        if len(hits) > 1:
             msg = (
-                f"{name} has both {seen[key]!r} and {seen[alias]!r}, which are one column "
-                f"({alias!r} is read as {key!r}): drop one"
+                f"{name} has both {hits[0]!r} and {hits[1]!r}, which are one column (each is a "
+                f"name for {key!r}): drop one"
             )
-            raise InvalidInputError(msg, table=name, columns=[seen[key], seen[alias]])
+            raise InvalidInputError(msg, table=name, columns=hits[:2])
+        if hits:
+            found[key] = hits[0]
+    return found
 
 
 def _shown(value: object) -> str:
@@ -533,9 +562,12 @@ def _rows(table: Any, name: str) -> list[dict[str, Any]]:
     if not isinstance(table, _pandas().DataFrame):
         msg = f"{name} must be a pandas DataFrame, got {type(table).__name__} {_shown(table)}"
         raise InvalidInputError(msg)
-    _check_columns(table, name)
+    columns = _columns(table, name)
     records_ = table.to_dict("records")
-    return [{"_row": label} | row for label, row in zip(table.index, records_, strict=True)]
+    return [
+        {"_row": label, "_columns": columns} | {key: row[c] for key, c in columns.items()}
+        for label, row in zip(table.index, records_, strict=True)
+    ]
 
 
 @contextlib.contextmanager
@@ -560,15 +592,17 @@ def _missing(value: object) -> bool:
 
 
 def _where(row: dict[str, Any], column: str, table: str) -> str:
-    return f"{table} row {row['_row']!r}, column {column!r}"
+    """A cell for a message: the table, the row and the column as the table names it."""
+    return f"{table} row {row['_row']!r}, column {row['_columns'].get(column, column)!r}"
 
 
-def _cell(row: dict[str, Any], column: str, table: str, alias: str | None = None) -> Any:
-    """A required cell (read from ``alias`` when the table names the column so)."""
-    if column not in row and alias in row:
-        column = alias
+def _cell(row: dict[str, Any], column: str, table: str) -> Any:
+    """A required cell."""
     if column not in row:
-        raise InvalidInputError(f"{table} has no column {column!r}")
+        field = "id" if column == _ID_COLUMNS[table] else column
+        names = next(f.names for f in FIELDS[table] if f.name == field)
+        msg = f"{table} has no column {column!r} (recognised: {', '.join(names)})"
+        raise InvalidInputError(msg)
     value = row[column]
     if _missing(value):
         raise InvalidInputError(f"{_where(row, column, table)} is empty")

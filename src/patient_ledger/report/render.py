@@ -12,6 +12,11 @@ and marked ``-``: the charge id, its code and description, then its responsibili
 balance due in the appointment's columns (the appointment's figures are their sums). An
 appointment without charges has none. The HTML report nests them the same way, and
 :func:`claims_feed_with_lines` and :class:`LineItems` show them in a notebook.
+
+A patient with payment plans (SPEC §11) has two more parts in every form of the report: their
+plans on the report's date (``payment_plans``: one row per plan with its ``PlanStatus``
+figures) and each plan's installments (number, due date, amount, paid, status). A patient
+without plans has neither, and the report reads as it did before plans.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import datetime
 import html
 from collections.abc import Sequence
 
+import attrs
 from moneyed import Money
 
 from patient_ledger.report import _html, tables
@@ -41,10 +47,13 @@ from patient_ledger.state import Ledger
 from patient_ledger.views import (
     FeedRow,
     LineItems,
+    PlanStatus,
     aging,
     claims_feed,
     dashboard,
+    installments,
     line_items,
+    payment_plans,
     unallocated_entries,
 )
 
@@ -144,9 +153,42 @@ def patient_report(ledger: Ledger, patient_id: str, *, colour: bool = False) -> 
     )
 
 
+def _plans_text(ledger: Ledger, patient_id: str, on: datetime.date, *, colour: bool) -> str:
+    """The patient's plans and each plan's installments as text tables ("" without plans)."""
+    plans = payment_plans(ledger, patient_id, on=on)
+    if not plans:
+        return ""
+    parts = [
+        f"{tables.PLAN_STATUS.caption} on {on}",
+        tables.text_table(tables.PLAN_STATUS, plans, colour=colour),
+    ]
+    for plan in plans:
+        rows = installments(ledger, plan.plan_id, on=on)
+        parts += [
+            "",
+            f"Installments of plan {tables.printable(plan.plan_id)} on {on}",
+            tables.text_table(tables.INSTALLMENTS, rows, colour=colour),
+        ]
+    return "\n\n" + "\n".join(parts)
+
+
+def _plan_data(ledger: Ledger, plan: PlanStatus, on: datetime.date) -> dict[str, object]:
+    rows = installments(ledger, plan.plan_id, on=on)
+    return tables.unstructure(plan) | {"installments": [tables.unstructure(i) for i in rows]}
+
+
 def report_data(ledger: Ledger, patient_id: str, on: datetime.date) -> dict[str, object]:
     """One patient's views as JSON-ready data: every amount an exact decimal string; each
-    claims-feed row has its appointment's ``line_items`` (in line order)."""
+    claims-feed row has its appointment's ``line_items`` (in line order); ``payment_plans``
+    (on ``on``, each with its ``installments``) only when the patient has plans."""
+    plans = payment_plans(ledger, patient_id, on=on)
+    data = _report_data(ledger, patient_id, on)
+    if plans:
+        data["payment_plans"] = [_plan_data(ledger, plan, on) for plan in plans]
+    return data
+
+
+def _report_data(ledger: Ledger, patient_id: str, on: datetime.date) -> dict[str, object]:
     return {
         "patient_id": patient_id,
         "currency": ledger.currency,
@@ -162,7 +204,8 @@ def report_data(ledger: Ledger, patient_id: str, on: datetime.date) -> dict[str,
 def report_text(ledger: Ledger, patient_id: str, on: datetime.date, *, colour: bool) -> str:
     """The patient report as text tables."""
     ages = tables.text_table(tables.AGING, [aging(ledger, patient_id, on=on)], colour=colour)
-    return f"{patient_report(ledger, patient_id, colour=colour)}\n\nAging on {on}\n{ages}"
+    plans = _plans_text(ledger, patient_id, on, colour=colour)
+    return f"{patient_report(ledger, patient_id, colour=colour)}\n\nAging on {on}\n{ages}{plans}"
 
 
 #: The printed page: the tables' sheet, a page margin, and the seed's colours kept on paper.
@@ -171,6 +214,8 @@ _PAGE_STYLE = (
     "h1{font-size:1.4em;margin:0 0 .2em}p.meta,p.legend{margin:.2em 0 1em;color:#333}"
     "table.pl caption{text-align:left;font-weight:bold;font-size:1.1em;padding:.6em 0 .3em}"
     "span.green{background:#b7e4b0;padding:0 .3em}span.yellow{background:#fff3a6;padding:0 .3em}"
+    "section.plans th,section.plans td{padding:.2em .3em;font-size:.85em}"
+    "section.plans td{white-space:nowrap}"
     "@media print{@page{margin:1.5cm}body{margin:0}"
     "table.pl{page-break-inside:avoid}"
     "td.green,td.yellow,span.green,span.yellow"
@@ -189,12 +234,16 @@ def report_html(ledger: Ledger, patient_id: str, on: datetime.date) -> str:
     """The patient report as a standalone HTML page to print: the patient, the date and the
     currency on top, then the dashboard, the claims feed (each appointment's lines nested
     under its row, the seed's green and yellow boxes kept on paper), the open unallocated
-    entries and the aging on ``on``."""
+    entries and the aging on ``on`` — and, for a patient with payment plans, their plans on
+    ``on`` (every ``PlanStatus`` figure; the patient is the page's, named in the caption) and
+    each plan's installments (number, due date, amount, paid, status)."""
     pid = html.escape(patient_id)
     feed = claims_feed_with_lines(ledger, patient_id)
+    plans = payment_plans(ledger, patient_id, on=on)
+    dated = "aging and payment plans" if plans else "aging"
     parts = [
         f"<h1>Patient {pid}</h1>",
-        f'<p class="meta">Amounts in {html.escape(ledger.currency)}; aging on {on}.</p>',
+        f'<p class="meta">Amounts in {html.escape(ledger.currency)}; {dated} on {on}.</p>',
         _section(tables.DASHBOARD, [dashboard(ledger, patient_id)]),
         _section(tables.CLAIMS_FEED, cells=feed.html_cells()),
         _LEGEND_HTML,
@@ -205,6 +254,18 @@ def report_html(ledger: Ledger, patient_id: str, on: datetime.date) -> str:
             caption=f"{tables.AGING.caption} on {on}",
         ),
     ]
+    if plans:
+        caption = f"{tables.PLAN_STATUS.caption} of patient {patient_id} on {on}"
+        parts.append(_section(_PATIENT_PLANS, plans, caption=caption, css="plans"))
+        parts.extend(
+            _section(
+                tables.INSTALLMENTS,
+                installments(ledger, plan.plan_id, on=on),
+                caption=f"Installments of plan {plan.plan_id} on {on}",
+                css="plans",
+            )
+            for plan in plans
+        )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>Patient {pid}</title>"
@@ -213,12 +274,24 @@ def report_html(ledger: Ledger, patient_id: str, on: datetime.date) -> str:
     )
 
 
+#: A patient's plans in their own report: the patient is the page's, so that column (every
+#: other ``PlanStatus`` field is shown) is left out of the table to fit a printed page.
+_PATIENT_PLANS = attrs.evolve(
+    tables.PLAN_STATUS,
+    columns=tuple(
+        attrs.evolve(c, shown=False) if c.field == "patient_id" else c
+        for c in tables.PLAN_STATUS.columns
+    ),
+)
+
+
 def _section(
     view: tables.View,
     rows: Sequence[object] = (),
     *,
     cells: Sequence[Sequence[_html.Cell]] | None = None,
     caption: str | None = None,
+    css: str = "",
 ) -> str:
     table = tables.html_table(view, rows, cells=cells, caption=caption, style=False)
-    return f"<section>{table}</section>"
+    return f'<section class="{css}">{table}</section>' if css else f"<section>{table}</section>"

@@ -30,10 +30,13 @@ from patient_ledger.commands import (
     auto_allocate,
     cancel_appointment,
     cancel_offsetting,
+    cancel_payment_plan,
+    create_payment_plan,
     post_payment,
     refund,
     release_credit,
     reverse_payment,
+    skip_installment,
     transfer_credit,
     unapply,
 )
@@ -64,6 +67,7 @@ from patient_ledger.values import (
     Charge,
     Payment,
     PaymentMethod,
+    PaymentPlan,
     PaymentType,
     Transfer,
 )
@@ -173,7 +177,8 @@ def _providers(st: Any) -> SearchStrategy[str | None]:
 def charges(
     ids: SearchStrategy[str] | None = None, appointment_ids: SearchStrategy[str] | None = None
 ) -> SearchStrategy[Charge]:
-    """Valid charges, $0 to $300."""
+    """Valid charges, $0 to $300, posted on a day of their own (``posted_on``, SPEC §12) or
+    on their visit's date (``None``)."""
     st = _require_hypothesis()
     return st.builds(  # type: ignore[no-any-return]
         Charge,
@@ -182,6 +187,7 @@ def charges(
         if appointment_ids is not None
         else st.sampled_from([f"A{n}" for n in range(6)]),
         money(0, 30_000),
+        posted_on=st.none() | dates(),
     )
 
 
@@ -254,7 +260,10 @@ def operations(
     ``apply_unallocated`` and ``unapply`` name one of its lines (sometimes a stray ``C{n}``,
     sometimes none).
     ``auto_allocate`` draws either order and maybe a provider, ``reverse_payment`` sometimes an
-    amount, and ``cancel_appointment`` any appointment (refused while it has charges).
+    amount, and ``cancel_appointment`` any appointment (refused while it has charges). Payment
+    plans (SPEC §11) ``PL0``–``PL4``: on an appointment (its patient's) or on ``P{n}``'s
+    balance, payments naming ``PL{k}`` from ``P{k % patients}``, skips of installments 1–4 and
+    cancellations — refused where the plan is unknown, spent or cancelled.
     """
     st = _require_hypothesis()
     patient = st.integers(0, patients - 1).map(lambda n: f"P{n}")
@@ -347,6 +356,22 @@ def operations(
     def reverse_op(n: str, m: Money | None, d: datetime.date) -> Operation:
         return Operation(reverse_payment, (n,) if m is None else (n, m), {"on": d})
 
+    def plan_op(
+        n: int, a: int | None, m: Money | None, count: int, d: datetime.date, weeks: int
+    ) -> Operation:
+        # On appointment A{a} (and its patient), or on P{n}'s balance (an amount needed).
+        pid = f"P{(n if a is None else a) % patients}"
+        visits = () if a is None else (f"A{a}",)
+        amount = m if m is not None or visits else to_money(1, currency)
+        first_due = d + datetime.timedelta(days=7 * weeks)
+        return Operation(
+            create_payment_plan, (PaymentPlan(f"PL{n}", pid, amount, count, first_due, d, visits),)
+        )
+
+    def plan_payment_op(n: int, k: int, m: Money, d: datetime.date) -> Operation:
+        paid = Payment(f"PAY{n}", f"P{k % patients}", m, d, plan_id=f"PL{k}")
+        return Operation(post_payment, (paid,))
+
     small = st.integers(0, 4)
     pno = st.integers(0, patients - 1)
     charges = st.builds(charge_op, small, appointment_no, money(0, max_minor, currency))
@@ -407,6 +432,23 @@ def operations(
         st.builds(transfer_op, small, pno, pno, money(1, max_minor // 4, currency), day),
         st.builds(auto_allocate_op, patient, day, st.sampled_from(AllocationOrder), provider),
         st.builds(lambda a, d: Operation(cancel_appointment, (a,), {"on": d}), appointment, day),
+        st.builds(
+            plan_op,
+            small,
+            st.none() | appointment_no,
+            st.none() | amount,
+            st.integers(1, 12),
+            day,
+            st.integers(0, 6),
+        ),
+        st.builds(plan_payment_op, small, small, amount, day),
+        st.builds(
+            lambda k, number, d: Operation(skip_installment, (f"PL{k}", number), {"on": d}),
+            small,
+            st.integers(1, 4),
+            day,
+        ),
+        st.builds(lambda k, d: Operation(cancel_payment_plan, (f"PL{k}",), {"on": d}), small, day),
     )
 
 

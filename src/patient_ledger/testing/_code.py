@@ -24,10 +24,13 @@ from patient_ledger.commands import (
     auto_allocate,
     cancel_appointment,
     cancel_offsetting,
+    cancel_payment_plan,
+    create_payment_plan,
     post_payment,
     refund,
     release_credit,
     reverse_payment,
+    skip_installment,
     transfer_credit,
     unapply,
 )
@@ -42,9 +45,13 @@ from patient_ledger.events import (
     CreditTransferred,
     EntriesCancelled,
     Event,
+    InstallmentSkipped,
     LedgerOpened,
+    PaymentPlanCancelled,
+    PaymentPlanCreated,
     PaymentPosted,
     PaymentReversed,
+    PlanPaymentPosted,
     RefundPosted,
     UnallocatedApplied,
 )
@@ -233,8 +240,14 @@ def _candidates(  # noqa: PLR0911 - one case per kind
             return [Operation(add_appointment, (appointment,))]
         case ChargeAdded(charge=charge):
             return [Operation(add_charge, (charge,))]
-        case PaymentPosted(payment=payment):
+        case PaymentPosted(payment=payment) | PlanPaymentPosted(payment=payment):
             return [Operation(post_payment, (payment,))]
+        case PaymentPlanCreated(plan=plan):
+            return [Operation(create_payment_plan, (plan,))]
+        case InstallmentSkipped(plan_id=plan_id, number=number, on=on):
+            return [Operation(skip_installment, (plan_id, number), {"on": on})]
+        case PaymentPlanCancelled(plan_id=plan_id, on=on, reason=reason):
+            return [Operation(cancel_payment_plan, (plan_id,), named(on=on, reason=reason))]
         case RefundPosted(payment=payment):
             return [Operation(refund, (payment,))]
         case ChargeAdjusted(adjustment=adjustment):

@@ -1,10 +1,11 @@
 """The testing kit's planner: one more command, valid on a given ledger, with the change it
 should make.
 
-:func:`planned_step` is the one place that knows which commands of SPEC §4, §9 and §10 a ledger
-is ready for and which arguments it accepts: from a step's drawn numbers (a :data:`Plan`) it
-makes a command the ledger accepts, its arguments chosen from what the ledger shows (its
-patients, balances due, held money, lines, payments), and predicts — from the command's rules,
+:func:`planned_step` is the one place that knows which commands of SPEC §4, §9, §10 and §11 a
+ledger is ready for and which arguments it accepts: from a step's drawn numbers (a :data:`Plan`)
+it makes a command the ledger accepts, its arguments chosen from what the ledger shows (its
+patients, balances due, held money, lines, payments, payment plans and their installments), and
+predicts — from the command's rules,
 not by running it — how it changes every patient's dashboard. :func:`valid_operations` draws
 one step; :func:`fold` runs a plan of them, which is how ``ledgers()``, ``one_more_command()``
 and ``command_sequences()`` build theirs. The strategies need Hypothesis.
@@ -28,10 +29,13 @@ from patient_ledger.commands import (
     auto_allocate,
     cancel_appointment,
     cancel_offsetting,
+    cancel_payment_plan,
+    create_payment_plan,
     post_payment,
     refund,
     release_credit,
     reverse_payment,
+    skip_installment,
     transfer_credit,
     unapply,
 )
@@ -41,7 +45,9 @@ from patient_ledger.events import (
     ChargeAdded,
     ChargeAdjusted,
     CreditTransferred,
+    PaymentPlanCreated,
     PaymentPosted,
+    PlanPaymentPosted,
     RefundPosted,
 )
 from patient_ledger.money import to_minor, to_money
@@ -53,19 +59,25 @@ from patient_ledger.values import (
     AllocationOrder,
     Appointment,
     Charge,
+    InstallmentStatus,
     Payment,
     PaymentMethod,
+    PaymentPlan,
     PaymentType,
+    PlanState,
     Transfer,
 )
 from patient_ledger.views import (
     DASHBOARD_FIELDS,
     FeedRow,
+    PlanStatus,
     allocations,
     claims_feed,
     dashboard,
+    installments,
     line_items,
     patients,
+    payment_plans,
     unallocated_entries,
 )
 
@@ -98,6 +110,12 @@ KINDS = (
     "transfer_credit",
     "auto_allocate",
     "cancel_appointment",
+    "create_payment_plan",
+    "create_payment_plan:appointments",
+    "post_payment:plan",
+    "reverse_payment:plan",
+    "skip_installment",
+    "cancel_payment_plan",
 )
 
 
@@ -225,6 +243,8 @@ class _View:
         self.posted: list[Payment] = []
         self._lines: dict[str, list[Any]] = {}
         self._entries: dict[str, list[Any]] = {}
+        self.agreed: dict[str, PaymentPlan] = {}
+        self._plans: dict[str, list[PlanStatus]] = {}
         for event in ledger.events:
             match event:
                 case AppointmentAdded(appointment=a):
@@ -233,9 +253,16 @@ class _View:
                     self.booked[a.id] = a
                 case ChargeAdded(charge=c):
                     self.ids.add(c.id)
-                case PaymentPosted(payment=p) | RefundPosted(payment=p):
+                case (
+                    PaymentPosted(payment=p)
+                    | RefundPosted(payment=p)
+                    | PlanPaymentPosted(payment=p)
+                ):
                     self.ids.add(p.id)
                     self.posted.append(p)
+                case PaymentPlanCreated(plan=plan):
+                    self.ids.add(plan.id)
+                    self.agreed[plan.id] = plan
                 case ChargeAdjusted(adjustment=adj):
                     self.ids.add(adj.id)
                 case CreditTransferred(transfer=t):
@@ -278,15 +305,42 @@ class _View:
             self._entries[pid] = list(unallocated_entries(self.ledger, pid))
         return self._entries[pid]
 
+    def plans(self, pid: str) -> list[PlanStatus]:
+        """The patient's plans (SPEC §11), with their figures (a plan's state and amounts do
+        not hang on the day asked about)."""
+        if pid not in self._plans:
+            self._plans[pid] = (
+                list(payment_plans(self.ledger, pid, on=START))
+                if any(plan.patient_id == pid for plan in self.agreed.values())
+                else []
+            )
+        return self._plans[pid]
+
+    def active_plans(self) -> list[PlanStatus]:
+        """Every active plan of the ledger."""
+        owners = sorted({plan.patient_id for plan in self.agreed.values()})
+        return [s for pid in owners for s in self.plans(pid) if s.status is PlanState.ACTIVE]
+
+    def covered(self, pid: str) -> int:
+        """What the patient's active plans still cover (their ``remaining``)."""
+        return sum(self.minor(s.remaining) for s in self.plans(pid) if s.status is PlanState.ACTIVE)
+
+    def in_active_plan(self) -> set[str]:
+        """The appointments an active plan is on."""
+        return {aid for s in self.active_plans() for aid in self.agreed[s.plan_id].appointment_ids}
+
 
 def valid_operations(ledger: Ledger) -> SearchStrategy[Step]:
-    """A command that ``ledger`` accepts — any command of SPEC §4, §9 and §10 that has something
-    to work on — as a :class:`Step` with the dashboard changes it should make.
+    """A command that ``ledger`` accepts — any command of SPEC §4, §9, §10 and §11 that has
+    something to work on — as a :class:`Step` with the dashboard changes it should make.
 
-    New ids are ``A``, ``P``, ``C``, ``PAY``, ``R``, ``ADJ``, ``T`` and a drawn number (the next
-    free one from it); amounts stay within what the ledger holds (a refund within its bucket,
-    an application within the balance due and the bucket, a reversal within what is left of
-    the payment).
+    New ids are ``A``, ``P``, ``C``, ``PAY``, ``R``, ``ADJ``, ``T``, ``PL`` (a payment plan) and
+    a drawn number (the next free one from it); amounts stay within what the ledger holds (a
+    refund within its bucket, an application within the balance due and the bucket, a reversal
+    within what is left of the payment, a plan within the patient's balance or its visits'
+    balances due). A plan payment's change is what it places on the plan's visits (or, for a
+    plan on the balance, the patient's visits dated on or before it); creating, skipping and
+    cancelling plans change no dashboard.
     """
     return plans().map(functools.partial(planned_step, ledger))
 
@@ -336,19 +390,27 @@ def plans() -> SearchStrategy[Plan]:
 #: few ledgers have, so each gets more of the chances it has.
 _WEIGHTS = {
     # Ready only on a ledger with a visit not billed yet (a deposit ahead of it, say): rare.
-    "cancel_appointment": 5,
+    "cancel_appointment": 9,
     "add_charge": 3,
     "post_payment:appointment": 2,
-    "post_payment:line": 3,
+    "post_payment:line": 4,
     "apply_unallocated": 5,
-    "auto_allocate": 6,
+    "auto_allocate": 10,
     "unapply": 3,
-    "release_credit": 4,
+    "release_credit": 5,
     "reverse_payment": 3,
+    "reverse_payment:partial": 3,
     "transfer_credit": 3,
-    "refund": 8,
+    "refund": 11,
     "adjust_charge": 2,
     "cancel_offsetting": 5,
+    # SPEC §11: plans need a balance; payments to them are what moves their figures.
+    "create_payment_plan": 3,
+    "create_payment_plan:appointments": 3,
+    "post_payment:plan": 5,
+    "reverse_payment:plan": 4,
+    "skip_installment": 4,
+    "cancel_payment_plan": 2,
 }
 
 #: What a step does instead when the ledger has nothing for its kind: the kind that makes
@@ -370,13 +432,22 @@ _INSTEAD = {
     "reverse_payment": "post_payment",
     "reverse_payment:partial": "post_payment",
     "transfer_credit": "post_payment",
+    "create_payment_plan": "add_charge",
+    "create_payment_plan:appointments": "add_charge",
+    "post_payment:plan": "create_payment_plan:appointments",
+    "reverse_payment:plan": "post_payment:plan",
+    "skip_installment": "create_payment_plan",
+    "cancel_payment_plan": "create_payment_plan",
 }
 
 
 def _table() -> tuple[str, ...]:
     """Every kind, as often as its weight, in :data:`KINDS`'s order but ``post_payment``
-    first (what a step's kind shrinks to)."""
-    order = ["post_payment", *(kind for kind in KINDS if kind != "post_payment")]
+    first (what a step's kind shrinks to) and ``refund`` next: Hypothesis draws a range's
+    smaller numbers more often, and a refund — what leaves money held back — is what most
+    balance bugs need, so with six plan kinds in the table it keeps its share."""
+    first = ("post_payment", "refund")
+    order = [*first, *(kind for kind in KINDS if kind not in first)]
     return tuple(kind for kind in order for _ in range(_WEIGHTS.get(kind, 1)))
 
 
@@ -515,7 +586,10 @@ def _drawers(  # noqa: PLR0915 - one drawer per kind of command
             return None
         aid = d.pick(live)
         minor = d.minor(1, 30_000)
-        operation = Operation(add_charge, (Charge(d.new_id("C"), aid, v.money(minor)),))
+        # Posted on a day of its own one time in two (SPEC §12), else on its visit's date.
+        posted_on = d.day() if d.flag() else None
+        billed = Charge(d.new_id("C"), aid, v.money(minor), posted_on=posted_on)
+        operation = Operation(add_charge, (billed,))
         effect = _Effect()
         applied = min(v.held(aid), v.due(aid) + minor)
         effect.add(v.owner[aid], allocated=applied, responsibility=minor)
@@ -681,8 +755,11 @@ def _drawers(  # noqa: PLR0915 - one drawer per kind of command
             found.append(p)
         return found
 
-    def reverse(d: _Draw) -> Step | None:
-        candidates = reversible()
+    def reverse(d: _Draw, plan: bool = False, partial: bool = False) -> Step | None:
+        """A payment or refund reversed, whole or in part (``plan``: a plan payment, SPEC §11,
+        whose reversal lowers what counts toward its plan; ``partial``: in part whenever the
+        payment allows it, else three times in four)."""
+        candidates = [p for p in reversible() if not plan or p.plan_id is not None]
         if not candidates:
             return None
         payment_ = d.pick(candidates, key=lambda p: p.id)
@@ -698,7 +775,7 @@ def _drawers(  # noqa: PLR0915 - one drawer per kind of command
             and len(holders) == 1
             and left > 1
             and (entries or len(placed_on) == 1)
-            and d.option(4)  # three in four eligible reversals are partial
+            and (d.option(4) or partial)  # three in four eligible reversals are partial
         ):
             # Beyond its open entries only when its allocations are on one appointment: the
             # change then does not hang on which allocation is the newest.
@@ -718,7 +795,9 @@ def _drawers(  # noqa: PLR0915 - one drawer per kind of command
                     own = sum(v.minor(r.amount) for r in rows if _held_in(r, aid))
                     applied = min(max(v.held(aid) - own, 0), v.due(aid) + from_allocations)
                     effect.add(pid, allocated=-from_allocations + applied)
-                return done(operation, "reverse_payment:partial", effect)
+                return done(
+                    operation, "reverse_payment:plan" if plan else "reverse_payment:partial", effect
+                )
         reopened: dict[str, int] = {}
         for r in rows:
             effect.add(r.patient_id, paid=-v.minor(r.amount))
@@ -733,7 +812,7 @@ def _drawers(  # noqa: PLR0915 - one drawer per kind of command
             applied = min(max(v.held(aid) - own, 0), v.due(aid) + back)
             effect.add(v.owner[aid], allocated=applied)
         operation = Operation(reverse_payment, (payment_.id,), {"on": on})
-        return done(operation, "reverse_payment", effect)
+        return done(operation, "reverse_payment:plan" if plan else "reverse_payment", effect)
 
     def transfer(d: _Draw) -> Step | None:
         sources = [p for p, n in v.general.items() if n > 0]
@@ -795,6 +874,124 @@ def _drawers(  # noqa: PLR0915 - one drawer per kind of command
         operation = Operation(cancel_appointment, (d.pick(holding or bare),), {"on": d.day()})
         return done(operation, "cancel_appointment", _Effect())
 
+    def plan_on_balance(d: _Draw) -> Step | None:
+        """A plan on a patient's balance, of at most what their Total Balance leaves beyond
+        their other active plans."""
+        room = {}
+        for pid in v.patients:
+            left = v.minor(dashboard(v.ledger, pid).total_balance) - v.covered(pid)
+            if left > 0:
+                room[pid] = left
+        if not room:
+            return None
+        pid = d.pick(sorted(room))
+        created, count, later = d.day(), 1 + d.option(12), d.option(8)
+        agreed = PaymentPlan(
+            d.new_id("PL"),
+            pid,
+            v.money(d.minor(1, room[pid])),
+            count,
+            created + datetime.timedelta(days=7 * later),
+            created,
+        )
+        return done(Operation(create_payment_plan, (agreed,)), "create_payment_plan", _Effect())
+
+    def plan_on_visits(d: _Draw) -> Step | None:
+        """A plan on one or two of a patient's visits with a balance due and in no active
+        plan: for their whole balances due (``amount=None``) or part of them."""
+        taken = v.in_active_plan()
+        owing = [a for a in live if v.due(a) > 0 and a not in taken]
+        if not owing:
+            return None
+        created, count, later = d.day(), 1 + d.option(12), d.option(8)
+        two, whole = d.flag(), d.flag()
+        chosen = [d.pick(owing)]
+        pid = v.owner[chosen[0]]
+        others = [a for a in owing if v.owner[a] == pid and a != chosen[0]]
+        if two and others:
+            chosen.append(d.pick(others))
+        due = sum(v.due(a) for a in chosen)
+        agreed = PaymentPlan(
+            d.new_id("PL"),
+            pid,
+            None if whole else v.money(d.minor(1, due)),
+            count,
+            created + datetime.timedelta(days=7 * later),
+            created,
+            tuple(chosen),
+        )
+        operation = Operation(create_payment_plan, (agreed,))
+        return done(operation, "create_payment_plan:appointments", _Effect())
+
+    def plan_payment(d: _Draw) -> Step | None:
+        """A payment to an active plan: the next installment's amount one time in two, else
+        a drawn amount (an extra payment, a part, or more than the plan covers)."""
+        active = v.active_plans()
+        if not active:
+            return None
+        status = d.pick(active, key=lambda s: s.plan_id)
+        agreed = v.agreed[status.plan_id]
+        pid = agreed.patient_id
+        exact = d.flag()
+        next_due = status.next_due_amount
+        minor = v.minor(next_due) if exact and next_due is not None else d.minor(1, 30_000)
+        kind = [t for t in PaymentType if t is not PaymentType.REFUND]
+        method = list(PaymentMethod)
+        received = d.day()
+        paid = Payment(
+            d.new_id("PAY"),
+            pid,
+            v.money(minor),
+            received,
+            method[d.option(len(method))],
+            kind[d.option(len(kind))],
+            plan_id=agreed.id,
+        )
+        # Placed oldest first (date, then id): on the plan's visits, or, for a plan on the
+        # balance, on the patient's visits dated on or before the payment; the rest is held.
+        if agreed.appointment_ids:
+            visits = list(agreed.appointment_ids)
+        else:
+            visits = [a for a in live if v.owner[a] == pid and v.booked[a].date <= received]
+        left = minor
+        for aid in sorted(visits, key=lambda a: (v.booked[a].date, a)):
+            left -= min(left, v.due(aid) if aid in v.rows else 0)
+        effect = _Effect()
+        effect.add(pid, paid=minor, allocated=minor - left)
+        return done(Operation(post_payment, (paid,)), "post_payment:plan", effect)
+
+    def skip(d: _Draw) -> Step | None:
+        """An installment with nothing covered of an active plan skipped."""
+        open_ = {}
+        for status in v.active_plans():
+            rows = [
+                i
+                for i in installments(v.ledger, status.plan_id, on=START)
+                if not i.paid.amount and i.status is not InstallmentStatus.SKIPPED
+            ]
+            if rows:
+                open_[status.plan_id] = rows
+        if not open_:
+            return None
+        plan_id = d.pick(sorted(open_))
+        number = d.pick(open_[plan_id], key=lambda i: str(i.number)).number
+        operation = Operation(skip_installment, (plan_id, number), {"on": d.day()})
+        return done(operation, "skip_installment", _Effect())
+
+    def cancel_plan(d: _Draw) -> Step | None:
+        """A plan not cancelled yet (active or completed) cancelled, with a reason or none."""
+        owners = sorted({plan.patient_id for plan in v.agreed.values()})
+        standing = [
+            s.plan_id for pid in owners for s in v.plans(pid) if s.status is not PlanState.CANCELLED
+        ]
+        if not standing:
+            return None
+        kwargs: dict[str, Any] = {"on": d.day()}
+        if d.flag():
+            kwargs["reason"] = "the patient asked"
+        operation = Operation(cancel_payment_plan, (d.pick(standing),), kwargs)
+        return done(operation, "cancel_payment_plan", _Effect())
+
     return {
         "add_appointment": appointment,
         "add_charge": charge,
@@ -810,10 +1007,16 @@ def _drawers(  # noqa: PLR0915 - one drawer per kind of command
         "release_credit": release,
         "adjust_charge": adjust,
         "reverse_payment": reverse,
-        "reverse_payment:partial": reverse,
+        "reverse_payment:partial": lambda d: reverse(d, partial=True),
+        "reverse_payment:plan": lambda d: reverse(d, plan=True),
         "transfer_credit": transfer,
         "auto_allocate": allocate,
         "cancel_appointment": cancel_visit,
+        "create_payment_plan": plan_on_balance,
+        "create_payment_plan:appointments": plan_on_visits,
+        "post_payment:plan": plan_payment,
+        "skip_installment": skip,
+        "cancel_payment_plan": cancel_plan,
     }
 
 

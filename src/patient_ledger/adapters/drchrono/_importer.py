@@ -183,6 +183,7 @@ class _Importer:
         self.read = [0, 0, 0]
         self.skipped: list[Note] = []
         self.changed: list[Note] = []
+        self.ignored: list[Note] = []
 
     def skip(self, record: _Record, reason: str) -> None:
         self.skipped.append(Note(kind=record.kind, record_id=record.id, reason=reason))
@@ -240,9 +241,27 @@ class _Importer:
                     else None,
                 )
 
+    def _plan_fields(self, record: _Record) -> None:
+        """Say so when a patient payment carries payment-plan fields: DrChrono's API documents
+        none (its plans live in its web application and its Patient Payment Plan Report), so
+        the payment is imported naming no plan (docs/drchrono.md)."""
+        named = sorted(
+            key
+            for key, value in record.raw.items()
+            if isinstance(key, str) and "plan" in key.lower() and value not in (None, "", [], {})
+        )
+        if named:
+            shown = ", ".join(repr(key) for key in named)
+            reason = (
+                f"{shown} not read: DrChrono's API documents no payment plans, so the payment "
+                "is imported naming no plan (create the plan, then name it on later payments)"
+            )
+            self.ignored.append(Note(kind=record.kind, record_id=record.id, reason=reason))
+
     def payments(self, raws: Iterable[object]) -> None:
         for record in _unique("patient_payment", raws):
             self.read[2] += 1
+            self._plan_fields(record)
             amount = record.amount("amount", self.currency)
             if not amount:
                 self.skip(record, "its amount is zero (DrChrono: an amount cannot be zero)")
@@ -555,6 +574,7 @@ class _Importer:
             changed=_sorted_notes(self.changed),
             discrepancies=found,
             explained=explained,
+            ignored=_sorted_notes(self.ignored),
         )
 
 

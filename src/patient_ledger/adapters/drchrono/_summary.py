@@ -61,6 +61,9 @@ class ImportSummary:
     discrepancies: tuple[Discrepancy, ...]
     explained: tuple[Discrepancy, ...]
     missing: tuple[str, ...] = ()
+    #: Fields of a record that the import does not read although they carry something: a
+    #: patient payment's payment-plan fields (DrChrono's API documents none; docs/drchrono.md).
+    ignored: tuple[Note, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -86,6 +89,9 @@ class ImportSummary:
         for label, notes in (("skipped", self.skipped), ("placed otherwise", self.changed)):
             out.append(f"{label}: {len(notes)}")
             out.extend(f"  {n.kind} {n.record_id}: {n.reason}" for n in notes)
+        if self.ignored:
+            out.append(f"fields not read: {len(self.ignored)}")
+            out.extend(f"  {n.kind} {n.record_id}: {n.reason}" for n in self.ignored)
         if self.explained:
             out.append(
                 f"placed by DrChrono's rules: {len(self.explained)} line-item differences "

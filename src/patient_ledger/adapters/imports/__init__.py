@@ -91,6 +91,7 @@ from patient_ledger.adapters.imports._columns import (
     _columns,
     check_formats,
     check_mapping,
+    header_name,
     load_formats,
     load_mapping,
 )
@@ -371,6 +372,7 @@ __all__ = [
     "Summary",
     "check_formats",
     "check_mapping",
+    "header_name",
     "import_files",
     "load_formats",
     "load_mapping",

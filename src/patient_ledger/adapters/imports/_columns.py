@@ -330,7 +330,10 @@ def check_mapping(data: Mapping[str, Any], *, source: str = "mapping") -> dict[s
     return out
 
 
-def _normal(header: str) -> str:
+def header_name(header: str) -> str:
+    """A header as it is matched against :data:`FIELDS`: trimmed, lower case, each run of
+    spaces, hyphens and dots one ``_`` (``Visit ID``, ``visit-id`` and ``visit_id`` are one
+    name). ``frames.from_frames`` matches a DataFrame's columns the same way."""
     return re.sub(r"[\s\-.]+", "_", header.strip().lower())
 
 
@@ -351,7 +354,7 @@ def _columns(
     """
     position: dict[str, int] = {}
     for i, text in enumerate(header):
-        name = _normal(text)
+        name = header_name(text)
         if not name:  # an unnamed column (a trailing comma, say) can be nobody's field
             continue
         if name in position:
@@ -366,10 +369,10 @@ def _columns(
     for field in FIELDS[kind]:
         if field.name in mapping:
             wanted = mapping[field.name]
-            if _normal(wanted) not in position:
+            if header_name(wanted) not in position:
                 msg = f"{where}: no column {wanted!r} (mapped to {kind}.{field.name})"
                 raise InvalidInputError(msg, line=1)
-            found[field.name] = position[_normal(wanted)]
+            found[field.name] = position[header_name(wanted)]
     mapped = set(found.values())
     for field in FIELDS[kind]:
         if field.name in found:
