@@ -372,3 +372,19 @@ def test_the_jq_reader_of_docs_journal_md_finds_each_payment_where_allocations_d
         )
         expected[key] = expected.get(key, 0) + int(a.amount.amount * 100)
     assert {k: v for k, v in places.items() if v} == expected
+
+
+def test_a_record_that_takes_money_off_lines_amiss_is_refused() -> None:
+    ledger = pl.post_payment(_two_lines(), _payment("60.00", appointment_id="A1"))
+    event = pl.unapply(ledger, "A1", usd("25.00"), on=D(2025, 2, 1)).events[-1]
+    assert isinstance(event, AllocationUnapplied)
+    assert event.lines is not None
+    other, short = event.lines[1:], ((event.lines[0][0], "A1", "C2", -1000), *event.lines[2:])
+    swapped = (("PAY9", *event.lines[0][1:]), *event.lines[1:])
+    _refused(
+        ledger,
+        attrs.evolve(event, lines=other),
+        r"is not the next -\d+\.\d\d USD of payment 'PAY1' taken off",
+    )
+    _refused(ledger, attrs.evolve(event, lines=swapped), r"taken off appointment 'A1'")
+    _refused(ledger, attrs.evolve(event, lines=short), r"of payment 'PAY1' .*A1")

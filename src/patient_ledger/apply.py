@@ -13,7 +13,7 @@ and become maps once, at the end.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final
 
 from patient_ledger import _sorted
@@ -177,23 +177,8 @@ def _given_placement(  # noqa: PLR0917 - where, whose, the lines, how much
 ) -> tuple[Lines, _sorted.Keys, list[tuple[str, int]]]:
     """``amount`` placed as the event's next line parts say: each must be this payment's, on
     this appointment, and no more than its line owes."""
-    given = c.given
-    assert given is not None  # noqa: S101 - narrowing only; the caller checked
     parts = []
-    at, left = c.at, amount
-    while left > 0:
-        if at >= len(given):
-            raise _Misfit(
-                f"its lines place {_shown(c, amount - left)} of payment {payment_id!r} on "
-                f"appointment {appointment_id!r}, not {_shown(c, amount)}"
-            )
-        paid_by, where, charge_id, part = given[at]
-        if paid_by != payment_id or where != appointment_id or not 0 < part <= left:
-            raise _Misfit(
-                f"its line part {at + 1} ({paid_by!r}, {where!r}, {charge_id!r}, "
-                f"{_shown(c, part)}) is not the next {_shown(c, left)} of payment "
-                f"{payment_id!r} placed on appointment {appointment_id!r}"
-            )
+    for charge_id, part in _given_parts(c, appointment_id, payment_id, amount, sign=1):
         position = line_position(lines, charge_id)
         _, responsibility, allocated = line_at(lines, position)
         if part > responsibility - allocated:
@@ -203,9 +188,6 @@ def _given_placement(  # noqa: PLR0917 - where, whose, the lines, how much
             )
         lines, owing = with_line(lines, owing, position, responsibility, allocated + part)
         parts.append((charge_id, part))
-        left -= part
-        at += 1
-    c.at = at
     return lines, owing, parts
 
 
@@ -214,28 +196,40 @@ def _given_takes(
 ) -> list[tuple[str | None, int]]:
     """The event's next line parts taking ``amount`` of a payment off an appointment, as
     ``(charge_id, amount)``."""
+    takes: list[tuple[str | None, int]] = [
+        *_given_parts(c, appointment_id, payment_id, amount, sign=-1)
+    ]
+    return takes
+
+
+def _given_parts(
+    c: _Changes, appointment_id: str, payment_id: str, amount: int, *, sign: int
+) -> Iterator[tuple[str, int]]:
+    """The event's next line parts moving ``amount`` of a payment onto an appointment's lines
+    (``sign`` 1) or off them (−1), as ``(charge_id, amount moved)``, each checked to be this
+    payment's, on this appointment, and no more than what is left to move."""
     given = c.given
     assert given is not None  # noqa: S101 - narrowing only; the caller checked
-    takes: list[tuple[str | None, int]] = []
-    at, left = c.at, amount
+    verb, moved = ("place", "placed on") if sign > 0 else ("take", "taken off")
+    on_or_off = moved.split()[1]
+    left = amount
     while left > 0:
+        at = c.at
         if at >= len(given):
             raise _Misfit(
-                f"its lines take {_shown(c, amount - left)} of payment {payment_id!r} off "
-                f"appointment {appointment_id!r}, not {_shown(c, amount)}"
+                f"its lines {verb} {_shown(c, amount - left)} of payment {payment_id!r} "
+                f"{on_or_off} appointment {appointment_id!r}, not {_shown(c, amount)}"
             )
         paid_by, where, charge_id, part = given[at]
-        if paid_by != payment_id or where != appointment_id or not 0 < -part <= left:
+        if paid_by != payment_id or where != appointment_id or not 0 < sign * part <= left:
             raise _Misfit(
                 f"its line part {at + 1} ({paid_by!r}, {where!r}, {charge_id!r}, "
-                f"{_shown(c, part)}) is not the next {_shown(c, -left)} of payment "
-                f"{payment_id!r} taken off appointment {appointment_id!r}"
+                f"{_shown(c, part)}) is not the next {_shown(c, sign * left)} of payment "
+                f"{payment_id!r} {moved} appointment {appointment_id!r}"
             )
-        takes.append((charge_id, -part))
-        left += part
-        at += 1
-    c.at = at
-    return takes
+        c.at = at + 1
+        left -= sign * part
+        yield charge_id, sign * part
 
 
 def _entry_seq(c: _Changes, entry_id: str) -> int:
