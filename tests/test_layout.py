@@ -64,3 +64,21 @@ def test_import_patient_ledger_loads_no_shell() -> None:
     assert loaded, "the core modules are loaded"
     assert not [m for m in loaded if m.split(".")[1] in SHELLS], loaded
     assert eval(out[1]) == []  # noqa: S307
+
+
+def test_every_core_module_is_under_the_import_contract() -> None:
+    """The contract names the core modules one by one: a new module at the package root must
+    be added there (or it could import a shell unseen)."""
+    import tomllib
+
+    root = Path(__file__).parents[1]
+    contracts = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["importlinter"]
+    core = next(c for c in contracts["contracts"] if c["name"] == "The core imports no shell")
+    listed = set(core["source_modules"])
+    at_root = {
+        f"patient_ledger.{path.stem}"
+        for path in (root / "src" / "patient_ledger").glob("*.py")
+        if path.stem not in {"__init__", "__main__"}
+    }
+    assert at_root - listed == set()
+    assert {f"patient_ledger.{shell}" for shell in SHELLS} <= set(core["forbidden_modules"])
