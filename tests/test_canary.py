@@ -49,7 +49,11 @@ def newest_first(
 def test_the_state_machine_catches_a_planted_bug(
     monkeypatch: pytest.MonkeyPatch, name: str, bug: object
 ) -> None:
-    monkeypatch.setattr(commands, name, bug)
+    # The commands bind the shared helper in each module of the package that uses it.
+    modules = [commands._checks, commands._seed, commands._workflow, commands._plans]
+    for module in modules:
+        if hasattr(module, name):
+            monkeypatch.setattr(module, name, bug)
     # Caught by the state machine's checks, or (held money never auto-applied) by the engine's
     # own check that an event leaves no money held beside a balance due: an AssertionError.
     with pytest.raises(AssertionError):
