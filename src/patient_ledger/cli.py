@@ -90,6 +90,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=7, help="the --generate seed (default: 7)")
     demo.add_argument(
+        "--in-day-order",
+        action="store_true",
+        help="with --generate: post every charge on the day it is entered (posted_on), so "
+        "that balances --on and dashboards(on=) can cut the journal at any date",
+    )
+    demo.add_argument(
         "--replace", action="store_true", help="replace the --journal file if it exists"
     )
 
@@ -305,7 +311,7 @@ def _generate(args: argparse.Namespace) -> int:
     if args.generate < 1:
         raise InvalidInputError(f"demo --generate needs at least 1 event, got {args.generate}")
     _refuse_existing(args.journal, "demo", replace=args.replace)
-    ledger = generate.practice(events=args.generate, seed=args.seed)
+    ledger = generate.practice(events=args.generate, seed=args.seed, in_day_order=args.in_day_order)
     replaced = _write_new(args.journal, journal.dumps(ledger), "demo", replace=args.replace)
     print(
         f"Generated a practice of {len(ledger.events)} events and {len(patients(ledger))} "
