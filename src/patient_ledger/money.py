@@ -222,8 +222,8 @@ def to_money(minor: int, code: str) -> Money:
     suffix = _SUFFIXES.get(code)
     if suffix is None:
         suffix = _SUFFIXES[code] = f"E-{exponent(code)}" if exponent(code) else ""
-    money.amount = Decimal(f"{minor}{suffix}")
-    money.currency = CURRENCIES[code]
+    money.amount = Decimal(f"{minor}{suffix}")  # type: ignore[misc] # a new object's
+    money.currency = CURRENCIES[code]  # type: ignore[misc] # set once, as __init__ does
     return money
 
 
