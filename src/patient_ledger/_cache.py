@@ -24,16 +24,17 @@ import contextlib
 import hashlib
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Final
+from typing import Final, overload
 
 import msgspec
 
-from patient_ledger import journal, snapshot
+from patient_ledger import _partial, journal, snapshot
 from patient_ledger.errors import JournalError, SnapshotError
 from patient_ledger.state import Ledger
 
-__all__ = ["MIN_EVENTS", "cache_path", "load"]
+__all__ = ["MIN_EVENTS", "cache_path", "load", "load_views"]
 
 #: A journal shorter than this is loaded whole and never cached (it opens in a blink anyway).
 MIN_EVENTS: Final = 5_000
@@ -73,25 +74,81 @@ def load(path: Path) -> Ledger:
     return ledger
 
 
-def _cached(cache: Path, data: bytes, rows: list[str]) -> tuple[Ledger | None, int]:
-    """The ledger restored from the cache and the lines after it, and the events the cache
-    stands for; ``(None, 0)`` when the cache is missing, damaged, or the bytes it covers are
-    not the file's first bytes."""
+def load_views(path: Path, patient_id: str | None = None) -> Ledger:
+    """A ledger of the journal file at ``path`` for views only: when the cache covers the
+    whole file, one holding only the rows every patient's dashboard reads (``patient_id``
+    None) or one patient's views read (:mod:`patient_ledger._partial`), decoded without the
+    rest; else the whole ledger (:func:`load`). Never hand it to a command.
+
+    Raises:
+        JournalError: as :func:`load`.
+    """
+    data = path.read_bytes()
+    found = _covering(cache_path(path), data)
+    if found is not None and found[1] == len(data):  # it covers every line
+        events, _, _, body = found
+        lines = journal.StoredEvents(_Lines(data, events))
+        with contextlib.suppress(SnapshotError):
+            if patient_id is None:
+                return _partial.patients_only(body, lines)
+            return _partial.one_patient(body, lines, patient_id)
+    return load(path)
+
+
+class _Lines(Sequence[str]):
+    """A journal file's lines, split only when one is read."""
+
+    def __init__(self, data: bytes, count: int) -> None:
+        self._data = data
+        self._count = count
+        self._rows: list[str] | None = None
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if self._rows is None:
+            self._rows = journal.decode(self._data).split("\n")[: self._count]
+        return self._rows[index]
+
+
+def _covering(cache: Path, data: bytes) -> tuple[int, int, str, bytes] | None:
+    """The events, bytes covered, chain hash and snapshot of the cache when its digest is its
+    own and the bytes it covers are the first bytes of ``data``; None otherwise (missing,
+    damaged, of another format, or another journal's)."""
     if not cache.is_file():  # missing, or not a regular file (a pipe would never end)
-        return None, 0
+        return None
     try:
         tag, events, size, covered, chain, digest, body = _HEADER.decode(cache.read_bytes())
     except (OSError, msgspec.DecodeError):
-        return None, 0
+        return None
     if (
         tag != _TAG
-        or not 0 < events <= len(rows)
+        or events <= 0
         or not 0 < size <= len(data)
         or data[size - 1] != _NEWLINE
         or digest != _digest(events, size, covered, chain, body)
         or hashlib.sha256(memoryview(data)[:size]).hexdigest() != covered
-        or journal.claimed_hash(rows[events - 1], events) != chain
     ):
+        return None
+    return events, size, chain, body
+
+
+def _cached(cache: Path, data: bytes, rows: list[str]) -> tuple[Ledger | None, int]:
+    """The ledger restored from the cache and the lines after it, and the events the cache
+    stands for; ``(None, 0)`` when the cache is missing, damaged, or the bytes it covers are
+    not the file's first bytes."""
+    found = _covering(cache, data)
+    if found is None:
+        return None, 0
+    events, _, chain, body = found
+    if events > len(rows) or journal.claimed_hash(rows[events - 1], events) != chain:
         return None, 0
     try:
         restored = snapshot.decode(body, journal.StoredEvents(rows[:events]))

@@ -286,12 +286,17 @@ def _store_url(source: str) -> str | None:
     return None
 
 
-def _load(args: argparse.Namespace) -> Ledger:
+def _load(
+    args: argparse.Namespace, *, views: bool = False, patient_id: str | None = None
+) -> Ledger:
     """The ledger of the command's source, checked: a journal file's chain, form, replay and
-    invariants (from its snapshot cache, beside it, when that matches the file's chain); a
-    store's journal from its newest snapshot."""
+    invariants (from its snapshot cache, beside it, when that matches the file); a store's
+    journal from its newest snapshot. ``views``: the ledger is only read by every patient's
+    dashboard, or by ``patient_id``'s views (:func:`patient_ledger._cache.load_views`)."""
     url = _store_url(args.journal)
     if url is None:
+        if views:
+            return _cache.load_views(Path(args.journal), patient_id)
         return _cache.load(Path(args.journal))
     return _from_store(url, lambda store: store.load(args.name))
 
@@ -321,7 +326,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    ledger = _load(args)
+    ledger = _load(args, views=True, patient_id=args.patient)
     on = args.on or datetime.date.today()  # noqa: DTZ011 - the shell may read the clock
     if args.format == "json":
         print(json.dumps(report_data(ledger, args.patient, on), indent=2))
@@ -587,7 +592,7 @@ def _balances(args: argparse.Namespace) -> int:
     from patient_ledger import tables  # noqa: PLC0415 - its own subcommand
     from patient_ledger.views import dashboards  # noqa: PLC0415
 
-    every = dashboards(_load(args), on=args.on)
+    every = dashboards(_load(args, views=args.on is None), on=args.on)
     view = tables.DASHBOARD
     if args.format == "json":
         print(json.dumps(tables.keyed(every), indent=2))
