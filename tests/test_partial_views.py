@@ -84,3 +84,36 @@ def test_the_command_line_reads_a_cached_journal_partly_and_prints_the_same(
     for argv, expected in zip(commands[1:], whole[1:], strict=True):
         assert cli.main(argv) == 0
         assert capsys.readouterr().out == expected
+
+
+def test_the_command_line_reads_a_store_partly_and_prints_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from patient_ledger.store import open_store
+
+    ledger = generate.practice(600, seed=4, patients=6)
+    db = tmp_path / "practice.db"
+    store = open_store(f"sqlite:///{db}", snapshot_every=0)
+    store.save("practice", ledger.at(300), expected_version=0)
+    store.snapshot("practice")  # behind the head: views read the whole ledger
+    store.save("practice", ledger, expected_version=300)
+    commands = [
+        ["report", str(db), "--patient", "P3", "--on", "2025-09-30", "--format", "json"],
+        ["report", str(db), "--patient", "NOBODY"],
+        ["balances", str(db), "--format", "csv"],
+    ]
+    whole = []
+    for argv in commands:
+        code = cli.main(argv)
+        whole.append((code, *capsys.readouterr()))
+    store.snapshot("practice")  # now at the head: views read it partly
+    store.close()
+
+    def refuse(*args: object, **kwargs: object) -> pl.Ledger:
+        raise AssertionError("the whole ledger was decoded")
+
+    monkeypatch.setattr(snapshot, "decode", refuse)
+    monkeypatch.setattr(journal, "loads", refuse)
+    monkeypatch.setattr(journal, "extend", refuse)
+    for argv, expected in zip(commands, whole, strict=True):
+        assert (cli.main(argv), *capsys.readouterr()) == expected

@@ -41,7 +41,7 @@ from patient_ledger.imports import Formats, parse_date
 from patient_ledger.money import currency_code
 from patient_ledger.render import report_data, report_html, report_text
 from patient_ledger.state import Ledger
-from patient_ledger.store import Store, open_store
+from patient_ledger.store import Store, _SqlStore, open_store
 from patient_ledger.views import patients
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_IO, EXIT_UNRECONCILED = 0, 1, 2, 3, 4
@@ -298,7 +298,16 @@ def _load(
         if views:
             return _cache.load_views(Path(args.journal), patient_id)
         return _cache.load(Path(args.journal))
+    if views:
+        return _from_store(url, lambda store: _store_views(store, args.name, patient_id))
     return _from_store(url, lambda store: store.load(args.name))
+
+
+def _store_views(store: Store, name: str, patient_id: str | None) -> Ledger:
+    """A store's ledger for views only, where the store can give one (SQLite, PostgreSQL)."""
+    if isinstance(store, _SqlStore):
+        return store.load_views(name, patient_id)
+    return store.load(name)  # pragma: no cover - every store open_store makes is an _SqlStore
 
 
 def _from_store(url: str, read: Callable[[Store], Ledger]) -> Ledger:
