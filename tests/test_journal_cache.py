@@ -191,3 +191,13 @@ def test_a_journal_without_its_last_newline_is_not_cached(tmp_path: Path) -> Non
     path.write_text(journal.dumps(practice(30)).rstrip("\n"), encoding="utf-8")
     assert _cache.load(path) == practice(30)
     assert not _cache.cache_path(path).exists()
+
+
+def test_a_cache_of_the_format_before_is_replaced(tmp_path: Path) -> None:
+    ledger = practice(30)
+    path = tmp_path / "practice.jsonl"
+    path.write_text(journal.dumps(ledger), encoding="utf-8")
+    old = ("patient_ledger/journal-cache/1", 31, "0" * 64, "0" * 64, b"")
+    _cache.cache_path(path).write_bytes(msgspec.msgpack.encode(old))
+    assert _cache.load(path) == ledger
+    assert _cache.cache_path(path).read_bytes()[:32] == _cache._PREFIXES[0]

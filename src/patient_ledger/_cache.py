@@ -42,9 +42,13 @@ _TAG: Final = "patient_ledger/journal-cache/2"
 #: tag, events, size, covered, chain, digest, body (see the module's docstring).
 _HEADER = msgspec.msgpack.Decoder(tuple[str, int, int, str, str, str, bytes])
 _ENCODER = msgspec.msgpack.Encoder()
-#: How every cache file begins (a seven-item array, then the tag): a file at the cache's path
-#: that does not is someone else's, and is never replaced.
-_PREFIX: Final = _ENCODER.encode((_TAG, 0, 0, "", "", "", b""))[: 1 + len(_ENCODER.encode(_TAG))]
+#: How every cache file begins, of this format (a seven-item array, then the tag) or the one
+#: before (five items): a file at the cache's path that begins otherwise is someone else's,
+#: and is never replaced.
+_PREFIXES: Final = tuple(
+    _ENCODER.encode((tag, *(0,) * (items - 1)))[: 1 + len(_ENCODER.encode(tag))]
+    for tag, items in ((_TAG, 7), ("patient_ledger/journal-cache/1", 5))
+)
 _NEWLINE: Final = ord("\n")
 
 
@@ -174,7 +178,7 @@ def _write(cache: Path, ledger: Ledger, rows: list[str], data: bytes) -> None:
             if not cache.is_file() or cache.is_symlink():
                 return  # not a regular file of ours: left alone
             with cache.open("rb") as existing:
-                if existing.read(len(_PREFIX)) != _PREFIX:
+                if existing.read(max(map(len, _PREFIXES))) not in _PREFIXES:
                     return  # not a cache: someone else's file, left alone
         chain = journal.claimed_hash(rows[-1], events)
         body = snapshot.encode(ledger)
