@@ -540,7 +540,7 @@ def traced_build(
 
 
 def checkpoints(ledger: pl.Ledger) -> None:
-    """Every checkpoint a dated view of the whole journal would keep (at most 32), made as
+    """Every checkpoint a dated view of the whole journal would keep (at most 8), made as
     ``views.as_of`` makes them (this workload posts charges late: its dated views refuse)."""
     try:
         from patient_ledger import _dated  # noqa: PLC0415 - an engine from before has none

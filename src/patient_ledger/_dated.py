@@ -36,7 +36,7 @@ __all__ = ["KEEP", "MARKS", "MIN_EVERY", "Dated", "index", "state_at"]
 #: How many journals' indexes and checkpoints are kept (the most recently asked).
 KEEP: Final = 4
 #: The most checkpoints kept for one journal.
-MARKS: Final = 32
+MARKS: Final = 8
 #: The fewest events between two checkpoints (a short journal is replayed from its start).
 MIN_EVERY: Final = 4096
 NO_DAY_LOW, NO_DAY_HIGH = 0, 10**7  # below and above every date's ordinal
