@@ -45,16 +45,19 @@ NO_DAY_LOW, NO_DAY_HIGH = 0, 10**7  # below and above every date's ordinal
 class Dated:
     """The day index and checkpoints of one journal."""
 
-    __slots__ = ("every", "highest", "lock", "lowest", "states")
+    __slots__ = ("every", "highest", "last", "lock", "lowest", "states")
 
     def __init__(self, highest: array.array[int], lowest: array.array[int]) -> None:
         #: For each place in the journal, the highest day (ordinal) of the events up to it
         #: (included), and the lowest day of the events from it on.
         self.highest = highest
         self.lowest = lowest
-        #: Events between checkpoints: checkpoint ``k`` is the state after ``(k + 1) * every``.
+        #: Events between checkpoints: checkpoint ``k`` is the state after ``(k + 1) * every``
+        #: (held without its journal).
         self.every = max(MIN_EVERY, -(-len(highest) // MARKS))
         self.states: list[State] = []
+        #: The state at the last cut asked, and the cut (the next, later one replays from it).
+        self.last: tuple[int, State] | None = None
         self.lock = threading.Lock()
 
 
@@ -109,31 +112,43 @@ def index(ledger: Ledger, ordinal: Callable[[Event], int]) -> Dated:
 
 def state_at(ledger: Ledger, dated: Dated, cut: int) -> Ledger:
     """The ledger after the first ``cut`` events of its journal (1 <= cut <= its length),
-    ``ledger.at(cut)`` as a value, from the nearest checkpoint at or before the cut (made now
-    if missing) and a replay of at most ``dated.every`` events; its journal shares the
-    ledger's events."""
+    ``ledger.at(cut)`` as a value, from the nearest state known at or before the cut — a
+    checkpoint, or the last cut asked — and a replay of the events between, which keeps the
+    checkpoints it passes: the month-ends of a year asked in order replay the journal once;
+    asked again, at most ``dated.every`` events each. Its journal shares the ledger's events.
+
+    The states kept hold no journal (one is attached to what is handed out): the side table
+    never keeps a journal alive, so its weak key goes with the ledger.
+    """
     from patient_ledger.apply import replay  # noqa: PLC0415 - apply imports the views
 
     log = state_of(ledger).log
     every = dated.every
-    mark = min(cut // every, MARKS)  # the checkpoints wanted: 1 .. mark
     with dated.lock:
         states = dated.states
-        while len(states) < mark:
-            end = (len(states) + 1) * every
-            start = end - every
-            onto = ledger_of(states[-1]) if states else None
-            states.append(_with_log(replay(log[start:end], onto=onto), log, end))
-        base = states[mark - 1] if mark else None
-    start = mark * every
-    if base is None:
-        return ledger_of(_with_log(replay(log[:cut]), log, cut))
-    if start == cut:
-        return ledger_of(base)
-    return ledger_of(_with_log(replay(log[start:cut], onto=ledger_of(base)), log, cut))
+        known = min(cut // every, len(states))
+        n, base = (known * every, states[known - 1]) if known else (0, None)
+        if dated.last is not None and n <= dated.last[0] <= cut:
+            n, base = dated.last
+        while n < cut:
+            end = min(cut, (n // every + 1) * every)
+            if base is None:
+                replayed = replay(log[:end])
+            else:
+                replayed = replay(log[n:end], onto=ledger_of(_attached(base, log, n)))
+            base = _attached(state_of(replayed), _NO_LOG, 0)
+            if end == (len(states) + 1) * every and len(states) < MARKS:
+                states.append(base)  # the next checkpoint
+            n = end
+        if base is None:  # pragma: no cover - the views never cut before the first event
+            raise IndexError(f"a cut of {cut} events")
+        dated.last = (n, base)
+    return ledger_of(_attached(base, log, cut))
 
 
-def _with_log(ledger: Ledger, log: EventLog, n: int) -> State:
-    """The state of a ledger replayed from ``log``'s first ``n`` events, holding those events
-    as ``log``'s prefix (the replay's own copy of the journal is dropped)."""
-    return state_of(ledger)._replace(log=log.prefix(n))
+_NO_LOG: Final = EventLog()
+
+
+def _attached(state: State, log: EventLog, n: int) -> State:
+    """``state`` holding the first ``n`` events of ``log`` as its journal."""
+    return state._replace(log=log.prefix(n) if n else log)
