@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench import plan, run_ledger, to_commands
-from patient_ledger import batch
+from patient_ledger.adapters import batch
 
 
 def main(argv: list[str] | None = None) -> int:

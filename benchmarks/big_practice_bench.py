@@ -37,10 +37,10 @@ from pathlib import Path
 from typing import Any
 
 import patient_ledger as pl
-from patient_ledger import _cache, journal
 from patient_ledger.cli import main as cli
-from patient_ledger.generate import plan, run_ledger, to_commands
-from patient_ledger.store import open_store
+from patient_ledger.persist import _cache, journal
+from patient_ledger.persist.store import open_store
+from patient_ledger.testing.generate import plan, run_ledger, to_commands
 
 MONTH_ENDS = [
     datetime.date(2025 + month // 12, month % 12 + 1, 1) - datetime.timedelta(days=1)

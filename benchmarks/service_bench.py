@@ -3,7 +3,7 @@
     python benchmarks/service_bench.py                 # 100,000 events, synchronous=FULL
     python benchmarks/service_bench.py --events 20000 --seconds 2 --rounds 2 --json
 
-1. Builds a practice of ``--events`` events (``patient_ledger.generate.practice``) and saves it
+1. Builds a practice of ``--events`` events (``testing.generate.practice``) and saves it
    to a new SQLite store: *build* is the time that took (running its commands, and the save).
 2. Opens it (``open_practice``) in a fresh process, as a service starting does, three times:
    *open* is the median (from the snapshot the save took, nothing replayed).
@@ -42,8 +42,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import patient_ledger as pl
-from patient_ledger import generate
-from patient_ledger.store import open_store
+from patient_ledger.persist.store import open_store
+from patient_ledger.testing import generate
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "service.md"

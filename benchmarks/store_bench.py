@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import patient_ledger as pl
-from patient_ledger import journal
-from patient_ledger.store import open_store
+from patient_ledger.persist import journal
+from patient_ledger.persist.store import open_store
 
 sys.path.insert(0, str(Path(__file__).parent))
 from workload import plan, run_ledger, to_commands

@@ -1,5 +1,6 @@
-"""The benchmark workload, installed as :mod:`patient_ledger.generate` (where its planner now
-lives, so that ``patient_ledger.generate.practice`` and ``patient-ledger demo --generate`` draw
+"""The benchmark workload, installed as :mod:`patient_ledger.testing.generate` (where its
+planner now
+lives, so that ``testing.generate.practice`` and ``patient-ledger demo --generate`` draw
 the same mix); the benchmarks and their tests import it from here as before.
 
 ``plan(n, patients)`` draws ``n`` steps of every command while running them on :class:`Bare`,
@@ -16,13 +17,13 @@ from types import ModuleType
 
 
 def _generate() -> ModuleType:
-    """``patient_ledger.generate`` — or, under an engine from before it was installed (what
+    """``patient_ledger.testing.generate`` — or, under an engine from before it was installed (what
     ``usage_bench.py --compare`` runs), this tree's own copy, loaded from its file: it uses only
     the public commands and values every release has."""
     try:
-        from patient_ledger import generate  # noqa: PLC0415
+        from patient_ledger import generate  # noqa: PLC0415 - an older release's own path
     except ImportError:
-        path = Path(__file__).resolve().parents[1] / "src" / "patient_ledger" / "generate.py"
+        path = Path(__file__).resolve().parents[1] / "src/patient_ledger/testing/generate.py"
         spec = importlib.util.spec_from_file_location("_workload_generate", path)
         assert spec is not None
         assert spec.loader is not None

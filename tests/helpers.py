@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 
 from moneyed import Money
 
@@ -100,3 +101,62 @@ def tables(ledger: pl.Ledger) -> dict[str, object]:
         k: (value_of(row[0], s.currency), *row[1:]) for k, row in s.payments.items()
     }
     return tables
+
+
+#: A statement line of each kind, as a practice prints them (day offset, kind, ref, text, amount).
+_PRINTED_LINES = [
+    (
+        pl.StatementLineKind.CHARGE,
+        "C",
+        "99213 Office visit, established patient (visit {day})",
+        "185.00",
+    ),
+    (pl.StatementLineKind.PAYMENT, "PAY", "CREDIT_CARD COPAY ref 4417-{n}", "-60.00"),
+    (pl.StatementLineKind.ADJUSTMENT, "ADJ", "Contractual adjustment", "-25.50"),
+    (pl.StatementLineKind.REFUND, "R", "CHECK REFUND", "10.00"),
+    (pl.StatementLineKind.TRANSFER_OUT, "T", "Credit moved to the family account", "5.25"),
+]
+
+
+def printed_statement(
+    lines: int, patient_id: str = "P1", opening: str = "120.00", *, short: bool = False
+) -> pl.Statement:
+    """A March statement of ``lines`` lines (charges, payments, adjustments, refunds and
+    transfers in turn) whose running balance adds up, for the printed forms; ``short``: every
+    description a word (no line wraps)."""
+    start, end = D(2025, 3, 1), D(2025, 3, 31)
+    balance = Decimal(opening)
+    rows = []
+    for n in range(1, lines + 1):
+        kind, prefix, text, amount = _PRINTED_LINES[(n - 1) % len(_PRINTED_LINES)]
+        day = start + datetime.timedelta(days=(n - 1) * 30 // max(lines, 1))
+        balance += Decimal(amount)
+        rows.append(
+            pl.StatementLine(
+                day=day,
+                kind=kind,
+                ref=f"{prefix}{n}",
+                description=kind.name.lower() if short else text.format(day=day, n=n),
+                amount=usd(amount),
+                balance=Money(balance, "USD"),
+            )
+        )
+    closing = Money(balance, "USD")
+    zero = usd("0.00")
+    return pl.Statement(
+        patient_id=patient_id,
+        start=start,
+        end=end,
+        opening_balance=usd(opening),
+        lines=rows,
+        closing_balance=closing,
+        amount_due=closing if balance > 0 else zero,
+        credit=zero if balance > 0 else Money(-balance, "USD"),
+        plan_due=zero,
+        aging=pl.Aging(
+            current=closing if balance > 0 else zero,
+            days_31_60=zero,
+            days_61_90=zero,
+            over_90=zero,
+        ),
+    )

@@ -13,7 +13,7 @@ from moneyed import Money
 
 import patient_ledger as pl
 from patient_ledger.errors import ConcurrencyError
-from patient_ledger.store import open_store
+from patient_ledger.persist.store import open_store
 
 ON = datetime.date(2025, 1, 1)
 

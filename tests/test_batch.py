@@ -1,4 +1,4 @@
-"""patient_ledger.batch: dashboards from a journal split by patient, serially and on Dask."""
+"""adapters.batch: dashboards from a journal split by patient, serially and on Dask."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 
 import patient_ledger as pl
-from patient_ledger import batch
-from patient_ledger.demo import month_at_the_practice, play, seed_walkthrough
+from patient_ledger.adapters import batch
+from patient_ledger.cli.demo import month_at_the_practice, play, seed_walkthrough
 from patient_ledger.testing import assert_invariants, ledgers
 
 

@@ -12,8 +12,8 @@ import pytest
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import journal
 from patient_ledger.cli import main
+from patient_ledger.persist import journal
 from tests.test_views import two_line_visit
 
 

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from moneyed import CURRENCIES
 
 import patient_ledger as pl
-from patient_ledger import journal
 from patient_ledger.errors import JournalError
 from patient_ledger.money import MAX_MAJOR_UNITS, exponent, minor_text, to_money
+from patient_ledger.persist import journal
 from patient_ledger.testing import ledgers
 
 _PLACES = sorted({exponent(code) for code in CURRENCIES})

@@ -15,9 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import patient_ledger as pl
-from patient_ledger import _cache, _dated, generate, journal, testing
+from patient_ledger import _dated, testing
 from patient_ledger.apply import replay
+from patient_ledger.persist import _cache, journal
 from patient_ledger.state import state_of
+from patient_ledger.testing import generate
 from patient_ledger.views import event_day
 from tests.helpers import appointment, charge, pay, usd
 

@@ -1,4 +1,4 @@
-"""patient_ledger.drchrono: DrChrono API records in, a ledger and a reconciliation out."""
+"""patient_ledger.adapters.drchrono: DrChrono API records in, a ledger and a reconciliation out."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import drchrono
+from patient_ledger.adapters import drchrono
 from patient_ledger.cli import main
 from patient_ledger.testing import assert_invariants
 

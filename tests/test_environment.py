@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger.demo import month_at_the_practice, play, seed_walkthrough
+from patient_ledger.cli.demo import month_at_the_practice, play, seed_walkthrough
 
 
 def scenario() -> pl.Ledger:

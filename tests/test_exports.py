@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 import patient_ledger as pl
-from patient_ledger import fhir, frames
-from patient_ledger.demo import month_at_the_practice, play, seed_walkthrough
+from patient_ledger.adapters import fhir, frames
+from patient_ledger.cli.demo import month_at_the_practice, play, seed_walkthrough
 from tests.test_views import two_line_visit
 
 

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import journal
 from patient_ledger.money import FrozenMoney, frozen
+from patient_ledger.persist import journal
 from patient_ledger.testing import charges, ledgers, payments, refunds
 from tests.helpers import D, usd
 

@@ -32,11 +32,12 @@ from hypothesis import strategies as st
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import drchrono, journal
+from patient_ledger.adapters import drchrono
+from patient_ledger.adapters.imports import check_formats, import_files
 from patient_ledger.cli import main
 from patient_ledger.errors import LedgerError
-from patient_ledger.imports import check_formats, import_files
 from patient_ledger.money import to_money
+from patient_ledger.persist import journal
 from tests.helpers import appointment, charge, pay
 
 #: Examples per test: a short run by default, the profile's own under ``deep``, or
@@ -755,7 +756,7 @@ def frame_tables(draw: st.DrawFn) -> dict[str, Any]:
 @FUZZ
 @given(frame_tables())
 def test_from_frames_of_hostile_cells(tables: dict[str, Any]) -> None:
-    from patient_ledger import frames
+    from patient_ledger.adapters import frames
 
     result = bounded(lambda: frames.from_frames(**tables))
     assert isinstance(result, pl.Ledger | LedgerError)

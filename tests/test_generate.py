@@ -1,4 +1,4 @@
-"""patient_ledger.generate: an installed practice generator (issue 26, item 3)."""
+"""patient_ledger.testing.generate: an installed practice generator (issue 26, item 3)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 import patient_ledger as pl
-from patient_ledger import generate, journal
 from patient_ledger.cli import main
+from patient_ledger.persist import journal
+from patient_ledger.testing import generate
 
 
 def test_deterministic_by_seed_and_realistic() -> None:

@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 
 import patient_ledger as pl
-from patient_ledger import render
-from patient_ledger.demo import month_at_the_practice, play, seed_walkthrough
+from patient_ledger.cli.demo import month_at_the_practice, play, seed_walkthrough
+from patient_ledger.report import render
 
 GOLDEN = Path(__file__).parent / "golden" / "views.html"
 

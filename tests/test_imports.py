@@ -13,9 +13,15 @@ import pytest
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import journal
+from patient_ledger.adapters.imports import (
+    Formats,
+    check_formats,
+    import_files,
+    load_formats,
+    load_mapping,
+)
 from patient_ledger.cli import _Progress, main
-from patient_ledger.imports import Formats, check_formats, import_files, load_formats, load_mapping
+from patient_ledger.persist import journal
 from patient_ledger.views import dashboards
 
 CLINIC = Path(__file__).parent / "data" / "clinic"
@@ -304,7 +310,7 @@ def test_the_progress_bar_shows_only_on_a_terminal() -> None:
 
 
 def test_one_call_for_every_dashboard_agrees_with_the_shards(clinic: Path) -> None:
-    from patient_ledger import batch
+    from patient_ledger.adapters import batch
 
     ledger = journal.loads(clinic.read_text())
     every = dashboards(ledger)
@@ -474,7 +480,8 @@ def test_both_commands_read_a_payment_row_by_one_set_of_rules(
 
 
 def test_there_is_one_amount_parser() -> None:
-    from patient_ledger import cli, imports, money
+    from patient_ledger import cli, money
+    from patient_ledger.adapters import imports
 
     assert not hasattr(imports, "parse_amount") or imports.parse_amount is money.parse_amount
     assert not hasattr(cli, "parse_amount")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import patient_ledger as pl
-from patient_ledger import journal
 from patient_ledger._log import EventLog
+from patient_ledger.persist import journal
 from tests.helpers import D, appointment, charge, entries, pay, usd
 
 

@@ -11,9 +11,10 @@ import msgspec
 import pytest
 
 import patient_ledger as pl
-from patient_ledger import _cache, cli, journal, snapshot
+from patient_ledger import cli
 from patient_ledger.errors import JournalError
-from patient_ledger.store import open_store
+from patient_ledger.persist import _cache, journal, snapshot
+from patient_ledger.persist.store import open_store
 from tests.helpers import appointment, charge, pay, tables
 
 

@@ -11,7 +11,7 @@ import pytest
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import imports
+from patient_ledger.adapters import imports
 from patient_ledger.errors import JournalError, StoreError
 from tests.test_imports import AMOUNTS, PAYMENTS_HEAD, run, write
 

@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import patient_ledger as pl
-from patient_ledger import journal
 from patient_ledger.errors import JournalError
 from patient_ledger.events import UnallocatedApplied
+from patient_ledger.persist import journal
 from patient_ledger.testing import Operation, operations, run_operations
 from tests.helpers import D, appointment, charge, pay, usd
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import journal
+from patient_ledger.persist import journal
 from tests.helpers import entries, usd
 
 D = datetime.date

@@ -24,6 +24,11 @@ def html_of(notebook: Any) -> list[str]:
     ]
 
 
+def sources(notebook: Any) -> list[str]:
+    """Each code cell's source, in order (its last line: what it shows)."""
+    return [cell.source.splitlines()[-1] for cell in notebook.cells if cell.cell_type == "code"]
+
+
 def test_the_notebook_runs() -> None:
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
@@ -52,6 +57,16 @@ def test_the_notebook_runs() -> None:
     # Stored with its outputs; the comparison it stores is the one it shows today (the other
     # tables follow the renderers, which change on their own).
     assert all(cell.outputs for cell in stored.cells if cell.cell_type == "code")
+    # Month-end (SPEC §12): a month of statements, and the deposit check flags the one deposit
+    # that does not match the day sheets (March 10's cash, 10.00 short) and no other.
+    shown = dict(zip(sources(notebook), html_of(notebook), strict=True))
+    assert "amount_due" in shown['march["statements"]']
+    flagged = shown['check[check["difference"] != 0]']
+    assert "2025-03-10" in flagged
+    assert "CASH" in flagged
+    assert "-10.00" in flagged
+    assert "2025-03-05" not in flagged
+    assert flagged.count("<tr>") == 2  # the heading's row and the one that does not match
     compared = [h for h in html_of(notebook) if "patient-ledger-comparison" in h]
     assert compared
     assert compared == [h for h in html_of(stored) if "patient-ledger-comparison" in h]

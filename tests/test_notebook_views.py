@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import frames, testing
+from patient_ledger import testing
+from patient_ledger.adapters import frames
 from tests.helpers import appointment, charge, pay
 from tests.test_exports import sample
 

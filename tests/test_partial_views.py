@@ -11,9 +11,11 @@ import pytest
 from hypothesis import given, settings
 
 import patient_ledger as pl
-from patient_ledger import _cache, _partial, cli, generate, journal, snapshot, testing
+from patient_ledger import cli, testing
 from patient_ledger.errors import SnapshotError
-from patient_ledger.render import report_data, report_html, report_text
+from patient_ledger.persist import _cache, _partial, journal, snapshot
+from patient_ledger.report.render import report_data, report_html, report_text
+from patient_ledger.testing import generate
 
 ON = datetime.date(2025, 9, 30)
 
@@ -89,7 +91,7 @@ def test_the_command_line_reads_a_cached_journal_partly_and_prints_the_same(
 def test_the_command_line_reads_a_store_partly_and_prints_the_same(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from patient_ledger.store import open_store
+    from patient_ledger.persist.store import open_store
 
     ledger = generate.practice(600, seed=4, patients=6)
     db = tmp_path / "practice.db"

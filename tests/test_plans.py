@@ -8,7 +8,7 @@ import pytest
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import journal, snapshot
+from patient_ledger.persist import journal, snapshot
 
 D = datetime.date
 

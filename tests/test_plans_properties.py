@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import journal, snapshot
+from patient_ledger.persist import journal, snapshot
 
 D = datetime.date
 START = D(2025, 1, 1)

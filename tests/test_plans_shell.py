@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import patient_ledger as pl
-from patient_ledger import journal
+from patient_ledger.persist import journal
 from tests.test_plans import D, usd, whole_story
 
 
@@ -31,7 +31,7 @@ def test_the_plans_command_prints_the_report(
 
 
 def test_the_importer_reads_plans_and_plan_payments(tmp_path: pytest.TempPathFactory) -> None:
-    from patient_ledger.imports import import_files
+    from patient_ledger.adapters.imports import import_files
 
     folder = tmp_path
     files = {
@@ -61,7 +61,7 @@ def test_the_importer_reads_plans_and_plan_payments(tmp_path: pytest.TempPathFac
 
 
 def test_plans_survive_a_store_and_its_snapshots(tmp_path: pytest.TempPathFactory) -> None:
-    from patient_ledger.store import open_store
+    from patient_ledger.persist.store import open_store
 
     ledger = whole_story()
     url = f"sqlite:///{tmp_path}/practice.db"
@@ -79,7 +79,7 @@ def test_plans_survive_a_store_and_its_snapshots(tmp_path: pytest.TempPathFactor
 
 
 def test_plan_payments_are_in_the_fhir_export_and_the_allocation_records() -> None:
-    from patient_ledger import fhir, frames
+    from patient_ledger.adapters import fhir, frames
 
     ledger = whole_story()  # PAY1 names plan PL1; 30.00 of its 40.00 was reversed
     bundle = fhir.fhir_json(fhir.to_fhir(ledger, "P1"))

@@ -12,11 +12,11 @@ import pytest
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import journal, snapshot
 from patient_ledger._stored import value_of
-from patient_ledger.imports import import_files
+from patient_ledger.adapters.imports import import_files
+from patient_ledger.persist import journal, snapshot
+from patient_ledger.persist.store import open_store
 from patient_ledger.state import state_of
-from patient_ledger.store import open_store
 from patient_ledger.testing import as_code
 from patient_ledger.views import as_of, event_day
 from tests.helpers import D, usd
@@ -152,7 +152,7 @@ def test_a_charge_posted_before_a_later_payment_makes_an_earlier_cut_untrue() ->
 
 
 def test_the_writer_writes_posted_on_as_the_format_describes_it() -> None:
-    from patient_ledger._shapes import QuickWriter
+    from patient_ledger.persist._shapes import QuickWriter
     from tests.test_quick_reader import _plain
 
     event = _posted_late().events[-1]
@@ -210,7 +210,7 @@ def test_the_csv_importer_refuses_a_posted_on_that_is_not_a_date(tmp_path: Path)
 
 def test_from_frames_reads_a_posted_on_column() -> None:
     pd = pytest.importorskip("pandas")
-    from patient_ledger import frames
+    from patient_ledger.adapters import frames
 
     visits = pd.DataFrame(
         {"appointment_id": ["V1"], "patient_id": ["P1"], "date": [pd.Timestamp("2025-01-10")]}
@@ -237,7 +237,7 @@ def test_from_frames_reads_a_posted_on_column() -> None:
 def test_the_drchrono_importer_reads_a_line_item_s_posted_date() -> None:
     from decimal import Decimal
 
-    from patient_ledger import drchrono
+    from patient_ledger.adapters import drchrono
 
     appointments = [{"id": 1, "patient": 9, "scheduled_time": "2025-03-03T09:00:00"}]
     items = [
@@ -269,7 +269,7 @@ def test_the_drchrono_importer_reads_a_line_item_s_posted_date() -> None:
 
 
 def test_balance_history_dates_a_charge_by_its_posted_on() -> None:
-    from patient_ledger import frames
+    from patient_ledger.adapters import frames
 
     rows = frames.balance_history(_posted_late(), "P1", freq="D")
     assert [(row["date"], str(row["patient_responsibility"])) for row in rows] == [

@@ -1,4 +1,4 @@
-"""patient_ledger.practice: one durable book shared by threads and processes (issue 26)."""
+"""patient_ledger.persist.practice: one durable book shared by threads and processes (issue 26)."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from moneyed import Money
 
 import patient_ledger as pl
 from patient_ledger.errors import StoreError
-from patient_ledger.practice import Submitted, store_url
-from patient_ledger.store import SqliteStore, open_store
+from patient_ledger.persist.practice import Submitted, store_url
+from patient_ledger.persist.store import SqliteStore, open_store
 from tests.pg_server import postgres_url
 
 ROOT = Path(__file__).parent.parent

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 import patient_ledger as pl
-from patient_ledger import cli, journal
-from patient_ledger.store import open_store
+from patient_ledger import cli
+from patient_ledger.persist import journal
+from patient_ledger.persist.store import open_store
 from tests.helpers import appointment, charge, pay, refund, usd
 
 D = datetime.date

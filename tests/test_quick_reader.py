@@ -19,8 +19,6 @@ from hypothesis import strategies as st
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import journal
-from patient_ledger._shapes import QuickWriter
 from patient_ledger.errors import JournalError
 from patient_ledger.events import (
     AllocationUnapplied,
@@ -31,6 +29,8 @@ from patient_ledger.events import (
     UnallocatedApplied,
 )
 from patient_ledger.money import exponent, minor_text, to_minor
+from patient_ledger.persist import journal
+from patient_ledger.persist._shapes import QuickWriter
 from patient_ledger.testing import ledgers
 from tests.test_fuzz import LINES, edited_records, forged_amounts, mangled_text, rehash
 

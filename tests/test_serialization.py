@@ -1,4 +1,4 @@
-"""patient_ledger.journal: canonical form, round trips, and tamper detection with line numbers."""
+"""persist.journal: canonical form, round trips, and tamper detection with line numbers."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 
 import patient_ledger as pl
-from patient_ledger import journal
-from patient_ledger.demo import month_at_the_practice, play, seed_walkthrough
+from patient_ledger.cli.demo import month_at_the_practice, play, seed_walkthrough
 from patient_ledger.errors import JournalError
+from patient_ledger.persist import journal
 from patient_ledger.testing import ledgers
 
 

@@ -1,4 +1,4 @@
-"""Snapshots (patient_ledger.snapshot): a ledger's state as plain data and back.
+"""Snapshots (patient_ledger.persist.snapshot): a ledger's state as plain data and back.
 
 A decoded snapshot must be the very ledger it was taken from — same tables, same views, equal
 journal — and must go on exactly as the original would: every command after it gives the same
@@ -20,10 +20,11 @@ from hypothesis import strategies as st
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import _sorted, snapshot
+from patient_ledger import _sorted
 from patient_ledger._stored import value_of
 from patient_ledger.errors import SnapshotError
 from patient_ledger.invariants import check_invariants
+from patient_ledger.persist import snapshot
 from patient_ledger.state import state_of
 from patient_ledger.testing import ledgers
 from tests.helpers import appointment, charge, pay, tables

@@ -1,4 +1,4 @@
-"""patient_ledger.store against both backends: SQLite and PostgreSQL, the same tests."""
+"""patient_ledger.persist.store against both backends: SQLite and PostgreSQL, the same tests."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ import pytest
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import journal
 from patient_ledger.errors import ConcurrencyError, JournalError, StoreError
-from patient_ledger.store import Store, open_store
+from patient_ledger.persist import journal
+from patient_ledger.persist.store import Store, open_store
 from tests.helpers import appointment, charge, pay
 from tests.pg_server import postgres_url
 

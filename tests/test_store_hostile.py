@@ -20,10 +20,10 @@ import pytest
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import journal, snapshot
-from patient_ledger import store as store_module
 from patient_ledger.errors import JournalError, LedgerError, SnapshotError, StoreError
-from patient_ledger.store import Store, open_store
+from patient_ledger.persist import journal, snapshot
+from patient_ledger.persist import store as store_module
+from patient_ledger.persist.store import Store, open_store
 from tests.helpers import appointment, charge, pay, tables
 from tests.test_store import _sql, name, pg_url, url  # noqa: F401 - the same fixtures
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 import patient_ledger as pl
-from patient_ledger import journal, snapshot
 from patient_ledger.errors import ConcurrencyError, InvalidInputError, SnapshotError
-from patient_ledger.store import SNAPSHOT_ROW_FORMAT, Store, _binding, open_store
+from patient_ledger.persist import journal, snapshot
+from patient_ledger.persist.store import SNAPSHOT_ROW_FORMAT, Store, _binding, open_store
 from tests.helpers import pay, tables
 from tests.test_store import _sql, name, pg_url, sample, url  # noqa: F401 - the same fixtures
 

@@ -1,4 +1,4 @@
-"""The views' one description (patient_ledger.tables) and what it drives."""
+"""The views' one description (patient_ledger.report.tables) and what it drives."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import render, tables
-from patient_ledger.demo import aging_report, allocations_report
+from patient_ledger.cli.demo import aging_report, allocations_report
+from patient_ledger.report import render, tables
 
 SRC = Path(pl.__file__).parent
 D = datetime.date
@@ -28,6 +28,9 @@ CLASSES = {
     "allocations": pl.Allocation,
     "payment_plans": pl.PlanStatus,
     "installments": pl.Installment,
+    "statement_lines": pl.StatementLine,
+    "day_sheet_lines": pl.DaySheetLine,
+    "method_totals": pl.MethodTotal,
 }
 
 
@@ -41,7 +44,8 @@ def test_each_view_describes_every_field_of_its_class_once(view: tables.View) ->
 def test_no_heading_is_written_twice() -> None:
     """Headings appear as literals only in tables.py (the one description)."""
     common = {"Paid", "Amount", "Patient", *pl.__all__}  # words, and class names in __all__
-    headings = {h for view in tables.VIEWS for h in view.headings()} - common
+    views = (*tables.VIEWS, *tables.SUMMARIES)
+    headings = {h for view in views for h in view.headings()} - common
     for path in SRC.glob("*.py"):
         if path.name == "tables.py":
             continue
@@ -124,9 +128,9 @@ def test_ids_in_text_reports_cannot_steer_the_terminal() -> None:
 
 
 def test_frames_rows_are_the_descriptions_records() -> None:
-    """patient_ledger.frames gives each view's rows from its one description."""
-    from patient_ledger import frames
-    from patient_ledger.demo import lines_and_policies, month_at_the_practice, play
+    """patient_ledger.adapters.frames gives each view's rows from its one description."""
+    from patient_ledger.adapters import frames
+    from patient_ledger.cli.demo import lines_and_policies, month_at_the_practice, play
 
     ledger = pl.Ledger.empty()
     for _, ledger in play(month_at_the_practice() + lines_and_policies()):  # noqa: B007

@@ -17,12 +17,13 @@ from hypothesis import strategies as st
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import _steps, testing
+from patient_ledger import testing
 from patient_ledger.events import AppointmentAdded, PaymentPosted
 from patient_ledger.state import ledger_of, state_of
 from patient_ledger.testing import (
     InvariantError,
     Operation,
+    _steps,
     appointments,
     assert_invariants,
     charges,

@@ -29,7 +29,7 @@ import pytest
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import journal
+from patient_ledger.persist import journal
 
 try:  # the invariant check may move to the core
     check_invariants: Callable[[pl.Ledger], tuple[Any, ...]] = pl.check_invariants  # type: ignore[attr-defined]

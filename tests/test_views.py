@@ -8,7 +8,7 @@ import pytest
 from moneyed import Money
 
 import patient_ledger as pl
-from patient_ledger import render
+from patient_ledger.report import render
 from tests.helpers import D, appointment, charge, pay, usd
 
 
@@ -110,7 +110,7 @@ def test_views_in_a_currency_without_minor_units() -> None:
 
 
 def test_views_show_themselves_as_html_with_the_seed_colours() -> None:
-    from patient_ledger.demo import play, seed_walkthrough
+    from patient_ledger.cli.demo import play, seed_walkthrough
 
     ledger = None
     for n, (_, ledger) in enumerate(play(seed_walkthrough())):  # noqa: B007

@@ -8,7 +8,7 @@ billing person reads every day — from an immutable ledger rebuilt from its jou
 import importlib
 from typing import TYPE_CHECKING
 
-from patient_ledger._compare import Comparison, Difference, compare
+from patient_ledger import _paths
 from patient_ledger.apply import apply_event, replay
 from patient_ledger.commands import (
     add_appointment,
@@ -30,6 +30,7 @@ from patient_ledger.commands import (
     transfer_credit,
     unapply,
 )
+from patient_ledger.comparison import Comparison, Difference, compare
 from patient_ledger.errors import (
     AlreadyReversedError,
     AppointmentCancelledError,
@@ -76,6 +77,17 @@ from patient_ledger.invariants import (
 )
 from patient_ledger.money import MAX_MAJOR_UNITS
 from patient_ledger.state import Ledger
+from patient_ledger.statements import (
+    DaySheet,
+    DaySheetLine,
+    MethodTotal,
+    Statement,
+    StatementLine,
+    StatementLineKind,
+    day_sheet,
+    statement,
+    statements,
+)
 from patient_ledger.values import (
     Adjustment,
     AdjustmentType,
@@ -140,6 +152,8 @@ __all__ = [
     "CurrencyMismatchError",
     "Dashboard",
     "DateOrderError",
+    "DaySheet",
+    "DaySheetLine",
     "Difference",
     "DuplicateIdError",
     "EntriesCancelled",
@@ -160,6 +174,7 @@ __all__ = [
     "LedgerError",
     "LedgerOpened",
     "LineItem",
+    "MethodTotal",
     "NotOffsettingError",
     "OverApplicationError",
     "PatientMismatchError",
@@ -178,6 +193,9 @@ __all__ = [
     "Practice",
     "PracticeStatus",
     "RefundPosted",
+    "Statement",
+    "StatementLine",
+    "StatementLineKind",
     "Submitted",
     "Transfer",
     "UnallocatedApplied",
@@ -207,6 +225,7 @@ __all__ = [
     "credit_aging",
     "dashboard",
     "dashboards",
+    "day_sheet",
     "feed_row",
     "installments",
     "line_items",
@@ -222,27 +241,31 @@ __all__ = [
     "replay",
     "reverse_payment",
     "skip_installment",
+    "statement",
+    "statements",
     "transfer_credit",
     "unallocated_entries",
     "unapply",
 ]
 
+_paths.install()
+
 #: Public names of the shells, imported on first use: ``import patient_ledger`` loads the core
 #: only (the store, the importer and the renderer are imported by what uses them).
 _LAZY = {
-    "Practice": "patient_ledger.practice",
-    "PracticeStatus": "patient_ledger.practice",
-    "Submitted": "patient_ledger.practice",
-    "open_practice": "patient_ledger.practice",
-    "parse_record": "patient_ledger.imports",
-    "FeedWithLines": "patient_ledger.render",
-    "claims_feed_with_lines": "patient_ledger.render",
+    "Practice": "patient_ledger.persist.practice",
+    "PracticeStatus": "patient_ledger.persist.practice",
+    "Submitted": "patient_ledger.persist.practice",
+    "open_practice": "patient_ledger.persist.practice",
+    "parse_record": "patient_ledger.adapters.imports",
+    "FeedWithLines": "patient_ledger.report.render",
+    "claims_feed_with_lines": "patient_ledger.report.render",
 }
 
 if TYPE_CHECKING:
-    from patient_ledger.imports import parse_record
-    from patient_ledger.practice import Practice, PracticeStatus, Submitted, open_practice
-    from patient_ledger.render import FeedWithLines, claims_feed_with_lines
+    from patient_ledger.adapters.imports import parse_record
+    from patient_ledger.persist.practice import Practice, PracticeStatus, Submitted, open_practice
+    from patient_ledger.report.render import FeedWithLines, claims_feed_with_lines
 
 
 def __getattr__(name: str) -> object:

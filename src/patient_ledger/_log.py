@@ -7,7 +7,7 @@ untouched and any old ledger can be extended (branched) at the same cost.
 
 A log can also start with a *base*: any read-only sequence of events standing for the journal's
 first events — how a ledger restored from a snapshot holds a journal whose events are decoded
-only when read (:mod:`patient_ledger.snapshot`).
+only when read (:mod:`patient_ledger.persist.snapshot`).
 """
 
 from __future__ import annotations

@@ -108,6 +108,7 @@ from patient_ledger.values import (
     check_id,
     check_optional_id,
     check_optional_str,
+    check_schedule,
 )
 
 # -- shared checks ----------------------------------------------------------------------------
@@ -1439,6 +1440,7 @@ def skip_installment(ledger: Ledger, plan_id: str, number: int, *, on: datetime.
             id=plan_id,
             number=number,
         )
+    check_schedule(row[4], count + 1, f"payment plan {plan_id!r}")  # its first_due
     event = InstallmentSkipped(
         plan_id=plan_id,
         number=number,

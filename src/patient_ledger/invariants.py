@@ -188,7 +188,7 @@ def check_invariants(ledger: Ledger) -> tuple[Violation, ...]:
 
 def check_loaded(ledger: Ledger, *, since: Ledger | None = None) -> tuple[Violation, ...]:
     """Check SPEC §6 on a ledger just rebuilt from a journal, from its rows: what every path
-    that loads a journal runs (:mod:`patient_ledger.journal`, the stores).
+    that loads a journal runs (:mod:`patient_ledger.persist.journal`, the stores).
 
     The same invariants as :func:`check_invariants` — Total Paid against the journal
     (invariant 0), invariants 1 to 5 for every patient and appointment, the engine's records

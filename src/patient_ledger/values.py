@@ -480,6 +480,7 @@ class PaymentPlan:
                 f"{what} is first due on {self.first_due.isoformat()}, before it was created "
                 f"on {self.created_on.isoformat()}"
             )
+        check_schedule(self.first_due, count, what)
         for appointment_id in self.appointment_ids:
             check_id(appointment_id, f"{what} appointment id")
         if len(set(self.appointment_ids)) != len(self.appointment_ids):
@@ -489,6 +490,21 @@ class PaymentPlan:
         object.__setattr__(self, "minor_units", minor)
         if self.amount is not None:
             object.__setattr__(self, "amount", frozen(self.amount))
+
+
+def check_schedule(first_due: datetime.date, installments: int, what: str) -> None:
+    """Refuse a schedule whose installment ``installments`` would fall after the last day a
+    date can have (9999-12-31): every installment must have a due date.
+
+    Raises:
+        InvalidInputError: naming the plan, its first due date and the installment.
+    """
+    if (first_due.year * 12 + first_due.month - 1) + installments - 1 > 9999 * 12 + 11:
+        raise InvalidInputError(
+            f"{what}: installment {installments} would be due after 9999-12-31 (first due "
+            f"{first_due.isoformat()})",
+            installments=installments,
+        )
 
 
 def add_months(day: datetime.date, months: int) -> datetime.date:

@@ -6,6 +6,7 @@ A patient the ledger has never seen is an :class:`~patient_ledger.errors.Unknown
 
 from __future__ import annotations
 
+import array
 import bisect
 import datetime
 import heapq
@@ -14,14 +15,18 @@ from collections.abc import Iterable
 import attrs
 from moneyed import Money
 
-from patient_ledger import _dated, _html, _sorted, tables
+from patient_ledger import _dated, _sorted
 from patient_ledger._stored import value_of
 from patient_ledger.errors import DateOrderError, UnknownIdError
 from patient_ledger.events import (
+    AppointmentAdded,
     ChargeAdded,
     ChargeAdjusted,
     CreditTransferred,
     Event,
+    InstallmentSkipped,
+    PaymentPlanCancelled,
+    PaymentPlanCreated,
     PaymentPosted,
     PlanPaymentPosted,
     RefundPosted,
@@ -53,8 +58,16 @@ from patient_ledger.values import (
     check_id,
 )
 
-#: The dashboard's fields, in the order the billing page shows them.
-DASHBOARD_FIELDS = tables.DASHBOARD.fields()
+
+def _html_table(view: str, rows: Iterable[object], *, caption: str | None = None) -> str:
+    """A view's rows as an HTML table, for a notebook's display hook (``_repr_html_``).
+
+    The one place the views reach the report layer, and only when a notebook shows a value:
+    ``import patient_ledger`` loads no rendering code (the import contract lists this import).
+    """
+    from patient_ledger.report import tables  # noqa: PLC0415 - on first display only
+
+    return tables.html_table(getattr(tables, view), rows, caption=caption)
 
 
 @attrs.frozen(kw_only=True)
@@ -86,10 +99,14 @@ class Dashboard:
         {'total_paid': '200.00', 'allocated': '0.00', 'unallocated': '200.00',
          'patient_responsibility': '0.00', 'statement_balance': '0.00', 'total_balance': '-200.00'}
         """
-        return tables.unstructure(self)
+        return {name: str(getattr(self, name).amount) for name in DASHBOARD_FIELDS}
 
     def _repr_html_(self) -> str:
-        return tables.html_table(tables.DASHBOARD, [self])
+        return _html_table("DASHBOARD", [self])
+
+
+#: The dashboard's fields, in the order the billing page shows them.
+DASHBOARD_FIELDS = tuple(field.name for field in attrs.fields(Dashboard))
 
 
 @attrs.frozen(kw_only=True)
@@ -108,10 +125,6 @@ class FeedRow:
     appointment_unallocated: Money
     patient_unallocated: Money
 
-    def cells(self) -> list[_html.Cell]:
-        """This row as HTML cells, the seed's yellow and green boxes marked."""
-        return tables.html_cells(tables.CLAIMS_FEED, self)
-
     def _repr_html_(self) -> str:
         return ClaimsFeed((self,))._repr_html_()
 
@@ -122,7 +135,7 @@ class ClaimsFeed(tuple[FeedRow, ...]):
     __slots__ = ()
 
     def _repr_html_(self) -> str:
-        return tables.html_table(tables.CLAIMS_FEED, self)
+        return _html_table("CLAIMS_FEED", self)
 
 
 @attrs.frozen(kw_only=True)
@@ -135,10 +148,6 @@ class UnallocatedEntry:
     amount: Money
     received_on: datetime.date
 
-    def cells(self) -> list[_html.Cell]:
-        """This entry as HTML cells."""
-        return tables.html_cells(tables.UNALLOCATED_ENTRIES, self)
-
     def _repr_html_(self) -> str:
         return UnallocatedEntries((self,))._repr_html_()
 
@@ -149,7 +158,7 @@ class UnallocatedEntries(tuple[UnallocatedEntry, ...]):
     __slots__ = ()
 
     def _repr_html_(self) -> str:
-        return tables.html_table(tables.UNALLOCATED_ENTRIES, self)
+        return _html_table("UNALLOCATED_ENTRIES", self)
 
 
 @attrs.frozen(kw_only=True)
@@ -163,7 +172,7 @@ class Aging:
     over_90: Money
 
     def _repr_html_(self) -> str:
-        return tables.html_table(tables.AGING, [self])
+        return _html_table("AGING", [self])
 
 
 def _lookup(ledger: object, patient_id: object) -> tuple[State, PatientState]:
@@ -204,7 +213,12 @@ def dashboard(ledger: Ledger, patient_id: str, *, on: datetime.date | None = Non
 
 
 def claims_feed(ledger: Ledger, patient_id: str) -> ClaimsFeed:
-    """One row per appointment of the patient, by date then id (a tuple of ``FeedRow``)."""
+    """One row per appointment of the patient that is not cancelled, by date then id (a tuple
+    of ``FeedRow``; a cancelled visit has no claim: SPEC §10).
+
+    Raises:
+        UnknownIdError: the patient is not in the ledger.
+    """
     state, patient = _lookup(ledger, patient_id)
     patient_unallocated = to_money(patient.general.available + patient.held, state.currency)
     return ClaimsFeed(
@@ -330,13 +344,15 @@ def as_of(ledger: Ledger, on: datetime.date) -> Ledger:
         )
         event = events[late]
         posted = event_day(ledger, event)
+        ref = event_ref(event)
         raise DateOrderError(
             f"the books as of {on.isoformat()} cannot be cut from this journal: event {late} "
-            f"({type(event).__name__}, day {posted}) was posted after event {cut}, the first "
-            f"with a day after {on.isoformat()}",
+            f"({type(event).__name__} {ref!r}, day {posted}) was posted after event {cut}, the "
+            f"first with a day after {on.isoformat()}",
             on=on,
             index=late,
             day=posted,
+            id=ref,
         )
     return ledger if cut == len(highest) else _dated.state_at(ledger, dated, cut)
 
@@ -349,6 +365,16 @@ def _ordinal(ledger: Ledger, event: Event) -> int:
     return _NO_DAY if day is None else day.toordinal()
 
 
+def day_index(ledger: Ledger) -> tuple[array.array[int], array.array[int]]:
+    """For each place in the journal, the highest day of the events up to it (included) and
+    the lowest day of the events from it on: the cut for a date is where the highest passes
+    it, and it is true when no later event has a lower day. Events without a day count as
+    neither. Built once per journal and kept, with the checkpoints of its dated views, for
+    the last few asked (:mod:`patient_ledger._dated`)."""
+    dated = _dated.index(ledger, lambda event: _ordinal(ledger, event))
+    return dated.highest, dated.lowest
+
+
 def event_day(ledger: Ledger, event: Event) -> datetime.date | None:
     """The day an event of the ledger's journal happened on, for cutting it at a date: a
     payment's or refund's received date, an adjustment's, transfer's or other bookkeeping
@@ -358,16 +384,35 @@ def event_day(ledger: Ledger, event: Event) -> datetime.date | None:
     match event:
         case PaymentPosted(payment=p) | RefundPosted(payment=p) | PlanPaymentPosted(payment=p):
             return p.received_on
-        case ChargeAdjusted(adjustment=adjustment):
-            return adjustment.on
-        case CreditTransferred(transfer=transfer):
-            return transfer.on
+        case ChargeAdjusted(adjustment=value) | CreditTransferred(transfer=value):
+            return value.on
         case ChargeAdded(charge=charge):
             if charge.posted_on is not None:
                 return charge.posted_on
             return state_of(ledger).appointments[charge.appointment_id].date
+        case InstallmentSkipped() | PaymentPlanCancelled():
+            return None  # SPEC §12: the plan events of §11 have no day
         case _:
             return getattr(event, "on", None)
+
+
+def event_ref(event: Event) -> str | None:
+    """The id an event is about, for a message: its payment's, refund's, charge's,
+    adjustment's, transfer's, appointment's or plan's (``None`` for the ledger's opening and
+    for money moved between a patient's buckets, which is the patient's)."""
+    match event:
+        case PaymentPosted(payment=p) | RefundPosted(payment=p) | PlanPaymentPosted(payment=p):
+            return p.id
+        case ChargeAdded(charge=value) | ChargeAdjusted(adjustment=value):
+            return value.id
+        case CreditTransferred(transfer=value) | AppointmentAdded(appointment=value):
+            return value.id
+        case PaymentPlanCreated(plan=value):
+            return value.id
+    for name in ("payment_id", "appointment_id", "plan_id", "patient_id"):
+        if isinstance(ref := getattr(event, name, None), str):
+            return ref
+    return None
 
 
 def aging(ledger: Ledger, patient_id: str, *, on: datetime.date) -> Aging:
@@ -445,7 +490,7 @@ def _payment(ledger: object, payment_id: object) -> tuple[State, Payment]:
     return state, value_of(row[0], state.currency)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen  # positional as SPEC writes it (keywords work too)
 class LineItem:
     """One line of an appointment: a charge with its responsibility (the charge plus its
     adjustments), what is allocated to it, and its balance due."""
@@ -459,7 +504,21 @@ class LineItem:
     balance_due: Money
 
 
-def line_items(ledger: Ledger, appointment_id: str) -> _html.LineItems:
+class LineItems(tuple[LineItem, ...]):
+    """An appointment's lines (what ``line_items`` returns): a tuple that shows itself as a
+    table in a notebook."""
+
+    __slots__ = ()
+
+    def _repr_html_(self) -> str:
+        appointments = {item.appointment_id for item in self}
+        caption = (
+            f"Lines of appointment {next(iter(appointments))}" if len(appointments) == 1 else None
+        )
+        return _html_table("LINE_ITEMS", self, caption=caption)
+
+
+def line_items(ledger: Ledger, appointment_id: str) -> LineItems:
     """The appointment's lines, in line order (the order their charges were added); empty for
     an appointment without charges (a cancelled one included). A tuple of :class:`LineItem`
     that shows itself as a table in a notebook.
@@ -488,10 +547,10 @@ def line_items(ledger: Ledger, appointment_id: str) -> _html.LineItems:
                 balance_due=to_money(responsibility - allocated, code),
             )
         )
-    return _html.LineItems(items)
+    return LineItems(items)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen  # positional as SPEC writes it (keywords work too)
 class Allocation:
     """Where some of a payment's money is now: allocated to a line (``charge_id`` set), held in
     an appointment's bucket (only ``appointment_id`` set) or in ``patient_id``'s general bucket
@@ -541,7 +600,7 @@ def allocations(ledger: Ledger, payment_id: str) -> tuple[Allocation, ...]:
 # -- SPEC §11: payment plans ------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen  # positional as SPEC writes it (keywords work too)
 class Installment:
     """One installment of a payment plan: ``paid`` is the part covered (SPEC §11)."""
 
@@ -553,7 +612,7 @@ class Installment:
     status: InstallmentStatus
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen  # positional as SPEC writes it (keywords work too)
 class PlanStatus:
     """A payment plan's figures on a day (SPEC §11): ``paid`` counts toward it, ``remaining``
     = amount − paid; ``next_due_*`` the first installment neither paid nor skipped (what is
