@@ -83,13 +83,14 @@ def _forge(path: Path, ledger: pl.Ledger, *, rebind: bool) -> None:
     """Replace the cache's body by another ledger's snapshot, keeping its key (and, with
     ``rebind``, recomputing its digest as whoever can write the folder could)."""
     assert tables(ledger) != tables(journal.loads(path.read_bytes()))
-    decoder = msgspec.msgpack.Decoder(tuple[str, int, str, str, bytes])
+    decoder = msgspec.msgpack.Decoder(tuple[str, int, int, str, str, str, bytes])
     cache = _cache.cache_path(path)
-    tag, events, chain, digest, _ = decoder.decode(cache.read_bytes())
+    tag, events, size, covered, chain, digest, _ = decoder.decode(cache.read_bytes())
     body = snapshot.encode(ledger.at(events))
     if rebind:
-        digest = hashlib.sha256(f"{tag}\n{events}\n{chain}\n".encode() + body).hexdigest()
-    cache.write_bytes(msgspec.msgpack.encode((tag, events, chain, digest, body)))
+        key = f"{tag}\n{events}\n{size}\n{covered}\n{chain}\n"
+        digest = hashlib.sha256(key.encode() + body).hexdigest()
+    cache.write_bytes(msgspec.msgpack.encode((tag, events, size, covered, chain, digest, body)))
 
 
 def test_a_cache_whose_body_is_not_its_own_is_ignored_and_written_again(tmp_path: Path) -> None:
@@ -165,3 +166,39 @@ def test_a_pipe_at_the_cache_path_is_not_read(tmp_path: Path) -> None:
     os.mkfifo(_cache.cache_path(path))  # reading it would wait for a writer forever
     assert tables(_cache.load(path)) == tables(practice(30))
     assert not _cache.cache_path(path).is_file()  # left alone
+
+
+def test_a_cache_covering_other_bytes_is_ignored_even_when_the_chain_agrees(
+    tmp_path: Path,
+) -> None:
+    # The same events written with other bytes (a space added to a line's end) no longer
+    # match the bytes the cache covers: the journal is loaded whole, and says what is wrong.
+    ledger = practice(30)
+    path = tmp_path / "practice.jsonl"
+    text = journal.dumps(ledger)
+    path.write_text(text, encoding="utf-8")
+    _cache.load(path)
+    lines = text.splitlines(keepends=True)
+    lines[3] = lines[3].replace("\n", " \n")
+    path.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(JournalError) as raised:
+        _cache.load(path)
+    assert raised.value.details["line"] == 4
+
+
+def test_a_journal_without_its_last_newline_is_not_cached(tmp_path: Path) -> None:
+    # Text appended to it would continue its last line: the bytes covered would mislead.
+    path = tmp_path / "practice.jsonl"
+    path.write_text(journal.dumps(practice(30)).rstrip("\n"), encoding="utf-8")
+    assert _cache.load(path) == practice(30)
+    assert not _cache.cache_path(path).exists()
+
+
+def test_a_cache_of_the_format_before_is_replaced(tmp_path: Path) -> None:
+    ledger = practice(30)
+    path = tmp_path / "practice.jsonl"
+    path.write_text(journal.dumps(ledger), encoding="utf-8")
+    old = ("patient_ledger/journal-cache/1", 31, "0" * 64, "0" * 64, b"")
+    _cache.cache_path(path).write_bytes(msgspec.msgpack.encode(old))
+    assert _cache.load(path) == ledger
+    assert _cache.cache_path(path).read_bytes()[:32] == _cache._PREFIXES[0]

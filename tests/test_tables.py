@@ -9,6 +9,8 @@ from pathlib import Path
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from moneyed import Money
 
 import patient_ledger as pl
@@ -166,3 +168,25 @@ def test_frames_rows_are_the_descriptions_records() -> None:
     assert described == by_hand
     with pytest.raises(TypeError, match="not a row of aging"):
         tables.records(tables.AGING, pl.dashboard(ledger, "ANA"))
+
+
+_ASCII = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=12)
+_CELL = st.one_of(
+    _ASCII,
+    st.text(max_size=4),  # any character: rich lays those out
+    st.tuples(_ASCII, st.sampled_from(["black on green", "black on yellow"])),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2), st.lists(st.integers(0, 6), max_size=6), st.data())
+def test_the_plain_text_table_is_rich_s_to_the_character(
+    firsts: int, lengths: list[int], data: st.DataObject
+) -> None:
+    # Without colour, a table of plain ASCII is laid out without rich: the same text.
+    first = [tables.PATIENT, tables.Column(field="x", heading="Id")][:firsts]
+    view = tables.DASHBOARD
+    width = len(first) + len(view.shown())
+    rows = [data.draw(st.lists(_CELL, min_size=width, max_size=width)) for _ in lengths]
+    expected = tables._rich_table((*first, *view.shown()), rows, colour=False)
+    assert tables.text_table(view, first=first, cells=rows) == expected

@@ -12,6 +12,7 @@ only when read (:mod:`patient_ledger.persist.snapshot`).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, overload
 
@@ -55,7 +56,7 @@ class Events(Sequence[Event]):
 class EventLog(Events):
     """An immutable sequence of events; ``appended`` returns a new log sharing this one."""
 
-    __slots__ = ("_base", "_chunks", "_len", "_tail")
+    __slots__ = ("__weakref__", "_base", "_chunks", "_len", "_tail")
 
     def __init__(
         self,
@@ -92,6 +93,13 @@ class EventLog(Events):
             chunks[number] = pending[start : start + _CHUNK]
             number += 1
         return EventLog(chunks.finish(), pending[whole:], self._base)
+
+    def prefix(self, n: int) -> EventLog:
+        """The log of this log's first ``n`` events (0 <= n <= its length), sharing them: O(1),
+        nothing copied (how a dated view's ledger holds the journal up to its cut)."""
+        if not 0 <= n <= self._len:
+            raise IndexError(f"a prefix of {n} events of a log of {self._len}")
+        return self if n == self._len else EventLog(base=_Prefix(self, n))
 
     def __len__(self) -> int:
         return self._len
@@ -159,3 +167,22 @@ class EventLog(Events):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (EventLog.of, (tuple(self),))
+
+
+class _Prefix(Events):
+    """The first events of a log, read through it (see :meth:`EventLog.prefix`)."""
+
+    __slots__ = ("_len", "_log")
+
+    def __init__(self, log: EventLog, n: int) -> None:
+        self._log = log
+        self._len = n
+
+    def __len__(self) -> int:
+        return self._len
+
+    def _at(self, index: int) -> Event:
+        return self._log._at(index)  # noqa: SLF001 - the same module's class
+
+    def __iter__(self) -> Iterator[Event]:
+        return itertools.islice(self._log, self._len)

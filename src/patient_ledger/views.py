@@ -10,14 +10,12 @@ import array
 import bisect
 import datetime
 import heapq
-import itertools
-import threading
 from collections.abc import Iterable
 
 import attrs
 from moneyed import Money
 
-from patient_ledger import _sorted
+from patient_ledger import _dated, _sorted
 from patient_ledger._stored import value_of
 from patient_ledger.errors import DateOrderError, UnknownIdError
 from patient_ledger.events import (
@@ -319,8 +317,12 @@ def as_of(ledger: Ledger, on: datetime.date) -> Ledger:
     """The ledger as the books stood at the end of the day ``on`` (SPEC §12): its journal up
     to, not including, its first event with a day after ``on`` (:func:`event_day`).
 
-    The cut is found by bisection over the journal's days (indexed once per ledger, then
-    O(log n) for every date asked).
+    The cut is found by bisection over the journal's days (indexed once per journal, then
+    O(log n) for every date asked), and the ledger there is made from the nearest checkpoint
+    at or before it — the state after every few thousand events, replayed once and kept for
+    the journals asked most recently — and a replay of the few events after it
+    (:mod:`patient_ledger._dated`): twelve month-ends of a year cost about one replay of the
+    journal, not twelve. The ledger returned is equal to ``ledger.at(cut)``.
 
     Raises:
         InvalidInputError: ``on`` is not a date.
@@ -329,13 +331,16 @@ def as_of(ledger: Ledger, on: datetime.date) -> Ledger:
             different figure.
     """
     check_date(on, "on")
-    highest, lowest = day_index(ledger)
+    dated = _dated.index(ledger, lambda event: _ordinal(ledger, event))
+    highest, lowest = dated.highest, dated.lowest
     day = on.toordinal()
     cut = bisect.bisect_right(highest, day)
     if cut < len(lowest) and lowest[cut] <= day:
+        # The first event past the cut with a day on or before ``on`` (one without a day,
+        # an appointment's, is never late).
         events = ledger.events
         late = next(
-            n for n in range(cut, len(events)) if _NO_DAY_LOW < _ordinal(ledger, events[n]) <= day
+            n for n in range(cut, len(events)) if _NO_DAY < _ordinal(ledger, events[n]) <= day
         )
         event = events[late]
         posted = event_day(ledger, event)
@@ -349,46 +354,25 @@ def as_of(ledger: Ledger, on: datetime.date) -> Ledger:
             day=posted,
             id=ref,
         )
-    return ledger if cut == len(highest) else ledger.at(cut)
+    return ledger if cut == len(highest) else _dated.state_at(ledger, dated, cut)
 
 
-#: The day index of the ledgers asked most recently, by their journal (see :func:`day_index`).
-_DAY_INDEXES: dict[int, tuple[object, array.array[int], array.array[int]]] = {}
-_DAY_INDEXES_LOCK = threading.Lock()
-_NO_DAY_LOW, _NO_DAY_HIGH = 0, 10**7  # below and above every date's ordinal
+_NO_DAY = _dated.NO_DAY_LOW
 
 
 def _ordinal(ledger: Ledger, event: Event) -> int:
     day = event_day(ledger, event)
-    return _NO_DAY_LOW if day is None else day.toordinal()
+    return _NO_DAY if day is None else day.toordinal()
 
 
 def day_index(ledger: Ledger) -> tuple[array.array[int], array.array[int]]:
     """For each place in the journal, the highest day of the events up to it (included) and
     the lowest day of the events from it on: the cut for a date is where the highest passes
     it, and it is true when no later event has a lower day. Events without a day count as
-    neither. Built once per journal and kept for the last few asked."""
-    log = state_of(ledger).log
-    found = _DAY_INDEXES.get(id(log))
-    if found is not None and found[0] is log:
-        return found[1], found[2]
-    ordinals = [_ordinal(ledger, event) for event in ledger.events]
-    highest = array.array("q", itertools.accumulate(ordinals, max))
-    lowest = array.array(
-        "q",
-        reversed(
-            list(
-                itertools.accumulate(
-                    (_NO_DAY_HIGH if d == _NO_DAY_LOW else d for d in reversed(ordinals)), min
-                )
-            )
-        ),
-    )
-    with _DAY_INDEXES_LOCK:  # views are read from many threads at once
-        if len(_DAY_INDEXES) >= 8:
-            _DAY_INDEXES.pop(next(iter(_DAY_INDEXES)))
-        _DAY_INDEXES[id(log)] = (log, highest, lowest)
-    return highest, lowest
+    neither. Built once per journal and kept, with the checkpoints of its dated views, for
+    the last few asked (:mod:`patient_ledger._dated`)."""
+    dated = _dated.index(ledger, lambda event: _ordinal(ledger, event))
+    return dated.highest, dated.lowest
 
 
 def event_day(ledger: Ledger, event: Event) -> datetime.date | None:

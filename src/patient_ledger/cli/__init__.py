@@ -41,7 +41,7 @@ from patient_ledger.errors import (
 )
 from patient_ledger.money import currency_code
 from patient_ledger.persist import _cache, _files, journal
-from patient_ledger.persist.store import Store, open_store
+from patient_ledger.persist.store import Store, _SqlStore, open_store
 from patient_ledger.report.render import report_data, report_html, report_text
 from patient_ledger.state import Ledger
 from patient_ledger.testing import generate
@@ -92,6 +92,12 @@ def _parser() -> argparse.ArgumentParser:
         "the same --seed) and write it to --journal",
     )
     demo.add_argument("--seed", type=int, default=7, help="the --generate seed (default: 7)")
+    demo.add_argument(
+        "--in-day-order",
+        action="store_true",
+        help="with --generate: post every charge on the day it is entered (posted_on), so "
+        "that balances --on and dashboards(on=) can cut the journal at any date",
+    )
     demo.add_argument(
         "--replace", action="store_true", help="replace the --journal file if it exists"
     )
@@ -286,14 +292,28 @@ def _store_url(source: str) -> str | None:
     return None
 
 
-def _load(args: argparse.Namespace) -> Ledger:
+def _load(
+    args: argparse.Namespace, *, views: bool = False, patient_id: str | None = None
+) -> Ledger:
     """The ledger of the command's source, checked: a journal file's chain, form, replay and
-    invariants (from its snapshot cache, beside it, when that matches the file's chain); a
-    store's journal from its newest snapshot."""
+    invariants (from its snapshot cache, beside it, when that matches the file); a store's
+    journal from its newest snapshot. ``views``: the ledger is only read by every patient's
+    dashboard, or by ``patient_id``'s views (:func:`patient_ledger.persist._cache.load_views`)."""
     url = _store_url(args.journal)
     if url is None:
+        if views:
+            return _cache.load_views(Path(args.journal), patient_id)
         return _cache.load(Path(args.journal))
+    if views:
+        return _from_store(url, lambda store: _store_views(store, args.name, patient_id))
     return _from_store(url, lambda store: store.load(args.name))
+
+
+def _store_views(store: Store, name: str, patient_id: str | None) -> Ledger:
+    """A store's ledger for views only, where the store can give one (SQLite, PostgreSQL)."""
+    if isinstance(store, _SqlStore):
+        return store.load_views(name, patient_id)
+    return store.load(name)  # pragma: no cover - every store open_store makes is an _SqlStore
 
 
 def _from_store(url: str, read: Callable[[Store], Ledger]) -> Ledger:
@@ -311,7 +331,7 @@ def _generate(args: argparse.Namespace) -> int:
     if args.generate < 1:
         raise InvalidInputError(f"demo --generate needs at least 1 event, got {args.generate}")
     _refuse_existing(args.journal, "demo", replace=args.replace)
-    ledger = generate.practice(events=args.generate, seed=args.seed)
+    ledger = generate.practice(events=args.generate, seed=args.seed, in_day_order=args.in_day_order)
     replaced = _write_new(args.journal, journal.dumps(ledger), "demo", replace=args.replace)
     print(
         f"Generated a practice of {len(ledger.events)} events and {len(patients(ledger))} "
@@ -321,7 +341,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    ledger = _load(args)
+    ledger = _load(args, views=True, patient_id=args.patient)
     on = args.on or datetime.date.today()  # noqa: DTZ011 - the shell may read the clock
     if args.format == "json":
         print(json.dumps(report_data(ledger, args.patient, on), indent=2))
@@ -588,7 +608,7 @@ def _balances(args: argparse.Namespace) -> int:
     from patient_ledger.report import tables  # noqa: PLC0415 - only this subcommand needs it
     from patient_ledger.views import dashboards  # noqa: PLC0415
 
-    every = dashboards(_load(args), on=args.on)
+    every = dashboards(_load(args, views=args.on is None), on=args.on)
     view = tables.DASHBOARD
     if args.format == "json":
         print(json.dumps(tables.keyed(every), indent=2))

@@ -209,6 +209,37 @@ class _SqlStore:
         self._known[name] = (ledger, head)
         return ledger
 
+    def load_views(self, name: str, patient_id: str | None = None) -> Ledger:
+        """A ledger of the named journal for views only (what the command line's ``balances``
+        and ``report`` read): when the newest snapshot stands for the whole journal, one
+        holding only the rows every patient's dashboard reads (``patient_id`` None) or one
+        patient's views read (:mod:`patient_ledger.persist._partial`), decoded without the rest, its
+        journal's lines read only if its events are; else the whole ledger (:meth:`load`).
+        The snapshot is trusted as :meth:`load` trusts it: bound to the chain hash of its
+        line, which is the head's. Never hand it to a command.
+
+        Raises:
+            UnknownIdError, JournalError, StoreError: as :meth:`load`.
+        """
+        from patient_ledger.persist import _partial  # noqa: PLC0415 - only the command line's reads
+
+        _check_name(name)
+        self._settle()
+        version, head = self._head(name)
+        newest = self._snapshots(name, version)[:1]
+        if newest and newest[0][0] == version and version:
+            last = self._lines(name, version - 1, version)
+            texts = _Last(last[0], version)
+            with contextlib.suppress(SnapshotError, JournalError):
+                if journal.claimed_hash(texts[version - 1], version) == head:
+                    _, body = _bound(texts, newest[0])
+                    read = functools.partial(self._lines, name, 0, version)
+                    lines = journal.StoredEvents(_Deferred(read, version))
+                    if patient_id is None:
+                        return _partial.patients_only(body, lines)
+                    return _partial.one_patient(body, lines, patient_id)
+        return self.load(name)
+
     def _restored(self, name: str, texts: Sequence[str], head: str) -> Ledger:
         """The ledger of the stored lines ``texts``: from the newest snapshot that matches
         them, replaying only the lines after it; from the first line when none does.
@@ -666,6 +697,54 @@ class _Packed(Sequence[str]):
             raise IndexError(f"stored line {index} out of range for {len(self)} lines")
         prev = self._prev if not index else self._hashes[index - 1].hex()
         return journal.unpack(self._hashes[index], self._bodies[index], self._start + index, prev)
+
+
+class _Last(Sequence[str]):
+    """A journal's lines of which only the last is read (a snapshot's binding to it)."""
+
+    def __init__(self, line: str, count: int) -> None:
+        self._line = line
+        self._count = count
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        if index != self._count - 1:
+            raise IndexError(index)
+        return self._line
+
+
+class _Deferred(Sequence[str]):
+    """A journal's lines, read from the store only when one is read."""
+
+    def __init__(self, read: Callable[[], Sequence[str]], count: int) -> None:
+        self._read = read
+        self._count = count
+        self._lines: Sequence[str] | None = None
+
+    def _all(self) -> Sequence[str]:
+        if self._lines is None:
+            self._lines = self._read()
+        return self._lines
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._all()[index]
 
 
 def _joined(texts: Sequence[str]) -> str:

@@ -403,6 +403,47 @@ def text_table(
     ``first`` are columns put before the view's (e.g. :data:`PATIENT`); their cells come from
     ``cells``, which, when given, replaces the rows' own cells (each a full row).
     """
+    columns = (*first, *view.shown())
+    body = cells if cells is not None else (text_cells(view, row) for row in rows)
+    if not colour:
+        body = list(body)
+        plain = _plain_table(columns, body)
+        if plain is not None:
+            return plain
+    return _rich_table(columns, body, colour=colour)
+
+
+def _plain_table(columns: Sequence[Column], body: Sequence[Sequence[TextCell]]) -> str | None:
+    """:func:`text_table`'s text without rich, when every cell is plain printable ASCII (one
+    character, one column of the terminal): what a practice's whole balances table is, where
+    rich took a millisecond a row. None when a cell is not (rich measures it)."""
+    texts = [[c if isinstance(c, str) else c[0] for c in row] for row in body]
+    headings = [column.heading for column in columns]
+    widths = [len(heading) for heading in headings]
+    for row in (headings, *texts):
+        for n, text in enumerate(row):
+            if not (text.isascii() and text.isprintable()) or text != text.strip() or "  " in text:
+                return None
+            widths[n] = max(widths[n], len(text))
+    right = [column.kind is _A for column in columns]
+
+    def line(row: Sequence[str]) -> str:
+        return "  ".join(
+            text.rjust(width) if flush else text.ljust(width)
+            for text, width, flush in zip(row, widths, right, strict=True)
+        ).rstrip()
+
+    rule = " ".join("-" * (width + 1) for width in widths)[:-1]
+    lines = [line(headings), rule, *map(line, texts)]
+    if not texts:
+        lines.append("(none)")
+    return "\n".join(lines)
+
+
+def _rich_table(
+    columns: Sequence[Column], body: Iterable[Sequence[TextCell]], *, colour: bool
+) -> str:
+    """:func:`text_table`'s text, laid out by rich (colours, and any character's width)."""
     from rich import box  # noqa: PLC0415 - rich is needed only when text is printed
     from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
@@ -415,9 +456,8 @@ def text_table(
         padding=(0, 1, 0, 0),
         header_style="bold" if colour else "",
     )
-    for column in (*first, *view.shown()):
+    for column in columns:
         table.add_column(column.heading, justify="right" if column.kind is _A else "left")
-    body = cells if cells is not None else (text_cells(view, row) for row in rows)
     count = 0
     for row in body:
         table.add_row(

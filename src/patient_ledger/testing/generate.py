@@ -286,8 +286,13 @@ def plan(n: int, patients: int, seed: int = 7) -> list[Step]:
     steps = []
     for i in range(n):
         kind = planner.rng.choices(kinds, weights)[0] if planner.aids else "appointment"
-        steps.append(planner.step(i, kind, START + datetime.timedelta(days=i * 365 // n)))
+        steps.append(planner.step(i, kind, day_of(i, n)))
     return steps
+
+
+def day_of(i: int, n: int) -> datetime.date:
+    """The day of step ``i`` of a plan of ``n`` steps: a year from :data:`START`, in order."""
+    return START + datetime.timedelta(days=i * 365 // n)
 
 
 def bare_loop(steps: list[Step]) -> Bare:
@@ -308,15 +313,21 @@ def usd(cents: int) -> Money:
     return Money(f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}", "USD")
 
 
-def to_commands(steps: list[Step]) -> list[tuple[str, Command]]:
-    """The steps as library calls, with their value objects built beforehand."""
+def to_commands(steps: list[Step], *, in_day_order: bool = False) -> list[tuple[str, Command]]:
+    """The steps as library calls, with their value objects built beforehand.
+
+    ``in_day_order``: each charge is posted on the day of its step (``posted_on``), so that
+    the journal is in day order (SPEC §12: views as of any date cut it). Otherwise a charge's
+    day is its visit's, often long before the step that adds it (a late posting).
+    """
     out: list[tuple[str, Command]] = []
-    for kind, a in steps:
+    for i, (kind, a) in enumerate(steps):
         command: Command
         if kind == "appointment":
             command = (pl.add_appointment, (Appointment(*a),), {})
         elif kind == "charge":
-            command = (pl.add_charge, (Charge(a[0], a[1], usd(a[2])),), {})
+            posted = day_of(i, len(steps)) if in_day_order else None
+            command = (pl.add_charge, (Charge(a[0], a[1], usd(a[2]), posted_on=posted),), {})
         elif kind == "pay":
             payment = Payment(a[0], a[1], usd(a[2]), a[3], appointment_id=a[4])
             command = (pl.post_payment, (payment,), {})
@@ -353,11 +364,18 @@ def run_ledger(commands: list[tuple[str, Command]]) -> Ledger:
     return ledger
 
 
-def practice(events: int = 10_000, *, seed: int = 7, patients: int | None = None) -> Ledger:
+def practice(
+    events: int = 10_000,
+    *,
+    seed: int = 7,
+    patients: int | None = None,
+    in_day_order: bool = False,
+) -> Ledger:
     """A practice's ledger of ``events`` events or a few more (the command that reaches the
     number is kept whole), drawn from :func:`plan` with ``seed`` over ``patients`` patients
     (one per 25 events by default, at least 2): deterministic — the same arguments give the
-    same journal, byte for byte.
+    same journal, byte for byte. ``in_day_order``: every charge carries the day it was posted
+    (:func:`to_commands`), so dated views (``dashboards(on=)``) cut the journal anywhere.
 
     >>> ledger = practice(events=200, seed=1)
     >>> 200 <= len(ledger.events) < 210, practice(events=200, seed=1) == ledger
@@ -372,7 +390,8 @@ def practice(events: int = 10_000, *, seed: int = 7, patients: int | None = None
     steps = events * 7 // 6 + 10
     while True:
         ledger = Ledger.empty("USD")
-        for _, (command, args, kwargs) in to_commands(plan(steps, who, seed)):
+        drawn = to_commands(plan(steps, who, seed), in_day_order=in_day_order)
+        for _, (command, args, kwargs) in drawn:
             ledger = command(ledger, *args, **kwargs)
             if len(ledger.events) >= events:
                 return ledger
