@@ -562,3 +562,17 @@ def test_a_correction_never_reverses_another_patients_payment() -> None:
     payments[-1]["parent_id"] = 1
     with pytest.raises(pl.UnknownIdError, match="parent_id '1' is not among the payments of"):
         drchrono.load(appointments, items, payments)
+
+
+def test_an_id_of_digits_outside_ascii_sorts_as_text() -> None:
+    """``'¹'.isdigit()`` is True but ``int('¹')`` fails: such an id sorts as text (a fuzz
+    test's find, once the import sorted visits by id)."""
+    ledger = drchrono.load(
+        [
+            {"id": "¹", "patient": 1, "scheduled_time": "2025-01-02"},
+            {"id": 2, "patient": 1, "scheduled_time": "2025-01-02"},
+        ],
+        [],
+        [],
+    )
+    assert [row.appointment_id for row in pl.claims_feed(ledger, "1")] == ["2", "¹"]

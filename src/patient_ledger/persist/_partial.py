@@ -55,8 +55,8 @@ _ONE = msgspec.msgpack.Decoder(
         _Raw,
         _Raw,
         dict[str, datetime.date],  # cancelled
-        _Raw,
-        _Raw,
+        _Rows,  # plans
+        _Rows,  # patient_plans
         _Raw,
         _Raw,
         _Raw,
@@ -94,6 +94,8 @@ _PATIENT = msgspec.msgpack.Decoder(snapshot._Patient)  # noqa: SLF001
 _ENTRY = msgspec.msgpack.Decoder(snapshot._Entry)  # noqa: SLF001
 _CHARGE = msgspec.msgpack.Decoder(StoredCharge)
 _APPOINTMENT = msgspec.msgpack.Decoder(StoredAppointment)
+_PLAN = msgspec.msgpack.Decoder(snapshot._Plan)  # noqa: SLF001
+_PATIENT_PLANS = msgspec.msgpack.Decoder(tuple[snapshot._DayKey, ...])  # noqa: SLF001
 _EMPTY: Final[immutables.Map[Any, Any]] = immutables.Map()
 
 
@@ -159,8 +161,8 @@ def patients_only(data: bytes, events: Sequence[Event]) -> Ledger:
 
 def one_patient(data: bytes, events: Sequence[Event], patient_id: str) -> Ledger:
     """A ledger holding only what ``patient_id``'s views read — the dashboard, the claims
-    feed and its lines, the open entries, aging — or no patient if the snapshot has none of
-    that id.
+    feed and its lines, the open entries, aging, the patient's plans — or no patient if the
+    snapshot has none of that id.
 
     Raises:
         SnapshotError: not a snapshot of this format, or damaged.
@@ -177,6 +179,8 @@ def one_patient(data: bytes, events: Sequence[Event], patient_id: str) -> Ledger
         "charges": {},
         "appointments": {},
         "cancelled": {},
+        "plans": {},
+        "patient_plans": {},
     }
     try:
         raw = patients.get(patient_id)
@@ -198,6 +202,11 @@ def one_patient(data: bytes, events: Sequence[Event], patient_id: str) -> Ledger
                         tables["charges"][charge_id] = _CHARGE.decode(charges[charge_id])
             for _, _, entry_id in held:
                 tables["entries"][entry_id] = _ENTRY.decode(entries[entry_id])
+            mine = body[16].get(patient_id)
+            if mine is not None:  # the patient's payment plans (SPEC §11), for the report
+                tables["patient_plans"][patient_id] = _PATIENT_PLANS.decode(mine)
+                for _, plan_id in tables["patient_plans"][patient_id]:
+                    tables["plans"][plan_id] = _row(_PLAN, body[15][plan_id], big, "plans", plan_id)
     except (KeyError, IndexError, TypeError, ValueError, msgspec.DecodeError) as error:
         raise SnapshotError(f"a damaged snapshot: {type(error).__name__} {error}") from None
     return _state(body, events, tables)

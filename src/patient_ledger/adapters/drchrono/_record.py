@@ -121,7 +121,7 @@ class _Record:
 
 
 def _id_order(text: str) -> tuple[int, int, str]:
-    return (0, int(text), "") if text.isdigit() else (1, 0, text)
+    return (0, int(text), "") if text.isascii() and text.isdigit() else (1, 0, text)
 
 
 def _unique(kind: str, raws: Iterable[object]) -> Iterator[_Record]:
