@@ -133,3 +133,73 @@ def test_plan_dataframes_are_pandas_native(amounts: frames.Amounts) -> None:
         assert plans.loc["PL1", "remaining"] == Decimal("200.00")
         assert rows["paid"].sum() == Decimal("190.00")  # what counts: 100.00 + 90.00
         assert plans.loc["PL2", "status"] == "COMPLETED"
+
+
+def test_from_frames_reads_a_plans_table_and_posts_it_in_day_order() -> None:
+    """Plans survive the DataFrame importer too: a plans table (the CSV importer's header
+    names, appointments as text or as a list, installments as text or int), posted on their
+    ``created_on`` before the plan payments that name them."""
+    visits = pd.DataFrame(
+        {"visit_id": ["A1", "A2"], "patient_id": ["P1", "P1"], "date": ["2025-01-05"] * 2}
+    )
+    charges = pd.DataFrame(
+        {"charge_id": ["C1", "C2"], "appointment_id": ["A1", "A2"], "amount": ["300.00", "60"]}
+    )
+    plans = pd.DataFrame(
+        {
+            "payment_plan_id": ["PL1", "PL2"],
+            "patient_id": ["P1", "P1"],
+            "amount": [None, "60.00"],
+            "installments": ["3", 2],
+            "first_due": ["2025-02-01", "2025-02-15"],
+            "created_on": ["2025-01-10", "2025-01-11"],
+            "appointment_ids": ["A1", ["A2"]],
+        }
+    )
+    # The plan payment is listed first; it is posted after its plan (created on 1/10).
+    payments = pd.DataFrame(
+        {
+            "payment_id": ["PAY1"],
+            "patient_id": ["P1"],
+            "amount": ["100.00"],
+            "received_on": ["2025-02-01"],
+            "plan_id": ["PL1"],
+        }
+    )
+    ledger = frames.from_frames(visits, charges, payments, plans=plans)
+
+    by_hand = pl.Ledger.empty()
+    for aid in ("A1", "A2"):
+        by_hand = pl.add_appointment(by_hand, pl.Appointment(aid, "P1", D(2025, 1, 5)))
+    for aid, cid, cents in (("A1", "C1", "300.00"), ("A2", "C2", "60")):
+        by_hand = pl.add_charge(by_hand, pl.Charge(cid, aid, usd(cents)))
+    by_hand = pl.create_payment_plan(
+        by_hand, pl.PaymentPlan("PL1", "P1", None, 3, D(2025, 2, 1), D(2025, 1, 10), ("A1",))
+    )
+    by_hand = pl.create_payment_plan(
+        by_hand,
+        pl.PaymentPlan("PL2", "P1", usd("60.00"), 2, D(2025, 2, 15), D(2025, 1, 11), ("A2",)),
+    )
+    by_hand = pl.post_payment(
+        by_hand, pl.Payment("PAY1", "P1", usd("100.00"), D(2025, 2, 1), plan_id="PL1")
+    )
+    assert ledger.events == by_hand.events
+    status = {p.plan_id: p for p in pl.payment_plans(ledger, "P1", on=D(2025, 2, 2))}
+    assert status["PL1"].paid == usd("100.00")
+    assert status["PL2"].amount == usd("60.00")
+
+
+@pytest.mark.parametrize("count", ["three", 2.0, True, "-1"])
+def test_from_frames_refuses_installments_that_are_not_a_whole_number(count: object) -> None:
+    plans = pd.DataFrame(
+        {
+            "plan_id": ["PL1"],
+            "patient_id": ["P1"],
+            "amount": ["10.00"],
+            "installments": [count],
+            "first_due": ["2025-02-01"],
+            "created_on": ["2025-01-10"],
+        }
+    )
+    with pytest.raises(pl.InvalidInputError, match=r"plans row 0.*installments"):
+        frames.from_frames(plans=plans)

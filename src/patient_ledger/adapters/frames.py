@@ -34,7 +34,13 @@ from moneyed import Money
 from patient_ledger.adapters._order import Record, position
 from patient_ledger.adapters.imports import FIELDS, header_name, parse_date
 from patient_ledger.apply import apply_event
-from patient_ledger.commands import add_appointment, add_charge, post_payment, refund
+from patient_ledger.commands import (
+    add_appointment,
+    add_charge,
+    create_payment_plan,
+    post_payment,
+    refund,
+)
 from patient_ledger.errors import (
     DateOrderError,
     DuplicateIdError,
@@ -53,7 +59,7 @@ from patient_ledger.money import parse_amount
 from patient_ledger.report import tables
 from patient_ledger.state import Ledger
 from patient_ledger.statements import DaySheet, Statement, day_sheet, statements
-from patient_ledger.values import Appointment, Charge, Payment, PaymentType
+from patient_ledger.values import Appointment, Charge, Payment, PaymentPlan, PaymentType
 from patient_ledger.views import (
     DASHBOARD_FIELDS,
     aging,
@@ -355,7 +361,12 @@ _PAYMENT_FIELDS = (
     "plan_id",
 )
 #: Each table's id column: the field the CSV importer calls ``id`` (:data:`FIELDS`).
-_ID_COLUMNS = {"visits": "appointment_id", "charges": "charge_id", "payments": "payment_id"}
+_ID_COLUMNS = {
+    "visits": "appointment_id",
+    "charges": "charge_id",
+    "plans": "plan_id",
+    "payments": "payment_id",
+}
 
 
 def from_frames(
@@ -363,17 +374,22 @@ def from_frames(
     charges: Any = None,
     payments: Any = None,
     *,
+    plans: Any = None,
     currency: str = "USD",
     ledger: Ledger | None = None,
 ) -> Ledger:
-    """A ledger from DataFrames of visits, charges and payments, the way pandas reads them.
+    """A ledger from DataFrames of visits, charges, payments and payment plans, the way pandas
+    reads them.
 
     Columns: visits ``appointment_id``, ``patient_id``, ``date`` (``provider``); charges
     ``charge_id``, ``appointment_id``, ``amount`` (``code``, ``description``, ``posted_on``:
     the day the charge was posted, SPEC §12); payments ``payment_id``, ``patient_id``,
     ``amount``, ``received_on`` (``method``, ``type``, ``appointment_id``, ``provider``,
-    ``notes``, ``reference``, ``charge_id``, ``plan_id``). Each is also found under every
-    header name the CSV importer recognises for it — one table,
+    ``notes``, ``reference``, ``charge_id``, ``plan_id``); plans ``plan_id``, ``patient_id``,
+    ``installments`` (a whole number), ``first_due``, ``created_on`` (``amount``: empty for the
+    sum of its appointments' balances; ``appointment_ids``: a sequence of ids, or one text of
+    ids separated by ``;`` or spaces, as the CSV importer reads them). Each is also found under
+    every header name the CSV importer recognises for it — one table,
     :data:`patient_ledger.adapters.imports.FIELDS`, read by both (``visit_id`` or ``Visit ID`` for a
     visit's id, ``post_date`` for ``posted_on``, ``payment_date`` for ``received_on`` …) — and
     matched as the importer matches headers (:func:`~patient_ledger.adapters.imports.header_name`:
@@ -382,7 +398,8 @@ def from_frames(
     type ``REFUND`` (a negative amount) is a refund. Every row is read first (a refusal names
     the first bad cell, tables in that order), then posted in the one order of every importer
     (``adapters._order``): every visit; then by day — charges (on their ``posted_on``, else
-    their visit's date), payments, refunds — each in frame order; a payment that names a
+    their visit's date), plans (on their ``created_on``), payments, refunds — each in frame
+    order; a payment that names a
     charge no earlier than that charge's day. So the ledger can be cut at any day of the
     frames' history (``dashboards(ledger, on=day)``, SPEC §12).
 
@@ -420,7 +437,7 @@ def from_frames(
         raise InvalidInputError(msg)
     built = Ledger.empty(currency) if ledger is None else ledger
     code = built.currency
-    tables_ = {"visits": visits, "charges": charges, "payments": payments}
+    tables_ = {"visits": visits, "charges": charges, "plans": plans, "payments": payments}
     rows = {name: _rows(table, name) for name, table in tables_.items()}
     for name, key in _ID_COLUMNS.items():
         _once(rows[name], name, key)
@@ -444,6 +461,9 @@ def from_frames(
                 posted_on=_optional_date(row, "posted_on", "charges"),
             )
             read.append(("charges", row, charge))
+    for row in rows["plans"]:
+        with _named(row, "plans"):
+            read.append(("plans", row, _plan(row, code)))
     for row in rows["payments"]:
         with _named(row, "payments"):
             payment = Payment(
@@ -461,6 +481,8 @@ def from_frames(
                     built = add_appointment(built, value)
                 case Charge():
                     built = add_charge(built, value)
+                case PaymentPlan():
+                    built = create_payment_plan(built, value)
                 case Payment(type=PaymentType.REFUND):
                     built = refund(built, value)
                 case Payment():
@@ -492,8 +514,39 @@ def _in_posting_order(
             days["visits", value.id] = value.date.toordinal()
         elif isinstance(value, Charge):
             days["charges", value.id] = at.day
+        elif isinstance(value, PaymentPlan):
+            days["plans", value.id] = at.day
         placed.append(((at, number), (table, row, value)))
     return [step for _, step in sorted(placed, key=lambda p: p[0])]
+
+
+def _plan(row: dict[str, Any], code: str) -> PaymentPlan:
+    """A plans row as a :class:`PaymentPlan` (its own fields checked by the value)."""
+    amount = None if _missing(row.get("amount")) else _amount(row, "plans", code)
+    count = _cell(row, "installments", "plans")
+    if hasattr(count, "item") and not isinstance(count, str):  # a numpy scalar
+        count = count.item()
+    if isinstance(count, str) and count.isascii() and count.isdigit():
+        count = int(count)
+    if isinstance(count, bool) or not isinstance(count, int):
+        msg = f"{_where(row, 'installments', 'plans')}: {count!r} is not a whole number"
+        raise InvalidInputError(msg)
+    named: Any = row.get("appointment_ids")
+    if _missing(named):
+        appointment_ids: tuple[str, ...] = ()
+    elif isinstance(named, str):
+        appointment_ids = tuple(named.replace(";", " ").split())
+    else:
+        appointment_ids = tuple(named)
+    return PaymentPlan(
+        _cell(row, "plan_id", "plans"),
+        _cell(row, "patient_id", "plans"),
+        amount,
+        count,
+        _date(row, "first_due", "plans"),
+        _date(row, "created_on", "plans"),
+        appointment_ids,
+    )
 
 
 def _once(rows: list[dict[str, Any]], table: str, key: str) -> None:
