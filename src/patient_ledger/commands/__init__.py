@@ -61,24 +61,5 @@ __all__ = [
     "unapply",
 ]
 
-for _command in (
-    cancel_payment_plan,
-    create_payment_plan,
-    skip_installment,
-    add_appointment,
-    add_charge,
-    apply_unallocated,
-    cancel_offsetting,
-    post_payment,
-    refund,
-    adjust_charge,
-    auto_allocate,
-    auto_allocate_all,
-    cancel_appointment,
-    cancel_offsetting_all,
-    release_credit,
-    reverse_payment,
-    transfer_credit,
-    unapply,
-):
-    _command.__module__ = __name__  # its public home (reprs, docs, pickles by reference)
+for _name in __all__:  # each command's public home (reprs, docs, pickles by reference)
+    globals()[_name].__module__ = __name__
