@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import datetime
 import enum
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -176,9 +177,9 @@ class _Books:
         #: Skips dated on or before end, by plan, in journal order: ``(number, amount)``.
         self.skips: dict[str, list[tuple[int, int]]] = {}
 
-    @property
+    @functools.cached_property
     def plan_paid(self) -> dict[str, int]:
-        """What counts toward each plan as of end."""
+        """What counts toward each plan as of end (summed once, after the pass)."""
         paid: dict[str, int] = {}
         for plan_id, counted in self.counted.values():
             paid[plan_id] = paid.get(plan_id, 0) + counted
@@ -318,7 +319,7 @@ def _day(ledger: Ledger, event: Event) -> int:
 
 
 def _plans_as_of(
-    state: State, books: _Books, plan_paid: dict[str, int], patient_id: str, end: datetime.date
+    state: State, books: _Books, patient_id: str, end: datetime.date
 ) -> tuple[int, int]:
     """What the patient's plans as of ``end`` still cover and what is due of them: plans
     created on or before ``end`` and not cancelled by then, only plan payments received on or
@@ -331,7 +332,7 @@ def _plans_as_of(
             continue
         row = state.plans[plan_id]
         amount = row[PLAN_AMOUNT]
-        paid = min(amount, plan_paid.get(plan_id, 0))
+        paid = min(amount, books.plan_paid.get(plan_id, 0))
         skips = tuple(books.skips.get(plan_id, ()))
         as_of: PlanRow = (*row[:PLAN_CANCELLED], None, paid, skips, row[PLAN_COUNTING])
         covered += amount - paid
@@ -377,7 +378,6 @@ def _statement(
     state: State,
     *,
     books: _Books,
-    plan_paid: dict[str, int],
     patient_id: str,
     start: datetime.date,
     end: datetime.date,
@@ -399,7 +399,7 @@ def _statement(
                 balance=to_money(balance, code),
             )
         )
-    covered, plan_due = _plans_as_of(state, books, plan_paid, patient_id, end)
+    covered, plan_due = _plans_as_of(state, books, patient_id, end)
     owing = max(0, closing)
     amount_due = min(owing, max(0, closing - covered) + plan_due)
     zero = _aged((), code)
@@ -500,9 +500,7 @@ def statement(
     start, end = _check_range(start, end)  # the input's shape before the patient is looked up
     _known(state, patient_id)
     books = _gather(ledger, start, end, frozenset((patient_id,)))
-    return _statement(
-        state, books=books, plan_paid=books.plan_paid, patient_id=patient_id, start=start, end=end
-    )
+    return _statement(state, books=books, patient_id=patient_id, start=start, end=end)
 
 
 def statements(
@@ -535,7 +533,6 @@ def statements(
     for patient_id in sorted(wanted or ()):
         _known(state, patient_id)
     books = _gather(ledger, start, end, wanted)
-    plan_paid = books.plan_paid
     if wanted is None:
         chosen = sorted(
             patient_id
@@ -544,10 +541,7 @@ def statements(
         )
     else:
         chosen = sorted(wanted)
-    return tuple(
-        _statement(state, books=books, plan_paid=plan_paid, patient_id=p, start=start, end=end)
-        for p in chosen
-    )
+    return tuple(_statement(state, books=books, patient_id=p, start=start, end=end) for p in chosen)
 
 
 def _known(state: State, patient_id: object) -> None:

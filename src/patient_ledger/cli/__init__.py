@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, TextIO, cast
 
 from patient_ledger import __version__
-from patient_ledger.adapters.imports import Formats, parse_date
+from patient_ledger.adapters.imports import Formats
 from patient_ledger.apply import replay
 from patient_ledger.cli import statements as statements_cli
 from patient_ledger.cli.demo import SCENARIOS, run
@@ -583,11 +583,7 @@ def _append_journal(path: Path, ledger: Ledger, start: int, read: _files.Signatu
 # -- patient-ledger balances: every patient's dashboard ----------------------------------------
 
 
-def _day(text: str) -> datetime.date:
-    try:
-        return parse_date(text, "--on")
-    except InvalidInputError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+_day = statements_cli.date_option("--on")
 
 
 def _add_balances(commands: Any) -> None:
@@ -760,7 +756,7 @@ def _add_auto_allocate(commands: Any) -> None:
     command.add_argument(
         "--on",
         required=True,
-        type=lambda text: parse_date(text, "--on"),
+        type=_day,
         help="the day it is done, YYYY-MM-DD: no appointment dated after it is paid",
     )
     command.add_argument(

@@ -43,7 +43,9 @@ from patient_ledger.statements import day_sheet, statements
 Load = Callable[[argparse.Namespace], Ledger]
 
 
-def _date_of(option: str) -> Callable[[str], datetime.date]:
+def date_option(option: str) -> Callable[[str], datetime.date]:
+    """An argparse type reading ``option``'s date strictly, its error an argparse message."""
+
     def parse(text: str) -> datetime.date:
         try:
             return parse_date(text, option)
@@ -61,11 +63,11 @@ def add_parsers(commands: Any, add_source: Callable[[argparse.ArgumentParser], N
     )
     add_source(command)
     command.add_argument(
-        "--from", dest="start", type=_date_of("--from"), required=True,
+        "--from", dest="start", type=date_option("--from"), required=True,
         help="the first day of the period, YYYY-MM-DD",
     )  # fmt: skip
     command.add_argument(
-        "--to", dest="end", type=_date_of("--to"), required=True,
+        "--to", dest="end", type=date_option("--to"), required=True,
         help="the last day of the period, YYYY-MM-DD",
     )  # fmt: skip
     command.add_argument(
@@ -89,9 +91,9 @@ def add_parsers(commands: Any, add_source: Callable[[argparse.ArgumentParser], N
         help="the payments, refunds and reversals of a day or days, totals by method, net",
     )
     add_source(sheet)
-    sheet.add_argument("--on", type=_date_of("--on"), help="one day, YYYY-MM-DD")
-    sheet.add_argument("--from", dest="start", type=_date_of("--from"), help="the first day")
-    sheet.add_argument("--to", dest="end", type=_date_of("--to"), help="the last day")
+    sheet.add_argument("--on", type=date_option("--on"), help="one day, YYYY-MM-DD")
+    sheet.add_argument("--from", dest="start", type=date_option("--from"), help="the first day")
+    sheet.add_argument("--to", dest="end", type=date_option("--to"), help="the last day")
     sheet.add_argument("--format", choices=list(DAY_SHEET_FORMATS), default="text")
     _add_printed(sheet)
 
